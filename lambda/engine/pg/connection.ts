@@ -1,0 +1,114 @@
+import { Client, Pool, type ClientConfig, type PoolConfig } from 'pg';
+
+/**
+ * Session settings pinned on every connection, so text forms of values are identical on both sides
+ * (checksums compare them) whatever the server or role defaults are.
+ */
+export const PINNED_SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  client_encoding: 'UTF8',
+  lc_monetary: 'C',
+};
+
+/** Where and how to connect: a URL or a node-postgres config (as read from a Secrets Manager secret). */
+export type ConnectionSpec = string | ClientConfig;
+
+function pinnedOptions(): string {
+  return Object.entries(PINNED_SESSION_SETTINGS)
+    .map(([k, v]) => `-c ${k}=${v.replace(/ /g, '\\ ')}`)
+    .join(' ');
+}
+
+function toConfig(spec: ConnectionSpec, applicationName: string): ClientConfig {
+  const base: ClientConfig = typeof spec === 'string' ? { connectionString: spec } : { ...spec };
+  return {
+    ...base,
+    application_name: applicationName,
+    options: [pinnedOptions(), base.options].filter(Boolean).join(' '),
+    connectionTimeoutMillis: base.connectionTimeoutMillis ?? 15_000,
+  };
+}
+
+/** A printable description of a connection: host, port and database, never the password. */
+export function describeConnection(spec: ConnectionSpec): string {
+  if (typeof spec === 'string') return redactUrl(spec);
+  return `postgres://${spec.user ?? ''}@${spec.host ?? 'localhost'}:${spec.port ?? 5432}/${spec.database ?? ''}`;
+}
+
+/** Replaces the password in a postgres URL (and anything that looks like one) with `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    u.searchParams.forEach((_v, k) => {
+      if (/pass|secret|token/i.test(k)) u.searchParams.set(k, '***');
+    });
+    return u.toString();
+  } catch {
+    return url.replace(/:\/\/([^:/@]*):[^@]*@/, '://$1:***@');
+  }
+}
+
+/** Removes every occurrence of the connection's password from a message. */
+export function redactSecrets(message: string, spec: ConnectionSpec): string {
+  const password =
+    typeof spec === 'string' ? safePasswordFromUrl(spec) : typeof spec.password === 'string' ? spec.password : '';
+  let out = message;
+  if (password) out = out.split(password).join('***');
+  if (typeof spec === 'string') out = out.split(spec).join(redactUrl(spec));
+  return out;
+}
+
+function safePasswordFromUrl(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+/** Error raised when a database cannot be reached; its message names where, never with the password. */
+export class ConnectionError extends Error {
+  constructor(
+    readonly where: string,
+    cause: string,
+  ) {
+    super(`cannot connect to ${where}: ${cause}`);
+    this.name = 'ConnectionError';
+  }
+}
+
+/** Opens one client with pinned session settings. */
+export async function connect(spec: ConnectionSpec, applicationName = 'zdm'): Promise<Client> {
+  const client = new Client(toConfig(spec, applicationName));
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new ConnectionError(describeConnection(spec), redactSecrets((error as Error).message, spec));
+  }
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** A pool whose connections all carry the pinned session settings. Checks one connection first. */
+export async function createPool(
+  spec: ConnectionSpec,
+  options: { max?: number; applicationName?: string } = {},
+): Promise<Pool> {
+  const config: PoolConfig = { ...toConfig(spec, options.applicationName ?? 'zdm'), max: options.max ?? 4 };
+  const pool = new Pool(config);
+  pool.on('error', () => undefined);
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new ConnectionError(describeConnection(spec), redactSecrets((error as Error).message, spec));
+  }
+  return pool;
+}

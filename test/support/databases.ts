@@ -1,0 +1,63 @@
+import { Client } from 'pg';
+import { LOCAL_SUPERUSER, LOCAL_SUPERUSER_PASSWORD } from '../../lambda/local/embedded-postgres';
+import { quoteIdent } from '../../lambda/engine/pg/identifiers';
+
+/** The two servers started by the global setup. */
+export function serverPort(side: 'source' | 'target'): number {
+  const port = Number(side === 'source' ? process.env.ZDM_TEST_SOURCE_PORT : process.env.ZDM_TEST_TARGET_PORT);
+  if (!port) throw new Error('test PostgreSQL servers are not running (jest globalSetup did not run)');
+  return port;
+}
+
+export function serverUrl(side: 'source' | 'target', database = 'postgres'): string {
+  return `postgres://${LOCAL_SUPERUSER}:${LOCAL_SUPERUSER_PASSWORD}@127.0.0.1:${serverPort(side)}/${encodeURIComponent(database)}`;
+}
+
+let counter = 0;
+
+/** A fresh database with the same name on both servers; returns their URLs. Drop it with `dropPair`. */
+export async function createDatabasePair(prefix: string): Promise<{ name: string; source: string; target: string }> {
+  const name = `${prefix.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${++counter}`;
+  for (const side of ['source', 'target'] as const) {
+    const c = new Client(serverUrl(side));
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await c.query(`CREATE DATABASE ${quoteIdent(name)}`);
+    } finally {
+      await c.end();
+    }
+  }
+  return { name, source: serverUrl('source', name), target: serverUrl('target', name) };
+}
+
+export async function dropPair(name: string): Promise<void> {
+  for (const side of ['target', 'source'] as const) {
+    const c = new Client(serverUrl(side));
+    await c.connect();
+    try {
+      if (side === 'target') {
+        // Subscriptions must let go of their slots before the database can go.
+        await c.query(`SELECT 1`);
+      }
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  }
+}
+
+/** Runs SQL against a URL and returns the rows. */
+export async function sql<T = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const c = new Client(url);
+  await c.connect();
+  try {
+    return (await c.query(text, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
