@@ -1,0 +1,37 @@
+import type { ConnectionSpec } from '../pg/connection';
+import type { AlarmControl, Notifier, ReplicationPort, StateStore, TrafficSwitch } from '../ports';
+import type { TableSelection } from '../table-selection';
+
+/**
+ * Everything a cutover step needs. The Lambda entry points build this from environment variables and AWS
+ * SDK clients; the rehearsal and tests build it from local servers and in-memory adapters.
+ */
+export interface CutoverDeps {
+  /** Source database (credentials resolved lazily: Secrets Manager in Lambda, cached). */
+  readonly source: () => Promise<ConnectionSpec>;
+  /** Target database. */
+  readonly target: () => Promise<ConnectionSpec>;
+  /** The one table selection (the marker table is added by the engine). */
+  readonly tables: TableSelection;
+  readonly replication: ReplicationPort;
+  readonly state: StateStore;
+  readonly notifier: Notifier;
+  /** @default - no alarm actions are touched */
+  readonly alarms?: AlarmControl;
+  /** @default - no traffic switch; the switch-traffic phase is skipped */
+  readonly traffic?: TrafficSwitch;
+  /** Defaults for execution input fields the operator leaves out (from the construct's props). */
+  readonly defaults?: {
+    readonly applicationRoles?: readonly string[];
+    readonly lagThresholdSeconds?: number;
+    readonly consecutiveChecks?: number;
+    readonly syncTimeoutSeconds?: number;
+    readonly finalSyncTimeoutSeconds?: number;
+    readonly requireApproval?: boolean;
+    readonly switchTrafficTo?: string;
+  };
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** Target rows per validation range. @default engine default */
+  readonly rowsPerRange?: number;
+}

@@ -1,0 +1,114 @@
+/**
+ * The ports the cutover engine talks through. Production adapters use AWS (DMS, CloudWatch, DynamoDB, SNS,
+ * SSM / Secrets Manager / Route 53); the rehearsal and tests use native PostgreSQL logical replication and
+ * local stores. Handlers never know which one they have.
+ */
+
+/** Replication engine state, normalised across DMS and native logical replication. */
+export type ReplicationState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' | 'unknown';
+
+export interface ReplicationStatus {
+  readonly state: ReplicationState;
+  /** True once the initial copy (DMS full load, native table sync) has finished for every table. */
+  readonly fullLoadComplete: boolean;
+  /** Current replication lag in seconds, or null when the engine cannot tell yet. */
+  readonly lagSeconds: number | null;
+  /** Free-form detail for notices and the state store (DMS status, stop reason, ...). */
+  readonly detail?: string;
+}
+
+export interface ReplicationPort {
+  /** A short human name: "AWS DMS task arn:...", "native logical replication subscription zdm_sub". */
+  readonly description: string;
+  status(): Promise<ReplicationStatus>;
+  /** Asks the engine to stop applying changes. Idempotent: a stopped engine is left as it is. */
+  stop(): Promise<void>;
+}
+
+/** The phases of a cutover, in order. */
+export const PHASES = [
+  'preflight',
+  'preValidation',
+  'waitForSync',
+  'approval',
+  'freezeWrites',
+  'finalSync',
+  'stopReplication',
+  'sequences',
+  'postValidation',
+  'switchTraffic',
+  'done',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export type PhaseStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface PhaseRecord {
+  readonly status: PhaseStatus;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  /** Small JSON summary (counts, first few keys), never megabytes. */
+  readonly summary?: Record<string, unknown>;
+  readonly error?: string;
+}
+
+/** What the freeze changed on the source, saved before the change so rollback restores exactly that. */
+export interface SavedRoleSettings {
+  readonly role: string;
+  readonly canLogin: boolean;
+  readonly connectionLimit: number;
+}
+
+export interface FreezeRecord {
+  readonly roles: readonly SavedRoleSettings[];
+  readonly frozenAt: string;
+  /** Set when rollback restored the roles. */
+  readonly restoredAt?: string;
+}
+
+export type MigrationStatus = 'running' | 'succeeded' | 'failed' | 'rolled-back';
+
+export interface MigrationRecord {
+  readonly migrationId: string;
+  readonly mode: 'dry-run' | 'execute';
+  readonly status: MigrationStatus;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly phases: Partial<Record<PhaseName, PhaseRecord>>;
+  readonly freeze?: FreezeRecord;
+  /** Marker token written on the source during final sync (so a resumed run waits for the same one). */
+  readonly markerToken?: string;
+  readonly error?: string;
+}
+
+/** Durable state of every migration, keyed by migrationId (DynamoDB in production). */
+export interface StateStore {
+  get(migrationId: string): Promise<MigrationRecord | undefined>;
+  /** Creates the record if it does not exist; returns the stored record either way. */
+  ensure(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord>;
+  putPhase(migrationId: string, phase: PhaseName, record: PhaseRecord): Promise<void>;
+  /** Saves freeze state only if none is saved yet (a resumed run must not overwrite the original settings). */
+  saveFreezeIfAbsent(migrationId: string, freeze: FreezeRecord): Promise<FreezeRecord>;
+  markFreezeRestored(migrationId: string, restoredAt: string): Promise<void>;
+  setMarkerTokenIfAbsent(migrationId: string, token: string): Promise<string>;
+  setStatus(migrationId: string, status: MigrationStatus, now: string, error?: string): Promise<void>;
+}
+
+/** Operator notices (SNS in production). */
+export interface Notifier {
+  notify(subject: string, message: string, attributes?: Record<string, string>): Promise<void>;
+}
+
+/** Turns alarm actions off while replication is stopped on purpose, and back on (CloudWatch in production). */
+export interface AlarmControl {
+  disable(): Promise<void>;
+  enable(): Promise<void>;
+}
+
+/** Where the application reads its database endpoint from (SSM parameter, secret, DNS record, or local). */
+export interface TrafficSwitch {
+  readonly description: string;
+  current(): Promise<string | undefined>;
+  /** Points the application at `endpoint`. Idempotent. */
+  switchTo(endpoint: string): Promise<void>;
+}
