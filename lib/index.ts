@@ -1,0 +1,5 @@
+export * from './target/aurora-target';
+export * from './replication/dms-replication';
+export * from './monitoring/migration-monitoring';
+export * from './zero-downtime-migration';
+export type { TableRule, TableSelection } from '../lambda/engine/table-selection';

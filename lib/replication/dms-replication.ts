@@ -1,0 +1,462 @@
+import { Aws, Duration, Fn, Names, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as dms from 'aws-cdk-lib/aws-dms';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { TableSelection, toDmsTableMappings } from '../../lambda/engine/table-selection';
+import { defaultPrivateSubnets } from '../private/subnets';
+import { replicationTaskSettings } from '../private/task-settings';
+import {
+  assertDmsIdentifier,
+  assertDmsInstanceClass,
+  assertNonEmpty,
+  assertNumberInRange,
+  toDmsIdentifier,
+  warn,
+} from '../private/validation';
+
+/** SSL mode of a DMS PostgreSQL endpoint. */
+export class SslMode {
+  /** Encrypt, do not verify the server certificate. */
+  public static readonly REQUIRE = new SslMode('require');
+  /** Encrypt and verify the server certificate against the CA certificate. */
+  public static readonly VERIFY_CA = new SslMode('verify-ca');
+  /** Encrypt, verify the certificate and that the host name matches it. */
+  public static readonly VERIFY_FULL = new SslMode('verify-full');
+  /** No encryption: credentials and data cross the network in clear text. Raises a warning. */
+  public static readonly NONE = new SslMode('none');
+  private constructor(
+    /** The DMS `SslMode` value. */
+    public readonly value: string,
+  ) {}
+  /** Whether the mode verifies the server certificate (and so needs a CA certificate). */
+  public get verifiesCertificate(): boolean {
+    return this.value === 'verify-ca' || this.value === 'verify-full';
+  }
+}
+
+/** Logical decoding plugin DMS uses on the PostgreSQL source. */
+export class LogicalReplicationPlugin {
+  /** pglogical (the extension must be installed and in `shared_preload_libraries`). */
+  public static readonly PGLOGICAL = new LogicalReplicationPlugin('pglogical');
+  /** test_decoding (built into PostgreSQL). */
+  public static readonly TEST_DECODING = new LogicalReplicationPlugin('test_decoding');
+  private constructor(
+    /** The DMS `PluginName` value. */
+    public readonly value: string,
+  ) {}
+}
+
+/** What DMS does to target tables before the full load. */
+export class TargetTablePrepMode {
+  /** Leave tables as they are: the target schema was created beforehand (recommended). */
+  public static readonly DO_NOTHING = new TargetTablePrepMode('DO_NOTHING');
+  /** Truncate existing tables before loading. */
+  public static readonly TRUNCATE_BEFORE_LOAD = new TargetTablePrepMode('TRUNCATE_BEFORE_LOAD');
+  /** Drop and re-create tables (DMS creates only tables and primary keys: no secondary indexes, defaults or constraints). */
+  public static readonly DROP_AND_CREATE = new TargetTablePrepMode('DROP_AND_CREATE');
+  private constructor(
+    /** The DMS `TargetTablePrepMode` value. */
+    public readonly value: string,
+  ) {}
+}
+
+/** The self-managed PostgreSQL database to migrate from. */
+export interface SourceDatabaseProps {
+  /** Host name or IP address of the source, as reachable from the VPC. */
+  readonly host: string;
+  /** Port of the source. @default 5432 */
+  readonly port?: number;
+  /** Name of the source database. */
+  readonly databaseName: string;
+  /**
+   * Secret with the source credentials, in the RDS secret JSON format. DMS reads `username`, `password`,
+   * `host` and `port` from it (DMS accepts either a secret or clear-text connection values on an endpoint,
+   * not both), so `host` and `port` in the secret must match `host` and `port` here. The user needs the
+   * replication privilege (and, with pglogical, the extension's grants).
+   */
+  readonly secret: secretsmanager.ISecret;
+  /** SSL mode of the DMS source endpoint. @default SslMode.REQUIRE */
+  readonly sslMode?: SslMode;
+  /**
+   * PEM of the CA certificate that signed the source's server certificate; required with
+   * `SslMode.VERIFY_CA` / `SslMode.VERIFY_FULL` and imported as a DMS certificate.
+   *
+   * @default - no certificate (only valid with SslMode.REQUIRE or SslMode.NONE)
+   */
+  readonly caCertificatePem?: string;
+}
+
+/** The database DMS writes to. An {@link AuroraTarget} fits. */
+export interface DmsTargetDatabase {
+  /** Secret with the target credentials in the RDS JSON format (`username`, `password`, `host`, `port`). */
+  readonly secret: secretsmanager.ISecret;
+  /** Name of the target database. */
+  readonly databaseName: string;
+  /** Network access to the target: DMS is allowed in on the target's default port. @default - no rule is added */
+  readonly connections?: ec2.Connections;
+}
+
+/** Options of a {@link DmsReplication}, other than the VPC, source, target and tables. */
+export interface DmsReplicationOptions {
+  /** DMS replication instance class, `dms.<family>.<size>`. @default 'dms.r6i.large' */
+  readonly replicationInstanceClass?: string;
+  /** Storage of the replication instance in GiB (5 to 6144); holds task logs and cached changes. @default 100 */
+  readonly allocatedStorageGiB?: number;
+  /** DMS engine version, e.g. '3.5.4'. @default - the DMS default version at creation time */
+  readonly engineVersion?: string;
+  /** Standby replication instance in another AZ. @default true */
+  readonly multiAz?: boolean;
+  /** Whether the replication instance gets a public IP address. Raises a warning when true. @default false */
+  readonly publiclyAccessible?: boolean;
+  /** KMS key for the replication instance storage and endpoint connection settings. @default - the AWS-managed DMS key */
+  readonly kmsKey?: kms.IKey;
+  /**
+   * Identifier of the replication instance: it is the `ReplicationInstanceIdentifier` dimension of the DMS
+   * CloudWatch metrics, which CloudFormation does not return (`Ref` is the ARN), so it is always set.
+   *
+   * @default - a stable name derived from the stack name and construct path
+   */
+  readonly replicationInstanceIdentifier?: string;
+  /** Subnets of the replication subnet group (at least two AZs). @default - private subnets with egress, else isolated subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Security groups of the replication instance. @default - a new security group with all outbound traffic allowed (DMS must reach the source and Secrets Manager) */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Create the account-level service roles `dms-vpc-role` and `dms-cloudwatch-logs-role`. They have fixed
+   * names, exist once per account, and creating them a second time fails; set this only in the one stack
+   * of the account that owns them. The replication instance then depends on them.
+   *
+   * @default false
+   */
+  readonly createDmsServiceRoles?: boolean;
+  /**
+   * What DMS does to target tables before the full load. Changing task settings while the task runs fails
+   * the stack update: a running DMS task cannot be modified (stop it first).
+   *
+   * @default TargetTablePrepMode.DO_NOTHING (the target schema is created beforehand)
+   */
+  readonly targetTablePrepMode?: TargetTablePrepMode;
+  /** Limited LOB mode: LOBs larger than this are truncated (see FailTasksOnLobTruncation). @default Size.kibibytes(32) */
+  readonly lobMaxSize?: Size;
+  /** DMS data validation. @default true */
+  readonly enableValidation?: boolean;
+  /** Tables loaded in parallel during the full load (1 to 49). @default 8 */
+  readonly maxFullLoadSubTasks?: number;
+  /** Name of the logical replication slot on the source. @default - DMS creates a slot with a generated name */
+  readonly slotName?: string;
+  /** Logical decoding plugin. @default - DMS uses pglogical when the extension is installed, otherwise test_decoding */
+  readonly pluginName?: LogicalReplicationPlugin;
+  /** Write heartbeats on the source so an idle database does not hold WAL (slot's restart_lsn advances). @default true */
+  readonly heartbeatEnabled?: boolean;
+  /** How often heartbeats are written. @default Duration.minutes(5) */
+  readonly heartbeatFrequency?: Duration;
+  /** Schema of the heartbeat table on the source. @default - DMS default ('public') */
+  readonly heartbeatSchema?: string;
+  /** Capture DDL with an event trigger on the source. @default false (the target schema is managed separately) */
+  readonly captureDdls?: boolean;
+  /** Maximum size of a .csv file used to load data into the target. @default Size.mebibytes(32) */
+  readonly maxFileSize?: Size;
+  /** Statement timeout of DMS sessions. @default Duration.seconds(60) */
+  readonly executeTimeout?: Duration;
+  /** Fail the task when a LOB is truncated instead of silently truncating it. @default true */
+  readonly failTasksOnLobTruncation?: boolean;
+}
+
+/** Properties of a {@link DmsReplication}. */
+export interface DmsReplicationProps extends DmsReplicationOptions {
+  /** VPC of the replication instance. */
+  readonly vpc: ec2.IVpc;
+  /** The PostgreSQL source. */
+  readonly source: SourceDatabaseProps;
+  /** The target database. */
+  readonly target: DmsTargetDatabase;
+  /**
+   * Tables to migrate; the DMS table mappings are generated from it (the cutover marker table included).
+   * Changing it while the task runs fails the stack update (stop the task first).
+   */
+  readonly tables: TableSelection;
+}
+
+/**
+ * AWS DMS full-load-and-CDC replication from a self-managed PostgreSQL into the target: a Multi-AZ,
+ * private replication instance, endpoints that read their credentials from Secrets Manager, and a task.
+ *
+ * A running DMS task cannot be modified by a stack update (`InvalidResourceStateFault`): stop the task
+ * before changing task settings, table mappings or endpoints. Changing the replication instance (class,
+ * identifier, subnets) replaces the task, which restarts with a full reload of every table.
+ */
+export class DmsReplication extends Construct implements ec2.IConnectable {
+  /** The replication instance. */
+  public readonly replicationInstance: dms.CfnReplicationInstance;
+  /** The replication subnet group. */
+  public readonly subnetGroup: dms.CfnReplicationSubnetGroup;
+  /** The full-load-and-cdc task. */
+  public readonly replicationTask: dms.CfnReplicationTask;
+  /** The PostgreSQL source endpoint. */
+  public readonly sourceEndpoint: dms.CfnEndpoint;
+  /** The Aurora PostgreSQL target endpoint. */
+  public readonly targetEndpoint: dms.CfnEndpoint;
+  /** The CA certificate of the source, with `VERIFY_CA` / `VERIFY_FULL`. */
+  public readonly sourceCertificate?: dms.CfnCertificate;
+  /** Role DMS assumes to read the endpoint secrets. */
+  public readonly secretsAccessRole: iam.IRole;
+  /** `dms-vpc-role`, when `createDmsServiceRoles` is set. */
+  public readonly dmsVpcRole?: iam.IRole;
+  /** `dms-cloudwatch-logs-role`, when `createDmsServiceRoles` is set. */
+  public readonly dmsCloudWatchLogsRole?: iam.IRole;
+  /** ARN of the replication task (`Ref`). */
+  public readonly replicationTaskArn: string;
+  /** ARN of the replication instance (`Ref`). */
+  public readonly replicationInstanceArn: string;
+  /** Value of the `ReplicationInstanceIdentifier` dimension of DMS metrics. */
+  public readonly replicationInstanceIdentifier: string;
+  /** Value of the `ReplicationTaskIdentifier` dimension of DMS metrics: the task resource ID, the part of the ARN after `task:`. */
+  public readonly replicationTaskIdentifier: string;
+  /** Security groups of the replication instance. */
+  public readonly connections: ec2.Connections;
+  /** The source the task reads from. */
+  public readonly source: SourceDatabaseProps;
+
+  constructor(scope: Construct, id: string, props: DmsReplicationProps) {
+    super(scope, id);
+    this.source = props.source;
+
+    // ---- validation -------------------------------------------------------------------------------
+    const instanceClass = props.replicationInstanceClass ?? 'dms.r6i.large';
+    assertDmsInstanceClass(instanceClass);
+    const allocatedStorage = props.allocatedStorageGiB ?? 100;
+    assertNumberInRange('allocatedStorageGiB', allocatedStorage, 5, 6144);
+    assertNumberInRange('source port', props.source.port, 1, 65535);
+    assertNonEmpty('source host', props.source.host);
+    assertNonEmpty('source databaseName', props.source.databaseName);
+    assertNonEmpty('target databaseName', props.target.databaseName);
+    assertDmsIdentifier('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
+    const maxSubTasks = props.maxFullLoadSubTasks ?? 8;
+    assertNumberInRange('maxFullLoadSubTasks', maxSubTasks, 1, 49);
+    const lobMaxSizeKiB = (props.lobMaxSize ?? Size.kibibytes(32)).toKibibytes();
+    assertNumberInRange('lobMaxSize (KiB)', lobMaxSizeKiB, 1, 102400);
+    const heartbeatMinutes = (props.heartbeatFrequency ?? Duration.minutes(5)).toMinutes();
+    assertNumberInRange('heartbeatFrequency (minutes)', heartbeatMinutes, 1, 1440);
+    const maxFileSizeKiB = (props.maxFileSize ?? Size.mebibytes(32)).toKibibytes();
+    assertNumberInRange('maxFileSize (KiB)', maxFileSizeKiB, 1, 1048576);
+    const executeTimeoutSeconds = (props.executeTimeout ?? Duration.seconds(60)).toSeconds();
+    assertNumberInRange('executeTimeout (seconds)', executeTimeoutSeconds, 1, 86400);
+    const tableMappings = JSON.stringify(toDmsTableMappings(props.tables));
+
+    const sslMode = props.source.sslMode ?? SslMode.REQUIRE;
+    if (sslMode.verifiesCertificate && !props.source.caCertificatePem) {
+      throw new Error(`source sslMode "${sslMode.value}" verifies the server certificate and needs "caCertificatePem"`);
+    }
+    if (props.source.caCertificatePem !== undefined && !Token.isUnresolved(props.source.caCertificatePem)) {
+      if (!props.source.caCertificatePem.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new Error(
+          `source caCertificatePem must be a PEM certificate (-----BEGIN CERTIFICATE-----), got ${JSON.stringify(props.source.caCertificatePem.slice(0, 40))}`,
+        );
+      }
+      if (!sslMode.verifiesCertificate) {
+        warn(
+          this,
+          'caCertificateUnused',
+          `source caCertificatePem is ignored with sslMode "${sslMode.value}"; use SslMode.VERIFY_FULL to verify the source.`,
+        );
+      }
+    }
+    if (sslMode === SslMode.NONE) {
+      warn(
+        this,
+        'sourceSslNone',
+        'source sslMode is "none": credentials and data travel unencrypted between the source and DMS. Use SslMode.REQUIRE or SslMode.VERIFY_FULL.',
+      );
+    }
+    if (props.publiclyAccessible) {
+      warn(this, 'publiclyAccessible', 'the DMS replication instance is publicly accessible.');
+    }
+    if (props.multiAz === false) {
+      warn(
+        this,
+        'singleAz',
+        'the DMS replication instance is single-AZ: an AZ failure stops replication during the migration.',
+      );
+    }
+
+    // ---- network ----------------------------------------------------------------------------------
+    const selection = props.vpc.selectSubnets(props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false));
+    const azs = new Set(selection.subnets.map((s) => s.availabilityZone));
+    const azsKnown = selection.subnets.every((s) => !Token.isUnresolved(s.availabilityZone));
+    if (selection.subnets.length < 2 || (azsKnown && azs.size < 2)) {
+      const listed = selection.subnets.map((s) => `${s.subnetId} (${s.availabilityZone})`).join(', ') || 'none';
+      throw new Error(
+        `DMS replication subnet group needs subnets in at least 2 availability zones, got ${azs.size}: ${listed}`,
+      );
+    }
+
+    let serviceRoles: iam.Role[] = [];
+    if (props.createDmsServiceRoles) {
+      const principal = new iam.ServicePrincipal('dms.amazonaws.com');
+      const vpcRole = new iam.Role(this, 'DmsVpcRole', {
+        roleName: 'dms-vpc-role',
+        assumedBy: principal,
+        description: 'Account-level role DMS uses to manage VPC resources (fixed name, one per account)',
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
+      });
+      const logsRole = new iam.Role(this, 'DmsCloudWatchLogsRole', {
+        roleName: 'dms-cloudwatch-logs-role',
+        assumedBy: principal,
+        description: 'Account-level role DMS uses to write task logs to CloudWatch Logs (fixed name, one per account)',
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
+      });
+      for (const [role, name, policy] of [
+        [vpcRole, 'dms-vpc-role', 'AmazonDMSVPCManagementRole'],
+        [logsRole, 'dms-cloudwatch-logs-role', 'AmazonDMSCloudWatchLogsRole'],
+      ] as const) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+          reason: `DMS requires the account-level role "${name}" with exactly the AWS-managed policy ${policy}.`,
+        });
+      }
+      this.dmsVpcRole = vpcRole;
+      this.dmsCloudWatchLogsRole = logsRole;
+      serviceRoles = [vpcRole, logsRole];
+    }
+
+    this.subnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
+      replicationSubnetGroupDescription: `DMS replication subnets for ${this.node.path}`,
+      subnetIds: selection.subnetIds,
+    });
+
+    const securityGroups = props.securityGroups ?? [
+      new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: props.vpc,
+        description: 'DMS replication instance',
+        allowAllOutbound: true,
+      }),
+    ];
+    this.connections = new ec2.Connections({ securityGroups });
+    if (props.target.connections) {
+      props.target.connections.allowDefaultPortFrom(this.connections, 'DMS replication instance to the target');
+    }
+
+    // ---- replication instance ---------------------------------------------------------------------
+    this.replicationInstanceIdentifier =
+      props.replicationInstanceIdentifier ??
+      toDmsIdentifier(Names.uniqueResourceName(this, { maxLength: 63, separator: '-', allowedSpecialCharacters: '-' }));
+    this.replicationInstance = new dms.CfnReplicationInstance(this, 'Instance', {
+      replicationInstanceClass: instanceClass,
+      replicationInstanceIdentifier: this.replicationInstanceIdentifier,
+      allocatedStorage,
+      engineVersion: props.engineVersion,
+      multiAz: props.multiAz ?? true,
+      publiclyAccessible: props.publiclyAccessible ?? false,
+      kmsKeyId: props.kmsKey?.keyArn,
+      replicationSubnetGroupIdentifier: this.subnetGroup.ref,
+      vpcSecurityGroupIds: securityGroups.map((sg) => sg.securityGroupId),
+      autoMinorVersionUpgrade: true,
+    });
+    for (const role of serviceRoles) {
+      this.subnetGroup.node.addDependency(role);
+      this.replicationInstance.node.addDependency(role);
+    }
+    this.replicationInstanceArn = this.replicationInstance.ref;
+
+    // ---- endpoints ---------------------------------------------------------------------------------
+    const region = Stack.of(this).region;
+    const secretsAccessRole = new iam.Role(this, 'SecretsAccessRole', {
+      assumedBy: new iam.ServicePrincipal(
+        Token.isUnresolved(region) ? `dms.${Aws.REGION}.amazonaws.com` : `dms.${region}.amazonaws.com`,
+      ),
+      description: 'Lets DMS read the source and target endpoint secrets',
+    });
+    props.source.secret.grantRead(secretsAccessRole);
+    props.target.secret.grantRead(secretsAccessRole);
+    this.secretsAccessRole = secretsAccessRole;
+
+    if (sslMode.verifiesCertificate && props.source.caCertificatePem) {
+      this.sourceCertificate = new dms.CfnCertificate(this, 'SourceCaCertificate', {
+        certificatePem: props.source.caCertificatePem,
+      });
+    }
+
+    this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
+      endpointType: 'source',
+      engineName: 'postgres',
+      databaseName: props.source.databaseName,
+      sslMode: sslMode.value,
+      certificateArn: this.sourceCertificate?.ref,
+      kmsKeyId: props.kmsKey?.keyArn,
+      postgreSqlSettings: {
+        secretsManagerSecretId: props.source.secret.secretArn,
+        secretsManagerAccessRoleArn: secretsAccessRole.roleArn,
+        slotName: props.slotName,
+        pluginName: props.pluginName?.value,
+        heartbeatEnable: props.heartbeatEnabled ?? true,
+        heartbeatFrequency: heartbeatMinutes,
+        heartbeatSchema: props.heartbeatSchema,
+        captureDdls: props.captureDdls ?? false,
+        maxFileSize: maxFileSizeKiB,
+        executeTimeout: executeTimeoutSeconds,
+        failTasksOnLobTruncation: props.failTasksOnLobTruncation ?? true,
+      },
+    });
+
+    this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
+      endpointType: 'target',
+      engineName: 'aurora-postgresql',
+      databaseName: props.target.databaseName,
+      sslMode: SslMode.REQUIRE.value,
+      kmsKeyId: props.kmsKey?.keyArn,
+      postgreSqlSettings: {
+        secretsManagerSecretId: props.target.secret.secretArn,
+        secretsManagerAccessRoleArn: secretsAccessRole.roleArn,
+        // Triggers and foreign keys must not fire for replicated rows (they fired on the source already).
+        afterConnectScript: "SET session_replication_role = 'replica'",
+        maxFileSize: maxFileSizeKiB,
+        executeTimeout: executeTimeoutSeconds,
+      },
+    });
+    // DMS tests the connection when the endpoint is used: the role policy must exist first.
+    const policy = secretsAccessRole.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      this.sourceEndpoint.node.addDependency(policy);
+      this.targetEndpoint.node.addDependency(policy);
+    }
+
+    // ---- task ------------------------------------------------------------------------------------------
+    this.replicationTask = new dms.CfnReplicationTask(this, 'Task', {
+      migrationType: 'full-load-and-cdc',
+      replicationInstanceArn: this.replicationInstance.ref,
+      sourceEndpointArn: this.sourceEndpoint.ref,
+      targetEndpointArn: this.targetEndpoint.ref,
+      tableMappings,
+      replicationTaskSettings: JSON.stringify(
+        replicationTaskSettings({
+          targetTablePrepMode: (props.targetTablePrepMode ?? TargetTablePrepMode.DO_NOTHING).value,
+          lobMaxSizeKiB,
+          enableValidation: props.enableValidation ?? true,
+          maxFullLoadSubTasks: maxSubTasks,
+        }),
+      ),
+    });
+    this.replicationTaskArn = this.replicationTask.ref;
+    // arn:<partition>:dms:<region>:<account>:task:<resource id>
+    this.replicationTaskIdentifier = Fn.select(6, Fn.split(':', this.replicationTask.ref));
+  }
+
+  /**
+   * Grants starting, stopping and describing this replication task (what the cutover workflow needs).
+   */
+  public grantTaskControl(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'dms:StartReplicationTask',
+        'dms:StopReplicationTask',
+        'dms:DescribeReplicationTasks',
+        'dms:DescribeTableStatistics',
+      ],
+      resourceArns: [this.replicationTaskArn],
+    });
+  }
+}

@@ -1,0 +1,184 @@
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dms from 'aws-cdk-lib/aws-dms';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { TableSelection } from '../lambda/engine/table-selection';
+import { MigrationMonitoring, MigrationMonitoringOptions } from './monitoring/migration-monitoring';
+import { DmsReplication, DmsReplicationOptions, SourceDatabaseProps } from './replication/dms-replication';
+import { AuroraTarget, AuroraTargetOptions } from './target/aurora-target';
+
+/** Properties of a {@link ZeroDowntimeMigration}. */
+export interface ZeroDowntimeMigrationProps {
+  /** VPC of the target cluster and the DMS replication instance (at least two AZs). */
+  readonly vpc: ec2.IVpc;
+  /** The self-managed PostgreSQL to migrate from. */
+  readonly source: SourceDatabaseProps;
+  /** Tables to migrate and validate: drives the DMS table mappings, preflight and validation. */
+  readonly tables: TableSelection;
+  /**
+   * The Aurora PostgreSQL target: options for a new cluster, or an existing `cluster` + `secret`.
+   *
+   * @default - a new Serverless v2 Aurora PostgreSQL 16 cluster with one reader, database named like the source's
+   */
+  readonly target?: AuroraTargetOptions;
+  /** DMS replication options. @default - see {@link DmsReplicationOptions} */
+  readonly replication?: DmsReplicationOptions;
+  /** Alarm, topic and dashboard options. @default - see {@link MigrationMonitoringOptions} */
+  readonly monitoring?: MigrationMonitoringOptions;
+  // ---- Cutover workflow (lib/cutover/, built separately) ----------------------------------------------
+  // `readonly cutover?: CutoverWorkflowOptions;` goes here: approval gate, lag threshold, dry-run default,
+  // traffic switch. The façade passes it, with `cutoverInputs` below, to `new CutoverWorkflow(this, 'Cutover', ...)`.
+}
+
+/**
+ * Everything the cutover workflow needs from the migration, in one place
+ * (see {@link ZeroDowntimeMigration.cutoverInputs}).
+ */
+export interface MigrationCutoverInputs {
+  /** VPC the cutover Lambda functions run in. */
+  readonly vpc: ec2.IVpc;
+  /** The source database (host, port, database, secret). */
+  readonly source: SourceDatabaseProps;
+  /** Secret of the source credentials. */
+  readonly sourceSecret: secretsmanager.ISecret;
+  /** Secret of the target credentials (RDS JSON: username, password, host, port, dbname). */
+  readonly targetSecret: secretsmanager.ISecret;
+  /** Name of the target database. */
+  readonly targetDatabaseName: string;
+  /** The target; call `allowDefaultPortFrom(lambdaSecurityGroup)` to let the workflow in. */
+  readonly target: AuroraTarget;
+  /** The table selection. */
+  readonly tables: TableSelection;
+  /** ARN of the DMS replication task. */
+  readonly replicationTaskArn: string;
+  /** `ReplicationInstanceIdentifier` metric dimension. */
+  readonly replicationInstanceIdentifier: string;
+  /** `ReplicationTaskIdentifier` metric dimension. */
+  readonly replicationTaskIdentifier: string;
+  /** Names of the CDC lag alarms, whose actions the cutover disables while it stops replication. */
+  readonly lagAlarmNames: string[];
+  /** ARNs of the CDC lag alarms (for `cloudwatch:DisableAlarmActions` / `EnableAlarmActions` grants). */
+  readonly lagAlarmArns: string[];
+  /** Topic for phase notices and the "cutover execution failed" alarm. */
+  readonly alarmTopic: sns.ITopic;
+}
+
+/**
+ * Moves a live self-managed PostgreSQL database to Aurora PostgreSQL: Aurora target, DMS
+ * full-load-and-CDC replication, alarms and a dashboard, in one construct.
+ *
+ * A running DMS task cannot be modified by a stack update; changing the replication instance replaces
+ * the task and forces a full reload. See {@link DmsReplication}.
+ */
+export class ZeroDowntimeMigration extends Construct {
+  /** The Aurora PostgreSQL target. */
+  public readonly target: AuroraTarget;
+  /** DMS replication (instance, endpoints, task). */
+  public readonly replication: DmsReplication;
+  /** Alarms, task events, dashboard. */
+  public readonly monitoring: MigrationMonitoring;
+  /** Topic of alarms and task events. */
+  public readonly alarmTopic: sns.ITopic;
+  /** The DMS full-load-and-cdc task. */
+  public readonly replicationTask: dms.CfnReplicationTask;
+  /** ARN of the DMS task. */
+  public readonly replicationTaskArn: string;
+  /** The migration dashboard. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** Inputs for the cutover workflow (and for anything else built on this migration). */
+  public readonly cutoverInputs: MigrationCutoverInputs;
+
+  constructor(scope: Construct, id: string, props: ZeroDowntimeMigrationProps) {
+    super(scope, id);
+
+    const targetOptions = props.target ?? {};
+    this.target = new AuroraTarget(this, 'Target', {
+      vpc: props.vpc,
+      ...targetOptions,
+      databaseName: targetOptions.databaseName ?? props.source.databaseName,
+    });
+
+    this.replication = new DmsReplication(this, 'Replication', {
+      ...props.replication,
+      vpc: props.vpc,
+      source: props.source,
+      target: this.target,
+      tables: props.tables,
+    });
+    this.replicationTask = this.replication.replicationTask;
+    this.replicationTaskArn = this.replication.replicationTaskArn;
+
+    this.monitoring = new MigrationMonitoring(this, 'Monitoring', {
+      ...props.monitoring,
+      replicationInstanceIdentifier: this.replication.replicationInstanceIdentifier,
+      replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
+      replicationTaskArn: this.replication.replicationTaskArn,
+    });
+    this.alarmTopic = this.monitoring.alarmTopic;
+    this.dashboard = this.monitoring.dashboard;
+
+    this.cutoverInputs = {
+      vpc: props.vpc,
+      source: props.source,
+      sourceSecret: props.source.secret,
+      targetSecret: this.target.secret,
+      targetDatabaseName: this.target.databaseName,
+      target: this.target,
+      tables: props.tables,
+      replicationTaskArn: this.replicationTaskArn,
+      replicationInstanceIdentifier: this.replication.replicationInstanceIdentifier,
+      replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
+      lagAlarmNames: this.monitoring.lagAlarms.map((a) => a.alarmName),
+      lagAlarmArns: this.monitoring.lagAlarms.map((a) => a.alarmArn),
+      alarmTopic: this.alarmTopic,
+    };
+
+    // ---- Cutover workflow (lib/cutover/, built separately) ------------------------------------------------
+    // Composed here once it exists, e.g.:
+    //   this.cutover = new CutoverWorkflow(this, 'Cutover', { ...this.cutoverInputs, ...props.cutover });
+    //   this.cutover.addLambdaSecurityGroupTo(this.target)   // or: this.target.allowDefaultPortFrom(lambdaSg)
+    // together with a `public readonly cutover: CutoverWorkflow`, `stateMachine`, and `grantStartCutover()`.
+  }
+
+  /** CDCLatencySource of the task (seconds), statistic Maximum over 1 minute unless overridden. */
+  public metricCdcLatencySource(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metrics.task('CDCLatencySource', { statistic: 'Maximum', ...props });
+  }
+
+  /** CDCLatencyTarget of the task (seconds), statistic Maximum over 1 minute unless overridden. */
+  public metricCdcLatencyTarget(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metrics.task('CDCLatencyTarget', { statistic: 'Maximum', ...props });
+  }
+
+  /** CPUUtilization of the replication instance (percent), statistic Average over 1 minute unless overridden. */
+  public metricReplicationInstanceCpu(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metrics.instance('CPUUtilization', { statistic: 'Average', ...props });
+  }
+
+  /** Grants reading the source credentials. */
+  public grantReadSourceCredentials(grantee: iam.IGrantable): iam.Grant {
+    return this.cutoverInputs.sourceSecret.grantRead(grantee);
+  }
+
+  /** Grants reading the target credentials. */
+  public grantReadTargetCredentials(grantee: iam.IGrantable): iam.Grant {
+    return this.target.grantReadCredentials(grantee);
+  }
+
+  /** Grants starting, stopping and describing the replication task. */
+  public grantReplicationTaskControl(grantee: iam.IGrantable): iam.Grant {
+    return this.replication.grantTaskControl(grantee);
+  }
+
+  /** Grants disabling and enabling the actions of the CDC lag alarms (the cutover mutes them while it stops replication). */
+  public grantLagAlarmActionsControl(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions'],
+      resourceArns: this.cutoverInputs.lagAlarmArns,
+    });
+  }
+}

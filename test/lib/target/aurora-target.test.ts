@@ -1,0 +1,166 @@
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AuroraCapacity, AuroraTarget } from '../../../lib';
+import { testEnv } from '../helpers';
+
+describe('AuroraTarget (new serverless v2 cluster)', () => {
+  let template: Template;
+  let target: AuroraTarget;
+  beforeAll(() => {
+    const { stack, vpc } = testEnv();
+    target = new AuroraTarget(stack, 'Target', { vpc, databaseName: 'orders' });
+    template = Template.fromStack(stack);
+  });
+
+  test('Aurora PostgreSQL 16 cluster, encrypted, deletion-protected, backups, SNAPSHOT', () => {
+    template.hasResource('AWS::RDS::DBCluster', {
+      Properties: Match.objectLike({
+        Engine: 'aurora-postgresql',
+        EngineVersion: Match.stringLikeRegexp('^16\\.'),
+        StorageEncrypted: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 7,
+        DatabaseName: 'orders',
+        EnableIAMDatabaseAuthentication: true,
+        EnableCloudwatchLogsExports: ['postgresql'],
+        ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 8 },
+      }),
+      DeletionPolicy: 'Snapshot',
+      UpdateReplacePolicy: 'Snapshot',
+    });
+  });
+
+  test('writer and one reader', () => {
+    template.resourceCountIs('AWS::RDS::DBInstance', 2);
+    template.allResourcesProperties('AWS::RDS::DBInstance', {
+      DBInstanceClass: 'db.serverless',
+      PubliclyAccessible: false,
+    });
+  });
+
+  test('credentials generated in Secrets Manager, never a literal password', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password' }),
+    });
+    template.hasResourceProperties('AWS::RDS::DBCluster', {
+      MasterUserPassword: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+    });
+    expect(target.secret).toBeDefined();
+  });
+
+  test('in isolated subnets', () => {
+    const groups = template.findResources('AWS::RDS::DBSubnetGroup');
+    const subnetRefs = Object.values(groups)[0].Properties.SubnetIds.map((r: { Ref: string }) => r.Ref);
+    expect(subnetRefs).toHaveLength(2);
+    subnetRefs.forEach((ref: string) => expect(ref).toMatch(/isolated/));
+  });
+
+  test('cluster parameter group for a DMS target', () => {
+    template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
+      Family: 'aurora-postgresql16',
+      Parameters: Match.objectLike({ 'rds.force_ssl': '1', session_replication_role: 'origin' }),
+    });
+  });
+});
+
+describe('AuroraTarget options', () => {
+  test('provisioned instances, two readers, customer key, custom retention', () => {
+    const { stack, vpc } = testEnv();
+    const key = new kms.Key(stack, 'Key');
+    const target = new AuroraTarget(stack, 'Target', {
+      vpc,
+      capacity: AuroraCapacity.provisioned(ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE)),
+      readers: 2,
+      storageEncryptionKey: key,
+      parameters: { max_connections: '500' },
+    });
+    const other = new ec2.SecurityGroup(stack, 'Other', { vpc });
+    target.allowDefaultPortFrom(other);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::RDS::DBInstance', 3);
+    template.allResourcesProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.r6g.large' });
+    template.hasResourceProperties('AWS::RDS::DBCluster', { KmsKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
+      Parameters: Match.objectLike({ max_connections: '500' }),
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      Description: 'Aurora target access',
+      SourceSecurityGroupId: {
+        'Fn::GetAtt': [stack.getLogicalId(other.node.defaultChild as ec2.CfnSecurityGroup), 'GroupId'],
+      },
+    });
+  });
+
+  test('an existing cluster and secret are used as they are', () => {
+    const { stack, vpc } = testEnv();
+    const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'Existing', {
+      clusterIdentifier: 'existing',
+      port: 5432,
+      securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-12345')],
+    });
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'ExistingSecret', 'existing');
+    const target = new AuroraTarget(stack, 'Target', { vpc, cluster, secret, databaseName: 'app' });
+    expect(target.cluster).toBe(cluster);
+    expect(target.secret).toBe(secret);
+    expect(target.databaseName).toBe('app');
+    expect(target.createdCluster).toBe(false);
+    Template.fromStack(stack).resourceCountIs('AWS::RDS::DBCluster', 0);
+  });
+
+  test('warns when deletion protection is off', () => {
+    const { stack, vpc } = testEnv();
+    new AuroraTarget(stack, 'Target', { vpc, deletionProtection: false });
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Target',
+      Match.stringLikeRegexp('deletion protection.*off.*zero-downtime-migration:deletionProtectionOff'),
+    );
+  });
+});
+
+describe('AuroraTarget validation', () => {
+  const existing = () => {
+    const env = testEnv();
+    const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(env.stack, 'Existing', {
+      clusterIdentifier: 'x',
+    });
+    const secret = secretsmanager.Secret.fromSecretNameV2(env.stack, 'ExistingSecret', 'x');
+    return { ...env, cluster, secret };
+  };
+
+  test('fails when an existing cluster comes with options for a new cluster', () => {
+    const { stack, vpc, cluster, secret } = existing();
+    expect(
+      () => new AuroraTarget(stack, 'T', { vpc, cluster, secret, readers: 2, backupRetention: undefined }),
+    ).toThrow(/cannot be combined with options for a new cluster: readers/);
+  });
+
+  test('fails when an existing cluster comes without its secret', () => {
+    const { stack, vpc, cluster } = existing();
+    expect(() => new AuroraTarget(stack, 'T', { vpc, cluster })).toThrow(
+      /needs both "cluster" and "secret", got only "cluster"/,
+    );
+  });
+
+  test('fails when readers is 0', () => {
+    const { stack, vpc } = testEnv();
+    expect(() => new AuroraTarget(stack, 'T', { vpc, readers: 0 })).toThrow(
+      /readers must be an integer between 1 and 15, got 0/,
+    );
+  });
+
+  test('fails when the port is out of range', () => {
+    const { stack, vpc } = testEnv();
+    expect(() => new AuroraTarget(stack, 'T', { vpc, port: 70000 })).toThrow(/port .*got 70000/);
+  });
+
+  test('fails when serverless v2 capacity is out of range', () => {
+    expect(() => AuroraCapacity.serverlessV2({ maxCapacity: 300 })).toThrow(/maxCapacity .*got 300/);
+    expect(() => AuroraCapacity.serverlessV2({ minCapacity: 4, maxCapacity: 2 })).toThrow(
+      /minCapacity \(4\).*maxCapacity \(2\)/,
+    );
+  });
+});

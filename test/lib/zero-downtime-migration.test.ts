@@ -1,0 +1,134 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { ZeroDowntimeMigration } from '../../lib';
+import { TABLES, testEnv } from './helpers';
+
+describe('ZeroDowntimeMigration', () => {
+  let env: ReturnType<typeof testEnv>;
+  let migration: ZeroDowntimeMigration;
+  let template: Template;
+  let grantee: iam.Role;
+  beforeAll(() => {
+    env = testEnv();
+    migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
+      vpc: env.vpc,
+      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      tables: TABLES,
+      monitoring: { cdcLatencyThreshold: Duration.seconds(10) },
+    });
+    grantee = new iam.Role(env.stack, 'Grantee', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    migration.grantReplicationTaskControl(grantee);
+    migration.grantReadSourceCredentials(grantee);
+    migration.grantReadTargetCredentials(grantee);
+    migration.grantLagAlarmActionsControl(grantee);
+    template = Template.fromStack(env.stack);
+  });
+
+  test('composes target, replication and monitoring', () => {
+    template.resourceCountIs('AWS::RDS::DBCluster', 1);
+    template.resourceCountIs('AWS::DMS::ReplicationInstance', 1);
+    template.resourceCountIs('AWS::DMS::ReplicationTask', 1);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::RDS::DBCluster', { DatabaseName: 'orders' });
+    template.hasResourceProperties('AWS::DMS::Endpoint', { EndpointType: 'target', DatabaseName: 'orders' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CDCLatencySource', Threshold: 10 });
+    expect(migration.replicationTask).toBe(migration.replication.replicationTask);
+    expect(migration.alarmTopic).toBe(migration.monitoring.alarmTopic);
+  });
+
+  test('lag alarms use the replication dimensions', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'CDCLatencyTarget',
+      Dimensions: [
+        { Name: 'ReplicationInstanceIdentifier', Value: migration.replication.replicationInstanceIdentifier },
+        {
+          Name: 'ReplicationTaskIdentifier',
+          Value: {
+            'Fn::Select': [6, { 'Fn::Split': [':', { Ref: env.stack.getLogicalId(migration.replicationTask) }] }],
+          },
+        },
+      ],
+    });
+  });
+
+  test('metric verbs: Maximum with both dimensions, overridable', () => {
+    const m = migration.metricCdcLatencySource();
+    expect(m.statistic).toBe('Maximum');
+    expect(m.metricName).toBe('CDCLatencySource');
+    expect(Object.keys(m.dimensions ?? {})).toEqual(['ReplicationInstanceIdentifier', 'ReplicationTaskIdentifier']);
+    const t = migration.metricCdcLatencyTarget({ period: Duration.minutes(5), statistic: 'Average' });
+    expect(t.statistic).toBe('Average');
+    expect(t.period.toMinutes()).toBe(5);
+    const cpu = migration.metricReplicationInstanceCpu();
+    expect(cpu.metricName).toBe('CPUUtilization');
+    expect(Object.keys(cpu.dimensions ?? {})).toEqual(['ReplicationInstanceIdentifier']);
+  });
+
+  test('cutover inputs expose what the workflow needs', () => {
+    const inputs = migration.cutoverInputs;
+    expect(inputs.sourceSecret).toBe(env.sourceSecret);
+    expect(inputs.targetSecret).toBe(migration.target.secret);
+    expect(inputs.replicationTaskArn).toBe(migration.replicationTaskArn);
+    expect(inputs.lagAlarmNames).toHaveLength(2);
+    expect(inputs.alarmTopic).toBe(migration.alarmTopic);
+    expect(inputs.targetDatabaseName).toBe('orders');
+  });
+
+  test('grants are scoped to the task, the secrets and the lag alarms', () => {
+    const policy = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: env.stack.getLogicalId(grantee.node.defaultChild as iam.CfnRole) }] },
+      }),
+    )[0];
+    const statements = policy.Properties.PolicyDocument.Statement;
+    for (const s of statements) expect(s.Resource).not.toEqual('*');
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: ['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions'] }),
+        expect.objectContaining({ Action: expect.arrayContaining(['secretsmanager:GetSecretValue']) }),
+      ]),
+    );
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['dms:StartReplicationTask']),
+            Resource: { Ref: Match.anyValue() },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('ZeroDowntimeMigration validation', () => {
+  test('fails when an existing target cluster comes with new-cluster options', () => {
+    const env = testEnv();
+    const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(env.stack, 'C', { clusterIdentifier: 'c' });
+    const secret = secretsmanager.Secret.fromSecretNameV2(env.stack, 'S', 's');
+    expect(
+      () =>
+        new ZeroDowntimeMigration(env.stack, 'M', {
+          vpc: env.vpc,
+          source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+          tables: TABLES,
+          target: { cluster, secret, storageEncryptionKey: undefined, deletionProtection: true },
+        }),
+    ).toThrow(/cannot be combined with options for a new cluster: deletionProtection/);
+  });
+
+  test('fails when the source port is out of range', () => {
+    const env = testEnv();
+    expect(
+      () =>
+        new ZeroDowntimeMigration(env.stack, 'M', {
+          vpc: env.vpc,
+          source: { host: 'h', port: 99999, databaseName: 'd', secret: env.sourceSecret },
+          tables: TABLES,
+        }),
+    ).toThrow(/source port .*got 99999/);
+  });
+});
