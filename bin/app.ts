@@ -6,9 +6,10 @@
 import { App, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { SslMode, ZeroDowntimeMigration } from '../lib';
+import { SslMode, TrafficSwitchTarget, ZeroDowntimeMigration } from '../lib';
 
 /** Properties of the example stack. */
 export interface ZeroDowntimeMigrationExampleStackProps extends StackProps {
@@ -52,6 +53,16 @@ export class ZeroDowntimeMigrationExampleStack extends Stack {
         createDmsServiceRoles: props.createDmsServiceRoles ?? false,
       },
       monitoring: { emailSubscriptions: ['dba-oncall@example.com'] },
+      cutover: {
+        // Roles the freeze blocks on the source (never the DMS or operator role).
+        applicationRoles: ['orders_app'],
+        // Wait for an operator's go between "in sync" and "freeze".
+        requireApproval: true,
+        // Where the application reads its database host from; SwitchTraffic points it at Aurora.
+        trafficSwitch: TrafficSwitchTarget.ssmParameter(
+          ssm.StringParameter.fromStringParameterName(this, 'DatabaseHostParameter', '/orders/database-host'),
+        ),
+      },
     });
 
     acknowledgeExampleFindings(this.migration);

@@ -4,7 +4,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { CutoverWorkflow, type CutoverWorkflowOptions } from './cutover/cutover-workflow';
 import { TableSelection } from '../lambda/engine/table-selection';
 import { MigrationMonitoring, MigrationMonitoringOptions } from './monitoring/migration-monitoring';
 import { DmsReplication, DmsReplicationOptions, SourceDatabaseProps } from './replication/dms-replication';
@@ -28,9 +31,12 @@ export interface ZeroDowntimeMigrationProps {
   readonly replication?: DmsReplicationOptions;
   /** Alarm, topic and dashboard options. @default - see {@link MigrationMonitoringOptions} */
   readonly monitoring?: MigrationMonitoringOptions;
-  // ---- Cutover workflow (lib/cutover/, built separately) ----------------------------------------------
-  // `readonly cutover?: CutoverWorkflowOptions;` goes here: approval gate, lag threshold, dry-run default,
-  // traffic switch. The façade passes it, with `cutoverInputs` below, to `new CutoverWorkflow(this, 'Cutover', ...)`.
+  /**
+   * The cutover workflow: application roles to freeze, lag threshold, approval gate, traffic switch, timeouts.
+   * @default - a cutover state machine with the defaults of {@link CutoverWorkflowOptions}; executions name
+   * the application roles in their input
+   */
+  readonly cutover?: CutoverWorkflowOptions;
 }
 
 /**
@@ -90,6 +96,12 @@ export class ZeroDowntimeMigration extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** Inputs for the cutover workflow (and for anything else built on this migration). */
   public readonly cutoverInputs: MigrationCutoverInputs;
+  /** The cutover workflow: state machine, step functions, state table, execution-failed alarm. */
+  public readonly cutover: CutoverWorkflow;
+  /** The cutover state machine (start it with `{ "migrationId": "...", "mode": "dry-run" | "execute" }`). */
+  public readonly stateMachine: sfn.StateMachine;
+  /** DynamoDB table with each migration's phases and the settings rollback restores. */
+  public readonly stateTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: ZeroDowntimeMigrationProps) {
     super(scope, id);
@@ -136,11 +148,29 @@ export class ZeroDowntimeMigration extends Construct {
       alarmTopic: this.alarmTopic,
     };
 
-    // ---- Cutover workflow (lib/cutover/, built separately) ------------------------------------------------
-    // Composed here once it exists, e.g.:
-    //   this.cutover = new CutoverWorkflow(this, 'Cutover', { ...this.cutoverInputs, ...props.cutover });
-    //   this.cutover.addLambdaSecurityGroupTo(this.target)   // or: this.target.allowDefaultPortFrom(lambdaSg)
-    // together with a `public readonly cutover: CutoverWorkflow`, `stateMachine`, and `grantStartCutover()`.
+    this.cutover = new CutoverWorkflow(this, 'Cutover', {
+      ...props.cutover,
+      vpc: props.vpc,
+      sourceSecret: props.source.secret,
+      targetSecret: this.target.secret,
+      tables: props.tables,
+      replicationTaskArn: this.replicationTaskArn,
+      replicationInstanceIdentifier: this.replication.replicationInstanceIdentifier,
+      replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
+      alarmTopic: this.alarmTopic,
+      lagAlarms: this.monitoring.lagAlarms,
+    });
+    this.target.allowDefaultPortFrom(this.cutover, 'Cutover step functions');
+    this.stateMachine = this.cutover.stateMachine;
+    this.stateTable = this.cutover.stateTable;
+  }
+
+  /**
+   * Lets `grantee` start, follow and stop cutover executions and answer the approval gate.
+   * The source's network access for the cutover functions is yours to open: `migration.cutover.connections`.
+   */
+  public grantStartCutover(grantee: iam.IGrantable): iam.Grant {
+    return this.cutover.grantStartCutover(grantee);
   }
 
   /** CDCLatencySource of the task (seconds), statistic Maximum over 1 minute unless overridden. */

@@ -448,14 +448,11 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
    * Grants starting, stopping and describing this replication task (what the cutover workflow needs).
    */
   public grantTaskControl(grantee: iam.IGrantable): iam.Grant {
+    // DescribeReplicationTasks is account-level: it supports no resource-level permissions.
+    iam.Grant.addToPrincipal({ grantee, actions: ['dms:DescribeReplicationTasks'], resourceArns: ['*'] });
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'dms:StartReplicationTask',
-        'dms:StopReplicationTask',
-        'dms:DescribeReplicationTasks',
-        'dms:DescribeTableStatistics',
-      ],
+      actions: ['dms:StartReplicationTask', 'dms:StopReplicationTask', 'dms:DescribeTableStatistics'],
       resourceArns: [this.replicationTaskArn],
     });
   }

@@ -165,11 +165,12 @@ describe('DmsReplication defaults', () => {
     });
   });
 
-  test('grantTaskControl is scoped to the task', () => {
+  test('grantTaskControl is scoped to the task (describe is account-level and takes "*")', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: built.stack.getLogicalId(grantee.node.defaultChild as iam.CfnRole) }],
       PolicyDocument: {
         Statement: [
+          { Action: 'dms:DescribeReplicationTasks', Effect: 'Allow', Resource: '*' },
           Match.objectLike({
             Action: Match.arrayWith(['dms:StartReplicationTask', 'dms:StopReplicationTask']),
             Resource: { Ref: built.stack.getLogicalId(built.replication.replicationTask) },

@@ -1,0 +1,481 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { StepName } from '../../lambda/engine/cutover/contract';
+import { assertValidSelection, type TableSelection } from '../../lambda/engine/table-selection';
+import { defaultPrivateSubnets } from '../private/subnets';
+import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
+import { buildCutoverDefinition } from './private/definition';
+import { CUTOVER_ENV, stepsOf, type CutoverFunctionRole } from './private/functions';
+import type { TrafficSwitchTarget } from './traffic-switch';
+
+/** Props that shape the state machine definition itself (the rest become defaults in the functions). */
+export interface CutoverWorkflowDefinitionOptions {
+  /**
+   * Time between two lag checks while waiting for sync.
+   * @default Duration.seconds(30)
+   */
+  readonly pollInterval?: Duration;
+  /**
+   * How many validation ranges are checked at once (Map MaxConcurrency). Each range holds one connection
+   * to the source and one to the target.
+   * @default 4
+   */
+  readonly validationMaxConcurrency?: number;
+  /**
+   * How long the RequestApproval state waits for an answer before failing (and rolling back, which
+   * changes nothing at that point).
+   * @default Duration.hours(24)
+   */
+  readonly approvalTimeout?: Duration;
+  /**
+   * Overall execution timeout. Must be longer than `syncTimeout`.
+   * @default Duration.days(2)
+   */
+  readonly timeout?: Duration;
+}
+
+/** What an operator tunes about the cutover (the `cutover` prop of `ZeroDowntimeMigration`). */
+export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions {
+  /**
+   * Subnets for the step functions.
+   * @default - private subnets with egress, else isolated subnets (then the VPC needs endpoints for
+   * DynamoDB, SNS, Secrets Manager, DMS, CloudWatch and, when used, SSM)
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of the step functions. Allow them into the source and target (or use `connections`).
+   * @default - one new security group with all outbound traffic allowed
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Source roles the freeze blocks (NOLOGIN, CONNECTION LIMIT 0) and whose sessions it ends. Default for
+   * the execution input field `applicationRoles`; never the replication or operator role.
+   * @default - none: the execution input must name them for an `execute` run
+   */
+  readonly applicationRoles?: string[];
+  /**
+   * Default replication lag that counts as in sync.
+   * @default Duration.seconds(5)
+   */
+  readonly lagThreshold?: Duration;
+  /**
+   * Default number of consecutive in-sync lag checks before the freeze.
+   * @default 3
+   */
+  readonly consecutiveLagChecks?: number;
+  /**
+   * Default time to wait for sync before giving up (safe: nothing has been changed yet).
+   * @default Duration.hours(2)
+   */
+  readonly syncTimeout?: Duration;
+  /**
+   * Default time final sync waits for its marker on the target before failing and rolling back. At most
+   * 14 minutes (it runs inside one Lambda invocation).
+   * @default Duration.minutes(5)
+   */
+  readonly finalSyncTimeout?: Duration;
+  /**
+   * Default for the execution input field `requireApproval`: wait for an operator between sync and freeze.
+   * @default false
+   */
+  readonly requireApproval?: boolean;
+  /**
+   * Where the application reads its endpoint from; SwitchTraffic points it at the target.
+   * @default - no traffic switch: the SwitchTraffic state records the phase as skipped
+   */
+  readonly trafficSwitch?: TrafficSwitchTarget;
+  /**
+   * Retention of the state machine's and functions' logs.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Customer managed key for the state table, the execution history, the logs and the functions'
+   * environment. Its key policy must let CloudWatch Logs use it when the key is imported.
+   * @default - AWS owned / managed keys
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** Options plus what the cutover needs from the migration (`ZeroDowntimeMigration` fills these in). */
+export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
+  /** VPC the step functions run in; they need to reach both databases and the AWS APIs. */
+  readonly vpc: ec2.IVpc;
+  /** Secret of the source database (JSON: host, port, dbname, username, password). */
+  readonly sourceSecret: secretsmanager.ISecret;
+  /** Secret of the target (Aurora) database. */
+  readonly targetSecret: secretsmanager.ISecret;
+  /** The one table selection (the same one the DMS task mappings come from). */
+  readonly tables: TableSelection;
+  /** ARN of the DMS replication task (only this task may be described and stopped). */
+  readonly replicationTaskArn: string;
+  /** CloudWatch `ReplicationInstanceIdentifier` dimension for the lag metrics. */
+  readonly replicationInstanceIdentifier: string;
+  /** CloudWatch `ReplicationTaskIdentifier` dimension (the task's resource id) for the lag metrics. */
+  readonly replicationTaskIdentifier: string;
+  /** Topic for phase notices, approval requests and the execution-failed alarm. */
+  readonly alarmTopic: sns.ITopic;
+  /**
+   * Lag and task alarms whose actions are disabled while replication is stopped on purpose.
+   * @default - no alarm actions are touched
+   */
+  readonly lagAlarms?: cloudwatch.IAlarm[];
+}
+
+/**
+ * The cutover: a Standard Step Functions state machine whose Lambda steps freeze writes on the source,
+ * prove the target has everything, stop replication, fix sequences, validate and switch traffic, with
+ * state in DynamoDB so an execution can be re-run (resumed) under the same `migrationId`.
+ *
+ * Start it with `{ "migrationId": "...", "mode": "dry-run" | "execute" }`.
+ */
+export class CutoverWorkflow extends Construct implements ec2.IConnectable {
+  public readonly stateMachine: sfn.StateMachine;
+  /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
+  public readonly stateTable: dynamodb.Table;
+  /** The step functions by role: `database`, `replication` and, with a traffic switch, `traffic`. */
+  public readonly functions: Readonly<Partial<Record<CutoverFunctionRole, lambda.IFunction>>>;
+  /** ExecutionsFailed ≥ 1 in a minute, to the alarm topic. */
+  public readonly executionFailedAlarm: cloudwatch.Alarm;
+  /** Log group of the state machine (level ALL, with execution data). */
+  public readonly logGroup: logs.ILogGroup;
+  /** Network access of the step functions: allow it into the source and the target. */
+  public readonly connections: ec2.Connections;
+
+  constructor(scope: Construct, id: string, props: CutoverWorkflowProps) {
+    super(scope, id);
+    const settings = validateProps(props);
+
+    this.stateTable = new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: 'migrationId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: props.encryptionKey
+        ? dynamodb.TableEncryption.CUSTOMER_MANAGED
+        : dynamodb.TableEncryption.AWS_MANAGED,
+      encryptionKey: props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const securityGroups = props.securityGroups ?? [
+      new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: props.vpc,
+        description: 'Cutover step functions (to the source, the target and AWS APIs)',
+        allowAllOutbound: true,
+      }),
+    ];
+    this.connections = new ec2.Connections({ securityGroups });
+
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const commonEnvironment: Record<string, string> = {
+      [CUTOVER_ENV.sourceSecretArn]: props.sourceSecret.secretArn,
+      [CUTOVER_ENV.targetSecretArn]: props.targetSecret.secretArn,
+      [CUTOVER_ENV.stateTableName]: this.stateTable.tableName,
+      [CUTOVER_ENV.topicArn]: props.alarmTopic.topicArn,
+      [CUTOVER_ENV.tables]: JSON.stringify(props.tables),
+      [CUTOVER_ENV.replicationTaskArn]: props.replicationTaskArn,
+      [CUTOVER_ENV.replicationInstanceIdentifier]: props.replicationInstanceIdentifier,
+      [CUTOVER_ENV.replicationTaskIdentifier]: props.replicationTaskIdentifier,
+      [CUTOVER_ENV.lagAlarmNames]: Stack.of(this).toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
+      [CUTOVER_ENV.defaults]: Stack.of(this).toJsonString({
+        applicationRoles: props.applicationRoles ?? [],
+        lagThresholdSeconds: settings.lagThresholdSeconds,
+        consecutiveChecks: settings.consecutiveChecks,
+        syncTimeoutSeconds: settings.syncTimeoutSeconds,
+        finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
+        requireApproval: props.requireApproval ?? false,
+      }),
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+
+    const roles: CutoverFunctionRole[] = props.trafficSwitch
+      ? ['database', 'replication', 'traffic']
+      : ['database', 'replication'];
+    const functions: Partial<Record<CutoverFunctionRole, nodejs.NodejsFunction>> = {};
+    for (const role of roles) {
+      const allowed = stepsOf(role, !!props.trafficSwitch);
+      const fnLogGroup = new logs.LogGroup(this, `${pascal(role)}FunctionLogs`, {
+        retention: logRetention,
+        encryptionKey: props.encryptionKey,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const fn = new nodejs.NodejsFunction(this, `${pascal(role)}Function`, {
+        description: `zero-downtime-migration cutover steps: ${allowed.join(', ')}`,
+        entry: path.join(__dirname, '..', '..', 'lambda', 'handlers', 'cutover-step.ts'),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: role === 'database' ? 1024 : 256,
+        timeout: role === 'traffic' ? Duration.minutes(2) : Duration.minutes(15),
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false),
+        securityGroups,
+        tracing: lambda.Tracing.ACTIVE,
+        logGroup: fnLogGroup,
+        environmentEncryption: props.encryptionKey,
+        environment: { ...commonEnvironment, [CUTOVER_ENV.allowedSteps]: allowed.join(',') },
+        bundling: {
+          target: 'node22',
+          minify: true,
+          sourceMap: true,
+          // pg's optional native binding is never used; the AWS SDK v3 ships with the runtime.
+          externalModules: ['@aws-sdk/*', 'pg-native'],
+        },
+      });
+      functions[role] = fn;
+    }
+    this.functions = functions;
+    const databaseFn = functions.database!;
+    const replicationFn = functions.replication!;
+
+    // database steps: both secrets, the state table, the topic, and describe (not stop) the task for preflight
+    for (const fn of [databaseFn, replicationFn, functions.traffic].filter((f): f is nodejs.NodejsFunction => !!f)) {
+      this.stateTable.grantReadWriteData(fn);
+      props.alarmTopic.grantPublish(fn);
+    }
+    props.sourceSecret.grantRead(databaseFn);
+    props.targetSecret.grantRead(databaseFn);
+    const taskArn = props.replicationTaskArn;
+    // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
+    // Reference): it takes "*"; the adapter filters by this task's ARN.
+    for (const fn of [databaseFn, replicationFn]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:DescribeReplicationTasks'], resources: ['*'] }));
+    }
+    // replication steps: stop exactly this task, read lag metrics, toggle exactly these alarms
+    replicationFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }),
+    );
+    replicationFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    if (props.lagAlarms && props.lagAlarms.length > 0) {
+      replicationFn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions'],
+          resources: props.lagAlarms.map((a) => a.alarmArn),
+        }),
+      );
+    }
+    if (functions.traffic && props.trafficSwitch) {
+      const binding = props.trafficSwitch._bind(functions.traffic);
+      for (const [key, value] of Object.entries(binding.environment)) functions.traffic.addEnvironment(key, value);
+      if (props.trafficSwitch.kind === 'route53-record') {
+        Validations.of(functions.traffic.role!).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+          reason: 'route53:GetChange names a change id only known at run time.',
+        });
+      }
+    }
+
+    // ---- state machine -----------------------------------------------------------------------------------
+    const definitionScope = new Construct(this, 'Definition');
+    const fnForStep = (step: StepName): lambda.IFunction => {
+      for (const role of roles) {
+        if (stepsOf(role, !!props.trafficSwitch).includes(step)) return functions[role]!;
+      }
+      throw new Error(`no cutover function runs step ${step}`);
+    };
+    const definition = buildCutoverDefinition(definitionScope, {
+      functionFor: fnForStep,
+      pollInterval: settings.pollInterval,
+      validationMaxConcurrency: settings.validationMaxConcurrency,
+      approvalTimeout: settings.approvalTimeout,
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: logRetention,
+      encryptionKey: props.encryptionKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition.startState),
+      comment: 'zero-downtime-migration cutover: start with {"migrationId": "...", "mode": "dry-run" | "execute"}',
+      timeout: settings.timeout,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      encryptionConfiguration: props.encryptionKey
+        ? new sfn.CustomerManagedEncryptionConfiguration(props.encryptionKey)
+        : undefined,
+    });
+
+    this.executionFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionFailedAlarm', {
+      alarmDescription:
+        'The zero-downtime-migration cutover execution failed (see RolledBack / FailedAfterReplicationStopped).',
+      metric: this.metricExecutionsFailed(),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.executionFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+
+    this.addNagAcknowledgements(Object.values(functions));
+  }
+
+  /**
+   * Lets `grantee` start (and follow, stop, approve or reject) cutover executions: states:StartExecution on
+   * the machine, Describe/GetExecutionHistory/StopExecution on its executions, and SendTaskSuccess /
+   * SendTaskFailure for the approval gate.
+   */
+  public grantStartCutover(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.stateMachine.grantStartExecution(grantee);
+    this.stateMachine.grant(grantee, 'states:DescribeStateMachine', 'states:ListExecutions');
+    this.stateMachine.grantExecution(
+      grantee,
+      'states:DescribeExecution',
+      'states:GetExecutionHistory',
+      'states:StopExecution',
+    );
+    this.stateMachine.grantTaskResponse(grantee);
+    return grant;
+  }
+
+  /** Failed cutover executions (statistic Sum, 1 minute). */
+  public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), ...props });
+  }
+
+  private addNagAcknowledgements(functions: lambda.IFunction[]): void {
+    const stack = Stack.of(this);
+    for (const fn of functions) {
+      const role = fn.role!;
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+        reason:
+          'Publishing to an SSE-KMS topic needs kms:GenerateDataKey* on the topic key (granted by topic.grantPublish).',
+      });
+      for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+          reason:
+            'The AWS managed basic-execution and VPC-access policies are the documented minimum for a Lambda function in a VPC.',
+        });
+      }
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'xray:PutTraceSegments/PutTelemetryRecords, dms:DescribeReplicationTasks (and, for the replication function, ' +
+          'cloudwatch:GetMetricData) do not support resource-level permissions; every other statement names its resources.',
+      });
+      const cfnFn = fn.node.defaultChild as lambda.CfnFunction;
+      Validations.of(this.stateMachine.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(cfnFn)}.Arn>:*]`,
+        reason:
+          'lambda:InvokeFunction on <function ARN>:* covers the versions and aliases of this cutover function only.',
+      });
+    }
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups...) and X-Ray actions do not support resource-level permissions.',
+    });
+  }
+}
+
+interface Settings {
+  readonly lagThresholdSeconds: number;
+  readonly consecutiveChecks: number;
+  readonly syncTimeoutSeconds: number;
+  readonly finalSyncTimeoutSeconds: number;
+  readonly pollInterval: Duration;
+  readonly validationMaxConcurrency: number;
+  readonly approvalTimeout: Duration;
+  readonly timeout: Duration;
+}
+
+/** PostgreSQL role names the freeze may touch (never reserved ones). */
+const RESERVED_ROLES = ['postgres', 'rdsadmin', 'rds_superuser', 'rds_replication', 'rdsrepladmin', 'public'];
+
+function seconds(what: string, value: Duration, integral = true): number {
+  const s = value.toSeconds({ integral: false });
+  if (Token.isUnresolved(s)) return s;
+  assertPositive(`${what} (seconds)`, s);
+  if (integral && !Number.isInteger(s)) {
+    throw new Error(`${what} must be a whole number of seconds, got ${value.toHumanString()}`);
+  }
+  return s;
+}
+
+function validateProps(props: CutoverWorkflowProps): Settings {
+  assertValidSelection(props.tables);
+  assertNonEmpty('replicationTaskArn', props.replicationTaskArn);
+  if (
+    !Token.isUnresolved(props.replicationTaskArn) &&
+    !/^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:task:[A-Za-z0-9-]+$/.test(props.replicationTaskArn)
+  ) {
+    throw new Error(
+      `replicationTaskArn must be a DMS replication task ARN (arn:aws:dms:<region>:<account>:task:<id>), got ${JSON.stringify(props.replicationTaskArn)}`,
+    );
+  }
+  assertNonEmpty('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
+  assertNonEmpty('replicationTaskIdentifier', props.replicationTaskIdentifier);
+
+  const seen = new Set<string>();
+  for (const role of props.applicationRoles ?? []) {
+    if (Token.isUnresolved(role)) continue;
+    if (typeof role !== 'string' || role.length === 0 || role.length > 63 || role.includes('\0')) {
+      throw new Error(`applicationRoles: each role must be a name of 1 to 63 characters, got ${JSON.stringify(role)}`);
+    }
+    if (role.startsWith('pg_') || RESERVED_ROLES.includes(role)) {
+      throw new Error(
+        `applicationRoles: ${JSON.stringify(role)} is a reserved or administrative role and cannot be frozen`,
+      );
+    }
+    if (seen.has(role)) throw new Error(`applicationRoles: ${JSON.stringify(role)} is listed twice`);
+    seen.add(role);
+  }
+
+  const lagThresholdSeconds = seconds('lagThreshold', props.lagThreshold ?? Duration.seconds(5), false);
+  const consecutiveChecks = props.consecutiveLagChecks ?? 3;
+  assertNumberInRange('consecutiveLagChecks', consecutiveChecks, 1, 100);
+  const syncTimeoutSeconds = seconds('syncTimeout', props.syncTimeout ?? Duration.hours(2));
+  const finalSyncTimeoutSeconds = seconds('finalSyncTimeout', props.finalSyncTimeout ?? Duration.minutes(5));
+  if (!Token.isUnresolved(finalSyncTimeoutSeconds) && finalSyncTimeoutSeconds > 14 * 60) {
+    throw new Error(
+      `finalSyncTimeout must be at most 14 minutes (it runs inside one 15-minute Lambda invocation), got ${(props.finalSyncTimeout as Duration).toHumanString()}`,
+    );
+  }
+  const pollInterval = props.pollInterval ?? Duration.seconds(30);
+  seconds('pollInterval', pollInterval);
+  const validationMaxConcurrency = props.validationMaxConcurrency ?? 4;
+  assertNumberInRange('validationMaxConcurrency', validationMaxConcurrency, 1, 1000);
+  const approvalTimeout = props.approvalTimeout ?? Duration.hours(24);
+  seconds('approvalTimeout', approvalTimeout);
+  const timeout = props.timeout ?? Duration.days(2);
+  const timeoutSeconds = seconds('timeout', timeout);
+  if (
+    !Token.isUnresolved(timeoutSeconds) &&
+    !Token.isUnresolved(syncTimeoutSeconds) &&
+    timeoutSeconds <= syncTimeoutSeconds + finalSyncTimeoutSeconds
+  ) {
+    throw new Error(
+      `timeout (${timeout.toHumanString()}) must be longer than syncTimeout plus finalSyncTimeout (${syncTimeoutSeconds + finalSyncTimeoutSeconds} seconds)`,
+    );
+  }
+  return {
+    lagThresholdSeconds,
+    consecutiveChecks,
+    syncTimeoutSeconds,
+    finalSyncTimeoutSeconds,
+    pollInterval,
+    validationMaxConcurrency,
+    approvalTimeout,
+    timeout,
+  };
+}
+
+function pascal(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

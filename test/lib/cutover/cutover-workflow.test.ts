@@ -1,0 +1,227 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { TrafficSwitchTarget } from '../../../lib/cutover/traffic-switch';
+import { TASK_ARN, workflowStack } from './support';
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+function statementsOf(template: Template): Array<Statement & { policy: string }> {
+  const out: Array<Statement & { policy: string }> = [];
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+    for (const st of (res as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+      .Statement) {
+      out.push({ ...st, policy: id });
+    }
+  }
+  return out;
+}
+
+const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('CutoverWorkflow resources', () => {
+  const { stack, workflow } = workflowStack();
+  const template = Template.fromStack(stack);
+
+  test('a Standard state machine with logging ALL, tracing and a timeout', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+    const definition = JSON.stringify(
+      stack.resolve((workflow.stateMachine.node.defaultChild as sfn.CfnStateMachine).definitionString),
+    );
+    expect(definition).toContain('\\"TimeoutSeconds\\":172800');
+  });
+
+  test('the state table: migrationId key, encrypted, point-in-time recovery, retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({
+        KeySchema: [{ AttributeName: 'migrationId', KeyType: 'HASH' }],
+        SSESpecification: { SSEEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  test('Node 24 functions in the VPC with X-Ray and their ALLOWED_STEPS', () => {
+    const fns = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { ALLOWED_STEPS: Match.anyValue() } } },
+    });
+    const allowed = Object.values(fns).map(
+      (f) =>
+        (f as { Properties: { Environment: { Variables: { ALLOWED_STEPS: string } } } }).Properties.Environment
+          .Variables.ALLOWED_STEPS,
+    );
+    expect(allowed.sort()).toEqual([
+      'checkLag,stopReplication,reportStoppedFailure',
+      'validateInput,preflight,planValidation,validateRange,aggregateValidation,requestApproval,freezeWrites,finalSync,syncSequences,complete,rollback,switchTraffic',
+    ]);
+    for (const f of Object.values(fns)) {
+      expect(f).toMatchObject({
+        Properties: {
+          Runtime: 'nodejs24.x',
+          TracingConfig: { Mode: 'Active' },
+          VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
+        },
+      });
+    }
+    expect(Object.keys(workflow.functions).sort()).toEqual(['database', 'replication']);
+  });
+
+  test('least privilege: no Resource "*" except GetMetricData, DescribeReplicationTasks, X-Ray and log delivery', () => {
+    const allowedStar =
+      /^(dms:DescribeReplicationTasks|cloudwatch:GetMetricData|xray:.*|logs:(Create|Get|Update|Delete|List)LogDelivery|logs:ListLogDeliveries|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)$/;
+    for (const st of statementsOf(template)) {
+      const resources = Array.isArray(st.Resource) ? st.Resource : [st.Resource];
+      if (resources.includes('*')) {
+        for (const action of actions(st)) expect(action).toMatch(allowedStar);
+      }
+    }
+  });
+
+  test('DMS: stop exactly the task (describe is account-level); alarm actions on exactly the lag alarms', () => {
+    const sts = statementsOf(template);
+    const stop = sts.filter((s) => actions(s).includes('dms:StopReplicationTask'));
+    expect(stop).toHaveLength(1);
+    expect(stop[0].Resource).toEqual(TASK_ARN);
+    const describe = sts.filter((s) => actions(s).includes('dms:DescribeReplicationTasks'));
+    // DescribeReplicationTasks supports no resource-level permissions (account-level action).
+    expect(describe.map((s) => s.Resource)).toEqual(['*', '*']);
+    const toggles = sts.filter((s) => actions(s).includes('cloudwatch:DisableAlarmActions'));
+    expect(toggles).toHaveLength(1);
+    expect(actions(toggles[0]).sort()).toEqual(['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions']);
+    expect(toggles[0].Resource).toEqual('arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-lag-source');
+    // only the replication function may stop the task
+    expect(stop[0].policy).toBe(toggles[0].policy);
+  });
+
+  test('only the database function reads the database secrets', () => {
+    const reads = statementsOf(template).filter((s) => actions(s).includes('secretsmanager:GetSecretValue'));
+    expect(new Set(reads.map((s) => s.policy)).size).toBe(1);
+    expect(reads.map((s) => s.Resource).sort()).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:source-AbCdEf',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:target-AbCdEf',
+    ]);
+  });
+
+  test('the execution-failed alarm: ExecutionsFailed >= 1 to the topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsFailed',
+      Namespace: 'AWS/States',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^Topic') }],
+    });
+    expect(workflow.executionFailedAlarm).toBeDefined();
+    expect(workflow.metricExecutionsFailed({ period: Duration.minutes(5) }).period.toMinutes()).toBe(5);
+  });
+});
+
+describe('grantStartCutover', () => {
+  test('StartExecution on the machine, execution reads and task responses', () => {
+    const { stack, workflow } = workflowStack();
+    const role = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    workflow.grantStartCutover(role);
+    const sts = statementsOf(Template.fromStack(stack)).filter((s) => actions(s).some((a) => a.startsWith('states:')));
+    const all = sts.flatMap(actions);
+    expect(all).toEqual(
+      expect.arrayContaining([
+        'states:StartExecution',
+        'states:DescribeExecution',
+        'states:GetExecutionHistory',
+        'states:StopExecution',
+        'states:SendTaskSuccess',
+        'states:SendTaskFailure',
+      ]),
+    );
+    for (const st of sts) expect(st.Resource).not.toEqual('*');
+  });
+});
+
+describe('traffic switch', () => {
+  test('SSM parameter: a third function gets read/write on exactly that parameter', () => {
+    const { stack } = workflowStack({
+      trafficSwitch: TrafficSwitchTarget.ssmParameter(
+        ssm.StringParameter.fromStringParameterName(new Stack(), 'P', '/app/db-host'),
+      ),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ ALLOWED_STEPS: 'switchTraffic', TRAFFIC_SWITCH_KIND: 'ssm-parameter' }),
+      },
+    });
+    const put = statementsOf(template).filter((s) => actions(s).includes('ssm:PutParameter'));
+    expect(put).toHaveLength(1);
+    expect(JSON.stringify(put[0].Resource)).toContain(':parameter/app/db-host');
+  });
+
+  test('Route 53: the change is limited to the record name', () => {
+    const { stack } = workflowStack({
+      trafficSwitch: TrafficSwitchTarget.route53Record(
+        route53.HostedZone.fromHostedZoneAttributes(new Stack(), 'Z', {
+          hostedZoneId: 'Z123',
+          zoneName: 'example.com',
+        }),
+        'DB.example.com.',
+      ),
+    });
+    const change = statementsOf(Template.fromStack(stack)).filter((s) =>
+      actions(s).includes('route53:ChangeResourceRecordSets'),
+    );
+    expect(change).toHaveLength(1);
+    expect(change[0]).toMatchObject({
+      Condition: {
+        'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['db.example.com'] },
+      },
+    });
+  });
+
+  test('fails when the record name is not a DNS name', () => {
+    expect(() =>
+      TrafficSwitchTarget.route53Record(
+        route53.HostedZone.fromHostedZoneAttributes(new Stack(), 'Z', { hostedZoneId: 'Z1', zoneName: 'example.com' }),
+        'not a name',
+      ),
+    ).toThrow(/recordName .* got "not a name"/);
+  });
+});
+
+describe('prop validation', () => {
+  test.each([
+    [{ validationMaxConcurrency: 0 }, /validationMaxConcurrency must be an integer between 1 and 1000, got 0/],
+    [{ syncTimeout: Duration.seconds(0) }, /syncTimeout \(seconds\) must be greater than 0, got 0/],
+    [{ finalSyncTimeout: Duration.minutes(20) }, /finalSyncTimeout must be at most 14 minutes.*20 minutes/],
+    [{ pollInterval: Duration.millis(0) }, /pollInterval \(seconds\) must be greater than 0, got 0/],
+    [{ timeout: Duration.hours(1) }, /timeout \(1 hour\) must be longer than syncTimeout plus finalSyncTimeout/],
+    [{ consecutiveLagChecks: 0 }, /consecutiveLagChecks must be an integer between 1 and 100, got 0/],
+    [{ applicationRoles: [''] }, /applicationRoles: each role must be a name of 1 to 63 characters, got ""/],
+    [{ applicationRoles: ['pg_monitor'] }, /"pg_monitor" is a reserved or administrative role/],
+    [{ applicationRoles: ['app', 'app'] }, /"app" is listed twice/],
+    [{ replicationTaskArn: 'my-task' }, /replicationTaskArn must be a DMS replication task ARN.*got "my-task"/],
+    [{ tables: { include: [] } }, /"include" must list at least one/],
+  ])('fails when %p', (overrides, message) => {
+    expect(() => workflowStack(overrides as never)).toThrow(message);
+  });
+});
+
+describe('cdk-nag', () => {
+  test('AwsSolutionsChecks finds nothing unacknowledged', () => {
+    const { app, stack } = workflowStack({}, { nagFriendly: true });
+    const report = new AwsSolutionsChecks(app).validateScope(stack);
+    const unacknowledged = report.violations.map(
+      (v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`,
+    );
+    expect(unacknowledged).toEqual([]);
+    expect(Validations).toBeDefined();
+  });
+});

@@ -1,0 +1,56 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { CutoverWorkflow, type CutoverWorkflowProps } from '../../../lib/cutover/cutover-workflow';
+
+export const TASK_ARN = 'arn:aws:dms:eu-west-1:123456789012:task:ABCDEFGHIJKLMNOP';
+
+/**
+ * A stack with a CutoverWorkflow. Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): no esbuild
+ * run (~1-2 s per function), the asset is a placeholder. Only tests of the bundle itself need it.
+ */
+export function workflowStack(
+  overrides: Partial<CutoverWorkflowProps> = {},
+  options: { nagFriendly?: boolean } = {},
+): { app: App; stack: Stack; workflow: CutoverWorkflow; topic: sns.Topic; vpc: ec2.Vpc } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    flowLogs: options.nagFriendly ? { all: {} } : undefined,
+  });
+  const topic = new sns.Topic(stack, 'Topic', {
+    masterKey: options.nagFriendly ? new kms.Key(stack, 'TopicKey', { enableKeyRotation: true }) : undefined,
+    enforceSSL: true,
+  });
+  const secret = (id: string): secretsmanager.ISecret =>
+    secretsmanager.Secret.fromSecretCompleteArn(
+      stack,
+      id,
+      `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${id.toLowerCase()}-AbCdEf`,
+    );
+  const workflow = new CutoverWorkflow(stack, 'Cutover', {
+    vpc,
+    sourceSecret: secret('Source'),
+    targetSecret: secret('Target'),
+    tables: { include: [{ schema: 'public' }] },
+    replicationTaskArn: TASK_ARN,
+    replicationInstanceIdentifier: 'zdm-instance',
+    replicationTaskIdentifier: 'ABCDEFGHIJKLMNOP',
+    alarmTopic: topic,
+    lagAlarms: [
+      cloudwatch.Alarm.fromAlarmArn(
+        stack,
+        'LagAlarm',
+        'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-lag-source',
+      ),
+    ],
+    applicationRoles: ['app_rw'],
+    ...overrides,
+  });
+  return { app, stack, workflow, topic, vpc };
+}
