@@ -1,0 +1,194 @@
+/**
+ * Shared plumbing of the cutover steps: the state key, phase bookkeeping (resume = skip what succeeded),
+ * notices, database access and secret redaction.
+ */
+import type { Client, Pool } from 'pg';
+import { connect, createPool, redactSecrets, type ConnectionSpec } from '../pg/connection';
+import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
+import type { CutoverInput } from './contract';
+import type { CutoverDeps } from './deps';
+
+/**
+ * The key of a cutover's record in the state store.
+ *
+ * - `execute`: the migrationId itself, so a new execution with the same migrationId resumes (skips phases that
+ *   succeeded, finds the saved freeze settings and marker token).
+ * - `dry-run`: `<migrationId>#dry-run#<startedAt>` — every dry-run execution gets its own record, so a dry run
+ *   never shares phase results with an execute run (nor with another dry run). `#` cannot occur in a valid
+ *   migrationId, so the keys never collide. A redrive of the same execution keeps `startedAt`, so it still resumes.
+ */
+export function stateKey(input: Pick<CutoverInput, 'migrationId' | 'mode' | 'startedAt'>): string {
+  return input.mode === 'execute' ? input.migrationId : `${input.migrationId}#dry-run#${input.startedAt}`;
+}
+
+export interface StepContext {
+  readonly deps: CutoverDeps;
+  readonly input: CutoverInput;
+  readonly key: string;
+  now(): Date;
+  iso(): string;
+}
+
+export function createContext(deps: CutoverDeps, input: CutoverInput): StepContext {
+  const now = deps.now ?? (() => new Date());
+  return { deps, input, key: stateKey(input), now, iso: () => now().toISOString() };
+}
+
+export type Summary = Record<string, unknown>;
+
+/** Keeps a phase summary small: scalar fields and short arrays only, at most ~4 KB of JSON. */
+export function smallSummary(result: Summary): Summary {
+  const out: Summary = {};
+  for (const [k, v] of Object.entries(result)) {
+    if (v === undefined) continue;
+    const json = JSON.stringify(v);
+    if (json !== undefined && json.length <= 1500) out[k] = v;
+  }
+  while (JSON.stringify(out).length > 4000) {
+    const longest = Object.keys(out).sort((a, b) => JSON.stringify(out[b]).length - JSON.stringify(out[a]).length)[0];
+    if (!longest) break;
+    delete out[longest];
+  }
+  return out;
+}
+
+export async function getRecord(ctx: StepContext): Promise<MigrationRecord> {
+  const record = await ctx.deps.state.get(ctx.key);
+  if (!record) {
+    throw new Error(`no state record for migration "${ctx.key}": run the validateInput step first`);
+  }
+  return record;
+}
+
+/** The stored summary of a phase that already succeeded (resume), or undefined. */
+export async function succeededPhase(ctx: StepContext, phase: PhaseName): Promise<Summary | undefined> {
+  const record = await ctx.deps.state.get(ctx.key);
+  const p = record?.phases[phase];
+  return p && (p.status === 'succeeded' || p.status === 'skipped') ? { ...(p.summary ?? {}) } : undefined;
+}
+
+/** Marks a phase running, keeping the first start time when it is already running (looping steps). */
+export async function beginPhase(ctx: StepContext, phase: PhaseName): Promise<PhaseRecord> {
+  const record = await ctx.deps.state.get(ctx.key);
+  const existing = record?.phases[phase];
+  if (existing?.status === 'running') return existing;
+  const running: PhaseRecord = { status: 'running', startedAt: ctx.iso() };
+  await ctx.deps.state.putPhase(ctx.key, phase, running);
+  return running;
+}
+
+export async function endPhase(
+  ctx: StepContext,
+  phase: PhaseName,
+  started: PhaseRecord,
+  status: Exclude<PhaseStatus, 'running'>,
+  summary: Summary,
+  error?: string,
+): Promise<void> {
+  await ctx.deps.state.putPhase(ctx.key, phase, {
+    status,
+    startedAt: started.startedAt,
+    endedAt: ctx.iso(),
+    summary: smallSummary(summary),
+    ...(error ? { error: error.slice(0, 1000) } : {}),
+  });
+}
+
+/** One line to the operator: migration id, mode, phase, what happened. */
+export async function notifyPhase(ctx: StepContext, phase: string, outcome: string, line: string): Promise<void> {
+  const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
+  await ctx.deps.notifier.notify(
+    `zdm ${ctx.input.migrationId}${mode}: ${phase} ${outcome}`,
+    `Migration ${ctx.input.migrationId}${mode} — ${phase} ${outcome}: ${line}`,
+    { migrationId: ctx.input.migrationId, mode: ctx.input.mode, phase, outcome },
+  );
+}
+
+/**
+ * Runs a single-invocation phase: skips it when it already succeeded (returns the stored summary with
+ * `skipped: true`), otherwise records running → succeeded/failed around `work` and notifies the end.
+ */
+export interface PhaseOutcome {
+  readonly result: Summary;
+  /** One line for the operator's notice. */
+  readonly line: string;
+  /** @default 'succeeded' */
+  readonly status?: 'succeeded' | 'skipped';
+}
+
+export async function runPhase(
+  ctx: StepContext,
+  phase: PhaseName,
+  work: () => Promise<PhaseOutcome>,
+): Promise<Summary> {
+  const done = await succeededPhase(ctx, phase);
+  if (done) return { ...done, skipped: true };
+  const started = await beginPhase(ctx, phase);
+  let outcome: PhaseOutcome;
+  try {
+    outcome = await work();
+  } catch (error) {
+    await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
+    throw error;
+  }
+  await endPhase(ctx, phase, started, outcome.status ?? 'succeeded', outcome.result);
+  await notifyPhase(ctx, phase, outcome.status === 'skipped' ? 'skipped' : 'done', outcome.line);
+  return outcome.result;
+}
+
+/** Opens a pool per side with pinned settings, runs `fn`, closes them. */
+export async function withPools<T>(
+  ctx: StepContext,
+  fn: (pools: { source: Pool; target: Pool }) => Promise<T>,
+): Promise<T> {
+  const [sourceSpec, targetSpec] = await Promise.all([ctx.deps.source(), ctx.deps.target()]);
+  const source = await createPool(sourceSpec, { max: 2, applicationName: 'zdm-cutover' });
+  let target: Pool;
+  try {
+    target = await createPool(targetSpec, { max: 2, applicationName: 'zdm-cutover' });
+  } catch (error) {
+    await source.end().catch(() => undefined);
+    throw error;
+  }
+  try {
+    return await fn({ source, target });
+  } finally {
+    await Promise.all([source.end().catch(() => undefined), target.end().catch(() => undefined)]);
+  }
+}
+
+/** Runs `fn` with one client on a side. */
+export async function withClient<T>(
+  ctx: StepContext,
+  side: 'source' | 'target',
+  fn: (client: Client) => Promise<T>,
+): Promise<T> {
+  const spec: ConnectionSpec = await (side === 'source' ? ctx.deps.source() : ctx.deps.target());
+  const client = await connect(spec, 'zdm-cutover');
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Removes both databases' passwords from a message. */
+export async function redactAll(deps: CutoverDeps, message: string): Promise<string> {
+  let out = message;
+  for (const get of [deps.source, deps.target]) {
+    try {
+      out = redactSecrets(out, await get());
+    } catch {
+      // The spec itself could not be resolved; nothing of it can be in the message.
+    }
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,146 @@
+import type { ClientBase } from 'pg';
+
+type Queryable = Pick<ClientBase, 'query'>;
+import { quoteIdent } from '../pg/identifiers';
+import type { SavedRoleSettings } from '../ports';
+import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
+
+export interface RoleSession {
+  readonly pid: number;
+  readonly role: string;
+  readonly database: string | null;
+  readonly application: string;
+  readonly state: string | null;
+}
+
+/** Reads the roles' current login settings; throws naming the problem before anything is changed. */
+export async function inspectRoles(client: Queryable, roles: readonly string[]): Promise<SavedRoleSettings[]> {
+  const { rows } = await client.query<{ rolname: string; rolcanlogin: boolean; rolconnlimit: number }>(
+    `SELECT rolname, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = ANY($1::text[])`,
+    [roles],
+  );
+  const missing = roles.filter((r) => !rows.some((row) => row.rolname === r));
+  if (missing.length > 0) {
+    throw new Error(
+      `application role(s) ${missing.map((r) => JSON.stringify(r)).join(', ')} do not exist on the source; nothing was changed`,
+    );
+  }
+  const me = await client.query<{ session_user: string; current_user: string }>(
+    `SELECT session_user::text AS session_user, current_user::text AS current_user`,
+  );
+  const own = roles.filter((r) => r === me.rows[0].session_user || r === me.rows[0].current_user);
+  if (own.length > 0) {
+    throw new Error(
+      `refusing to freeze role ${JSON.stringify(own[0])}: the cutover connects to the source as that role; ` +
+        `give the workflow its own role; nothing was changed`,
+    );
+  }
+  const replication = await client.query<{ role: string; pid: number; application_name: string }>(
+    `SELECT r.rolname AS role, a.pid, a.application_name
+       FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+      WHERE a.backend_type = 'walsender' AND r.rolname = ANY($1::text[])`,
+    [roles],
+  );
+  if (replication.rows.length > 0) {
+    const r = replication.rows[0];
+    throw new Error(
+      `refusing to freeze role ${JSON.stringify(r.role)}: the replication connection uses it (walsender pid ${r.pid}, ` +
+        `${JSON.stringify(r.application_name)}); freezing it would stop replication; nothing was changed`,
+    );
+  }
+  return roles.map((role) => {
+    const row = rows.find((x) => x.rolname === role)!;
+    return { role, canLogin: row.rolcanlogin, connectionLimit: row.rolconnlimit };
+  });
+}
+
+/** Client sessions of the roles on the whole source server (never walsenders, never our own). */
+export async function roleSessions(client: Queryable, roles: readonly string[]): Promise<RoleSession[]> {
+  const { rows } = await client.query<RoleSession>(
+    `SELECT a.pid, r.rolname AS role, a.datname AS database, a.application_name AS application, a.state
+       FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+      WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND r.rolname = ANY($1::text[])
+      ORDER BY a.pid`,
+    [roles],
+  );
+  return rows;
+}
+
+const TERMINATE_TIMEOUT_MS = 15_000;
+
+/**
+ * Freezes writes on the source: saves the roles' login settings (once: a resumed run keeps the originals),
+ * then `ALTER ROLE … NOLOGIN CONNECTION LIMIT 0`, then ends every client backend of those roles until none is
+ * left. Walsenders (replication) and our own session are never touched. Dry run: reports, changes nothing.
+ */
+export async function freezeWrites(ctx: StepContext): Promise<Record<string, unknown>> {
+  const roles = ctx.input.applicationRoles;
+  // The approval gate (if any) was passed when the state machine reaches this step.
+  const record = await getRecord(ctx);
+  const approval = record.phases.approval;
+  if (approval?.status === 'running') {
+    await endPhase(ctx, 'approval', approval, 'succeeded', { approved: true });
+    await notifyPhase(ctx, 'approval', 'done', 'approved by the operator.');
+  } else if (!approval && !ctx.input.requireApproval) {
+    const started = await beginPhase(ctx, 'approval');
+    await endPhase(ctx, 'approval', started, 'skipped', { required: false });
+  }
+
+  return runPhase(ctx, 'freezeWrites', () =>
+    withClient(ctx, 'source', async (client) => {
+      const current = await inspectRoles(client, roles);
+      if (ctx.input.mode === 'dry-run') {
+        const sessions = await roleSessions(client, roles);
+        return {
+          result: {
+            dryRun: true,
+            roles: current,
+            wouldEndSessions: sessions.length,
+            sessions: sessions.slice(0, 20),
+          },
+          line: `would block logins of ${roles.join(', ')} and end ${sessions.length} session(s); changed nothing.`,
+        };
+      }
+      const started = Date.now();
+      const saved = await ctx.deps.state.saveFreezeIfAbsent(ctx.key, { roles: current, frozenAt: ctx.iso() });
+      // Roles saved by an earlier (resumed) run keep their original settings; only new roles are added here.
+      const unsaved = roles.filter((r) => !saved.roles.some((s) => s.role === r));
+      if (unsaved.length > 0) {
+        throw new Error(
+          `the saved freeze of this migration covers ${saved.roles.map((r) => r.role).join(', ')} but not ${unsaved.join(', ')}; ` +
+            `resume with the same applicationRoles`,
+        );
+      }
+      for (const role of roles) {
+        await client.query(`ALTER ROLE ${quoteIdent(role)} WITH NOLOGIN CONNECTION LIMIT 0`);
+      }
+      let terminated = 0;
+      const deadline = Date.now() + TERMINATE_TIMEOUT_MS;
+      for (;;) {
+        const remaining = await roleSessions(client, roles);
+        if (remaining.length === 0) break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `${remaining.length} session(s) of ${roles.join(', ')} survived pg_terminate_backend for ` +
+              `${TERMINATE_TIMEOUT_MS / 1000}s (first pid ${remaining[0].pid}); the source is frozen for new logins`,
+          );
+        }
+        const { rows } = await client.query<{ ok: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid`,
+          [remaining.map((s) => s.pid)],
+        );
+        terminated += rows.filter((r) => r.ok).length;
+        await sleep(50);
+      }
+      return {
+        result: {
+          roles: saved.roles,
+          frozenAt: saved.frozenAt,
+          sessionsEnded: terminated,
+          durationMs: Date.now() - started,
+        },
+        line: `logins of ${roles.join(', ')} blocked; ${terminated} session(s) ended; original settings saved.`,
+      };
+    }),
+  );
+}

@@ -1,0 +1,65 @@
+import type { ClientBase } from 'pg';
+import { qualify, quoteIdent } from '../pg/identifiers';
+import { MARKER_TABLE, ZDM_SCHEMA } from '../table-selection';
+
+/** `"zdm_cutover"."cutover_marker"` */
+export const MARKER_TABLE_SQL = qualify({ schema: ZDM_SCHEMA, table: MARKER_TABLE });
+
+export const CREATE_MARKER_TABLE_SQL = [
+  `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ZDM_SCHEMA)}`,
+  `CREATE TABLE IF NOT EXISTS ${MARKER_TABLE_SQL} (
+     migration_id text NOT NULL,
+     token text NOT NULL,
+     written_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (migration_id, token)
+   )`,
+];
+
+/** Whether the marker table exists in the connected database. */
+export async function markerTableExists(client: Pick<ClientBase, 'query'>): Promise<boolean> {
+  const { rows } = await client.query<{ exists: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS exists`, [
+    MARKER_TABLE_SQL,
+  ]);
+  return rows[0].exists;
+}
+
+/** Creates the marker schema and table if they are missing (concurrent creators are tolerated). */
+export async function ensureMarkerTable(client: Pick<ClientBase, 'query'>): Promise<boolean> {
+  if (await markerTableExists(client)) return false;
+  for (const statement of CREATE_MARKER_TABLE_SQL) {
+    try {
+      await client.query(statement);
+    } catch (error) {
+      // Two sessions creating the schema/table at once: the loser sees a unique violation; the table is there.
+      if ((error as { code?: string }).code !== '23505') throw error;
+    }
+  }
+  return true;
+}
+
+export async function writeMarker(
+  client: Pick<ClientBase, 'query'>,
+  migrationId: string,
+  token: string,
+): Promise<{ lsn: string; writtenAt: string }> {
+  const { rows } = await client.query<{ written_at: Date }>(
+    `INSERT INTO ${MARKER_TABLE_SQL} (migration_id, token) VALUES ($1, $2)
+     ON CONFLICT (migration_id, token) DO UPDATE SET written_at = ${MARKER_TABLE_SQL}.written_at
+     RETURNING written_at`,
+    [migrationId, token],
+  );
+  const lsn = await client.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  return { lsn: lsn.rows[0].lsn, writtenAt: new Date(rows[0].written_at).toISOString() };
+}
+
+export async function markerArrived(
+  client: Pick<ClientBase, 'query'>,
+  migrationId: string,
+  token: string,
+): Promise<boolean> {
+  const { rows } = await client.query(`SELECT 1 FROM ${MARKER_TABLE_SQL} WHERE migration_id = $1 AND token = $2`, [
+    migrationId,
+    token,
+  ]);
+  return rows.length > 0;
+}

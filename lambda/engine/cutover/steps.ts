@@ -1,0 +1,94 @@
+/**
+ * The cutover's Lambda steps behind one dispatcher: `createStepHandler(deps)(event)` runs `event.step`.
+ * Every step is idempotent; phase steps skip (and return their stored summary with `skipped: true`) when the
+ * state store shows them succeeded for this migration and mode.
+ */
+import { checkLag } from './check-lag';
+import { createContext, redactAll } from './common';
+import { CutoverError, STEPS, type CutoverInput, type StepEvent, type StepName } from './contract';
+import type { CutoverDeps } from './deps';
+import { finalSync } from './final-sync';
+import { complete, reportStoppedFailure, rollback } from './finish';
+import { freezeWrites } from './freeze-writes';
+import { preflightStep } from './preflight-step';
+import { requestApproval } from './request-approval';
+import { stopReplication } from './stop-replication';
+import { switchTraffic } from './switch-traffic';
+import { syncSequences } from './sync-sequences';
+import { validateInput } from './validate-input';
+import { aggregateValidation, planValidation, validateRange } from './validation-steps';
+
+export { stateKey } from './common';
+export { parseExecutionInput, BUILT_IN_DEFAULTS, MIGRATION_ID_PATTERN } from './validate-input';
+
+/**
+ * Extra event fields a step may read besides `StepEvent`:
+ * - aggregateValidation: `plan` — planValidation's `plan` outline (`$.results.planValidation.plan`).
+ */
+export type StepEventWithPlan = StepEvent & { readonly plan?: unknown };
+
+export type StepHandler = (event: StepEvent) => Promise<unknown>;
+
+function isStep(value: unknown): value is StepName {
+  return typeof value === 'string' && (STEPS as readonly string[]).includes(value);
+}
+
+/** A step handler bound to its dependencies. Errors keep their name (Step Functions matches on it); messages are redacted. */
+export function createStepHandler(deps: CutoverDeps): StepHandler {
+  return async (event: StepEvent): Promise<unknown> => {
+    if (!event || typeof event !== 'object' || !isStep(event.step)) {
+      throw new Error(`unknown cutover step ${JSON.stringify(event?.step)}; expected one of ${STEPS.join(', ')}`);
+    }
+    try {
+      return await dispatch(deps, event as StepEventWithPlan);
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      const message = await redactAll(deps, e.message);
+      if (message !== e.message) {
+        const redacted = e instanceof CutoverError ? new CutoverError(e.name as never, message) : new Error(message);
+        redacted.name = e.name;
+        throw redacted;
+      }
+      throw e;
+    }
+  };
+}
+
+async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<unknown> {
+  if (event.step === 'validateInput') return validateInput(deps, event.input);
+  const input = event.input as CutoverInput;
+  if (!input || typeof input !== 'object' || typeof input.migrationId !== 'string' || !input.startedAt) {
+    throw new Error(`step ${event.step} needs "input": the result of the validateInput step`);
+  }
+  const ctx = createContext(deps, input);
+  switch (event.step) {
+    case 'preflight':
+      return preflightStep(ctx);
+    case 'planValidation':
+      return planValidation(ctx, event.phase);
+    case 'validateRange':
+      return validateRange(ctx, event.range);
+    case 'aggregateValidation':
+      return aggregateValidation(ctx, event.phase, event.rangeResults, event.plan);
+    case 'checkLag':
+      return checkLag(ctx, event.previous);
+    case 'requestApproval':
+      return requestApproval(ctx, event.taskToken);
+    case 'freezeWrites':
+      return freezeWrites(ctx);
+    case 'finalSync':
+      return finalSync(ctx);
+    case 'stopReplication':
+      return stopReplication(ctx);
+    case 'syncSequences':
+      return syncSequences(ctx);
+    case 'switchTraffic':
+      return switchTraffic(ctx);
+    case 'complete':
+      return complete(ctx);
+    case 'rollback':
+      return rollback(ctx, event.error);
+    case 'reportStoppedFailure':
+      return reportStoppedFailure(ctx, event.error);
+  }
+}

@@ -1,0 +1,72 @@
+import type { ReplicationStatus } from '../ports';
+import { beginPhase, endPhase, notifyPhase, sleep, succeededPhase, type StepContext } from './common';
+
+/** How long one invocation waits for the engine to report stopped; the state machine may call again. */
+export const STOP_WAIT_MS = 60_000;
+const POLL_MS = 1_000;
+
+function isStopped(status: ReplicationStatus): boolean {
+  return status.state === 'stopped' || status.state === 'failed';
+}
+
+/**
+ * Stops replication after the final sync: alarm actions off first (nobody is paged for a planned stop), then
+ * `replication.stop()`, then polls until stopped. Returns `stopped: false` when the bound is reached (call again).
+ */
+export async function stopReplication(
+  ctx: StepContext,
+  options: { waitMs?: number; pollMs?: number } = {},
+): Promise<Record<string, unknown>> {
+  const done = await succeededPhase(ctx, 'stopReplication');
+  if (done) return { ...done, skipped: true };
+  if (ctx.input.mode === 'dry-run') {
+    const status = await ctx.deps.replication.status();
+    const started = await beginPhase(ctx, 'stopReplication');
+    const result = {
+      dryRun: true,
+      stopped: false,
+      state: status.state,
+      wouldDisableAlarms: Boolean(ctx.deps.alarms),
+      replication: ctx.deps.replication.description,
+    };
+    await endPhase(ctx, 'stopReplication', started, 'succeeded', result);
+    await notifyPhase(
+      ctx,
+      'stopReplication',
+      'done',
+      `would stop ${ctx.deps.replication.description} (now ${status.state}).`,
+    );
+    return result;
+  }
+  const started = await beginPhase(ctx, 'stopReplication');
+  const t0 = Date.now();
+  try {
+    await ctx.deps.alarms?.disable();
+    await ctx.deps.replication.stop();
+    const deadline = t0 + (options.waitMs ?? STOP_WAIT_MS);
+    let status = await ctx.deps.replication.status();
+    while (!isStopped(status) && Date.now() < deadline) {
+      await sleep(options.pollMs ?? POLL_MS);
+      status = await ctx.deps.replication.status();
+    }
+    const result = {
+      stopped: isStopped(status),
+      state: status.state,
+      ...(status.detail ? { detail: status.detail } : {}),
+      waitedMs: Date.now() - t0,
+    };
+    if (result.stopped) {
+      await endPhase(ctx, 'stopReplication', started, 'succeeded', result);
+      await notifyPhase(
+        ctx,
+        'stopReplication',
+        'done',
+        `${ctx.deps.replication.description} is ${status.state}; lag alarms' actions are off.`,
+      );
+    }
+    return result;
+  } catch (error) {
+    await endPhase(ctx, 'stopReplication', started, 'failed', {}, (error as Error).message).catch(() => undefined);
+    throw error;
+  }
+}

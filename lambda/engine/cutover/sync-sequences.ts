@@ -1,0 +1,51 @@
+import { runPhase, withPools, type StepContext } from './common';
+import { CutoverError, ERRORS } from './contract';
+import { compareSequences, syncSequences as syncTargetSequences } from './validation-adapter';
+
+/**
+ * Sets every target sequence past the source's value, read now (after the final sync and the stop; earlier
+ * reads go stale). Dry run: compares only. Fails with ZdmValidationFailed when a sequence cannot be set.
+ */
+export async function syncSequences(ctx: StepContext): Promise<Record<string, unknown>> {
+  return runPhase(ctx, 'sequences', async () => {
+    const execute = ctx.input.mode === 'execute';
+    const report = await withPools(ctx, ({ source, target }) =>
+      execute
+        ? syncTargetSequences(source, target, ctx.deps.tables)
+        : compareSequences(source, target, ctx.deps.tables),
+    );
+    const count = (status: string): number => report.sequences.filter((s) => s.status === status).length;
+    const problems = report.sequences
+      .filter((s) => s.status !== 'ok')
+      .slice(0, 10)
+      .map((s) => ({
+        sequence: s.sequence,
+        status: s.status,
+        sourceNext: s.sourceNext,
+        targetNext: s.targetNext,
+        ...(s.error ? { error: s.error } : {}),
+      }));
+    const result = {
+      ...(execute ? {} : { dryRun: true }),
+      ok: report.ok,
+      sequences: report.sequences.length,
+      set: report.sequences.filter((s) => s.action === 'set').length,
+      behind: count('behind'),
+      missing: count('missing'),
+      errors: count('error'),
+      problems,
+    };
+    if (execute && !report.ok) {
+      throw new CutoverError(
+        ERRORS.validationFailed,
+        `sequences: ${problems.length} sequence(s) could not be set past the source: ${JSON.stringify(problems.slice(0, 3))}`,
+      );
+    }
+    return {
+      result,
+      line: execute
+        ? `${result.set} of ${result.sequences} target sequence(s) moved past the source.`
+        : `${result.sequences} sequence(s) compared; ${result.behind} behind and ${result.missing} missing on the target (would be set); changed nothing.`,
+    };
+  });
+}

@@ -1,0 +1,183 @@
+import { createContext, notifyPhase, stateKey } from './common';
+import { CutoverError, ERRORS, type CutoverExecutionInput, type CutoverInput, type CutoverMode } from './contract';
+import type { CutoverDeps } from './deps';
+
+export const MIGRATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Built-in defaults, overridden by `deps.defaults` (construct props) and then by the execution input. */
+export const BUILT_IN_DEFAULTS = {
+  lagThresholdSeconds: 5,
+  consecutiveChecks: 3,
+  syncTimeoutSeconds: 1800,
+  finalSyncTimeoutSeconds: 120,
+  requireApproval: false,
+  switchTrafficTo: '',
+} as const;
+
+/** Execution input fields that are accepted; anything else is a typo (`requireAproval`) and rejected. */
+const KNOWN_FIELDS = new Set([
+  'migrationId',
+  'mode',
+  'lagThresholdSeconds',
+  'consecutiveChecks',
+  'syncTimeoutSeconds',
+  'finalSyncTimeoutSeconds',
+  'applicationRoles',
+  'requireApproval',
+  'switchTrafficTo',
+  // Set by a redrive / resubmission so the sync timeout keeps counting from the first start.
+  'startedAt',
+  // Free text for the operator's own records.
+  'comment',
+]);
+
+function bad(field: string, value: unknown, expected: string): CutoverError {
+  let shown: string;
+  try {
+    shown = JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  if (shown.length > 200) shown = `${shown.slice(0, 200)}…`;
+  return new CutoverError(ERRORS.badInput, `execution input field "${field}" ${expected}, got ${shown}`);
+}
+
+function num(
+  raw: Record<string, unknown>,
+  field: keyof typeof BUILT_IN_DEFAULTS & string,
+  fallback: number,
+  { min, max, integer }: { min: number; max: number; integer?: boolean },
+): number {
+  const value = raw[field] === undefined ? fallback : raw[field];
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw bad(field, value, `must be a ${integer ? 'whole ' : ''}number from ${min} to ${max}`);
+  }
+  if (integer && !Number.isInteger(value)) throw bad(field, value, `must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
+/** Validates and defaults the raw execution input. Throws ZdmBadInput naming the field and value; no side effects. */
+export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, 'defaults' | 'now'>): CutoverInput {
+  if (rawInput === null || typeof rawInput !== 'object' || Array.isArray(rawInput)) {
+    throw bad('(input)', rawInput, 'must be a JSON object such as {"migrationId": "orders-db", "mode": "dry-run"}');
+  }
+  const raw = rawInput as CutoverExecutionInput & Record<string, unknown>;
+  const unknownFields = Object.keys(raw).filter((k) => !KNOWN_FIELDS.has(k));
+  if (unknownFields.length > 0) {
+    throw new CutoverError(
+      ERRORS.badInput,
+      `execution input has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
+    );
+  }
+  const defaults = { ...BUILT_IN_DEFAULTS, ...(deps.defaults ?? {}) };
+
+  const migrationId = raw.migrationId;
+  if (typeof migrationId !== 'string' || !MIGRATION_ID_PATTERN.test(migrationId)) {
+    throw bad(
+      'migrationId',
+      migrationId,
+      'is required: 1 to 128 characters, letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
+  }
+  const mode = raw.mode === undefined ? 'dry-run' : raw.mode;
+  if (mode !== 'dry-run' && mode !== 'execute') throw bad('mode', mode, 'must be "dry-run" or "execute"');
+
+  const lagThresholdSeconds = num(raw, 'lagThresholdSeconds', defaults.lagThresholdSeconds, { min: 0, max: 3600 });
+  const consecutiveChecks = num(raw, 'consecutiveChecks', defaults.consecutiveChecks, {
+    min: 1,
+    max: 1000,
+    integer: true,
+  });
+  const syncTimeoutSeconds = num(raw, 'syncTimeoutSeconds', defaults.syncTimeoutSeconds, {
+    min: 1,
+    max: 7 * 24 * 3600,
+  });
+  const finalSyncTimeoutSeconds = num(raw, 'finalSyncTimeoutSeconds', defaults.finalSyncTimeoutSeconds, {
+    min: 1,
+    max: 840,
+  });
+
+  const roles = raw.applicationRoles === undefined ? (deps.defaults?.applicationRoles ?? []) : raw.applicationRoles;
+  if (!Array.isArray(roles) || roles.length === 0) {
+    throw bad(
+      'applicationRoles',
+      roles,
+      'must list at least one source role whose connections the freeze blocks (set it in the input or the construct)',
+    );
+  }
+  roles.forEach((role, i) => {
+    if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
+      throw bad(`applicationRoles[${i}]`, role, 'must be a non-empty role name of at most 63 characters');
+    }
+  });
+  const duplicates = roles.filter((r, i) => roles.indexOf(r) !== i);
+  if (duplicates.length > 0) throw bad('applicationRoles', roles, `must not repeat a role (${duplicates[0]})`);
+
+  const requireApproval = raw.requireApproval === undefined ? defaults.requireApproval : raw.requireApproval;
+  if (typeof requireApproval !== 'boolean') throw bad('requireApproval', requireApproval, 'must be true or false');
+
+  const switchTrafficTo = raw.switchTrafficTo === undefined ? defaults.switchTrafficTo : raw.switchTrafficTo;
+  if (typeof switchTrafficTo !== 'string' || switchTrafficTo.length > 1024 || /\s/.test(switchTrafficTo)) {
+    throw bad('switchTrafficTo', switchTrafficTo, 'must be an endpoint (host name) without spaces, or ""');
+  }
+
+  let startedAt = (deps.now ?? (() => new Date()))().toISOString();
+  if (raw.startedAt !== undefined) {
+    if (typeof raw.startedAt !== 'string' || Number.isNaN(Date.parse(raw.startedAt))) {
+      throw bad('startedAt', raw.startedAt, 'must be an ISO-8601 time');
+    }
+    startedAt = new Date(raw.startedAt).toISOString();
+  }
+  if (raw.comment !== undefined && typeof raw.comment !== 'string') throw bad('comment', raw.comment, 'must be text');
+
+  return {
+    migrationId,
+    mode: mode as CutoverMode,
+    lagThresholdSeconds,
+    consecutiveChecks,
+    syncTimeoutSeconds,
+    finalSyncTimeoutSeconds,
+    applicationRoles: [...(roles as string[])],
+    requireApproval,
+    switchTrafficTo,
+    startedAt,
+  };
+}
+
+/**
+ * The first step: validate the input (nothing is written when it is bad), create or load the state record,
+ * and tell the operator the cutover started (or resumed, when a previous execution left phases behind).
+ *
+ * An execute record that was rolled back cannot be resumed: its earlier phases (freeze included) were undone,
+ * so reusing their results would be wrong. Start a new execution with a new migrationId.
+ */
+export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promise<CutoverInput> {
+  const input = parseExecutionInput(rawInput, deps);
+  const ctx = createContext(deps, input);
+  const existing = await deps.state.get(stateKey(input));
+  if (existing?.status === 'rolled-back') {
+    throw new CutoverError(
+      ERRORS.badInput,
+      `execution input field "migrationId" ${JSON.stringify(input.migrationId)} names a cutover that was rolled back at ${existing.updatedAt}` +
+        `${existing.error ? ` (${existing.error.slice(0, 200)})` : ''}; start a new execution with a new migrationId`,
+    );
+  }
+  const record = await deps.state.ensure(ctx.key, input.mode, ctx.iso());
+  const donePhases = Object.entries(record.phases)
+    .filter(([, p]) => p?.status === 'succeeded' || p?.status === 'skipped')
+    .map(([name]) => name);
+  if (record.status === 'failed') await deps.state.setStatus(ctx.key, 'running', ctx.iso());
+  const resumed = Object.keys(record.phases).length > 0;
+  await notifyPhase(
+    ctx,
+    'cutover',
+    resumed ? 'resumed' : 'started',
+    resumed
+      ? `resuming; already done: ${donePhases.join(', ') || 'nothing'}.`
+      : `${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${input.applicationRoles.join(', ')}; ` +
+          `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s); ` +
+          `approval ${input.requireApproval ? 'required' : 'not required'}; ` +
+          `switch traffic ${input.switchTrafficTo ? `to ${input.switchTrafficTo}` : 'no'}.`,
+  );
+  return input;
+}

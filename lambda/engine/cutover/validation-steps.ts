@@ -1,0 +1,236 @@
+import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
+import { CutoverError, ERRORS } from './contract';
+import {
+  aggregateResults,
+  planRanges,
+  recheck,
+  validateRanges,
+  type RangeResult,
+  type RangeTask,
+  type ValidationPlan,
+  type ValidationReport,
+} from './validation-adapter';
+
+export type ValidationPhase = 'preValidation' | 'postValidation';
+
+/** Differences kept per range result (Map results must stay small). */
+const MAX_DIFFERENCES_PER_RANGE = 20;
+/** Wait before re-reading differing rows during live replication (they may be in flight). */
+export const PRE_VALIDATION_RECHECK_DELAY_MS = 2_000;
+
+function assertPhase(phase: unknown): ValidationPhase {
+  if (phase !== 'preValidation' && phase !== 'postValidation') {
+    throw new Error(`validation steps need "phase": "preValidation" or "postValidation", got ${JSON.stringify(phase)}`);
+  }
+  return phase;
+}
+
+/** The plan without its tasks: what aggregateValidation needs back (pass it as the event's `plan`). */
+export type PlanOutline = Omit<ValidationPlan, 'tasks'>;
+
+export interface PlanValidationResult {
+  readonly phase: ValidationPhase;
+  readonly tables: number;
+  readonly estimatedRows: number;
+  /** One Map item each (`range` of validateRange). Empty when the phase already succeeded (resume). */
+  readonly tasks: RangeTask[];
+  readonly plan: PlanOutline;
+  readonly skipped?: boolean;
+}
+
+export async function planValidation(ctx: StepContext, rawPhase: unknown): Promise<PlanValidationResult> {
+  const phase = assertPhase(rawPhase);
+  const done = await succeededPhase(ctx, phase);
+  if (done) {
+    return {
+      ...(done as object),
+      phase,
+      tables: Number(done.tables ?? 0),
+      estimatedRows: 0,
+      tasks: [],
+      plan: { tables: [], options: { exactNumeric: true, hashMethod: 'text' } },
+      skipped: true,
+    };
+  }
+  const started = await beginPhase(ctx, phase);
+  try {
+    const plan = await withPools(ctx, ({ source, target }) =>
+      planRanges(source, target, ctx.deps.tables, ctx.deps.rowsPerRange ? { rangeRows: ctx.deps.rowsPerRange } : {}),
+    );
+    const { tasks, ...outline } = plan;
+    return {
+      phase,
+      tables: plan.tables.length,
+      estimatedRows: plan.tables.reduce((n, t) => n + t.estimatedRows, 0),
+      tasks,
+      plan: outline,
+    };
+  } catch (error) {
+    await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
+    throw error;
+  }
+}
+
+function isRangeTask(value: unknown): value is RangeTask {
+  const t = value as RangeTask;
+  return (
+    !!t &&
+    typeof t === 'object' &&
+    typeof t.id === 'string' &&
+    !!t.table &&
+    typeof t.table.schema === 'string' &&
+    typeof t.table.table === 'string' &&
+    Array.isArray(t.keyColumns)
+  );
+}
+
+/** Checks one Map item: a RangeTask, or a list of them. Returns the RangeResults (differences capped). */
+export async function validateRange(ctx: StepContext, range: unknown): Promise<RangeResult[]> {
+  const tasks = Array.isArray(range) ? range : [range];
+  if (tasks.length === 0 || !tasks.every(isRangeTask)) {
+    throw new Error(
+      `validateRange needs "range": a validation range task from planValidation, got ${JSON.stringify(range)?.slice(0, 200)}`,
+    );
+  }
+  return withPools(ctx, ({ source, target }) =>
+    validateRanges(source, target, tasks, { maxDifferences: MAX_DIFFERENCES_PER_RANGE }),
+  );
+}
+
+function flattenResults(rangeResults: unknown): RangeResult[] {
+  if (!Array.isArray(rangeResults)) throw new Error('aggregateValidation needs "rangeResults": the Map results');
+  const out: RangeResult[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object' && 'taskId' in v) out.push(v as RangeResult);
+    else if (v && typeof v === 'object' && 'Payload' in v) visit((v as { Payload: unknown }).Payload);
+  };
+  rangeResults.forEach(visit);
+  return out;
+}
+
+export interface AggregateValidationResult {
+  readonly ok: boolean;
+  readonly phase: ValidationPhase;
+  readonly tables: number;
+  readonly mismatchedTables: string[];
+  readonly errorTables: string[];
+  readonly differences: number;
+  readonly firstDifferences: { table: string; key: Record<string, unknown>; kind: string; recheck?: string }[];
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  /** preValidation: differences found while replication is live (a warning, not a failure). */
+  readonly warning?: string;
+  readonly skipped?: boolean;
+}
+
+function summarize(phase: ValidationPhase, report: ValidationReport): AggregateValidationResult {
+  const firstDifferences: AggregateValidationResult['firstDifferences'] = [];
+  for (const t of report.tables) {
+    for (const d of t.differences) {
+      if (firstDifferences.length >= 10) break;
+      firstDifferences.push({ table: t.table, key: d.key, kind: d.kind, ...(d.recheck ? { recheck: d.recheck } : {}) });
+    }
+  }
+  return {
+    ok: report.ok,
+    phase,
+    tables: report.tables.length,
+    mismatchedTables: report.tables
+      .filter((t) => t.status === 'mismatch')
+      .map((t) => t.table)
+      .slice(0, 50),
+    errorTables: report.tables
+      .filter((t) => t.status === 'error')
+      .map((t) => `${t.table}: ${t.error ?? 'error'}`)
+      .slice(0, 20),
+    differences: report.summary.differences,
+    firstDifferences,
+    sourceRows: report.summary.sourceRows,
+    targetRows: report.summary.targetRows,
+  };
+}
+
+/**
+ * Folds the Map's range results into the verdict.
+ * - preValidation (replication live): differing rows are re-read after a short delay (they may be in flight);
+ *   remaining differences are a warning only. Tables that cannot be validated at all (missing on the target,
+ *   no key, different columns) fail it: post-validation would fail after the freeze otherwise.
+ * - postValidation (replication stopped, source frozen): every table must match exactly, else ZdmValidationFailed.
+ *
+ * `plan` is planValidation's `plan` (the outline); without it, the plan is rebuilt from the catalogs.
+ */
+export async function aggregateValidation(
+  ctx: StepContext,
+  rawPhase: unknown,
+  rangeResults: unknown,
+  planOutline?: unknown,
+): Promise<AggregateValidationResult> {
+  const phase = assertPhase(rawPhase);
+  const done = await succeededPhase(ctx, phase);
+  if (done) return { ...(done as unknown as AggregateValidationResult), skipped: true };
+  const started = await beginPhase(ctx, phase);
+  let result: AggregateValidationResult;
+  try {
+    const results = flattenResults(rangeResults);
+    result = await withPools(ctx, async ({ source, target }) => {
+      let outline = planOutline as PlanOutline | undefined;
+      if (!outline || !Array.isArray(outline.tables) || !outline.options) {
+        const plan = await planRanges(
+          source,
+          target,
+          ctx.deps.tables,
+          ctx.deps.rowsPerRange ? { rangeRows: ctx.deps.rowsPerRange } : {},
+        );
+        const ranges = new Map<string, Set<string>>();
+        for (const r of results) ranges.set(r.table, (ranges.get(r.table) ?? new Set()).add(r.taskId));
+        outline = {
+          options: plan.options,
+          tables: plan.tables.map((t) => (ranges.has(t.table) ? { ...t, ranges: ranges.get(t.table)!.size } : t)),
+        };
+      }
+      let report = aggregateResults({ ...outline, tasks: [] }, results, {});
+      if (phase === 'preValidation' && !report.ok && report.summary.differences > 0) {
+        report = await recheck(source, target, report, {
+          delayMs: PRE_VALIDATION_RECHECK_DELAY_MS,
+          exactNumeric: outline.options.exactNumeric,
+        });
+      }
+      return summarize(phase, report);
+    });
+  } catch (error) {
+    await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
+    throw error;
+  }
+  const failMessage =
+    result.errorTables.length > 0
+      ? `${result.errorTables.length} table(s) cannot be validated: ${result.errorTables.slice(0, 5).join('; ')}`
+      : phase === 'postValidation' && !result.ok
+        ? `${result.differences} row difference(s) in ${result.mismatchedTables.length} table(s) after replication stopped: ` +
+          `${result.mismatchedTables.slice(0, 5).join(', ')}; first: ${JSON.stringify(result.firstDifferences.slice(0, 3))}`
+        : undefined;
+  if (failMessage) {
+    await endPhase(ctx, phase, started, 'failed', { ...result }, failMessage);
+    await notifyPhase(ctx, phase, 'failed', failMessage);
+    throw new CutoverError(ERRORS.validationFailed, `${phase}: ${failMessage}`);
+  }
+  if (!result.ok) {
+    result = {
+      ...result,
+      ok: true,
+      warning:
+        `${result.differences} difference(s) in ${result.mismatchedTables.join(', ')} while replication is live ` +
+        `(rechecked after ${PRE_VALIDATION_RECHECK_DELAY_MS / 1000}s; may still be in flight); post-validation checks again exactly`,
+    };
+  }
+  await endPhase(ctx, phase, started, 'succeeded', { ...result });
+  await notifyPhase(
+    ctx,
+    phase,
+    'done',
+    result.warning
+      ? `WARNING: ${result.warning}.`
+      : `${result.tables} table(s) match (${result.sourceRows} source rows, ${result.targetRows} target rows).`,
+  );
+  return result;
+}

@@ -1,0 +1,142 @@
+import type { Client } from 'pg';
+import { connect, type ConnectionSpec } from '../pg/connection';
+import { quoteIdent } from '../pg/identifiers';
+import type { ReplicationPort, ReplicationState, ReplicationStatus } from '../ports';
+
+export interface NativeLogicalReplicationOptions {
+  /** The publisher (source) database. */
+  readonly source: ConnectionSpec;
+  /** The subscriber (target) database, where the subscription lives. */
+  readonly target: ConnectionSpec;
+  /** Subscription name on the target (its slot on the source has the name recorded in pg_subscription). */
+  readonly subscription: string;
+  /** How long `stop()` waits for the apply and sync workers to exit. @default 15000 */
+  readonly stopWaitMs?: number;
+}
+
+interface SubscriptionRow {
+  oid: number;
+  enabled: boolean;
+  slot_name: string | null;
+  apply_workers: number;
+  workers: number;
+  rels: number;
+  not_ready: number;
+}
+
+interface SlotRow {
+  caught_up: boolean | null;
+  active: boolean;
+  behind_bytes: string | null;
+  replay_lag: number | null;
+  since_reply: number | null;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function withClient<T>(spec: ConnectionSpec, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = await connect(spec, 'zdm-replication');
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function readSubscription(client: Client, name: string): Promise<SubscriptionRow | undefined> {
+  const { rows } = await client.query<SubscriptionRow>(
+    `SELECT s.oid::int AS oid, s.subenabled AS enabled, s.subslotname::text AS slot_name,
+            (SELECT count(*) FROM pg_stat_subscription w WHERE w.subid = s.oid AND w.pid IS NOT NULL AND w.relid IS NULL)::int AS apply_workers,
+            (SELECT count(*) FROM pg_stat_subscription w WHERE w.subid = s.oid AND w.pid IS NOT NULL)::int AS workers,
+            (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid)::int AS rels,
+            (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid AND r.srsubstate <> 'r')::int AS not_ready
+       FROM pg_subscription s
+      WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [name],
+  );
+  return rows[0];
+}
+
+/**
+ * Native PostgreSQL logical replication (publication on the source, subscription on the target) behind the
+ * replication port. Used by the rehearsal and the tests; DMS is the production adapter.
+ *
+ * - state: `running` = subscription enabled and its apply worker running; `starting` = enabled, no worker yet
+ *   (starting, or restarting after an apply error); `stopping` = disabled, worker still exiting; `stopped` =
+ *   disabled, no worker; `unknown` = no such subscription.
+ * - fullLoadComplete: every table of the subscription is in state `r` (ready) in `pg_subscription_rel`.
+ * - lagSeconds (read on the source, from the subscription's slot): 0 when the slot's `confirmed_flush_lsn` has
+ *   reached `pg_current_wal_lsn()` (the subscriber confirmed everything written so far). Otherwise the walsender's
+ *   `replay_lag` from `pg_stat_replication` — how long ago the WAL the subscriber last confirmed as applied was
+ *   written on the source, which is PostgreSQL's own measure of apply lag. When PostgreSQL has no sample
+ *   (`replay_lag` is NULL: idle, or just connected), the time since the subscriber's last reply (`reply_time`),
+ *   an upper bound. null when the slot is missing, or not connected and not caught up.
+ * - stop: `ALTER SUBSCRIPTION … DISABLE`, then waits for the workers to exit. The slot is kept (the design keeps
+ *   it until rollback is no longer possible); `teardownNativeReplication` drops it.
+ */
+export class NativeLogicalReplication implements ReplicationPort {
+  readonly description: string;
+
+  constructor(private readonly options: NativeLogicalReplicationOptions) {
+    this.description = `native logical replication subscription ${JSON.stringify(options.subscription)}`;
+  }
+
+  async status(): Promise<ReplicationStatus> {
+    const sub = await withClient(this.options.target, (c) => readSubscription(c, this.options.subscription));
+    if (!sub) {
+      return {
+        state: 'unknown',
+        fullLoadComplete: false,
+        lagSeconds: null,
+        detail: 'no such subscription on the target',
+      };
+    }
+    const state: ReplicationState = sub.enabled
+      ? sub.apply_workers > 0
+        ? 'running'
+        : 'starting'
+      : sub.workers > 0
+        ? 'stopping'
+        : 'stopped';
+    const fullLoadComplete = sub.rels > 0 && sub.not_ready === 0;
+    let lagSeconds: number | null = null;
+    let detail = `${sub.rels - sub.not_ready}/${sub.rels} tables ready`;
+    if (sub.slot_name) {
+      const slot = await withClient(this.options.source, async (c) => {
+        const { rows } = await c.query<SlotRow>(
+          `SELECT s.confirmed_flush_lsn >= pg_current_wal_lsn() AS caught_up, s.active,
+                  pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::text AS behind_bytes,
+                  extract(epoch FROM r.replay_lag)::float8 AS replay_lag,
+                  extract(epoch FROM now() - r.reply_time)::float8 AS since_reply
+             FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+            WHERE s.slot_name = $1`,
+          [sub.slot_name],
+        );
+        return rows[0];
+      });
+      if (!slot) {
+        detail += `; slot ${sub.slot_name} is missing on the source`;
+      } else {
+        detail += `; slot ${slot.active ? 'active' : 'inactive'}, ${slot.behind_bytes ?? '?'} bytes unconfirmed`;
+        if (slot.caught_up) lagSeconds = 0;
+        else if (slot.replay_lag !== null) lagSeconds = Math.max(0, slot.replay_lag);
+        else if (slot.active && slot.since_reply !== null) lagSeconds = Math.max(0, slot.since_reply);
+      }
+    }
+    return { state, fullLoadComplete, lagSeconds, detail };
+  }
+
+  async stop(): Promise<void> {
+    await withClient(this.options.target, async (c) => {
+      const sub = await readSubscription(c, this.options.subscription);
+      if (!sub) throw new Error(`${this.description} does not exist on the target`);
+      if (sub.enabled) await c.query(`ALTER SUBSCRIPTION ${quoteIdent(this.options.subscription)} DISABLE`);
+      const deadline = Date.now() + (this.options.stopWaitMs ?? 15_000);
+      for (;;) {
+        const now = await readSubscription(c, this.options.subscription);
+        if (!now || now.workers === 0 || Date.now() > deadline) return;
+        await sleep(50);
+      }
+    });
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Lambda entry point of every cutover step: `{ step, input, ... }` → `createStepHandler(deps)(event)`.
+ * Dependencies are built once per container from the environment (see ./environment.ts). `ALLOWED_STEPS`
+ * restricts which steps this function serves, so the construct can deploy it as several functions with
+ * different permissions.
+ */
+import type { StepEvent } from '../engine/cutover/contract';
+import type { CutoverDeps } from '../engine/cutover/deps';
+import { createStepHandler, type StepHandler } from '../engine/cutover/steps';
+import { allowedSteps, createDepsFromEnvironment } from './environment';
+
+let cached: { deps: CutoverDeps; run: StepHandler } | undefined;
+
+/** For tests: forget the per-container dependencies. */
+export function resetHandlerCache(): void {
+  cached = undefined;
+}
+
+export async function handler(event: StepEvent): Promise<unknown> {
+  const allowed = allowedSteps(process.env);
+  const step = (event as { step?: unknown } | null)?.step;
+  if (typeof step !== 'string' || !(allowed as readonly string[]).includes(step)) {
+    throw new Error(
+      `step ${JSON.stringify(step)} is not served by this function (ALLOWED_STEPS: ${allowed.join(', ')})`,
+    );
+  }
+  if (!cached) {
+    const deps = createDepsFromEnvironment(process.env);
+    cached = { deps, run: createStepHandler(deps) };
+  }
+  return cached.run(event);
+}
