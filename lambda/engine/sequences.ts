@@ -1,0 +1,183 @@
+/**
+ * Sequences: DMS does not copy their values. Compare them, and set each target sequence past both the source's
+ * value and the highest value in the column that owns it. Never moves a sequence backwards; safe to run twice.
+ *
+ * Selected sequences: those owned by (serial) or backing (identity) a column of a selected table, plus every
+ * sequence whose own name the selection matches (so `public` / `public.%` takes all of `public`).
+ */
+import type { Pool, PoolClient } from 'pg';
+import { qualify, quoteIdent } from './pg/identifiers';
+import { formatTableName, isSelected, type TableName, type TableSelection } from './table-selection';
+import type { SequenceOptions, SequenceReport, SequenceResult } from './validation/types';
+
+interface SeqRow {
+  schema: string;
+  name: string;
+  increment: string;
+  table_schema: string | null;
+  table_name: string | null;
+  column_name: string | null;
+}
+
+async function listSequences(pool: Pool): Promise<SeqRow[]> {
+  const r = await pool.query<SeqRow>(
+    `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment,
+            tn.nspname AS table_schema, tc.relname AS table_name, a.attname AS column_name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_sequence s ON s.seqrelid = c.oid
+       LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+                            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+       LEFT JOIN pg_class tc ON tc.oid = d.refobjid
+       LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+       LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+  );
+  return r.rows;
+}
+
+const seqKey = (schema: string, name: string): string => JSON.stringify([schema, name]);
+
+function selected(selection: TableSelection, s: SeqRow): boolean {
+  if (s.table_schema && s.table_name && isSelected(selection, { schema: s.table_schema, table: s.table_name })) {
+    return true;
+  }
+  return isSelected(selection, { schema: s.schema, table: s.name });
+}
+
+/** The value the next nextval() returns; null when unknown. */
+function nextValue(lastValue: string | null, isCalled: boolean, increment: bigint): bigint | null {
+  if (lastValue === null) return null;
+  return isCalled ? BigInt(lastValue) + increment : BigInt(lastValue);
+}
+
+async function state(client: Pool | PoolClient, name: TableName): Promise<{ last: string; called: boolean }> {
+  const r = await client.query<{ last_value: string; is_called: boolean }>(
+    `SELECT last_value::text AS last_value, is_called FROM ${qualify(name)}`,
+  );
+  return { last: r.rows[0].last_value, called: r.rows[0].is_called };
+}
+
+async function columnExtreme(pool: Pool | PoolClient, s: SeqRow, ascending: boolean): Promise<bigint | null> {
+  if (!s.table_schema || !s.table_name || !s.column_name) return null;
+  const r = await pool.query<{ v: string | null }>(
+    `SELECT ${ascending ? 'max' : 'min'}(${quoteIdent(s.column_name)})::text AS v FROM ${qualify({ schema: s.table_schema, table: s.table_name })}`,
+  );
+  return r.rows[0].v === null ? null : BigInt(r.rows[0].v.split('.')[0]);
+}
+
+async function run(
+  source: Pool,
+  target: Pool,
+  selection: TableSelection,
+  options: SequenceOptions,
+  sync: boolean,
+): Promise<SequenceReport> {
+  const [src, tgt] = await Promise.all([listSequences(source), listSequences(target)]);
+  const targetByName = new Map(tgt.map((s) => [seqKey(s.schema, s.name), s]));
+  const margin = BigInt(options.margin ?? 0);
+  const results: SequenceResult[] = [];
+  const chosen = src
+    .filter((s) => selected(selection, s))
+    .sort((a, b) => (seqKey(a.schema, a.name) < seqKey(b.schema, b.name) ? -1 : 1));
+  for (const s of chosen) {
+    const name = { schema: s.schema, table: s.name };
+    const display = formatTableName(name);
+    const ownedBy = s.column_name
+      ? `${formatTableName({ schema: s.table_schema!, table: s.table_name! })}.${s.column_name}`
+      : undefined;
+    const base = { sequence: display, ...(ownedBy ? { ownedBy } : {}) };
+    const t = targetByName.get(seqKey(s.schema, s.name));
+    try {
+      const sst = await state(source, name);
+      const increment = BigInt(s.increment);
+      const ascending = increment > 0n;
+      const sourceNext = nextValue(sst.last, sst.called, increment);
+      if (!t) {
+        results.push({
+          ...base,
+          sourceNext: String(sourceNext),
+          targetNext: null,
+          targetColumnMax: null,
+          status: 'missing',
+        });
+        continue;
+      }
+      const client = await target.connect();
+      try {
+        if (sync) {
+          await client.query('BEGIN');
+          // One sync at a time per sequence (sequences cannot be locked); concurrent nextval() is still fine.
+          await client.query(`SELECT pg_advisory_xact_lock($1::regclass::oid::int8)`, [qualify(name)]);
+        }
+        const tst = await state(client, name);
+        const colExtreme = await columnExtreme(client, t, ascending);
+        const targetNext = nextValue(tst.last, tst.called, increment)!;
+        // The lowest next value (highest for descending) that collides with nothing seen on either side.
+        let needed = sourceNext!;
+        if (colExtreme !== null) {
+          const pastColumn = colExtreme + increment;
+          if (ascending ? pastColumn > needed : pastColumn < needed) needed = pastColumn;
+        }
+        needed = ascending ? needed + margin : needed - margin;
+        const behind = ascending ? targetNext < needed : targetNext > needed;
+        let action: 'set' | 'unchanged' | undefined;
+        let finalNext = targetNext;
+        if (sync) {
+          if (behind) {
+            // setval(v, true): the next nextval() returns v + increment.
+            await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [
+              qualify(name),
+              String(needed - increment),
+            ]);
+            finalNext = needed;
+            action = 'set';
+          } else action = 'unchanged';
+          await client.query('COMMIT');
+        }
+        results.push({
+          ...base,
+          sourceNext: String(sourceNext),
+          targetNext: String(finalNext),
+          targetColumnMax: colExtreme === null ? null : String(colExtreme),
+          status: behind && !sync ? 'behind' : 'ok',
+          ...(action ? { action } : {}),
+        });
+      } catch (error) {
+        if (sync) await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      results.push({
+        ...base,
+        sourceNext: null,
+        targetNext: null,
+        targetColumnMax: null,
+        status: 'error',
+        error: (error as Error).message,
+      });
+    }
+  }
+  return { ok: results.every((r) => r.status === 'ok'), synced: sync, sequences: results };
+}
+
+/** Compares every selected sequence: `behind` when the target would hand out a value already used. */
+export function compareSequences(
+  source: Pool,
+  target: Pool,
+  selection: TableSelection,
+  options: SequenceOptions = {},
+): Promise<SequenceReport> {
+  return run(source, target, selection, options, false);
+}
+
+/** Moves every selected target sequence forward past the source's value and its column's max. Idempotent. */
+export function syncSequences(
+  source: Pool,
+  target: Pool,
+  selection: TableSelection,
+  options: SequenceOptions = {},
+): Promise<SequenceReport> {
+  return run(source, target, selection, options, true);
+}
