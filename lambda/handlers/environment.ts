@@ -2,7 +2,8 @@
  * Builds the cutover's dependencies from the Lambda environment, once per container.
  *
  * Environment variables (set by the construct; each is read only when a step needs it, so a function that
- * serves only some steps needs only their variables — a missing one fails with an error naming it):
+ * serves only some steps needs only their variables — a missing one fails with an error naming it). The names
+ * and the `TRAFFIC_SWITCH_KIND` values are defined once in ./environment-names.ts, which the construct imports:
  *
  * | variable | required | meaning |
  * |---|---|---|
@@ -42,26 +43,24 @@ import { assertValidSelection, type TableSelection } from '../engine/table-selec
 import { Route53RecordTrafficSwitch } from '../engine/traffic/route53-record-traffic-switch';
 import { SecretTrafficSwitch } from '../engine/traffic/secret-traffic-switch';
 import { SsmParameterTrafficSwitch } from '../engine/traffic/ssm-parameter-traffic-switch';
+import {
+  CUTOVER_ENVIRONMENT,
+  ROUTE53_TARGET_SEPARATOR,
+  TRAFFIC_SWITCH_KIND,
+  TRAFFIC_SWITCH_KINDS,
+  type CutoverEnvironmentVariable,
+} from './environment-names';
 
-export const ENVIRONMENT_VARIABLES = [
-  'SOURCE_SECRET_ARN',
-  'TARGET_SECRET_ARN',
-  'TABLES_JSON',
-  'REPLICATION_TASK_ARN',
-  'REPLICATION_INSTANCE_ID',
-  'REPLICATION_TASK_ID',
-  'STATE_TABLE_NAME',
-  'TOPIC_ARN',
-  'LAG_ALARM_NAMES',
-  'TRAFFIC_SWITCH_KIND',
-  'TRAFFIC_SWITCH_TARGET',
-  'TRAFFIC_SWITCH_TTL_SECONDS',
-  'DEFAULTS_JSON',
-  'ROWS_PER_RANGE',
-  'ALLOWED_STEPS',
-] as const;
+export {
+  CUTOVER_ENVIRONMENT,
+  ENVIRONMENT_VARIABLES,
+  TRAFFIC_SWITCH_KIND,
+  TRAFFIC_SWITCH_KINDS,
+  type CutoverEnvironmentVariable,
+  type TrafficSwitchKind,
+} from './environment-names';
 
-export const TRAFFIC_SWITCH_KINDS = ['none', 'ssm-parameter', 'secret', 'route53-cname'] as const;
+const E = CUTOVER_ENVIRONMENT;
 
 /** AWS SDK clients, injectable for tests. */
 export interface AwsClients {
@@ -74,7 +73,7 @@ export interface AwsClients {
   readonly route53?: Route53Client;
 }
 
-export function requireEnv(env: NodeJS.ProcessEnv, name: (typeof ENVIRONMENT_VARIABLES)[number]): string {
+export function requireEnv(env: NodeJS.ProcessEnv, name: CutoverEnvironmentVariable): string {
   const value = env[name];
   if (value === undefined || value.trim() === '') {
     throw new Error(`environment variable ${name} is not set (the cutover Lambda function needs it)`);
@@ -82,7 +81,7 @@ export function requireEnv(env: NodeJS.ProcessEnv, name: (typeof ENVIRONMENT_VAR
   return value;
 }
 
-function parseJsonEnv<T>(env: NodeJS.ProcessEnv, name: (typeof ENVIRONMENT_VARIABLES)[number], fallback?: T): T {
+function parseJsonEnv<T>(env: NodeJS.ProcessEnv, name: CutoverEnvironmentVariable, fallback?: T): T {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') {
     if (fallback !== undefined) return fallback;
@@ -97,14 +96,14 @@ function parseJsonEnv<T>(env: NodeJS.ProcessEnv, name: (typeof ENVIRONMENT_VARIA
 
 /** Steps this function serves (ALLOWED_STEPS), all by default. */
 export function allowedSteps(env: NodeJS.ProcessEnv = process.env): readonly StepName[] {
-  const raw = env.ALLOWED_STEPS?.trim();
+  const raw = env[E.allowedSteps]?.trim();
   if (!raw) return STEPS;
-  const list = raw.startsWith('[') ? (parseJsonEnv<unknown[]>(env, 'ALLOWED_STEPS') as string[]) : raw.split(',');
+  const list = raw.startsWith('[') ? (parseJsonEnv<unknown[]>(env, E.allowedSteps) as string[]) : raw.split(',');
   const steps = list.map((s) => String(s).trim()).filter(Boolean);
   const unknown = steps.filter((s) => !(STEPS as readonly string[]).includes(s));
   if (unknown.length > 0) {
     throw new Error(
-      `environment variable ALLOWED_STEPS names unknown step(s) ${unknown.join(', ')}; known: ${STEPS.join(', ')}`,
+      `environment variable ${E.allowedSteps} names unknown step(s) ${unknown.join(', ')}; known: ${STEPS.join(', ')}`,
     );
   }
   return steps as StepName[];
@@ -125,20 +124,20 @@ function lazy<T>(make: () => T): () => T {
 /** CutoverDeps from the environment. Each dependency is built on first use (and its variables read then). */
 export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, clients: AwsClients = {}): CutoverDeps {
   const tables = lazy((): TableSelection => {
-    const selection = parseJsonEnv<TableSelection>(env, 'TABLES_JSON');
+    const selection = parseJsonEnv<TableSelection>(env, E.tables);
     try {
       assertValidSelection(selection);
     } catch (error) {
-      throw new Error(`environment variable TABLES_JSON: ${(error as Error).message}`, { cause: error });
+      throw new Error(`environment variable ${E.tables}: ${(error as Error).message}`, { cause: error });
     }
     return selection;
   });
   const replication = lazy(
     (): ReplicationPort =>
       new DmsReplication({
-        replicationTaskArn: requireEnv(env, 'REPLICATION_TASK_ARN'),
-        replicationInstanceId: requireEnv(env, 'REPLICATION_INSTANCE_ID'),
-        replicationTaskId: requireEnv(env, 'REPLICATION_TASK_ID'),
+        replicationTaskArn: requireEnv(env, E.replicationTaskArn),
+        replicationInstanceId: requireEnv(env, E.replicationInstanceId),
+        replicationTaskId: requireEnv(env, E.replicationTaskId),
         ...(clients.dms ? { dms: clients.dms } : {}),
         ...(clients.cloudwatch ? { cloudwatch: clients.cloudwatch } : {}),
       }),
@@ -146,63 +145,68 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
   const state = lazy(
     (): StateStore =>
       new DynamoDbStateStore({
-        tableName: requireEnv(env, 'STATE_TABLE_NAME'),
+        tableName: requireEnv(env, E.stateTableName),
         ...(clients.dynamodb ? { client: clients.dynamodb } : {}),
       }),
   );
-  const notifier = lazy((): Notifier => new SnsNotifier(requireEnv(env, 'TOPIC_ARN'), clients.sns));
+  const notifier = lazy((): Notifier => new SnsNotifier(requireEnv(env, E.topicArn), clients.sns));
   const alarms = lazy((): AlarmControl => {
-    const names = parseJsonEnv<unknown>(env, 'LAG_ALARM_NAMES', []);
+    const names = parseJsonEnv<unknown>(env, E.lagAlarmNames, []);
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) {
       throw new Error(
-        `environment variable LAG_ALARM_NAMES must be a JSON list of alarm names, got ${env.LAG_ALARM_NAMES}`,
+        `environment variable ${E.lagAlarmNames} must be a JSON list of alarm names, got ${env[E.lagAlarmNames]}`,
       );
     }
     return new CloudWatchAlarmControl(names as string[], clients.cloudwatch);
   });
   const traffic = lazy((): TrafficSwitch | undefined => {
-    const kind = (env.TRAFFIC_SWITCH_KIND ?? 'none').trim() || 'none';
+    const kind = (env[E.trafficSwitchKind] ?? TRAFFIC_SWITCH_KIND.none).trim() || TRAFFIC_SWITCH_KIND.none;
     if (!(TRAFFIC_SWITCH_KINDS as readonly string[]).includes(kind)) {
       throw new Error(
-        `environment variable TRAFFIC_SWITCH_KIND must be one of ${TRAFFIC_SWITCH_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
+        `environment variable ${E.trafficSwitchKind} must be one of ${TRAFFIC_SWITCH_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
       );
     }
-    if (kind === 'none') return undefined;
-    const target = requireEnv(env, 'TRAFFIC_SWITCH_TARGET');
-    if (kind === 'ssm-parameter') return new SsmParameterTrafficSwitch(target, clients.ssm);
-    if (kind === 'secret') return new SecretTrafficSwitch(target, clients.secretsManager);
-    const slash = target.indexOf('/');
+    if (kind === TRAFFIC_SWITCH_KIND.none) return undefined;
+    const target = requireEnv(env, E.trafficSwitchTarget);
+    if (kind === TRAFFIC_SWITCH_KIND.ssmParameter) return new SsmParameterTrafficSwitch(target, clients.ssm);
+    if (kind === TRAFFIC_SWITCH_KIND.secret) return new SecretTrafficSwitch(target, clients.secretsManager);
+    const slash = target.indexOf(ROUTE53_TARGET_SEPARATOR);
     if (slash <= 0 || slash === target.length - 1) {
       throw new Error(
-        `environment variable TRAFFIC_SWITCH_TARGET must be "<hostedZoneId>/<record name>" for route53-cname, got ${JSON.stringify(target)}`,
+        `environment variable ${E.trafficSwitchTarget} must be "<hostedZoneId>${ROUTE53_TARGET_SEPARATOR}<record name>" for ${TRAFFIC_SWITCH_KIND.route53Cname}, got ${JSON.stringify(target)}`,
       );
     }
-    const ttl = env.TRAFFIC_SWITCH_TTL_SECONDS ? Number(env.TRAFFIC_SWITCH_TTL_SECONDS) : 60;
+    const ttlRaw = env[E.trafficSwitchTtlSeconds];
+    const ttl = ttlRaw ? Number(ttlRaw) : 60;
     if (!Number.isInteger(ttl) || ttl < 0) {
-      throw new Error(
-        `environment variable TRAFFIC_SWITCH_TTL_SECONDS must be a whole number, got ${env.TRAFFIC_SWITCH_TTL_SECONDS}`,
-      );
+      throw new Error(`environment variable ${E.trafficSwitchTtlSeconds} must be a whole number, got ${ttlRaw}`);
     }
-    return new Route53RecordTrafficSwitch(target.slice(0, slash), target.slice(slash + 1), ttl, clients.route53);
+    return new Route53RecordTrafficSwitch(
+      target.slice(0, slash),
+      target.slice(slash + ROUTE53_TARGET_SEPARATOR.length),
+      ttl,
+      clients.route53,
+    );
   });
   const defaults = lazy((): CutoverDeps['defaults'] => {
-    const value = parseJsonEnv<unknown>(env, 'DEFAULTS_JSON', {});
+    const value = parseJsonEnv<unknown>(env, E.defaults, {});
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      throw new Error(`environment variable DEFAULTS_JSON must be a JSON object, got ${env.DEFAULTS_JSON}`);
+      throw new Error(`environment variable ${E.defaults} must be a JSON object, got ${env[E.defaults]}`);
     }
     return value as CutoverDeps['defaults'];
   });
   const rowsPerRange = lazy((): number | undefined => {
-    if (!env.ROWS_PER_RANGE) return undefined;
-    const n = Number(env.ROWS_PER_RANGE);
+    const raw = env[E.rowsPerRange];
+    if (!raw) return undefined;
+    const n = Number(raw);
     if (!Number.isInteger(n) || n <= 0)
-      throw new Error(`environment variable ROWS_PER_RANGE must be a positive whole number, got ${env.ROWS_PER_RANGE}`);
+      throw new Error(`environment variable ${E.rowsPerRange} must be a positive whole number, got ${raw}`);
     return n;
   });
   const secretOptions = { env, ...(clients.secretsManager ? { client: clients.secretsManager } : {}) };
   return {
-    source: () => databaseConfigFromSecret(requireEnv(env, 'SOURCE_SECRET_ARN'), secretOptions),
-    target: () => databaseConfigFromSecret(requireEnv(env, 'TARGET_SECRET_ARN'), secretOptions),
+    source: () => databaseConfigFromSecret(requireEnv(env, E.sourceSecretArn), secretOptions),
+    target: () => databaseConfigFromSecret(requireEnv(env, E.targetSecretArn), secretOptions),
     get tables() {
       return tables();
     },

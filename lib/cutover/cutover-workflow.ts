@@ -15,10 +15,11 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StepName } from '../../lambda/engine/cutover/contract';
 import { assertValidSelection, type TableSelection } from '../../lambda/engine/table-selection';
+import { TRAFFIC_SWITCH_KIND, type CutoverEnvironmentVariable } from '../../lambda/handlers/environment-names';
 import { defaultPrivateSubnets } from '../private/subnets';
 import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
 import { buildCutoverDefinition } from './private/definition';
-import { CUTOVER_ENV, stepsOf, type CutoverFunctionRole } from './private/functions';
+import { CUTOVER_ENV, environmentOf, needsAccess, stepsOf, type CutoverFunctionRole } from './private/functions';
 import type { TrafficSwitchTarget } from './traffic-switch';
 
 /** Props that shape the state machine definition itself (the rest become defaults in the functions). */
@@ -180,17 +181,20 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     this.connections = new ec2.Connections({ securityGroups });
 
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const commonEnvironment: Record<string, string> = {
+    const stack = Stack.of(this);
+    // Values of the handler's variables (lambda/handlers/environment-names.ts); each function gets only those
+    // of the dependencies its steps use (environmentOf).
+    const environmentValues: Partial<Record<CutoverEnvironmentVariable, string>> = {
       [CUTOVER_ENV.sourceSecretArn]: props.sourceSecret.secretArn,
       [CUTOVER_ENV.targetSecretArn]: props.targetSecret.secretArn,
       [CUTOVER_ENV.stateTableName]: this.stateTable.tableName,
       [CUTOVER_ENV.topicArn]: props.alarmTopic.topicArn,
       [CUTOVER_ENV.tables]: JSON.stringify(props.tables),
       [CUTOVER_ENV.replicationTaskArn]: props.replicationTaskArn,
-      [CUTOVER_ENV.replicationInstanceIdentifier]: props.replicationInstanceIdentifier,
-      [CUTOVER_ENV.replicationTaskIdentifier]: props.replicationTaskIdentifier,
-      [CUTOVER_ENV.lagAlarmNames]: Stack.of(this).toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
-      [CUTOVER_ENV.defaults]: Stack.of(this).toJsonString({
+      [CUTOVER_ENV.replicationInstanceId]: props.replicationInstanceIdentifier,
+      [CUTOVER_ENV.replicationTaskId]: props.replicationTaskIdentifier,
+      [CUTOVER_ENV.lagAlarmNames]: stack.toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
+      [CUTOVER_ENV.defaults]: stack.toJsonString({
         applicationRoles: props.applicationRoles ?? [],
         lagThresholdSeconds: settings.lagThresholdSeconds,
         consecutiveChecks: settings.consecutiveChecks,
@@ -198,15 +202,18 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
         requireApproval: props.requireApproval ?? false,
       }),
-      NODE_OPTIONS: '--enable-source-maps',
+      // Without a switch the database function runs SwitchTraffic, which then records the phase as skipped.
+      ...(props.trafficSwitch ? {} : { [CUTOVER_ENV.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
     };
 
     const roles: CutoverFunctionRole[] = props.trafficSwitch
       ? ['database', 'replication', 'traffic']
       : ['database', 'replication'];
     const functions: Partial<Record<CutoverFunctionRole, nodejs.NodejsFunction>> = {};
+    const stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>> = {};
     for (const role of roles) {
       const allowed = stepsOf(role, !!props.trafficSwitch);
+      stepsByRole[role] = allowed;
       const fnLogGroup = new logs.LogGroup(this, `${pascal(role)}FunctionLogs`, {
         retention: logRetention,
         encryptionKey: props.encryptionKey,
@@ -226,7 +233,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         tracing: lambda.Tracing.ACTIVE,
         logGroup: fnLogGroup,
         environmentEncryption: props.encryptionKey,
-        environment: { ...commonEnvironment, [CUTOVER_ENV.allowedSteps]: allowed.join(',') },
+        environment: { ...environmentOf(allowed, environmentValues), NODE_OPTIONS: '--enable-source-maps' },
         bundling: {
           target: 'node22',
           minify: true,
@@ -238,43 +245,44 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       functions[role] = fn;
     }
     this.functions = functions;
-    const databaseFn = functions.database!;
-    const replicationFn = functions.replication!;
 
-    // database steps: both secrets, the state table, the topic, and describe (not stop) the task for preflight
-    for (const fn of [databaseFn, replicationFn, functions.traffic].filter((f): f is nodejs.NodejsFunction => !!f)) {
+    // Permissions follow the steps each function serves (STEP_NEEDS in ./private/functions.ts).
+    const taskArn = props.replicationTaskArn;
+    const alarmArns = (props.lagAlarms ?? []).map((a) => a.alarmArn);
+    for (const role of roles) {
+      const fn = functions[role]!;
+      const steps = stepsByRole[role]!;
+      // every step keeps its phase in the state table and notifies the topic
       this.stateTable.grantReadWriteData(fn);
       props.alarmTopic.grantPublish(fn);
-    }
-    props.sourceSecret.grantRead(databaseFn);
-    props.targetSecret.grantRead(databaseFn);
-    const taskArn = props.replicationTaskArn;
-    // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
-    // Reference): it takes "*"; the adapter filters by this task's ARN.
-    for (const fn of [databaseFn, replicationFn]) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:DescribeReplicationTasks'], resources: ['*'] }));
-    }
-    // replication steps: stop exactly this task, read lag metrics, toggle exactly these alarms
-    replicationFn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }),
-    );
-    replicationFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
-    if (props.lagAlarms && props.lagAlarms.length > 0) {
-      replicationFn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions'],
-          resources: props.lagAlarms.map((a) => a.alarmArn),
-        }),
-      );
-    }
-    if (functions.traffic && props.trafficSwitch) {
-      const binding = props.trafficSwitch._bind(functions.traffic);
-      for (const [key, value] of Object.entries(binding.environment)) functions.traffic.addEnvironment(key, value);
-      if (props.trafficSwitch.kind === 'route53-record') {
-        Validations.of(functions.traffic.role!).acknowledge({
-          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
-          reason: 'route53:GetChange names a change id only known at run time.',
-        });
+      if (needsAccess(steps, 'databaseSecrets')) {
+        props.sourceSecret.grantRead(fn);
+        props.targetSecret.grantRead(fn);
+      }
+      if (needsAccess(steps, 'replicationStatus')) {
+        // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
+        // Reference) and cloudwatch:GetMetricData supports no resource-level permissions: both take "*"; the
+        // adapter filters by this task's ARN and asks for its metric dimensions only.
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
+            resources: ['*'],
+          }),
+        );
+      }
+      if (needsAccess(steps, 'stopReplication')) {
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
+      }
+      const alarmActions = [
+        ...(needsAccess(steps, 'disableAlarmActions') ? ['cloudwatch:DisableAlarmActions'] : []),
+        ...(needsAccess(steps, 'enableAlarmActions') ? ['cloudwatch:EnableAlarmActions'] : []),
+      ];
+      if (alarmActions.length > 0 && alarmArns.length > 0) {
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: alarmActions, resources: alarmArns }));
+      }
+      if (needsAccess(steps, 'trafficSwitch') && props.trafficSwitch) {
+        const binding = props.trafficSwitch._bind(fn);
+        for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
       }
     }
 
@@ -282,7 +290,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     const definitionScope = new Construct(this, 'Definition');
     const fnForStep = (step: StepName): lambda.IFunction => {
       for (const role of roles) {
-        if (stepsOf(role, !!props.trafficSwitch).includes(step)) return functions[role]!;
+        if (stepsByRole[role]!.includes(step)) return functions[role]!;
       }
       throw new Error(`no cutover function runs step ${step}`);
     };
@@ -366,8 +374,8 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'xray:PutTraceSegments/PutTelemetryRecords, dms:DescribeReplicationTasks (and, for the replication function, ' +
-          'cloudwatch:GetMetricData) do not support resource-level permissions; every other statement names its resources.',
+          'xray:PutTraceSegments/PutTelemetryRecords, dms:DescribeReplicationTasks and cloudwatch:GetMetricData (for the ' +
+          'functions that read the task status) do not support resource-level permissions; every other statement names its resources.',
       });
       const cfnFn = fn.node.defaultChild as lambda.CfnFunction;
       Validations.of(this.stateMachine.role).acknowledge({

@@ -1,14 +1,31 @@
-import { Stack } from 'aws-cdk-lib';
+import { Fn, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IHostedZone } from 'aws-cdk-lib/aws-route53';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
-import { Token } from 'aws-cdk-lib';
+import {
+  CUTOVER_ENVIRONMENT,
+  ROUTE53_TARGET_SEPARATOR,
+  TRAFFIC_SWITCH_KIND,
+  type TrafficSwitchKind,
+} from '../../lambda/handlers/environment-names';
 
 /** What a traffic switch target contributes to the switch-traffic function. */
 export interface TrafficSwitchBinding {
-  /** Environment variables the step handler reads to build its TrafficSwitch adapter. */
+  /**
+   * Environment variables the step handler reads to build its TrafficSwitch adapter: `TRAFFIC_SWITCH_KIND`
+   * and `TRAFFIC_SWITCH_TARGET` (see lambda/handlers/environment.ts).
+   */
   readonly environment: Record<string, string>;
+}
+
+function switchEnvironment(kind: TrafficSwitchKind, target: string): TrafficSwitchBinding {
+  return {
+    environment: {
+      [CUTOVER_ENVIRONMENT.trafficSwitchKind]: kind,
+      [CUTOVER_ENVIRONMENT.trafficSwitchTarget]: target,
+    },
+  };
 }
 
 /**
@@ -49,8 +66,8 @@ export abstract class TrafficSwitchTarget {
     return new Route53RecordTarget(hostedZone, recordName);
   }
 
-  /** Short description for docs and notices. */
-  public abstract readonly kind: 'ssm-parameter' | 'secret' | 'route53-record';
+  /** Which kind of switch this is: the handler's `TRAFFIC_SWITCH_KIND` (`ssm-parameter`, `secret` or `route53-cname`). */
+  public abstract readonly kind: Exclude<TrafficSwitchKind, typeof TRAFFIC_SWITCH_KIND.none>;
 
   /**
    * Grants `grantee` exactly what the switch needs and returns the handler's environment.
@@ -60,33 +77,31 @@ export abstract class TrafficSwitchTarget {
 }
 
 class SsmParameterTarget extends TrafficSwitchTarget {
-  public readonly kind = 'ssm-parameter';
+  public readonly kind = TRAFFIC_SWITCH_KIND.ssmParameter;
   constructor(private readonly parameter: IStringParameter) {
     super();
   }
   public _bind(grantee: iam.IGrantable): TrafficSwitchBinding {
     this.parameter.grantRead(grantee);
     this.parameter.grantWrite(grantee);
-    return {
-      environment: { TRAFFIC_SWITCH_KIND: this.kind, TRAFFIC_SWITCH_PARAMETER_NAME: this.parameter.parameterName },
-    };
+    return switchEnvironment(this.kind, this.parameter.parameterName);
   }
 }
 
 class SecretTarget extends TrafficSwitchTarget {
-  public readonly kind = 'secret';
+  public readonly kind = TRAFFIC_SWITCH_KIND.secret;
   constructor(private readonly secret: ISecret) {
     super();
   }
   public _bind(grantee: iam.IGrantable): TrafficSwitchBinding {
     this.secret.grantRead(grantee);
     this.secret.grantWrite(grantee);
-    return { environment: { TRAFFIC_SWITCH_KIND: this.kind, TRAFFIC_SWITCH_SECRET_ARN: this.secret.secretArn } };
+    return switchEnvironment(this.kind, this.secret.secretArn);
   }
 }
 
 class Route53RecordTarget extends TrafficSwitchTarget {
-  public readonly kind = 'route53-record';
+  public readonly kind = TRAFFIC_SWITCH_KIND.route53Cname;
   constructor(
     private readonly zone: IHostedZone,
     private readonly recordName: string,
@@ -110,18 +125,7 @@ class Route53RecordTarget extends TrafficSwitchTarget {
       actions: ['route53:ListResourceRecordSets'],
       resourceArns: [this.zone.hostedZoneArn],
     });
-    // GetChange (wait for INSYNC) names changes by id, which are only known at run time.
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['route53:GetChange'],
-      resourceArns: [`arn:${Stack.of(this.zone).partition}:route53:::change/*`],
-    });
-    return {
-      environment: {
-        TRAFFIC_SWITCH_KIND: this.kind,
-        TRAFFIC_SWITCH_HOSTED_ZONE_ID: this.zone.hostedZoneId,
-        TRAFFIC_SWITCH_RECORD_NAME: this.recordName,
-      },
-    };
+    // No route53:GetChange: the adapter UPSERTs and does not wait for INSYNC.
+    return switchEnvironment(this.kind, Fn.join(ROUTE53_TARGET_SEPARATOR, [this.zone.hostedZoneId, this.recordName]));
   }
 }

@@ -1,6 +1,7 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -26,6 +27,8 @@ const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action 
 describe('CutoverWorkflow resources', () => {
   const { stack, workflow } = workflowStack();
   const template = Template.fromStack(stack);
+  const policyOf = (fn: lambda.IFunction): string =>
+    stack.getLogicalId(fn.role!.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy);
 
   test('a Standard state machine with logging ALL, tracing and a timeout', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -92,20 +95,45 @@ describe('CutoverWorkflow resources', () => {
     const stop = sts.filter((s) => actions(s).includes('dms:StopReplicationTask'));
     expect(stop).toHaveLength(1);
     expect(stop[0].Resource).toEqual(TASK_ARN);
-    const describe = sts.filter((s) => actions(s).includes('dms:DescribeReplicationTasks'));
-    // DescribeReplicationTasks supports no resource-level permissions (account-level action).
-    expect(describe.map((s) => s.Resource)).toEqual(['*', '*']);
-    const toggles = sts.filter((s) => actions(s).includes('cloudwatch:DisableAlarmActions'));
-    expect(toggles).toHaveLength(1);
-    expect(actions(toggles[0]).sort()).toEqual(['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions']);
-    expect(toggles[0].Resource).toEqual('arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-lag-source');
     // only the replication function may stop the task
-    expect(stop[0].policy).toBe(toggles[0].policy);
+    expect(stop[0].policy).toBe(policyOf(workflow.functions.replication!));
+    // DescribeReplicationTasks and GetMetricData support no resource-level permissions; both functions that read
+    // the task status (database: preflight; replication: checkLag, stopReplication) get them.
+    const status = sts.filter((s) => actions(s).includes('dms:DescribeReplicationTasks'));
+    expect(status.map((s) => [s.policy, actions(s).sort(), s.Resource]).sort()).toEqual(
+      [workflow.functions.database!, workflow.functions.replication!]
+        .map((fn) => [policyOf(fn), ['cloudwatch:GetMetricData', 'dms:DescribeReplicationTasks'], '*'])
+        .sort(),
+    );
+    // replication disables the lag alarms' actions (stopReplication), database re-enables them (rollback)
+    const toggles = sts.filter((s) => actions(s).some((a) => /^cloudwatch:(Disable|Enable)AlarmActions$/.test(a)));
+    expect(toggles.map((s) => [s.policy, actions(s), s.Resource]).sort()).toEqual(
+      [
+        [
+          policyOf(workflow.functions.replication!),
+          ['cloudwatch:DisableAlarmActions'],
+          'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-lag-source',
+        ],
+        [
+          policyOf(workflow.functions.database!),
+          ['cloudwatch:EnableAlarmActions'],
+          'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-lag-source',
+        ],
+      ].sort(),
+    );
+  });
+
+  test('no alarm action statement without lag alarms', () => {
+    const { stack: bare } = workflowStack({ lagAlarms: [] });
+    const toggles = statementsOf(Template.fromStack(bare)).filter((s) =>
+      actions(s).some((a) => a.endsWith('AlarmActions')),
+    );
+    expect(toggles).toEqual([]);
   });
 
   test('only the database function reads the database secrets', () => {
     const reads = statementsOf(template).filter((s) => actions(s).includes('secretsmanager:GetSecretValue'));
-    expect(new Set(reads.map((s) => s.policy)).size).toBe(1);
+    expect(new Set(reads.map((s) => s.policy))).toEqual(new Set([policyOf(workflow.functions.database!)]));
     expect(reads.map((s) => s.Resource).sort()).toEqual([
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:source-AbCdEf',
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:target-AbCdEf',
@@ -157,7 +185,11 @@ describe('traffic switch', () => {
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ ALLOWED_STEPS: 'switchTraffic', TRAFFIC_SWITCH_KIND: 'ssm-parameter' }),
+        Variables: Match.objectLike({
+          ALLOWED_STEPS: 'switchTraffic',
+          TRAFFIC_SWITCH_KIND: 'ssm-parameter',
+          TRAFFIC_SWITCH_TARGET: '/app/db-host',
+        }),
       },
     });
     const put = statementsOf(template).filter((s) => actions(s).includes('ssm:PutParameter'));
@@ -166,7 +198,7 @@ describe('traffic switch', () => {
   });
 
   test('Route 53: the change is limited to the record name', () => {
-    const { stack } = workflowStack({
+    const { stack, workflow } = workflowStack({
       trafficSwitch: TrafficSwitchTarget.route53Record(
         route53.HostedZone.fromHostedZoneAttributes(new Stack(), 'Z', {
           hostedZoneId: 'Z123',
@@ -175,15 +207,31 @@ describe('traffic switch', () => {
         'DB.example.com.',
       ),
     });
-    const change = statementsOf(Template.fromStack(stack)).filter((s) =>
-      actions(s).includes('route53:ChangeResourceRecordSets'),
-    );
+    const template = Template.fromStack(stack);
+    const change = statementsOf(template).filter((s) => actions(s).includes('route53:ChangeResourceRecordSets'));
     expect(change).toHaveLength(1);
     expect(change[0]).toMatchObject({
       Condition: {
         'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['db.example.com'] },
       },
     });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          ALLOWED_STEPS: 'switchTraffic',
+          TRAFFIC_SWITCH_KIND: 'route53-cname',
+          TRAFFIC_SWITCH_TARGET: 'Z123/db.example.com',
+        }),
+      },
+    });
+    // the adapter lists and UPSERTs the record and never waits on a change id
+    expect(
+      statementsOf(template)
+        .flatMap(actions)
+        .filter((a) => a.startsWith('route53:'))
+        .sort(),
+    ).toEqual(['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets']);
+    expect(workflow.functions.traffic).toBeDefined();
   });
 
   test('fails when the record name is not a DNS name', () => {

@@ -11,9 +11,10 @@ export const TASK_ARN = 'arn:aws:dms:eu-west-1:123456789012:task:ABCDEFGHIJKLMNO
 /**
  * A stack with a CutoverWorkflow. Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): no esbuild
  * run (~1-2 s per function), the asset is a placeholder. Only tests of the bundle itself need it.
+ * `overrides` may be a function of the stack, to create resources the props refer to in the same stack.
  */
 export function workflowStack(
-  overrides: Partial<CutoverWorkflowProps> = {},
+  overrides: Partial<CutoverWorkflowProps> | ((stack: Stack) => Partial<CutoverWorkflowProps>) = {},
   options: { nagFriendly?: boolean } = {},
 ): { app: App; stack: Stack; workflow: CutoverWorkflow; topic: sns.Topic; vpc: ec2.Vpc } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -50,7 +51,8 @@ export function workflowStack(
       ),
     ],
     applicationRoles: ['app_rw'],
-    ...overrides,
+    // a function builds props (e.g. a traffic switch target) in the same stack
+    ...(typeof overrides === 'function' ? overrides(stack) : overrides),
   });
   return { app, stack, workflow, topic, vpc };
 }

@@ -1,0 +1,437 @@
+/**
+ * The construct/handler environment contract: what CutoverWorkflow writes into each function's environment is
+ * what lambda/handlers/environment.ts reads for the steps that function serves, and each function's role lets
+ * those steps make their AWS calls.
+ *
+ * STEP_USES / STEP_CALLS below are read from the step code under lambda/engine/cutover/, independently of the
+ * construct's own table (STEP_NEEDS in lib/cutover/private/functions.ts), so a wrong entry there shows up here.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { clearDatabaseSecretCache } from '../../../lambda/engine/aws/database-secret';
+import type { StepName } from '../../../lambda/engine/cutover/contract';
+import type { CutoverDeps } from '../../../lambda/engine/cutover/deps';
+import { DmsReplication } from '../../../lambda/engine/replication/dms-replication';
+import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
+import { SecretTrafficSwitch } from '../../../lambda/engine/traffic/secret-traffic-switch';
+import { SsmParameterTrafficSwitch } from '../../../lambda/engine/traffic/ssm-parameter-traffic-switch';
+import { allowedSteps, createDepsFromEnvironment } from '../../../lambda/handlers/environment';
+import { ENVIRONMENT_VARIABLES } from '../../../lambda/handlers/environment-names';
+import type { CutoverFunctionRole } from '../../../lib/cutover/private/functions';
+import { TrafficSwitchTarget } from '../../../lib/cutover/traffic-switch';
+import { TASK_ARN, workflowStack } from './support';
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+const SOURCE_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:source-AbCdEf`;
+const TARGET_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:target-AbCdEf`;
+const LAG_ALARM_ARN = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-lag-source`;
+
+// ---- a small CloudFormation intrinsic resolver ----------------------------------------------------------------
+
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': REGION,
+  'AWS::AccountId': ACCOUNT,
+  'AWS::URLSuffix': 'amazonaws.com',
+  'AWS::StackName': 'Test',
+};
+
+/** Evaluates Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split to plausible dummy strings. */
+function resolveIntrinsics(value: unknown): string | string[] {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.map(resolveString);
+  if (value && typeof value === 'object') {
+    const keys = Object.keys(value);
+    const [fn] = keys;
+    const arg = (value as Record<string, unknown>)[fn];
+    if (keys.length === 1 && fn === 'Ref') return PSEUDO[arg as string] ?? `ref-${String(arg)}`;
+    if (keys.length === 1 && fn === 'Fn::GetAtt') {
+      const [id, attribute] = Array.isArray(arg) ? arg : String(arg).split('.');
+      return `arn:aws:getatt:${REGION}:${ACCOUNT}:${String(id)}/${String(attribute)}`;
+    }
+    if (keys.length === 1 && fn === 'Fn::Join') {
+      const [separator, list] = arg as [string, unknown];
+      return resolveList(list).join(separator);
+    }
+    if (keys.length === 1 && fn === 'Fn::Select') {
+      const [index, list] = arg as [unknown, unknown];
+      const items = resolveList(list);
+      const i = Number(resolveString(index));
+      if (!(i >= 0 && i < items.length)) throw new Error(`Fn::Select index ${i} out of ${JSON.stringify(items)}`);
+      return items[i];
+    }
+    if (keys.length === 1 && fn === 'Fn::Split') {
+      const [separator, text] = arg as [string, unknown];
+      return resolveString(text).split(separator);
+    }
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+}
+
+function resolveString(value: unknown): string {
+  const out = resolveIntrinsics(value);
+  if (Array.isArray(out)) throw new Error(`expected a string, got the list ${JSON.stringify(out)}`);
+  return out;
+}
+
+function resolveList(value: unknown): string[] {
+  const out = resolveIntrinsics(value);
+  if (!Array.isArray(out)) throw new Error(`expected a list, got ${JSON.stringify(out)}`);
+  return out;
+}
+
+// ---- what each step uses (read from lambda/engine/cutover/) ------------------------------------------------------
+
+type Dependency = Exclude<keyof CutoverDeps, 'now'>;
+
+/** Dependencies each step touches; phase bookkeeping is state + notifier. */
+const STEP_USES: Record<StepName, readonly Dependency[]> = {
+  validateInput: ['defaults', 'state', 'notifier'],
+  preflight: ['replication', 'tables', 'source', 'target', 'state', 'notifier'],
+  planValidation: ['source', 'target', 'tables', 'rowsPerRange', 'state', 'notifier'],
+  validateRange: ['source', 'target'],
+  aggregateValidation: ['source', 'target', 'tables', 'rowsPerRange', 'state', 'notifier'],
+  checkLag: ['replication', 'state', 'notifier'],
+  requestApproval: ['state', 'notifier'],
+  freezeWrites: ['source', 'state', 'notifier'],
+  finalSync: ['source', 'target', 'replication', 'state', 'notifier'],
+  stopReplication: ['replication', 'alarms', 'state', 'notifier'],
+  syncSequences: ['source', 'target', 'tables', 'state', 'notifier'],
+  switchTraffic: ['traffic', 'state', 'notifier'],
+  complete: ['state', 'notifier'],
+  rollback: ['source', 'alarms', 'replication', 'state', 'notifier'],
+  reportStoppedFailure: ['replication', 'state', 'notifier'],
+};
+
+const PHASE_CALLS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'sns:Publish'];
+const SECRETS = ['secretsmanager:GetSecretValue'];
+const STATUS = ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'];
+
+/** AWS calls each step's code makes (DmsReplication.status() describes the task and reads its lag metrics). */
+const STEP_CALLS: Record<Exclude<StepName, 'switchTraffic'>, readonly string[]> = {
+  validateInput: PHASE_CALLS,
+  preflight: [...PHASE_CALLS, ...SECRETS, ...STATUS],
+  planValidation: [...PHASE_CALLS, ...SECRETS],
+  validateRange: SECRETS,
+  aggregateValidation: [...PHASE_CALLS, ...SECRETS],
+  checkLag: [...PHASE_CALLS, ...STATUS],
+  requestApproval: PHASE_CALLS,
+  freezeWrites: [...PHASE_CALLS, ...SECRETS],
+  finalSync: [...PHASE_CALLS, ...SECRETS],
+  stopReplication: [...PHASE_CALLS, ...STATUS, 'dms:StopReplicationTask', 'cloudwatch:DisableAlarmActions'],
+  syncSequences: [...PHASE_CALLS, ...SECRETS],
+  complete: PHASE_CALLS,
+  rollback: [...PHASE_CALLS, ...SECRETS, 'cloudwatch:EnableAlarmActions'],
+  reportStoppedFailure: PHASE_CALLS,
+};
+
+// ---- the four traffic switch configurations -------------------------------------------------------------------
+
+interface Case {
+  readonly name: string;
+  /** Adds the switch to the stack; returns it with what the handler must end up with. */
+  readonly make: (stack: Stack) => {
+    readonly trafficSwitch?: TrafficSwitchTarget;
+    readonly adapter?: new (...args: never[]) => unknown;
+    readonly description?: string;
+    readonly calls: readonly string[];
+  };
+}
+
+const CASES: readonly Case[] = [
+  { name: 'no traffic switch', make: () => ({ calls: PHASE_CALLS }) },
+  {
+    name: 'an SSM parameter',
+    make: (stack) => ({
+      trafficSwitch: TrafficSwitchTarget.ssmParameter(
+        ssm.StringParameter.fromStringParameterName(stack, 'HostParameter', '/app/db-host'),
+      ),
+      adapter: SsmParameterTrafficSwitch,
+      description: 'SSM parameter /app/db-host',
+      calls: [...PHASE_CALLS, 'ssm:GetParameter', 'ssm:PutParameter'],
+    }),
+  },
+  {
+    name: 'a secret',
+    make: (stack) => {
+      const secret = new secretsmanager.Secret(stack, 'AppSecret');
+      const logicalId = stack.getLogicalId(secret.node.defaultChild as secretsmanager.CfnSecret);
+      return {
+        trafficSwitch: TrafficSwitchTarget.secret(secret),
+        adapter: SecretTrafficSwitch,
+        // a Secret's Ref is its ARN
+        description: `secret ref-${logicalId} (field "host")`,
+        calls: [...PHASE_CALLS, 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+      };
+    },
+  },
+  {
+    name: 'a Route 53 record',
+    make: (stack) => {
+      const zone = new route53.PublicHostedZone(stack, 'Zone', { zoneName: 'example.com' });
+      const logicalId = stack.getLogicalId(zone.node.defaultChild as route53.CfnHostedZone);
+      return {
+        trafficSwitch: TrafficSwitchTarget.route53Record(zone, 'DB.Example.com.'),
+        adapter: Route53RecordTrafficSwitch,
+        description: `CNAME db.example.com in hosted zone ref-${logicalId}`,
+        calls: [...PHASE_CALLS, 'route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'],
+      };
+    },
+  },
+];
+
+// ---- helpers ----------------------------------------------------------------------------------------------
+
+const secrets = mockClient(SecretsManagerClient);
+
+beforeEach(() => {
+  secrets.reset();
+  clearDatabaseSecretCache();
+  secrets.on(GetSecretValueCommand).callsFake((input: { SecretId: string }) => ({
+    SecretString: JSON.stringify({
+      host: `${input.SecretId.includes('source') ? 'source' : 'target'}.example.com`,
+      port: 5432,
+      username: 'zdm',
+      password: 'not-a-password',
+      dbname: 'app',
+    }),
+  }));
+});
+
+interface Synthesized {
+  readonly cutoverFunctionIds: readonly string[];
+  readonly workflowFunctionIds: readonly string[];
+  readonly env: Partial<Record<CutoverFunctionRole, Record<string, string>>>;
+  readonly policies: Partial<Record<CutoverFunctionRole, Array<{ Action: string | string[]; Resource: unknown }>>>;
+  readonly expected: ReturnType<Case['make']>;
+}
+
+function synthesize(c: Case): Synthesized {
+  let expected: ReturnType<Case['make']> | undefined;
+  const { stack, workflow } = workflowStack((s) => {
+    expected = c.make(s);
+    return expected.trafficSwitch ? { trafficSwitch: expected.trafficSwitch } : {};
+  });
+  const template = Template.fromStack(stack);
+  const functions = template.findResources('AWS::Lambda::Function');
+  const policies = template.findResources('AWS::IAM::Policy');
+  const env: Synthesized['env'] = {};
+  const statements: Synthesized['policies'] = {};
+  for (const [role, fn] of Object.entries(workflow.functions) as Array<[CutoverFunctionRole, lambda.IFunction]>) {
+    const fnId = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+    const variables = (functions[fnId].Properties as { Environment: { Variables: Record<string, unknown> } })
+      .Environment.Variables;
+    env[role] = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolveString(v)]));
+    const policyId = stack.getLogicalId(fn.role!.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy);
+    statements[role] = (
+      policies[policyId].Properties as {
+        PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+      }
+    ).PolicyDocument.Statement;
+  }
+  // the template's cutover functions (those with ALLOWED_STEPS)
+  const cutoverFunctionIds = Object.entries(functions)
+    .filter(
+      ([, f]) =>
+        (f.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables
+          ?.ALLOWED_STEPS,
+    )
+    .map(([id]) => id)
+    .sort();
+  const workflowFunctionIds = Object.values(workflow.functions)
+    .map((fn) => stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction))
+    .sort();
+  return { env, policies: statements, expected: expected!, cutoverFunctionIds, workflowFunctionIds };
+}
+
+/** Touches `dependency` the way the steps do; source/target resolve through the (mocked) Secrets Manager. */
+async function touch(deps: CutoverDeps, dependency: Dependency): Promise<unknown> {
+  if (dependency === 'source' || dependency === 'target') return deps[dependency]();
+  return deps[dependency];
+}
+
+function depsOf(env: Record<string, string>): CutoverDeps {
+  return createDepsFromEnvironment(env, { secretsManager: new SecretsManagerClient({ region: REGION }) });
+}
+
+function servesSwitchTraffic(env: Record<string, string>): boolean {
+  return allowedSteps(env).includes('switchTraffic');
+}
+
+function actionsOf(statements: Array<{ Action: string | string[] }>): Set<string> {
+  return new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+}
+
+// ---- tests ------------------------------------------------------------------------------------------------
+
+describe.each(CASES)('environment contract with $name', (c) => {
+  const synthesized = synthesize(c);
+  const roles = Object.keys(synthesized.env) as CutoverFunctionRole[];
+
+  test('the cutover functions of the template are the workflow functions', () => {
+    expect(synthesized.cutoverFunctionIds).toEqual(synthesized.workflowFunctionIds);
+    expect(roles.sort()).toEqual(
+      c.name === 'no traffic switch' ? ['database', 'replication'] : ['database', 'replication', 'traffic'],
+    );
+  });
+
+  test('every variable the construct writes is one the handler reads', () => {
+    for (const role of roles) {
+      const unknown = Object.keys(synthesized.env[role]!).filter(
+        (name) => name !== 'NODE_OPTIONS' && !(ENVIRONMENT_VARIABLES as readonly string[]).includes(name),
+      );
+      expect({ role, unknown }).toEqual({ role, unknown: [] });
+    }
+  });
+
+  test('each function builds every dependency its allowed steps use', async () => {
+    for (const role of roles) {
+      const env = synthesized.env[role]!;
+      const deps = depsOf(env);
+      const failures: string[] = [];
+      for (const step of allowedSteps(env)) {
+        for (const dependency of STEP_USES[step]) {
+          try {
+            await touch(deps, dependency);
+          } catch (error) {
+            failures.push(`${role} ${step} ${dependency}: ${(error as Error).message}`);
+          }
+        }
+      }
+      expect(failures).toEqual([]);
+      // the handler serves exactly the steps the construct assigned
+      expect(allowedSteps(env).length).toBeGreaterThan(0);
+    }
+  });
+
+  test('the values are the configured ones', async () => {
+    for (const role of roles) {
+      const env = synthesized.env[role]!;
+      const deps = depsOf(env);
+      const uses = new Set(allowedSteps(env).flatMap((step) => STEP_USES[step]));
+      if (uses.has('replication')) {
+        expect(deps.replication).toBeInstanceOf(DmsReplication);
+        expect(deps.replication.description).toBe(`AWS DMS task ${TASK_ARN}`);
+      }
+      if (uses.has('tables')) expect(deps.tables).toEqual({ include: [{ schema: 'public' }] });
+      if (uses.has('source')) {
+        await expect(deps.source()).resolves.toMatchObject({ host: 'source.example.com' });
+        await expect(deps.target()).resolves.toMatchObject({ host: 'target.example.com' });
+        const asked = secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId);
+        expect(asked).toEqual(expect.arrayContaining([SOURCE_SECRET_ARN, TARGET_SECRET_ARN]));
+      }
+      if (uses.has('defaults')) expect(deps.defaults).toMatchObject({ applicationRoles: ['app_rw'] });
+      if (uses.has('alarms')) expect(env.LAG_ALARM_NAMES).toBe('["zdm-lag-source"]');
+    }
+  });
+
+  test('the function serving switchTraffic gets the configured switch', () => {
+    const serving = roles.filter((role) => servesSwitchTraffic(synthesized.env[role]!));
+    expect(serving).toEqual([synthesized.expected.trafficSwitch ? 'traffic' : 'database']);
+    const deps = createDepsFromEnvironment(synthesized.env[serving[0]]!);
+    if (!synthesized.expected.adapter) {
+      expect(synthesized.env[serving[0]]!.TRAFFIC_SWITCH_KIND).toBe('none');
+      expect(deps.traffic).toBeUndefined();
+    } else {
+      expect(deps.traffic).toBeInstanceOf(synthesized.expected.adapter);
+      expect(deps.traffic!.description).toBe(synthesized.expected.description);
+      expect(synthesized.env[serving[0]]!.TRAFFIC_SWITCH_KIND).toBe(synthesized.expected.trafficSwitch!.kind);
+    }
+    // no other function knows the switch
+    for (const role of roles.filter((r) => r !== serving[0])) {
+      expect(Object.keys(synthesized.env[role]!).filter((k) => k.startsWith('TRAFFIC_SWITCH_'))).toEqual([]);
+    }
+  });
+
+  test('each function may make the AWS calls of its steps', () => {
+    for (const role of roles) {
+      const env = synthesized.env[role]!;
+      const granted = actionsOf(synthesized.policies[role]!);
+      const needed = new Set(
+        allowedSteps(env).flatMap((step) => (step === 'switchTraffic' ? synthesized.expected.calls : STEP_CALLS[step])),
+      );
+      const missing = [...needed].filter((action) => !granted.has(action));
+      expect({ role, missing }).toEqual({ role, missing: [] });
+    }
+  });
+
+  test('only the database function sees or reads the database secrets', () => {
+    for (const role of roles) {
+      const secretReads = synthesized.policies[role]!.filter(
+        (s) =>
+          actionsOf([s]).has('secretsmanager:GetSecretValue') &&
+          [SOURCE_SECRET_ARN, TARGET_SECRET_ARN].includes(s.Resource as string),
+      );
+      const variables = Object.keys(synthesized.env[role]!).filter((k) => /^(SOURCE|TARGET)_SECRET_ARN$/.test(k));
+      if (role === 'database') {
+        expect(secretReads).toHaveLength(2);
+        expect(variables.sort()).toEqual(['SOURCE_SECRET_ARN', 'TARGET_SECRET_ARN']);
+      } else {
+        expect({ role, secretReads, variables }).toEqual({ role, secretReads: [], variables: [] });
+      }
+    }
+  });
+
+  test('alarm actions: exactly the lag alarm, disable for stopReplication, enable for rollback', () => {
+    for (const role of roles) {
+      const steps = allowedSteps(synthesized.env[role]!);
+      const toggles = synthesized.policies[role]!.filter((s) =>
+        [...actionsOf([s])].some((a) => a.endsWith('AlarmActions')),
+      );
+      const expectedActions = [
+        ...(steps.includes('stopReplication') ? ['cloudwatch:DisableAlarmActions'] : []),
+        ...(steps.includes('rollback') ? ['cloudwatch:EnableAlarmActions'] : []),
+      ];
+      expect(toggles.flatMap((s) => [...actionsOf([s])]).sort()).toEqual(expectedActions);
+      for (const s of toggles) expect(s.Resource).toBe(LAG_ALARM_ARN);
+    }
+  });
+});
+
+describe('the contract check itself', () => {
+  const { env } = synthesize(CASES[0]);
+
+  test('fails when a function lacks a variable its steps need', async () => {
+    const { REPLICATION_TASK_ARN: _arn, ...replicationEnv } = env.replication!;
+    await expect(touch(depsOf(replicationEnv), 'replication')).rejects.toThrow(
+      /environment variable REPLICATION_TASK_ARN is not set/,
+    );
+    const { SOURCE_SECRET_ARN: _source, ...databaseEnv } = env.database!;
+    await expect(touch(depsOf(databaseEnv), 'source')).rejects.toThrow(
+      /environment variable SOURCE_SECRET_ARN is not set/,
+    );
+  });
+
+  test('fails when the replication function is asked for the database secrets', async () => {
+    await expect(touch(depsOf(env.replication!), 'source')).rejects.toThrow(/SOURCE_SECRET_ARN is not set/);
+  });
+
+  test('resolves Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split', () => {
+    expect(
+      resolveIntrinsics({
+        'Fn::Join': [
+          '/',
+          [
+            { Ref: 'Zone' },
+            { 'Fn::Select': [1, { 'Fn::Split': [':', { 'Fn::GetAtt': ['Table', 'Arn'] }] }] },
+            { Ref: 'AWS::Region' },
+          ],
+        ],
+      }),
+    ).toBe(`ref-Zone/aws/${REGION}`);
+  });
+
+  test('fails when the resolver meets an intrinsic it does not know', () => {
+    expect(() => resolveIntrinsics({ 'Fn::ImportValue': 'x' })).toThrow(/cannot resolve/);
+    expect(() => resolveIntrinsics({ 'Fn::Select': [5, ['a']] })).toThrow(/index 5 out of/);
+  });
+});
