@@ -25,6 +25,20 @@ export const processIo: CliIo = {
   stderrIsTTY: Boolean(process.stderr.isTTY),
 };
 
+/** A validate or schema run over zero tables proves nothing: it must not exit 0. */
+function selectedNothing(result: unknown): boolean {
+  const r = result as { command: string; tables?: unknown[]; tablesChecked?: number };
+  if (r.command === 'validate') return r.tables?.length === 0;
+  if (r.command === 'schema') return r.tablesChecked === 0;
+  return false;
+}
+
+function describeSelection(opts: CliOptions): string {
+  const rule = (r: { schema: string; table?: string }): string => `${r.schema}.${r.table ?? '%'}`;
+  const exclude = opts.selection.exclude ?? [];
+  return `include ${opts.selection.include.map(rule).join(', ')}${exclude.length ? `; exclude ${exclude.map(rule).join(', ')}` : ''}`;
+}
+
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   let options: CliOptions | 'help';
@@ -32,6 +46,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     options = parseCli(argv);
   } catch (error) {
     if (error instanceof UsageError) {
+      // --json promises one JSON document on stdout, whatever happens.
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: error.message })}\n`);
       io.stderr(`zdm: ${error.message}\nRun "zdm --help" for usage.\n`);
       return 2;
     }
@@ -96,11 +112,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
     }
     bar?.done();
+    if (selectedNothing(json)) {
+      throw new UsageError(
+        `no table matches the selection (${describeSelection(opts)}); partitions are checked through their partitioned table`,
+      );
+    }
     io.stdout(opts.json ? `${JSON.stringify(json, null, 2)}\n` : human);
     return ok ? 0 : 1;
   } catch (error) {
     bar?.done();
-    const message = redact((error as Error).message);
+    const message = redact(error instanceof Error ? error.message : String(error));
     if (opts.json) io.stdout(`${JSON.stringify({ ok: false, command: opts.command, error: message })}\n`);
     io.stderr(`zdm: ${message}\n`);
     return 2;

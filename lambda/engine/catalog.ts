@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { qualify } from './pg/identifiers';
 import { formatTableName, selectTables, type TableName, type TableSelection } from './table-selection';
 
 /** A column as the catalog describes it. */
@@ -55,6 +56,15 @@ export interface Catalog {
   readonly defaultCollationIsC: boolean;
   readonly tables: TableInfo[];
   byName(name: TableName): TableInfo | undefined;
+}
+
+/**
+ * The table's own rows in a FROM clause: `ONLY "s"."t"` for a plain table (a SELECT on an inheritance parent would
+ * also return its children's rows, which are checked as tables of their own), `"s"."t"` for a partitioned table
+ * (its rows are in its partitions).
+ */
+export function fromTable(t: Pick<TableInfo, 'name' | 'kind'>): string {
+  return t.kind === 'p' ? qualify(t.name) : `ONLY ${qualify(t.name)}`;
 }
 
 const key = (n: TableName): string => JSON.stringify([n.schema, n.table]);

@@ -1,6 +1,6 @@
 /**
  * Schema objects of the selected tables that exist on the source but not (or differently) on the target:
- * tables, columns (type, NOT NULL), primary keys, unique constraints, foreign keys, indexes and triggers.
+ * tables, columns (type, NOT NULL; and columns on the target only), primary keys, unique constraints, foreign keys, indexes and triggers.
  * Constraints and indexes are compared by definition, not by name (names often differ after a migration);
  * triggers by their full definition, name included.
  */
@@ -119,6 +119,18 @@ export async function diffSchema(source: Pool, target: Pool, selection: TableSel
           message: `column ${obj} is ${describe(c)} on the source but ${describe(other)} on the target`,
         });
       }
+    }
+    const scols = new Set(s.columns.map((c) => c.name));
+    for (const c of t.columns) {
+      if (scols.has(c.name)) continue;
+      const obj = `${s.display}.${c.name}`;
+      diffs.push({
+        objectType: 'column',
+        object: obj,
+        kind: 'extra',
+        target: c.type,
+        message: `column ${obj} (${c.type}${c.notNull ? ' NOT NULL' : ''}) exists on the target only: DMS does not fill it${c.notNull ? ' (without a default, inserts fail)' : ''}, and full validation cannot compare the table`,
+      });
     }
     const a = so.get(s.oid) ?? empty;
     const b = to.get(t.oid) ?? empty;

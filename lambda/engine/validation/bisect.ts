@@ -4,7 +4,8 @@
  * pairs from both sides and diff them. Memory stays bounded by `leafRows` and the difference cap.
  */
 import type { Pool } from 'pg';
-import { qualify, quoteIdent } from '../pg/identifiers';
+import { fromTable } from '../catalog';
+import { quoteIdent } from '../pg/identifiers';
 import { keyExprs, rangeWhere, type Side } from './key-ranges';
 import { checksum, type Checksum, type TableContext } from './range-checksum';
 import type { ChecksumOptions, KeyValue, RowDifference } from './types';
@@ -82,7 +83,7 @@ async function splitPoints(
   const r = await pool.query({
     text: `SELECT ${keyColumns.map((_k, i) => `k${i}`).join(', ')} FROM (
              SELECT ${texts.join(', ')}, row_number() OVER (ORDER BY ${keyExprs(side, keyColumns).join(', ')}) AS rn
-               FROM ${qualify(side.table.name)} t WHERE ${where.sql}) s
+               FROM ${fromTable(side.table)} t WHERE ${where.sql}) s
             WHERE rn % $1 = 0 ORDER BY rn`,
     values: [step, ...where.params],
     rowMode: 'array',
@@ -104,7 +105,7 @@ async function leafRows(
   const where = rangeWhere(side, keyColumns, lower, upper);
   const texts = keyColumns.map((k) => `t.${quoteIdent(k)}::text`);
   const r = await pool.query({
-    text: `SELECT ${texts.join(', ')}, (${hash})::text FROM ${qualify(side.table.name)} t WHERE ${where.sql}`,
+    text: `SELECT ${texts.join(', ')}, (${hash})::text FROM ${fromTable(side.table)} t WHERE ${where.sql}`,
     values: where.params,
     rowMode: 'array',
   });

@@ -1,7 +1,8 @@
 /**
  * Per-row hash expressions, identical in meaning on source and target.
  *
- * - `record` method (PostgreSQL 14+ on both sides): `hash_record_extended(ROW(<columns by name>), 0)`. Each column
+ * - `record` method (PostgreSQL 14+ on both sides): `hashint8extended(hash_record_extended(ROW(<columns by name>), 0), 0)`
+ *   (the outer hash undoes the record hash's linearity, see `rowHashSql`). Each column
  *   is hashed with its type's own extended hash when that is safe (equal values hash equal, no session setting
  *   involved), otherwise as its text form: enums (their hash uses the OID, which differs between databases), types
  *   without a hash function (json, xml, point, ...), domains, composites, ranges, user types, columns whose type
@@ -94,11 +95,20 @@ export function rowHashSql(
   const cols = new Map(sideColumns.map((c) => [c.name, c]));
   const parts = plan.map((p) => {
     const ref = `${alias}.${quoteIdent(p.name)}`;
-    if (method === 'text') return ref;
+    if (method === 'text') {
+      // Text forms tell -0 from 0, floats' hash functions do not: adding +0 turns -0 into 0 (NaN, ±Infinity stay).
+      const typeName = cols.get(p.name)?.typeName;
+      return typeName === 'float4' || typeName === 'float8' ? `(${ref} + 0::${typeName})` : ref;
+    }
     if (!p.native) return `${ref}::text`;
     // Nondeterministic collations would hash by their sort key; "C" hashes the bytes.
     return cols.get(p.name)?.collatable ? `(${ref} COLLATE "C")` : ref;
   });
   const row = parts.length === 1 ? `ROW(${parts[0]})` : `(${parts.join(', ')})`;
-  return method === 'record' ? `hash_record_extended(${row}, 0)` : `hashtextextended(${row}::text, 0)`;
+  // hash_record_extended combines its fields linearly (h = 31 * h + field hash), so a plain sum over rows only
+  // depends on each column's multiset of values: swapping a value between two rows would cancel out. Re-hashing
+  // the row hash (hashint8extended mixes all 64 bits) makes the sum depend on which values share a row.
+  return method === 'record'
+    ? `hashint8extended(hash_record_extended(${row}, 0), 0)`
+    : `hashtextextended(${row}::text, 0)`;
 }

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import { qualify } from '../pg/identifiers';
-import { readCatalog } from '../catalog';
+import { fromTable, readCatalog, type TableInfo } from '../catalog';
 import type { TableSelection } from '../table-selection';
 import { mapLimit } from './concurrency';
+import { compareNames, targetOnlyProblem, targetOnlyTables } from './key-ranges';
 import type { CountsOptions, CountsReport, TableCount } from './types';
 
 /**
@@ -24,7 +24,7 @@ export async function countRows(
     const base = { table: t.display, name: t.name };
     try {
       if (!other) {
-        const sourceRows = method === 'exact' ? await count(source, t.name) : estimate(t.estimatedRows);
+        const sourceRows = method === 'exact' ? await count(source, t) : estimate(t.estimatedRows);
         return {
           ...base,
           sourceRows,
@@ -35,7 +35,7 @@ export async function countRows(
       }
       const [s, g] =
         method === 'exact'
-          ? await Promise.all([count(source, t.name), count(target, t.name)])
+          ? await Promise.all([count(source, t), count(target, other)])
           : [estimate(t.estimatedRows), estimate(other.estimatedRows)];
       const close =
         method === 'exact'
@@ -49,16 +49,27 @@ export async function countRows(
       options.onProgress?.({ phase: 'counts', done, total: sc.tables.length, table: t.display });
     }
   });
+  for (const t of targetOnlyTables(sc, tc)) {
+    tables.push({
+      table: t.display,
+      name: t.name,
+      sourceRows: null,
+      targetRows: method === 'exact' ? await count(target, t) : estimate(t.estimatedRows),
+      status: 'error',
+      error: targetOnlyProblem(t),
+    });
+  }
+  tables.sort((a, b) => compareNames(a.name, b.name));
   return {
-    ok: tables.every((t) => t.status === 'match'),
+    ok: tables.length > 0 && tables.every((t) => t.status === 'match'),
     method,
     tables,
     durationMs: Date.now() - started,
   };
 }
 
-async function count(pool: Pool, name: { schema: string; table: string }): Promise<number> {
-  const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualify(name)}`);
+async function count(pool: Pool, table: TableInfo): Promise<number> {
+  const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fromTable(table)}`);
   return Number(r.rows[0].n);
 }
 

@@ -5,9 +5,9 @@
  * collation already is byte order, so the index stays usable.
  */
 import type { Pool } from 'pg';
-import { qualify, quoteIdent } from '../pg/identifiers';
-import { readCatalog, type Catalog, type TableInfo } from '../catalog';
-import type { TableSelection } from '../table-selection';
+import { quoteIdent } from '../pg/identifiers';
+import { fromTable, readCatalog, type Catalog, type TableInfo } from '../catalog';
+import { MARKER_TABLE, ZDM_SCHEMA, type TableName, type TableSelection } from '../table-selection';
 import { mapLimit } from './concurrency';
 import type { ChecksumOptions, HashMethod, RangeTask, TablePlan, ValidationPlan } from './types';
 
@@ -85,6 +85,29 @@ export function tableProblem(source: TableInfo, target: TableInfo | undefined): 
   return undefined;
 }
 
+/**
+ * Selected tables that exist on the target only (reported, or "every selected table matches" would hide them).
+ * Tables the migration itself creates on the target are left out: AWS DMS control tables (`awsdms_%`) and the
+ * cutover workflow's marker table (which may exist on the target before it does on the source).
+ */
+export function targetOnlyTables(source: Catalog, target: Catalog): TableInfo[] {
+  return target.tables.filter(
+    (t) =>
+      !source.byName(t.name) &&
+      !t.name.table.startsWith('awsdms_') &&
+      !(t.name.schema === ZDM_SCHEMA && t.name.table === MARKER_TABLE),
+  );
+}
+
+export function targetOnlyProblem(t: TableInfo): string {
+  return `table ${t.display} exists on the target but not on the source`;
+}
+
+export function compareNames(a: TableName, b: TableName): number {
+  const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+  return a.schema === b.schema ? cmp(a.table, b.table) : cmp(a.schema, b.schema);
+}
+
 const DEFAULT_RANGE_ROWS = 200_000;
 const BLOCKS_PER_RANGE = 30;
 const MAX_UNINDEXED_RANGES = 16;
@@ -114,6 +137,16 @@ export async function planRanges(
     const bounds = n > 1 ? await sampleBounds(source, { catalog: sc, table: t }, n, estimate) : [];
     return { table: t, problem: undefined, bounds, estimate };
   });
+  for (const t of targetOnlyTables(sc, tc)) {
+    tables.push({
+      table: t.display,
+      name: t.name,
+      keyColumns: t.keyColumns,
+      estimatedRows: Math.max(0, Math.round(t.estimatedRows)),
+      ranges: 0,
+      error: targetOnlyProblem(t),
+    });
+  }
   planned.forEach(({ table: t, problem, bounds, estimate }, ti) => {
     const base = { table: t.display, name: t.name, keyColumns: t.keyColumns, estimatedRows: Math.round(estimate) };
     if (problem) {
@@ -133,6 +166,7 @@ export async function planRanges(
     }
     tables.push({ ...base, ranges: count });
   });
+  tables.sort((a, b) => compareNames(a.name, b.name));
   return {
     tables,
     tasks,
@@ -141,7 +175,7 @@ export async function planRanges(
 }
 
 async function exactCount(pool: Pool, t: TableInfo): Promise<number> {
-  const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualify(t.name)}`);
+  const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fromTable(t)}`);
   return Number(r.rows[0].n);
 }
 
@@ -158,7 +192,7 @@ async function sampleBounds(pool: Pool, side: Side, n: number, estimate: number)
   const r = await pool.query({
     text: `SELECT ${names.join(', ')} FROM (
              SELECT ${texts.join(', ')}, row_number() OVER (ORDER BY ${exprs.join(', ')}) AS rn, count(*) OVER () AS c
-               FROM ${qualify(side.table.name)} t TABLESAMPLE SYSTEM ($1)) s
+               FROM ${fromTable(side.table)} t TABLESAMPLE SYSTEM ($1)) s
             WHERE rn * $2::int8 / c <> (rn - 1) * $2::int8 / c AND rn < c
             ORDER BY rn`,
     values: [pct, n],

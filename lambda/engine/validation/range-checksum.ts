@@ -3,9 +3,8 @@
  * on both sides at once.
  */
 import type { Pool } from 'pg';
-import { qualify } from '../pg/identifiers';
 import { formatTableName, type TableName } from '../table-selection';
-import { readTable } from '../catalog';
+import { fromTable, readTable } from '../catalog';
 import { planColumnHashes, rowHashSql } from './column-hash';
 import { hashMethodFor, rangeWhere, tableProblem, type Side } from './key-ranges';
 import { resolveRange } from './bisect';
@@ -75,7 +74,7 @@ export async function checksum(
 ): Promise<Checksum> {
   const where = rangeWhere(side, keyColumns, lower, upper);
   const r = await pool.query<{ n: string; s: string }>(
-    `SELECT count(*) AS n, coalesce(sum(${hash}), 0)::text AS s FROM ${qualify(side.table.name)} t WHERE ${where.sql}`,
+    `SELECT count(*) AS n, coalesce(sum(${hash}), 0)::text AS s FROM ${fromTable(side.table)} t WHERE ${where.sql}`,
     where.params,
   );
   return { rows: Number(r.rows[0].n), sum: r.rows[0].s };

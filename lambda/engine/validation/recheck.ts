@@ -3,7 +3,8 @@
  * both sides and mark it `confirmed` (still different) or `converged` (now equal, or now absent on both).
  */
 import type { Pool } from 'pg';
-import { qualify, quoteIdent } from '../pg/identifiers';
+import { fromTable } from '../catalog';
+import { quoteIdent } from '../pg/identifiers';
 import { keyExprs, type Side } from './key-ranges';
 import { tableContext, type TableContext } from './range-checksum';
 import { mapLimit, sleep } from './concurrency';
@@ -39,7 +40,7 @@ export async function recheck(
   const tables = report.tables.map((t) => byTable.get(t.table) ?? t);
   return {
     ...report,
-    ok: tables.every((t) => t.status === 'match'),
+    ok: tables.length > 0 && tables.every((t) => t.status === 'match'),
     tables,
     summary: {
       ...report.summary,
@@ -109,7 +110,7 @@ async function rowsByKey(
   const texts = keyColumns.map((k) => `t.${quoteIdent(k)}::text`);
   const params = keyColumns.map((_k, i) => keys.map((key) => key[i]));
   const r = await pool.query({
-    text: `SELECT ${texts.join(', ')}, (${hash})::text FROM ${qualify(side.table.name)} t
+    text: `SELECT ${texts.join(', ')}, (${hash})::text FROM ${fromTable(side.table)} t
             WHERE (${keyExprs(side, keyColumns).join(', ')}) IN (
               SELECT ${casts.map((c, i) => `u.c${i}::${c}`).join(', ')}
                 FROM unnest(${params.map((_p, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${params.map((_p, i) => `c${i}`).join(', ')}))`,

@@ -246,7 +246,8 @@ export interface SchemaDifference {
   readonly objectType: 'table' | 'column' | 'primary-key' | 'unique' | 'foreign-key' | 'index' | 'trigger';
   /** `schema.table`, `schema.table.column`, or `schema.table: <constraint / index / trigger>` */
   readonly object: string;
-  readonly kind: 'missing' | 'different';
+  /** `missing` on the target, `different` on both sides, `extra`: on the target only (columns). */
+  readonly kind: 'missing' | 'different' | 'extra';
   readonly source?: string;
   readonly target?: string;
   readonly message: string;

@@ -30,9 +30,10 @@ export async function validate(
       targetRows: t.targetRows,
       status: t.status,
       differences: [],
-      differenceCount: 0,
+      // Counts alone cannot list rows: at least the count difference differs (a mismatch is never "0 rows").
+      differenceCount: t.status === 'mismatch' ? Math.max(1, Math.abs((t.sourceRows ?? 0) - (t.targetRows ?? 0))) : 0,
       differencesTruncated: false,
-      differenceCountIsLowerBound: false,
+      differenceCountIsLowerBound: t.status === 'mismatch',
       rangesChecked: 0,
       durationMs: counts.durationMs,
       ...(t.error ? { error: t.error } : {}),
@@ -117,7 +118,8 @@ export function aggregateResults(
 
 function report(mode: 'quick' | 'full', tables: TableValidation[], started: number): ValidationReport {
   return {
-    ok: tables.every((t) => t.status === 'match'),
+    // Nothing selected is not a match: a misspelt --include must not pass as "everything matches".
+    ok: tables.length > 0 && tables.every((t) => t.status === 'match'),
     mode,
     tables,
     summary: {
