@@ -40,6 +40,8 @@ export interface PlanValidationResult {
 
 export async function planValidation(ctx: StepContext, rawPhase: unknown): Promise<PlanValidationResult> {
   const phase = assertPhase(rawPhase);
+  // Rows may still be in flight: before the freeze, and in a dry run (which never freezes or stops replication).
+  const live = phase === 'preValidation' || ctx.input.mode === 'dry-run';
   const done = await succeededPhase(ctx, phase);
   if (done) {
     return {
@@ -157,6 +159,7 @@ function summarize(phase: ValidationPhase, report: ValidationReport): AggregateV
  *   remaining differences are a warning only. Tables that cannot be validated at all (missing on the target,
  *   no key, different columns) fail it: post-validation would fail after the freeze otherwise.
  * - postValidation (replication stopped, source frozen): every table must match exactly, else ZdmValidationFailed.
+ *   In a dry run nothing is frozen and replication is still live, so post-validation is judged like pre-validation.
  *
  * `plan` is planValidation's `plan` (the outline); without it, the plan is rebuilt from the catalogs.
  */
@@ -167,6 +170,8 @@ export async function aggregateValidation(
   planOutline?: unknown,
 ): Promise<AggregateValidationResult> {
   const phase = assertPhase(rawPhase);
+  // Rows may still be in flight: before the freeze, and in a dry run (which never freezes or stops replication).
+  const live = phase === 'preValidation' || ctx.input.mode === 'dry-run';
   const done = await succeededPhase(ctx, phase);
   if (done) return { ...(done as unknown as AggregateValidationResult), skipped: true };
   const started = await beginPhase(ctx, phase);
@@ -190,7 +195,7 @@ export async function aggregateValidation(
         };
       }
       let report = aggregateResults({ ...outline, tasks: [] }, results, {});
-      if (phase === 'preValidation' && !report.ok && report.summary.differences > 0) {
+      if (live && !report.ok && report.summary.differences > 0) {
         report = await recheck(source, target, report, {
           delayMs: PRE_VALIDATION_RECHECK_DELAY_MS,
           exactNumeric: outline.options.exactNumeric,
@@ -205,7 +210,7 @@ export async function aggregateValidation(
   const failMessage =
     result.errorTables.length > 0
       ? `${result.errorTables.length} table(s) cannot be validated: ${result.errorTables.slice(0, 5).join('; ')}`
-      : phase === 'postValidation' && !result.ok
+      : !live && !result.ok
         ? `${result.differences} row difference(s) in ${result.mismatchedTables.length} table(s) after replication stopped: ` +
           `${result.mismatchedTables.slice(0, 5).join(', ')}; first: ${JSON.stringify(result.firstDifferences.slice(0, 3))}`
         : undefined;
@@ -220,7 +225,10 @@ export async function aggregateValidation(
       ok: true,
       warning:
         `${result.differences} difference(s) in ${result.mismatchedTables.join(', ')} while replication is live ` +
-        `(rechecked after ${PRE_VALIDATION_RECHECK_DELAY_MS / 1000}s; may still be in flight); post-validation checks again exactly`,
+        `(rechecked after ${PRE_VALIDATION_RECHECK_DELAY_MS / 1000}s; may still be in flight); ` +
+        (phase === 'preValidation'
+          ? 'post-validation checks again exactly'
+          : 'dry run: an execute run checks exactly after the freeze'),
     };
   }
   await endPhase(ctx, phase, started, 'succeeded', { ...result });

@@ -1,0 +1,83 @@
+/** Where the rehearsal writes: progress lines (stderr) and the summary (stdout). Tests pass collectors. */
+export interface RehearsalIO {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const consoleIO: RehearsalIO = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+export const silentIO: RehearsalIO = { out: () => undefined, err: () => undefined };
+
+export type TimedStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/** A timed step of the rehearsal (`rehearsal`) or a cutover phase from the state store (`cutover`). */
+export interface PhaseTiming {
+  readonly name: string;
+  readonly group: 'rehearsal' | 'cutover';
+  readonly startedAt: number;
+  endedAt?: number;
+  status: TimedStatus;
+  detail?: string;
+}
+
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '-';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${Math.floor(ms / 60_000)} min ${((ms % 60_000) / 1000).toFixed(1)} s`;
+}
+
+/** Prints phases as they start and end (with durations) and keeps their timings for the report. */
+export class Progress {
+  readonly phases: PhaseTiming[] = [];
+  private readonly t0 = Date.now();
+
+  constructor(
+    private readonly io: RehearsalIO,
+    private readonly quiet = false,
+  ) {}
+
+  /** A progress line, prefixed with the elapsed time. */
+  log(line: string): void {
+    if (this.quiet) return;
+    const t = ((Date.now() - this.t0) / 1000).toFixed(1).padStart(6);
+    this.io.err(`[${t}s] ${line}`);
+  }
+
+  /** Runs `fn` as a named rehearsal phase. */
+  async phase<T>(name: string, fn: () => Promise<T>, describe?: (result: T) => string | undefined): Promise<T> {
+    const timing: PhaseTiming = { name, group: 'rehearsal', startedAt: Date.now(), status: 'running' };
+    this.phases.push(timing);
+    this.log(`▶ ${name}`);
+    try {
+      const result = await fn();
+      timing.endedAt = Date.now();
+      timing.status = 'succeeded';
+      timing.detail = describe?.(result);
+      this.log(
+        `✔ ${name} (${formatMs(timing.endedAt - timing.startedAt)})${timing.detail ? ` — ${timing.detail}` : ''}`,
+      );
+      return result;
+    } catch (error) {
+      timing.endedAt = Date.now();
+      timing.status = 'failed';
+      timing.detail = (error as Error).message;
+      this.log(`✘ ${name} failed after ${formatMs(timing.endedAt - timing.startedAt)}: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  /** Starts a periodic line (e.g. the load rate) every `everyMs`; returns a stop function. */
+  ticker(everyMs: number, line: () => string | undefined): () => void {
+    if (this.quiet) return () => undefined;
+    const timer = setInterval(() => {
+      const text = line();
+      if (text) this.log(text);
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}

@@ -1,0 +1,104 @@
+import type { Client } from 'pg';
+import type { AckedWrite, WriteKind } from './write-load';
+
+export interface LostWrite {
+  readonly kind: WriteKind;
+  readonly key: string;
+  readonly token: string;
+  readonly version?: number;
+  readonly server: string;
+  readonly at: string;
+  /** What the database has instead (`missing`, `version 3 < 5`, `1 of 2 items`, ...). */
+  readonly found: string;
+}
+
+export interface VerificationResult {
+  /** Where the check ran (`target`, `source`). */
+  readonly database: string;
+  readonly checked: number;
+  readonly found: number;
+  readonly lost: number;
+  /** Up to 20 of the writes not found, with what was found instead. */
+  readonly samples: LostWrite[];
+  readonly durationMs: number;
+}
+
+/**
+ * Checks in bulk that every acknowledged write is in `client`'s database with its acknowledged value: the
+ * acknowledgements go into a temporary table (in batches), then one anti-join per kind finds the missing ones.
+ * - event: a row with that id and write_token;  - customer: that id with that signup_token;
+ * - order: that order with that write_token and both of its items;
+ * - update: per customer, the newest acknowledged update (highest version) must be there: the row's version is
+ *   higher (a later write), or equal with the same token.
+ */
+export async function verifyAcknowledgedWrites(
+  client: Client,
+  acks: readonly AckedWrite[],
+  database: string,
+): Promise<VerificationResult> {
+  const started = Date.now();
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS rehearsal_ack (
+    n int PRIMARY KEY, kind text NOT NULL, key text NOT NULL, token uuid NOT NULL, version bigint)`);
+  await client.query('TRUNCATE rehearsal_ack');
+  const batch = 5000;
+  for (let i = 0; i < acks.length; i += batch) {
+    const slice = acks.slice(i, i + batch);
+    await client.query(
+      `INSERT INTO rehearsal_ack (n, kind, key, token, version)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::uuid[], $5::bigint[])`,
+      [
+        slice.map((_, j) => i + j),
+        slice.map((a) => a.kind),
+        slice.map((a) => a.key),
+        slice.map((a) => a.token),
+        slice.map((a) => a.version ?? null),
+      ],
+    );
+  }
+  await client.query('ANALYZE rehearsal_ack');
+  const { rows } = await client.query<{ n: number; found: string }>(`
+    SELECT a.n, 'missing' AS found
+      FROM rehearsal_ack a
+     WHERE a.kind = 'event'
+       AND NOT EXISTS (SELECT 1 FROM app.events e WHERE e.id = a.key::uuid AND e.write_token = a.token)
+    UNION ALL
+    SELECT a.n, 'missing'
+      FROM rehearsal_ack a
+     WHERE a.kind = 'customer'
+       AND NOT EXISTS (SELECT 1 FROM app.customers c WHERE c.id = a.key::bigint AND c.signup_token = a.token)
+    UNION ALL
+    SELECT a.n, CASE WHEN o.id IS NULL THEN 'missing' ELSE coalesce(i.items, 0) || ' of 2 items' END
+      FROM rehearsal_ack a
+      LEFT JOIN sales.orders o ON o.id = a.key::bigint AND o.write_token = a.token
+      LEFT JOIN (SELECT write_token, count(*) AS items FROM sales.order_items
+                  WHERE write_token IS NOT NULL GROUP BY write_token) i ON i.write_token = a.token
+     WHERE a.kind = 'order' AND (o.id IS NULL OR coalesce(i.items, 0) <> 2)
+    UNION ALL
+    SELECT u.n, CASE WHEN c.id IS NULL THEN 'missing' ELSE 'version ' || c.version || ' token ' || coalesce(c.write_token::text, 'null') END
+      FROM (SELECT DISTINCT ON (key) n, key, token, version FROM rehearsal_ack
+             WHERE kind = 'update' ORDER BY key, version DESC) u
+      LEFT JOIN app.customers c ON c.id = u.key::bigint
+     WHERE c.id IS NULL OR c.version < u.version OR (c.version = u.version AND c.write_token IS DISTINCT FROM u.token)
+     ORDER BY 1`);
+  await client.query('DROP TABLE IF EXISTS rehearsal_ack');
+  const samples = rows.slice(0, 20).map((r): LostWrite => {
+    const a = acks[r.n];
+    return {
+      kind: a.kind,
+      key: a.key,
+      token: a.token,
+      version: a.version,
+      server: a.server,
+      at: new Date(a.at).toISOString(),
+      found: r.found,
+    };
+  });
+  return {
+    database,
+    checked: acks.length,
+    found: acks.length - rows.length,
+    lost: rows.length,
+    samples,
+    durationMs: Date.now() - started,
+  };
+}

@@ -1,0 +1,196 @@
+import { resolve } from 'node:path';
+import {
+  htmlReportPath,
+  OptionsError,
+  parseRehearsalArgs,
+  type RehearsalOptions,
+} from '../../lambda/rehearsal/options';
+
+const NOW = new Date('2026-01-02T03:04:05.678Z');
+
+function options(argv: string[]): RehearsalOptions {
+  const parsed = parseRehearsalArgs(argv, NOW);
+  if (parsed.help) throw new Error('unexpected --help');
+  return parsed.options;
+}
+
+function failure(argv: string[]): OptionsError {
+  try {
+    parseRehearsalArgs(argv, NOW);
+  } catch (error) {
+    expect(error).toBeInstanceOf(OptionsError);
+    expect((error as OptionsError).exitCode).toBe(2);
+    return error as OptionsError;
+  }
+  throw new Error(`expected ${JSON.stringify(argv)} to be rejected`);
+}
+
+describe('rehearsal options', () => {
+  test('defaults: happy execute, 200000 rows, 300 writes/s, ./rehearsal-report.json, app_writer', () => {
+    const o = options([]);
+    expect(o).toMatchObject({
+      scenario: 'happy',
+      mode: 'execute',
+      rows: 200_000,
+      rate: 300,
+      appRole: 'app_writer',
+      reportPath: resolve('rehearsal-report.json'),
+      migrationId: 'rehearsal-20260102T030405',
+      syncTimeoutSeconds: 120,
+      keepReplication: false,
+    });
+    expect(o.sourceUrl).toBeUndefined();
+    expect(htmlReportPath(o.reportPath)).toBe(resolve('rehearsal-report.html'));
+  });
+
+  test('parses every option', () => {
+    const o = options([
+      '--scenario=fail-during-freeze',
+      '--mode',
+      'dry-run',
+      '--rows',
+      '2000',
+      '--rate',
+      '150.5',
+      '--concurrency',
+      '4',
+      '--warmup',
+      '0.5',
+      '--after',
+      '1',
+      '--report',
+      'out/r.json',
+      '--source',
+      'postgres://u:secret@127.0.0.1:5432/a',
+      '--target',
+      'postgresql://u:secret@localhost:5433/b',
+      '--app-role',
+      'shop_app',
+      '--migration-id',
+      'm-1',
+      '--lag-threshold',
+      '0.5',
+      '--sync-timeout',
+      '9',
+      '--poll-ms',
+      '20',
+      '--keep-replication',
+      '--quiet',
+    ]);
+    expect(o).toMatchObject({
+      scenario: 'fail-during-freeze',
+      mode: 'dry-run',
+      rows: 2000,
+      rate: 150.5,
+      concurrency: 4,
+      warmupSeconds: 0.5,
+      afterSeconds: 1,
+      reportPath: resolve('out/r.json'),
+      appRole: 'shop_app',
+      migrationId: 'm-1',
+      lagThresholdSeconds: 0.5,
+      syncTimeoutSeconds: 9,
+      pollMs: 20,
+      keepReplication: true,
+      quiet: true,
+    });
+  });
+
+  test('lag-timeout gets a short sync timeout by default', () => {
+    expect(options(['--scenario', 'lag-timeout']).syncTimeoutSeconds).toBe(3);
+  });
+
+  test('--help', () => {
+    expect(parseRehearsalArgs(['--help'])).toEqual({ help: true });
+    expect(parseRehearsalArgs(['-h'])).toEqual({ help: true });
+  });
+
+  test('fails when the scenario is unknown, naming it', () => {
+    expect(failure(['--scenario', 'sunny']).message).toBe(
+      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, got "sunny"',
+    );
+  });
+
+  test('fails when the mode is unknown', () => {
+    expect(failure(['--mode', 'dryrun']).message).toMatch(/--mode must be one of dry-run, execute, got "dryrun"/);
+  });
+
+  test.each([
+    [['--rows', 'many'], /--rows must be an integer from 100 to 100000000, got "many"/],
+    [['--rows', '10'], /--rows .* got "10"/],
+    [['--rows', '1.5e3x'], /--rows .* got "1.5e3x"/],
+    [['--rate', '0'], /--rate must be a number from 1 to 50000, got "0"/],
+    [['--rate=-5'], /--rate .* got "-5"/],
+    [['--concurrency', '2.5'], /--concurrency must be an integer .* got "2.5"/],
+    [['--warmup', 'abc'], /--warmup .* got "abc"/],
+    [['--poll-ms', '0'], /--poll-ms .* got "0"/],
+    [['--sync-timeout', ''], /--sync-timeout .* got ""/],
+  ])('fails when a number is out of range or not a number: %j', (argv, message) => {
+    expect(failure(argv).message).toMatch(message);
+  });
+
+  test('fails when an option is unknown or a positional is given', () => {
+    expect(failure(['--rowz', '5']).message).toMatch(/rowz/);
+    expect(failure(['happy']).message).toMatch(/happy/);
+  });
+
+  test('fails when only one of --source / --target is given', () => {
+    expect(failure(['--source', 'postgres://u:p@h/db']).message).toBe('--source needs --target as well (or neither)');
+    expect(failure(['--target', 'postgres://u:p@h/db']).message).toBe('--target needs --source as well (or neither)');
+  });
+
+  test('fails when a URL is bad, without showing its password', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['http://u:hunter2@host/db', /--source must use postgres:\/\/ or postgresql:\/\//],
+      ['postgres://u:hunter2@host', /--source must name a database/],
+      ['postgres://u:hunter2@host:99999/db', /--source (is not a valid URL|has an invalid port)/],
+      ['postgres://:hunter2@host/db', /--source must include a user name/],
+      ['not a url hunter2', /--source is not a valid URL/],
+    ];
+    for (const [url, message] of cases) {
+      const error = failure(['--source', url, '--target', 'postgres://u:p@other/db']);
+      expect(error.message).toMatch(message);
+      expect(error.message).not.toContain('hunter2');
+    }
+  });
+
+  test('fails when source and target are the same database', () => {
+    const error = failure([
+      '--source',
+      'postgres://u:pw1@localhost:5432/db',
+      '--target',
+      'postgres://v:pw2@127.0.0.1/db',
+    ]);
+    expect(error.message).toMatch(/--source and --target are the same database/);
+    expect(error.message).not.toContain('pw1');
+  });
+
+  test('fails when the report path is not a .json file', () => {
+    expect(failure(['--report', 'report.html']).message).toBe(
+      '--report must be a path ending in .json, got "report.html"',
+    );
+  });
+
+  test('fails when the application role is not a plain lower-case name or is a superuser', () => {
+    expect(failure(['--app-role', 'App Writer']).message).toMatch(
+      /--app-role must be a lower-case SQL name .* got "App Writer"/,
+    );
+    expect(failure(['--app-role', 'postgres']).message).toMatch(
+      /must not be a superuser or system role, got "postgres"/,
+    );
+  });
+
+  test('fails when the migration id has characters the workflow rejects', () => {
+    expect(failure(['--migration-id', 'a b']).message).toMatch(/--migration-id .* got "a b"/);
+  });
+
+  test('fails when resume is asked in dry-run mode', () => {
+    expect(failure(['--scenario', 'resume', '--mode', 'dry-run']).message).toMatch(
+      /--scenario resume needs --mode execute/,
+    );
+  });
+
+  test('fails when --keep-replication is given without external servers', () => {
+    expect(failure(['--keep-replication']).message).toMatch(/--keep-replication only applies with --source\/--target/);
+  });
+});
