@@ -65,6 +65,126 @@ async function columnExtreme(pool: Pool | PoolClient, s: SeqRow, ascending: bool
   return r.rows[0].v === null ? null : BigInt(r.rows[0].v.split('.')[0]);
 }
 
+/** Identity, ownership and display name of a chosen sequence. */
+function describe(s: SeqRow): Pick<SequenceResult, 'sequence' | 'ownedBy'> {
+  const ownedBy = s.column_name
+    ? `${formatTableName({ schema: s.table_schema!, table: s.table_name! })}.${s.column_name}`
+    : undefined;
+  return { sequence: formatTableName({ schema: s.schema, table: s.name }), ...(ownedBy ? { ownedBy } : {}) };
+}
+
+/**
+ * All chosen sequences in a fixed number of round trips, whatever their number: one query reads every source
+ * value; on the target one transaction takes every advisory lock (in name order), reads every value and column
+ * extreme in one query and sets every sequence that is behind in one query. Throws on any error (the caller
+ * then goes one sequence at a time, so that a failure names its sequence).
+ */
+async function runBatch(
+  source: Pool,
+  target: Pool,
+  chosen: SeqRow[],
+  targetByName: Map<string, SeqRow>,
+  margin: bigint,
+  sync: boolean,
+): Promise<SequenceResult[]> {
+  if (chosen.length === 0) return [];
+  const src = await source.query<{ i: number; last_value: string; is_called: boolean }>(
+    chosen
+      .map(
+        (s, i) =>
+          `SELECT ${i}::int AS i, last_value::text AS last_value, is_called FROM ${qualify({ schema: s.schema, table: s.name })}`,
+      )
+      .join(' UNION ALL '),
+  );
+  const sourceState = new Map(src.rows.map((r) => [r.i, r]));
+  const present = chosen
+    .map((s, i) => ({ s, i, t: targetByName.get(seqKey(s.schema, s.name)) }))
+    .filter((x): x is { s: SeqRow; i: number; t: SeqRow } => x.t !== undefined);
+  const results: SequenceResult[] = [];
+  const client = await target.connect();
+  try {
+    const targetState = new Map<number, { last_value: string; is_called: boolean; extreme: string | null }>();
+    if (present.length > 0) {
+      if (sync) {
+        await client.query('BEGIN');
+        // One sync at a time per sequence (sequences cannot be locked); name order, so syncs never deadlock.
+        await client.query(
+          `SELECT pg_advisory_xact_lock(x::regclass::oid::int8) FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n`,
+          [present.map(({ s }) => qualify({ schema: s.schema, table: s.name }))],
+        );
+      }
+      const tgt = await client.query<{ i: number; last_value: string; is_called: boolean; extreme: string | null }>(
+        present
+          .map(({ s, i, t }) => {
+            const seq = qualify({ schema: s.schema, table: s.name });
+            const ascending = BigInt(s.increment) > 0n;
+            const extreme =
+              t.table_schema && t.table_name && t.column_name
+                ? `(SELECT ${ascending ? 'max' : 'min'}(${quoteIdent(t.column_name)})::text FROM ${qualify({ schema: t.table_schema, table: t.table_name })})`
+                : 'NULL::text';
+            return `SELECT ${i}::int AS i, q.last_value::text AS last_value, q.is_called, ${extreme} AS extreme FROM ${seq} q`;
+          })
+          .join(' UNION ALL '),
+      );
+      for (const r of tgt.rows) targetState.set(r.i, r);
+    }
+    const toSet: { name: string; value: string }[] = [];
+    chosen.forEach((s, i) => {
+      const base = describe(s);
+      const sst = sourceState.get(i);
+      if (!sst) throw new Error(`no source value read for ${base.sequence}`);
+      const increment = BigInt(s.increment);
+      const ascending = increment > 0n;
+      const sourceNext = nextValue(sst.last_value, sst.is_called, increment);
+      const tst = targetState.get(i);
+      if (!targetByName.has(seqKey(s.schema, s.name))) {
+        results.push({
+          ...base,
+          sourceNext: String(sourceNext),
+          targetNext: null,
+          targetColumnMax: null,
+          status: 'missing',
+        });
+        return;
+      }
+      if (!tst) throw new Error(`no target value read for ${base.sequence}`);
+      const colExtreme = tst.extreme === null ? null : BigInt(tst.extreme.split('.')[0]);
+      const targetNext = nextValue(tst.last_value, tst.is_called, increment)!;
+      let needed = sourceNext!;
+      if (colExtreme !== null) {
+        const pastColumn = colExtreme + increment;
+        if (ascending ? pastColumn > needed : pastColumn < needed) needed = pastColumn;
+      }
+      needed = ascending ? needed + margin : needed - margin;
+      const behind = ascending ? targetNext < needed : targetNext > needed;
+      if (sync && behind)
+        toSet.push({ name: qualify({ schema: s.schema, table: s.name }), value: String(needed - increment) });
+      results.push({
+        ...base,
+        sourceNext: String(sourceNext),
+        targetNext: String(sync && behind ? needed : targetNext),
+        targetColumnMax: colExtreme === null ? null : String(colExtreme),
+        status: behind && !sync ? 'behind' : 'ok',
+        ...(sync ? { action: behind ? ('set' as const) : ('unchanged' as const) } : {}),
+      });
+    });
+    if (toSet.length > 0) {
+      // setval(v, true): the next nextval() returns v + increment.
+      await client.query(`SELECT setval(x::regclass, v::bigint, true) FROM unnest($1::text[], $2::text[]) AS u(x, v)`, [
+        toSet.map((x) => x.name),
+        toSet.map((x) => x.value),
+      ]);
+    }
+    if (sync && present.length > 0) await client.query('COMMIT');
+    client.release();
+    return results;
+  } catch (error) {
+    // Destroyed rather than returned: it may still be inside the failed transaction.
+    client.release(true);
+    throw error;
+  }
+}
+
 async function run(
   source: Pool,
   target: Pool,
@@ -79,7 +199,7 @@ async function run(
   const chosen = src
     .filter((s) => selected(selection, s))
     .sort((a, b) => (seqKey(a.schema, a.name) < seqKey(b.schema, b.name) ? -1 : 1));
-  for (const s of chosen) {
+  const one = async (s: SeqRow): Promise<void> => {
     const name = { schema: s.schema, table: s.name };
     const display = formatTableName(name);
     const ownedBy = s.column_name
@@ -100,7 +220,7 @@ async function run(
           targetColumnMax: null,
           status: 'missing',
         });
-        continue;
+        return;
       }
       const client = await target.connect();
       try {
@@ -158,7 +278,11 @@ async function run(
         error: (error as Error).message,
       });
     }
-  }
+  };
+  const batched = await runBatch(source, target, chosen, targetByName, margin, sync).catch(() => undefined);
+  if (batched) results.push(...batched);
+  // One sequence at a time when the batch failed: each failure is then reported with its own sequence.
+  else for (const s of chosen) await one(s);
   return { ok: results.every((r) => r.status === 'ok'), synced: sync, sequences: results };
 }
 

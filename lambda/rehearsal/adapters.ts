@@ -23,6 +23,8 @@ export interface ReplicationHandle {
   readonly name: string;
   /** Replication as the workflow sees it. */
   readonly port: ReplicationPort;
+  /** Closes the connections the port keeps. */
+  close(): Promise<void>;
 }
 
 interface Endpoints {
@@ -41,14 +43,12 @@ export const setUpReplication = {
       tables: options.tables,
       name: options.name,
     });
-    return {
-      name: options.name,
-      port: new NativeLogicalReplication({
-        source: options.sourceUrl,
-        target: options.targetUrl,
-        subscription: setup.subscription,
-      }),
-    };
+    const port = new NativeLogicalReplication({
+      source: options.sourceUrl,
+      target: options.targetUrl,
+      subscription: setup.subscription,
+    });
+    return { name: options.name, port, close: () => port.close() };
   },
   /** Drops the subscription, its slot(s) and the publication. Safe to call when nothing exists. */
   async teardown(options: Endpoints): Promise<void> {

@@ -1,5 +1,6 @@
 import '../local/polyfills';
 import { randomBytes } from 'node:crypto';
+import { closeSharedPools } from '../engine/cutover/connections';
 import type { CutoverInput, StepEvent } from '../engine/cutover/contract';
 import { redactUrl } from '../engine/pg/connection';
 import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../engine/ports';
@@ -182,6 +183,7 @@ export async function runRehearsal(
       (r) => r.port.description,
     );
     state.replication = replication;
+    cleanups.push({ name: 'close replication connections', run: () => replication.close() });
     if (servers.kind === 'external' && !options.keepReplication) {
       cleanups.push({
         name: 'remove replication',
@@ -209,6 +211,7 @@ export async function runRehearsal(
         notices.push(subject);
       },
     });
+    cleanups.push({ name: 'close cutover connections', run: () => closeSharedPools(deps) });
     const input = {
       migrationId: options.migrationId,
       mode: options.mode,

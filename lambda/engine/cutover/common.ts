@@ -2,10 +2,11 @@
  * Shared plumbing of the cutover steps: the state key, phase bookkeeping (resume = skip what succeeded),
  * notices, database access and secret redaction.
  */
-import type { Client, Pool } from 'pg';
-import { connect, createPool, redactSecrets, type ConnectionSpec } from '../pg/connection';
+import type { Pool, PoolClient } from 'pg';
+import { redactSecrets } from '../pg/connection';
 import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
 import type { CutoverInput } from './contract';
+import { sharedPool, sharedPools, type DatabaseSide } from './connections';
 import type { CutoverDeps } from './deps';
 
 /**
@@ -136,39 +137,35 @@ export async function runPhase(
   return outcome.result;
 }
 
-/** Opens a pool per side with pinned settings, runs `fn`, closes them. */
+/**
+ * Runs `fn` with a pool per side (pinned session settings). The pools are shared across steps and kept open
+ * (see connections.ts): `fn` must not end them.
+ */
 export async function withPools<T>(
   ctx: StepContext,
   fn: (pools: { source: Pool; target: Pool }) => Promise<T>,
 ): Promise<T> {
-  const [sourceSpec, targetSpec] = await Promise.all([ctx.deps.source(), ctx.deps.target()]);
-  const source = await createPool(sourceSpec, { max: 2, applicationName: 'zdm-cutover' });
-  let target: Pool;
-  try {
-    target = await createPool(targetSpec, { max: 2, applicationName: 'zdm-cutover' });
-  } catch (error) {
-    await source.end().catch(() => undefined);
-    throw error;
-  }
-  try {
-    return await fn({ source, target });
-  } finally {
-    await Promise.all([source.end().catch(() => undefined), target.end().catch(() => undefined)]);
-  }
+  return fn(await sharedPools(ctx.deps));
 }
 
-/** Runs `fn` with one client on a side. */
+/**
+ * Runs `fn` with one pooled connection of a side. The connection goes back to the pool when `fn` succeeds and
+ * is destroyed when it fails (whatever session state the failure left behind goes with it).
+ */
 export async function withClient<T>(
   ctx: StepContext,
-  side: 'source' | 'target',
-  fn: (client: Client) => Promise<T>,
+  side: DatabaseSide,
+  fn: (client: PoolClient) => Promise<T>,
 ): Promise<T> {
-  const spec: ConnectionSpec = await (side === 'source' ? ctx.deps.source() : ctx.deps.target());
-  const client = await connect(spec, 'zdm-cutover');
+  const pool = await sharedPool(ctx.deps, side);
+  const client = await pool.connect();
   try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
+    const result = await fn(client);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(true);
+    throw error;
   }
 }
 

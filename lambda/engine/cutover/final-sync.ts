@@ -4,7 +4,7 @@ import { CutoverError, ERRORS } from './contract';
 import { markerArrived, markerTableExists, writeMarker } from './marker';
 
 /** Poll interval on the target while writes are frozen: tight, the freeze is what the users feel. */
-export const FINAL_SYNC_POLL_MS = 50;
+export const FINAL_SYNC_POLL_MS = 10;
 
 /**
  * Proves the target has every write made before the freeze: writes a marker row on the source (after the

@@ -67,6 +67,7 @@ export async function roleSessions(client: Queryable, roles: readonly string[]):
 }
 
 const TERMINATE_TIMEOUT_MS = 15_000;
+const TERMINATE_POLL_MS = 5;
 
 /**
  * Freezes writes on the source: saves the roles' login settings (once: a resumed run keeps the originals),
@@ -130,7 +131,8 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
           [remaining.map((s) => s.pid)],
         );
         terminated += rows.filter((r) => r.ok).length;
-        await sleep(50);
+        // Ended backends exit within milliseconds; the application cannot write while we wait, so look again soon.
+        await sleep(TERMINATE_POLL_MS);
       }
       return {
         result: {

@@ -3,7 +3,12 @@ import { beginPhase, endPhase, notifyPhase, sleep, succeededPhase, type StepCont
 
 /** How long one invocation waits for the engine to report stopped; the state machine may call again. */
 export const STOP_WAIT_MS = 60_000;
-const POLL_MS = 1_000;
+/**
+ * Polls start tight and back off (10, 20, 40, ... ms, at most 1 s): a local engine stops within milliseconds
+ * and every one of them is inside the write freeze; DMS takes longer and is not asked more than once a second.
+ */
+const FIRST_POLL_MS = 10;
+const MAX_POLL_MS = 1_000;
 
 function isStopped(status: ReplicationStatus): boolean {
   return status.state === 'stopped' || status.state === 'failed';
@@ -45,8 +50,10 @@ export async function stopReplication(
     await ctx.deps.replication.stop();
     const deadline = t0 + (options.waitMs ?? STOP_WAIT_MS);
     let status = await ctx.deps.replication.status();
+    let pollMs = options.pollMs ?? FIRST_POLL_MS;
     while (!isStopped(status) && Date.now() < deadline) {
-      await sleep(options.pollMs ?? POLL_MS);
+      await sleep(pollMs);
+      if (options.pollMs === undefined) pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
       status = await ctx.deps.replication.status();
     }
     const result = {

@@ -40,8 +40,6 @@ export interface PlanValidationResult {
 
 export async function planValidation(ctx: StepContext, rawPhase: unknown): Promise<PlanValidationResult> {
   const phase = assertPhase(rawPhase);
-  // Rows may still be in flight: before the freeze, and in a dry run (which never freezes or stops replication).
-  const live = phase === 'preValidation' || ctx.input.mode === 'dry-run';
   const done = await succeededPhase(ctx, phase);
   if (done) {
     return {
@@ -178,31 +176,32 @@ export async function aggregateValidation(
   let result: AggregateValidationResult;
   try {
     const results = flattenResults(rangeResults);
-    result = await withPools(ctx, async ({ source, target }) => {
-      let outline = planOutline as PlanOutline | undefined;
-      if (!outline || !Array.isArray(outline.tables) || !outline.options) {
-        const plan = await planRanges(
-          source,
-          target,
-          ctx.deps.tables,
-          ctx.deps.rowsPerRange ? { rangeRows: ctx.deps.rowsPerRange } : {},
-        );
-        const ranges = new Map<string, Set<string>>();
-        for (const r of results) ranges.set(r.table, (ranges.get(r.table) ?? new Set()).add(r.taskId));
-        outline = {
-          options: plan.options,
-          tables: plan.tables.map((t) => (ranges.has(t.table) ? { ...t, ranges: ranges.get(t.table)!.size } : t)),
-        };
-      }
-      let report = aggregateResults({ ...outline, tasks: [] }, results, {});
-      if (live && !report.ok && report.summary.differences > 0) {
-        report = await recheck(source, target, report, {
+    // No database work unless the outline is missing or live differences need a recheck: inside the freeze,
+    // this step only folds the Map's results.
+    let outline = planOutline as PlanOutline | undefined;
+    if (!outline || !Array.isArray(outline.tables) || !outline.options) {
+      const plan = await withPools(ctx, ({ source, target }) =>
+        planRanges(source, target, ctx.deps.tables, ctx.deps.rowsPerRange ? { rangeRows: ctx.deps.rowsPerRange } : {}),
+      );
+      const ranges = new Map<string, Set<string>>();
+      for (const r of results) ranges.set(r.table, (ranges.get(r.table) ?? new Set()).add(r.taskId));
+      outline = {
+        options: plan.options,
+        tables: plan.tables.map((t) => (ranges.has(t.table) ? { ...t, ranges: ranges.get(t.table)!.size } : t)),
+      };
+    }
+    const options = outline.options;
+    let report = aggregateResults({ ...outline, tasks: [] }, results, {});
+    if (live && !report.ok && report.summary.differences > 0) {
+      const first = report;
+      report = await withPools(ctx, ({ source, target }) =>
+        recheck(source, target, first, {
           delayMs: PRE_VALIDATION_RECHECK_DELAY_MS,
-          exactNumeric: outline.options.exactNumeric,
-        });
-      }
-      return summarize(phase, report);
-    });
+          exactNumeric: options.exactNumeric,
+        }),
+      );
+    }
+    result = summarize(phase, report);
   } catch (error) {
     await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
     throw error;

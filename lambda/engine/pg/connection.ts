@@ -1,4 +1,4 @@
-import { Client, Pool, type ClientConfig, type PoolConfig } from 'pg';
+import { Client, Pool, type ClientConfig, type PoolClient, type PoolConfig } from 'pg';
 
 /**
  * Session settings pinned on every connection, so text forms of values are identical on both sides
@@ -98,9 +98,21 @@ export async function connect(spec: ConnectionSpec, applicationName = 'zdm'): Pr
 /** A pool whose connections all carry the pinned session settings. Checks one connection first. */
 export async function createPool(
   spec: ConnectionSpec,
-  options: { max?: number; applicationName?: string } = {},
+  options: {
+    max?: number;
+    applicationName?: string;
+    /** Idle connections are closed after this long. @default 10000 (node-postgres) */
+    idleTimeoutMillis?: number;
+    /** Idle connections do not keep the process alive. @default false */
+    allowExitOnIdle?: boolean;
+  } = {},
 ): Promise<Pool> {
-  const config: PoolConfig = { ...toConfig(spec, options.applicationName ?? 'zdm'), max: options.max ?? 4 };
+  const config: PoolConfig = {
+    ...toConfig(spec, options.applicationName ?? 'zdm'),
+    max: options.max ?? 4,
+    ...(options.idleTimeoutMillis !== undefined ? { idleTimeoutMillis: options.idleTimeoutMillis } : {}),
+    ...(options.allowExitOnIdle ? { allowExitOnIdle: true } : {}),
+  };
   const pool = new Pool(config);
   pool.on('error', () => undefined);
   try {
@@ -111,4 +123,33 @@ export async function createPool(
     throw new ConnectionError(describeConnection(spec), redactSecrets((error as Error).message, spec));
   }
   return pool;
+}
+
+/** Pings one checked-out connection; destroys it (the pool opens a new one when needed) when it is dead. */
+async function ping(client: PoolClient, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.query('SELECT 1'),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('pooled connection did not answer')), timeoutMs);
+      }),
+    ]);
+    client.release();
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Checks every idle connection of a pool at once (one `SELECT 1` round trip, bounded by `timeoutMs`); dead ones
+ * are destroyed, so the pool opens fresh ones instead of handing out a connection that died while idle.
+ */
+export async function checkIdleConnections(pool: Pool, timeoutMs = 2_000): Promise<void> {
+  const idle = pool.idleCount;
+  if (idle === 0) return;
+  const clients = await Promise.all(Array.from({ length: idle }, () => pool.connect().catch(() => undefined)));
+  await Promise.all(clients.map((c) => (c ? ping(c, timeoutMs) : undefined)));
 }

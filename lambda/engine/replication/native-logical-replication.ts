@@ -1,5 +1,5 @@
-import type { Client } from 'pg';
-import { connect, type ConnectionSpec } from '../pg/connection';
+import type { ClientBase, Pool } from 'pg';
+import { checkIdleConnections, createPool, type ConnectionSpec } from '../pg/connection';
 import { quoteIdent } from '../pg/identifiers';
 import type { ReplicationPort, ReplicationState, ReplicationStatus } from '../ports';
 
@@ -32,18 +32,15 @@ interface SlotRow {
   since_reply: number | null;
 }
 
+/** Poll interval while the workers exit (inside the write freeze). */
+const STOP_POLL_MS = 5;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function withClient<T>(spec: ConnectionSpec, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = await connect(spec, 'zdm-replication');
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-export async function readSubscription(client: Client, name: string): Promise<SubscriptionRow | undefined> {
+export async function readSubscription(
+  client: Pick<ClientBase, 'query'>,
+  name: string,
+): Promise<SubscriptionRow | undefined> {
   const { rows } = await client.query<SubscriptionRow>(
     `SELECT s.oid::int AS oid, s.subenabled AS enabled, s.subslotname::text AS slot_name,
             (SELECT count(*) FROM pg_stat_subscription w WHERE w.subid = s.oid AND w.pid IS NOT NULL AND w.relid IS NULL)::int AS apply_workers,
@@ -76,13 +73,53 @@ export async function readSubscription(client: Client, name: string): Promise<Su
  */
 export class NativeLogicalReplication implements ReplicationPort {
   readonly description: string;
+  private readonly pools: { source?: Promise<Pool>; target?: Promise<Pool> } = {};
 
   constructor(private readonly options: NativeLogicalReplicationOptions) {
     this.description = `native logical replication subscription ${JSON.stringify(options.subscription)}`;
   }
 
+  /**
+   * One connection per side, kept between calls (status is polled, and `stop` runs inside the write freeze):
+   * checked before each use and replaced when it died; idle ones close after 30 s and never hold the process.
+   */
+  private async withClient<T>(side: 'source' | 'target', fn: (c: Pick<ClientBase, 'query'>) => Promise<T>): Promise<T> {
+    let pending = this.pools[side];
+    if (!pending) {
+      pending = createPool(this.options[side], {
+        max: 1,
+        applicationName: 'zdm-replication',
+        idleTimeoutMillis: 30_000,
+        allowExitOnIdle: true,
+      });
+      this.pools[side] = pending;
+      pending.catch(() => {
+        if (this.pools[side] === pending) delete this.pools[side];
+      });
+    }
+    const pool = await pending;
+    await checkIdleConnections(pool);
+    const client = await pool.connect();
+    try {
+      const result = await fn(client);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+  }
+
+  /** Closes the kept connections (they also close by themselves when idle). */
+  async close(): Promise<void> {
+    const pending = [this.pools.source, this.pools.target];
+    delete this.pools.source;
+    delete this.pools.target;
+    await Promise.all(pending.map((p) => p?.then((pool) => pool.end()).catch(() => undefined)));
+  }
+
   async status(): Promise<ReplicationStatus> {
-    const sub = await withClient(this.options.target, (c) => readSubscription(c, this.options.subscription));
+    const sub = await this.withClient('target', (c) => readSubscription(c, this.options.subscription));
     if (!sub) {
       return {
         state: 'unknown',
@@ -102,7 +139,7 @@ export class NativeLogicalReplication implements ReplicationPort {
     let lagSeconds: number | null = null;
     let detail = `${sub.rels - sub.not_ready}/${sub.rels} tables ready`;
     if (sub.slot_name) {
-      const slot = await withClient(this.options.source, async (c) => {
+      const slot = await this.withClient('source', async (c) => {
         const { rows } = await c.query<SlotRow>(
           `SELECT s.confirmed_flush_lsn >= pg_current_wal_lsn() AS caught_up, s.active,
                   pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::text AS behind_bytes,
@@ -127,7 +164,7 @@ export class NativeLogicalReplication implements ReplicationPort {
   }
 
   async stop(): Promise<void> {
-    await withClient(this.options.target, async (c) => {
+    await this.withClient('target', async (c) => {
       const sub = await readSubscription(c, this.options.subscription);
       if (!sub) throw new Error(`${this.description} does not exist on the target`);
       if (sub.enabled) await c.query(`ALTER SUBSCRIPTION ${quoteIdent(this.options.subscription)} DISABLE`);
@@ -135,7 +172,7 @@ export class NativeLogicalReplication implements ReplicationPort {
       for (;;) {
         const now = await readSubscription(c, this.options.subscription);
         if (!now || now.workers === 0 || Date.now() > deadline) return;
-        await sleep(50);
+        await sleep(STOP_POLL_MS);
       }
     });
   }
