@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -221,7 +222,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       });
       const fn = new nodejs.NodejsFunction(this, `${pascal(role)}Function`, {
         description: `zero-downtime-migration cutover steps: ${allowed.join(', ')}`,
-        entry: path.join(__dirname, '..', '..', 'lambda', 'handlers', 'cutover-step.ts'),
+        entry: handlerEntry(),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
@@ -486,4 +487,10 @@ function validateProps(props: CutoverWorkflowProps): Settings {
 
 function pascal(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The step handler's source: TypeScript in this repository, compiled JavaScript in a built package (dist/). */
+function handlerEntry(): string {
+  const base = path.join(__dirname, '..', '..', 'lambda', 'handlers', 'cutover-step');
+  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
 }
