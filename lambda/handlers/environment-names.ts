@@ -53,8 +53,8 @@ export const TRAFFIC_SWITCH_KINDS: readonly TrafficSwitchKind[] = Object.values(
 /** `TRAFFIC_SWITCH_TARGET` of `route53-cname` is `<hostedZoneId>` + this + `<record name>`. */
 export const ROUTE53_TARGET_SEPARATOR = '/';
 
-/** A dependency the handler builds from the environment (a field of CutoverDeps). */
-export type CutoverDependency = Exclude<keyof CutoverDeps, 'now'>;
+/** A dependency the handler builds from the environment (a field of CutoverDeps; `now` and `stopWaitMs` are for tests). */
+export type CutoverDependency = Exclude<keyof CutoverDeps, 'now' | 'stopWaitMs'>;
 
 /**
  * Variables each dependency reads when it is first used (optional ones included). A function needs exactly

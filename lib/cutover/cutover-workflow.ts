@@ -144,6 +144,9 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
  *
  * Start it with `{ "migrationId": "...", "mode": "dry-run" | "execute" }`.
  */
+/** The Amazon CA bundle (RDS and Aurora included) shipped in the Lambda Node.js runtimes. */
+const RUNTIME_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+
 export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly stateMachine: sfn.StateMachine;
   /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
@@ -234,7 +237,14 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         tracing: lambda.Tracing.ACTIVE,
         logGroup: fnLogGroup,
         environmentEncryption: props.encryptionKey,
-        environment: { ...environmentOf(allowed, environmentValues), NODE_OPTIONS: '--enable-source-maps' },
+        environment: {
+          ...environmentOf(allowed, environmentValues),
+          NODE_OPTIONS: '--enable-source-maps',
+          // TLS to the databases verifies the server certificate (DB_SSL_REJECT_UNAUTHORIZED defaults to true).
+          // Node.js 20+ Lambda runtimes no longer trust the Amazon CAs (RDS / Aurora included) unless told to
+          // load the bundle the runtime ships.
+          ...(needsAccess(allowed, 'databaseSecrets') ? { NODE_EXTRA_CA_CERTS: RUNTIME_CA_BUNDLE } : {}),
+        },
         bundling: {
           target: 'node22',
           minify: true,

@@ -189,6 +189,42 @@ test('dry run changes nothing: roles, subscription and sequences as they were', 
   await appCanWrite(f);
 });
 
+test('waits for a replication stop that outlasts one StopReplication invocation before syncing sequences', async () => {
+  // DMS takes minutes to go from "stopping" to "stopped"; one invocation waits a bounded time only.
+  let stopRequested = false;
+  let stoppingReads = 0;
+  const f = await fixture({
+    rows: 40,
+    replication: (real) => ({
+      description: `${real.description} (slow to stop)`,
+      status: async () => {
+        if (stopRequested && stoppingReads < 3) {
+          stoppingReads += 1;
+          return { state: 'stopping', fullLoadComplete: true, lagSeconds: 0 };
+        }
+        return real.status();
+      },
+      stop: async () => {
+        stopRequested = true;
+        await real.stop();
+      },
+    }),
+  });
+  const result = await run(
+    f,
+    { migrationId: 'orders-slow-stop', mode: 'execute' },
+    createStepHandler({ ...f.deps, stopWaitMs: 0 }),
+  );
+  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
+  const steps = stepsRun(result);
+  expect(steps.filter((s) => s === 'StopReplication').length).toBeGreaterThan(1);
+  expect(steps.lastIndexOf('StopReplication')).toBeLessThan(steps.indexOf('SyncSequences'));
+  expect(f.deps.state.snapshot()['orders-slow-stop'].phases.stopReplication).toMatchObject({
+    status: 'succeeded',
+    summary: { stopped: true },
+  });
+});
+
 test('lag never converges: times out through Rollback, nothing changed', async () => {
   const f = await fixture({
     rows: 20,

@@ -34,4 +34,9 @@ export interface CutoverDeps {
   readonly now?: () => Date;
   /** Target rows per validation range. @default engine default */
   readonly rowsPerRange?: number;
+  /**
+   * How long one stopReplication invocation waits for the engine to report stopped before returning
+   * `stopped: false` (the state machine waits and calls again). @default STOP_WAIT_MS (60 s)
+   */
+  readonly stopWaitMs?: number;
 }

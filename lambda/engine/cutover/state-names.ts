@@ -48,6 +48,10 @@ export const STATES = {
   waitForSync: 'WaitBeforeNextLagCheck',
   /** Pass state that records a sync timeout as `$.error` before the (no-op) rollback. */
   syncTimedOut: 'SyncTimedOut',
+  /** Choice after StopReplication: stopped (or dry run) → SyncSequences, else wait and stop again. */
+  isReplicationStopped: 'IsReplicationStopped',
+  /** Wait state between StopReplication invocations while the task is still stopping (`pollInterval`). */
+  waitForStop: 'WaitBeforeNextStopCheck',
   /** Choice on `$.input.requireApproval`. */
   isApprovalRequired: 'IsApprovalRequired',
   /** Fail state when ValidateInput rejects the execution input (nothing was changed). */

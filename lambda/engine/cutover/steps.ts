@@ -79,7 +79,7 @@ async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<un
     case 'finalSync':
       return finalSync(ctx);
     case 'stopReplication':
-      return stopReplication(ctx);
+      return stopReplication(ctx, deps.stopWaitMs !== undefined ? { waitMs: deps.stopWaitMs } : {});
     case 'syncSequences':
       return syncSequences(ctx);
     case 'switchTraffic':

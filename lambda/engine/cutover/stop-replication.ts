@@ -1,8 +1,13 @@
 import type { ReplicationStatus } from '../ports';
 import { beginPhase, endPhase, notifyPhase, sleep, succeededPhase, type StepContext } from './common';
 
-/** How long one invocation waits for the engine to report stopped; the state machine may call again. */
+/** How long one invocation waits for the engine to report stopped; the state machine calls again until it is. */
 export const STOP_WAIT_MS = 60_000;
+/**
+ * How long, from the phase's first start, the step keeps waiting across invocations before it gives up and
+ * fails (into ReportStoppedFailure): a DMS task normally stops within minutes.
+ */
+export const STOP_GIVE_UP_MS = 30 * 60_000;
 /**
  * Polls start tight and back off (10, 20, 40, ... ms, at most 1 s): a local engine stops within milliseconds
  * and every one of them is inside the write freeze; DMS takes longer and is not asked more than once a second.
@@ -62,6 +67,12 @@ export async function stopReplication(
       ...(status.detail ? { detail: status.detail } : {}),
       waitedMs: Date.now() - t0,
     };
+    if (!result.stopped && ctx.now().getTime() - Date.parse(started.startedAt) > STOP_GIVE_UP_MS) {
+      throw new Error(
+        `${ctx.deps.replication.description} was asked to stop at ${started.startedAt} and is still ${status.state} ` +
+          `after ${STOP_GIVE_UP_MS / 60_000} minutes${status.detail ? ` (${status.detail})` : ''}`,
+      );
+    }
     if (result.stopped) {
       await endPhase(ctx, 'stopReplication', started, 'succeeded', result);
       await notifyPhase(

@@ -250,7 +250,33 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   states[STATES.waitForSync] = wait;
   states[STATES.startWaitForSync] = startWait;
 
-  freeze.next(finalSync).next(stop).next(sequences).next(postValidation);
+  // One StopReplication invocation waits a bounded time (a DMS task takes minutes to stop): until it reports
+  // `stopped` (or a dry run), wait and call it again; it fails by itself when the task never stops.
+  const stopResult = `$.results.${resultKey('StopReplication')}`;
+  const waitForStop = new sfn.Wait(scope, STATES.waitForStop, {
+    stateName: STATES.waitForStop,
+    time: sfn.WaitTime.duration(props.pollInterval),
+  });
+  const isStopped = new sfn.Choice(scope, STATES.isReplicationStopped, { stateName: STATES.isReplicationStopped })
+    .when(
+      sfn.Condition.or(
+        sfn.Condition.and(
+          sfn.Condition.isPresent(`${stopResult}.stopped`),
+          sfn.Condition.booleanEquals(`${stopResult}.stopped`, true),
+        ),
+        sfn.Condition.and(
+          sfn.Condition.isPresent(`${stopResult}.dryRun`),
+          sfn.Condition.booleanEquals(`${stopResult}.dryRun`, true),
+        ),
+      ),
+      sequences,
+    )
+    .otherwise(waitForStop.next(stop));
+  states[STATES.isReplicationStopped] = isStopped;
+  states[STATES.waitForStop] = waitForStop;
+
+  freeze.next(finalSync).next(stop).next(isStopped);
+  sequences.next(postValidation);
   postValidationEnd.next(switchTraffic);
   switchTraffic.next(complete).next(succeeded);
 

@@ -140,6 +140,18 @@ describe('CutoverWorkflow resources', () => {
     ]);
   });
 
+  test('the database function trusts the RDS CA: Node.js 20+ Lambda runtimes do not load it by default', () => {
+    // Without it, TLS to Aurora fails certificate verification ("self-signed certificate in certificate chain").
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(
+        (f as { Properties: { Environment: { Variables: { ALLOWED_STEPS: string } } } }).Properties.Environment
+          .Variables.ALLOWED_STEPS,
+      ).includes('finalSync'),
+    ) as { Properties: { Environment: { Variables: Record<string, string> } } };
+    expect(fn.Properties.Environment.Variables).toMatchObject({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
+    expect(fn.Properties.Environment.Variables.DB_SSL_REJECT_UNAUTHORIZED).toBeUndefined();
+  });
+
   test('the execution-failed alarm: ExecutionsFailed >= 1 to the topic', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ExecutionsFailed',

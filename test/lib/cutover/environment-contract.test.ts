@@ -287,7 +287,9 @@ describe.each(CASES)('environment contract with $name', (c) => {
   test('every variable the construct writes is one the handler reads', () => {
     for (const role of roles) {
       const unknown = Object.keys(synthesized.env[role]!).filter(
-        (name) => name !== 'NODE_OPTIONS' && !(ENVIRONMENT_VARIABLES as readonly string[]).includes(name),
+        (name) =>
+          !['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].includes(name) &&
+          !(ENVIRONMENT_VARIABLES as readonly string[]).includes(name),
       );
       expect({ role, unknown }).toEqual({ role, unknown: [] });
     }
