@@ -4,7 +4,7 @@ import type { CutoverRunResult } from '../local/run-state-machine';
 import type { DemoRowCounts } from './demo-schema';
 import { freezeWindow, phaseTimes, type CutoverPhaseTimes } from './freeze';
 import { htmlReportPath, type RehearsalOptions } from './options';
-import { formatMs, type PhaseTiming, type RehearsalIO } from './progress';
+import { formatMs, painter, type PhaseTiming, type RehearsalIO } from './progress';
 import { toReportPhase, writeRateBuckets, type ExecutionSummary, type RehearsalReport } from './report-json';
 import { compareOutcome, type Actual, type ScenarioPlan } from './scenarios';
 import { replicationName, type Servers } from './servers';
@@ -179,48 +179,164 @@ function commitsAfterFreeze(
   };
 }
 
+const BETWEEN_PHASES = 'between phases (state transitions, step start-up)';
+
+/** Rounded milliseconds for the summary; "<1" for a phase that took under half a millisecond. */
+function ms(value: number): string {
+  return value > 0 && value < 0.5 ? '<1' : String(Math.round(value));
+}
+
+/**
+ * The freeze breakdown as an aligned table (name, ms, share, bar). The short gaps between phases are merged into one
+ * line that keeps each of them (`1 + 1 + 3`), placed after the workflow's phases and before the reconnect.
+ */
+export function freezeBreakdownLines(report: RehearsalReport, indent = '    '): string[] {
+  const { breakdown } = report.freeze;
+  if (breakdown.length === 0) return [];
+  const gaps = breakdown.filter((b) => b.name === BETWEEN_PHASES);
+  const rows: Array<{ name: string; ms: number; note?: string }> = breakdown
+    .filter((b) => b.name !== BETWEEN_PHASES)
+    .map((b) => ({ name: b.name, ms: b.ms }));
+  if (gaps.length) {
+    // One gap stays where it happened; several go after the workflow's phases, before the reconnect.
+    const at =
+      gaps.length === 1
+        ? breakdown.indexOf(gaps[0])
+        : rows.findIndex((r) => /^(application reconnects|after the last phase)/.test(r.name));
+    rows.splice(at === -1 ? rows.length : at, 0, {
+      name: 'between phases',
+      ms: gaps.reduce((sum, g) => sum + g.ms, 0),
+      note: `state transitions, step start-up${gaps.length > 1 ? `: ${gaps.map((g) => ms(g.ms)).join(' + ')} ms` : ''}`,
+    });
+  }
+  const total = rows.reduce((sum, r) => sum + r.ms, 0);
+  const nameWidth = Math.max(...rows.map((r) => r.name.length));
+  const msWidth = Math.max(...rows.map((r) => ms(r.ms).length));
+  return rows.map((r) => {
+    const share = total > 0 ? (r.ms / total) * 100 : 0;
+    const bar = '█'.repeat(Math.round(share / 5));
+    const pct = `${share > 0 && share < 1 ? '<1' : Math.round(share)}%`;
+    return `${indent}${r.name.padEnd(nameWidth)}  ${ms(r.ms).padStart(msWidth)} ms  ${pct.padStart(4)}  ${bar}${
+      r.note ? `${bar ? ' ' : ''}(${r.note})` : ''
+    }`.trimEnd();
+  });
+}
+
+/** The scenario's expected outcome in words: `execution SUCCEEDED, froze, traffic on the target, ...`. */
+export function describeExpectation(e: RehearsalReport['expected']): string {
+  return [
+    `execution ${e.executionStatus}${e.error ? ` (${e.error})` : ''}`,
+    ...(e.migrationStatus ? [`migration ${e.migrationStatus}`] : []),
+    e.froze ? 'froze' : 'never froze',
+    e.trafficSwitched ? 'traffic on the target' : 'traffic on the source',
+    e.sourceWritable ? 'source writable' : 'source locked',
+    e.replicationStopped ? 'replication stopped' : 'replication running',
+    ...(e.resumedSkippedDonePhases ? ['resume skipped the finished phases'] : []),
+  ].join(', ');
+}
+
+/**
+ * The summary printed at the end of a rehearsal: the verdict, then what a reader asks first (was anything lost,
+ * how long was the freeze and what was it made of), then the details. Plain text unless `color`.
+ */
+export function summaryLines(
+  report: RehearsalReport,
+  options: Pick<RehearsalOptions, 'reportPath' | 'keepReplication'>,
+  servers?: Pick<Servers, 'kind' | 'sourceUrl' | 'targetUrl'>,
+  color = false,
+): string[] {
+  const paint = painter(color);
+  const label = (text: string): string => `  ${text.padEnd(19)} `;
+  const pad = ' '.repeat(label('').length);
+  const verdict = report.ok ? paint('ok', 'OK') : paint('bad', 'FAILED');
+  const why = report.error
+    ? ` — ${report.error}`
+    : report.ok
+      ? ' — outcome as expected, no acknowledged write lost'
+      : '';
+
+  // Lost writes, with where each acknowledged write was looked for.
+  const verified = report.verification.length > 0;
+  const where = report.verification.map((v) => `${v.database} ${v.found}/${v.checked}`).join(', ');
+  const lost = !verified
+    ? `${paint('bad', 'not verified')} (the rehearsal stopped before checking ${report.acknowledgedWrites} acknowledged writes)`
+    : report.lostWrites === 0
+      ? `${paint('ok', '0')} of ${report.acknowledgedWrites} acknowledged (found: ${where})`
+      : `${paint('bad', `${report.lostWrites} LOST`)} of ${report.acknowledgedWrites} acknowledged (found: ${where}); ` +
+        'see lostSamples in the JSON report';
+
+  // The freeze: total, then what it was made of.
+  const { breakdown } = report.freeze;
+  const single = breakdown.length === 1;
+  const freeze = report.freeze.from
+    ? `${paint('bold', `${report.writeFreezeMs} ms`)}  ${
+        single ? `${breakdown[0].name};` : 'longest pause between acknowledged commits'
+      } (next-longest ${report.freeze.nextLongestGapMs} ms, median ${report.freeze.medianGapMs} ms)`
+    : `${report.writeFreezeMs} ms (fewer than two acknowledged writes: nothing to measure)`;
+  const after = report.freeze.sourceCommitsAfterFreeze;
+  const held =
+    after === undefined
+      ? []
+      : [
+          `${label('freeze held')}${after === 0 ? paint('ok', 'yes') : paint('bad', 'NO')} — ${after} source commits after the ` +
+            'freeze step ended (server clock)',
+        ];
+
+  const load = report.load;
+  const expected = report.error
+    ? `${paint('bad', 'not reached')} (expected: ${describeExpectation(report.expected)})`
+    : report.mismatches.length === 0
+      ? `${paint('ok', 'as expected')}: ${describeExpectation(report.expected)}`
+      : `${paint('bad', report.mismatches.join('; '))} (expected: ${describeExpectation(report.expected)})`;
+  const lines = [
+    '',
+    `Rehearsal ${report.scenario} (${report.mode}): ${verdict}${why}`,
+    `${label('lost writes')}${lost}`,
+    `${label('write freeze')}${freeze}`,
+    ...(single ? [] : freezeBreakdownLines(report, pad)),
+    ...held,
+    `${label('writes')}${report.acknowledgedWrites} acknowledged (${
+      Object.entries(report.acknowledgedOn)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }), ${load.achievedRate} writes/s of ${load.targetRate} asked, ${load.retries} retried attempts, ${
+      load.failed ? paint('bad', `${load.failed} failed`) : '0 failed'
+    }`,
+    `${label('validation')}${report.validation.ok ? paint('ok', 'match') : paint('bad', 'MISMATCH')} — ${report.validation.by}${
+      report.validation.error ? `: ${report.validation.error}` : ''
+    }`,
+    `${label('executions')}${
+      report.cutover.executions
+        .map(
+          (e) =>
+            `#${e.index + 1} ${e.status}${e.error ? ` ${e.error}` : ''}${e.lastState ? ` at ${e.lastState}` : ''} in ${formatMs(
+              e.durationMs,
+            )}`,
+        )
+        .join(', ') || 'none'
+    }`,
+    `${label('expected vs actual')}${expected}`,
+    `${label('rows')}${Object.values(report.rows.loaded).reduce((a, b) => a + b, 0)}`,
+    `${label('total time')}${formatMs(report.durationMs)}`,
+    `${label('reports')}${options.reportPath}`,
+    `${pad}${htmlReportPath(options.reportPath)}`,
+  ];
+  if (servers?.kind === 'external') {
+    lines.push(
+      `${label('servers')}left running with the data in place: source ${redactUrl(servers.sourceUrl)} (schemas app, sales), ` +
+        `target ${redactUrl(servers.targetUrl)}${
+          options.keepReplication ? `; publication/subscription/slot "${replicationName(servers.sourceUrl)}" kept` : ''
+        }`,
+    );
+  }
+  return lines;
+}
+
 export function printSummary(
   io: RehearsalIO,
   report: RehearsalReport,
   options: RehearsalOptions,
   servers?: Servers,
 ): void {
-  const lines = [
-    '',
-    `Rehearsal ${report.scenario} (${report.mode}): ${report.ok ? 'OK' : 'FAILED'}${report.error ? ` — ${report.error}` : ''}`,
-    `  rows                 ${Object.values(report.rows.loaded).reduce((a, b) => a + b, 0)}`,
-    `  writes acknowledged  ${report.acknowledgedWrites} (${Object.entries(report.acknowledgedOn)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(
-        ', ',
-      )}), ${report.load.achievedRate} writes/s, ${report.load.retries} retried attempts, ${report.load.failed} failed`,
-    `  found on target      ${report.writesFoundOnTarget}`,
-    `  lost writes          ${report.lostWrites}`,
-    `  write freeze         ${report.writeFreezeMs} ms${
-      report.freeze.breakdown.length
-        ? ` = ${report.freeze.breakdown.map((b) => `${b.name} ${Math.round(b.ms)}`).join(' + ')}`
-        : ''
-    }`,
-    ...(report.freeze.sourceCommitsAfterFreeze !== undefined
-      ? [`  source commits after the freeze step ended: ${report.freeze.sourceCommitsAfterFreeze} (server clock)`]
-      : []),
-    `  validation           ${report.validation.ok ? 'match' : 'MISMATCH'} (${report.validation.by})`,
-    `  executions           ${report.cutover.executions
-      .map((e) => `${e.status}${e.error ? ` ${e.error}` : ''} in ${formatMs(e.durationMs)}`)
-      .join(', ')}`,
-    `  expected vs actual   ${
-      report.error ? 'not reached' : report.mismatches.length === 0 ? 'as expected' : report.mismatches.join('; ')
-    }`,
-    `  total time           ${formatMs(report.durationMs)}`,
-    `  reports              ${options.reportPath}, ${htmlReportPath(options.reportPath)}`,
-  ];
-  if (servers?.kind === 'external') {
-    lines.push(
-      `  servers left running with the data in place: source ${redactUrl(servers.sourceUrl)} (schemas app, sales), ` +
-        `target ${redactUrl(servers.targetUrl)}${
-          options.keepReplication ? `; publication/subscription/slot "${replicationName(servers.sourceUrl)}" kept` : ''
-        }`,
-    );
-  }
-  for (const line of lines) io.out(line);
+  for (const line of summaryLines(report, options, servers, io.color)) io.out(line);
 }

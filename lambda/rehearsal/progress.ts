@@ -2,12 +2,41 @@
 export interface RehearsalIO {
   out(line: string): void;
   err(line: string): void;
+  /** Whether `out` may use ANSI colours (a terminal, not a CI log or a pipe). Absent: plain text. */
+  readonly color?: boolean;
+}
+
+/** Colours only on a terminal; NO_COLOR (https://no-color.org) and TERM=dumb turn them off, FORCE_COLOR on. */
+export function stdoutWantsColor(
+  stream: { isTTY?: boolean } = process.stdout,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== '0') return true;
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb';
 }
 
 export const consoleIO: RehearsalIO = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  get color() {
+    return stdoutWantsColor();
+  },
 };
+
+export type Tone = 'ok' | 'bad' | 'bold' | 'dim';
+
+const ANSI: Record<Tone, [string, string]> = {
+  ok: ['\x1b[32m', '\x1b[39m'],
+  bad: ['\x1b[1;31m', '\x1b[22;39m'],
+  bold: ['\x1b[1m', '\x1b[22m'],
+  dim: ['\x1b[2m', '\x1b[22m'],
+};
+
+/** `paint(tone, text)`: ANSI-coloured when `color`, the text unchanged otherwise. */
+export function painter(color: boolean | undefined): (tone: Tone, text: string) => string {
+  return color ? (tone, text) => `${ANSI[tone][0]}${text}${ANSI[tone][1]}` : (_tone, text) => text;
+}
 
 export const silentIO: RehearsalIO = { out: () => undefined, err: () => undefined };
 

@@ -12,150 +12,305 @@ export function esc(value: unknown): string {
 }
 
 const W = 1000;
-const LABEL = 190;
+const LABEL = 235;
+const RIGHT = 16;
 const LANE = 18;
-const RATE_H = 140;
+const RATE_H = 150;
+
+/** One colour per freeze/cutover phase, shared by the charts, the breakdown bar and its table. */
+const PHASE_COLORS: Record<string, string> = {
+  preflight: '#54aeff',
+  preValidation: '#218bff',
+  waitForSync: '#80ccff',
+  approval: '#d0d7de',
+  freezeWrites: '#0969da',
+  finalSync: '#8250df',
+  stopReplication: '#bf3989',
+  sequences: '#bc4c00',
+  postValidation: '#116329',
+  switchTraffic: '#0550ae',
+  done: '#57606a',
+  rollback: '#9a6700',
+  reportStoppedFailure: '#a40e26',
+};
+const GAP_COLOR = '#d0d7de';
+const RECONNECT_COLOR = '#8c959f';
+
+function segmentColor(name: string): string {
+  if (PHASE_COLORS[name]) return PHASE_COLORS[name];
+  if (/^application reconnects|^after the last phase/.test(name)) return RECONNECT_COLOR;
+  return GAP_COLOR;
+}
 
 interface Bar {
   readonly lane: string;
+  readonly name: string;
   readonly start: number;
   readonly end: number;
   readonly status: string;
   readonly group: string;
 }
 
-/** The timeline: one lane per phase (rehearsal and cutover), write rate per bucket below, the freeze highlighted. */
-function timelineSvg(report: RehearsalReport): string {
+/** A "nice" step (1, 2, 5 × 10^n) giving at most `ticks` intervals over `span`. */
+function niceStep(span: number, ticks: number): number {
+  const raw = span / ticks;
+  const pow = 10 ** Math.floor(Math.log10(raw || 1));
+  return ([1, 2, 5, 10].find((m) => m * pow >= raw) ?? 10) * pow;
+}
+
+function fmtSeconds(s: number, step: number): string {
+  return `${s.toFixed(step < 0.1 ? 2 : step < 1 ? 1 : 0)}s`;
+}
+
+/**
+ * A timeline: one lane per phase in [from, to], the acknowledged writes per bucket below (stacked source/target,
+ * with a y axis), the write freeze highlighted across both. Times on the x axis are seconds since `origin`.
+ */
+function timelineSvg(
+  report: RehearsalReport,
+  view: { from: number; to: number; origin: number; groups: ReadonlyArray<string>; label: string },
+): string {
   const bars: Bar[] = report.phases
-    .filter((p) => p.endedAt)
+    .filter((p) => p.endedAt && view.groups.includes(p.group))
     .map((p) => ({
-      lane: `${p.group === 'cutover' ? '↳ ' : ''}${p.name}`,
+      lane: `${p.group === 'cutover' && view.groups.length > 1 ? '↳ ' : ''}${p.name}`,
+      name: p.name,
       start: Date.parse(p.startedAt),
       end: Date.parse(p.endedAt as string),
       status: p.status,
       group: p.group,
-    }));
-  const rateStart = report.writeRate.startedAt ? Date.parse(report.writeRate.startedAt) : NaN;
-  const buckets = report.writeRate.source.length;
-  const rateEnd = rateStart + buckets * report.writeRate.bucketMs;
-  const times = [...bars.flatMap((b) => [b.start, b.end]), rateStart, rateEnd].filter(Number.isFinite);
-  if (times.length === 0) return '<p>No timeline data.</p>';
-  const t0 = Math.min(...times);
-  const t1 = Math.max(...times, t0 + 1);
-  const x = (t: number): number => LABEL + ((t - t0) / (t1 - t0)) * (W - LABEL - 10);
+    }))
+    .filter((b) => b.end >= view.from && b.start <= view.to);
+  const t0 = view.from;
+  const t1 = Math.max(view.to, t0 + 1);
+  const x = (t: number): number => LABEL + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * (W - LABEL - RIGHT);
   const lanes = [...new Set(bars.map((b) => b.lane))];
-  const laneTop = 24;
-  const rateTop = laneTop + lanes.length * LANE + 24;
-  const height = rateTop + RATE_H + 30;
+  const laneTop = 26;
+  const rateTop = laneTop + lanes.length * LANE + 28;
+  const axisY = rateTop + RATE_H;
+  const height = axisY + 40;
   const parts: string[] = [];
 
-  // Freeze window (across the whole chart).
-  if (report.freeze.from && report.freeze.to) {
-    const fx = x(Date.parse(report.freeze.from));
-    const fw = Math.max(2, x(Date.parse(report.freeze.to)) - fx);
-    parts.push(
-      `<rect class="freeze" x="${fx.toFixed(1)}" y="14" width="${fw.toFixed(1)}" height="${height - 34}"><title>write freeze ${esc(
-        report.writeFreezeMs,
-      )} ms</title></rect>`,
-      `<text class="freeze-label" x="${(fx + fw + 4).toFixed(1)}" y="12">write freeze ${esc(formatMs(report.writeFreezeMs))}</text>`,
-    );
-  }
-  // Time axis (seconds since start).
+  // Time axis: seconds since the origin, with a grid.
   const span = (t1 - t0) / 1000;
-  const step = span > 120 ? 20 : span > 60 ? 10 : span > 20 ? 5 : span > 8 ? 2 : span > 3 ? 1 : 0.5;
-  for (let s = 0; s <= span; s += step) {
-    const xx = x(t0 + s * 1000);
+  const step = niceStep(span, 10);
+  const firstTick = Math.ceil((t0 - view.origin) / 1000 / step) * step;
+  for (let s = firstTick; view.origin + s * 1000 <= t1 + 1e-6; s += step) {
+    const xx = x(view.origin + s * 1000);
     parts.push(
-      `<line class="grid" x1="${xx.toFixed(1)}" y1="${laneTop - 4}" x2="${xx.toFixed(1)}" y2="${rateTop + RATE_H}"/>`,
-      `<text class="axis" x="${xx.toFixed(1)}" y="${rateTop + RATE_H + 16}" text-anchor="middle">${s.toFixed(step < 1 ? 1 : 0)}s</text>`,
+      `<line class="grid" x1="${xx.toFixed(1)}" y1="${laneTop - 4}" x2="${xx.toFixed(1)}" y2="${axisY}"/>`,
+      `<text class="axis" x="${xx.toFixed(1)}" y="${axisY + 16}" text-anchor="middle">${fmtSeconds(s, step)}</text>`,
     );
   }
-  // Phase lanes.
-  lanes.forEach((lane, i) => {
-    const y = laneTop + i * LANE;
-    parts.push(`<text class="lane" x="${LABEL - 6}" y="${y + 13}" text-anchor="end">${esc(lane)}</text>`);
-  });
-  for (const b of bars) {
-    const y = laneTop + lanes.indexOf(b.lane) * LANE;
-    const bx = x(b.start);
-    const bw = Math.max(1.5, x(b.end) - bx);
-    parts.push(
-      `<rect class="bar ${esc(b.group)} ${esc(b.status)}" x="${bx.toFixed(1)}" y="${y + 2}" width="${bw.toFixed(1)}" height="${LANE - 4}"><title>${esc(
-        b.lane,
-      )}: ${esc(formatMs(b.end - b.start))} (${esc(b.status)})</title></rect>`,
-    );
-  }
-  // Write rate per bucket, stacked source/target.
-  const max = Math.max(1, ...report.writeRate.source.map((s, i) => s + report.writeRate.target[i]));
-  const perSecond = 1000 / report.writeRate.bucketMs;
   parts.push(
-    `<text class="lane" x="${LABEL - 6}" y="${rateTop + 12}" text-anchor="end">writes / ${report.writeRate.bucketMs} ms</text>`,
-    `<text class="axis" x="${LABEL - 6}" y="${rateTop + 28}" text-anchor="end">max ${max} (${max * perSecond}/s)</text>`,
-    `<line class="axis-line" x1="${LABEL}" y1="${rateTop + RATE_H}" x2="${W - 10}" y2="${rateTop + RATE_H}"/>`,
+    `<text class="axis" x="${((LABEL + W - RIGHT) / 2).toFixed(0)}" y="${axisY + 34}" text-anchor="middle">${esc(view.label)}</text>`,
+  );
+
+  // Write rate per bucket, stacked source/target, with a y axis in writes per bucket.
+  const { bucketMs } = report.writeRate;
+  const rateStart = report.writeRate.startedAt ? Date.parse(report.writeRate.startedAt) : NaN;
+  const totals = report.writeRate.source.map((s, i) => s + report.writeRate.target[i]);
+  const visible = totals.filter((_, i) => {
+    const t = rateStart + i * bucketMs;
+    return t + bucketMs >= t0 && t <= t1;
+  });
+  const yStep = niceStep(Math.max(1, ...visible), 4);
+  const yMax = Math.max(yStep, Math.ceil(Math.max(1, ...visible) / yStep) * yStep);
+  const y = (v: number): number => axisY - (v / yMax) * RATE_H;
+  for (let v = 0; v <= yMax; v += yStep) {
+    parts.push(
+      `<line class="${v === 0 ? 'axis-line' : 'grid'}" x1="${LABEL}" y1="${y(v).toFixed(1)}" x2="${W - RIGHT}" y2="${y(v).toFixed(1)}"/>`,
+      `<text class="axis" x="${LABEL - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v}</text>`,
+    );
+  }
+  parts.push(
+    `<text class="lane" x="${LABEL - 40}" y="${rateTop + RATE_H / 2 - 6}" text-anchor="end"><tspan x="${
+      LABEL - 40
+    }">writes per</tspan><tspan x="${LABEL - 40}" dy="15">${bucketMs} ms</tspan></text>`,
   );
   if (Number.isFinite(rateStart)) {
-    const bw = Math.max(0.5, x(rateStart + report.writeRate.bucketMs) - x(rateStart));
-    for (let i = 0; i < buckets; i++) {
-      const bx = x(rateStart + i * report.writeRate.bucketMs);
-      const s = report.writeRate.source[i];
-      const t = report.writeRate.target[i];
-      const hs = (s / max) * RATE_H;
-      const ht = (t / max) * RATE_H;
-      if (s) {
+    // Whole buckets only (a bucket cut by the view's edge would draw as a misleadingly short bar).
+    const full = (bucketMs / (t1 - t0)) * (W - LABEL - RIGHT);
+    const bw = Math.max(0.5, full - (full > 4 ? 1 : 0));
+    for (let i = 0; i < totals.length; i++) {
+      const bt = rateStart + i * bucketMs;
+      if (bt < t0 || bt + bucketMs > t1) continue;
+      const bx = x(bt);
+      const src = report.writeRate.source[i];
+      const tgt = report.writeRate.target[i];
+      const tip = `<title>+${((bt - view.origin) / 1000).toFixed(1)}s: ${src} on source, ${tgt} on target</title>`;
+      if (src) {
         parts.push(
-          `<rect class="rate-source" x="${bx.toFixed(1)}" y="${(rateTop + RATE_H - hs).toFixed(1)}" width="${bw.toFixed(1)}" height="${hs.toFixed(1)}"/>`,
+          `<rect class="rate-source" x="${bx.toFixed(1)}" y="${y(src).toFixed(1)}" width="${bw.toFixed(1)}" height="${(axisY - y(src)).toFixed(1)}">${tip}</rect>`,
         );
       }
-      if (t) {
+      if (tgt) {
         parts.push(
-          `<rect class="rate-target" x="${bx.toFixed(1)}" y="${(rateTop + RATE_H - hs - ht).toFixed(1)}" width="${bw.toFixed(1)}" height="${ht.toFixed(1)}"/>`,
+          `<rect class="rate-target" x="${bx.toFixed(1)}" y="${y(src + tgt).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y(src) - y(src + tgt)).toFixed(1)}">${tip}</rect>`,
         );
       }
     }
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="100%" role="img" aria-label="rehearsal timeline">${parts.join(
-    '',
-  )}</svg>`;
+
+  // Phase lanes.
+  lanes.forEach((lane, i) => {
+    const yy = laneTop + i * LANE;
+    if (i % 2 === 0) {
+      parts.push(`<rect class="zebra" x="0" y="${yy}" width="${W - RIGHT}" height="${LANE}"/>`);
+    }
+    parts.push(`<text class="lane" x="${LABEL - 6}" y="${yy + 13}" text-anchor="end">${esc(lane)}</text>`);
+  });
+  for (const b of bars) {
+    const yy = laneTop + lanes.indexOf(b.lane) * LANE;
+    const bx = x(b.start);
+    const bw = Math.max(2, x(b.end) - bx);
+    const fill =
+      b.status === 'failed'
+        ? '#cf222e'
+        : b.status === 'skipped'
+          ? '#eaeef2'
+          : b.group === 'cutover'
+            ? segmentColor(b.name)
+            : '#8c959f';
+    const text = `${formatMs(b.end - b.start)}${b.status === 'succeeded' ? '' : ` ${b.status}`}`;
+    const label =
+      x(b.end) + 6 + text.length * 6.5 < W - RIGHT
+        ? `<text class="bar-label" x="${(bx + bw + 4).toFixed(1)}" y="${yy + 13}">${esc(text)}</text>`
+        : `<text class="bar-label" x="${(bx - 4).toFixed(1)}" y="${yy + 13}" text-anchor="end">${esc(text)}</text>`;
+    parts.push(
+      `<rect class="bar" fill="${fill}" x="${bx.toFixed(1)}" y="${yy + 3}" width="${bw.toFixed(1)}" height="${LANE - 6}"><title>${esc(
+        b.name,
+      )}: ${esc(formatMs(b.end - b.start))} (${esc(b.status)})</title></rect>`,
+      label,
+    );
+  }
+
+  // The write freeze, across lanes and rate, labelled above (kept inside the chart).
+  if (report.freeze.from && report.freeze.to) {
+    const fx = x(Date.parse(report.freeze.from));
+    const fw = Math.max(3, x(Date.parse(report.freeze.to)) - fx);
+    const text = `write freeze ${formatMs(report.writeFreezeMs)}`;
+    const right = fx + fw + 4 + text.length * 7 < W - RIGHT;
+    parts.push(
+      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${axisY - 16}"><title>write freeze ${esc(
+        report.writeFreezeMs,
+      )} ms</title></rect>`,
+      `<text class="freeze-label" x="${(right ? fx + fw + 4 : fx - 4).toFixed(1)}" y="13"${right ? '' : ' text-anchor="end"'}>${esc(text)}</text>`,
+    );
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="100%" role="img" aria-label="${esc(
+    view.label,
+  )}">${parts.join('')}</svg>`;
+}
+
+/** The whole rehearsal, and a close-up of the cutover (where the freeze is) when there was one. */
+function timelines(report: RehearsalReport): string {
+  const phases = report.phases.filter((p) => p.endedAt);
+  const rateStart = report.writeRate.startedAt ? Date.parse(report.writeRate.startedAt) : NaN;
+  const rateEnd = rateStart + report.writeRate.source.length * report.writeRate.bucketMs;
+  const times = [
+    ...phases.flatMap((p) => [Date.parse(p.startedAt), Date.parse(p.endedAt as string)]),
+    rateStart,
+    rateEnd,
+  ].filter(Number.isFinite);
+  if (times.length === 0) return '<p>No timeline data.</p>';
+  const origin = Math.min(...times);
+  const out: string[] = [];
+  const cutover = phases.filter((p) => p.group === 'cutover');
+  if (cutover.length) {
+    let from = Math.min(...cutover.map((p) => Date.parse(p.startedAt)));
+    let to = Math.max(...cutover.map((p) => Date.parse(p.endedAt as string)));
+    if (report.freeze.from && report.freeze.to) {
+      from = Math.min(from, Date.parse(report.freeze.from));
+      to = Math.max(to, Date.parse(report.freeze.to));
+    }
+    const pad = Math.max(300, (to - from) * 0.15);
+    out.push(
+      `<h2>Cutover close-up</h2><p class="muted">The cutover phases and the writes the application got acknowledged, per ${esc(
+        report.writeRate.bucketMs,
+      )} ms. The shaded band is the write freeze: the longest time no write could commit.</p>`,
+      timelineSvg(report, {
+        from: from - pad,
+        to: to + pad,
+        origin,
+        groups: ['cutover'],
+        label: 'seconds since the rehearsal started',
+      }),
+    );
+  }
+  out.push(
+    '<h2>Whole rehearsal</h2>',
+    timelineSvg(report, {
+      from: origin,
+      to: Math.max(...times),
+      origin,
+      groups: ['rehearsal', 'cutover'],
+      label: 'seconds since the rehearsal started',
+    }),
+  );
+  return out.join('\n');
 }
 
 function breakdownSvg(report: RehearsalReport): string {
   const total = report.freeze.breakdown.reduce((s, b) => s + b.ms, 0);
   if (total <= 0) return '';
   let x = 0;
-  const parts = report.freeze.breakdown.map((b, i) => {
+  const parts = report.freeze.breakdown.map((b) => {
     const w = (b.ms / total) * W;
-    const rect = `<rect class="seg seg${i % 7}" x="${x.toFixed(1)}" y="0" width="${Math.max(0.5, w).toFixed(1)}" height="26"><title>${esc(
-      b.name,
-    )}: ${esc(b.ms)} ms</title></rect>`;
+    const color = segmentColor(b.name);
+    const label = w > 70 ? `${b.name.length * 6.5 + 50 < w ? `${b.name} ` : ''}${Math.round(b.ms)} ms` : '';
+    const out =
+      `<rect x="${x.toFixed(1)}" y="0" width="${Math.max(0.5, w).toFixed(1)}" height="30" fill="${color}" stroke="#fff" stroke-width="1"><title>${esc(
+        b.name,
+      )}: ${esc(b.ms)} ms</title></rect>` +
+      (label
+        ? `<text class="seg-label${color === GAP_COLOR || color === RECONNECT_COLOR ? ' dark' : ''}" x="${(x + w / 2).toFixed(1)}" y="20" text-anchor="middle">${esc(label)}</text>`
+        : '');
     x += w;
-    return rect;
+    return out;
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} 26" width="100%" role="img" aria-label="freeze breakdown">${parts.join(
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} 30" width="100%" role="img" aria-label="freeze breakdown">${parts.join(
     '',
   )}</svg>`;
 }
 
 const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1080px;color:#1b1f24;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#1b1f24;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:30px 0 6px}
 .ok{color:#1a7f37}.bad{color:#cf222e}.muted{color:#57606a}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:16px 0}
-.card{border:1px solid #d0d7de;border-radius:8px;padding:10px 12px}.card b{display:block;font-size:20px}
+.verdict{border:2px solid;border-radius:10px;padding:14px 18px;margin:16px 0}
+.verdict.pass{border-color:#1a7f37;background:#f0fff4}.verdict.fail{border-color:#cf222e;background:#fff5f5}
+.verdict .head{font-size:20px;font-weight:700}
+.hero{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin-top:12px}
+.hero div{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px}
+.hero b{display:block;font-size:34px;line-height:1.15;font-variant-numeric:tabular-nums}
+.hero small{display:block;color:#57606a}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:14px 0}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:8px 12px}.card b{display:block;font-size:18px;font-variant-numeric:tabular-nums}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
-th{background:#f6f8fa;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
-svg text{font:11px system-ui,sans-serif;fill:#1b1f24}.axis{fill:#57606a}.grid{stroke:#eaeef2}.axis-line{stroke:#8c959f}
-.bar.rehearsal{fill:#8c959f}.bar.cutover{fill:#0969da}.bar.failed{fill:#cf222e}.bar.skipped{fill:#d0d7de}
-.rate-source{fill:#54aeff}.rate-target{fill:#2da44e}.freeze{fill:#cf222e;fill-opacity:.14;stroke:#cf222e;stroke-opacity:.5}
-.freeze-label{fill:#cf222e;font-weight:600}
-.seg0{fill:#0969da}.seg1{fill:#8250df}.seg2{fill:#bf3989}.seg3{fill:#bc4c00}.seg4{fill:#4d2d00}.seg5{fill:#1a7f37}.seg6{fill:#57606a}
-.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
+th{background:#f6f8fa;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.mismatch td{background:#fff5f5}
+svg text{font:12px system-ui,sans-serif;fill:#1b1f24}.axis{fill:#57606a}.grid{stroke:#eaeef2}.axis-line{stroke:#8c959f}
+.zebra{fill:#f6f8fa}.bar-label{fill:#57606a;font-size:11px}
+.rate-source{fill:#54aeff}.rate-target{fill:#2da44e}.freeze{fill:#cf222e;fill-opacity:.12;stroke:#cf222e;stroke-opacity:.6;stroke-dasharray:4 3}
+.freeze-label{fill:#cf222e;font-weight:700}
+.seg-label{fill:#fff;font-weight:600}.seg-label.dark{fill:#1b1f24}
+.swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+.legend{margin:4px 0}.legend .swatch{margin-left:12px}
+tr.gap td{color:#57606a}
 code{background:#f6f8fa;padding:1px 4px;border-radius:4px}
 `;
 
+const swatch = (color: string, extra = ''): string =>
+  `<span class="swatch" style="background:${color}${extra ? `;${extra}` : ''}"></span>`;
+
+function plain(value: unknown): string {
+  return value === undefined || value === null ? '-' : typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 export function renderHtmlReport(report: RehearsalReport): string {
-  const verdict = report.ok
-    ? '<span class="ok">✔ outcome as expected, no acknowledged write lost</span>'
-    : '<span class="bad">✘ rehearsal did not meet its expectation</span>';
+  const lostOk = report.lostWrites === 0 && report.verification.length > 0;
+  const asExpected = !report.error && report.mismatches.length === 0;
   const card = (label: string, value: string, cls = ''): string =>
     `<div class="card"><span class="muted">${esc(label)}</span><b class="${cls}">${esc(value)}</b></div>`;
   const rows = Object.values(report.rows.loaded).reduce((a, b) => a + b, 0);
@@ -164,22 +319,29 @@ export function renderHtmlReport(report: RehearsalReport): string {
       const want = (report.expected as unknown as Record<string, unknown>)[k];
       const got = (report.actual as Record<string, unknown>)[k];
       const match = want === undefined || want === got;
-      return `<tr><td>${esc(k)}</td><td>${esc(JSON.stringify(want ?? null))}</td><td class="${match ? 'ok' : 'bad'}">${esc(
-        JSON.stringify(got ?? null),
-      )}</td></tr>`;
+      return `<tr class="${match ? '' : 'mismatch'}"><td class="${match ? 'ok' : 'bad'}">${match ? '✔' : '✘'}</td><td>${esc(
+        k,
+      )}</td><td>${esc(plain(want))}</td><td class="${match ? '' : 'bad'}">${esc(plain(got))}</td></tr>`;
     })
     .join('');
+  const freezeTotal = report.freeze.breakdown.reduce((s, b) => s + b.ms, 0);
   const breakdownRows = report.freeze.breakdown
-    .map(
-      (b, i) =>
-        `<tr><td><svg width="10" height="10"><rect class="seg${i % 7}" width="10" height="10"/></svg> ${esc(b.name)}</td>` +
-        `<td class="num">${esc(b.ms.toFixed(1))} ms</td></tr>`,
-    )
+    .map((b) => {
+      const color = segmentColor(b.name);
+      return (
+        `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}${esc(b.name)}</td>` +
+        `<td class="num">${esc(b.ms.toFixed(1))} ms</td><td class="num">${
+          freezeTotal > 0 ? esc(((b.ms / freezeTotal) * 100).toFixed(0)) : '0'
+        }%</td></tr>`
+      );
+    })
     .join('');
   const phaseRows = report.phases
     .map(
       (p) =>
-        `<tr><td>${p.group === 'cutover' ? '↳ ' : ''}${esc(p.name)}</td><td>${esc(p.status)}</td><td class="num">${
+        `<tr><td>${p.group === 'cutover' ? '↳ ' : ''}${esc(p.name)}</td><td class="${
+          p.status === 'failed' ? 'bad' : ''
+        }">${esc(p.status)}</td><td class="num">${
           p.durationMs === null ? '-' : esc(formatMs(p.durationMs))
         }</td><td class="muted">${esc(p.startedAt.slice(11, 23))}</td><td class="muted">${esc(p.detail ?? '')}</td></tr>`,
     )
@@ -195,7 +357,7 @@ export function renderHtmlReport(report: RehearsalReport): string {
     )
     .join('');
   const lost = report.lostSamples.length
-    ? `<h2 class="bad">Lost writes (first ${report.lostSamples.length})</h2><table><tr><th>kind</th><th>key</th><th>acknowledged by</th><th>at</th><th>found</th></tr>${report.lostSamples
+    ? `<h2 class="bad">Lost writes (first ${report.lostSamples.length} of ${esc(report.lostWrites)})</h2><table><tr><th>kind</th><th>key</th><th>acknowledged by</th><th>at</th><th>found</th></tr>${report.lostSamples
         .map(
           (l) =>
             `<tr><td>${esc(l.kind)}</td><td><code>${esc(l.key)}</code></td><td>${esc(l.server)}</td><td>${esc(l.at)}</td><td>${esc(
@@ -204,44 +366,78 @@ export function renderHtmlReport(report: RehearsalReport): string {
         )
         .join('')}</table>`
     : '';
+  const verifiedOn = report.verification.map((v) => `${v.database} ${v.found}/${v.checked}`).join(', ');
+  const headline = report.ok
+    ? `✔ PASS — outcome as expected, no acknowledged write lost`
+    : `✘ FAIL — ${
+        report.error
+          ? report.error
+          : !lostOk
+            ? report.verification.length
+              ? `${report.lostWrites} acknowledged writes lost`
+              : 'acknowledged writes not verified'
+            : !asExpected
+              ? 'outcome not as expected'
+              : !report.validation.ok
+                ? 'validation mismatch'
+                : 'see below'
+      }`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>zdm rehearsal — ${esc(report.scenario)} (${esc(report.mode)})</title><style>${CSS}</style></head>
+<title>${report.ok ? 'PASS' : 'FAIL'} zdm rehearsal — ${esc(report.scenario)} (${esc(report.mode)})</title><style>${CSS}</style></head>
 <body>
 <h1>Cutover rehearsal: ${esc(report.scenario)} <span class="muted">(${esc(report.mode)})</span></h1>
-<p>${verdict}<br><span class="muted">${esc(report.description)} — migration <code>${esc(report.migrationId)}</code>, ${esc(
+<p class="muted">${esc(report.description)} — migration <code>${esc(report.migrationId)}</code>, ${esc(
     report.startedAt,
-  )}, ${esc(report.servers.kind)} servers</span></p>
+  )}, ${esc(report.servers.kind)} servers</p>
+<div class="verdict ${report.ok ? 'pass' : 'fail'}">
+<div class="head ${report.ok ? 'ok' : 'bad'}">${esc(headline)}</div>
+<div class="hero">
+<div><span class="muted">lost writes</span><b class="${lostOk ? 'ok' : 'bad'}" id="lost-writes">${
+    report.verification.length ? esc(report.lostWrites) : 'not verified'
+  }</b><small>of ${esc(report.acknowledgedWrites)} acknowledged${verifiedOn ? ` · found: ${esc(verifiedOn)}` : ''}</small></div>
+<div><span class="muted">write freeze</span><b id="write-freeze">${esc(formatMs(report.writeFreezeMs))}</b><small>longest pause between commits · next-longest ${esc(
+    report.freeze.nextLongestGapMs,
+  )} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
+<div><span class="muted">expected vs actual</span><b class="${asExpected ? 'ok' : 'bad'}">${
+    report.error
+      ? 'not reached'
+      : asExpected
+        ? '✔ as expected'
+        : `✘ ${esc(report.mismatches.length)} mismatch${report.mismatches.length === 1 ? '' : 'es'}`
+  }</b><small>expected: ${esc(report.expected.executionStatus)}${report.expected.error ? ` (${esc(report.expected.error)})` : ''} · got: ${esc(
+    report.actual.executionStatus ?? '-',
+  )}${report.actual.error ? ` (${esc(report.actual.error)})` : ''}</small></div>
+</div>
+</div>
 ${report.error ? `<p class="bad">Error: ${esc(report.error)}</p>` : ''}
 <div class="cards">
 ${card('acknowledged writes', String(report.acknowledgedWrites))}
 ${card('found on target', String(report.writesFoundOnTarget))}
-${card('lost writes', String(report.lostWrites), report.lostWrites === 0 ? 'ok' : 'bad')}
-${card('write freeze', formatMs(report.writeFreezeMs))}
-${card('load', `${report.load.achievedRate.toFixed(0)} / ${report.load.targetRate} w/s`)}
+${card('load', `${report.load.achievedRate.toFixed(0)} / ${report.load.targetRate} writes/s`)}
+${card('retried / failed', `${report.load.retries} / ${report.load.failed}`, report.load.failed ? 'bad' : '')}
+${card('validation', report.validation.ok ? 'match' : 'MISMATCH', report.validation.ok ? 'ok' : 'bad')}
 ${card('rows', String(rows))}
 ${card('total time', formatMs(report.durationMs))}
-${card('validation', report.validation.ok ? 'match' : 'MISMATCH', report.validation.ok ? 'ok' : 'bad')}
 </div>
-<h2>Timeline</h2>
-<div class="legend muted">phases: <span style="background:#8c959f"></span>rehearsal <span style="background:#0969da"></span>cutover
-<span style="background:#cf222e"></span>failed · commits: <span style="background:#54aeff"></span>on source <span style="background:#2da44e"></span>on target
-<span style="background:#cf222e;opacity:.3"></span>write freeze</div>
-${timelineSvg(report)}
+${lost}
+<div class="legend muted">commits:${swatch('#54aeff')}on source${swatch('#2da44e')}on target · phases:${swatch('#8c959f')}rehearsal step${swatch(
+    '#0969da',
+  )}cutover phase (colour per phase)${swatch('#cf222e')}failed${swatch('#cf222e', 'opacity:.25;outline:1px dashed #cf222e')}write freeze</div>
+${timelines(report)}
 <h2>Write freeze: ${esc(formatMs(report.writeFreezeMs))}</h2>
 <p class="muted">Longest time between two acknowledged commits: ${esc(report.freeze.from ?? '-')} → ${esc(
     report.freeze.to ?? '-',
-  )}. Next-longest gap ${esc(report.freeze.nextLongestGapMs)} ms; median ${esc(report.freeze.medianGapMs)} ms.</p>
+  )}${report.freeze.sourceCommitsAfterFreeze === undefined ? '' : `; source commits after the freeze step ended: ${esc(report.freeze.sourceCommitsAfterFreeze)}`}.</p>
 ${breakdownSvg(report)}
-<table><tr><th>inside the freeze</th><th>duration</th></tr>${breakdownRows}</table>
-<h2>Expected vs actual</h2>
-<table><tr><th>field</th><th>expected</th><th>actual</th></tr>${expectRows}</table>
+<table><tr><th>inside the freeze, in order</th><th class="num">duration</th><th class="num">share</th></tr>${breakdownRows}</table>
+<h2>Expected vs actual (${esc(report.scenario)})</h2>
+<table><tr><th></th><th>field</th><th>expected</th><th>actual</th></tr>${expectRows}</table>
 ${report.mismatches.length ? `<p class="bad">${report.mismatches.map(esc).join('<br>')}</p>` : ''}
 <h2>Executions</h2>
-<table><tr><th></th><th>status</th><th>error</th><th>last state</th><th>duration</th><th>cause</th></tr>${executions}</table>
-${lost}
+<table><tr><th></th><th>status</th><th>error</th><th>last state</th><th class="num">duration</th><th>cause</th></tr>${executions}</table>
 <h2>Phases</h2>
-<table><tr><th>phase</th><th>status</th><th>duration</th><th>started (UTC)</th><th>detail</th></tr>${phaseRows}</table>
+<table><tr><th>phase</th><th>status</th><th class="num">duration</th><th>started (UTC)</th><th>detail</th></tr>${phaseRows}</table>
 <h2>Load</h2>
 <p>${esc(report.load.concurrency)} connections as the application role, target ${esc(report.load.targetRate)} writes/s, achieved ${esc(
     report.load.achievedRate.toFixed(1),

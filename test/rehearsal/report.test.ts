@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freezeBreakdown, freezeWindow, longestGap, type CutoverPhaseTimes } from '../../lambda/rehearsal/freeze';
-import { esc, writeHtmlReport } from '../../lambda/rehearsal/report-html';
+import { describeExpectation, freezeBreakdownLines, summaryLines } from '../../lambda/rehearsal/build-report';
+import { painter, stdoutWantsColor } from '../../lambda/rehearsal/progress';
+import { esc, renderHtmlReport, writeHtmlReport } from '../../lambda/rehearsal/report-html';
 import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../lambda/rehearsal/report-json';
 import type { AckedWrite } from '../../lambda/rehearsal/write-load';
 
@@ -144,7 +146,9 @@ function sampleReport(): RehearsalReport {
     writesFoundOnTarget: acks.length,
     lostWrites: 0,
     lostSamples: [],
-    verification: [],
+    verification: [
+      { database: 'target', checked: acks.length, found: acks.length, lost: 0, samples: [], durationMs: 1 },
+    ],
     writeFreezeMs: w.ms,
     freeze: {
       from: w.from,
@@ -219,6 +223,36 @@ describe('reports', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
   });
 
+  test('the HTML report puts the verdict, lost writes and freeze up front, and every phase of the freeze', () => {
+    const html = renderHtmlReport(sampleReport());
+    expect(html).toContain('✔ PASS');
+    expect(html).toMatch(/<b class="ok" id="lost-writes">0<\/b>/);
+    expect(html).toMatch(/id="write-freeze">400 ms</);
+    expect(html).toContain('✔ as expected');
+    expect(html).toContain('Cutover close-up');
+    expect(html).toContain('writes per');
+    expect(html.indexOf('id="lost-writes"')).toBeLessThan(html.indexOf('Cutover close-up'));
+    for (const b of sampleReport().freeze.breakdown) expect(html).toContain(`${b.ms.toFixed(1)} ms`);
+    expect(html).toContain(String(sampleReport().acknowledgedWrites));
+  });
+
+  test('the HTML report shows lost writes and mismatches unmistakably', () => {
+    const report: RehearsalReport = {
+      ...sampleReport(),
+      ok: false,
+      lostWrites: 3,
+      verification: [{ database: 'target', checked: 322, found: 319, lost: 3, samples: [], durationMs: 1 }],
+      actual: { ...sampleReport().actual, trafficSwitched: false },
+      mismatches: ['trafficSwitched: expected true, got false'],
+    };
+    const html = renderHtmlReport(report);
+    expect(html).toContain('✘ FAIL — 3 acknowledged writes lost');
+    expect(html).toMatch(/<b class="bad" id="lost-writes">3<\/b>/);
+    expect(html).toContain('✘ 1 mismatch');
+    expect(html).toContain('<tr class="mismatch">');
+    expect(html).not.toMatch(/<link|<script|\ssrc=|url\(|@import/i);
+  });
+
   test('the JSON report has the documented top-level fields', () => {
     const path = join(dir, 'r.json');
     writeJsonReport(path, sampleReport());
@@ -246,5 +280,84 @@ describe('reports', () => {
 
   test('esc escapes HTML', () => {
     expect(esc(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});
+
+describe('summary', () => {
+  const options = { reportPath: '/tmp/r.json', keepReplication: false };
+
+  test('opens with the verdict, lost writes and the freeze, then its breakdown as an aligned table', () => {
+    const lines = summaryLines(
+      {
+        ...sampleReport(),
+        verification: [{ database: 'target', checked: 322, found: 322, lost: 0, samples: [], durationMs: 1 }],
+      },
+      options,
+    );
+    expect(lines[1]).toBe('Rehearsal happy (execute): OK — outcome as expected, no acknowledged write lost');
+    expect(lines[2]).toMatch(/^ {2}lost writes +0 of 322 acknowledged \(found: target 322\/322\)$/);
+    expect(lines[3]).toMatch(/^ {2}write freeze +400 ms +longest pause .*next-longest 5 ms, median 5 ms/);
+    const text = lines.join('\n');
+    expect(text).not.toContain('\x1b[');
+    expect(text).toContain('/tmp/r.json');
+    expect(text).toContain('/tmp/r.html');
+    expect(text).toMatch(/expected vs actual +as expected: execution SUCCEEDED/);
+    // No summary line is a wall of text.
+    for (const line of lines) expect(line.length).toBeLessThan(140);
+  });
+
+  test('the freeze breakdown merges the gaps between phases into one line that keeps each of them', () => {
+    const lines = freezeBreakdownLines(sampleReport(), '');
+    expect(lines).toEqual([
+      'last commit → freeze starts             1 ms   <1%',
+      'freezeWrites                           19 ms    5%  █',
+      'finalSync                              50 ms   13%  ███',
+      'stopReplication                        15 ms    4%  █',
+      'sequences                              20 ms    5%  █',
+      'postValidation                        210 ms   53%  ███████████',
+      'switchTraffic                           5 ms    1%',
+      'between phases                         45 ms   11%  ██ (state transitions, step start-up: 10 + 5 + 10 + 10 + 10 ms)',
+      'application reconnects to the target   35 ms    9%  ██',
+    ]);
+    // Every column lines up.
+    expect(new Set(lines.map((l) => l.indexOf(' ms')))).toEqual(new Set([lines[0].indexOf(' ms')]));
+  });
+
+  test('lost writes and failures stand out', () => {
+    const report: RehearsalReport = {
+      ...sampleReport(),
+      ok: false,
+      lostWrites: 2,
+      verification: [{ database: 'target', checked: 322, found: 320, lost: 2, samples: [], durationMs: 1 }],
+    };
+    const lines = summaryLines(report, options);
+    expect(lines[1]).toBe('Rehearsal happy (execute): FAILED');
+    expect(lines[2]).toMatch(/lost writes +2 LOST of 322 acknowledged/);
+    const colored = summaryLines(report, options, undefined, true).join('\n');
+    expect(colored).toContain('\x1b[1;31m2 LOST');
+  });
+
+  test('expectations read as words', () => {
+    expect(
+      describeExpectation({
+        executionStatus: 'FAILED',
+        error: 'ZdmSyncTimeout',
+        froze: false,
+        sourceWritable: true,
+        trafficSwitched: false,
+        replicationStopped: false,
+      }),
+    ).toBe(
+      'execution FAILED (ZdmSyncTimeout), never froze, traffic on the source, source writable, replication running',
+    );
+  });
+
+  test('colours only on a terminal, and never with NO_COLOR', () => {
+    expect(stdoutWantsColor({ isTTY: true }, {})).toBe(true);
+    expect(stdoutWantsColor({ isTTY: false }, {})).toBe(false);
+    expect(stdoutWantsColor({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(stdoutWantsColor({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+    expect(stdoutWantsColor({}, { FORCE_COLOR: '1' })).toBe(true);
+    expect(painter(false)('bad', 'x')).toBe('x');
   });
 });
