@@ -1,0 +1,796 @@
+/**
+ * The production path, end to end: the state machine the CutoverWorkflow construct synthesizes (with lag alarms
+ * from MigrationMonitoring and an SSM-parameter traffic switch) is executed by aws-local-stepfunctions, and every
+ * Task state invokes the REAL Lambda entry point (`handler` of lambda/handlers/cutover-step.ts) with
+ * `process.env` set to the environment the template gives THAT function (ALLOWED_STEPS included). The handler
+ * builds its dependencies from that environment, as in Lambda: DynamoDB state store, DMS adapter, CloudWatch
+ * alarm control, SNS notifier, SSM traffic switch, Secrets Manager database secrets.
+ *
+ * AWS is mocked only at the SDK client boundary (aws-sdk-client-mock), by fakes with the services' semantics:
+ * - Secrets Manager: the local source/target databases as `{host, port, username, password, dbname}`;
+ * - DynamoDB: an in-memory table evaluating the store's condition/update expressions (test/support/fake-aws.ts);
+ * - DMS: the task is native logical replication between the two real PostgreSQL servers — DescribeReplicationTasks
+ *   reports the subscription's state, StopReplicationTask disables it;
+ * - CloudWatch: CDCLatencySource/Target are the subscription's real lag (for the template's dimensions only);
+ *   alarm action calls are recorded; SNS publishes are recorded; SSM is an in-memory parameter store.
+ *
+ * Lambda is emulated per function: a function switch is a cold start (`resetHandlerCache`, empty secret cache);
+ * results are JSON round-tripped; an exception reaches Step Functions as Lambda reports it (error name =
+ * errorType, cause = the JSON error object).
+ */
+import {
+  CloudWatchClient,
+  DisableAlarmActionsCommand,
+  EnableAlarmActionsCommand,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  DatabaseMigrationServiceClient,
+  DescribeReplicationTasksCommand,
+  InvalidResourceStateFault,
+  ResourceNotFoundFault,
+  StopReplicationTaskCommand,
+  type ReplicationTask,
+} from '@aws-sdk/client-database-migration-service';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { NotFoundException, PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Client } from 'pg';
+import { clearDatabaseSecretCache } from '../../lambda/engine/aws/database-secret';
+import { ERRORS, type StepEvent, type StepName } from '../../lambda/engine/cutover/contract';
+import { STATES, stepOfState } from '../../lambda/engine/cutover/state-names';
+import { quoteIdent } from '../../lambda/engine/pg/identifiers';
+import { PHASES, type MigrationRecord } from '../../lambda/engine/ports';
+import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
+import { DynamoDbStateStore } from '../../lambda/engine/state/dynamodb-state-store';
+import type { TableSelection } from '../../lambda/engine/table-selection';
+import { handler, resetHandlerCache } from '../../lambda/handlers/cutover-step';
+import {
+  setupNativeReplication,
+  teardownNativeReplication,
+  waitForNativeSync,
+} from '../../lambda/local/native-replication-setup';
+import { runCutover, type CutoverRunResult } from '../../lambda/local/run-state-machine';
+import { CutoverWorkflow } from '../../lib/cutover/cutover-workflow';
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  placeholderFunctionArn,
+  resolveDefinitionString,
+} from '../../lib/cutover/private/local-definition';
+import { TrafficSwitchTarget } from '../../lib/cutover/traffic-switch';
+import { MigrationMonitoring } from '../../lib/monitoring/migration-monitoring';
+import { createDatabasePair, dropPair, serverPort, serverUrl, sql } from '../support/databases';
+import { FakeDynamoDbTable, FakeParameterStore, lambdaFunctionError } from '../support/fake-aws';
+
+jest.setTimeout(60_000);
+
+const REGION = LOCAL_REGION;
+const ACCOUNT = LOCAL_ACCOUNT;
+const TASK_ID = 'ZDMPRODUCTIONPATH';
+const TASK_ARN = `arn:aws:dms:${REGION}:${ACCOUNT}:task:${TASK_ID}`;
+const INSTANCE_ID = 'zdm-production-path';
+const SOURCE_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:zdm/source-AbCdEf`;
+const TARGET_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:zdm/target-GhIjKl`;
+const HOST_PARAMETER = '/orders/database-host';
+
+// ---- the synthesized template ------------------------------------------------------------------------------
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+
+/** Evaluates the intrinsics of a template value to dummy strings: Ref of a topic is an ARN, other Refs a name. */
+function resolver(resources: Resources): (value: unknown) => string {
+  const resolve = (value: unknown): string | string[] => {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    if (Array.isArray(value)) return value.map(one);
+    const entries = value && typeof value === 'object' ? Object.entries(value) : [];
+    if (entries.length === 1) {
+      const [fn, arg] = entries[0];
+      if (fn === 'Ref') {
+        const pseudo: Record<string, string> = {
+          'AWS::Partition': 'aws',
+          'AWS::Region': REGION,
+          'AWS::AccountId': ACCOUNT,
+          'AWS::URLSuffix': 'amazonaws.com',
+        };
+        const id = String(arg);
+        if (pseudo[id]) return pseudo[id];
+        if (!resources[id]) throw new Error(`Ref to unknown resource ${id}`);
+        return resources[id].Type === 'AWS::SNS::Topic' ? `arn:aws:sns:${REGION}:${ACCOUNT}:${id}` : `name-${id}`;
+      }
+      if (fn === 'Fn::GetAtt') {
+        const [id, attribute] = arg as [string, string];
+        return `arn:aws:getatt:${REGION}:${ACCOUNT}:${id}/${attribute}`;
+      }
+      if (fn === 'Fn::Join') {
+        const [separator, list] = arg as [string, unknown];
+        const items = resolve(list);
+        if (!Array.isArray(items)) throw new Error(`Fn::Join of a non-list ${JSON.stringify(list)}`);
+        return items.join(separator);
+      }
+    }
+    throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+  };
+  const one = (value: unknown): string => {
+    const out = resolve(value);
+    if (Array.isArray(out)) throw new Error(`expected a string, got ${JSON.stringify(out)}`);
+    return out;
+  };
+  return one;
+}
+
+interface Synthesized {
+  /** ASL text, Lambda ARNs as `placeholderFunctionArn(<logical id>)`. */
+  readonly definition: string;
+  /** Environment.Variables of each cutover function (logical id → resolved variables). */
+  readonly functionEnv: Readonly<Record<string, Record<string, string>>>;
+  /** The function each Task state's step is invoked on, read from the definition's ARNs. */
+  readonly functionOfStep: ReadonlyMap<StepName, string>;
+  /** Resources of dms:StopReplicationTask in the functions' IAM policies. */
+  readonly stoppableTaskArns: readonly string[];
+  /** Names (resolved Refs) of the CDCLatencySource/Target alarms. */
+  readonly lagAlarmNames: readonly string[];
+  /** Dimensions of those alarms' metrics (what the functions must read lag for). */
+  readonly lagDimensions: Readonly<Record<string, string>>;
+  readonly topicArn: string;
+  readonly stateTable: { readonly name: string; readonly partitionKey: string };
+  readonly tables: TableSelection;
+}
+
+interface StateJson {
+  Type?: string;
+  Resource?: string;
+  Parameters?: { FunctionName?: string };
+  ItemProcessor?: { States: Record<string, StateJson> };
+}
+
+function synthesize(): Synthesized {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'ProductionPath', { env: { account: ACCOUNT, region: REGION } });
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+    vpcId: 'vpc-00000000000000000',
+    availabilityZones: [`${REGION}a`, `${REGION}b`],
+    privateSubnetIds: ['subnet-00000000000000001', 'subnet-00000000000000002'],
+  });
+  const monitoring = new MigrationMonitoring(stack, 'Monitoring', {
+    replicationInstanceIdentifier: INSTANCE_ID,
+    replicationTaskIdentifier: TASK_ID,
+    replicationTaskArn: TASK_ARN,
+  });
+  new CutoverWorkflow(stack, 'Cutover', {
+    vpc,
+    sourceSecret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'SourceSecret', SOURCE_SECRET_ARN),
+    targetSecret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'TargetSecret', TARGET_SECRET_ARN),
+    tables: { include: [{ schema: 'public', table: 'orders' }] },
+    replicationTaskArn: TASK_ARN,
+    replicationInstanceIdentifier: INSTANCE_ID,
+    replicationTaskIdentifier: TASK_ID,
+    alarmTopic: monitoring.alarmTopic,
+    lagAlarms: monitoring.lagAlarms,
+    applicationRoles: ['orders_app'],
+    trafficSwitch: TrafficSwitchTarget.ssmParameter(
+      ssm.StringParameter.fromStringParameterName(stack, 'HostParameter', HOST_PARAMETER),
+    ),
+    validationMaxConcurrency: 2,
+  });
+  const template = Template.fromStack(stack).toJSON() as { Resources: Resources };
+  const resources = template.Resources;
+  const resolve = resolver(resources);
+  const ofType = (type: string): Array<[string, Record<string, unknown>]> =>
+    Object.entries(resources)
+      .filter(([, r]) => r.Type === type)
+      .map(([id, r]) => [id, r.Properties ?? {}]);
+
+  const functionEnv: Record<string, Record<string, string>> = {};
+  for (const [id, props] of ofType('AWS::Lambda::Function')) {
+    const variables = (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    if (!variables.ALLOWED_STEPS) continue; // not a cutover function
+    functionEnv[id] = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolve(v)]));
+  }
+
+  const [[, machine]] = ofType('AWS::StepFunctions::StateMachine');
+  const definition = resolveDefinitionString(machine.DefinitionString);
+  const functionOfStep = new Map<StepName, string>();
+  const walk = (states: Record<string, StateJson>): void => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.ItemProcessor) walk(state.ItemProcessor.States);
+      if (state.Type !== 'Task') continue;
+      const arn = state.Parameters?.FunctionName ?? state.Resource ?? '';
+      const id = Object.keys(functionEnv).find((fn) => placeholderFunctionArn(fn) === arn);
+      const step = stepOfState(name);
+      if (!id || !step) throw new Error(`Task state ${name} invokes ${arn}, not a cutover function`);
+      if (functionOfStep.has(step) && functionOfStep.get(step) !== id) {
+        throw new Error(`step ${step} is invoked on two functions`);
+      }
+      functionOfStep.set(step, id);
+    }
+  };
+  walk((JSON.parse(definition) as { States: Record<string, StateJson> }).States);
+
+  const stoppableTaskArns = ofType('AWS::IAM::Policy').flatMap(([, props]) =>
+    (props.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement.filter(
+      (s) => [s.Action].flat().includes('dms:StopReplicationTask'),
+    ).flatMap((s) => [s.Resource].flat().map(resolve)),
+  );
+
+  const lagAlarms = ofType('AWS::CloudWatch::Alarm').filter(([, p]) =>
+    ['CDCLatencySource', 'CDCLatencyTarget'].includes(p.MetricName as string),
+  );
+  const lagDimensions = Object.fromEntries(
+    (lagAlarms[0][1].Dimensions as Array<{ Name: string; Value: unknown }>).map((d) => [d.Name, resolve(d.Value)]),
+  );
+
+  const topics = ofType('AWS::SNS::Topic');
+  const [[tableId, table]] = ofType('AWS::DynamoDB::Table');
+  const [partitionKey] = (table.KeySchema as Array<{ AttributeName: string; KeyType: string }>)
+    .filter((k) => k.KeyType === 'HASH')
+    .map((k) => k.AttributeName);
+  const anyEnv = Object.values(functionEnv).find((env) => env.TABLES_JSON)!;
+  return {
+    definition,
+    functionEnv,
+    functionOfStep,
+    stoppableTaskArns,
+    lagAlarmNames: lagAlarms.map(([id]) => resolve({ Ref: id })).sort(),
+    lagDimensions,
+    topicArn: resolve({ Ref: topics[0][0] }),
+    stateTable: { name: resolve({ Ref: tableId }), partitionKey },
+    tables: JSON.parse(anyEnv.TABLES_JSON) as TableSelection,
+  };
+}
+
+// ---- Lambda, per function ------------------------------------------------------------------------------------
+
+interface Invocation {
+  readonly functionId: string;
+  readonly step: StepName;
+}
+
+/**
+ * The deployed cutover functions: each invocation runs the real `handler` with `process.env` = that function's
+ * environment (plus what the Lambda runtime sets, and DB_SSL=disable: the local servers speak no TLS). Switching
+ * to another function is a cold start. Invocations of one function may overlap (Map iterations); two functions
+ * never run at once in this definition, which is asserted.
+ */
+class DeployedFunctions {
+  readonly invocations: Invocation[] = [];
+  private warm: string | undefined;
+  private inFlight = 0;
+  private outerEnv: NodeJS.ProcessEnv | undefined;
+
+  constructor(private readonly synthesized: Synthesized) {}
+
+  private environment(functionId: string): NodeJS.ProcessEnv {
+    return {
+      ...this.synthesized.functionEnv[functionId],
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_LAMBDA_FUNCTION_NAME: functionId,
+      PATH: process.env.PATH,
+      TZ: 'UTC',
+      DB_SSL: 'disable',
+    };
+  }
+
+  readonly invoke = async (event: StepEvent): Promise<unknown> => {
+    const functionId = this.synthesized.functionOfStep.get(event.step);
+    if (!functionId) throw new Error(`no Task state invokes step ${event.step}`);
+    if (this.warm !== functionId) {
+      if (this.inFlight > 0) throw new Error(`${functionId} invoked while ${this.warm} is still running`);
+      resetHandlerCache();
+      clearDatabaseSecretCache();
+      this.warm = functionId;
+    }
+    this.invocations.push({ functionId, step: event.step });
+    if (this.inFlight++ === 0) {
+      this.outerEnv = process.env;
+      process.env = this.environment(functionId);
+    }
+    try {
+      const result = await handler(JSON.parse(JSON.stringify(event)) as StepEvent);
+      return JSON.parse(JSON.stringify(result ?? null)) as unknown;
+    } catch (error) {
+      throw lambdaFunctionError(error);
+    } finally {
+      if (--this.inFlight === 0) process.env = this.outerEnv!;
+    }
+  };
+}
+
+// ---- AWS at the SDK client boundary -----------------------------------------------------------------------
+
+const secretsMock = mockClient(SecretsManagerClient);
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const dmsMock = mockClient(DatabaseMigrationServiceClient);
+const cloudwatchMock = mockClient(CloudWatchClient);
+const snsMock = mockClient(SNSClient);
+const ssmMock = mockClient(SSMClient);
+
+interface Fixture {
+  readonly name: string;
+  readonly source: string;
+  readonly target: string;
+  readonly role: string;
+  /** The stand-in for the DMS task: native logical replication between the two servers. */
+  readonly engine: NativeLogicalReplication;
+}
+
+interface Aws {
+  readonly table: FakeDynamoDbTable;
+  readonly parameters: FakeParameterStore;
+  readonly published: PublishCommandInput[];
+  /** Called for each SNS publish (after it is recorded). */
+  onPublish?: (input: PublishCommandInput) => Promise<void>;
+}
+
+const DMS_STATUS: Record<string, string> = {
+  running: 'running',
+  starting: 'starting',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  failed: 'failed',
+};
+
+async function describeTask(f: Fixture): Promise<ReplicationTask> {
+  const status = await f.engine.status();
+  const tables = 2; // orders + the marker table
+  return {
+    ReplicationTaskArn: TASK_ARN,
+    ReplicationTaskIdentifier: 'orders-full-load-and-cdc',
+    MigrationType: 'full-load-and-cdc',
+    Status: DMS_STATUS[status.state] ?? 'modifying',
+    ReplicationTaskStats: status.fullLoadComplete
+      ? {
+          FullLoadProgressPercent: 100,
+          FullLoadFinishDate: new Date(),
+          TablesLoaded: tables,
+          TablesLoading: 0,
+          TablesQueued: 0,
+          TablesErrored: 0,
+        }
+      : { FullLoadProgressPercent: 50, TablesLoaded: 0, TablesLoading: tables, TablesQueued: 0, TablesErrored: 0 },
+  };
+}
+
+function installAws(f: Fixture, s: Synthesized): Aws {
+  const aws: Aws = {
+    table: new FakeDynamoDbTable(s.stateTable.name, s.stateTable.partitionKey),
+    parameters: new FakeParameterStore(),
+    published: [],
+  };
+  aws.parameters.set(HOST_PARAMETER, `127.0.0.1:${serverPort('source')}`);
+
+  const secretOf = (url: string): string => {
+    const u = new URL(url);
+    return JSON.stringify({
+      host: u.hostname,
+      port: Number(u.port),
+      username: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      dbname: decodeURIComponent(u.pathname.slice(1)),
+    });
+  };
+  const secrets: Record<string, string> = {
+    [SOURCE_SECRET_ARN]: secretOf(f.source),
+    [TARGET_SECRET_ARN]: secretOf(f.target),
+  };
+  secretsMock.on(GetSecretValueCommand).callsFake((input: { SecretId?: string }) => {
+    const value = secrets[input.SecretId ?? ''];
+    if (!value) {
+      throw new ResourceNotFoundException({ message: `Secrets Manager can't find ${input.SecretId}`, $metadata: {} });
+    }
+    return { ARN: input.SecretId, SecretString: value };
+  });
+
+  dynamoMock.on(GetCommand).callsFake((input) => aws.table.get(input));
+  dynamoMock.on(PutCommand).callsFake((input) => aws.table.put(input));
+  dynamoMock.on(UpdateCommand).callsFake((input) => aws.table.update(input));
+
+  const notFound = (): ResourceNotFoundFault =>
+    new ResourceNotFoundFault({ message: 'No Tasks found matching provided filters', $metadata: {} });
+  dmsMock
+    .on(DescribeReplicationTasksCommand)
+    .callsFake(async (input: { Filters?: Array<{ Name?: string; Values?: string[] }> }) => {
+      const arns = input.Filters?.find((x) => x.Name === 'replication-task-arn')?.Values ?? [];
+      if (!arns.includes(TASK_ARN)) throw notFound();
+      return { ReplicationTasks: [await describeTask(f)] };
+    });
+  dmsMock.on(StopReplicationTaskCommand).callsFake(async (input: { ReplicationTaskArn?: string }) => {
+    if (input.ReplicationTaskArn !== TASK_ARN) throw notFound();
+    const task = await describeTask(f);
+    if (task.Status !== 'running' && task.Status !== 'starting') {
+      throw new InvalidResourceStateFault({ message: `task is ${task.Status}`, $metadata: {} });
+    }
+    await sql(f.target, `ALTER SUBSCRIPTION ${quoteIdent(f.name)} DISABLE`);
+    return { ReplicationTask: { ...task, Status: 'stopping' } };
+  });
+
+  cloudwatchMock.on(GetMetricDataCommand).callsFake(async (input: { MetricDataQueries?: MetricDataQuery[] }) => {
+    const status = await f.engine.status();
+    const lag = status.state === 'running' || status.state === 'stopping' ? status.lagSeconds : null;
+    return {
+      MetricDataResults: (input.MetricDataQueries ?? []).map((q) => {
+        const metric = q.MetricStat?.Metric;
+        const dimensions = Object.fromEntries((metric?.Dimensions ?? []).map((d) => [d.Name, d.Value]));
+        const matches =
+          metric?.Namespace === 'AWS/DMS' &&
+          ['CDCLatencySource', 'CDCLatencyTarget'].includes(metric.MetricName ?? '') &&
+          q.MetricStat?.Stat === 'Maximum' &&
+          JSON.stringify(Object.entries(dimensions).sort()) === JSON.stringify(Object.entries(s.lagDimensions).sort());
+        const datapoint = matches && lag !== null;
+        return {
+          Id: q.Id,
+          StatusCode: 'Complete' as const,
+          Timestamps: datapoint ? [new Date()] : [],
+          Values: datapoint ? [lag] : [],
+        };
+      }),
+    };
+  });
+  cloudwatchMock.on(DisableAlarmActionsCommand).resolves({});
+  cloudwatchMock.on(EnableAlarmActionsCommand).resolves({});
+
+  snsMock.on(PublishCommand).callsFake(async (input: PublishCommandInput) => {
+    if (input.TopicArn !== s.topicArn) throw new NotFoundException({ message: 'Topic does not exist', $metadata: {} });
+    aws.published.push(input);
+    await aws.onPublish?.(input);
+    return { MessageId: String(aws.published.length) };
+  });
+
+  ssmMock.on(GetParameterCommand).callsFake((input) => aws.parameters.get(input));
+  ssmMock.on(PutParameterCommand).callsFake((input) => aws.parameters.put(input));
+  return aws;
+}
+
+// ---- databases -----------------------------------------------------------------------------------------------
+
+let synthesized: Synthesized;
+const fixtures: Fixture[] = [];
+let counter = 0;
+
+beforeAll(() => {
+  synthesized = synthesize();
+});
+
+beforeEach(() => {
+  for (const mock of [secretsMock, dynamoMock, dmsMock, cloudwatchMock, snsMock, ssmMock]) mock.reset();
+  resetHandlerCache();
+  clearDatabaseSecretCache();
+});
+
+afterAll(async () => {
+  resetHandlerCache();
+  for (const f of fixtures) {
+    await f.engine.close().catch(() => undefined);
+    await teardownNativeReplication({ source: f.source, target: f.target, name: f.name }).catch(() => undefined);
+    await dropPair(f.name).catch(() => undefined);
+    await sql(serverUrl('source'), `DROP ROLE IF EXISTS ${quoteIdent(f.role)}`).catch(() => undefined);
+  }
+  for (const mock of [secretsMock, dynamoMock, dmsMock, cloudwatchMock, snsMock, ssmMock]) mock.restore();
+});
+
+/** Source and target databases with `public.orders`, an application role and replication running. */
+async function fixture(rows: number): Promise<Fixture> {
+  const pair = await createDatabasePair('zdm_prod');
+  const role = `zdm_orders_app_${process.pid}_${++counter}`;
+  await sql(pair.source, `DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+  // a non-default connection limit: rollback must restore exactly this
+  await sql(pair.source, `CREATE ROLE ${quoteIdent(role)} LOGIN CONNECTION LIMIT 7 PASSWORD 'app'`);
+  const ddl = `CREATE TABLE public.orders (id bigserial PRIMARY KEY, note text NOT NULL, amount numeric(12,2))`;
+  await sql(pair.source, ddl);
+  await sql(pair.target, ddl);
+  await sql(pair.source, `GRANT ALL ON public.orders, public.orders_id_seq TO ${quoteIdent(role)}`);
+  await sql(
+    pair.source,
+    `INSERT INTO public.orders (note, amount) SELECT 'order ' || g, g * 1.5 FROM generate_series(1, $1::int) g`,
+    [rows],
+  );
+  await setupNativeReplication({
+    source: pair.source,
+    target: pair.target,
+    tables: synthesized.tables,
+    name: pair.name,
+  });
+  await waitForNativeSync(pair.target, pair.name);
+  const engine = new NativeLogicalReplication({ source: pair.source, target: pair.target, subscription: pair.name });
+  const f = { name: pair.name, source: pair.source, target: pair.target, role, engine };
+  fixtures.push(f);
+  return f;
+}
+
+function appUrl(f: Fixture): string {
+  const url = new URL(f.source);
+  url.username = f.role;
+  url.password = 'app';
+  return url.toString();
+}
+
+/**
+ * The application: writes as its role until the freeze ends its session and refuses its login. Returns the ids
+ * of the writes the source acknowledged.
+ */
+function startApplication(f: Fixture): { stop: () => Promise<number[]> } {
+  const acknowledged: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    const client = new Client(appUrl(f));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      while (running) {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO public.orders (note, amount) VALUES ('live', 1) RETURNING id`,
+        );
+        acknowledged.push(Number(rows[0].id));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } catch {
+      // ended by the freeze (or refused: the role cannot log in)
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return acknowledged;
+    },
+  };
+}
+
+async function roleState(f: Fixture): Promise<{ canLogin: boolean; connectionLimit: number }> {
+  const [r] = await sql<{ rolcanlogin: boolean; rolconnlimit: number }>(
+    f.source,
+    `SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1`,
+    [f.role],
+  );
+  return { canLogin: r.rolcanlogin, connectionLimit: r.rolconnlimit };
+}
+
+async function subscriptionEnabled(f: Fixture): Promise<boolean> {
+  const [r] = await sql<{ subenabled: boolean }>(
+    f.target,
+    `SELECT subenabled FROM pg_subscription WHERE subname = $1`,
+    [f.name],
+  );
+  return r.subenabled;
+}
+
+async function orders(url: string): Promise<string[]> {
+  const rows = await sql<{ row: string }>(url, `SELECT t::text AS row FROM public.orders t ORDER BY id`);
+  return rows.map((r) => r.row);
+}
+
+function run(input: Record<string, unknown>, functions: DeployedFunctions): Promise<CutoverRunResult> {
+  return runCutover({
+    definition: synthesized.definition,
+    stepHandler: functions.invoke,
+    input,
+    waitTimeOverrideMs: 50,
+  });
+}
+
+const notices = (aws: Aws): string[] =>
+  aws.published.map((p) => `${p.MessageAttributes?.phase?.StringValue} ${p.MessageAttributes?.outcome?.StringValue}`);
+
+const alarmCalls = (command: typeof DisableAlarmActionsCommand | typeof EnableAlarmActionsCommand): string[][] =>
+  cloudwatchMock.commandCalls(command).map((c) => [...(c.args[0].input.AlarmNames ?? [])].sort());
+
+// ---- tests ------------------------------------------------------------------------------------------------------
+
+test('the synthesized template wires three functions, a lag alarm pair and the task the cutover may stop', () => {
+  const functionIds = Object.keys(synthesized.functionEnv);
+  expect(functionIds).toHaveLength(3); // database, replication, traffic
+  expect(new Set(synthesized.functionOfStep.values())).toEqual(new Set(functionIds));
+  expect(synthesized.stoppableTaskArns).toEqual([TASK_ARN]);
+  expect(synthesized.lagAlarmNames).toHaveLength(2);
+  expect(synthesized.lagDimensions).toEqual({
+    ReplicationInstanceIdentifier: INSTANCE_ID,
+    ReplicationTaskIdentifier: TASK_ID,
+  });
+});
+
+test('the DynamoDB fake enforces the conditions the real state store relies on', async () => {
+  const table = new FakeDynamoDbTable(synthesized.stateTable.name, synthesized.stateTable.partitionKey);
+  dynamoMock.on(GetCommand).callsFake((input) => table.get(input));
+  dynamoMock.on(PutCommand).callsFake((input) => table.put(input));
+  dynamoMock.on(UpdateCommand).callsFake((input) => table.update(input));
+  const store = new DynamoDbStateStore({
+    tableName: synthesized.stateTable.name,
+    client: new DynamoDBClient({ region: REGION }),
+  });
+  const phase = { status: 'running' as const, startedAt: '2026-01-01T00:00:00.000Z' };
+  await expect(store.putPhase('m1', 'preflight', phase)).rejects.toThrow(/no state record for migration "m1"/);
+  const first = await store.ensure('m1', 'execute', '2026-01-01T00:00:00.000Z');
+  expect(await store.ensure('m1', 'dry-run', '2026-01-02T00:00:00.000Z')).toEqual(first);
+  const original = { roles: [{ role: 'app', canLogin: true, connectionLimit: 7 }], frozenAt: 'then' };
+  expect(await store.saveFreezeIfAbsent('m1', original)).toEqual(original);
+  expect(await store.saveFreezeIfAbsent('m1', { roles: [], frozenAt: 'later' })).toEqual(original);
+  await store.markFreezeRestored('m1', 'restored-1');
+  await store.markFreezeRestored('m1', 'restored-2');
+  expect(await store.setMarkerTokenIfAbsent('m1', 'token-1')).toBe('token-1');
+  expect(await store.setMarkerTokenIfAbsent('m1', 'token-2')).toBe('token-1');
+  await store.putPhase('m1', 'preflight', phase);
+  await store.setStatus('m1', 'failed', 'now', 'boom');
+  await store.setStatus('m1', 'running', 'now2');
+  expect(table.item('m1')).toEqual({
+    ...first,
+    status: 'running',
+    updatedAt: 'now2',
+    freeze: { ...original, restoredAt: 'restored-1' },
+    markerToken: 'token-1',
+    phases: { preflight: phase },
+  });
+  // a request DynamoDB would reject is rejected (unused attribute name)
+  expect(() =>
+    table.update({
+      TableName: synthesized.stateTable.name,
+      Key: { migrationId: 'm1' },
+      UpdateExpression: 'SET #a = :a',
+      ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
+      ExpressionAttributeValues: { ':a': 1 },
+    }),
+  ).toThrow(/unused in expressions/);
+});
+
+test('execute through the production handler: every row on the target, source frozen, DMS stopped, traffic switched', async () => {
+  const f = await fixture(400);
+  const aws = installAws(f, synthesized);
+  const functions = new DeployedFunctions(synthesized);
+  const application = startApplication(f);
+  const targetEndpoint = `127.0.0.1:${serverPort('target')}`;
+
+  const result = await run(
+    {
+      migrationId: 'orders-production-path',
+      mode: 'execute',
+      applicationRoles: [f.role],
+      consecutiveChecks: 2,
+      syncTimeoutSeconds: 60,
+      finalSyncTimeoutSeconds: 15,
+      switchTrafficTo: targetEndpoint,
+    },
+    functions,
+  );
+  const acknowledged = await application.stop();
+
+  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
+  expect(result.lastState).toBe(STATES.succeeded);
+
+  // each step ran on the function the definition names, and that function's ALLOWED_STEPS let it
+  for (const { functionId, step } of functions.invocations) {
+    expect(synthesized.functionEnv[functionId].ALLOWED_STEPS.split(',')).toContain(step);
+  }
+  expect(new Set(functions.invocations.map((i) => i.functionId)).size).toBe(3);
+
+  // databases: the target has every row (and every acknowledged application write), with the same values
+  expect(acknowledged.length).toBeGreaterThan(0);
+  const sourceRows = await orders(f.source);
+  expect(await orders(f.target)).toEqual(sourceRows);
+  expect(sourceRows.length).toBe(400 + acknowledged.length);
+  const [ids] = await sql<{ ids: string[] }>(f.target, `SELECT array_agg(id::text) AS ids FROM public.orders`);
+  expect(new Set(ids.ids.map(Number))).toEqual(new Set([...Array(400).keys()].map((i) => i + 1).concat(acknowledged)));
+  const [seq] = await sql<{ last_value: string }>(f.target, `SELECT last_value FROM public.orders_id_seq`);
+  const [src] = await sql<{ last_value: string; max: string }>(
+    f.source,
+    `SELECT (SELECT last_value FROM public.orders_id_seq) AS last_value, (SELECT max(id) FROM public.orders) AS max`,
+  );
+  expect(Number(seq.last_value)).toBeGreaterThanOrEqual(Math.max(Number(src.last_value), Number(src.max)));
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
+  expect(await subscriptionEnabled(f)).toBe(false);
+
+  // AWS calls: exactly the template's task and lag alarms; the parameter points at the target
+  expect(dmsMock.commandCalls(StopReplicationTaskCommand).map((c) => c.args[0].input)).toEqual([
+    { ReplicationTaskArn: synthesized.stoppableTaskArns[0] },
+  ]);
+  expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([synthesized.lagAlarmNames]);
+  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
+  expect(ssmMock.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toEqual([
+    { Name: HOST_PARAMETER, Value: targetEndpoint, Overwrite: true },
+  ]);
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+
+  // notices: start, each phase, success
+  expect(notices(aws)).toEqual([
+    'cutover started',
+    'preflight done',
+    'preValidation done',
+    'waitForSync done',
+    'freezeWrites done',
+    'finalSync done',
+    'stopReplication done',
+    'sequences done',
+    'postValidation done',
+    'switchTraffic done',
+    'done succeeded',
+  ]);
+
+  // the state item: every phase succeeded (approval was not required)
+  const item = aws.table.item('orders-production-path') as unknown as MigrationRecord;
+  expect(item.status).toBe('succeeded');
+  expect(Object.fromEntries(PHASES.map((p) => [p, item.phases[p]?.status]))).toEqual(
+    Object.fromEntries(PHASES.map((p) => [p, p === 'approval' ? 'skipped' : 'succeeded'])),
+  );
+  expect(item.freeze?.roles).toEqual([{ role: f.role, canLogin: true, connectionLimit: 7 }]);
+});
+
+test('final sync fails after the freeze: Rollback restores the role exactly, execution fails in RolledBack', async () => {
+  const f = await fixture(50);
+  const aws = installAws(f, synthesized);
+  // Replication breaks right after the freeze (the freeze's notice is the last AWS call before final sync):
+  // the marker row never reaches the target.
+  aws.onPublish = async (input) => {
+    const a = input.MessageAttributes;
+    if (a?.phase?.StringValue === 'freezeWrites' && a.outcome?.StringValue === 'done') {
+      await sql(f.target, `ALTER SUBSCRIPTION ${quoteIdent(f.name)} DISABLE`);
+    }
+  };
+  const functions = new DeployedFunctions(synthesized);
+
+  const result = await run(
+    {
+      migrationId: 'orders-final-sync-fails',
+      mode: 'execute',
+      applicationRoles: [f.role],
+      consecutiveChecks: 1,
+      syncTimeoutSeconds: 60,
+      finalSyncTimeoutSeconds: 1,
+    },
+    functions,
+  );
+
+  expect(result).toMatchObject({
+    status: 'FAILED',
+    error: ERRORS.finalSyncTimeout,
+    lastState: STATES.rolledBack,
+  });
+  const ran = functions.invocations.map((i) => i.step);
+  expect(ran).toContain('freezeWrites');
+  expect(ran).not.toContain('stopReplication');
+  expect(ran[ran.length - 1]).toBe('rollback');
+
+  // the application role has its original settings and can log in and write again
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
+  const app = new Client(appUrl(f));
+  await app.connect();
+  try {
+    await app.query(`INSERT INTO public.orders (note) VALUES ('after rollback')`);
+  } finally {
+    await app.end();
+  }
+
+  // AWS calls: nothing was stopped or switched; rollback re-enables exactly the lag alarms' actions
+  // (it does so unconditionally; they had not been disabled, which is harmless)
+  expect(dmsMock.commandCalls(StopReplicationTaskCommand)).toHaveLength(0);
+  expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([]);
+  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([synthesized.lagAlarmNames]);
+  expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+
+  // the rollback notice names the cause as a readable message (the Lambda error JSON unwrapped)
+  expect(notices(aws).slice(-1)).toEqual(['rollback rolled-back']);
+  const notice = aws.published[aws.published.length - 1].Message ?? '';
+  expect(notice).toContain(`Cause: ${ERRORS.finalSyncTimeout}: the marker row written on the source`);
+  expect(notice).toContain(`roles ${f.role} have their original login settings again`);
+  expect(notice).not.toContain('errorType');
+
+  const item = aws.table.item('orders-final-sync-fails') as unknown as MigrationRecord;
+  expect(item.status).toBe('rolled-back');
+  expect(item.phases.finalSync?.status).toBe('failed');
+  expect(item.phases.stopReplication).toBeUndefined();
+  expect(item.freeze?.restoredAt).toEqual(expect.any(String));
+});
