@@ -5,15 +5,18 @@
  * different permissions.
  */
 import type { StepEvent } from '../engine/cutover/contract';
+import { closeSharedPools } from '../engine/cutover/connections';
 import type { CutoverDeps } from '../engine/cutover/deps';
 import { createStepHandler, type StepHandler } from '../engine/cutover/steps';
 import { allowedSteps, createDepsFromEnvironment } from './environment';
 
 let cached: { deps: CutoverDeps; run: StepHandler } | undefined;
 
-/** For tests: forget the per-container dependencies. */
-export function resetHandlerCache(): void {
+/** For tests: forget the per-container dependencies and close their database connections. */
+export async function resetHandlerCache(): Promise<void> {
+  const previous = cached;
   cached = undefined;
+  if (previous) await closeSharedPools(previous.deps);
 }
 
 export async function handler(event: StepEvent): Promise<unknown> {

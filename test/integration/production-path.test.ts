@@ -291,7 +291,7 @@ class DeployedFunctions {
     if (!functionId) throw new Error(`no Task state invokes step ${event.step}`);
     if (this.warm !== functionId) {
       if (this.inFlight > 0) throw new Error(`${functionId} invoked while ${this.warm} is still running`);
-      resetHandlerCache();
+      await resetHandlerCache();
       clearDatabaseSecretCache();
       this.warm = functionId;
     }
@@ -466,14 +466,14 @@ beforeAll(() => {
   synthesized = synthesize();
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   for (const mock of [secretsMock, dynamoMock, dmsMock, cloudwatchMock, snsMock, ssmMock]) mock.reset();
-  resetHandlerCache();
+  await resetHandlerCache();
   clearDatabaseSecretCache();
 });
 
 afterAll(async () => {
-  resetHandlerCache();
+  await resetHandlerCache();
   for (const f of fixtures) {
     await f.engine.close().catch(() => undefined);
     await teardownNativeReplication({ source: f.source, target: f.target, name: f.name }).catch(() => undefined);

@@ -42,6 +42,8 @@ export const STATES = {
   postValidation: 'PostValidation',
   /** Pass state seeding `$.results.checkLag` with `{ consecutive: 0 }` before the first lag check. */
   startWaitForSync: 'StartWaitForSync',
+  /** Pass state after post-validation keeping only the step results (drops plan and range results). */
+  postValidated: 'PostValidated',
   /** Choice after each lag check: synced / timed out / keep waiting. */
   isSynced: 'IsSynced',
   /** Wait state between lag checks (`pollInterval`). */

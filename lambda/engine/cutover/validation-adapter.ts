@@ -11,7 +11,10 @@ export {
   validateRanges,
 } from '../validation';
 export type {
+  HashMethod,
   PreflightReport,
+  RowDifference,
+  TableValidation,
   RangeResult,
   RangeTask,
   SequenceReport,

@@ -1,4 +1,5 @@
 import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
+import { readCatalog } from '../catalog';
 import { CutoverError, ERRORS } from './contract';
 import {
   aggregateResults,
@@ -7,9 +8,20 @@ import {
   validateRanges,
   type RangeResult,
   type RangeTask,
+  type TableValidation,
   type ValidationPlan,
   type ValidationReport,
 } from './validation-adapter';
+import {
+  isItemResult,
+  isValidationItem,
+  planItems,
+  spanTasks,
+  summarizeItem,
+  type PlanOutline,
+  type ValidationItem,
+  type ValidationItemResult,
+} from './validation-items';
 
 export type ValidationPhase = 'preValidation' | 'postValidation';
 
@@ -25,17 +37,22 @@ function assertPhase(phase: unknown): ValidationPhase {
   return phase;
 }
 
-/** The plan without its tasks: what aggregateValidation needs back (pass it as the event's `plan`). */
-export type PlanOutline = Omit<ValidationPlan, 'tasks'>;
+export type { PlanOutline } from './validation-items';
 
+/** Bounded whatever the database holds: at most MAX_VALIDATION_ITEMS spans and a fixed-size outline. */
 export interface PlanValidationResult {
   readonly phase: ValidationPhase;
   readonly tables: number;
   readonly estimatedRows: number;
   /** One Map item each (`range` of validateRange). Empty when the phase already succeeded (resume). */
-  readonly tasks: RangeTask[];
+  readonly items: ValidationItem[];
+  /** What aggregateValidation needs back (pass it as the event's `plan`). */
   readonly plan: PlanOutline;
   readonly skipped?: boolean;
+}
+
+function outlineOf(plan: ValidationPlan): { items: ValidationItem[]; outline: PlanOutline } {
+  return planItems(plan);
 }
 
 export async function planValidation(ctx: StepContext, rawPhase: unknown): Promise<PlanValidationResult> {
@@ -47,8 +64,8 @@ export async function planValidation(ctx: StepContext, rawPhase: unknown): Promi
       phase,
       tables: Number(done.tables ?? 0),
       estimatedRows: 0,
-      tasks: [],
-      plan: { tables: [], options: { exactNumeric: true, hashMethod: 'text' } },
+      items: [],
+      plan: { tables: 0, options: { exactNumeric: true, hashMethod: 'text' }, errors: [], errorCount: 0 },
       skipped: true,
     };
   }
@@ -57,12 +74,12 @@ export async function planValidation(ctx: StepContext, rawPhase: unknown): Promi
     const plan = await withPools(ctx, ({ source, target }) =>
       planRanges(source, target, ctx.deps.tables, ctx.deps.rowsPerRange ? { rangeRows: ctx.deps.rowsPerRange } : {}),
     );
-    const { tasks, ...outline } = plan;
+    const { items, outline } = outlineOf(plan);
     return {
       phase,
       tables: plan.tables.length,
       estimatedRows: plan.tables.reduce((n, t) => n + t.estimatedRows, 0),
-      tasks,
+      items,
       plan: outline,
     };
   } catch (error) {
@@ -84,8 +101,25 @@ function isRangeTask(value: unknown): value is RangeTask {
   );
 }
 
-/** Checks one Map item: a RangeTask, or a list of them. Returns the RangeResults (differences capped). */
-export async function validateRange(ctx: StepContext, range: unknown): Promise<RangeResult[]> {
+/**
+ * Checks one Map item. A ValidationItem (what planValidation makes) returns a bounded ValidationItemResult;
+ * a RangeTask or a list of them (direct callers) returns their RangeResults (differences capped).
+ */
+export async function validateRange(ctx: StepContext, range: ValidationItem): Promise<ValidationItemResult>;
+export async function validateRange(ctx: StepContext, range: unknown): Promise<RangeResult[] | ValidationItemResult>;
+export async function validateRange(ctx: StepContext, range: unknown): Promise<RangeResult[] | ValidationItemResult> {
+  if (isValidationItem(range)) {
+    const item = range;
+    return withPools(ctx, async ({ source, target }) => {
+      const catalog = await readCatalog(source, ctx.deps.tables);
+      const tasks = spanTasks(
+        item,
+        catalog.tables.map((t) => t.name),
+      );
+      const results = await validateRanges(source, target, tasks, { maxDifferences: MAX_DIFFERENCES_PER_RANGE });
+      return summarizeItem(results, item.tables);
+    });
+  }
   const tasks = Array.isArray(range) ? range : [range];
   if (tasks.length === 0 || !tasks.every(isRangeTask)) {
     throw new Error(
@@ -175,10 +209,123 @@ export async function aggregateValidation(
   const started = await beginPhase(ctx, phase);
   let result: AggregateValidationResult;
   try {
+    const outlineGiven = planOutline as PlanOutline | undefined;
+    const itemResults = Array.isArray(rangeResults)
+      ? rangeResults.map((v) =>
+          v && typeof v === 'object' && 'Payload' in v ? (v as { Payload: unknown }).Payload : v,
+        )
+      : [];
+    if (
+      outlineGiven &&
+      typeof outlineGiven.tables === 'number' &&
+      outlineGiven.options &&
+      itemResults.every(isItemResult)
+    ) {
+      result = await foldItems(ctx, phase, itemResults, outlineGiven, live);
+    } else {
+      result = await foldRangeResults(ctx, phase, rangeResults, planOutline, live);
+    }
+  } catch (error) {
+    await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
+    throw error;
+  }
+  return finish(ctx, phase, started, result, live);
+}
+
+/** Folds bounded item results (the state machine's path). Rechecks listed differences while rows may be in flight. */
+async function foldItems(
+  ctx: StepContext,
+  phase: ValidationPhase,
+  items: ValidationItemResult[],
+  outline: PlanOutline,
+  live: boolean,
+): Promise<AggregateValidationResult> {
+  const byTable = new Map<string, TableValidation>();
+  let unlistedMismatches = 0;
+  for (const item of items) {
+    unlistedMismatches += item.mismatched - item.mismatches.length;
+    for (const m of item.mismatches) {
+      const t = byTable.get(m.table);
+      byTable.set(m.table, {
+        table: m.table,
+        name: m.name,
+        sourceRows: (t?.sourceRows ?? 0) + m.sourceRows,
+        targetRows: (t?.targetRows ?? 0) + m.targetRows,
+        status: 'mismatch',
+        differences: [...(t?.differences ?? []), ...m.examples],
+        differenceCount: (t?.differenceCount ?? 0) + m.differenceCount,
+        differencesTruncated: false,
+        differenceCountIsLowerBound: (t?.differenceCountIsLowerBound ?? false) || m.lowerBound,
+        rangesChecked: 0,
+        durationMs: 0,
+      });
+    }
+  }
+  let tables = [...byTable.values()];
+  const listedDifferences = tables.reduce((n, t) => n + t.differenceCount, 0);
+  if (live && tables.some((t) => t.differences.length > 0)) {
+    // Row counts of a partly listed table portion are not the whole table's: recheck compares the rows only.
+    const report: ValidationReport = {
+      ok: false,
+      mode: 'full',
+      tables: tables.map((t) => ({ ...t, targetRows: t.sourceRows })),
+      summary: { tables: 0, matched: 0, mismatched: 0, errors: 0, differences: 0, sourceRows: 0, targetRows: 0 },
+      hashMethod: outline.options.hashMethod,
+      durationMs: 0,
+    };
+    const rechecked = await withPools(ctx, ({ source, target }) =>
+      recheck(source, target, report, {
+        delayMs: PRE_VALIDATION_RECHECK_DELAY_MS,
+        exactNumeric: outline.options.exactNumeric,
+      }),
+    );
+    tables = rechecked.tables.map((t) => ({ ...t, targetRows: byTable.get(t.table)!.targetRows }));
+  }
+  const stillMismatched = tables.filter((t) => t.status !== 'match');
+  const differences =
+    items.reduce((n, i) => n + i.differences, 0) -
+    listedDifferences +
+    tables.reduce((n, t) => n + t.differenceCount, 0);
+  const errorCount = outline.errorCount + items.reduce((n, i) => n + i.errorCount, 0);
+  const errorTables = [...outline.errors, ...items.flatMap((i) => i.errors)]
+    .map((e) => `${e.table}: ${e.error}`)
+    .slice(0, 20);
+  if (errorCount > errorTables.length) errorTables.push(`(+${errorCount - errorTables.length} more)`);
+  const mismatchedTables = stillMismatched.map((t) => t.table).slice(0, 50);
+  if (unlistedMismatches > 0) mismatchedTables.push(`(+${unlistedMismatches} more table portion(s))`);
+  const firstDifferences: AggregateValidationResult['firstDifferences'] = [];
+  for (const t of stillMismatched) {
+    for (const d of t.differences) {
+      if (firstDifferences.length >= 10) break;
+      firstDifferences.push({ table: t.table, key: d.key, kind: d.kind, ...(d.recheck ? { recheck: d.recheck } : {}) });
+    }
+  }
+  return {
+    ok: outline.tables > 0 && errorCount === 0 && stillMismatched.length === 0 && unlistedMismatches === 0,
+    phase,
+    tables: outline.tables,
+    mismatchedTables,
+    errorTables,
+    differences,
+    firstDifferences,
+    sourceRows: items.reduce((n, i) => n + i.sourceRows, 0),
+    targetRows: items.reduce((n, i) => n + i.targetRows, 0),
+  };
+}
+
+/** Folds full RangeResults (direct callers that validated plan tasks themselves). */
+async function foldRangeResults(
+  ctx: StepContext,
+  phase: ValidationPhase,
+  rangeResults: unknown,
+  planOutline: unknown,
+  live: boolean,
+): Promise<AggregateValidationResult> {
+  {
     const results = flattenResults(rangeResults);
     // No database work unless the outline is missing or live differences need a recheck: inside the freeze,
     // this step only folds the Map's results.
-    let outline = planOutline as PlanOutline | undefined;
+    let outline = planOutline as Omit<ValidationPlan, 'tasks'> | undefined;
     if (!outline || !Array.isArray(outline.tables) || !outline.options) {
       const plan = await withPools(ctx, ({ source, target }) =>
         planRanges(source, target, ctx.deps.tables, ctx.deps.rowsPerRange ? { rangeRows: ctx.deps.rowsPerRange } : {}),
@@ -201,11 +348,18 @@ export async function aggregateValidation(
         }),
       );
     }
-    result = summarize(phase, report);
-  } catch (error) {
-    await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
-    throw error;
+    return summarize(phase, report);
   }
+}
+
+async function finish(
+  ctx: StepContext,
+  phase: ValidationPhase,
+  started: Awaited<ReturnType<typeof beginPhase>>,
+  folded: AggregateValidationResult,
+  live: boolean,
+): Promise<AggregateValidationResult> {
+  let result = folded;
   const failMessage =
     result.errorTables.length > 0
       ? `${result.errorTables.length} table(s) cannot be validated: ${result.errorTables.slice(0, 5).join('; ')}`

@@ -130,7 +130,7 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
     const map = new sfn.Map(scope, mapName, {
       stateName: mapName,
       comment: `Checks every planned range of the ${phase} in parallel.`,
-      itemsPath: `$.results.${resultKey(plan.id)}.tasks`,
+      itemsPath: `$.results.${resultKey(plan.id)}.items`,
       itemSelector: {
         range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
         input,
@@ -231,6 +231,32 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   const stop = afterStop(task('StopReplication'));
   const sequences = afterStop(task('SyncSequences'));
   const [postValidation, postValidationEnd] = validation('postValidation');
+  // Like StartWaitForSync: drop the post-validation plan and item results before the last steps (state size).
+  // Only results every path to here has are kept (RequestApproval's is optional, a missing path fails a Pass).
+  const keep = (name: string): Record<string, string> => ({
+    [`${resultKey(name)}.$`]: `$.results.${resultKey(name)}`,
+  });
+  const postValidated = new sfn.Pass(scope, STATES.postValidated, {
+    stateName: STATES.postValidated,
+    comment: 'Drops the post-validation plan and range results (state size) before SwitchTraffic.',
+    parameters: {
+      input,
+      results: Object.assign(
+        {},
+        ...[
+          'Preflight',
+          'AggregatePreValidation',
+          'CheckLag',
+          'FreezeWrites',
+          'FinalSync',
+          'StopReplication',
+          'SyncSequences',
+          'AggregatePostValidation',
+        ].map(keep),
+      ),
+    },
+  });
+  states[STATES.postValidated] = postValidated;
   const switchTraffic = afterStop(task('SwitchTraffic'));
   const complete = afterStop(task('Complete'));
 
@@ -277,7 +303,7 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
 
   freeze.next(finalSync).next(stop).next(isStopped);
   sequences.next(postValidation);
-  postValidationEnd.next(switchTraffic);
+  postValidationEnd.next(postValidated).next(switchTraffic);
   switchTraffic.next(complete).next(succeeded);
 
   preflight.next(preValidation);

@@ -62,9 +62,9 @@ async function runValidation(
   input: CutoverInput,
   phase: 'preValidation' | 'postValidation',
 ): Promise<Record<string, unknown>> {
-  const plan = await step<{ tasks: unknown[]; plan: unknown }>({ step: 'planValidation', input, phase });
+  const plan = await step<{ items: unknown[]; plan: unknown }>({ step: 'planValidation', input, phase });
   const rangeResults = [];
-  for (const range of plan.tasks)
+  for (const range of plan.items)
     rangeResults.push(await step<unknown>({ step: 'validateRange', input, phase, range }));
   return step({ step: 'aggregateValidation', input, phase, rangeResults, plan: plan.plan } as never);
 }

@@ -70,10 +70,10 @@ describe('cutover-step handler', () => {
   const sns = mockClient(SNSClient);
   const saved = { ...process.env };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     ddb.reset();
     sns.reset();
-    resetHandlerCache();
+    await resetHandlerCache();
     Object.assign(process.env, ENV, { AWS_REGION: 'eu-west-1', ALLOWED_STEPS: 'validateInput' });
   });
   afterAll(() => {

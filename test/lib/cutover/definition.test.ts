@@ -99,7 +99,7 @@ test('retries Lambda service errors only, never Zdm* errors', () => {
 test('the validation Map: one range per item, input passed along, MaxConcurrency', () => {
   expect(json('PreValidation')).toMatchObject({
     Type: 'Map',
-    ItemsPath: '$.results.planPreValidation.tasks',
+    ItemsPath: '$.results.planPreValidation.items',
     ItemSelector: { 'range.$': '$$.Map.Item.Value', 'input.$': '$.input' },
     MaxConcurrency: 3,
     ResultPath: '$.results.preValidation',
@@ -140,4 +140,15 @@ test('ValidateInput sends the raw execution input and keeps only the validated i
     ResultSelector: { 'input.$': '$' },
   });
   expect(json('ValidateInput').ResultPath).toBeUndefined();
+});
+
+test('PostValidated drops the post-validation plan and item results before SwitchTraffic (state size)', () => {
+  expect(json('AggregatePostValidation')).toMatchObject({ Next: 'PostValidated' });
+  const pass = json('PostValidated');
+  expect(pass).toMatchObject({ Type: 'Pass', Next: 'SwitchTraffic', Parameters: { 'input.$': '$.input' } });
+  const kept = Object.keys((pass.Parameters as { results: Record<string, string> }).results);
+  expect(kept).toContain('aggregatePostValidation.$');
+  expect(kept).not.toContain('planPostValidation.$');
+  expect(kept).not.toContain('postValidation.$');
+  expect(kept).not.toContain('requestApproval.$'); // optional: a missing path would fail the Pass state
 });
