@@ -774,11 +774,10 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
     await app.end();
   }
 
-  // AWS calls: nothing was stopped or switched; rollback re-enables exactly the lag alarms' actions
-  // (it does so unconditionally; they had not been disabled, which is harmless)
+  // AWS calls: nothing was stopped or switched, and the alarms' actions were left exactly as they were
   expect(dmsMock.commandCalls(StopReplicationTaskCommand)).toHaveLength(0);
   expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([]);
-  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([synthesized.lagAlarmNames]);
+  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
   expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
 
   // the rollback notice names the cause as a readable message (the Lambda error JSON unwrapped)

@@ -113,7 +113,8 @@ export async function rollback(
     }
     await ctx.deps.state.markFreezeRestored(ctx.key, ctx.iso());
   }
-  await ctx.deps.alarms?.enable();
+  // Lag alarm actions are muted only by StopReplication, and a rollback happens only before that phase began:
+  // they were never touched, so they are left exactly as the operator has them (a dry run changes nothing).
   if (record.status !== 'rolled-back') {
     await ctx.deps.state.setStatus(ctx.key, 'rolled-back', ctx.iso(), cause);
     const id = ctx.input.migrationId;

@@ -11,8 +11,8 @@ export type CutoverFunctionRole = 'database' | 'replication' | 'traffic';
 
 /**
  * Steps each function may run (its ALLOWED_STEPS). Every function gets the state table and the topic; the
- * rest follows from STEP_NEEDS: `database`: both secrets + describe the task and read its lag (preflight) +
- * enable the lag alarms' actions (rollback); `replication`: describe/stop the task + read its lag + disable the
+ * rest follows from STEP_NEEDS: `database`: both secrets + describe the task and read its lag (preflight);
+ * `replication`: describe/stop the task + read its lag + disable the
  * lag alarms' actions (no secrets); `traffic`: the traffic switch resource only.
  */
 export const FUNCTION_STEPS: Record<CutoverFunctionRole, readonly StepName[]> = {
@@ -92,11 +92,12 @@ export const STEP_NEEDS: Record<StepName, StepNeeds> = {
   syncSequences: { deps: ['source', 'target', 'tables', 'state', 'notifier'], access: ['databaseSecrets'] },
   switchTraffic: { deps: ['traffic', 'state', 'notifier'], access: ['trafficSwitch'] },
   complete: { deps: ['state', 'notifier'], access: [] },
-  // restores the frozen roles on the source, re-enables alarm actions; hands over to reportStoppedFailure
-  // (replication description) once replication was stopped
+  // restores the frozen roles on the source; hands over to reportStoppedFailure (replication description) once
+  // replication was stopped. Alarm actions are untouched: only StopReplication mutes them, and rollback never
+  // follows it.
   rollback: {
-    deps: ['source', 'alarms', 'replication', 'state', 'notifier'],
-    access: ['databaseSecrets', 'enableAlarmActions'],
+    deps: ['source', 'replication', 'state', 'notifier'],
+    access: ['databaseSecrets'],
   },
   reportStoppedFailure: { deps: ['replication', 'state', 'notifier'], access: [] },
 };

@@ -108,7 +108,7 @@ const STEP_USES: Record<StepName, readonly Dependency[]> = {
   syncSequences: ['source', 'target', 'tables', 'state', 'notifier'],
   switchTraffic: ['traffic', 'state', 'notifier'],
   complete: ['state', 'notifier'],
-  rollback: ['source', 'alarms', 'replication', 'state', 'notifier'],
+  rollback: ['source', 'replication', 'state', 'notifier'],
   reportStoppedFailure: ['replication', 'state', 'notifier'],
 };
 
@@ -130,7 +130,7 @@ const STEP_CALLS: Record<Exclude<StepName, 'switchTraffic'>, readonly string[]> 
   stopReplication: [...PHASE_CALLS, ...STATUS, 'dms:StopReplicationTask', 'cloudwatch:DisableAlarmActions'],
   syncSequences: [...PHASE_CALLS, ...SECRETS],
   complete: PHASE_CALLS,
-  rollback: [...PHASE_CALLS, ...SECRETS, 'cloudwatch:EnableAlarmActions'],
+  rollback: [...PHASE_CALLS, ...SECRETS],
   reportStoppedFailure: PHASE_CALLS,
 };
 
@@ -383,16 +383,13 @@ describe.each(CASES)('environment contract with $name', (c) => {
     }
   });
 
-  test('alarm actions: exactly the lag alarm, disable for stopReplication, enable for rollback', () => {
+  test('alarm actions: exactly the lag alarm, disabled for stopReplication, never enabled', () => {
     for (const role of roles) {
       const steps = allowedSteps(synthesized.env[role]!);
       const toggles = synthesized.policies[role]!.filter((s) =>
         [...actionsOf([s])].some((a) => a.endsWith('AlarmActions')),
       );
-      const expectedActions = [
-        ...(steps.includes('stopReplication') ? ['cloudwatch:DisableAlarmActions'] : []),
-        ...(steps.includes('rollback') ? ['cloudwatch:EnableAlarmActions'] : []),
-      ];
+      const expectedActions = steps.includes('stopReplication') ? ['cloudwatch:DisableAlarmActions'] : [];
       expect(toggles.flatMap((s) => [...actionsOf([s])]).sort()).toEqual(expectedActions);
       for (const s of toggles) expect(s.Resource).toBe(LAG_ALARM_ARN);
     }
