@@ -159,6 +159,9 @@ export class ZeroDowntimeMigration extends Construct {
       replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
       alarmTopic: this.alarmTopic,
       lagAlarms: this.monitoring.lagAlarms,
+      // the step functions connect to the source the way DMS does
+      sourceSslMode: props.source.sslMode,
+      sourceCaCertificatePem: props.source.caCertificatePem,
     });
     this.target.allowDefaultPortFrom(this.cutover, 'Cutover step functions');
     this.stateMachine = this.cutover.stateMachine;

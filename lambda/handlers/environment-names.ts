@@ -25,10 +25,13 @@ export const CUTOVER_ENVIRONMENT = {
   defaults: 'DEFAULTS_JSON',
   rowsPerRange: 'ROWS_PER_RANGE',
   allowedSteps: 'ALLOWED_STEPS',
-  // Read by lambda/engine/aws/database-secret.ts (connection settings; the construct leaves them at their defaults).
+  // Read by lambda/engine/aws/database-secret.ts (connection settings). The construct sets the two modes and, for a
+  // source verified against a private CA, the source CA PEM; DB_SSL and DB_SECRET_CACHE_SECONDS stay at their defaults.
+  sourceDbSslMode: 'SOURCE_DB_SSL_MODE',
+  sourceDbSslCaPem: 'SOURCE_DB_SSL_CA_PEM',
+  targetDbSslMode: 'TARGET_DB_SSL_MODE',
+  targetDbSslCaPem: 'TARGET_DB_SSL_CA_PEM',
   dbSsl: 'DB_SSL',
-  dbSslRejectUnauthorized: 'DB_SSL_REJECT_UNAUTHORIZED',
-  dbSslCaFile: 'DB_SSL_CA_FILE',
   dbSecretCacheSeconds: 'DB_SECRET_CACHE_SECONDS',
 } as const;
 
@@ -63,16 +66,16 @@ export type CutoverDependency = Exclude<keyof CutoverDeps, 'now' | 'stopWaitMs'>
 export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly CutoverEnvironmentVariable[]>> = {
   source: [
     CUTOVER_ENVIRONMENT.sourceSecretArn,
+    CUTOVER_ENVIRONMENT.sourceDbSslMode,
+    CUTOVER_ENVIRONMENT.sourceDbSslCaPem,
     CUTOVER_ENVIRONMENT.dbSsl,
-    CUTOVER_ENVIRONMENT.dbSslRejectUnauthorized,
-    CUTOVER_ENVIRONMENT.dbSslCaFile,
     CUTOVER_ENVIRONMENT.dbSecretCacheSeconds,
   ],
   target: [
     CUTOVER_ENVIRONMENT.targetSecretArn,
+    CUTOVER_ENVIRONMENT.targetDbSslMode,
+    CUTOVER_ENVIRONMENT.targetDbSslCaPem,
     CUTOVER_ENVIRONMENT.dbSsl,
-    CUTOVER_ENVIRONMENT.dbSslRejectUnauthorized,
-    CUTOVER_ENVIRONMENT.dbSslCaFile,
     CUTOVER_ENVIRONMENT.dbSecretCacheSeconds,
   ],
   tables: [CUTOVER_ENVIRONMENT.tables],

@@ -22,7 +22,10 @@
  * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":1800,"finalSyncTimeoutSeconds":120,"requireApproval":false,"switchTrafficTo":""}` |
  * | `ROWS_PER_RANGE` | no | rows per validation range (Map item). Default: the validation engine's |
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
- * | `DB_SSL`, `DB_SSL_REJECT_UNAUTHORIZED`, `DB_SSL_CA_FILE`, `DB_SECRET_CACHE_SECONDS` | no | see `lambda/engine/aws/database-secret.ts` |
+ * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |
+ * | `SOURCE_DB_SSL_CA_PEM`, `TARGET_DB_SSL_CA_PEM` | no | PEM text of a CA trusted for that side in addition to the default store (which holds `NODE_EXTRA_CA_CERTS`, the RDS CA bundle) |
+ * | `DB_SSL` | no | legacy, both sides: `disable`/`false`/`off`/`0`/`no` turns TLS off where no `*_DB_SSL_MODE` is set; `require`/`true`/`on`/`1`/`yes` changes nothing; anything else is an error. `DB_SSL_REJECT_UNAUTHORIZED` / `DB_SSL_CA_FILE` are no longer read (setting them is an error) |
+ * | `DB_SECRET_CACHE_SECONDS` | no | see `lambda/engine/aws/database-secret.ts`. Default 900 |
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DatabaseMigrationServiceClient } from '@aws-sdk/client-database-migration-service';
@@ -205,8 +208,8 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
   });
   const secretOptions = { env, ...(clients.secretsManager ? { client: clients.secretsManager } : {}) };
   return {
-    source: () => databaseConfigFromSecret(requireEnv(env, E.sourceSecretArn), secretOptions),
-    target: () => databaseConfigFromSecret(requireEnv(env, E.targetSecretArn), secretOptions),
+    source: () => databaseConfigFromSecret(requireEnv(env, E.sourceSecretArn), { ...secretOptions, side: 'source' }),
+    target: () => databaseConfigFromSecret(requireEnv(env, E.targetSecretArn), { ...secretOptions, side: 'target' }),
     get tables() {
       return tables();
     },

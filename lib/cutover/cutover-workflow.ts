@@ -16,8 +16,10 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StepName } from '../../lambda/engine/cutover/contract';
 import { assertValidSelection, type TableSelection } from '../../lambda/engine/table-selection';
+import type { DatabaseSslMode } from '../../lambda/engine/aws/database-secret';
 import { TRAFFIC_SWITCH_KIND, type CutoverEnvironmentVariable } from '../../lambda/handlers/environment-names';
 import { defaultPrivateSubnets } from '../private/subnets';
+import { SslMode } from '../replication/dms-replication';
 import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
 import { buildCutoverDefinition } from './private/definition';
 import { CUTOVER_ENV, environmentOf, needsAccess, stepsOf, type CutoverFunctionRole } from './private/functions';
@@ -135,6 +137,21 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
    * @default - no alarm actions are touched
    */
   readonly lagAlarms?: cloudwatch.IAlarm[];
+  /**
+   * TLS of the step functions' connections to the source (`SOURCE_DB_SSL_MODE`), like the DMS source endpoint's:
+   * `REQUIRE` encrypts and accepts any certificate (a self-signed one included), `VERIFY_CA` checks the chain,
+   * `VERIFY_FULL` the chain and the host name, `NONE` does not encrypt. The target is always `verify-full`
+   * against the RDS CA bundle of the Lambda runtime.
+   * @default SslMode.REQUIRE
+   */
+  readonly sourceSslMode?: SslMode;
+  /**
+   * PEM of the CA that signed the source's certificate, trusted (with `VERIFY_CA` / `VERIFY_FULL`) in addition to
+   * the default trust store. It goes into the database function's environment (4 KB for all variables): at most
+   * 2,600 characters, i.e. one CA certificate (an RSA-4096 root is about 2,100) rather than a bundle.
+   * @default - the default trust store only
+   */
+  readonly sourceCaCertificatePem?: string;
 }
 
 /**
@@ -206,6 +223,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
         requireApproval: props.requireApproval ?? false,
       }),
+      // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
+      // against the RDS CA (NODE_EXTRA_CA_CERTS below).
+      [CUTOVER_ENV.sourceDbSslMode]: settings.sourceSslMode,
+      ...(settings.sourceCaCertificatePem ? { [CUTOVER_ENV.sourceDbSslCaPem]: settings.sourceCaCertificatePem } : {}),
+      [CUTOVER_ENV.targetDbSslMode]: 'verify-full',
       // Without a switch the database function runs SwitchTraffic, which then records the phase as skipped.
       ...(props.trafficSwitch ? {} : { [CUTOVER_ENV.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
     };
@@ -240,9 +262,9 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         environment: {
           ...environmentOf(allowed, environmentValues),
           NODE_OPTIONS: '--enable-source-maps',
-          // TLS to the databases verifies the server certificate (DB_SSL_REJECT_UNAUTHORIZED defaults to true).
-          // Node.js 20+ Lambda runtimes no longer trust the Amazon CAs (RDS / Aurora included) unless told to
-          // load the bundle the runtime ships.
+          // TLS to the target verifies its certificate (TARGET_DB_SSL_MODE verify-full). Node.js 20+ Lambda
+          // runtimes no longer trust the Amazon CAs (RDS / Aurora included) unless told to load the bundle the
+          // runtime ships; a source CA PEM is added to this default trust, never in its place.
           ...(needsAccess(allowed, 'databaseSecrets') ? { NODE_EXTRA_CA_CERTS: RUNTIME_CA_BUNDLE } : {}),
         },
         bundling: {
@@ -404,6 +426,8 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
 }
 
 interface Settings {
+  readonly sourceSslMode: DatabaseSslMode;
+  readonly sourceCaCertificatePem?: string;
   readonly lagThresholdSeconds: number;
   readonly consecutiveChecks: number;
   readonly syncTimeoutSeconds: number;
@@ -427,8 +451,46 @@ function seconds(what: string, value: Duration, integral = true): number {
   return s;
 }
 
+/** Handler `*_DB_SSL_MODE` value of each DMS SslMode. */
+const HANDLER_SSL_MODE: Record<string, DatabaseSslMode> = {
+  [SslMode.NONE.value]: 'disable',
+  [SslMode.REQUIRE.value]: 'require',
+  [SslMode.VERIFY_CA.value]: 'verify-ca',
+  [SslMode.VERIFY_FULL.value]: 'verify-full',
+};
+
+/**
+ * Largest `sourceCaCertificatePem`: Lambda allows 4 KB for all environment variables, and the rest of the
+ * database function's (ARNs, ALLOWED_STEPS, DEFAULTS_JSON, TABLES_JSON...) is about 1.3 KB with a short table
+ * selection.
+ */
+const MAX_CA_PEM_CHARS = 2600;
+
+function validateSourceTls(props: CutoverWorkflowProps): Pick<Settings, 'sourceSslMode' | 'sourceCaCertificatePem'> {
+  const mode = props.sourceSslMode ?? SslMode.REQUIRE;
+  const sourceSslMode = HANDLER_SSL_MODE[mode.value];
+  if (!sourceSslMode) throw new Error(`sourceSslMode ${JSON.stringify(mode.value)} is not supported`);
+  const pem = props.sourceCaCertificatePem;
+  if (pem === undefined || !mode.verifiesCertificate) return { sourceSslMode };
+  if (!Token.isUnresolved(pem)) {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new Error(
+        `sourceCaCertificatePem must be a PEM certificate (-----BEGIN CERTIFICATE-----), got ${JSON.stringify(pem.slice(0, 40))}`,
+      );
+    }
+    if (pem.length > MAX_CA_PEM_CHARS) {
+      throw new Error(
+        `sourceCaCertificatePem is ${pem.length} characters; at most ${MAX_CA_PEM_CHARS} fit in the cutover function's ` +
+          'environment (4 KB for all variables): pass only the CA certificate that signs the source server certificate',
+      );
+    }
+  }
+  return { sourceSslMode, sourceCaCertificatePem: pem };
+}
+
 function validateProps(props: CutoverWorkflowProps): Settings {
   assertValidSelection(props.tables);
+  const sourceTls = validateSourceTls(props);
   assertNonEmpty('replicationTaskArn', props.replicationTaskArn);
   if (
     !Token.isUnresolved(props.replicationTaskArn) &&
@@ -484,6 +546,7 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     );
   }
   return {
+    ...sourceTls,
     lagThresholdSeconds,
     consecutiveChecks,
     syncTimeoutSeconds,

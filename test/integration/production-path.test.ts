@@ -262,7 +262,8 @@ interface Invocation {
 
 /**
  * The deployed cutover functions: each invocation runs the real `handler` with `process.env` = that function's
- * environment (plus what the Lambda runtime sets, and DB_SSL=disable: the local servers speak no TLS). Switching
+ * environment (plus what the Lambda runtime sets, and SOURCE_/TARGET_DB_SSL_MODE=disable: the local servers speak no
+ * TLS). Switching
  * to another function is a cold start. Invocations of one function may overlap (Map iterations); two functions
  * never run at once in this definition, which is asserted.
  */
@@ -282,7 +283,8 @@ class DeployedFunctions {
       AWS_LAMBDA_FUNCTION_NAME: functionId,
       PATH: process.env.PATH,
       TZ: 'UTC',
-      DB_SSL: 'disable',
+      SOURCE_DB_SSL_MODE: 'disable',
+      TARGET_DB_SSL_MODE: 'disable',
     };
   }
 

@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ZeroDowntimeMigration } from '../../lib';
+import { SslMode, ZeroDowntimeMigration } from '../../lib';
 import { TABLES, testEnv } from './helpers';
 
 describe('ZeroDowntimeMigration', () => {
@@ -104,6 +107,32 @@ describe('ZeroDowntimeMigration', () => {
         ]),
       },
     });
+  });
+});
+
+test('the cutover connects to the source with its sslMode and CA, to the target with verify-full', () => {
+  const env = testEnv();
+  const caCertificatePem = readFileSync(path.join(__dirname, '..', 'support', 'tls', 'ca.pem'), 'utf8');
+  const migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
+    vpc: env.vpc,
+    source: {
+      host: 'db.example.com',
+      databaseName: 'orders',
+      secret: env.sourceSecret,
+      sslMode: SslMode.VERIFY_CA,
+      caCertificatePem,
+    },
+    tables: TABLES,
+  });
+  const fn = migration.cutover.functions.database!;
+  const id = env.stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+  const variables = Template.fromStack(env.stack).findResources('AWS::Lambda::Function')[id].Properties.Environment
+    .Variables;
+  expect(variables).toMatchObject({
+    SOURCE_DB_SSL_MODE: 'verify-ca',
+    SOURCE_DB_SSL_CA_PEM: caCertificatePem,
+    TARGET_DB_SSL_MODE: 'verify-full',
+    NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
   });
 });
 

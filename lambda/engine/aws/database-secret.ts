@@ -1,19 +1,48 @@
-import { readFileSync } from 'node:fs';
+import * as tls from 'node:tls';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
+import { CUTOVER_ENVIRONMENT as E } from '../../handlers/environment-names';
 
 /**
- * Environment variables read here:
- * - `DB_SSL`: `require` (default; TLS on) or `disable` (local testing only).
- * - `DB_SSL_REJECT_UNAUTHORIZED`: `false` to accept a certificate that does not verify. @default true
- * - `DB_SSL_CA_FILE`: path of a PEM CA bundle (e.g. the RDS global bundle shipped with the function).
+ * TLS to each database is set per side, so a self-managed source with a self-signed certificate does not weaken
+ * (or break) the connection to Aurora. Environment variables read here:
+ * - `SOURCE_DB_SSL_MODE` / `TARGET_DB_SSL_MODE`: like libpq's `sslmode` (and DMS's `SslMode`):
+ *   - `disable`: no TLS (local testing only);
+ *   - `require`: encrypt, accept any server certificate (what DMS `require` does);
+ *   - `verify-ca`: encrypt, verify the certificate chain but not the host name;
+ *   - `verify-full` (default): encrypt, verify the chain and that the certificate names the host.
+ * - `SOURCE_DB_SSL_CA_PEM` / `TARGET_DB_SSL_CA_PEM`: PEM text of a CA (public, not a secret) trusted **in addition
+ *   to** Node's default trust store, which already holds `NODE_EXTRA_CA_CERTS` (the construct points that at the
+ *   Lambda runtime's Amazon/RDS CA bundle). Literal `\n` sequences are read as newlines. Used by `verify-ca` /
+ *   `verify-full` only.
+ * - `DB_SSL` (legacy, both sides): `disable`, `false`, `off`, `0` or `no` turns TLS off where no
+ *   `*_DB_SSL_MODE` is set; `require`, `true`, `on`, `1` or `yes` changes nothing (the mode's default applies).
+ *   Any other value is an error. `DB_SSL_REJECT_UNAUTHORIZED` and `DB_SSL_CA_FILE` are no longer read: setting
+ *   them is an error that names their replacement.
  * - `DB_SECRET_CACHE_SECONDS`: how long a secret is cached per container. @default 900
  */
 export interface DatabaseSecretOptions {
+  /** Which database the secret is for: selects its TLS settings. */
+  readonly side: DatabaseSide;
   readonly client?: SecretsManagerClient;
   readonly env?: NodeJS.ProcessEnv;
   readonly now?: () => number;
 }
+
+export type DatabaseSide = 'source' | 'target';
+
+/** `*_DB_SSL_MODE` values. */
+export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type DatabaseSslMode = (typeof DATABASE_SSL_MODES)[number];
+
+const SIDE_VARIABLES = {
+  source: { mode: E.sourceDbSslMode, caPem: E.sourceDbSslCaPem },
+  target: { mode: E.targetDbSslMode, caPem: E.targetDbSslCaPem },
+} as const;
+
+const DB_SSL_OFF = ['disable', 'false', 'off', '0', 'no'];
+const DB_SSL_ON = ['require', 'true', 'on', '1', 'yes'];
+const REMOVED_VARIABLES = ['DB_SSL_REJECT_UNAUTHORIZED', 'DB_SSL_CA_FILE'];
 
 interface DatabaseSecret {
   host?: unknown;
@@ -31,14 +60,80 @@ export function clearDatabaseSecretCache(): void {
   cache.clear();
 }
 
-function sslConfig(env: NodeJS.ProcessEnv): ClientConfig['ssl'] {
-  if ((env.DB_SSL ?? 'require').toLowerCase() === 'disable') return false;
-  const rejectUnauthorized = (env.DB_SSL_REJECT_UNAUTHORIZED ?? 'true').toLowerCase() !== 'false';
-  const ca = env.DB_SSL_CA_FILE ? readFileSync(env.DB_SSL_CA_FILE, 'utf8') : undefined;
-  return { rejectUnauthorized, ...(ca ? { ca } : {}) };
+/** Whether the legacy `DB_SSL` turns TLS off (undefined when unset or empty). */
+function legacyDbSslOff(env: NodeJS.ProcessEnv): boolean | undefined {
+  const raw = env[E.dbSsl];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = raw.trim().toLowerCase();
+  if (DB_SSL_OFF.includes(value)) return true;
+  if (DB_SSL_ON.includes(value)) return false;
+  throw new Error(
+    `environment variable ${E.dbSsl} must be one of ${[...DB_SSL_OFF, ...DB_SSL_ON].join(', ')}, got ${JSON.stringify(raw)}`,
+  );
 }
 
-async function load(secretArn: string, client: SecretsManagerClient, env: NodeJS.ProcessEnv): Promise<ClientConfig> {
+/** The TLS mode of `side`: its `*_DB_SSL_MODE`, else `disable` when the legacy `DB_SSL` says so, else `verify-full`. */
+export function databaseSslMode(side: DatabaseSide, env: NodeJS.ProcessEnv = process.env): DatabaseSslMode {
+  for (const name of REMOVED_VARIABLES) {
+    if (env[name] !== undefined) {
+      throw new Error(
+        `environment variable ${name} is no longer read: use ${E.sourceDbSslMode} / ${E.targetDbSslMode} ` +
+          `(${DATABASE_SSL_MODES.join(', ')}) and ${E.sourceDbSslCaPem} / ${E.targetDbSslCaPem} (PEM text)`,
+      );
+    }
+  }
+  const name = SIDE_VARIABLES[side].mode;
+  const raw = env[name];
+  const legacyOff = legacyDbSslOff(env);
+  if (raw === undefined || raw.trim() === '') return legacyOff ? 'disable' : 'verify-full';
+  const mode = raw.trim().toLowerCase();
+  if (!(DATABASE_SSL_MODES as readonly string[]).includes(mode)) {
+    throw new Error(
+      `environment variable ${name} must be one of ${DATABASE_SSL_MODES.join(', ')}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return mode as DatabaseSslMode;
+}
+
+/** Node's default trust: bundled roots plus NODE_EXTRA_CA_CERTS (Node 22.15+); bundled roots only before. */
+function defaultCertificates(): readonly string[] {
+  const getCACertificates = (tls as { getCACertificates?: (type?: 'default') => string[] }).getCACertificates;
+  return getCACertificates ? getCACertificates('default') : tls.rootCertificates;
+}
+
+/** The pg `ssl` option of `side` (see the variables above). */
+export function databaseSslOption(side: DatabaseSide, env: NodeJS.ProcessEnv = process.env): ClientConfig['ssl'] {
+  const mode = databaseSslMode(side, env);
+  if (mode === 'disable') return false;
+  if (mode === 'require') return { rejectUnauthorized: false };
+  const name = SIDE_VARIABLES[side].caPem;
+  const raw = env[name]?.trim();
+  let ca: string[] | undefined;
+  if (raw) {
+    const pem = raw.replace(/\\n/g, '\n');
+    if (!pem.startsWith('-----BEGIN CERTIFICATE-----') || !pem.includes('-----END CERTIFICATE-----')) {
+      throw new Error(
+        `environment variable ${name} must be PEM text (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), got ${JSON.stringify(raw.slice(0, 40))}`,
+      );
+    }
+    // added to the default trust: passing `ca` alone would replace it (RDS CA included)
+    ca = [...defaultCertificates(), pem];
+  }
+  return {
+    rejectUnauthorized: true,
+    ...(ca ? { ca } : {}),
+    // verify-ca: the chain, not the host name
+    ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+  };
+}
+
+async function load(
+  secretArn: string,
+  side: DatabaseSide,
+  client: SecretsManagerClient,
+  env: NodeJS.ProcessEnv,
+): Promise<ClientConfig> {
+  const ssl = databaseSslOption(side, env);
   const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
   if (!out.SecretString) throw new Error(`secret ${secretArn} has no SecretString`);
   let secret: DatabaseSecret;
@@ -62,23 +157,24 @@ async function load(secretArn: string, client: SecretsManagerClient, env: NodeJS
     user: secret.username as string,
     password: secret.password as string,
     database: typeof secret.dbname === 'string' && secret.dbname ? secret.dbname : 'postgres',
-    ssl: sslConfig(env),
+    ssl,
   };
 }
 
-/** Reads `{host, port, username, password, dbname}` from a Secrets Manager secret into a pg config, cached per container. */
-export function databaseConfigFromSecret(
-  secretArn: string,
-  options: DatabaseSecretOptions = {},
-): Promise<ClientConfig> {
+/**
+ * Reads `{host, port, username, password, dbname}` from a Secrets Manager secret into a pg config with the TLS
+ * settings of `options.side`, cached per container (per side and secret).
+ */
+export function databaseConfigFromSecret(secretArn: string, options: DatabaseSecretOptions): Promise<ClientConfig> {
   const env = options.env ?? process.env;
   const now = (options.now ?? Date.now)();
-  const hit = cache.get(secretArn);
+  const key = `${options.side}\0${secretArn}`;
+  const hit = cache.get(key);
   if (hit && hit.expires > now) return hit.config;
   const client = options.client ?? (defaultClient ??= new SecretsManagerClient({}));
-  const config = load(secretArn, client, env);
+  const config = load(secretArn, options.side, client, env);
   const ttl = Number(env.DB_SECRET_CACHE_SECONDS ?? 900) * 1000;
-  cache.set(secretArn, { expires: now + (Number.isFinite(ttl) ? ttl : 900_000), config });
-  config.catch(() => cache.delete(secretArn));
+  cache.set(key, { expires: now + (Number.isFinite(ttl) ? ttl : 900_000), config });
+  config.catch(() => cache.delete(key));
   return config;
 }

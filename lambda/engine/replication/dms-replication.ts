@@ -17,6 +17,15 @@ export interface DmsReplicationOptions {
   readonly cloudwatch?: CloudWatchClient;
   /** How far back to look for the latest lag datapoint. @default 300 */
   readonly lagWindowSeconds?: number;
+  /**
+   * Oldest lag datapoint (by its timestamp, the start of its 1-minute period) still taken as the current lag; an
+   * older one means DMS stopped publishing and the lag is unknown (null: never in sync). DMS publishes its task
+   * metrics once a minute, so the newest datapoint is normally 1-2 minutes old (its minute must end, then
+   * CloudWatch ingests it); 3 minutes leaves a minute of slack. Too small only delays sync, too large lets a
+   * stale 0 pass as in sync.
+   * @default 180
+   */
+  readonly maxDatapointAgeSeconds?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -39,8 +48,10 @@ const STATE_OF_STATUS: Record<string, ReplicationState> = {
  * - fullLoadComplete: the full load finished (`FullLoadFinishDate`, or 100 % with no table loading or queued)
  *   and no table errored.
  * - lagSeconds: the latest `Maximum` of `AWS/DMS` `CDCLatencySource` and `CDCLatencyTarget` (task + instance
- *   dimensions, last `lagWindowSeconds`), the larger of the two; null without datapoints. CDCLatencySource reads
- *   0 when nothing in scope changes, CDCLatencyTarget covers what is captured but not yet applied.
+ *   dimensions, last `lagWindowSeconds`), the larger of the two; null unless both have a datapoint at most
+ *   `maxDatapointAgeSeconds` old (a stale 0 from a task that stopped publishing is not "in sync").
+ *   CDCLatencySource reads 0 when nothing in scope changes, CDCLatencyTarget covers what is captured but not yet
+ *   applied.
  * - stop: `StopReplicationTask`, a no-op when the task is already stopped or stopping.
  */
 export class DmsReplication implements ReplicationPort {
@@ -91,7 +102,7 @@ export class DmsReplication implements ReplicationPort {
     return { state, fullLoadComplete: loaded && errored === 0, lagSeconds, detail: details.join('; ') };
   }
 
-  /** Latest CDC latency (seconds): the larger of source and target latency, or null without datapoints. */
+  /** Latest CDC latency (seconds): the larger of source and target latency, or null without fresh datapoints of both. */
   async lag(): Promise<number | null> {
     const end = (this.options.now ?? (() => new Date()))();
     const start = new Date(end.getTime() - (this.options.lagWindowSeconds ?? 300) * 1000);
@@ -116,14 +127,16 @@ export class DmsReplication implements ReplicationPort {
         MetricDataQueries: [query('source', 'CDCLatencySource'), query('target', 'CDCLatencyTarget')],
       }),
     );
-    const latest = (out.MetricDataResults ?? [])
-      .map((r) => {
-        const pairs = (r.Timestamps ?? []).map((t, i) => [new Date(t).getTime(), r.Values?.[i]] as const);
-        pairs.sort((a, b) => b[0] - a[0]);
-        return pairs.find(([, v]) => typeof v === 'number')?.[1];
-      })
-      .filter((v): v is number => typeof v === 'number');
-    return latest.length === 0 ? null : Math.max(...latest);
+    const oldest = end.getTime() - (this.options.maxDatapointAgeSeconds ?? 180) * 1000;
+    const latest = ['source', 'target'].map((id) => {
+      const r = (out.MetricDataResults ?? []).find((result) => result.Id === id);
+      const pairs = (r?.Timestamps ?? []).map((t, i) => [new Date(t).getTime(), r?.Values?.[i]] as const);
+      pairs.sort((a, b) => b[0] - a[0]);
+      const newest = pairs.find(([, v]) => typeof v === 'number');
+      // missing or stale: unknown
+      return newest && newest[0] >= oldest ? (newest[1] as number) : undefined;
+    });
+    return latest.every((v) => v !== undefined) ? Math.max(...(latest as number[])) : null;
   }
 
   async stop(): Promise<void> {

@@ -105,6 +105,42 @@ describe('DmsReplication', () => {
     });
   });
 
+  it('fails when the latest lag datapoint is stale: an old 0 is unknown lag, not in sync', async () => {
+    task('running', { FullLoadFinishDate: new Date('2024-05-01T10:00:00Z') });
+    // now is 12:00:00; DMS stopped publishing at 11:56 (a 1-minute datapoint is stamped with its minute's start)
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'source', Timestamps: [new Date('2024-05-01T11:56:00Z')], Values: [0] },
+        { Id: 'target', Timestamps: [new Date('2024-05-01T11:56:00Z')], Values: [0] },
+      ],
+    });
+    expect(await adapter.status()).toMatchObject({ state: 'running', lagSeconds: null });
+    // and a fresh source latency without any target datapoint is not enough either
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [{ Id: 'source', Timestamps: [new Date('2024-05-01T11:59:00Z')], Values: [0] }],
+    });
+    expect(await adapter.status()).toMatchObject({ lagSeconds: null });
+  });
+
+  it('uses a datapoint within the freshness window (3 minutes) and ignores a stale one of the other metric', async () => {
+    task('running', { FullLoadFinishDate: new Date('2024-05-01T10:00:00Z') });
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'source', Timestamps: [new Date('2024-05-01T11:57:00Z')], Values: [2] },
+        { Id: 'target', Timestamps: [new Date('2024-05-01T11:56:59Z')], Values: [0] },
+      ],
+    });
+    // a stale target latency must not let the fresh source latency stand alone as "the lag"
+    expect(await adapter.status()).toMatchObject({ lagSeconds: null });
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'source', Timestamps: [new Date('2024-05-01T11:57:00Z')], Values: [2] },
+        { Id: 'target', Timestamps: [new Date('2024-05-01T11:58:00Z')], Values: [1] },
+      ],
+    });
+    expect(await adapter.status()).toMatchObject({ lagSeconds: 2 });
+  });
+
   it.each([
     ['stopped', 'stopped'],
     ['stopping', 'stopping'],
@@ -392,7 +428,7 @@ describe('databaseConfigFromSecret', () => {
         engine: 'postgres',
       }),
     });
-    const config = await databaseConfigFromSecret('arn:s', { client, env: {} });
+    const config = await databaseConfigFromSecret('arn:s', { side: 'target', client, env: {} });
     expect(config).toEqual({
       host: 'db',
       port: 5433,
@@ -401,22 +437,54 @@ describe('databaseConfigFromSecret', () => {
       database: 'app',
       ssl: { rejectUnauthorized: true },
     });
-    await databaseConfigFromSecret('arn:s', { client, env: {} });
+    await databaseConfigFromSecret('arn:s', { side: 'target', client, env: {} });
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     clearDatabaseSecretCache();
-    const lax = await databaseConfigFromSecret('arn:s', { client, env: { DB_SSL_REJECT_UNAUTHORIZED: 'false' } });
+    const lax = await databaseConfigFromSecret('arn:s', {
+      side: 'source',
+      client,
+      env: { SOURCE_DB_SSL_MODE: 'require' },
+    });
     expect(lax.ssl).toEqual({ rejectUnauthorized: false });
+  });
+
+  it.each(['disable', 'false', 'off', '0', 'no', 'OFF', ' No '])('DB_SSL=%j turns TLS off', async (value) => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ host: 'db', username: 'u', password: 'p' }),
+    });
+    const config = await databaseConfigFromSecret('arn:s', { side: 'target', client, env: { DB_SSL: value } });
+    expect(config.ssl).toBe(false);
+  });
+
+  it.each(['require', 'true', 'on', '1', 'yes', 'YES'])('DB_SSL=%j keeps TLS on', async (value) => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ host: 'db', username: 'u', password: 'p' }),
+    });
+    const config = await databaseConfigFromSecret('arn:s', { side: 'target', client, env: { DB_SSL: value } });
+    expect(config.ssl).toEqual({ rejectUnauthorized: true });
+  });
+
+  it.each(['disabled', 'tls', '2'])('fails when DB_SSL is %j, naming the variable and the value', async (value) => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ host: 'db', username: 'u', password: 'p' }),
+    });
+    await expect(databaseConfigFromSecret('arn:s', { side: 'target', client, env: { DB_SSL: value } })).rejects.toThrow(
+      `environment variable DB_SSL must be one of`,
+    );
+    await expect(databaseConfigFromSecret('arn:s', { side: 'target', client, env: { DB_SSL: value } })).rejects.toThrow(
+      JSON.stringify(value),
+    );
   });
 
   it('fails when a field is missing, and does not cache the failure', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ host: 'db', username: 'u' }) });
-    await expect(databaseConfigFromSecret('arn:bad', { client, env: {} })).rejects.toThrow(
+    await expect(databaseConfigFromSecret('arn:bad', { side: 'target', client, env: {} })).rejects.toThrow(
       /lacks the "password" field/,
     );
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ host: 'db', username: 'u', password: 'p' }),
     });
-    expect(await databaseConfigFromSecret('arn:bad', { client, env: {} })).toMatchObject({
+    expect(await databaseConfigFromSecret('arn:bad', { side: 'target', client, env: {} })).toMatchObject({
       port: 5432,
       database: 'postgres',
     });

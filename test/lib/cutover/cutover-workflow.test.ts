@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,7 +8,9 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { CutoverWorkflowProps } from '../../../lib/cutover/cutover-workflow';
 import { TrafficSwitchTarget } from '../../../lib/cutover/traffic-switch';
+import { SslMode } from '../../../lib/replication/dms-replication';
 import { TASK_ARN, workflowStack } from './support';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -23,6 +27,17 @@ function statementsOf(template: Template): Array<Statement & { policy: string }>
 }
 
 const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** The `*_DB_SSL_*` variables of `fn`. */
+function databaseTlsVariables(template: Template, fn: lambda.IFunction): Record<string, string> {
+  const id = Stack.of(fn).getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+  const variables = (
+    template.findResources('AWS::Lambda::Function')[id] as {
+      Properties: { Environment: { Variables: Record<string, string> } };
+    }
+  ).Properties.Environment.Variables;
+  return Object.fromEntries(Object.entries(variables).filter(([name]) => /_DB_SSL_/.test(name)));
+}
 
 describe('CutoverWorkflow resources', () => {
   const { stack, workflow } = workflowStack();
@@ -145,7 +160,14 @@ describe('CutoverWorkflow resources', () => {
       ).includes('finalSync'),
     ) as { Properties: { Environment: { Variables: Record<string, string> } } };
     expect(fn.Properties.Environment.Variables).toMatchObject({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
-    expect(fn.Properties.Environment.Variables.DB_SSL_REJECT_UNAUTHORIZED).toBeUndefined();
+  });
+
+  test('TLS per side, on the database function only: source require (the default), target verify-full', () => {
+    expect(databaseTlsVariables(template, workflow.functions.database!)).toEqual({
+      SOURCE_DB_SSL_MODE: 'require',
+      TARGET_DB_SSL_MODE: 'verify-full',
+    });
+    expect(databaseTlsVariables(template, workflow.functions.replication!)).toEqual({});
   });
 
   test('the execution-failed alarm: ExecutionsFailed >= 1 to the topic', () => {
@@ -249,6 +271,56 @@ describe('traffic switch', () => {
         'not a name',
       ),
     ).toThrow(/recordName .* got "not a name"/);
+  });
+});
+
+describe('source TLS of the step functions', () => {
+  const CA_PEM = readFileSync(path.join(__dirname, '..', '..', 'support', 'tls', 'ca.pem'), 'utf8');
+  const variables = (overrides: Partial<CutoverWorkflowProps>): Record<string, string> => {
+    const { stack, workflow } = workflowStack(overrides);
+    return databaseTlsVariables(Template.fromStack(stack), workflow.functions.database!);
+  };
+
+  test.each([
+    ['NONE', 'disable'],
+    ['REQUIRE', 'require'],
+    ['VERIFY_CA', 'verify-ca'],
+    ['VERIFY_FULL', 'verify-full'],
+  ] as const)('sourceSslMode SslMode.%s → SOURCE_DB_SSL_MODE %s', (mode, value) => {
+    expect(variables({ sourceSslMode: SslMode[mode] })).toEqual({
+      SOURCE_DB_SSL_MODE: value,
+      TARGET_DB_SSL_MODE: 'verify-full',
+    });
+  });
+
+  test('a verifying mode gets the source CA PEM (the target never does)', () => {
+    expect(variables({ sourceSslMode: SslMode.VERIFY_FULL, sourceCaCertificatePem: CA_PEM })).toEqual({
+      SOURCE_DB_SSL_MODE: 'verify-full',
+      SOURCE_DB_SSL_CA_PEM: CA_PEM,
+      TARGET_DB_SSL_MODE: 'verify-full',
+    });
+  });
+
+  test('require leaves the CA PEM out (it is not used, and the environment is limited to 4 KB)', () => {
+    expect(variables({ sourceSslMode: SslMode.REQUIRE, sourceCaCertificatePem: CA_PEM })).toEqual({
+      SOURCE_DB_SSL_MODE: 'require',
+      TARGET_DB_SSL_MODE: 'verify-full',
+    });
+  });
+
+  test('fails when sourceCaCertificatePem is not a PEM certificate', () => {
+    expect(() =>
+      workflowStack({ sourceSslMode: SslMode.VERIFY_FULL, sourceCaCertificatePem: '/etc/ssl/ca.pem' }),
+    ).toThrow(
+      /sourceCaCertificatePem must be a PEM certificate \(-----BEGIN CERTIFICATE-----\), got "\/etc\/ssl\/ca.pem"/,
+    );
+  });
+
+  test('fails when sourceCaCertificatePem does not fit the Lambda environment', () => {
+    const bundle = [CA_PEM, CA_PEM, CA_PEM].join('');
+    expect(() => workflowStack({ sourceSslMode: SslMode.VERIFY_CA, sourceCaCertificatePem: bundle })).toThrow(
+      new RegExp(`sourceCaCertificatePem is ${bundle.length} characters; at most 2600 fit`),
+    );
   });
 });
 

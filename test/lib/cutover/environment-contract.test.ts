@@ -366,6 +366,22 @@ describe.each(CASES)('environment contract with $name', (c) => {
     }
   });
 
+  test("TLS per side on the database function only; the handler turns it into each side's pg ssl", async () => {
+    for (const role of roles) {
+      const env = synthesized.env[role]!;
+      const tls = Object.keys(env).filter((name) => name.includes('_DB_SSL_'));
+      if (role !== 'database') {
+        expect({ role, tls }).toEqual({ role, tls: [] });
+        continue;
+      }
+      expect(tls.sort()).toEqual(['SOURCE_DB_SSL_MODE', 'TARGET_DB_SSL_MODE']);
+      const deps = depsOf(env);
+      expect(await deps.source()).toHaveProperty('ssl', { rejectUnauthorized: false });
+      // the default trust store (with NODE_EXTRA_CA_CERTS, the RDS CA): no `ca` of its own
+      expect(await deps.target()).toHaveProperty('ssl', { rejectUnauthorized: true });
+    }
+  });
+
   test('only the database function sees or reads the database secrets', () => {
     for (const role of roles) {
       const secretReads = synthesized.policies[role]!.filter(
