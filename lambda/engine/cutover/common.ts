@@ -3,7 +3,7 @@
  * notices, database access and secret redaction.
  */
 import type { Pool, PoolClient } from 'pg';
-import { redactSecrets } from '../pg/connection';
+import { redactSecrets, withPooledClient } from '../pg/connection';
 import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
 import type { CutoverInput } from './contract';
 import { sharedPool, sharedPools, type DatabaseSide } from './connections';
@@ -157,16 +157,7 @@ export async function withClient<T>(
   side: DatabaseSide,
   fn: (client: PoolClient) => Promise<T>,
 ): Promise<T> {
-  const pool = await sharedPool(ctx.deps, side);
-  const client = await pool.connect();
-  try {
-    const result = await fn(client);
-    client.release();
-    return result;
-  } catch (error) {
-    client.release(true);
-    throw error;
-  }
+  return withPooledClient(await sharedPool(ctx.deps, side), fn);
 }
 
 /** Removes both databases' passwords from a message. */

@@ -153,3 +153,19 @@ export async function checkIdleConnections(pool: Pool, timeoutMs = 2_000): Promi
   const clients = await Promise.all(Array.from({ length: idle }, () => pool.connect().catch(() => undefined)));
   await Promise.all(clients.map((c) => (c ? ping(c, timeoutMs) : undefined)));
 }
+
+/**
+ * Runs `fn` with one client from `pool`. A client whose work failed is destroyed, not returned, so no
+ * half-finished transaction or broken socket is handed out again.
+ */
+export async function withPooledClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    const result = await fn(client);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
+}

@@ -1,5 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
-import { checkIdleConnections, createPool, type ConnectionSpec } from '../pg/connection';
+import { checkIdleConnections, createPool, withPooledClient, type ConnectionSpec } from '../pg/connection';
 import { quoteIdent } from '../pg/identifiers';
 import type { ReplicationPort, ReplicationState, ReplicationStatus } from '../ports';
 
@@ -99,15 +99,7 @@ export class NativeLogicalReplication implements ReplicationPort {
     }
     const pool = await pending;
     await checkIdleConnections(pool);
-    const client = await pool.connect();
-    try {
-      const result = await fn(client);
-      client.release();
-      return result;
-    } catch (error) {
-      client.release(true);
-      throw error;
-    }
+    return withPooledClient(pool, fn);
   }
 
   /** Closes the kept connections (they also close by themselves when idle). */
