@@ -15,7 +15,7 @@ import {
   waitForNativeSync,
 } from '../../lambda/local/native-replication-setup';
 import { runCutover, synthesizeCutoverDefinition, type CutoverRunResult } from '../../lambda/local/run-state-machine';
-import { createDatabasePair, dropPair, sql } from '../support/databases';
+import { createDatabasePair, dropPair, sql, roleSettings, subscriptionEnabled } from '../support/databases';
 
 jest.setTimeout(60_000);
 
@@ -96,22 +96,12 @@ function run(
   return runCutover({ definition, stepHandler, input, waitTimeOverrideMs: 50 });
 }
 
-async function roleState(f: Fixture): Promise<{ canLogin: boolean; limit: number }> {
-  const [r] = await sql<{ rolcanlogin: boolean; rolconnlimit: number }>(
-    f.source,
-    `SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1`,
-    [f.role],
-  );
-  return { canLogin: r.rolcanlogin, limit: r.rolconnlimit };
+async function roleState(f: Fixture): Promise<{ canLogin: boolean; connectionLimit: number }> {
+  return roleSettings(f.source, f.role);
 }
 
-async function subscriptionEnabled(f: Fixture): Promise<boolean> {
-  const [r] = await sql<{ subenabled: boolean }>(
-    f.target,
-    `SELECT subenabled FROM pg_subscription WHERE subname = $1`,
-    [f.name],
-  );
-  return r.subenabled;
+async function subscriptionOn(f: Fixture): Promise<boolean> {
+  return subscriptionEnabled(f.target, f.name);
 }
 
 async function count(url: string): Promise<number> {
@@ -173,8 +163,8 @@ test('execute: target has every row, sequences past the source, source roles fro
   expect(await count(f.target)).toBe(350);
   const seq = await targetSequence(f);
   expect(seq.last).toBeGreaterThanOrEqual(await sourceMaxId(f));
-  expect(await roleState(f)).toEqual({ canLogin: false, limit: 0 });
-  expect(await subscriptionEnabled(f)).toBe(false);
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
+  expect(await subscriptionOn(f)).toBe(false);
   expect(f.deps.state.snapshot()['orders-happy'].status).toBe('succeeded');
 });
 
@@ -185,7 +175,7 @@ test('dry run changes nothing: roles, subscription and sequences as they were', 
   expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
   expect(await roleState(f)).toEqual(before.role);
   expect(await targetSequence(f)).toEqual(before.seq);
-  expect(await subscriptionEnabled(f)).toBe(true);
+  expect(await subscriptionOn(f)).toBe(true);
   await appCanWrite(f);
 });
 
@@ -238,8 +228,8 @@ test('lag never converges: times out through Rollback, nothing changed', async (
   expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.syncTimeout, lastState: 'RolledBack' });
   expect(stepsRun(result)).not.toContain('FreezeWrites');
   expect(stepsRun(result).filter((s) => s === 'CheckLag').length).toBeGreaterThan(1);
-  expect(await roleState(f)).toEqual({ canLogin: true, limit: -1 });
-  expect(await subscriptionEnabled(f)).toBe(true);
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
+  expect(await subscriptionOn(f)).toBe(true);
   await appCanWrite(f);
 });
 
@@ -257,7 +247,7 @@ test('final sync fails after the freeze: rolls back, the source accepts logins a
   expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.finalSyncTimeout, lastState: 'RolledBack' });
   expect(stepsRun(result)).toContain('FreezeWrites');
   expect(stepsRun(result)).not.toContain('StopReplication');
-  expect(await roleState(f)).toEqual({ canLogin: true, limit: -1 });
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
   await appCanWrite(f);
 });
 
@@ -278,7 +268,7 @@ test('a failed execution re-run with the same migrationId resumes and completes'
     lastState: 'FailedAfterReplicationStopped',
     cause: 'connection reset by peer',
   });
-  expect(await roleState(f)).toEqual({ canLogin: false, limit: 0 });
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
 
   const second = await run(f, { migrationId: 'orders-resume', mode: 'execute' }, flaky);
   expect({ status: second.status, error: second.error, cause: second.cause }).toEqual({ status: 'SUCCEEDED' });
@@ -297,8 +287,8 @@ test('bad input is rejected before anything is touched', async () => {
   expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.badInput, lastState: 'InvalidInput' });
   expect(stepsRun(result)).toEqual(['ValidateInput']);
   expect(Object.keys(f.deps.state.snapshot())).toEqual([]);
-  expect(await roleState(f)).toEqual({ canLogin: true, limit: -1 });
-  expect(await subscriptionEnabled(f)).toBe(true);
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
+  expect(await subscriptionOn(f)).toBe(true);
 });
 
 test('approval rejected: rolls back before the freeze', async () => {
@@ -316,6 +306,6 @@ test('approval rejected: rolls back before the freeze', async () => {
   expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.rejected, lastState: 'RolledBack' });
   expect(stepsRun(result)).toContain('RequestApproval');
   expect(stepsRun(result)).not.toContain('FreezeWrites');
-  expect(await roleState(f)).toEqual({ canLogin: true, limit: -1 });
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
   void CutoverError;
 });

@@ -73,7 +73,15 @@ import {
 } from '../../lib/cutover/private/local-definition';
 import { TrafficSwitchTarget } from '../../lib/cutover/traffic-switch';
 import { MigrationMonitoring } from '../../lib/monitoring/migration-monitoring';
-import { createDatabasePair, dropPair, serverPort, serverUrl, sql } from '../support/databases';
+import {
+  createDatabasePair,
+  dropPair,
+  serverPort,
+  serverUrl,
+  sql,
+  roleSettings,
+  subscriptionEnabled,
+} from '../support/databases';
 import { FakeDynamoDbTable, FakeParameterStore, lambdaFunctionError } from '../support/fake-aws';
 
 jest.setTimeout(60_000);
@@ -556,21 +564,11 @@ function startApplication(f: Fixture): { stop: () => Promise<number[]> } {
 }
 
 async function roleState(f: Fixture): Promise<{ canLogin: boolean; connectionLimit: number }> {
-  const [r] = await sql<{ rolcanlogin: boolean; rolconnlimit: number }>(
-    f.source,
-    `SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1`,
-    [f.role],
-  );
-  return { canLogin: r.rolcanlogin, connectionLimit: r.rolconnlimit };
+  return roleSettings(f.source, f.role);
 }
 
-async function subscriptionEnabled(f: Fixture): Promise<boolean> {
-  const [r] = await sql<{ subenabled: boolean }>(
-    f.target,
-    `SELECT subenabled FROM pg_subscription WHERE subname = $1`,
-    [f.name],
-  );
-  return r.subenabled;
+async function subscriptionOn(f: Fixture): Promise<boolean> {
+  return subscriptionEnabled(f.target, f.name);
 }
 
 async function orders(url: string): Promise<string[]> {
@@ -694,7 +692,7 @@ test('execute through the production handler: every row on the target, source fr
   );
   expect(Number(seq.last_value)).toBeGreaterThanOrEqual(Math.max(Number(src.last_value), Number(src.max)));
   expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
-  expect(await subscriptionEnabled(f)).toBe(false);
+  expect(await subscriptionOn(f)).toBe(false);
 
   // AWS calls: exactly the template's task and lag alarms; the parameter points at the target
   expect(dmsMock.commandCalls(StopReplicationTaskCommand).map((c) => c.args[0].input)).toEqual([

@@ -61,3 +61,23 @@ export async function sql<T = Record<string, unknown>>(
     await c.end();
   }
 }
+
+/** A role's login settings on a server (what the freeze changes and rollback restores). */
+export async function roleSettings(url: string, role: string): Promise<{ canLogin: boolean; connectionLimit: number }> {
+  const [r] = await sql<{ rolcanlogin: boolean; rolconnlimit: number }>(
+    url,
+    `SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1`,
+    [role],
+  );
+  if (!r) throw new Error(`role ${role} does not exist`);
+  return { canLogin: r.rolcanlogin, connectionLimit: r.rolconnlimit };
+}
+
+/** Whether a native logical replication subscription is enabled on the target. */
+export async function subscriptionEnabled(url: string, subscription: string): Promise<boolean> {
+  const [r] = await sql<{ subenabled: boolean }>(url, `SELECT subenabled FROM pg_subscription WHERE subname = $1`, [
+    subscription,
+  ]);
+  if (!r) throw new Error(`subscription ${subscription} does not exist`);
+  return r.subenabled;
+}
