@@ -99,10 +99,12 @@ export interface Notifier {
   notify(subject: string, message: string, attributes?: Record<string, string>): Promise<void>;
 }
 
-/** Turns alarm actions off while replication is stopped on purpose, and back on (CloudWatch in production). */
+/**
+ * Turns alarm actions off while replication is stopped on purpose (CloudWatch in production). Nothing turns them
+ * back on: after the stop the operator finishes forward or falls back by hand (see reportStoppedFailure).
+ */
 export interface AlarmControl {
   disable(): Promise<void>;
-  enable(): Promise<void>;
 }
 
 /** Where the application reads its database endpoint from (SSM parameter, secret, DNS record, or local). */

@@ -2,17 +2,12 @@ import type { AlarmControl } from '../engine/ports';
 
 /** Alarm control that changes nothing and records the calls (rehearsal, tests). */
 export class RecordingAlarmControl implements AlarmControl {
-  readonly calls: ('disable' | 'enable')[] = [];
+  readonly calls: 'disable'[] = [];
   /** Whether alarm actions would be enabled now. */
   enabled = true;
 
   async disable(): Promise<void> {
     this.calls.push('disable');
     this.enabled = false;
-  }
-
-  async enable(): Promise<void> {
-    this.calls.push('enable');
-    this.enabled = true;
   }
 }

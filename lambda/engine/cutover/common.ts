@@ -61,21 +61,31 @@ export async function getRecord(ctx: StepContext): Promise<MigrationRecord> {
   return record;
 }
 
-/** The stored summary of a phase that already succeeded (resume), or undefined. */
-export async function succeededPhase(ctx: StepContext, phase: PhaseName): Promise<Summary | undefined> {
-  const record = await ctx.deps.state.get(ctx.key);
-  const p = record?.phases[phase];
-  return p && (p.status === 'succeeded' || p.status === 'skipped') ? { ...(p.summary ?? {}) } : undefined;
+function finishedSummary(existing: PhaseRecord | undefined): Summary | undefined {
+  return existing && (existing.status === 'succeeded' || existing.status === 'skipped')
+    ? { ...(existing.summary ?? {}) }
+    : undefined;
 }
 
-/** Marks a phase running, keeping the first start time when it is already running (looping steps). */
-export async function beginPhase(ctx: StepContext, phase: PhaseName): Promise<PhaseRecord> {
-  const record = await ctx.deps.state.get(ctx.key);
-  const existing = record?.phases[phase];
+async function markRunning(
+  ctx: StepContext,
+  phase: PhaseName,
+  existing: PhaseRecord | undefined,
+): Promise<PhaseRecord> {
   if (existing?.status === 'running') return existing;
   const running: PhaseRecord = { status: 'running', startedAt: ctx.iso() };
   await ctx.deps.state.putPhase(ctx.key, phase, running);
   return running;
+}
+
+/** The stored summary of a phase that already succeeded (resume), or undefined. */
+export async function succeededPhase(ctx: StepContext, phase: PhaseName): Promise<Summary | undefined> {
+  return finishedSummary((await ctx.deps.state.get(ctx.key))?.phases[phase]);
+}
+
+/** Marks a phase running, keeping the first start time when it is already running (looping steps). */
+export async function beginPhase(ctx: StepContext, phase: PhaseName): Promise<PhaseRecord> {
+  return markRunning(ctx, phase, (await ctx.deps.state.get(ctx.key))?.phases[phase]);
 }
 
 export async function endPhase(
@@ -122,9 +132,11 @@ export async function runPhase(
   phase: PhaseName,
   work: () => Promise<PhaseOutcome>,
 ): Promise<Summary> {
-  const done = await succeededPhase(ctx, phase);
+  // One read for both the resume check and the start (most of these phases run inside the write freeze).
+  const existing = (await ctx.deps.state.get(ctx.key))?.phases[phase];
+  const done = finishedSummary(existing);
   if (done) return { ...done, skipped: true };
-  const started = await beginPhase(ctx, phase);
+  const started = await markRunning(ctx, phase, existing);
   let outcome: PhaseOutcome;
   try {
     outcome = await work();

@@ -1,6 +1,6 @@
 import { connect } from '../pg/connection';
 import { quoteIdent } from '../pg/identifiers';
-import { PHASES, type MigrationRecord } from '../ports';
+import { PHASES, type MigrationRecord, type SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, succeededPhase, type StepContext } from './common';
 
 /** Milliseconds each phase took (from the state record). */
@@ -79,9 +79,14 @@ export function describeCause(error: { readonly Error?: string; readonly Cause?:
   return [error.Error, cause].filter(Boolean).join(': ').slice(0, 2000) || 'unknown error';
 }
 
+/** The statement that gives a frozen role its saved login settings back. */
+function restoreRoleSql(role: SavedRoleSettings): string {
+  return `ALTER ROLE ${quoteIdent(role.role)} WITH ${role.canLogin ? 'LOGIN' : 'NOLOGIN'} CONNECTION LIMIT ${Math.trunc(role.connectionLimit)}`;
+}
+
 /**
  * Rolls back a failure before replication stopped: restores each frozen role exactly as saved (login and
- * connection limit), re-enables alarm actions, marks the cutover rolled back and tells the operator why.
+ * connection limit), marks the cutover rolled back and tells the operator why.
  * Idempotent. When the stop-replication phase had already begun, it does not unfreeze but reports instead.
  */
 export async function rollback(
@@ -103,9 +108,7 @@ export async function rollback(
     const client = await connect(await ctx.deps.source(), 'zdm-cutover');
     try {
       for (const role of freeze.roles) {
-        await client.query(
-          `ALTER ROLE ${quoteIdent(role.role)} WITH ${role.canLogin ? 'LOGIN' : 'NOLOGIN'} CONNECTION LIMIT ${Math.trunc(role.connectionLimit)}`,
-        );
+        await client.query(restoreRoleSql(role));
         restored.push(role.role);
       }
     } finally {
@@ -163,12 +166,7 @@ export async function reportStoppedFailure(
   if (record && !alreadyReported) {
     await ctx.deps.state.setStatus(ctx.key, 'failed', ctx.iso(), cause);
   }
-  const restoreSql = roles
-    .map(
-      (r) =>
-        `ALTER ROLE "${r.role.replace(/"/g, '""')}" WITH ${r.canLogin ? 'LOGIN' : 'NOLOGIN'} CONNECTION LIMIT ${r.connectionLimit};`,
-    )
-    .join(' ');
+  const restoreSql = roles.map((r) => `${restoreRoleSql(r)};`).join(' ');
   const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
   const lines =
     ctx.input.mode === 'dry-run'

@@ -1,9 +1,9 @@
 import type { ClientBase } from 'pg';
-
-type Queryable = Pick<ClientBase, 'query'>;
 import { quoteIdent } from '../pg/identifiers';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
+
+type Queryable = Pick<ClientBase, 'query'>;
 
 export interface RoleSession {
   readonly pid: number;
