@@ -17,6 +17,14 @@ interface Objects {
   triggers: Map<string, string>;
 }
 
+const noObjects = (): Objects => ({
+  primary: null,
+  unique: new Map(),
+  foreign: new Map(),
+  indexes: new Map(),
+  triggers: new Map(),
+});
+
 async function objects(pool: Pool, oids: number[]): Promise<Map<number, Objects>> {
   const [cons, idx, trg] = await Promise.all([
     pool.query<{ rel: number; type: string; name: string; def: string }>(
@@ -41,7 +49,7 @@ async function objects(pool: Pool, oids: number[]): Promise<Map<number, Objects>
   const get = (rel: number): Objects => {
     let o = out.get(rel);
     if (!o) {
-      o = { primary: null, unique: new Map(), foreign: new Map(), indexes: new Map(), triggers: new Map() };
+      o = noObjects();
       out.set(rel, o);
     }
     return o;
@@ -79,13 +87,7 @@ export async function diffSchema(source: Pool, target: Pool, selection: TableSel
     ),
   ]);
   const diffs: SchemaDifference[] = [];
-  const empty: Objects = {
-    primary: null,
-    unique: new Map(),
-    foreign: new Map(),
-    indexes: new Map(),
-    triggers: new Map(),
-  };
+  const empty = noObjects();
   for (const [s, t] of pairs) {
     if (!t) {
       diffs.push({

@@ -6,6 +6,7 @@
  * sequence whose own name the selection matches (so `public` / `public.%` takes all of `public`).
  */
 import type { Pool, PoolClient } from 'pg';
+import { withPooledClient } from './pg/connection';
 import { qualify, quoteIdent } from './pg/identifiers';
 import { formatTableName, isSelected, type TableName, type TableSelection } from './table-selection';
 import type { SequenceOptions, SequenceReport, SequenceResult } from './validation/types';
@@ -57,12 +58,19 @@ async function state(client: Pool | PoolClient, name: TableName): Promise<{ last
   return { last: r.rows[0].last_value, called: r.rows[0].is_called };
 }
 
-async function columnExtreme(pool: Pool | PoolClient, s: SeqRow, ascending: boolean): Promise<bigint | null> {
+/** `(SELECT max|min(column)::text FROM table)` for the column that owns a sequence; null when none does. */
+function extremeSql(s: SeqRow, ascending: boolean): string | null {
   if (!s.table_schema || !s.table_name || !s.column_name) return null;
-  const r = await pool.query<{ v: string | null }>(
-    `SELECT ${ascending ? 'max' : 'min'}(${quoteIdent(s.column_name)})::text AS v FROM ${qualify({ schema: s.table_schema, table: s.table_name })}`,
-  );
-  return r.rows[0].v === null ? null : BigInt(r.rows[0].v.split('.')[0]);
+  return `(SELECT ${ascending ? 'max' : 'min'}(${quoteIdent(s.column_name)})::text FROM ${qualify({ schema: s.table_schema, table: s.table_name })})`;
+}
+
+const extremeValue = (v: string | null): bigint | null => (v === null ? null : BigInt(v.split('.')[0]));
+
+async function columnExtreme(pool: Pool | PoolClient, s: SeqRow, ascending: boolean): Promise<bigint | null> {
+  const sql = extremeSql(s, ascending);
+  if (!sql) return null;
+  const r = await pool.query<{ v: string | null }>(`SELECT ${sql} AS v`);
+  return extremeValue(r.rows[0].v);
 }
 
 /** Identity, ownership and display name of a chosen sequence. */
@@ -71,6 +79,48 @@ function describe(s: SeqRow): Pick<SequenceResult, 'sequence' | 'ownedBy'> {
     ? `${formatTableName({ schema: s.table_schema!, table: s.table_name! })}.${s.column_name}`
     : undefined;
   return { sequence: formatTableName({ schema: s.schema, table: s.name }), ...(ownedBy ? { ownedBy } : {}) };
+}
+
+type Described = Pick<SequenceResult, 'sequence' | 'ownedBy'>;
+
+function missingResult(base: Described, sourceNext: bigint | null): SequenceResult {
+  return { ...base, sourceNext: String(sourceNext), targetNext: null, targetColumnMax: null, status: 'missing' };
+}
+
+/**
+ * The result for a sequence present on both sides, and (when syncing moves it) the value to pass to
+ * setval(v, true), after which the next nextval() returns v + increment.
+ */
+function assess(
+  base: Described,
+  increment: bigint,
+  sourceNext: bigint,
+  targetNext: bigint,
+  colExtreme: bigint | null,
+  margin: bigint,
+  sync: boolean,
+): { result: SequenceResult; setTo?: string } {
+  const ascending = increment > 0n;
+  // The lowest next value (highest for descending) that collides with nothing seen on either side.
+  let needed = sourceNext;
+  if (colExtreme !== null) {
+    const pastColumn = colExtreme + increment;
+    if (ascending ? pastColumn > needed : pastColumn < needed) needed = pastColumn;
+  }
+  needed = ascending ? needed + margin : needed - margin;
+  const behind = ascending ? targetNext < needed : targetNext > needed;
+  const moved = sync && behind;
+  return {
+    result: {
+      ...base,
+      sourceNext: String(sourceNext),
+      targetNext: String(moved ? needed : targetNext),
+      targetColumnMax: colExtreme === null ? null : String(colExtreme),
+      status: behind && !sync ? 'behind' : 'ok',
+      ...(sync ? { action: moved ? ('set' as const) : ('unchanged' as const) } : {}),
+    },
+    ...(moved ? { setTo: String(needed - increment) } : {}),
+  };
 }
 
 /**
@@ -101,8 +151,8 @@ async function runBatch(
     .map((s, i) => ({ s, i, t: targetByName.get(seqKey(s.schema, s.name)) }))
     .filter((x): x is { s: SeqRow; i: number; t: SeqRow } => x.t !== undefined);
   const results: SequenceResult[] = [];
-  const client = await target.connect();
-  try {
+  // A failed client is destroyed rather than returned: it may still be inside the failed transaction.
+  return withPooledClient(target, async (client) => {
     const targetState = new Map<number, { last_value: string; is_called: boolean; extreme: string | null }>();
     if (present.length > 0) {
       if (sync) {
@@ -117,11 +167,7 @@ async function runBatch(
         present
           .map(({ s, i, t }) => {
             const seq = qualify({ schema: s.schema, table: s.name });
-            const ascending = BigInt(s.increment) > 0n;
-            const extreme =
-              t.table_schema && t.table_name && t.column_name
-                ? `(SELECT ${ascending ? 'max' : 'min'}(${quoteIdent(t.column_name)})::text FROM ${qualify({ schema: t.table_schema, table: t.table_name })})`
-                : 'NULL::text';
+            const extreme = extremeSql(t, BigInt(s.increment) > 0n) ?? 'NULL::text';
             return `SELECT ${i}::int AS i, q.last_value::text AS last_value, q.is_called, ${extreme} AS extreme FROM ${seq} q`;
           })
           .join(' UNION ALL '),
@@ -134,39 +180,18 @@ async function runBatch(
       const sst = sourceState.get(i);
       if (!sst) throw new Error(`no source value read for ${base.sequence}`);
       const increment = BigInt(s.increment);
-      const ascending = increment > 0n;
       const sourceNext = nextValue(sst.last_value, sst.is_called, increment);
       const tst = targetState.get(i);
       if (!targetByName.has(seqKey(s.schema, s.name))) {
-        results.push({
-          ...base,
-          sourceNext: String(sourceNext),
-          targetNext: null,
-          targetColumnMax: null,
-          status: 'missing',
-        });
+        results.push(missingResult(base, sourceNext));
         return;
       }
       if (!tst) throw new Error(`no target value read for ${base.sequence}`);
-      const colExtreme = tst.extreme === null ? null : BigInt(tst.extreme.split('.')[0]);
+      const colExtreme = extremeValue(tst.extreme);
       const targetNext = nextValue(tst.last_value, tst.is_called, increment)!;
-      let needed = sourceNext!;
-      if (colExtreme !== null) {
-        const pastColumn = colExtreme + increment;
-        if (ascending ? pastColumn > needed : pastColumn < needed) needed = pastColumn;
-      }
-      needed = ascending ? needed + margin : needed - margin;
-      const behind = ascending ? targetNext < needed : targetNext > needed;
-      if (sync && behind)
-        toSet.push({ name: qualify({ schema: s.schema, table: s.name }), value: String(needed - increment) });
-      results.push({
-        ...base,
-        sourceNext: String(sourceNext),
-        targetNext: String(sync && behind ? needed : targetNext),
-        targetColumnMax: colExtreme === null ? null : String(colExtreme),
-        status: behind && !sync ? 'behind' : 'ok',
-        ...(sync ? { action: behind ? ('set' as const) : ('unchanged' as const) } : {}),
-      });
+      const { result, setTo } = assess(base, increment, sourceNext!, targetNext, colExtreme, margin, sync);
+      if (setTo !== undefined) toSet.push({ name: qualify({ schema: s.schema, table: s.name }), value: setTo });
+      results.push(result);
     });
     if (toSet.length > 0) {
       // setval(v, true): the next nextval() returns v + increment.
@@ -176,13 +201,8 @@ async function runBatch(
       ]);
     }
     if (sync && present.length > 0) await client.query('COMMIT');
-    client.release();
     return results;
-  } catch (error) {
-    // Destroyed rather than returned: it may still be inside the failed transaction.
-    client.release(true);
-    throw error;
-  }
+  });
 }
 
 async function run(
@@ -201,25 +221,14 @@ async function run(
     .sort((a, b) => (seqKey(a.schema, a.name) < seqKey(b.schema, b.name) ? -1 : 1));
   const one = async (s: SeqRow): Promise<void> => {
     const name = { schema: s.schema, table: s.name };
-    const display = formatTableName(name);
-    const ownedBy = s.column_name
-      ? `${formatTableName({ schema: s.table_schema!, table: s.table_name! })}.${s.column_name}`
-      : undefined;
-    const base = { sequence: display, ...(ownedBy ? { ownedBy } : {}) };
+    const base = describe(s);
     const t = targetByName.get(seqKey(s.schema, s.name));
     try {
       const sst = await state(source, name);
       const increment = BigInt(s.increment);
-      const ascending = increment > 0n;
       const sourceNext = nextValue(sst.last, sst.called, increment);
       if (!t) {
-        results.push({
-          ...base,
-          sourceNext: String(sourceNext),
-          targetNext: null,
-          targetColumnMax: null,
-          status: 'missing',
-        });
+        results.push(missingResult(base, sourceNext));
         return;
       }
       const client = await target.connect();
@@ -230,38 +239,16 @@ async function run(
           await client.query(`SELECT pg_advisory_xact_lock($1::regclass::oid::int8)`, [qualify(name)]);
         }
         const tst = await state(client, name);
-        const colExtreme = await columnExtreme(client, t, ascending);
+        const colExtreme = await columnExtreme(client, t, increment > 0n);
         const targetNext = nextValue(tst.last, tst.called, increment)!;
-        // The lowest next value (highest for descending) that collides with nothing seen on either side.
-        let needed = sourceNext!;
-        if (colExtreme !== null) {
-          const pastColumn = colExtreme + increment;
-          if (ascending ? pastColumn > needed : pastColumn < needed) needed = pastColumn;
-        }
-        needed = ascending ? needed + margin : needed - margin;
-        const behind = ascending ? targetNext < needed : targetNext > needed;
-        let action: 'set' | 'unchanged' | undefined;
-        let finalNext = targetNext;
+        const { result, setTo } = assess(base, increment, sourceNext!, targetNext, colExtreme, margin, sync);
         if (sync) {
-          if (behind) {
-            // setval(v, true): the next nextval() returns v + increment.
-            await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [
-              qualify(name),
-              String(needed - increment),
-            ]);
-            finalNext = needed;
-            action = 'set';
-          } else action = 'unchanged';
+          if (setTo !== undefined) {
+            await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [qualify(name), setTo]);
+          }
           await client.query('COMMIT');
         }
-        results.push({
-          ...base,
-          sourceNext: String(sourceNext),
-          targetNext: String(finalNext),
-          targetColumnMax: colExtreme === null ? null : String(colExtreme),
-          status: behind && !sync ? 'behind' : 'ok',
-          ...(action ? { action } : {}),
-        });
+        results.push(result);
       } catch (error) {
         if (sync) await client.query('ROLLBACK').catch(() => undefined);
         throw error;

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import { fromTable, readCatalog, type TableInfo } from '../catalog';
+import { readCatalog } from '../catalog';
 import type { TableSelection } from '../table-selection';
 import { mapLimit } from './concurrency';
-import { compareNames, targetOnlyProblem, targetOnlyTables } from './key-ranges';
+import { compareNames, exactCount as count, targetOnlyProblem, targetOnlyTables } from './key-ranges';
 import type { CountsOptions, CountsReport, TableCount } from './types';
 
 /**
@@ -66,11 +66,6 @@ export async function countRows(
     tables,
     durationMs: Date.now() - started,
   };
-}
-
-async function count(pool: Pool, table: TableInfo): Promise<number> {
-  const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fromTable(table)}`);
-  return Number(r.rows[0].n);
 }
 
 function estimate(reltuples: number): number | null {

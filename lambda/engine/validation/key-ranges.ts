@@ -174,7 +174,8 @@ export async function planRanges(
   };
 }
 
-async function exactCount(pool: Pool, t: TableInfo): Promise<number> {
+/** `count(*)` of a table's own rows. */
+export async function exactCount(pool: Pool, t: TableInfo): Promise<number> {
   const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fromTable(t)}`);
   return Number(r.rows[0].n);
 }

@@ -8,6 +8,7 @@ import { quoteIdent } from '../pg/identifiers';
 import { keyExprs, type Side } from './key-ranges';
 import { tableContext, type TableContext } from './range-checksum';
 import { mapLimit, sleep } from './concurrency';
+import { summarize } from './validate';
 import type { DifferenceKind, RecheckOptions, RowDifference, TableValidation, ValidationReport } from './types';
 
 export async function recheck(
@@ -38,18 +39,7 @@ export async function recheck(
   });
   const byTable = new Map(rechecked.map((t) => [t.table, t]));
   const tables = report.tables.map((t) => byTable.get(t.table) ?? t);
-  return {
-    ...report,
-    ok: tables.length > 0 && tables.every((t) => t.status === 'match'),
-    tables,
-    summary: {
-      ...report.summary,
-      matched: tables.filter((t) => t.status === 'match').length,
-      mismatched: tables.filter((t) => t.status === 'mismatch').length,
-      errors: tables.filter((t) => t.status === 'error').length,
-      differences: tables.reduce((n, t) => n + t.differenceCount, 0),
-    },
-  };
+  return { ...report, ...summarize(tables), tables };
 }
 
 async function recheckTable(

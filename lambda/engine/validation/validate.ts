@@ -116,12 +116,11 @@ export function aggregateResults(
   return { ...report('full', tables, Date.now()), hashMethod: plan.options.hashMethod, durationMs: 0 };
 }
 
-function report(mode: 'quick' | 'full', tables: TableValidation[], started: number): ValidationReport {
+/** The verdict and totals of a report over `tables`. */
+export function summarize(tables: TableValidation[]): Pick<ValidationReport, 'ok' | 'summary'> {
   return {
     // Nothing selected is not a match: a misspelt --include must not pass as "everything matches".
     ok: tables.length > 0 && tables.every((t) => t.status === 'match'),
-    mode,
-    tables,
     summary: {
       tables: tables.length,
       matched: tables.filter((t) => t.status === 'match').length,
@@ -131,6 +130,10 @@ function report(mode: 'quick' | 'full', tables: TableValidation[], started: numb
       sourceRows: tables.reduce((n, t) => n + (t.sourceRows ?? 0), 0),
       targetRows: tables.reduce((n, t) => n + (t.targetRows ?? 0), 0),
     },
-    durationMs: Date.now() - started,
   };
+}
+
+function report(mode: 'quick' | 'full', tables: TableValidation[], started: number): ValidationReport {
+  const { ok, summary } = summarize(tables);
+  return { ok, mode, tables, summary, durationMs: Date.now() - started };
 }
