@@ -2,7 +2,7 @@ import type { MigrationRecord } from '../engine/ports';
 import { redactUrl } from '../engine/pg/connection';
 import type { CutoverRunResult } from '../local/run-state-machine';
 import type { DemoRowCounts } from './demo-schema';
-import { freezeWindow, phaseTimes, type CutoverPhaseTimes } from './freeze';
+import { BETWEEN_PHASES, freezeWindow, phaseTimes, type CutoverPhaseTimes } from './freeze';
 import { htmlReportPath, type RehearsalOptions } from './options';
 import { formatMs, painter, type PhaseTiming, type RehearsalIO } from './progress';
 import { toReportPhase, writeRateBuckets, type ExecutionSummary, type RehearsalReport } from './report-json';
@@ -178,8 +178,6 @@ function commitsAfterFreeze(
       .length,
   };
 }
-
-const BETWEEN_PHASES = 'between phases (state transitions, step start-up)';
 
 /** Rounded milliseconds for the summary; "<1" for a phase that took under half a millisecond. */
 function ms(value: number): string {

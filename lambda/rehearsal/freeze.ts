@@ -15,18 +15,15 @@ export interface CutoverPhaseTimes {
   readonly summary?: Record<string, unknown>;
 }
 
-/** Phases that can fall inside the write freeze, in order. */
+/** Phases that can fall inside the write freeze, in order: freezeWrites and after, then the failure handlers. */
 export const FREEZE_PHASES: readonly CutoverPhaseTimes['name'][] = [
-  'freezeWrites',
-  'finalSync',
-  'stopReplication',
-  'sequences',
-  'postValidation',
-  'switchTraffic',
-  'done',
+  ...PHASES.slice(PHASES.indexOf('freezeWrites')),
   'rollback',
   'reportStoppedFailure',
 ];
+
+/** The breakdown's name for the time between two phases inside the freeze. */
+export const BETWEEN_PHASES = 'between phases (state transitions, step start-up)';
 
 export function phaseTimes(record: MigrationRecord | undefined): CutoverPhaseTimes[] {
   if (!record) return [];
@@ -113,7 +110,7 @@ export function freezeBreakdown(from: number, to: number, phases: readonly Cutov
           ? 'application reconnects to the target'
           : cursor === from
             ? 'last commit → freeze starts'
-            : 'between phases (state transitions, step start-up)',
+            : BETWEEN_PHASES,
         s - cursor,
       );
     }

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { createPool } from '../engine/pg/connection';
 import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../engine/ports';
 import { validate } from '../engine/validation';
+import { sleep } from '../engine/validation/concurrency';
 import type { CutoverRunResult } from '../local/run-state-machine';
 import { DEMO_SELECTION } from './demo-schema';
 import type { RehearsalOptions } from './options';
@@ -10,8 +11,6 @@ import type { Actual } from './scenarios';
 import { withAdmin } from './servers';
 import { verifyAcknowledgedWrites, type VerificationResult } from './verify';
 import type { AckedWrite } from './write-load';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether the application role can log in to the source and write (a write in a rolled-back transaction). */
 export async function canWrite(url: string, role: string, password: string | undefined): Promise<boolean> {

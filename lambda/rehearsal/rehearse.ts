@@ -4,6 +4,7 @@ import { closeSharedPools } from '../engine/cutover/connections';
 import type { CutoverInput, StepEvent } from '../engine/cutover/contract';
 import { redactUrl } from '../engine/pg/connection';
 import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../engine/ports';
+import { sleep } from '../engine/validation/concurrency';
 import type { CutoverRunResult, CutoverStateEvent } from '../local/run-state-machine';
 import {
   createCutoverDeps,
@@ -41,8 +42,6 @@ export interface RunRehearsalExtras {
   /** Aborts the rehearsal (Ctrl-C): everything started is cleaned up, then `runRehearsal` rejects. */
   readonly signal?: AbortSignal;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The endpoint the application reads from the traffic switch: the server's address without credentials. */
 export function endpointOf(url: string): string {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
+import { sleep } from '../engine/validation/concurrency';
 
 /** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */
 export interface EndpointSource {
@@ -116,8 +117,6 @@ function errorCode(error: unknown): string {
 
 /** Server clock in epoch milliseconds, returned by every write (its commit follows at once: autocommit). */
 const SERVER_TIME = `(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface WorkerConnection {
   readonly client: Client;

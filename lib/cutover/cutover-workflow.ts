@@ -154,6 +154,9 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
   readonly sourceCaCertificatePem?: string;
 }
 
+/** The Amazon CA bundle (RDS and Aurora included) shipped in the Lambda Node.js runtimes. */
+const RUNTIME_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+
 /**
  * The cutover: a Standard Step Functions state machine whose Lambda steps freeze writes on the source,
  * prove the target has everything, stop replication, fix sequences, validate and switch traffic, with
@@ -161,9 +164,6 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
  *
  * Start it with `{ "migrationId": "...", "mode": "dry-run" | "execute" }`.
  */
-/** The Amazon CA bundle (RDS and Aurora included) shipped in the Lambda Node.js runtimes. */
-const RUNTIME_CA_BUNDLE = '/var/runtime/ca-cert.pem';
-
 export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly stateMachine: sfn.StateMachine;
   /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
@@ -306,12 +306,10 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       if (needsAccess(steps, 'stopReplication')) {
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
       }
-      const alarmActions = [
-        ...(needsAccess(steps, 'disableAlarmActions') ? ['cloudwatch:DisableAlarmActions'] : []),
-        ...(needsAccess(steps, 'enableAlarmActions') ? ['cloudwatch:EnableAlarmActions'] : []),
-      ];
-      if (alarmActions.length > 0 && alarmArns.length > 0) {
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: alarmActions, resources: alarmArns }));
+      if (needsAccess(steps, 'disableAlarmActions') && alarmArns.length > 0) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: alarmArns }),
+        );
       }
       if (needsAccess(steps, 'trafficSwitch') && props.trafficSwitch) {
         const binding = props.trafficSwitch._bind(fn);

@@ -50,8 +50,6 @@ export type StepAccess =
   | 'stopReplication'
   /** cloudwatch:DisableAlarmActions on the lag alarms (`deps.alarms.disable()`). */
   | 'disableAlarmActions'
-  /** cloudwatch:EnableAlarmActions on the lag alarms (`deps.alarms.enable()`). */
-  | 'enableAlarmActions'
   /** the traffic switch resource (`deps.traffic`). */
   | 'trafficSwitch';
 
