@@ -5,7 +5,7 @@
  *   npm run bench:validate            (ZDM_BENCH_ROWS=4000000 for a bigger table)
  */
 import type { Pool } from 'pg';
-import { startLocalPostgres, type LocalPostgres } from '../lambda/local/embedded-postgres';
+import { startLocalPostgres, type LocalPostgres } from '../rehearsal/local/embedded-postgres';
 import { createPool } from '../lambda/engine/pg/connection';
 import { validate } from '../lambda/engine/validation';
 

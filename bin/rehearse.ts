@@ -4,17 +4,18 @@
  * logical replication, an application write load, and the real cutover state machine. Proves that no acknowledged
  * write is lost and measures the write freeze. See `npm run rehearse -- --help`.
  */
-import '../lambda/local/polyfills';
-import { OptionsError, parseRehearsalArgs, USAGE } from '../lambda/rehearsal/options';
-import { consoleIO } from '../lambda/rehearsal/progress';
-import { runRehearsal } from '../lambda/rehearsal/rehearse';
+import '../rehearsal/local/polyfills';
+import {parseRehearsalArgs, USAGE } from '../rehearsal/options';
+import { UsageError } from '../cli/command-line';
+import { consoleIO } from '../rehearsal/progress';
+import { runRehearsal } from '../rehearsal/rehearse';
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseRehearsalArgs(argv);
   } catch (error) {
-    if (error instanceof OptionsError) {
+    if (error instanceof UsageError) {
       consoleIO.err(`rehearse: ${error.message}\n\n${USAGE}`);
       return error.exitCode;
     }
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     const report = await runRehearsal(parsed.options, consoleIO, { signal: controller.signal });
     return report.ok ? 0 : 1;
   } catch (error) {
-    if (error instanceof OptionsError) {
+    if (error instanceof UsageError) {
       consoleIO.err(`rehearse: ${error.message}`);
       return error.exitCode;
     }

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { qualify } from './pg/identifiers';
-import { formatTableName, selectTables, type TableName, type TableSelection } from './table-selection';
+import { formatTableName, selectTables, type TableName, type TableSelection } from '../../contract';
 
 /** A column as the catalog describes it. */
 export interface ColumnInfo {

@@ -25,21 +25,9 @@ export interface ReplicationPort {
   stop(): Promise<void>;
 }
 
-/** The phases of a cutover, in order. */
-export const PHASES = [
-  'preflight',
-  'preValidation',
-  'waitForSync',
-  'approval',
-  'freezeWrites',
-  'finalSync',
-  'stopReplication',
-  'sequences',
-  'postValidation',
-  'switchTraffic',
-  'done',
-] as const;
-export type PhaseName = (typeof PHASES)[number];
+import type { PhaseName } from '../../contract';
+
+export { PHASES, type PhaseName } from '../../contract';
 
 export type PhaseStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 

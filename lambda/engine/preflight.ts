@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 import { readCatalog } from './catalog';
-import type { TableSelection } from './table-selection';
+import type { TableSelection } from '../../contract';
 import type { PreflightFinding, PreflightOptions, PreflightReport } from './validation/types';
 
 /** Types DMS migrates as text or with known problems for PostgreSQL → PostgreSQL. */

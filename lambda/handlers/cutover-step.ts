@@ -4,7 +4,7 @@
  * restricts which steps this function serves, so the construct can deploy it as several functions with
  * different permissions.
  */
-import type { StepEvent } from '../engine/cutover/contract';
+import type { StepEvent } from '../../contract';
 import { closeSharedPools } from '../engine/cutover/connections';
 import type { CutoverDeps } from '../engine/cutover/deps';
 import { createStepHandler, type StepHandler } from '../engine/cutover/steps';

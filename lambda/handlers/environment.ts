@@ -37,22 +37,14 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchAlarmControl } from '../engine/aws/cloudwatch-alarm-control';
 import { databaseConfigFromSecret } from '../engine/aws/database-secret';
 import { SnsNotifier } from '../engine/aws/sns-notifier';
-import { STEPS, type StepName } from '../engine/cutover/contract';
+import { STEPS, type StepName, assertValidSelection, type TableSelection, CUTOVER_ENVIRONMENT, ROUTE53_TARGET_SEPARATOR, TRAFFIC_SWITCH_KIND, TRAFFIC_SWITCH_KINDS, type CutoverEnvironmentVariable } from '../../contract';
 import type { CutoverDeps } from '../engine/cutover/deps';
 import type { AlarmControl, Notifier, ReplicationPort, StateStore, TrafficSwitch } from '../engine/ports';
-import { DmsReplication } from '../engine/replication/dms-replication';
+import { DmsTaskReplication } from '../engine/replication/dms-task-replication';
 import { DynamoDbStateStore } from '../engine/state/dynamodb-state-store';
-import { assertValidSelection, type TableSelection } from '../engine/table-selection';
 import { Route53RecordTrafficSwitch } from '../engine/traffic/route53-record-traffic-switch';
 import { SecretTrafficSwitch } from '../engine/traffic/secret-traffic-switch';
 import { SsmParameterTrafficSwitch } from '../engine/traffic/ssm-parameter-traffic-switch';
-import {
-  CUTOVER_ENVIRONMENT,
-  ROUTE53_TARGET_SEPARATOR,
-  TRAFFIC_SWITCH_KIND,
-  TRAFFIC_SWITCH_KINDS,
-  type CutoverEnvironmentVariable,
-} from './environment-names';
 
 export {
   CUTOVER_ENVIRONMENT,
@@ -61,7 +53,7 @@ export {
   TRAFFIC_SWITCH_KINDS,
   type CutoverEnvironmentVariable,
   type TrafficSwitchKind,
-} from './environment-names';
+} from '../../contract';
 
 const E = CUTOVER_ENVIRONMENT;
 
@@ -137,7 +129,7 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
   });
   const replication = lazy(
     (): ReplicationPort =>
-      new DmsReplication({
+      new DmsTaskReplication({
         replicationTaskArn: requireEnv(env, E.replicationTaskArn),
         replicationInstanceId: requireEnv(env, E.replicationInstanceId),
         replicationTaskId: requireEnv(env, E.replicationTaskId),

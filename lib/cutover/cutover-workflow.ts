@@ -14,15 +14,23 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { StepName } from '../../lambda/engine/cutover/contract';
-import { assertValidSelection, type TableSelection } from '../../lambda/engine/table-selection';
-import type { DatabaseSslMode } from '../../lambda/engine/aws/database-secret';
-import { TRAFFIC_SWITCH_KIND, type CutoverEnvironmentVariable } from '../../lambda/handlers/environment-names';
+import {
+  assertValidSelection,
+  CUTOVER_ENVIRONMENT,
+  needsAccess,
+  stepsOf,
+  TRAFFIC_SWITCH_KIND,
+  type CutoverEnvironmentVariable,
+  type CutoverFunctionRole,
+  type DatabaseSslMode,
+  type StepName,
+  type TableSelection,
+} from '../../contract';
 import { defaultPrivateSubnets } from '../private/subnets';
 import { SslMode } from '../replication/dms-replication';
 import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
 import { buildCutoverDefinition } from './private/definition';
-import { CUTOVER_ENV, environmentOf, needsAccess, stepsOf, type CutoverFunctionRole } from './private/functions';
+import { environmentOf } from './private/functions';
 import type { TrafficSwitchTarget } from './traffic-switch';
 
 /** Props that shape the state machine definition itself (the rest become defaults in the functions). */
@@ -206,16 +214,16 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     // Values of the handler's variables (lambda/handlers/environment-names.ts); each function gets only those
     // of the dependencies its steps use (environmentOf).
     const environmentValues: Partial<Record<CutoverEnvironmentVariable, string>> = {
-      [CUTOVER_ENV.sourceSecretArn]: props.sourceSecret.secretArn,
-      [CUTOVER_ENV.targetSecretArn]: props.targetSecret.secretArn,
-      [CUTOVER_ENV.stateTableName]: this.stateTable.tableName,
-      [CUTOVER_ENV.topicArn]: props.alarmTopic.topicArn,
-      [CUTOVER_ENV.tables]: JSON.stringify(props.tables),
-      [CUTOVER_ENV.replicationTaskArn]: props.replicationTaskArn,
-      [CUTOVER_ENV.replicationInstanceId]: props.replicationInstanceIdentifier,
-      [CUTOVER_ENV.replicationTaskId]: props.replicationTaskIdentifier,
-      [CUTOVER_ENV.lagAlarmNames]: stack.toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
-      [CUTOVER_ENV.defaults]: stack.toJsonString({
+      [CUTOVER_ENVIRONMENT.sourceSecretArn]: props.sourceSecret.secretArn,
+      [CUTOVER_ENVIRONMENT.targetSecretArn]: props.targetSecret.secretArn,
+      [CUTOVER_ENVIRONMENT.stateTableName]: this.stateTable.tableName,
+      [CUTOVER_ENVIRONMENT.topicArn]: props.alarmTopic.topicArn,
+      [CUTOVER_ENVIRONMENT.tables]: JSON.stringify(props.tables),
+      [CUTOVER_ENVIRONMENT.replicationTaskArn]: props.replicationTaskArn,
+      [CUTOVER_ENVIRONMENT.replicationInstanceId]: props.replicationInstanceIdentifier,
+      [CUTOVER_ENVIRONMENT.replicationTaskId]: props.replicationTaskIdentifier,
+      [CUTOVER_ENVIRONMENT.lagAlarmNames]: stack.toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
+      [CUTOVER_ENVIRONMENT.defaults]: stack.toJsonString({
         applicationRoles: props.applicationRoles ?? [],
         lagThresholdSeconds: settings.lagThresholdSeconds,
         consecutiveChecks: settings.consecutiveChecks,
@@ -225,11 +233,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       }),
       // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
       // against the RDS CA (NODE_EXTRA_CA_CERTS below).
-      [CUTOVER_ENV.sourceDbSslMode]: settings.sourceSslMode,
-      ...(settings.sourceCaCertificatePem ? { [CUTOVER_ENV.sourceDbSslCaPem]: settings.sourceCaCertificatePem } : {}),
-      [CUTOVER_ENV.targetDbSslMode]: 'verify-full',
+      [CUTOVER_ENVIRONMENT.sourceDbSslMode]: settings.sourceSslMode,
+      ...(settings.sourceCaCertificatePem ? { [CUTOVER_ENVIRONMENT.sourceDbSslCaPem]: settings.sourceCaCertificatePem } : {}),
+      [CUTOVER_ENVIRONMENT.targetDbSslMode]: 'verify-full',
       // Without a switch the database function runs SwitchTraffic, which then records the phase as skipped.
-      ...(props.trafficSwitch ? {} : { [CUTOVER_ENV.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
+      ...(props.trafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
     };
 
     const roles: CutoverFunctionRole[] = props.trafficSwitch

@@ -8,7 +8,7 @@ import {
   ROUTE53_TARGET_SEPARATOR,
   TRAFFIC_SWITCH_KIND,
   type TrafficSwitchKind,
-} from '../../lambda/handlers/environment-names';
+} from '../../contract';
 
 /** What a traffic switch target contributes to the switch-traffic function. */
 export interface TrafficSwitchBinding {

@@ -1,4 +1,4 @@
-import { main } from '../../lambda/cli/main';
+import { main } from '../../cli/main';
 import { serverPort, sql } from '../support/databases';
 import { openPair, type Pair } from '../lambda/engine/validation/helpers';
 

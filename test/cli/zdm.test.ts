@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { main } from '../../lambda/cli/main';
+import { main } from '../../cli/main';
 import { serverPort, sql } from '../support/databases';
 import { openPair, type Pair } from '../lambda/engine/validation/helpers';
 

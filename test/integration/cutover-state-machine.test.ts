@@ -4,17 +4,17 @@
  * replication between them. Assertions are on database state.
  */
 import { Client } from 'pg';
-import { CutoverError, ERRORS, type StepEvent } from '../../lambda/engine/cutover/contract';
+import { CutoverError, ERRORS, type StepEvent } from '../../contract';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
 import type { ReplicationPort } from '../../lambda/engine/ports';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
-import { createLocalCutoverDeps, type LocalCutoverDeps } from '../../lambda/local/local-cutover-deps';
+import { createLocalCutoverDeps, type LocalCutoverDeps } from '../../rehearsal/local/local-cutover-deps';
 import {
   setupNativeReplication,
   teardownNativeReplication,
   waitForNativeSync,
-} from '../../lambda/local/native-replication-setup';
-import { runCutover, synthesizeCutoverDefinition, type CutoverRunResult } from '../../lambda/local/run-state-machine';
+} from '../../rehearsal/local/native-replication-setup';
+import { runCutover, synthesizeCutoverDefinition, type CutoverRunResult } from '../../rehearsal/local/run-state-machine';
 import { createDatabasePair, dropPair, sql, roleSettings, subscriptionEnabled } from '../support/databases';
 
 jest.setTimeout(60_000);

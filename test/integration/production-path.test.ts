@@ -50,27 +50,25 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client } from 'pg';
 import { clearDatabaseSecretCache } from '../../lambda/engine/aws/database-secret';
-import { ERRORS, type StepEvent, type StepName } from '../../lambda/engine/cutover/contract';
-import { STATES, stepOfState } from '../../lambda/engine/cutover/state-names';
+import { ERRORS, type StepEvent, type StepName, STATES, stepOfState, type TableSelection } from '../../contract';
 import { quoteIdent } from '../../lambda/engine/pg/identifiers';
 import { PHASES, type MigrationRecord } from '../../lambda/engine/ports';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
 import { DynamoDbStateStore } from '../../lambda/engine/state/dynamodb-state-store';
-import type { TableSelection } from '../../lambda/engine/table-selection';
 import { handler, resetHandlerCache } from '../../lambda/handlers/cutover-step';
 import {
   setupNativeReplication,
   teardownNativeReplication,
   waitForNativeSync,
-} from '../../lambda/local/native-replication-setup';
-import { runCutover, type CutoverRunResult } from '../../lambda/local/run-state-machine';
+} from '../../rehearsal/local/native-replication-setup';
+import { runCutover, type CutoverRunResult } from '../../rehearsal/local/run-state-machine';
 import { CutoverWorkflow } from '../../lib/cutover/cutover-workflow';
 import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   placeholderFunctionArn,
   resolveDefinitionString,
-} from '../../lib/cutover/private/local-definition';
+} from '../../rehearsal/local/local-definition';
 import { TrafficSwitchTarget } from '../../lib/cutover/traffic-switch';
 import { MigrationMonitoring } from '../../lib/monitoring/migration-monitoring';
 import {

@@ -1,10 +1,6 @@
 import { resolve } from 'node:path';
-import {
-  htmlReportPath,
-  OptionsError,
-  parseRehearsalArgs,
-  type RehearsalOptions,
-} from '../../lambda/rehearsal/options';
+import {htmlReportPath, parseRehearsalArgs, type RehearsalOptions } from '../../rehearsal/options';
+import { UsageError } from '../../cli/command-line';
 
 const NOW = new Date('2026-01-02T03:04:05.678Z');
 
@@ -14,13 +10,13 @@ function options(argv: string[]): RehearsalOptions {
   return parsed.options;
 }
 
-function failure(argv: string[]): OptionsError {
+function failure(argv: string[]): UsageError {
   try {
     parseRehearsalArgs(argv, NOW);
   } catch (error) {
-    expect(error).toBeInstanceOf(OptionsError);
-    expect((error as OptionsError).exitCode).toBe(2);
-    return error as OptionsError;
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).exitCode).toBe(2);
+    return error as UsageError;
   }
   throw new Error(`expected ${JSON.stringify(argv)} to be rejected`);
 }

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { teardownNativeReplication } from '../../lambda/local/native-replication-setup';
-import { resolveRehearsalOptions, type RehearsalOptionsInput, type Scenario } from '../../lambda/rehearsal/options';
-import { replicationName, runRehearsal } from '../../lambda/rehearsal/rehearse';
-import type { RehearsalReport } from '../../lambda/rehearsal/report-json';
+import { teardownNativeReplication } from '../../rehearsal/local/native-replication-setup';
+import { resolveRehearsalOptions, type RehearsalOptionsInput, type Scenario } from '../../rehearsal/options';
+import { replicationName, runRehearsal } from '../../rehearsal/rehearse';
+import type { RehearsalReport } from '../../rehearsal/report-json';
 import { createDatabasePair, dropPair, serverUrl, sql } from '../support/databases';
 
 /**

@@ -1,12 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freezeBreakdown, freezeWindow, longestGap, type CutoverPhaseTimes } from '../../lambda/rehearsal/freeze';
-import { describeExpectation, freezeBreakdownLines, summaryLines } from '../../lambda/rehearsal/build-report';
-import { painter, stdoutWantsColor } from '../../lambda/rehearsal/progress';
-import { esc, renderHtmlReport, writeHtmlReport } from '../../lambda/rehearsal/report-html';
-import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../lambda/rehearsal/report-json';
-import type { AckedWrite } from '../../lambda/rehearsal/write-load';
+import { freezeBreakdown, freezeWindow, longestGap, type CutoverPhaseTimes } from '../../rehearsal/freeze';
+import { describeExpectation, freezeBreakdownLines, summaryLines } from '../../rehearsal/build-report';
+import { painter, stdoutWantsColor } from '../../rehearsal/progress';
+import { esc, renderHtmlReport, writeHtmlReport } from '../../rehearsal/report-html';
+import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../rehearsal/report-json';
+import type { AckedWrite } from '../../rehearsal/write-load';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 

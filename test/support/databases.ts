@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { LOCAL_SUPERUSER, LOCAL_SUPERUSER_PASSWORD } from '../../lambda/local/embedded-postgres';
+import { LOCAL_SUPERUSER, LOCAL_SUPERUSER_PASSWORD } from '../../rehearsal/local/embedded-postgres';
 import { quoteIdent } from '../../lambda/engine/pg/identifiers';
 
 /** The two servers started by the global setup. */

@@ -1,4 +1,4 @@
-import { startLocalPostgres, type LocalPostgres } from '../../lambda/local/embedded-postgres';
+import { startLocalPostgres, type LocalPostgres } from '../../rehearsal/local/embedded-postgres';
 
 /**
  * Starts two real PostgreSQL 16 servers (source and target, wal_level=logical) for the whole run.

@@ -1,4 +1,4 @@
-import type { LocalPostgres } from '../../lambda/local/embedded-postgres';
+import type { LocalPostgres } from '../../rehearsal/local/embedded-postgres';
 
 export default async function globalTeardown(): Promise<void> {
   const servers = (globalThis as { __ZDM_SERVERS__?: LocalPostgres[] }).__ZDM_SERVERS__ ?? [];

@@ -1,2 +1,2 @@
 // aws-local-stepfunctions asks for Node >= 22; Node 20 lacks Promise.withResolvers.
-import '../../lambda/local/polyfills';
+import '../../rehearsal/local/polyfills';

@@ -1,7 +1,7 @@
 import * as tls from 'node:tls';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
-import { CUTOVER_ENVIRONMENT as E } from '../../handlers/environment-names';
+import { DATABASE_SSL_MODES, type DatabaseSide, type DatabaseSslMode, CUTOVER_ENVIRONMENT as E } from '../../../contract';
 
 /**
  * TLS to each database is set per side, so a self-managed source with a self-signed certificate does not weaken
@@ -29,11 +29,6 @@ export interface DatabaseSecretOptions {
   readonly now?: () => number;
 }
 
-export type DatabaseSide = 'source' | 'target';
-
-/** `*_DB_SSL_MODE` values. */
-export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
-export type DatabaseSslMode = (typeof DATABASE_SSL_MODES)[number];
 
 const SIDE_VARIABLES = {
   source: { mode: E.sourceDbSslMode, caPem: E.sourceDbSslCaPem },

@@ -1,5 +1,5 @@
 import { beginPhase, endPhase, notifyPhase, succeededPhase, type StepContext } from './common';
-import { CutoverError, ERRORS, type LagCheckResult } from './contract';
+import { CutoverError, ERRORS, type LagCheckResult } from '../../../contract';
 
 /**
  * One lag check of the wait-for-sync loop. A check is good when replication is running, the full load is

@@ -5,8 +5,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { redactSecrets, withPooledClient } from '../pg/connection';
 import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
-import type { CutoverInput } from './contract';
-import { sharedPool, sharedPools, type DatabaseSide } from './connections';
+import type { CutoverInput, DatabaseSide } from '../../../contract';
+import { sharedPool, sharedPools } from './connections';
 import type { CutoverDeps } from './deps';
 
 /**
@@ -185,9 +185,7 @@ export async function redactAll(deps: CutoverDeps, message: string): Promise<str
   return out;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from '../validation/concurrency';
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

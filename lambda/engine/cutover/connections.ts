@@ -15,8 +15,8 @@
 import type { Pool } from 'pg';
 import { checkIdleConnections, createPool, type ConnectionSpec } from '../pg/connection';
 import type { CutoverDeps } from './deps';
+import type { DatabaseSide } from '../../../contract';
 
-export type DatabaseSide = 'source' | 'target';
 
 /** Connections per side and process (Map items of one validation run concurrently in the local runner). */
 export const SHARED_POOL_MAX = 4;

@@ -1,6 +1,7 @@
+import type { CutoverDependency } from '../../../contract';
 import type { ConnectionSpec } from '../pg/connection';
 import type { AlarmControl, Notifier, ReplicationPort, StateStore, TrafficSwitch } from '../ports';
-import type { TableSelection } from '../table-selection';
+import type { TableSelection } from '../../../contract';
 
 /**
  * Everything a cutover step needs. The Lambda entry points build this from environment variables and AWS
@@ -40,3 +41,8 @@ export interface CutoverDeps {
    */
   readonly stopWaitMs?: number;
 }
+
+/** The contract's dependency names are exactly the fields of CutoverDeps (test-only knobs aside): checked here. */
+type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const DEPENDENCIES_MATCH: Exactly<Exclude<keyof CutoverDeps, 'now' | 'stopWaitMs'>, CutoverDependency> = true;
+void DEPENDENCIES_MATCH;

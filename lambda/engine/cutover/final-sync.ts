@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getRecord, runPhase, sleep, withClient, type StepContext } from './common';
-import { CutoverError, ERRORS } from './contract';
+import { CutoverError, ERRORS } from '../../../contract';
 import { markerArrived, markerTableExists, writeMarker } from './marker';
 
 /** Poll interval on the target while writes are frozen: tight, the freeze is what the users feel. */

@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import { qualify, quoteIdent } from '../pg/identifiers';
-import { MARKER_TABLE, ZDM_SCHEMA } from '../table-selection';
+import { MARKER_TABLE, ZDM_SCHEMA } from '../../../contract';
 
 /** `"zdm_cutover"."cutover_marker"` */
 export const MARKER_TABLE_SQL = qualify({ schema: ZDM_SCHEMA, table: MARKER_TABLE });

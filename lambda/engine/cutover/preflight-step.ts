@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { runPhase, sleep, withPools, type StepContext } from './common';
-import { CutoverError, ERRORS } from './contract';
+import { CutoverError, ERRORS } from '../../../contract';
 import { inspectRoles, roleSessions } from './freeze-writes';
 import { ensureMarkerTable, markerArrived, markerTableExists, writeMarker } from './marker';
 import { preflight as sourcePreflight } from './validation-adapter';

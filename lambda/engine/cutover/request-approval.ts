@@ -1,5 +1,5 @@
 import { beginPhase, type StepContext } from './common';
-import { ERRORS } from './contract';
+import { ERRORS } from '../../../contract';
 
 function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;

@@ -5,7 +5,7 @@
  */
 import { checkLag } from './check-lag';
 import { createContext, redactAll } from './common';
-import { CutoverError, STEPS, type CutoverInput, type StepEvent, type StepName } from './contract';
+import { CutoverError, STEPS, type CutoverInput, type StepEvent, type StepName } from '../../../contract';
 import type { CutoverDeps } from './deps';
 import { finalSync } from './final-sync';
 import { complete, reportStoppedFailure, rollback } from './finish';
@@ -19,7 +19,7 @@ import { validateInput } from './validate-input';
 import { aggregateValidation, planValidation, validateRange } from './validation-steps';
 
 export { stateKey } from './common';
-export { parseExecutionInput, BUILT_IN_DEFAULTS, MIGRATION_ID_PATTERN } from './validate-input';
+export { parseExecutionInput } from './validate-input';
 
 /**
  * Extra event fields a step may read besides `StepEvent`:
@@ -54,41 +54,33 @@ export function createStepHandler(deps: CutoverDeps): StepHandler {
   };
 }
 
+type StepContext = ReturnType<typeof createContext>;
+type StepRun = (ctx: StepContext, event: StepEventWithPlan, deps: CutoverDeps) => Promise<unknown>;
+
+/** How each step is run from its event; the compiler keeps this in step with STEP_SPECS (contract/steps.ts). */
+const RUN: { readonly [step in Exclude<StepName, 'validateInput'>]: StepRun } = {
+  preflight: (ctx) => preflightStep(ctx),
+  planValidation: (ctx, event) => planValidation(ctx, event.phase),
+  validateRange: (ctx, event) => validateRange(ctx, event.range),
+  aggregateValidation: (ctx, event) => aggregateValidation(ctx, event.phase, event.rangeResults, event.plan),
+  checkLag: (ctx, event) => checkLag(ctx, event.previous),
+  requestApproval: (ctx, event) => requestApproval(ctx, event.taskToken),
+  freezeWrites: (ctx) => freezeWrites(ctx),
+  finalSync: (ctx) => finalSync(ctx),
+  stopReplication: (ctx, _event, deps) =>
+    stopReplication(ctx, deps.stopWaitMs !== undefined ? { waitMs: deps.stopWaitMs } : {}),
+  syncSequences: (ctx) => syncSequences(ctx),
+  switchTraffic: (ctx) => switchTraffic(ctx),
+  complete: (ctx) => complete(ctx),
+  rollback: (ctx, event) => rollback(ctx, event.error),
+  reportStoppedFailure: (ctx, event) => reportStoppedFailure(ctx, event.error),
+};
+
 async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<unknown> {
   if (event.step === 'validateInput') return validateInput(deps, event.input);
   const input = event.input as CutoverInput;
   if (!input || typeof input !== 'object' || typeof input.migrationId !== 'string' || !input.startedAt) {
     throw new Error(`step ${event.step} needs "input": the result of the validateInput step`);
   }
-  const ctx = createContext(deps, input);
-  switch (event.step) {
-    case 'preflight':
-      return preflightStep(ctx);
-    case 'planValidation':
-      return planValidation(ctx, event.phase);
-    case 'validateRange':
-      return validateRange(ctx, event.range);
-    case 'aggregateValidation':
-      return aggregateValidation(ctx, event.phase, event.rangeResults, event.plan);
-    case 'checkLag':
-      return checkLag(ctx, event.previous);
-    case 'requestApproval':
-      return requestApproval(ctx, event.taskToken);
-    case 'freezeWrites':
-      return freezeWrites(ctx);
-    case 'finalSync':
-      return finalSync(ctx);
-    case 'stopReplication':
-      return stopReplication(ctx, deps.stopWaitMs !== undefined ? { waitMs: deps.stopWaitMs } : {});
-    case 'syncSequences':
-      return syncSequences(ctx);
-    case 'switchTraffic':
-      return switchTraffic(ctx);
-    case 'complete':
-      return complete(ctx);
-    case 'rollback':
-      return rollback(ctx, event.error);
-    case 'reportStoppedFailure':
-      return reportStoppedFailure(ctx, event.error);
-  }
+  return RUN[event.step](createContext(deps, input), event, deps);
 }

@@ -1,18 +1,8 @@
 import { createContext, notifyPhase, stateKey } from './common';
-import { CutoverError, ERRORS, type CutoverExecutionInput, type CutoverInput, type CutoverMode } from './contract';
+import { CUTOVER_INPUT_DEFAULTS, MIGRATION_ID_PATTERN, CutoverError, ERRORS, type CutoverExecutionInput, type CutoverInput, type CutoverMode } from '../../../contract';
 import type { CutoverDeps } from './deps';
 
-export const MIGRATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** Built-in defaults, overridden by `deps.defaults` (construct props) and then by the execution input. */
-export const BUILT_IN_DEFAULTS = {
-  lagThresholdSeconds: 5,
-  consecutiveChecks: 3,
-  syncTimeoutSeconds: 1800,
-  finalSyncTimeoutSeconds: 120,
-  requireApproval: false,
-  switchTrafficTo: '',
-} as const;
 
 /** Execution input fields that are accepted; anything else is a typo (`requireAproval`) and rejected. */
 const KNOWN_FIELDS = new Set([
@@ -44,7 +34,7 @@ function bad(field: string, value: unknown, expected: string): CutoverError {
 
 function num(
   raw: Record<string, unknown>,
-  field: keyof typeof BUILT_IN_DEFAULTS & string,
+  field: keyof typeof CUTOVER_INPUT_DEFAULTS & string,
   fallback: number,
   { min, max, integer }: { min: number; max: number; integer?: boolean },
 ): number {
@@ -69,7 +59,7 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
       `execution input has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
     );
   }
-  const defaults = { ...BUILT_IN_DEFAULTS, ...(deps.defaults ?? {}) };
+  const defaults = { ...CUTOVER_INPUT_DEFAULTS, ...(deps.defaults ?? {}) };
 
   const migrationId = raw.migrationId;
   if (typeof migrationId !== 'string' || !MIGRATION_ID_PATTERN.test(migrationId)) {

@@ -8,7 +8,7 @@
  * `from.key` and the rows of `to.table` with a key up to `to.key` (a missing key is open). So a Map item is two
  * positions whatever the size of the database, and validateRange answers each with a summary of bounded size.
  */
-import type { TableName } from '../table-selection';
+import type { TableName } from '../../../contract';
 import { compareNames } from '../validation/key-ranges';
 import type { HashMethod, RangeResult, RangeTask, RowDifference, ValidationPlan } from './validation-adapter';
 

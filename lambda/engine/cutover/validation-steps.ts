@@ -1,6 +1,6 @@
 import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
 import { readCatalog } from '../catalog';
-import { CutoverError, ERRORS } from './contract';
+import { CutoverError, ERRORS } from '../../../contract';
 import {
   aggregateResults,
   planRanges,

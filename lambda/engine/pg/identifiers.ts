@@ -1,4 +1,4 @@
-import type { TableName } from '../table-selection';
+import type { TableName } from '../../../contract';
 
 /** Quotes an identifier for SQL. Any name is safe, `x"; drop table y; --` included. */
 export function quoteIdent(name: string): string {

@@ -7,7 +7,7 @@ import type { Pool } from 'pg';
 import { fromTable } from '../catalog';
 import { quoteIdent } from '../pg/identifiers';
 import { keyExprs, rangeWhere, type Side } from './key-ranges';
-import { checksum, type Checksum, type TableContext } from './range-checksum';
+import { checksum, type Checksum, type TableContext } from './table-checksum';
 import type { ChecksumOptions, KeyValue, RowDifference } from './types';
 
 const FANOUT = 16;

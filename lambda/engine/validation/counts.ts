@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { readCatalog } from '../catalog';
-import type { TableSelection } from '../table-selection';
+import type { TableSelection } from '../../../contract';
 import { mapLimit } from './concurrency';
 import { compareNames, exactCount as count, targetOnlyProblem, targetOnlyTables } from './key-ranges';
 import type { CountsOptions, CountsReport, TableCount } from './types';

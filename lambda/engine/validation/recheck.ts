@@ -6,7 +6,7 @@ import type { Pool } from 'pg';
 import { fromTable } from '../catalog';
 import { quoteIdent } from '../pg/identifiers';
 import { keyExprs, type Side } from './key-ranges';
-import { tableContext, type TableContext } from './range-checksum';
+import { tableContext, type TableContext } from './table-checksum';
 import { mapLimit, sleep } from './concurrency';
 import { summarize } from './validate';
 import type { DifferenceKind, RecheckOptions, RowDifference, TableValidation, ValidationReport } from './types';
@@ -89,7 +89,8 @@ async function recheckTable(
   };
 }
 
-async function rowsByKey(
+/** Row hashes of the rows with the given keys, by `JSON.stringify` of the key text forms; absent rows left out. */
+export async function rowsByKey(
   pool: Pool,
   side: Side,
   hash: string,

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { TableSelection } from '../table-selection';
+import type { TableSelection } from '../../../contract';
 import { countRows } from './counts';
 import { planRanges } from './key-ranges';
 import { validateRanges } from './range-checksum';

@@ -3,8 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ERRORS, type StepName } from '../../../lambda/engine/cutover/contract';
-import { STATES, STATE_STEP, resultKey, type TaskStateName } from '../../../lambda/engine/cutover/state-names';
+import { ERRORS, type StepName, STATES, STATE_STEP, resultKey, type TaskStateName } from '../../../contract';
 
 /** Lambda service errors worth retrying; step errors (Zdm*) are never retried. */
 export const LAMBDA_SERVICE_ERRORS = [

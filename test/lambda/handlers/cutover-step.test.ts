@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { handler, resetHandlerCache } from '../../../lambda/handlers/cutover-step';
 import { allowedSteps, createDepsFromEnvironment } from '../../../lambda/handlers/environment';
 import { MemoryStateStore } from '../../../lambda/engine/state/memory-state-store';
-import { DmsReplication } from '../../../lambda/engine/replication/dms-replication';
+import { DmsTaskReplication } from '../../../lambda/engine/replication/dms-task-replication';
 import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
 
 const ENV = {
@@ -35,7 +35,7 @@ describe('environment', () => {
       { cloudwatch: new CloudWatchClient({ region: 'eu-west-1' }) },
     );
     expect(deps.tables).toEqual({ include: [{ schema: 'public' }] });
-    expect(deps.replication).toBeInstanceOf(DmsReplication);
+    expect(deps.replication).toBeInstanceOf(DmsTaskReplication);
     expect(deps.traffic).toBeInstanceOf(Route53RecordTrafficSwitch);
     expect(deps.defaults).toEqual({ applicationRoles: ['app'], consecutiveChecks: 4 });
     expect(deps.alarms).toBeDefined();

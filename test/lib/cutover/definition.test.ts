@@ -1,7 +1,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { STATE_STEP } from '../../../lambda/engine/cutover/state-names';
+import { STATE_STEP } from '../../../contract';
 import { buildCutoverDefinition } from '../../../lib/cutover/private/definition';
 
 function build(): { stack: Stack; states: Record<string, sfn.State> } {

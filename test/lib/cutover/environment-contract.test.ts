@@ -15,16 +15,16 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { resolveIntrinsics } from '../../../rehearsal/local/resolve-intrinsics';
 import { clearDatabaseSecretCache } from '../../../lambda/engine/aws/database-secret';
-import type { StepName } from '../../../lambda/engine/cutover/contract';
+import { type StepName, ENVIRONMENT_VARIABLES } from '../../../contract';
 import type { CutoverDeps } from '../../../lambda/engine/cutover/deps';
-import { DmsReplication } from '../../../lambda/engine/replication/dms-replication';
+import { DmsTaskReplication } from '../../../lambda/engine/replication/dms-task-replication';
 import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
 import { SecretTrafficSwitch } from '../../../lambda/engine/traffic/secret-traffic-switch';
 import { SsmParameterTrafficSwitch } from '../../../lambda/engine/traffic/ssm-parameter-traffic-switch';
 import { allowedSteps, createDepsFromEnvironment } from '../../../lambda/handlers/environment';
-import { ENVIRONMENT_VARIABLES } from '../../../lambda/handlers/environment-names';
-import type { CutoverFunctionRole } from '../../../lib/cutover/private/functions';
+import type { CutoverFunctionRole } from '../../../contract';
 import { TrafficSwitchTarget } from '../../../lib/cutover/traffic-switch';
 import { TASK_ARN, workflowStack } from './support';
 
@@ -34,60 +34,18 @@ const SOURCE_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:so
 const TARGET_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:target-AbCdEf`;
 const LAG_ALARM_ARN = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-lag-source`;
 
-// ---- a small CloudFormation intrinsic resolver ----------------------------------------------------------------
+// ---- CloudFormation intrinsics, as the local runner resolves them ---------------------------------------------
 
-const PSEUDO: Record<string, string> = {
-  'AWS::Partition': 'aws',
-  'AWS::Region': REGION,
-  'AWS::AccountId': ACCOUNT,
-  'AWS::URLSuffix': 'amazonaws.com',
-  'AWS::StackName': 'Test',
+const INTRINSICS = {
+  region: REGION,
+  account: ACCOUNT,
+  getAtt: (id: string, attribute: string) => `arn:aws:getatt:${REGION}:${ACCOUNT}:${id}/${attribute}`,
 };
-
-/** Evaluates Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split to plausible dummy strings. */
-function resolveIntrinsics(value: unknown): string | string[] {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return value.map(resolveString);
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value);
-    const [fn] = keys;
-    const arg = (value as Record<string, unknown>)[fn];
-    if (keys.length === 1 && fn === 'Ref') return PSEUDO[arg as string] ?? `ref-${String(arg)}`;
-    if (keys.length === 1 && fn === 'Fn::GetAtt') {
-      const [id, attribute] = Array.isArray(arg) ? arg : String(arg).split('.');
-      return `arn:aws:getatt:${REGION}:${ACCOUNT}:${String(id)}/${String(attribute)}`;
-    }
-    if (keys.length === 1 && fn === 'Fn::Join') {
-      const [separator, list] = arg as [string, unknown];
-      return resolveList(list).join(separator);
-    }
-    if (keys.length === 1 && fn === 'Fn::Select') {
-      const [index, list] = arg as [unknown, unknown];
-      const items = resolveList(list);
-      const i = Number(resolveString(index));
-      if (!(i >= 0 && i < items.length)) throw new Error(`Fn::Select index ${i} out of ${JSON.stringify(items)}`);
-      return items[i];
-    }
-    if (keys.length === 1 && fn === 'Fn::Split') {
-      const [separator, text] = arg as [string, unknown];
-      return resolveString(text).split(separator);
-    }
-  }
-  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
-}
-
-function resolveString(value: unknown): string {
-  const out = resolveIntrinsics(value);
+const resolveString = (value: unknown): string => {
+  const out = resolveIntrinsics(value, INTRINSICS);
   if (Array.isArray(out)) throw new Error(`expected a string, got the list ${JSON.stringify(out)}`);
   return out;
-}
-
-function resolveList(value: unknown): string[] {
-  const out = resolveIntrinsics(value);
-  if (!Array.isArray(out)) throw new Error(`expected a list, got ${JSON.stringify(out)}`);
-  return out;
-}
+};
 
 // ---- what each step uses (read from lambda/engine/cutover/) ------------------------------------------------------
 
@@ -116,7 +74,7 @@ const PHASE_CALLS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateIte
 const SECRETS = ['secretsmanager:GetSecretValue'];
 const STATUS = ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'];
 
-/** AWS calls each step's code makes (DmsReplication.status() describes the task and reads its lag metrics). */
+/** AWS calls each step's code makes (DmsTaskReplication.status() describes the task and reads its lag metrics). */
 const STEP_CALLS: Record<Exclude<StepName, 'switchTraffic'>, readonly string[]> = {
   validateInput: PHASE_CALLS,
   preflight: [...PHASE_CALLS, ...SECRETS, ...STATUS],
@@ -321,7 +279,7 @@ describe.each(CASES)('environment contract with $name', (c) => {
       const deps = depsOf(env);
       const uses = new Set(allowedSteps(env).flatMap((step) => STEP_USES[step]));
       if (uses.has('replication')) {
-        expect(deps.replication).toBeInstanceOf(DmsReplication);
+        expect(deps.replication).toBeInstanceOf(DmsTaskReplication);
         expect(deps.replication.description).toBe(`AWS DMS task ${TASK_ARN}`);
       }
       if (uses.has('tables')) expect(deps.tables).toEqual({ include: [{ schema: 'public' }] });
@@ -428,25 +386,5 @@ describe('the contract check itself', () => {
 
   test('fails when the replication function is asked for the database secrets', async () => {
     await expect(touch(depsOf(env.replication!), 'source')).rejects.toThrow(/SOURCE_SECRET_ARN is not set/);
-  });
-
-  test('resolves Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split', () => {
-    expect(
-      resolveIntrinsics({
-        'Fn::Join': [
-          '/',
-          [
-            { Ref: 'Zone' },
-            { 'Fn::Select': [1, { 'Fn::Split': [':', { 'Fn::GetAtt': ['Table', 'Arn'] }] }] },
-            { Ref: 'AWS::Region' },
-          ],
-        ],
-      }),
-    ).toBe(`ref-Zone/aws/${REGION}`);
-  });
-
-  test('fails when the resolver meets an intrinsic it does not know', () => {
-    expect(() => resolveIntrinsics({ 'Fn::ImportValue': 'x' })).toThrow(/cannot resolve/);
-    expect(() => resolveIntrinsics({ 'Fn::Select': [5, ['a']] })).toThrow(/index 5 out of/);
   });
 });

@@ -11,7 +11,7 @@ import {
   SslMode,
   TargetTablePrepMode,
 } from '../../../lib';
-import { toDmsTableMappings } from '../../../lambda/engine/table-selection';
+import { toDmsTableMappings } from '../../../contract';
 import { CA_PEM, TABLES, testEnv } from '../helpers';
 
 function build(overrides: Partial<DmsReplicationProps> = {}, source: Partial<DmsReplicationProps['source']> = {}) {

@@ -1,0 +1,67 @@
+/**
+ * The layout's dependency rules, checked by `npm run deps` (part of `npm test`):
+ * contract → nothing; lib → contract only (and CDK); lambda/engine ↛ handlers, cli, rehearsal, lib;
+ * lambda/handlers ↛ cli, rehearsal, lib; cli ↛ rehearsal, lib; nothing outside lib imports lib/**\/private;
+ * no file-level cycles anywhere.
+ */
+const RUNTIME = '^(lambda|cli|rehearsal|bin|bench)/';
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'contract-is-dependency-free',
+      comment: 'contract/ is imported by both the constructs and the runtime: it imports nothing but itself.',
+      severity: 'error',
+      from: { path: '^contract/' },
+      to: { pathNot: '^contract/' },
+    },
+    {
+      name: 'lib-imports-only-the-contract',
+      comment: 'lib/ (synth time) imports nothing from the runtime but contract/.',
+      severity: 'error',
+      from: { path: '^lib/' },
+      to: { path: RUNTIME },
+    },
+    {
+      name: 'lib-private-stays-private',
+      comment: 'Only lib/ itself imports lib/**/private.',
+      severity: 'error',
+      from: { pathNot: '^(lib|test)/' },
+      to: { path: '^lib/.*private/' },
+    },
+    {
+      name: 'engine-below-handlers',
+      comment: 'The engine is shared by the handlers, the CLI and the rehearsal; it imports none of them.',
+      severity: 'error',
+      from: { path: '^lambda/engine/' },
+      to: { path: '^(lambda/handlers|cli|rehearsal|lib|bin|bench)/' },
+    },
+    {
+      name: 'handlers-are-bundled-alone',
+      comment: 'What is bundled into the functions imports no CLI, rehearsal or construct code.',
+      severity: 'error',
+      from: { path: '^lambda/' },
+      to: { path: '^(cli|rehearsal|lib|bin|bench)/' },
+    },
+    {
+      name: 'cli-below-rehearsal',
+      severity: 'error',
+      from: { path: '^cli/' },
+      to: { path: '^(rehearsal|lib|bin|bench)/' },
+    },
+    {
+      name: 'entry-points-are-leaves',
+      comment: 'Nothing imports bin/ (entry points) or bench/; tests may.',
+      severity: 'error',
+      from: { pathNot: '^(test|bin|bench)/' },
+      to: { path: '^(bin|bench)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(node_modules|dist|cdk.out|coverage)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    moduleSystems: ['cjs', 'es6'],
+  },
+};

@@ -1,0 +1,131 @@
+import type { Pool } from 'pg';
+import { createPool, redactSecrets } from '../lambda/engine/pg/connection';
+import {
+  compareSequences,
+  diffSchema,
+  preflight,
+  recheck,
+  syncSequences,
+  validate,
+  type Progress,
+} from '../lambda/engine/validation';
+import { parseCli, UsageError, USAGE, type CliOptions } from './args';
+import { formatPreflight, formatSchema, formatSequences, formatValidation, progressBar } from './output';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Show a progress bar on stderr. @default false */
+  readonly stderrIsTTY?: boolean;
+}
+
+export const processIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+};
+
+/** A validate or schema run over zero tables proves nothing: it must not exit 0. */
+function selectedNothing(result: unknown): boolean {
+  const r = result as { command: string; tables?: unknown[]; tablesChecked?: number };
+  if (r.command === 'validate') return r.tables?.length === 0;
+  if (r.command === 'schema') return r.tablesChecked === 0;
+  return false;
+}
+
+function describeSelection(opts: CliOptions): string {
+  const rule = (r: { schema: string; table?: string }): string => `${r.schema}.${r.table ?? '%'}`;
+  const exclude = opts.selection.exclude ?? [];
+  return `include ${opts.selection.include.map(rule).join(', ')}${exclude.length ? `; exclude ${exclude.map(rule).join(', ')}` : ''}`;
+}
+
+/** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let options: CliOptions | 'help';
+  try {
+    options = parseCli(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      // --json promises one JSON document on stdout, whatever happens.
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: error.message })}\n`);
+      io.stderr(`zdm: ${error.message}\nRun "zdm --help" for usage.\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options === 'help') {
+    io.stdout(USAGE);
+    return 0;
+  }
+  const opts = options;
+  const redact = (message: string): string => {
+    let m = redactSecrets(message, opts.source);
+    if (opts.target) m = redactSecrets(m, opts.target);
+    return m;
+  };
+  const pools: Pool[] = [];
+  const bar = io.stderrIsTTY && !opts.json ? progressBar(io.stderr) : undefined;
+  try {
+    const source = await createPool(opts.source, { max: opts.concurrency, applicationName: 'zdm-cli' });
+    pools.push(source);
+    let target: Pool | undefined;
+    if (opts.target) {
+      target = await createPool(opts.target, { max: opts.concurrency, applicationName: 'zdm-cli' });
+      pools.push(target);
+    }
+    const onProgress = bar ? (p: Progress) => bar.update(p) : undefined;
+    let ok: boolean;
+    let json: unknown;
+    let human: string;
+    switch (opts.command) {
+      case 'preflight': {
+        const r = await preflight(source, opts.selection, { allowReplicaIdentityFull: opts.allowReplicaIdentityFull });
+        [ok, json, human] = [r.ok, { command: 'preflight', ...r }, formatPreflight(r)];
+        break;
+      }
+      case 'validate': {
+        let r = await validate(source, target!, opts.selection, {
+          mode: opts.mode,
+          concurrency: opts.concurrency,
+          maxDifferences: opts.maxDifferences,
+          onProgress,
+        });
+        if (opts.recheckSeconds !== undefined && r.tables.some((t) => t.differences.length)) {
+          r = await recheck(source, target!, r, {
+            delayMs: opts.recheckSeconds * 1000,
+            concurrency: opts.concurrency,
+            onProgress,
+          });
+        }
+        [ok, json, human] = [r.ok, { command: 'validate', ...r }, formatValidation(r)];
+        break;
+      }
+      case 'sequences': {
+        const r = await (opts.sync ? syncSequences : compareSequences)(source, target!, opts.selection);
+        [ok, json, human] = [r.ok, { command: 'sequences', ...r }, formatSequences(r)];
+        break;
+      }
+      case 'schema': {
+        const r = await diffSchema(source, target!, opts.selection);
+        [ok, json, human] = [r.ok, { command: 'schema', ...r }, formatSchema(r)];
+        break;
+      }
+    }
+    bar?.done();
+    if (selectedNothing(json)) {
+      throw new UsageError(
+        `no table matches the selection (${describeSelection(opts)}); partitions are checked through their partitioned table`,
+      );
+    }
+    io.stdout(opts.json ? `${JSON.stringify(json, null, 2)}\n` : human);
+    return ok ? 0 : 1;
+  } catch (error) {
+    bar?.done();
+    const message = redact(error instanceof Error ? error.message : String(error));
+    if (opts.json) io.stdout(`${JSON.stringify({ ok: false, command: opts.command, error: message })}\n`);
+    io.stderr(`zdm: ${message}\n`);
+    return 2;
+  } finally {
+    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+  }
+}

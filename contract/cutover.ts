@@ -1,0 +1,109 @@
+/**
+ * The contract between the cutover state machine (lib/cutover) and its Lambda steps (lambda/handlers).
+ *
+ * Every Task state invokes one function with `{ step, input, ...stepFields }`; the function dispatches on
+ * `step`. `input` is always the normalised `CutoverInput` produced by the first step. Results are small JSON.
+ * The state machine keeps `input` at `$.input` and each step's result at `$.results.<step>`.
+ */
+import type { PhaseName } from './phases';
+import type { StepName } from './steps';
+
+export type CutoverMode = 'dry-run' | 'execute';
+
+/**
+ * Defaults of the execution input fields, used when neither the construct (`DEFAULTS_JSON`) nor the operator sets
+ * them. The construct's `@default`s are these values.
+ */
+export const CUTOVER_INPUT_DEFAULTS = {
+  lagThresholdSeconds: 5,
+  consecutiveChecks: 3,
+  syncTimeoutSeconds: 2 * 60 * 60,
+  finalSyncTimeoutSeconds: 5 * 60,
+  requireApproval: false,
+  switchTrafficTo: '',
+} as const;
+
+/** A migration id: what the state record is keyed by. */
+export const MIGRATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Execution input as an operator types it in the Step Functions console. Only migrationId is required. */
+export interface CutoverExecutionInput {
+  readonly migrationId?: unknown;
+  /** @default 'dry-run' */
+  readonly mode?: unknown;
+  readonly lagThresholdSeconds?: unknown;
+  readonly consecutiveChecks?: unknown;
+  readonly syncTimeoutSeconds?: unknown;
+  readonly finalSyncTimeoutSeconds?: unknown;
+  readonly applicationRoles?: unknown;
+  readonly requireApproval?: unknown;
+  readonly switchTrafficTo?: unknown;
+}
+
+/** The validated, defaulted input every later step receives. */
+export interface CutoverInput {
+  readonly migrationId: string;
+  readonly mode: CutoverMode;
+  /** Lag must stay at or under this many seconds ... */
+  readonly lagThresholdSeconds: number;
+  /** ... for this many consecutive checks. */
+  readonly consecutiveChecks: number;
+  /** Give up waiting for sync after this long (nothing has been changed yet, so giving up is safe). */
+  readonly syncTimeoutSeconds: number;
+  /** How long final sync waits for the marker on the target before failing (and rolling back). */
+  readonly finalSyncTimeoutSeconds: number;
+  /** Source roles whose connections the freeze blocks and ends. */
+  readonly applicationRoles: readonly string[];
+  readonly requireApproval: boolean;
+  /** Endpoint the switch-traffic step points the application at; empty = no switch. */
+  readonly switchTrafficTo: string;
+  /** ISO time the first step ran (for sync timeouts). */
+  readonly startedAt: string;
+}
+
+
+/** Payload every Task state sends. */
+export interface StepEvent {
+  readonly step: StepName;
+  readonly input: CutoverInput;
+  /** planValidation / aggregateValidation: which validation. */
+  readonly phase?: Extract<PhaseName, 'preValidation' | 'postValidation'>;
+  /** validateRange: the range to check (one Map item). */
+  readonly range?: unknown;
+  /** aggregateValidation: the Map's results. */
+  readonly rangeResults?: unknown[];
+  /** checkLag: the previous check's result, to count consecutive good checks. */
+  readonly previous?: { readonly consecutive: number };
+  /** requestApproval: the Step Functions task token. */
+  readonly taskToken?: string;
+  /** rollback / reportStoppedFailure: the caught error (`{ Error, Cause }`). */
+  readonly error?: { readonly Error?: string; readonly Cause?: string };
+}
+
+/** checkLag result; the state machine loops on it with a Wait state. */
+export interface LagCheckResult {
+  readonly lagSeconds: number | null;
+  readonly consecutive: number;
+  readonly synced: boolean;
+  readonly timedOut: boolean;
+  readonly elapsedSeconds: number;
+}
+
+/** Error names thrown by steps (Step Functions matches them in Catch/Retry). */
+export const ERRORS = {
+  badInput: 'ZdmBadInput',
+  preflightFailed: 'ZdmPreflightFailed',
+  validationFailed: 'ZdmValidationFailed',
+  syncTimeout: 'ZdmSyncTimeout',
+  finalSyncTimeout: 'ZdmFinalSyncTimeout',
+  replicationFailed: 'ZdmReplicationFailed',
+  rejected: 'ZdmApprovalRejected',
+} as const;
+
+/** An error whose `name` Step Functions sees as the error name. */
+export class CutoverError extends Error {
+  constructor(name: (typeof ERRORS)[keyof typeof ERRORS], message: string) {
+    super(message);
+    this.name = name;
+  }
+}

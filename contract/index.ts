@@ -1,0 +1,11 @@
+/**
+ * The contract between the constructs (lib/, synth time) and the runtime (lambda/, cli/, rehearsal/): names and
+ * shapes both sides must agree on. Dependency-free: no AWS SDK, no CDK, no pg.
+ */
+export * from './cutover';
+export * from './database';
+export * from './environment';
+export * from './phases';
+export * from './state-names';
+export * from './steps';
+export * from './table-selection';

@@ -1,0 +1,57 @@
+/**
+ * State names of the cutover state machine. They are API: the construct (lib/cutover) builds the machine
+ * with them, the local runner (rehearsal/local/run-state-machine.ts) maps Task states onto steps with them,
+ * and operators see them in the Step Functions console. Renaming one is a breaking change.
+ *
+ * This file must not import aws-cdk-lib: the Lambda bundle and the local runner both use it.
+ */
+import { STATE_STEP, type StepName, type TaskStateName } from './steps';
+
+/** Task states that wait for a task token (SendTaskSuccess / SendTaskFailure) after their step returns. */
+export const TASK_TOKEN_STATES: readonly TaskStateName[] = ['RequestApproval'];
+
+/** The other (non-Task) states. */
+export const STATES = {
+  /** Inline Map over the pre-validation ranges. */
+  preValidation: 'PreValidation',
+  /** Inline Map over the post-validation ranges. */
+  postValidation: 'PostValidation',
+  /** Pass state seeding `$.results.checkLag` with `{ consecutive: 0 }` before the first lag check. */
+  startWaitForSync: 'StartWaitForSync',
+  /** Pass state after post-validation keeping only the step results (drops plan and range results). */
+  postValidated: 'PostValidated',
+  /** Choice after each lag check: synced / timed out / keep waiting. */
+  isSynced: 'IsSynced',
+  /** Wait state between lag checks (`pollInterval`). */
+  waitForSync: 'WaitBeforeNextLagCheck',
+  /** Pass state that records a sync timeout as `$.error` before the (no-op) rollback. */
+  syncTimedOut: 'SyncTimedOut',
+  /** Choice after StopReplication: stopped (or dry run) → SyncSequences, else wait and stop again. */
+  isReplicationStopped: 'IsReplicationStopped',
+  /** Wait state between StopReplication invocations while the task is still stopping (`pollInterval`). */
+  waitForStop: 'WaitBeforeNextStopCheck',
+  /** Choice on `$.input.requireApproval`. */
+  isApprovalRequired: 'IsApprovalRequired',
+  /** Fail state when ValidateInput rejects the execution input (nothing was changed). */
+  invalidInput: 'InvalidInput',
+  /** Fail state after Rollback (any failure before StopReplication, sync timeout, rejected approval). */
+  rolledBack: 'RolledBack',
+  /** Fail state when Rollback itself failed (after retries): the source may still be frozen. */
+  rollbackFailed: 'RollbackFailed',
+  /** Fail state after ReportStoppedFailure (failure at or after StopReplication: no rollback possible). */
+  failedAfterReplicationStopped: 'FailedAfterReplicationStopped',
+  /** Succeed state. */
+  succeeded: 'CutoverSucceeded',
+} as const;
+
+/** Key under `$.results` where a state stores its result: the state name with a lower-case first letter. */
+export function resultKey(stateName: string): string {
+  return stateName.charAt(0).toLowerCase() + stateName.slice(1);
+}
+
+/** The step a Task state runs, or undefined for non-Task states. */
+export function stepOfState(stateName: string): StepName | undefined {
+  return Object.prototype.hasOwnProperty.call(STATE_STEP, stateName)
+    ? STATE_STEP[stateName as TaskStateName]
+    : undefined;
+}

@@ -1,0 +1,152 @@
+/**
+ * Every cutover step, declared once: the Task state(s) that run it, the function that serves it (one per set of
+ * permissions), the dependencies its code uses and the AWS access those need. The construct derives each
+ * function's steps, environment and IAM statements from this table; the engine's dispatch is checked against it
+ * by the compiler (lambda/engine/cutover/steps.ts). Adding a step: one entry here, its run file under
+ * lambda/engine/cutover/, one line in that dispatch and one in the state-machine definition.
+ */
+
+/** The cutover functions, one per set of permissions. */
+export type CutoverFunctionRole = 'database' | 'replication' | 'traffic';
+
+/** The dependencies a step may use (fields of the engine's CutoverDeps), each built from its own variables. */
+export const CUTOVER_DEPENDENCIES = [
+  'source',
+  'target',
+  'tables',
+  'replication',
+  'state',
+  'notifier',
+  'alarms',
+  'traffic',
+  'defaults',
+  'rowsPerRange',
+] as const;
+export type CutoverDependency = (typeof CUTOVER_DEPENDENCIES)[number];
+
+/** AWS access a step needs besides the state table and the topic (which every step uses). */
+export type StepAccess =
+  /** secretsmanager:GetSecretValue on the source and target secrets (`deps.source()` / `deps.target()`). */
+  | 'databaseSecrets'
+  /** dms:DescribeReplicationTasks + cloudwatch:GetMetricData (`deps.replication.status()`). */
+  | 'replicationStatus'
+  /** dms:StopReplicationTask on the task (`deps.replication.stop()`). */
+  | 'stopReplication'
+  /** cloudwatch:DisableAlarmActions on the lag alarms (`deps.alarms.disable()`). */
+  | 'disableAlarmActions'
+  /** the traffic switch resource (`deps.traffic`). */
+  | 'trafficSwitch';
+
+export interface StepSpec {
+  /** Task state names that run this step (API: operators see them in the console). */
+  readonly states: readonly string[];
+  /** The function that serves it. */
+  readonly function: CutoverFunctionRole;
+  /** Dependencies its code uses (phase bookkeeping is `state` + `notifier`). */
+  readonly deps: readonly CutoverDependency[];
+  readonly access: readonly StepAccess[];
+}
+
+const BOOKKEEPING = ['state', 'notifier'] as const;
+
+export const STEP_SPECS = {
+  validateInput: { states: ['ValidateInput'], function: 'database', deps: ['defaults', ...BOOKKEEPING], access: [] },
+  preflight: {
+    states: ['Preflight'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', 'replication', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'replicationStatus'],
+  },
+  planValidation: {
+    states: ['PlanPreValidation', 'PlanPostValidation'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', 'rowsPerRange', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  validateRange: {
+    states: ['PreValidateRange', 'PostValidateRange'],
+    function: 'database',
+    deps: ['source', 'target'],
+    access: ['databaseSecrets'],
+  },
+  aggregateValidation: {
+    states: ['AggregatePreValidation', 'AggregatePostValidation'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', 'rowsPerRange', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  checkLag: {
+    states: ['CheckLag'],
+    function: 'replication',
+    deps: ['replication', ...BOOKKEEPING],
+    access: ['replicationStatus'],
+  },
+  requestApproval: { states: ['RequestApproval'], function: 'database', deps: [...BOOKKEEPING], access: [] },
+  freezeWrites: {
+    states: ['FreezeWrites'],
+    function: 'database',
+    deps: ['source', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  // replication: its description only (no AWS call)
+  finalSync: {
+    states: ['FinalSync'],
+    function: 'database',
+    deps: ['source', 'target', 'replication', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  stopReplication: {
+    states: ['StopReplication'],
+    function: 'replication',
+    deps: ['replication', 'alarms', ...BOOKKEEPING],
+    access: ['replicationStatus', 'stopReplication', 'disableAlarmActions'],
+  },
+  syncSequences: {
+    states: ['SyncSequences'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  switchTraffic: {
+    states: ['SwitchTraffic'],
+    function: 'traffic',
+    deps: ['traffic', ...BOOKKEEPING],
+    access: ['trafficSwitch'],
+  },
+  complete: { states: ['Complete'], function: 'database', deps: [...BOOKKEEPING], access: [] },
+  // Restores the frozen roles on the source. Alarm actions are untouched: only StopReplication mutes them.
+  rollback: {
+    states: ['Rollback'],
+    function: 'database',
+    deps: ['source', 'replication', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  reportStoppedFailure: {
+    states: ['ReportStoppedFailure'],
+    function: 'replication',
+    deps: ['replication', ...BOOKKEEPING],
+    access: [],
+  },
+} as const satisfies Record<string, StepSpec>;
+
+export type StepName = keyof typeof STEP_SPECS;
+export type TaskStateName = (typeof STEP_SPECS)[StepName]['states'][number];
+
+/** Step names, in declaration order. */
+export const STEPS = Object.keys(STEP_SPECS) as StepName[];
+
+/** Every Task state, by name, and the step it runs. */
+export const STATE_STEP = Object.fromEntries(
+  STEPS.flatMap((step) => STEP_SPECS[step].states.map((state) => [state, step])),
+) as Record<TaskStateName, StepName>;
+
+/** Steps served by `role`; without a traffic function, the database function runs (and skips) switchTraffic. */
+export function stepsOf(role: CutoverFunctionRole, hasTrafficFunction: boolean): readonly StepName[] {
+  const served = (r: CutoverFunctionRole): StepName[] => STEPS.filter((step) => STEP_SPECS[step].function === r);
+  return role === 'database' && !hasTrafficFunction ? [...served('database'), ...served('traffic')] : served(role);
+}
+
+/** Whether any of `steps` needs `access`. */
+export function needsAccess(steps: readonly StepName[], access: StepAccess): boolean {
+  return steps.some((step) => (STEP_SPECS[step].access as readonly StepAccess[]).includes(access));
+}

@@ -1,0 +1,77 @@
+/** A table's row hash on both sides (its context) and the count + hash sum of one key range of it. */
+import type { Pool } from 'pg';
+import { formatTableName, type TableName } from '../../../contract';
+import { fromTable, readTable } from '../catalog';
+import { planColumnHashes, rowHashSql } from './column-hash';
+import { hashMethodFor, rangeWhere, tableProblem, type Side } from './key-ranges';
+import type { HashMethod } from './types';
+
+const INTEGER_TYPES = new Set(['int2', 'int4', 'int8', 'oid']);
+
+/** Everything needed to query one table on both sides. */
+export interface TableContext {
+  readonly name: TableName;
+  readonly display: string;
+  readonly keyColumns: string[];
+  readonly source: Side;
+  readonly target: Side;
+  readonly sourceHash: string;
+  readonly targetHash: string;
+  readonly method: HashMethod;
+  /** Report these key columns as numbers (integers that fit a double). */
+  readonly integerKey: boolean[];
+}
+
+export interface Checksum {
+  readonly rows: number;
+  readonly sum: string;
+}
+
+/** Reads both catalogs for a table; returns the context or why the table cannot be compared. */
+export async function tableContext(
+  source: Pool,
+  target: Pool,
+  name: TableName,
+  keyColumns: readonly string[] | undefined,
+  exactNumeric: boolean,
+  hashMethod?: HashMethod,
+): Promise<TableContext | { error: string }> {
+  const [s, t] = await Promise.all([readTable(source, name), readTable(target, name)]);
+  if (!s.table) return { error: `table ${formatTableName(name)} does not exist on the source` };
+  const problem = tableProblem(s.table, t.table);
+  if (problem) return { error: problem };
+  const keys = keyColumns && keyColumns.length ? [...keyColumns] : s.table.keyColumns;
+  const src: Side = { catalog: s.catalog, table: s.table };
+  const tgt: Side = { catalog: t.catalog, table: t.table! };
+  const method = hashMethodFor(s.catalog, t.catalog, hashMethod);
+  const plan = planColumnHashes(s.table.columns, t.table!.columns, exactNumeric);
+  return {
+    name,
+    display: s.table.display,
+    keyColumns: keys,
+    source: src,
+    target: tgt,
+    sourceHash: rowHashSql(plan, s.table.columns, method),
+    targetHash: rowHashSql(plan, t.table!.columns, method),
+    method,
+    integerKey: keys.map((k) => INTEGER_TYPES.has(s.table!.columns.find((c) => c.name === k)?.typeName ?? '')),
+  };
+}
+
+/** Count and hash sum of the rows of one side in `(lower, upper]`. */
+export async function checksum(
+  pool: Pool,
+  side: Side,
+  hash: string,
+  keyColumns: readonly string[],
+  lower?: readonly string[],
+  upper?: readonly string[],
+): Promise<Checksum> {
+  const where = rangeWhere(side, keyColumns, lower, upper);
+  const r = await pool.query<{ n: string; s: string }>(
+    `SELECT count(*) AS n, coalesce(sum(${hash}), 0)::text AS s FROM ${fromTable(side.table)} t WHERE ${where.sql}`,
+    where.params,
+  );
+  return { rows: Number(r.rows[0].n), sum: r.rows[0].s };
+}
+

@@ -1,0 +1,51 @@
+import type { CutoverDeps } from '../../lambda/engine/cutover/deps';
+import type { ConnectionSpec } from '../../lambda/engine/pg/connection';
+import type { ReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
+import { MemoryStateStore } from '../../lambda/engine/state/memory-state-store';
+import type { TableSelection } from '../../contract';
+import { ConsoleNotifier, type Notice } from './console-notifier';
+import { RecordingAlarmControl } from './recording-alarm-control';
+
+export interface LocalCutoverDepsOptions {
+  readonly sourceUrl: ConnectionSpec;
+  readonly targetUrl: ConnectionSpec;
+  readonly tables: TableSelection;
+  /** E.g. `new NativeLogicalReplication({ source, target, subscription })`. */
+  readonly replication: ReplicationPort;
+  /** @default - no traffic switch (the phase is skipped) */
+  readonly traffic?: TrafficSwitch;
+  /** Receives every notice as it is sent. */
+  readonly onNotice?: (notice: Notice) => void;
+  readonly defaults?: CutoverDeps['defaults'];
+  /** Persist the state store to this JSON file (a later process can resume). @default - memory only */
+  readonly stateFile?: string;
+  readonly now?: () => Date;
+  readonly rowsPerRange?: number;
+}
+
+/** CutoverDeps plus handles on the local adapters, for assertions and reports. */
+export interface LocalCutoverDeps extends CutoverDeps {
+  readonly state: MemoryStateStore;
+  readonly notifier: ConsoleNotifier;
+  readonly alarms: RecordingAlarmControl;
+}
+
+/** Cutover dependencies for the rehearsal and tests: memory state, collected notices, recorded alarm calls. */
+export function createLocalCutoverDeps(options: LocalCutoverDepsOptions): LocalCutoverDeps {
+  return {
+    source: async () => options.sourceUrl,
+    target: async () => options.targetUrl,
+    tables: options.tables,
+    replication: options.replication,
+    state: new MemoryStateStore(options.stateFile),
+    notifier: new ConsoleNotifier(options.onNotice),
+    alarms: new RecordingAlarmControl(),
+    ...(options.traffic ? { traffic: options.traffic } : {}),
+    ...(options.defaults ? { defaults: options.defaults } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.rowsPerRange ? { rowsPerRange: options.rowsPerRange } : {}),
+  };
+}
+
+export { ConsoleNotifier, MemoryStateStore, RecordingAlarmControl };
+export type { Notice };

@@ -1,0 +1,268 @@
+/**
+ * Runs the cutover state machine the construct synthesizes, locally, with aws-local-stepfunctions:
+ * every Task state is mapped (by state name, see STATE_STEP) onto one step handler, Wait states are
+ * shortened, approval is simulated, and state enter/exit events are reported as they happen.
+ *
+ * Used by the rehearsal (`npm run rehearse`) and the integration tests. Needs the Promise.withResolvers
+ * polyfill on Node 20 (imported below).
+ */
+import './polyfills';
+import { randomUUID } from 'node:crypto';
+import type * as LocalSfn from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import { CutoverError, ERRORS, type StepEvent, type StepName, STATE_STEP, TASK_TOKEN_STATES, stepOfState, type TaskStateName } from '../../contract';
+import type { CutoverWorkflowDefinitionOptions } from '../../lib';
+import { synthesizeDefinitionForLocalRun } from './local-definition';
+
+/** Options for `synthesizeCutoverDefinition`: the definition-shaping props of `CutoverWorkflow`. */
+export type SynthesizeCutoverOptions = CutoverWorkflowDefinitionOptions;
+
+/**
+ * Synthesizes a stack with a `CutoverWorkflow` (dummy VPC, secrets and topic; asset bundling skipped) and
+ * returns its state machine definition as plain ASL JSON text. Lambda ARNs (Fn::GetAtt) are replaced by
+ * placeholder ARNs `arn:aws:lambda:us-east-1:123456789012:function:<LogicalId>`, pseudo parameters by
+ * fixed values. Takes ~1-3 s (one CDK synth).
+ */
+export async function synthesizeCutoverDefinition(props: SynthesizeCutoverOptions = {}): Promise<string> {
+  return synthesizeDefinitionForLocalRun(props);
+}
+
+/** What the runner asks the approver. */
+export interface ApprovalRequest {
+  /** The Step Functions task token the RequestApproval state was given. */
+  readonly taskToken: string;
+  /** The event the RequestApproval step received (its handler has already run and sent the notice). */
+  readonly event: StepEvent;
+}
+
+export type ApprovalDecision = 'approve' | 'reject';
+
+/** A state-level event, reported live through `onStateEvent` and collected in `CutoverRunResult.events`. */
+export interface CutoverStateEvent {
+  readonly type: 'ExecutionStarted' | 'StateEntered' | 'StateExited' | 'StateFailed' | 'StateRetried' | 'StateCaught';
+  /** State name (empty for ExecutionStarted). */
+  readonly state: string;
+  /** The Lambda step a Task state runs. */
+  readonly step?: StepName;
+  /** Map iteration index, for states inside the validation Maps. */
+  readonly index?: number;
+  /** ms since the epoch. */
+  readonly timestamp: number;
+  /** StateFailed: error name and cause. */
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+export type CutoverRunStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface CutoverRunResult {
+  readonly status: CutoverRunStatus;
+  /** Execution output (SUCCEEDED only). */
+  readonly output?: unknown;
+  /** FAILED: the error name (e.g. `ZdmSyncTimeout`, `ZdmBadInput`). */
+  readonly error?: string;
+  /** FAILED: the cause (the step's error message). */
+  readonly cause?: string;
+  /** FAILED: the last state entered (the Fail state, e.g. `RolledBack`). */
+  readonly lastState?: string;
+  readonly events: readonly CutoverStateEvent[];
+  readonly durationMs: number;
+}
+
+export interface RunCutoverOptions {
+  /** ASL JSON text (from `synthesizeCutoverDefinition`) or the parsed definition. */
+  readonly definition: string | object;
+  /** Runs one cutover step; every Task state is mapped onto it with the event its Parameters produce. */
+  readonly stepHandler: (event: StepEvent) => Promise<unknown>;
+  /** Execution input, as an operator would type it in the console (`{ migrationId, mode, ... }`). */
+  readonly input: unknown;
+  /** Every Wait state waits this many ms instead of its `Seconds`. @default 0 */
+  readonly waitTimeOverrideMs?: number;
+  /**
+   * Simulates the operator at the approval gate (RequestApproval, a waitForTaskToken state): called after
+   * the step has run; 'approve' = SendTaskSuccess, 'reject' = SendTaskFailure with `ZdmApprovalRejected`.
+   * @default - approve at once
+   */
+  readonly approve?: (request: ApprovalRequest) => ApprovalDecision | Promise<ApprovalDecision>;
+  /** Called synchronously for every state event as it happens (to show phases live). */
+  readonly onStateEvent?: (event: CutoverStateEvent) => void;
+  /** Aborts the execution (status ABORTED). */
+  readonly signal?: AbortSignal;
+}
+
+interface LambdaInvokeParameters {
+  readonly FunctionName?: unknown;
+  readonly Payload?: unknown;
+}
+
+function isStepEvent(value: unknown): value is StepEvent {
+  return typeof value === 'object' && value !== null && typeof (value as { step?: unknown }).step === 'string';
+}
+
+const validatedDefinitions = new Set<string>();
+
+/** Runs the definition locally until it ends; never throws for a failed execution (see `status`). */
+export async function runCutover(options: RunCutoverOptions): Promise<CutoverRunResult> {
+  const { StateMachine, ExecutionAbortedError, ExecutionTimeoutError } = loadLocalStepFunctions();
+  const definition = (
+    typeof options.definition === 'string' ? JSON.parse(options.definition) : options.definition
+  ) as LocalSfn.StateMachineDefinition;
+  const taskToken = `local-task-token-${randomUUID()}`;
+  const started = Date.now();
+
+  const taskStates = collectStates(definition, 'Task');
+  const waitStates = collectStates(definition, 'Wait');
+
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const name of taskStates) {
+    const step = stepOfState(name);
+    if (!step) throw new Error(`runCutover: Task state ${JSON.stringify(name)} is not in STATE_STEP`);
+    const waitsForToken = TASK_TOKEN_STATES.includes(name as TaskStateName);
+    handlers[name] = async (parameters: unknown) => {
+      // With `payloadResponseOnly` the Parameters are the payload itself; with the full lambda:invoke
+      // integration (waitForTaskToken) they are `{ FunctionName, Payload }`.
+      const event = isStepEvent(parameters) ? parameters : (parameters as LambdaInvokeParameters).Payload;
+      if (!isStepEvent(event)) {
+        throw new Error(`runCutover: state ${name} produced no step event: ${JSON.stringify(parameters)}`);
+      }
+      if (event.step !== step) {
+        throw new Error(`runCutover: state ${name} sent step ${JSON.stringify(event.step)}, expected ${step}`);
+      }
+      const result = await options.stepHandler(event);
+      if (!waitsForToken) return result ?? null;
+      const decision = options.approve
+        ? await options.approve({ taskToken: event.taskToken ?? taskToken, event })
+        : 'approve';
+      if (decision !== 'approve') {
+        throw new CutoverError(
+          ERRORS.rejected,
+          `Cutover ${event.input?.migrationId} was rejected at the approval gate`,
+        );
+      }
+      return { approved: true, approvedAt: new Date().toISOString() };
+    };
+  }
+  const waitTimeOverrides: Record<string, number> = {};
+  for (const name of waitStates) waitTimeOverrides[name] = options.waitTimeOverrideMs ?? 0;
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const name of [...taskStates, ...collectStates(definition, 'Map')]) retryIntervalOverrides[name] = 0;
+
+  // ASL validation compiles JSON schemas (~1-4 s): validate each distinct definition once per process.
+  const key = JSON.stringify(definition);
+  const machine = new StateMachine(definition, {
+    validationOptions: validatedDefinitions.has(key) ? { noValidate: true } : { checkArn: false },
+  });
+  validatedDefinitions.add(key);
+  const execution = machine.run(options.input as never, {
+    overrides: {
+      taskResourceLocalHandlers: handlers as never,
+      waitTimeOverrides,
+      retryIntervalOverrides,
+    },
+    context: { Task: { Token: taskToken } },
+  });
+  const onAbort = (): void => execution.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) execution.abort();
+
+  const events: CutoverStateEvent[] = [];
+  let lastState: string | undefined;
+  let failure: { error?: string; cause?: string } | undefined;
+  const collector = (async () => {
+    for await (const log of execution.eventLogs) {
+      let event: CutoverStateEvent | undefined;
+      switch (log.type) {
+        case 'ExecutionStarted':
+          event = { type: log.type, state: '', timestamp: log.timestamp };
+          break;
+        case 'ExecutionFailed':
+          failure = { error: log.Error, cause: stringifyCause(log.Cause) };
+          break;
+        case 'StateEntered':
+        case 'StateExited':
+        case 'StateRetried':
+        case 'StateCaught':
+        case 'StateFailed': {
+          const step = stepOfState(log.state.name);
+          event = {
+            type: log.type,
+            state: log.state.name,
+            ...(step ? { step } : {}),
+            ...(log.index !== undefined ? { index: log.index } : {}),
+            timestamp: log.timestamp,
+            ...(log.type === 'StateFailed' ? { error: log.Error, cause: stringifyCause(log.Cause) } : {}),
+          };
+          if (log.type === 'StateEntered' && log.index === undefined) lastState = log.state.name;
+          break;
+        }
+        default:
+          break;
+      }
+      if (event) {
+        events.push(event);
+        options.onStateEvent?.(event);
+      }
+    }
+  })();
+
+  let status: CutoverRunStatus;
+  let output: unknown;
+  try {
+    output = await execution.result;
+    status = 'SUCCEEDED';
+  } catch (err) {
+    if (err instanceof ExecutionAbortedError) status = 'ABORTED';
+    else if (err instanceof ExecutionTimeoutError) status = 'TIMED_OUT';
+    else status = 'FAILED';
+    if (!failure && status === 'FAILED') failure = { error: (err as Error).name, cause: (err as Error).message };
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  await collector.catch(() => undefined);
+
+  return {
+    status,
+    ...(status === 'SUCCEEDED' ? { output } : {}),
+    ...(status === 'FAILED' ? { error: failure?.error, cause: failure?.cause } : {}),
+    ...(lastState ? { lastState } : {}),
+    events,
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * aws-local-stepfunctions is published as ESM with a CommonJS build (`require` condition); this project
+ * compiles to CommonJS and jest runs without VM modules, so it is required, not imported.
+ */
+function loadLocalStepFunctions(): typeof LocalSfn {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('aws-local-stepfunctions') as typeof LocalSfn;
+}
+
+function stringifyCause(cause: unknown): string | undefined {
+  if (cause === undefined || cause === null) return undefined;
+  if (typeof cause === 'string') return cause;
+  if (cause instanceof Error) return cause.message;
+  return JSON.stringify(cause);
+}
+
+interface StatesContainer {
+  readonly States?: Record<
+    string,
+    { Type?: string; ItemProcessor?: StatesContainer; Iterator?: StatesContainer; Branches?: StatesContainer[] }
+  >;
+}
+
+/** Names of every state of `type`, including those inside Map item processors and Parallel branches. */
+export function collectStates(definition: StatesContainer, type: string): string[] {
+  const names: string[] = [];
+  for (const [name, state] of Object.entries(definition.States ?? {})) {
+    if (state.Type === type) names.push(name);
+    for (const inner of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]) {
+      if (inner) names.push(...collectStates(inner, type));
+    }
+  }
+  return names;
+}
+
+/** All Task state names the definition must contain (for checks). */
+export const TASK_STATE_NAMES = Object.keys(STATE_STEP) as TaskStateName[];

@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import { sleep } from '../lambda/engine/validation/concurrency';
+
+/** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */
+export interface EndpointSource {
+  current(): Promise<string | undefined>;
+}
+
+export type WriteKind = 'event' | 'order' | 'customer' | 'update';
+
+/** A write the database acknowledged (its commit returned). */
+export interface AckedWrite {
+  readonly kind: WriteKind;
+  /** `app.events` id, `sales.orders` id, `app.customers` id (as text). */
+  readonly key: string;
+  /** Unique token the write stored (inserts: `write_token` / `signup_token`; updates: the new `write_token`). */
+  readonly token: string;
+  /** Updates: the row's `version` after this update. */
+  readonly version?: number;
+  /** Epoch milliseconds (sub-millisecond precision) when the commit was acknowledged. */
+  readonly at: number;
+  /** The server's clock (epoch ms) when the statement ran, just before its commit. */
+  readonly serverAt: number;
+  /** Label of the server that acknowledged it (`source` / `target`). */
+  readonly server: string;
+  /** Milliseconds from the first attempt to the acknowledgement (retries included). */
+  readonly latencyMs: number;
+}
+
+export const WRITE_TABLE: Record<WriteKind, string> = {
+  event: 'app.events',
+  order: 'sales.orders',
+  customer: 'app.customers',
+  update: 'app.customers',
+};
+
+export interface WriteLoadOptions {
+  /** Writes per second to aim for. */
+  readonly rate: number;
+  /** Concurrent connections (each a worker). */
+  readonly concurrency: number;
+  readonly role: string;
+  readonly password: string;
+  readonly endpoints: EndpointSource;
+  /** Names the server an endpoint points at, for the acknowledgement record. */
+  readonly label: (endpoint: string) => string;
+  /** Existing customer ids are 1..customerIds (updates pick one at random). */
+  readonly customerIds: number;
+  /** Retry back-off after a rejected write, ms (a random value in [min, max]). @default [10, 20] */
+  readonly backoffMs?: readonly [number, number];
+}
+
+export interface WriteFailure {
+  readonly kind: WriteKind;
+  readonly at: number;
+  readonly server: string;
+  readonly code?: string;
+  readonly message: string;
+}
+
+export interface WriteLoadStats {
+  readonly acknowledged: number;
+  readonly retries: number;
+  readonly failed: number;
+  /** Retried errors by code (`57P01`, `28000`, `ECONNREFUSED`, ...). */
+  readonly retriedByCode: Record<string, number>;
+  /** Workers currently waiting to retry a rejected write. */
+  readonly blocked: number;
+}
+
+/** `performance`-based epoch milliseconds with sub-millisecond precision (monotonic within the process). */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const RETRYABLE_CODES = new Set([
+  '57P01', // admin_shutdown: our backend was terminated (the freeze ends sessions)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '28000', // invalid_authorization_specification: role is not permitted to log in (NOLOGIN)
+  '53300', // too_many_connections (CONNECTION LIMIT 0)
+  '25006', // read_only_sql_transaction (default_transaction_read_only freeze)
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+]);
+
+/** Errors an application retries: its connection was refused, ended, or its role may not log in right now. */
+export function isRetryable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && RETRYABLE_CODES.has(e.code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed|ECONNREFUSED|ECONNRESET/i.test(
+    message,
+  );
+}
+
+function errorCode(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string') return e.code;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  if (/Connection terminated/i.test(message)) return 'terminated';
+  if (/timeout/i.test(message)) return 'timeout';
+  return 'other';
+}
+
+/** Server clock in epoch milliseconds, returned by every write (its commit follows at once: autocommit). */
+const SERVER_TIME = `(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
+
+interface WorkerConnection {
+  readonly client: Client;
+  readonly endpoint: string;
+  broken: boolean;
+}
+
+/**
+ * An application under load: `concurrency` connections as the application role, writing at `rate` writes/s.
+ * Before every attempt it re-reads where to connect; a rejected write (connection refused or ended, NOLOGIN, ...)
+ * is retried after a short back-off, like an application's retry policy. Only writes whose commit returned are
+ * recorded as acknowledged; a write interrupted mid-commit is not (its outcome is unknown to the application).
+ */
+export class WriteLoad {
+  readonly acks: AckedWrite[] = [];
+  readonly failures: WriteFailure[] = [];
+  private readonly retriedByCode: Record<string, number> = {};
+  private retries = 0;
+  private blocked = 0;
+  private stopping = false;
+  private workers: Promise<void>[] = [];
+  private nextSlot = 0;
+  private readonly intervalMs: number;
+  private readonly backoff: readonly [number, number];
+
+  constructor(private readonly options: WriteLoadOptions) {
+    this.intervalMs = 1000 / options.rate;
+    this.backoff = options.backoffMs ?? [10, 20];
+  }
+
+  start(): void {
+    if (this.workers.length > 0) return;
+    this.nextSlot = nowMs();
+    for (let i = 0; i < this.options.concurrency; i++) this.workers.push(this.worker());
+  }
+
+  get running(): boolean {
+    return this.workers.length > 0 && !this.stopping;
+  }
+
+  /** Stops issuing writes, waits for those in flight, closes the connections. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.workers);
+  }
+
+  stats(): WriteLoadStats {
+    return {
+      acknowledged: this.acks.length,
+      retries: this.retries,
+      failed: this.failures.length,
+      retriedByCode: { ...this.retriedByCode },
+      blocked: this.blocked,
+    };
+  }
+
+  /** Waits for this worker's next slot; the backlog after a stall is capped at 250 ms worth of writes. */
+  private async ticket(): Promise<void> {
+    const now = nowMs();
+    const slot = Math.max(this.nextSlot, now - 250);
+    this.nextSlot = slot + this.intervalMs;
+    if (slot > now) await sleep(slot - now);
+  }
+
+  private async worker(): Promise<void> {
+    let conn: WorkerConnection | undefined;
+    const drop = (): void => {
+      if (!conn) return;
+      const c = conn.client;
+      conn = undefined;
+      c.end().catch(() => undefined);
+    };
+    try {
+      while (!this.stopping) {
+        await this.ticket();
+        if (this.stopping) break;
+        const kind = pickKind();
+        const firstAttempt = nowMs();
+        let wasBlocked = false;
+        while (!this.stopping) {
+          let server = '?';
+          try {
+            const endpoint = await this.options.endpoints.current();
+            if (!endpoint) throw Object.assign(new Error('no endpoint configured'), { code: '08001' });
+            server = this.options.label(endpoint);
+            if (conn && (conn.broken || conn.endpoint !== endpoint)) drop();
+            if (!conn) conn = await this.connect(endpoint);
+            const ack = await this.write(conn.client, kind, server, firstAttempt);
+            if (ack) this.acks.push(ack);
+            break;
+          } catch (error) {
+            if (conn) conn.broken = true;
+            drop();
+            if (isRetryable(error)) {
+              this.retries++;
+              const code = errorCode(error);
+              this.retriedByCode[code] = (this.retriedByCode[code] ?? 0) + 1;
+              if (!wasBlocked) {
+                wasBlocked = true;
+                this.blocked++;
+              }
+              const [lo, hi] = this.backoff;
+              await sleep(lo + Math.random() * (hi - lo));
+              continue;
+            }
+            this.failures.push({
+              kind,
+              at: nowMs(),
+              server,
+              code: (error as { code?: string }).code,
+              message: (error as Error).message,
+            });
+            break;
+          }
+        }
+        if (wasBlocked) this.blocked--;
+      }
+    } finally {
+      drop();
+    }
+  }
+
+  private async connect(endpoint: string): Promise<WorkerConnection> {
+    const url = new URL(endpoint);
+    const client = new Client({
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      database: decodeURIComponent(url.pathname.replace(/^\//, '')),
+      user: this.options.role,
+      password: this.options.password,
+      application_name: 'rehearsal-app',
+      connectionTimeoutMillis: 3000,
+    });
+    const conn: WorkerConnection = { client, endpoint, broken: false };
+    client.on('error', () => {
+      conn.broken = true;
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
+    return conn;
+  }
+
+  private async write(
+    client: Client,
+    kind: WriteKind,
+    server: string,
+    firstAttempt: number,
+  ): Promise<AckedWrite | undefined> {
+    const token = randomUUID();
+    const done = (key: string, serverAt: unknown, version?: number): AckedWrite => {
+      const at = nowMs();
+      return { kind, key, token, version, at, serverAt: Number(serverAt), server, latencyMs: at - firstAttempt };
+    };
+    switch (kind) {
+      case 'event': {
+        const id = randomUUID();
+        const { rows } = await client.query<{ ts: string }>(
+          `INSERT INTO app.events (id, customer_id, kind, payload, write_token) VALUES ($1, $2, 'rehearsal', $3, $4)
+           RETURNING ${SERVER_TIME} AS ts`,
+          [id, this.randomCustomer(), JSON.stringify({ token, n: this.acks.length }), token],
+        );
+        return done(id, rows[0].ts);
+      }
+      case 'order': {
+        const total = (Math.random() * 500).toFixed(2);
+        const { rows } = await client.query<{ order_id: string; ts: string }>(
+          `WITH o AS (
+             INSERT INTO sales.orders (customer_id, status, total, note, write_token)
+             VALUES ($1, 'new', $2, $3, $4) RETURNING id)
+           INSERT INTO sales.order_items (order_id, line_no, sku, quantity, unit_price, write_token)
+           SELECT o.id, l, 'SKU-R' || l, l, $2::numeric / 2, $4 FROM o, generate_series(1, 2) l
+           RETURNING order_id, ${SERVER_TIME} AS ts`,
+          [this.randomCustomer(), total, Math.random() < 0.3 ? null : 'rehearsal order', token],
+        );
+        return done(String(rows[0].order_id), rows[0].ts);
+      }
+      case 'customer': {
+        const { rows } = await client.query<{ id: string; ts: string }>(
+          `INSERT INTO app.customers (email, full_name, country, profile, signup_token)
+           VALUES ($1, 'Rehearsal Customer', NULL, $2, $3) RETURNING id, ${SERVER_TIME} AS ts`,
+          [`${token}@rehearsal.test`, JSON.stringify({ source: 'rehearsal' }), token],
+        );
+        return done(String(rows[0].id), rows[0].ts);
+      }
+      case 'update': {
+        const id = this.randomCustomer();
+        const { rows } = await client.query<{ version: string; ts: string }>(
+          `UPDATE app.customers SET balance = balance + $2, version = version + 1, write_token = $3, updated_at = now()
+            WHERE id = $1 RETURNING version, ${SERVER_TIME} AS ts`,
+          [id, (Math.random() * 10).toFixed(2), token],
+        );
+        return rows.length ? done(String(id), rows[0].ts, Number(rows[0].version)) : undefined;
+      }
+    }
+  }
+
+  private randomCustomer(): number {
+    return 1 + Math.floor(Math.random() * this.options.customerIds);
+  }
+}
+
+/** Write mix: 35% event inserts (uuid key), 25% orders with two items (bigserial + composite key), 10% customer
+ * inserts (identity key), 30% customer updates. */
+function pickKind(): WriteKind {
+  const r = Math.random();
+  if (r < 0.35) return 'event';
+  if (r < 0.6) return 'order';
+  if (r < 0.7) return 'customer';
+  return 'update';
+}
