@@ -16,6 +16,8 @@ export interface CliOptions {
   readonly maxDifferences: number;
   readonly recheckSeconds?: number;
   readonly allowReplicaIdentityFull: boolean;
+  /** No progress on stderr. */
+  readonly quiet: boolean;
 }
 
 export { UsageError };
@@ -40,6 +42,7 @@ Options:
   --sync                    sequences: set the target sequences
   --allow-replica-identity-full  preflight: accept tables without a primary key that have REPLICA IDENTITY FULL
   --json                    print one JSON document on stdout
+  --quiet, -q               no progress on stderr (a bar on a terminal, else a line every few seconds)
   --help                    this text
 
 Exit codes: 0 everything matches / ready, 1 differences or preflight errors found, 2 usage or connection error.
@@ -68,6 +71,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       sync: { type: 'boolean' },
       'allow-replica-identity-full': { type: 'boolean' },
       json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },
     true,
@@ -84,6 +88,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     sync?: boolean;
     'allow-replica-identity-full'?: boolean;
     json?: boolean;
+    quiet?: boolean;
     help?: boolean;
   };
   if (v.help) return 'help';
@@ -96,8 +101,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   if (!v.source) throw new UsageError('--source <postgres-url> is required');
   if (command !== 'preflight' && !v.target) throw new UsageError(`--target <postgres-url> is required for ${command}`);
   const mode = v.mode ?? 'full';
-  if (mode !== 'quick' && mode !== 'full')
-    throw new UsageError(`--mode must be quick or full, got ${showValue(mode)}`);
+  if (mode !== 'quick' && mode !== 'full') throw new UsageError(`--mode must be quick or full, got ${showValue(mode)}`);
   if (v.mode !== undefined && command !== 'validate') throw new UsageError('--mode applies to validate only');
   if (v.sync && command !== 'sequences') throw new UsageError('--sync applies to sequences only');
   let recheckSeconds: number | undefined;
@@ -129,7 +133,9 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     if (url !== undefined) databaseUrl(`--${name}`, url);
   }
   if (v.source && v.target && sameDatabase(v.source, v.target)) {
-    throw new UsageError(`--source and --target name the same database (${showValue(v.source)}): compare two databases`);
+    throw new UsageError(
+      `--source and --target name the same database (${showValue(v.source)}): compare two databases`,
+    );
   }
   return {
     command: command as Command,
@@ -143,6 +149,6 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     maxDifferences: positiveInt('max-differences', v['max-differences'], 1000),
     recheckSeconds,
     allowReplicaIdentityFull: Boolean(v['allow-replica-identity-full']),
+    quiet: Boolean(v.quiet),
   };
 }
-

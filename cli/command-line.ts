@@ -46,7 +46,10 @@ export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options'
 ): { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals });
-    return { values: parsed.values as Record<string, string | string[] | boolean | undefined>, positionals: parsed.positionals };
+    return {
+      values: parsed.values as Record<string, string | string[] | boolean | undefined>,
+      positionals: parsed.positionals,
+    };
   } catch (error) {
     const message = (error as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(message);
@@ -55,7 +58,9 @@ export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options'
     if (missing) throw new UsageError(`option ${missing[1]} needs a value`);
     const ambiguous = /Option '(?:-\w, )?(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
     if (ambiguous) {
-      throw new UsageError(`option ${ambiguous[1]} needs a value; write ${ambiguous[1]}=<value> for one starting with "-"`);
+      throw new UsageError(
+        `option ${ambiguous[1]} needs a value; write ${ambiguous[1]}=<value> for one starting with "-"`,
+      );
     }
     const positional = /Unexpected argument '([^']*)'/.exec(message);
     if (positional) throw new UsageError(`unexpected argument ${showValue(positional[1])}`);

@@ -10,13 +10,16 @@ import {
   type Progress,
 } from '../lambda/engine/validation';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args';
-import { formatPreflight, formatSchema, formatSequences, formatValidation, progressBar } from './output';
+import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
+import { createProgressReporter } from './progress';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  /** Show a progress bar on stderr. @default false */
+  /** stderr is a terminal: progress is a bar rewritten in place, else a line every few seconds. @default false */
   readonly stderrIsTTY?: boolean;
+  /** Clock of the progress rate and ETA (tests). @default Date.now */
+  readonly now?: () => number;
 }
 
 export const processIo: CliIo = {
@@ -64,7 +67,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return m;
   };
   const pools: Pool[] = [];
-  const bar = io.stderrIsTTY && !opts.json ? progressBar(io.stderr) : undefined;
+  // Progress goes to stderr whatever the output format: stdout carries only the result.
+  const bar = opts.quiet
+    ? undefined
+    : createProgressReporter({ write: io.stderr, tty: Boolean(io.stderrIsTTY), ...(io.now ? { now: io.now } : {}) });
   try {
     const source = await createPool(opts.source, { max: opts.concurrency, applicationName: 'zdm-cli' });
     pools.push(source);

@@ -1,7 +1,6 @@
-/** Human output for `zdm`: summary tables on stdout, a progress bar on stderr. */
+/** Human output for `zdm`: summary tables on stdout (progress on stderr is ./progress.ts). */
 import type {
   PreflightReport,
-  Progress,
   SchemaReport,
   SequenceReport,
   ValidationReport,
@@ -16,28 +15,6 @@ export function table(header: string[], rows: (string | number | null | undefine
       .join('  ')
       .trimEnd();
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n') + '\n';
-}
-
-/** A one-line progress bar rewritten in place (only when stderr is a terminal). */
-export function progressBar(write: (s: string) => void): { update: (p: Progress) => void; done: () => void } {
-  let shown = false;
-  return {
-    update: (p) => {
-      const width = 30;
-      const frac = p.total ? p.done / p.total : 0;
-      const filled = Math.round(frac * width);
-      const rows = p.rowsTotal
-        ? ` ~${(p.rowsDone ?? 0).toLocaleString('en-US')}/${p.rowsTotal.toLocaleString('en-US')} rows`
-        : '';
-      write(
-        `\r${p.phase.padEnd(9)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}${rows}\x1b[K`,
-      );
-      shown = true;
-    },
-    done: () => {
-      if (shown) write('\r\x1b[K');
-    },
-  };
 }
 
 export function formatValidation(r: ValidationReport): string {

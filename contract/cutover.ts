@@ -20,6 +20,7 @@ export const CUTOVER_INPUT_DEFAULTS = {
   syncTimeoutSeconds: 2 * 60 * 60,
   finalSyncTimeoutSeconds: 5 * 60,
   requireApproval: false,
+  fullValidationAfterSwitch: false,
   switchTrafficTo: '',
 } as const;
 
@@ -37,6 +38,8 @@ export interface CutoverExecutionInput {
   readonly finalSyncTimeoutSeconds?: unknown;
   readonly applicationRoles?: unknown;
   readonly requireApproval?: unknown;
+  /** @default false */
+  readonly fullValidationAfterSwitch?: unknown;
   readonly switchTrafficTo?: unknown;
 }
 
@@ -55,12 +58,16 @@ export interface CutoverInput {
   /** Source roles whose connections the freeze blocks and ends. */
   readonly applicationRoles: readonly string[];
   readonly requireApproval: boolean;
+  /**
+   * Also validate every row after the switch (outside the freeze; rows the application changed on the target since
+   * the switch are not counted as differences). The in-freeze change proof runs either way.
+   */
+  readonly fullValidationAfterSwitch: boolean;
   /** Endpoint the switch-traffic step points the application at; empty = no switch. */
   readonly switchTrafficTo: string;
   /** ISO time the first step ran (for sync timeouts). */
   readonly startedAt: string;
 }
-
 
 /** Payload every Task state sends. */
 export interface StepEvent {
@@ -72,11 +79,11 @@ export interface StepEvent {
   readonly range?: unknown;
   /** aggregateValidation: the Map's results. */
   readonly rangeResults?: unknown[];
-  /** checkLag: the previous check's result, to count consecutive good checks. */
-  readonly previous?: { readonly consecutive: number };
+  /** checkLag: the previous check's result, to count consecutive good checks and iterations. */
+  readonly previous?: { readonly consecutive: number; readonly iterations?: number };
   /** requestApproval: the Step Functions task token. */
   readonly taskToken?: string;
-  /** rollback / reportStoppedFailure: the caught error (`{ Error, Cause }`). */
+  /** rollback / reportFailureAfterSwitch: the caught error (`{ Error, Cause }`). */
   readonly error?: { readonly Error?: string; readonly Cause?: string };
 }
 
@@ -88,6 +95,12 @@ export interface LagCheckResult {
   readonly timedOut: boolean;
   readonly elapsedSeconds: number;
 }
+
+/**
+ * Most lag checks one execution makes: each iteration adds about 9 history events, and Step Functions fails an
+ * execution at 25,000. Past this, the wait times out (nothing was changed).
+ */
+export const MAX_LAG_CHECKS = 2_000;
 
 /** Error names thrown by steps (Step Functions matches them in Catch/Retry). */
 export const ERRORS = {

@@ -56,7 +56,6 @@ export const TRAFFIC_SWITCH_KINDS: readonly TrafficSwitchKind[] = Object.values(
 /** `TRAFFIC_SWITCH_TARGET` of `route53-cname` is `<hostedZoneId>` + this + `<record name>`. */
 export const ROUTE53_TARGET_SEPARATOR = '/';
 
-
 /**
  * Variables each dependency reads when it is first used (optional ones included). A function needs exactly
  * the variables of the dependencies its steps use.

@@ -5,6 +5,7 @@
 export * from './cutover';
 export * from './database';
 export * from './environment';
+export * from './metrics';
 export * from './phases';
 export * from './state-names';
 export * from './steps';

@@ -1,16 +1,29 @@
-/** Phases of a cutover, as the state store records them and the rehearsal reports them. */
-/** The phases of a cutover, in order. */
+/**
+ * The phases of a cutover, in order, as the state store records them and the rehearsal reports them. The write
+ * freeze runs from freezeWrites to switchTraffic (the point of no return); everything after it runs while the
+ * application already writes to the target.
+ */
 export const PHASES = [
   'preflight',
+  'startTracking',
   'preValidation',
   'waitForSync',
   'approval',
   'freezeWrites',
   'finalSync',
-  'stopReplication',
+  'changeProof',
   'sequences',
-  'postValidation',
   'switchTraffic',
+  'stopReplication',
+  'lateWrites',
+  'postValidation',
+  'dropTracking',
   'done',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
+
+/** Phases inside the write freeze, in order: their total is what the application waits. */
+export const FREEZE_PHASES: readonly PhaseName[] = PHASES.slice(
+  PHASES.indexOf('freezeWrites'),
+  PHASES.indexOf('switchTraffic') + 1,
+);

@@ -18,7 +18,7 @@ export const STATES = {
   postValidation: 'PostValidation',
   /** Pass state seeding `$.results.checkLag` with `{ consecutive: 0 }` before the first lag check. */
   startWaitForSync: 'StartWaitForSync',
-  /** Pass state after post-validation keeping only the step results (drops plan and range results). */
+  /** Pass state after the optional post-switch validation, keeping only the step results (drops plan and range results). */
   postValidated: 'PostValidated',
   /** Choice after each lag check: synced / timed out / keep waiting. */
   isSynced: 'IsSynced',
@@ -26,7 +26,7 @@ export const STATES = {
   waitForSync: 'WaitBeforeNextLagCheck',
   /** Pass state that records a sync timeout as `$.error` before the (no-op) rollback. */
   syncTimedOut: 'SyncTimedOut',
-  /** Choice after StopReplication: stopped (or dry run) → SyncSequences, else wait and stop again. */
+  /** Choice after StopReplication: stopped (or dry run) → CheckLateWrites, else wait and stop again. */
   isReplicationStopped: 'IsReplicationStopped',
   /** Wait state between StopReplication invocations while the task is still stopping (`pollInterval`). */
   waitForStop: 'WaitBeforeNextStopCheck',
@@ -34,12 +34,14 @@ export const STATES = {
   isApprovalRequired: 'IsApprovalRequired',
   /** Fail state when ValidateInput rejects the execution input (nothing was changed). */
   invalidInput: 'InvalidInput',
-  /** Fail state after Rollback (any failure before StopReplication, sync timeout, rejected approval). */
+  /** Choice on `$.input.fullValidationAfterSwitch`: the optional full validation after the switch. */
+  isFullValidationRequested: 'IsFullValidationRequested',
+  /** Fail state after Rollback (any failure before the switch, sync timeout, rejected approval). */
   rolledBack: 'RolledBack',
   /** Fail state when Rollback itself failed (after retries): the source may still be frozen. */
   rollbackFailed: 'RollbackFailed',
-  /** Fail state after ReportStoppedFailure (failure at or after StopReplication: no rollback possible). */
-  failedAfterReplicationStopped: 'FailedAfterReplicationStopped',
+  /** Fail state after ReportFailureAfterSwitch (failure past the point of no return: no automatic rollback). */
+  failedAfterSwitch: 'FailedAfterSwitch',
   /** Succeed state. */
   succeeded: 'CutoverSucceeded',
 } as const;

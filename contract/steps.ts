@@ -7,7 +7,7 @@
  */
 
 /** The cutover functions, one per set of permissions. */
-export type CutoverFunctionRole = 'database' | 'replication' | 'traffic';
+export type CutoverFunctionRole = 'database' | 'replication' | 'traffic' | 'watchdog';
 
 /** The dependencies a step may use (fields of the engine's CutoverDeps), each built from its own variables. */
 export const CUTOVER_DEPENDENCIES = [
@@ -57,6 +57,12 @@ export const STEP_SPECS = {
     deps: ['source', 'target', 'tables', 'replication', ...BOOKKEEPING],
     access: ['databaseSecrets', 'replicationStatus'],
   },
+  startTracking: {
+    states: ['StartTracking'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
   planValidation: {
     states: ['PlanPreValidation', 'PlanPostValidation'],
     function: 'database',
@@ -75,11 +81,12 @@ export const STEP_SPECS = {
     deps: ['source', 'target', 'tables', 'rowsPerRange', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
+  // Heartbeat lag and change verification need both databases; the engine's status needs DMS.
   checkLag: {
     states: ['CheckLag'],
-    function: 'replication',
-    deps: ['replication', ...BOOKKEEPING],
-    access: ['replicationStatus'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', 'replication', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'replicationStatus'],
   },
   requestApproval: { states: ['RequestApproval'], function: 'database', deps: [...BOOKKEEPING], access: [] },
   freezeWrites: {
@@ -95,11 +102,11 @@ export const STEP_SPECS = {
     deps: ['source', 'target', 'replication', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
-  stopReplication: {
-    states: ['StopReplication'],
-    function: 'replication',
-    deps: ['replication', 'alarms', ...BOOKKEEPING],
-    access: ['replicationStatus', 'stopReplication', 'disableAlarmActions'],
+  proveChanges: {
+    states: ['ProveChanges'],
+    function: 'database',
+    deps: ['source', 'target', 'tables', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
   },
   syncSequences: {
     states: ['SyncSequences'],
@@ -113,19 +120,45 @@ export const STEP_SPECS = {
     deps: ['traffic', ...BOOKKEEPING],
     access: ['trafficSwitch'],
   },
+  stopReplication: {
+    states: ['StopReplication'],
+    function: 'replication',
+    deps: ['replication', 'alarms', ...BOOKKEEPING],
+    access: ['replicationStatus', 'stopReplication', 'disableAlarmActions'],
+  },
+  checkLateWrites: {
+    states: ['CheckLateWrites'],
+    function: 'database',
+    deps: ['source', 'target', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  dropTracking: {
+    states: ['DropTracking'],
+    function: 'database',
+    deps: ['source', 'target', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
   complete: { states: ['Complete'], function: 'database', deps: [...BOOKKEEPING], access: [] },
-  // Restores the frozen roles on the source. Alarm actions are untouched: only StopReplication mutes them.
+  // Restores the frozen roles and drops the tracking slots; past the point of no return it reports (replication
+  // status) instead. Alarm actions are untouched: only StopReplication mutes them, and it runs after the switch.
   rollback: {
     states: ['Rollback'],
     function: 'database',
-    deps: ['source', 'replication', ...BOOKKEEPING],
-    access: ['databaseSecrets'],
+    deps: ['source', 'target', 'replication', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'replicationStatus'],
   },
-  reportStoppedFailure: {
-    states: ['ReportStoppedFailure'],
+  reportFailureAfterSwitch: {
+    states: ['ReportFailureAfterSwitch'],
     function: 'replication',
     deps: ['replication', ...BOOKKEEPING],
-    access: [],
+    access: ['replicationStatus'],
+  },
+  // Not a state: run by the EventBridge rule on TIMED_OUT / ABORTED / FAILED executions (the dead man's switch).
+  watchdog: {
+    states: [],
+    function: 'watchdog',
+    deps: ['source', 'target', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
   },
 } as const satisfies Record<string, StepSpec>;
 

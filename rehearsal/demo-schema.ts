@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { quoteIdent, quoteLiteral } from '../lambda/engine/pg/identifiers';
 import type { TableSelection } from '../contract';
+import { UsageError } from '../cli/command-line';
 
 /** Comment that marks a schema as created by the rehearsal (so a re-run may drop it, and nothing else). */
 export const DEMO_COMMENT = 'zdm rehearsal demo schema (safe to drop)';
@@ -84,23 +85,33 @@ export function splitRows(rows: number): DemoRowCounts {
   return { 'app.customers': customers, 'app.events': events, 'sales.orders': orders, 'sales.order_items': items };
 }
 
-/** Refuses to touch schemas the rehearsal did not create; drops its own from an earlier run. */
-export async function prepareDemoSchemas(client: Client, where: string): Promise<{ droppedPrevious: boolean }> {
+/**
+ * Refuses to touch schemas the rehearsal did not create (nothing is changed then); with `dropOwn`, drops its own
+ * from an earlier run.
+ */
+export async function prepareDemoSchemas(
+  client: Client,
+  where: string,
+  options: { readonly dropOwn: boolean },
+): Promise<{ droppedPrevious: boolean }> {
   const { rows } = await client.query<{ nspname: string; comment: string | null }>(
     `SELECT nspname, obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname = ANY($1)`,
     [DEMO_SCHEMAS],
   );
   const foreign = rows.filter((r) => r.comment !== DEMO_COMMENT);
   if (foreign.length > 0) {
-    throw new Error(
+    throw new UsageError(
       `${where} already has schema ${foreign.map((r) => `"${r.nspname}"`).join(', ')} that the rehearsal did not create; ` +
-        'use an empty database',
+        'use empty databases for --demo; nothing was changed',
     );
   }
-  if (rows.length > 0) {
-    await client.query(`DROP SCHEMA IF EXISTS ${DEMO_SCHEMAS.map(quoteIdent).join(', ')} CASCADE`);
-  }
-  return { droppedPrevious: rows.length > 0 };
+  if (rows.length > 0 && options.dropOwn) await dropDemoSchemas(client);
+  return { droppedPrevious: rows.length > 0 && options.dropOwn };
+}
+
+/** Drops the demo schemas (only ever the rehearsal's own: see prepareDemoSchemas). */
+export async function dropDemoSchemas(client: Client): Promise<void> {
+  await client.query(`DROP SCHEMA IF EXISTS ${DEMO_SCHEMAS.map(quoteIdent).join(', ')} CASCADE`);
 }
 
 /** Creates the demo schema (empty). Run on the source and, DMS-style, on the target. */
@@ -156,25 +167,6 @@ export async function loadDemoData(client: Client, rows: number): Promise<DemoRo
   );
   await client.query('ANALYZE app.customers, app.events, sales.orders, sales.order_items');
   return n;
-}
-
-/**
- * The application's login role: created (or reset to LOGIN with this password) on a server, with the privileges
- * an application has on the demo tables and sequences. Roles are per server, so this runs on both.
- */
-export async function ensureAppRole(client: Client, role: string, password: string): Promise<void> {
-  const r = quoteIdent(role);
-  const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-  const verb = exists.rowCount ? 'ALTER' : 'CREATE';
-  await client.query(`${verb} ROLE ${r} LOGIN NOSUPERUSER CONNECTION LIMIT -1 PASSWORD ${quoteLiteral(password)}`);
-  const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
-  await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(rows[0].db)} TO ${r}`);
-  for (const schema of DEMO_SCHEMAS) {
-    const s = quoteIdent(schema);
-    await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${r}`);
-    await client.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA ${s} TO ${r}`);
-    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
-  }
 }
 
 /** Exact row counts of the demo tables. */

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { parseTableRule, ZDM_SCHEMA, type TableRule, type TableSelection } from '../contract';
 import { redactUrl } from '../lambda/engine/pg/connection';
 import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from '../cli/command-line';
 
@@ -10,11 +11,18 @@ export type RehearsalMode = (typeof MODES)[number];
 export interface RehearsalOptions {
   readonly scenario: Scenario;
   readonly mode: RehearsalMode;
+  /**
+   * The demo schema (a small shop, loaded with `rows` rows) and its application load: the default with embedded
+   * servers, `--demo` with `--source/--target`. Otherwise the rehearsal migrates the user's own tables.
+   */
+  readonly demo: boolean;
   /** Rows loaded into the demo schema before replication starts (split across tables). */
   readonly rows: number;
-  /** Target write rate of the application load, writes per second. */
+  /** The user's tables to rehearse (`--include/--exclude`; every user table by default). Not with the demo. */
+  readonly selection?: TableSelection;
+  /** Target write rate of the rehearsal's writer (the demo load or the probe), writes per second. */
   readonly rate: number;
-  /** Concurrent application connections. */
+  /** Concurrent connections of that writer. */
   readonly concurrency: number;
   /** Seconds of load (after the initial copy) before the cutover starts. */
   readonly warmupSeconds: number;
@@ -25,8 +33,16 @@ export interface RehearsalOptions {
   /** Existing servers to rehearse against (both or neither); embedded servers are started otherwise. */
   readonly sourceUrl?: string;
   readonly targetUrl?: string;
-  /** The application login role the freeze acts on. */
-  readonly appRole: string;
+  /**
+   * The application login role the freeze acts on (and the `--load` command runs as). Embedded servers:
+   * `app_writer`. `--source/--target`: a role the rehearsal creates (`zdm_rh_app_<database>`) when `--load` or
+   * `--demo` needs one, else none (the probe role alone is frozen).
+   */
+  readonly appRole?: string;
+  /** Freeze an `--app-role` that the rehearsal did not create (its password is never changed). */
+  readonly freezeExistingRole: boolean;
+  /** The user's own write load: a shell command run with PG* variables of the source as the application role. */
+  readonly load?: string;
   readonly migrationId: string;
   /** Lag threshold of the wait-for-sync loop (seconds). */
   readonly lagThresholdSeconds: number;
@@ -34,10 +50,17 @@ export interface RehearsalOptions {
   /** Wait-for-sync timeout (seconds); the lag-timeout scenario uses a short one. */
   readonly syncTimeoutSeconds: number;
   readonly finalSyncTimeoutSeconds: number;
+  /** How long the initial copy may take before the rehearsal gives up (seconds). */
+  readonly copyTimeoutSeconds: number;
   /** Every Wait state of the state machine is shortened to this (local poll interval). */
   readonly pollMs: number;
-  /** Leave the publication / subscription / slot in place at the end (external servers only). */
+  /**
+   * Leave the publication / subscription / slot, the replication role and the copied target data in place at the
+   * end (external servers only); the summary names each.
+   */
   readonly keepReplication: boolean;
+  /** Leave the source frozen at the end, as a real cutover does (external servers only). */
+  readonly keepFrozen: boolean;
   readonly quiet: boolean;
 }
 
@@ -52,6 +75,7 @@ export const DEFAULTS = {
   reportPath: 'rehearsal-report.json',
   appRole: 'app_writer',
   lagThresholdSeconds: 1,
+  copyTimeoutSeconds: 600,
   consecutiveChecks: 3,
   syncTimeoutSeconds: 120,
   lagTimeoutSyncTimeoutSeconds: 3,
@@ -65,53 +89,92 @@ Runs a complete zero-downtime cutover on this machine: two PostgreSQL 16 servers
 native logical replication, an application write load, and the real cutover state machine.
 Proves that no acknowledged write is lost and measures the write freeze.
 
+With --source/--target it rehearses YOUR database instead: the tables you select, with the data that is
+there. The target schema must exist (checked first: every difference is listed and nothing is changed) and
+the selected target tables must be empty. A probe writer (its own table zdm_cutover.rehearsal_probe and its
+own role) proves that acknowledged writes survive and measures the freeze; --load runs your own load.
+At the end the servers are left as they were: the source accepts writes again, and what the rehearsal
+created (roles, replication, probe, markers, the copy on the target) is removed, or named in the summary.
+
 Options:
   --scenario <name>      happy | lag-timeout | fail-during-freeze | resume        (default happy)
   --mode <mode>          dry-run | execute                                          (default execute)
   --rows <n>             rows in the demo schema                                   (default 200000)
-  --rate <n>             application writes per second                             (default 300)
-  --concurrency <n>      application connections                                   (default 8)
+  --rate <n>             writes per second of the demo load / the probe            (default 300)
+  --concurrency <n>      connections of the demo load / the probe                  (default 8)
   --warmup <seconds>     load before the cutover starts                            (default 2)
   --after <seconds>      load kept running after the cutover                       (default 1.5)
   --report <path>        JSON report; the HTML report goes next to it  (default ./rehearsal-report.json)
-  --source <url>         rehearse against this existing source server (needs --target)
-  --target <url>         ... and this existing target server; they are left running with the data in place
-  --app-role <name>      application login role the freeze acts on                 (default app_writer)
+  --source <url>         rehearse against this existing source database (needs --target; a superuser)
+  --target <url>         ... and this existing target database (its schema must exist)
+  --include <schema[.table]>  --source/--target: tables to rehearse, repeatable; % is a wildcard
+                         (default: every user table)
+  --exclude <schema[.table]>  tables to leave out, repeatable
+  --load "<command>"     your own write load, e.g. "pgbench -n -c 4 -T 600 -f my.sql"; run by the shell with
+                         PGHOST, PGPORT, PGDATABASE, PGUSER (the application role) and, for a role the
+                         rehearsal created, PGPASSWORD of the source; stopped after the cutover
+  --app-role <name>      application login role the freeze acts on and --load runs as
+                         (embedded: app_writer; --source/--target: one the rehearsal creates)
+  --freeze-existing-role  allow an --app-role that the rehearsal did not create: its LOGIN and CONNECTION LIMIT
+                         are frozen and restored (its password is never changed; --load then authenticates
+                         as your environment does: PGPASSWORD, ~/.pgpass)
+  --demo                 with --source/--target: create the demo schema there (removed at the end)
   --migration-id <id>    cutover migrationId                           (default rehearsal-<time>)
   --lag-threshold <s>    wait-for-sync lag threshold in seconds                    (default 1)
   --sync-timeout <s>     wait-for-sync timeout in seconds         (default 120; lag-timeout: 3)
+  --copy-timeout <s>     give up when the initial copy takes longer                (default 600)
   --poll-ms <ms>         local poll interval for Wait states                        (default 50)
-  --keep-replication     leave publication, subscription and slot in place (--source/--target only)
+  --keep-replication     leave publication, subscription, slot, replication role and the copied target data
+                         in place (--source/--target only)
+  --keep-frozen          leave the source frozen at the end, as a real cutover does (--source/--target only)
   --quiet                only the summary
   -h, --help             this text
 
-Exit codes: 0 the outcome matched the scenario with no lost write; 1 it did not; 2 bad options.`;
+Exit codes: 0 the outcome matched the scenario with no lost write; 1 it did not; 2 bad options or refused
+(nothing was changed); 130 / 143 interrupted (SIGINT / SIGTERM) — the freeze is ended and what the rehearsal
+created is removed first, and the summary says what state each server is in.`;
 
 export type ParsedCommand = { help: true } | { help: false; options: RehearsalOptions };
 
 /** Parses `npm run rehearse` arguments. Throws `UsageError` naming the bad value. */
 export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date()): ParsedCommand {
-  const v = parseCommandLine(argv, {
-    scenario: { type: 'string' },
-    mode: { type: 'string' },
-    rows: { type: 'string' },
-    rate: { type: 'string' },
-    concurrency: { type: 'string' },
-    warmup: { type: 'string' },
-    after: { type: 'string' },
-    report: { type: 'string' },
-    source: { type: 'string' },
-    target: { type: 'string' },
-    'app-role': { type: 'string' },
-    'migration-id': { type: 'string' },
-    'lag-threshold': { type: 'string' },
-    'sync-timeout': { type: 'string' },
-    'poll-ms': { type: 'string' },
-    'keep-replication': { type: 'boolean' },
-    quiet: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  }, false).values as Record<string, string | undefined> & {
+  const v = parseCommandLine(
+    argv,
+    {
+      scenario: { type: 'string' },
+      mode: { type: 'string' },
+      rows: { type: 'string' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string' },
+      warmup: { type: 'string' },
+      after: { type: 'string' },
+      report: { type: 'string' },
+      source: { type: 'string' },
+      target: { type: 'string' },
+      include: { type: 'string', multiple: true },
+      exclude: { type: 'string', multiple: true },
+      load: { type: 'string' },
+      'app-role': { type: 'string' },
+      'freeze-existing-role': { type: 'boolean' },
+      demo: { type: 'boolean' },
+      'migration-id': { type: 'string' },
+      'lag-threshold': { type: 'string' },
+      'sync-timeout': { type: 'string' },
+      'copy-timeout': { type: 'string' },
+      'poll-ms': { type: 'string' },
+      'keep-replication': { type: 'boolean' },
+      'keep-frozen': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  ).values as Record<string, string | undefined> & {
+    include?: string[];
+    exclude?: string[];
+    'freeze-existing-role'?: boolean;
+    demo?: boolean;
     'keep-replication'?: boolean;
+    'keep-frozen'?: boolean;
     quiet?: boolean;
     help?: boolean;
   };
@@ -122,7 +185,10 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
       {
         scenario: v.scenario,
         mode: v.mode,
+        demo: v.demo,
         rows: v.rows,
+        include: v.include,
+        exclude: v.exclude,
         rate: v.rate,
         concurrency: v.concurrency,
         warmupSeconds: v.warmup,
@@ -130,12 +196,16 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
         reportPath: v.report,
         sourceUrl: v.source,
         targetUrl: v.target,
+        load: v.load,
         appRole: v['app-role'],
+        freezeExistingRole: v['freeze-existing-role'],
         migrationId: v['migration-id'],
         lagThresholdSeconds: v['lag-threshold'],
         syncTimeoutSeconds: v['sync-timeout'],
+        copyTimeoutSeconds: v['copy-timeout'],
         pollMs: v['poll-ms'],
         keepReplication: v['keep-replication'],
+        keepFrozen: v['keep-frozen'],
         quiet: v.quiet,
       },
       now,
@@ -144,7 +214,11 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
 }
 
 /** Loose input (strings from the command line, or numbers from tests) → validated options. */
-export type RehearsalOptionsInput = { [K in keyof RehearsalOptions]?: RehearsalOptions[K] | string };
+export type RehearsalOptionsInput = { [K in Exclude<keyof RehearsalOptions, 'selection'>]?: RehearsalOptions[K] | string } & {
+  /** `--include` / `--exclude` texts (`schema`, `schema.table`, quoted names; `%` wildcards). */
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+};
 
 /** Validates and defaults options; throws `UsageError` naming the bad value. */
 export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date = new Date()): RehearsalOptions {
@@ -186,19 +260,23 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     integer: true,
   });
   const pollMs = num('--poll-ms', input.pollMs, DEFAULTS.pollMs, { min: 1, max: 60_000, integer: true });
+  const copyTimeoutSeconds = num('--copy-timeout', input.copyTimeoutSeconds, DEFAULTS.copyTimeoutSeconds, {
+    min: 1,
+    max: 86_400,
+  });
 
   const reportPath = str('--report', input.reportPath, DEFAULTS.reportPath);
   if (!/\.json$/i.test(reportPath)) {
     throw new UsageError(`--report must be a path ending in .json, got ${showValue(reportPath)}`);
   }
 
-  const appRole = str('--app-role', input.appRole, DEFAULTS.appRole);
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(appRole)) {
+  const appRole = input.appRole === undefined ? undefined : str('--app-role', input.appRole, DEFAULTS.appRole);
+  if (appRole !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(appRole)) {
     throw new UsageError(
       `--app-role must be a lower-case SQL name (letters, digits, _; at most 63), got ${showValue(appRole)}`,
     );
   }
-  if (appRole === 'postgres' || appRole.startsWith('pg_')) {
+  if (appRole !== undefined && (appRole === 'postgres' || appRole.startsWith('pg_'))) {
     throw new UsageError(`--app-role must not be a superuser or system role, got ${showValue(appRole)}`);
   }
 
@@ -229,15 +307,39 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   if (sourceUrl && targetUrl && sameDatabase(sourceUrl, targetUrl)) {
     throw new UsageError(`--source and --target are the same database (${redactUrl(sourceUrl)})`);
   }
-  const keepReplication = bool('--keep-replication', input.keepReplication);
-  if (keepReplication && !sourceUrl) {
-    throw new UsageError('--keep-replication only applies with --source/--target (embedded servers are removed)');
+  const external = sourceUrl !== undefined;
+  const onlyExternal = (flag: string, value: boolean, why: string): boolean => {
+    if (value && !external) throw new UsageError(`${flag} only applies with --source/--target (${why})`);
+    return value;
+  };
+  const keepReplication = onlyExternal(
+    '--keep-replication',
+    bool('--keep-replication', input.keepReplication),
+    'embedded servers are removed',
+  );
+  const keepFrozen = onlyExternal('--keep-frozen', bool('--keep-frozen', input.keepFrozen), 'embedded servers are removed');
+  const freezeExistingRole = onlyExternal(
+    '--freeze-existing-role',
+    bool('--freeze-existing-role', input.freezeExistingRole),
+    'embedded servers are new',
+  );
+  const demo = external ? onlyExternal('--demo', bool('--demo', input.demo), 'it is the default') : true;
+  if (demo && (input.include?.length || input.exclude?.length)) {
+    throw new UsageError(
+      '--include/--exclude select your own tables (with --source/--target); the demo schema is rehearsed whole',
+    );
   }
+  if (!demo && input.rows !== undefined) {
+    throw new UsageError('--rows sizes the demo schema (embedded servers or --demo); your own tables keep their data');
+  }
+  const load = input.load === undefined ? undefined : str('--load', input.load, '');
 
   return {
     scenario,
     mode,
+    demo,
     rows,
+    ...(demo ? {} : { selection: tableSelection(input.include ?? [], input.exclude ?? []) }),
     rate,
     concurrency,
     warmupSeconds,
@@ -245,15 +347,39 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     reportPath: resolve(reportPath),
     sourceUrl,
     targetUrl,
-    appRole,
+    appRole: appRole ?? (external ? undefined : DEFAULTS.appRole),
+    freezeExistingRole,
+    ...(load !== undefined ? { load } : {}),
     migrationId,
     lagThresholdSeconds,
     consecutiveChecks,
     syncTimeoutSeconds,
     finalSyncTimeoutSeconds,
+    copyTimeoutSeconds,
     pollMs,
     keepReplication,
+    keepFrozen,
     quiet: bool('--quiet', input.quiet),
+  };
+}
+
+/**
+ * `--include/--exclude` → the selection (every user table by default). The workflow's own schema is never the
+ * user's data: it is always left out (its marker and probe tables are replicated separately).
+ */
+export function tableSelection(include: readonly string[], exclude: readonly string[]): TableSelection {
+  const rules = (texts: readonly string[], flag: string): TableRule[] =>
+    texts.map((text) => {
+      try {
+        return parseTableRule(text);
+      } catch (error) {
+        throw new UsageError(`${flag}: ${(error as Error).message}`);
+      }
+    });
+  const included = rules(include, '--include');
+  return {
+    include: included.length ? included : [{ schema: '%' }],
+    exclude: [...rules(exclude, '--exclude'), { schema: ZDM_SCHEMA }],
   };
 }
 

@@ -3,6 +3,7 @@
  * SSM / Secrets Manager / Route 53); the rehearsal and tests use native PostgreSQL logical replication and
  * local stores. Handlers never know which one they have.
  */
+import type { ConfirmedTable, PendingState } from './tracking/types';
 
 /** Replication engine state, normalised across DMS and native logical replication. */
 export type ReplicationState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' | 'unknown';
@@ -54,6 +55,37 @@ export interface FreezeRecord {
   readonly restoredAt?: string;
 }
 
+/** The point after which the workflow never rolls back by itself: a fact, recorded when it happened. */
+export interface PointOfNoReturn {
+  readonly at: string;
+  /** What happened: `traffic-switched` (the application now writes to the target) or `handed-over` (no switch configured). */
+  readonly what: 'traffic-switched' | 'handed-over';
+}
+
+/** One side's change-tracking slot. */
+export interface TrackingSide {
+  readonly slot: string;
+  readonly publication: string;
+  /** Where tracking started (the slot's consistent point). */
+  readonly startLsn: string;
+}
+
+/** Change-tracked verification state: the slots, keys still in flight and confirmed differences. */
+export interface TrackingRecord {
+  readonly source: TrackingSide;
+  readonly target: TrackingSide;
+  /** Keys still differing (maybe in flight), and tables flagged for a range re-verification (TRUNCATE, too many keys). */
+  readonly pending: PendingState;
+  readonly confirmed: ConfirmedTable[];
+  /** Keys re-verified so far, and tracked changes read. */
+  readonly keysVerified: number;
+  readonly changesRead: number;
+  /** The final-sync marker's position on the source (the change proof reads up to it). */
+  readonly markerLsn?: string;
+  /** Set when the slots were dropped. */
+  readonly droppedAt?: string;
+}
+
 export type MigrationStatus = 'running' | 'succeeded' | 'failed' | 'rolled-back';
 
 export interface MigrationRecord {
@@ -67,6 +99,8 @@ export interface MigrationRecord {
   /** Marker token written on the source during final sync (so a resumed run waits for the same one). */
   readonly markerToken?: string;
   readonly error?: string;
+  readonly pointOfNoReturn?: PointOfNoReturn;
+  readonly tracking?: TrackingRecord;
 }
 
 /** Durable state of every migration, keyed by migrationId (DynamoDB in production). */
@@ -80,6 +114,10 @@ export interface StateStore {
   markFreezeRestored(migrationId: string, restoredAt: string): Promise<void>;
   setMarkerTokenIfAbsent(migrationId: string, token: string): Promise<string>;
   setStatus(migrationId: string, status: MigrationStatus, now: string, error?: string): Promise<void>;
+  /** Records the point of no return once; returns the stored one. */
+  setPointOfNoReturnIfAbsent(migrationId: string, point: PointOfNoReturn): Promise<PointOfNoReturn>;
+  /** Replaces the change-tracking state. */
+  putTracking(migrationId: string, tracking: TrackingRecord): Promise<void>;
 }
 
 /** Operator notices (SNS in production). */

@@ -8,7 +8,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { withPooledClient } from './pg/connection';
 import { qualify, quoteIdent } from './pg/identifiers';
-import { formatTableName, isSelected, type TableName, type TableSelection } from './table-selection';
+import { formatTableName, isSelected, type TableName, type TableSelection } from '../../contract';
 import type { SequenceOptions, SequenceReport, SequenceResult } from './validation/types';
 
 interface SeqRow {

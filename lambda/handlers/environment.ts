@@ -37,7 +37,17 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchAlarmControl } from '../engine/aws/cloudwatch-alarm-control';
 import { databaseConfigFromSecret } from '../engine/aws/database-secret';
 import { SnsNotifier } from '../engine/aws/sns-notifier';
-import { STEPS, type StepName, assertValidSelection, type TableSelection, CUTOVER_ENVIRONMENT, ROUTE53_TARGET_SEPARATOR, TRAFFIC_SWITCH_KIND, TRAFFIC_SWITCH_KINDS, type CutoverEnvironmentVariable } from '../../contract';
+import {
+  STEPS,
+  type StepName,
+  assertValidSelection,
+  type TableSelection,
+  CUTOVER_ENVIRONMENT,
+  ROUTE53_TARGET_SEPARATOR,
+  TRAFFIC_SWITCH_KIND,
+  TRAFFIC_SWITCH_KINDS,
+  type CutoverEnvironmentVariable,
+} from '../../contract';
 import type { CutoverDeps } from '../engine/cutover/deps';
 import type { AlarmControl, Notifier, ReplicationPort, StateStore, TrafficSwitch } from '../engine/ports';
 import { DmsTaskReplication } from '../engine/replication/dms-task-replication';

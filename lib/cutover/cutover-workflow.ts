@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -31,6 +30,7 @@ import { SslMode } from '../replication/dms-replication';
 import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
 import { buildCutoverDefinition } from './private/definition';
 import { environmentOf } from './private/functions';
+import { CUTOVER_STEP_HANDLER, cutoverStepCode } from './private/handler-code';
 import type { TrafficSwitchTarget } from './traffic-switch';
 
 /** Props that shape the state machine definition itself (the rest become defaults in the functions). */
@@ -176,8 +176,10 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly stateMachine: sfn.StateMachine;
   /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
   public readonly stateTable: dynamodb.Table;
-  /** The step functions by role: `database`, `replication` and, with a traffic switch, `traffic`. */
+  /** The step functions by role: `database`, `replication`, `watchdog` and, with a traffic switch, `traffic`. */
   public readonly functions: Readonly<Partial<Record<CutoverFunctionRole, lambda.IFunction>>>;
+  /** The EventBridge rule that runs the watchdog (dead man's switch) when an execution ends badly. */
+  public readonly watchdogRule: events.Rule;
   /** ExecutionsFailed ≥ 1 in a minute, to the alarm topic. */
   public readonly executionFailedAlarm: cloudwatch.Alarm;
   /** Log group of the state machine (level ALL, with execution data). */
@@ -241,9 +243,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     };
 
     const roles: CutoverFunctionRole[] = props.trafficSwitch
-      ? ['database', 'replication', 'traffic']
-      : ['database', 'replication'];
-    const functions: Partial<Record<CutoverFunctionRole, nodejs.NodejsFunction>> = {};
+      ? ['database', 'replication', 'traffic', 'watchdog']
+      : ['database', 'replication', 'watchdog'];
+    const functions: Partial<Record<CutoverFunctionRole, lambda.Function>> = {};
+    // One asset for every function (pre-built in a package, bundled at synth from source: ./private/handler-code.ts).
+    const code = cutoverStepCode();
     const stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>> = {};
     for (const role of roles) {
       const allowed = stepsOf(role, !!props.trafficSwitch);
@@ -253,14 +257,14 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         encryptionKey: props.encryptionKey,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      const fn = new nodejs.NodejsFunction(this, `${pascal(role)}Function`, {
-        description: `zero-downtime-migration cutover steps: ${allowed.join(', ')}`,
-        entry: handlerEntry(),
-        handler: 'handler',
+      const fn = new lambda.Function(this, `${pascal(role)}Function`, {
+        description: `zero-downtime-migration cutover, ${role} steps: ${allowed.join(', ')}`.slice(0, 256),
+        code,
+        handler: CUTOVER_STEP_HANDLER,
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: role === 'database' ? 1024 : 256,
-        timeout: role === 'traffic' ? Duration.minutes(2) : Duration.minutes(15),
+        timeout: role === 'traffic' || role === 'watchdog' ? Duration.minutes(2) : Duration.minutes(15),
         vpc: props.vpc,
         vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false),
         securityGroups,
@@ -274,13 +278,6 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           // runtimes no longer trust the Amazon CAs (RDS / Aurora included) unless told to load the bundle the
           // runtime ships; a source CA PEM is added to this default trust, never in its place.
           ...(needsAccess(allowed, 'databaseSecrets') ? { NODE_EXTRA_CA_CERTS: RUNTIME_CA_BUNDLE } : {}),
-        },
-        bundling: {
-          target: 'node22',
-          minify: true,
-          sourceMap: true,
-          // pg's optional native binding is never used; the AWS SDK v3 ships with the runtime.
-          externalModules: ['@aws-sdk/*', 'pg-native'],
         },
       });
       functions[role] = fn;
@@ -357,9 +354,40 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         : undefined,
     });
 
+    // The dead man's switch: however an execution ends (a Catch that failed, a timeout, an abort from the console),
+    // the watchdog restores the source's saved role settings unless the switch happened, and drops the tracking slots.
+    this.watchdogRule = new events.Rule(this, 'WatchdogRule', {
+      description: 'Restores the source when a cutover execution ends TIMED_OUT, ABORTED or FAILED before the switch.',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['TIMED_OUT', 'ABORTED', 'FAILED'] },
+      },
+    });
+    this.watchdogRule.addTarget(
+      new eventsTargets.LambdaFunction(functions.watchdog!, {
+        event: events.RuleTargetInput.fromObject({ step: 'watchdog', detail: events.EventField.fromPath('$.detail') }),
+        retryAttempts: 8,
+      }),
+    );
+    for (const [id, metric, what] of [
+      ['ExecutionTimedOutAlarm', this.stateMachine.metricTimedOut(), 'timed out'],
+      ['ExecutionAbortedAlarm', this.stateMachine.metricAborted(), 'was aborted'],
+    ] as const) {
+      const alarm = new cloudwatch.Alarm(this, id, {
+        alarmDescription: `A zero-downtime-migration cutover execution ${what}; the watchdog restores the source unless the switch happened.`,
+        metric: metric.with({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+    }
+
     this.executionFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionFailedAlarm', {
       alarmDescription:
-        'The zero-downtime-migration cutover execution failed (see RolledBack / FailedAfterReplicationStopped).',
+        'The zero-downtime-migration cutover execution failed (see RolledBack / FailedAfterSwitch).',
       metric: this.metricExecutionsFailed(),
       threshold: 1,
       evaluationPeriods: 1,
@@ -566,10 +594,4 @@ function validateProps(props: CutoverWorkflowProps): Settings {
 
 function pascal(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** The step handler's source: TypeScript in this repository, compiled JavaScript in a built package (dist/). */
-function handlerEntry(): string {
-  const base = path.join(__dirname, '..', '..', 'lambda', 'handlers', 'cutover-step');
-  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
 }

@@ -8,6 +8,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import {
+  CUTOVER_METRIC,
+  CUTOVER_METRIC_DIMENSION,
+  CUTOVER_METRICS_NAMESPACE,
+  CUTOVER_SERVICE_NAME,
+} from '../../contract';
 import { assertEmail, assertNumberInRange, assertPositive } from '../private/validation';
 
 /** The DMS metric dimensions and task a {@link MigrationMonitoring} watches. */
@@ -295,5 +301,55 @@ export class MigrationMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Migration alarms', alarms: this.alarms, width: 24 }),
     );
+    // The cutover steps' own metrics (EMF, lambda/handlers/observability.ts): one line per migration id, found by
+    // SEARCH since migration ids are execution input, unknown at synth.
+    const cutover = (title: string, metricName: string, statistic: string, label: string): cloudwatch.GraphWidget =>
+      new cloudwatch.GraphWidget({
+        title,
+        left: [cutoverSearch(metricName, statistic, label)],
+        width: 6,
+      });
+    this.dashboard.addWidgets(
+      cutover('Cutover: write freeze (ms, Maximum)', CUTOVER_METRIC.freezeDuration, 'Maximum', 'freeze'),
+      cutover('Cutover: verification backlog (keys)', CUTOVER_METRIC.verificationBacklog, 'Maximum', 'backlog'),
+      cutover('Cutover: replication lag seen by CheckLag (s)', CUTOVER_METRIC.replicationLag, 'Maximum', 'lag'),
+      cutover('Cutover: rows validated (Sum)', CUTOVER_METRIC.rowsValidated, 'Sum', 'rows'),
+    );
   }
+
+  /**
+   * A metric the cutover steps emit (namespace `ZeroDowntimeMigration`, dimensions `service` and `MigrationId`), e.g.
+   * `FreezeDuration`, `VerificationBacklog`, `ReplicationLag` or `RowsValidated`, for one migration id. Statistic
+   * Maximum, 1 minute, unless overridden.
+   */
+  public metricCutover(
+    metricName: string,
+    migrationId: string,
+    props: cloudwatch.MetricOptions = {},
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: CUTOVER_METRICS_NAMESPACE,
+      metricName,
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+      ...props,
+      dimensionsMap: {
+        [CUTOVER_METRIC_DIMENSION.service]: CUTOVER_SERVICE_NAME,
+        [CUTOVER_METRIC_DIMENSION.migrationId]: migrationId,
+        ...props.dimensionsMap,
+      },
+    });
+  }
+}
+
+/** Every migration id's series of a cutover metric (a SEARCH expression; label `<label> <MigrationId>`). */
+function cutoverSearch(metricName: string, statistic: string, label: string): cloudwatch.MathExpression {
+  const d = CUTOVER_METRIC_DIMENSION;
+  const schema = `{${CUTOVER_METRICS_NAMESPACE},${d.migrationId},${d.service}}`;
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('${schema} MetricName="${metricName}" ${d.service}="${CUTOVER_SERVICE_NAME}"', '${statistic}', 60)`,
+    usingMetrics: {},
+    label,
+    period: Duration.minutes(1),
+  });
 }

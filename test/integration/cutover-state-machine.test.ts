@@ -134,6 +134,19 @@ async function appCanWrite(f: Fixture): Promise<void> {
   }
 }
 
+/** The workflow's change-tracking slots left on either server for this fixture's databases. */
+async function trackingSlots(f: Fixture): Promise<string[]> {
+  const slots: string[] = [];
+  for (const url of [f.source, f.target]) {
+    const rows = await sql<{ slot_name: string }>(
+      url,
+      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
+    );
+    slots.push(...rows.map((r) => r.slot_name));
+  }
+  return slots;
+}
+
 const stepsRun = (r: CutoverRunResult): string[] =>
   r.events.filter((e) => e.type === 'StateEntered' && e.step && e.index === undefined).map((e) => e.state);
 
@@ -143,22 +156,30 @@ test('execute: target has every row, sequences past the source, source roles fro
   await sql(f.source, `INSERT INTO public.orders (note) SELECT 'late ' || g FROM generate_series(1, 50) g`);
   const result = await run(f, { migrationId: 'orders-happy', mode: 'execute' });
   expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-  expect(stepsRun(result)).toEqual([
+  const steps = stepsRun(result);
+  expect(steps.filter((s) => s !== 'CheckLag')).toEqual([
     'ValidateInput',
     'Preflight',
+    'StartTracking',
     'PlanPreValidation',
     'AggregatePreValidation',
-    'CheckLag',
-    'CheckLag',
+    // the write freeze: O(1) and O(changes) steps only, no full validation
     'FreezeWrites',
     'FinalSync',
-    'StopReplication',
+    'ProveChanges',
     'SyncSequences',
-    'PlanPostValidation',
-    'AggregatePostValidation',
     'SwitchTraffic',
+    // after the switch (the point of no return)
+    'StopReplication',
+    'CheckLateWrites',
+    'DropTracking',
     'Complete',
   ]);
+  expect(steps.filter((s) => s === 'CheckLag').length).toBeGreaterThanOrEqual(2);
+  expect(await trackingSlots(f)).toEqual([]);
+  const record = f.deps.state.snapshot()['orders-happy'];
+  expect(record.pointOfNoReturn).toMatchObject({ what: 'handed-over' });
+  expect(record.phases.changeProof?.summary).toMatchObject({ keysVerified: expect.any(Number) });
   expect(await count(f.target)).toBe(await count(f.source));
   expect(await count(f.target)).toBe(350);
   const seq = await targetSequence(f);
@@ -176,10 +197,11 @@ test('dry run changes nothing: roles, subscription and sequences as they were', 
   expect(await roleState(f)).toEqual(before.role);
   expect(await targetSequence(f)).toEqual(before.seq);
   expect(await subscriptionOn(f)).toBe(true);
+  expect(await trackingSlots(f)).toEqual([]);
   await appCanWrite(f);
 });
 
-test('waits for a replication stop that outlasts one StopReplication invocation before syncing sequences', async () => {
+test('waits, after the switch, for a replication stop that outlasts one StopReplication invocation', async () => {
   // DMS takes minutes to go from "stopping" to "stopped"; one invocation waits a bounded time only.
   let stopRequested = false;
   let stoppingReads = 0;
@@ -208,7 +230,8 @@ test('waits for a replication stop that outlasts one StopReplication invocation 
   expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
   const steps = stepsRun(result);
   expect(steps.filter((s) => s === 'StopReplication').length).toBeGreaterThan(1);
-  expect(steps.lastIndexOf('StopReplication')).toBeLessThan(steps.indexOf('SyncSequences'));
+  expect(steps.indexOf('SwitchTraffic')).toBeLessThan(steps.indexOf('StopReplication'));
+  expect(steps.lastIndexOf('StopReplication')).toBeLessThan(steps.indexOf('CheckLateWrites'));
   expect(f.deps.state.snapshot()['orders-slow-stop'].phases.stopReplication).toMatchObject({
     status: 'succeeded',
     summary: { stopped: true },
@@ -256,7 +279,7 @@ test('a failed execution re-run with the same migrationId resumes and completes'
   const real = createStepHandler(f.deps);
   let failOnce = true;
   const flaky = async (event: StepEvent): Promise<unknown> => {
-    if (event.step === 'syncSequences' && failOnce) {
+    if (event.step === 'checkLateWrites' && failOnce) {
       failOnce = false;
       throw new Error('connection reset by peer');
     }
@@ -265,7 +288,7 @@ test('a failed execution re-run with the same migrationId resumes and completes'
   const first = await run(f, { migrationId: 'orders-resume', mode: 'execute' }, flaky);
   expect(first).toMatchObject({
     status: 'FAILED',
-    lastState: 'FailedAfterReplicationStopped',
+    lastState: 'FailedAfterSwitch',
     cause: 'connection reset by peer',
   });
   expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
@@ -273,9 +296,10 @@ test('a failed execution re-run with the same migrationId resumes and completes'
   const second = await run(f, { migrationId: 'orders-resume', mode: 'execute' }, flaky);
   expect({ status: second.status, error: second.error, cause: second.cause }).toEqual({ status: 'SUCCEEDED' });
   const results = (second.output as { results: Record<string, { skipped?: boolean }> }).results;
-  for (const done of ['freezeWrites', 'finalSync', 'stopReplication'])
+  for (const done of ['freezeWrites', 'finalSync', 'proveChanges', 'syncSequences', 'switchTraffic', 'stopReplication'])
     expect(results[done]).toMatchObject({ skipped: true });
-  expect(results.syncSequences?.skipped).toBeFalsy();
+  expect(results.checkLateWrites?.skipped).toBeFalsy();
+  expect(await trackingSlots(f)).toEqual([]);
   expect((await targetSequence(f)).last).toBeGreaterThanOrEqual(await sourceMaxId(f));
   expect(await count(f.target)).toBe(await count(f.source));
   expect(f.deps.state.snapshot()['orders-resume'].status).toBe('succeeded');

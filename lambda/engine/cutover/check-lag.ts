@@ -1,17 +1,34 @@
-import { beginPhase, endPhase, notifyPhase, succeededPhase, type StepContext } from './common';
+import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
 import { CutoverError, ERRORS, type LagCheckResult } from '../../../contract';
+import { describeDifferences, MAX_PENDING_IN_SYNC, verifyTrackedChanges } from './change-tracking';
+import { heartbeatLagSeconds } from './marker';
+
+/** What one wait-for-sync iteration saw, besides the loop counters. */
+export interface SyncCheck extends LagCheckResult {
+  readonly state?: string;
+  readonly skipped?: boolean;
+  /** Lag from the heartbeat (source clock → target), and from the replication engine's own metric. */
+  readonly heartbeatLagSeconds?: number | null;
+  readonly engineLagSeconds?: number | null;
+  readonly keysVerified?: number;
+  readonly pendingKeys?: number;
+  readonly rangeChecksPending?: number;
+  readonly iterations?: number;
+}
 
 /**
- * One lag check of the wait-for-sync loop. A check is good when replication is running, the full load is
- * complete and lag ≤ threshold; `consecutive` counts good checks in a row (a bad one resets it to 0).
- * `synced` once `consecutive ≥ consecutiveChecks`; `timedOut` once `syncTimeoutSeconds` passed since the
- * cutover started without being synced. The state machine fails with ZdmSyncTimeout then (nothing was changed).
- * A replication engine in state `failed` ends the wait at once with ZdmReplicationFailed.
+ * One iteration of the wait for sync, verifying continuously. It measures lag with a heartbeat written on the source
+ * and read on the target (a stalled subscriber cannot look in sync), consumes both tracking slots' new changes and
+ * re-verifies those keys on both sides. "In sync" needs, `consecutiveChecks` times in a row: replication running with
+ * its initial copy complete, heartbeat lag ≤ threshold, at most MAX_PENDING_IN_SYNC keys pending, no table waiting
+ * for a range re-verification. A difference that outlives the recheck delay fails the wait at once
+ * (ZdmValidationFailed: nothing was frozen). `timedOut` after `syncTimeoutSeconds` or the iteration bound.
  */
 export async function checkLag(
   ctx: StepContext,
-  previous?: { readonly consecutive?: number },
-): Promise<LagCheckResult & { state?: string; skipped?: boolean }> {
+  previous?: { readonly consecutive?: number; readonly iterations?: number },
+  maxIterations = Number.POSITIVE_INFINITY,
+): Promise<SyncCheck> {
   const elapsedSeconds = Math.max(0, (ctx.now().getTime() - Date.parse(ctx.input.startedAt)) / 1000);
   const done = await succeededPhase(ctx, 'waitForSync');
   if (done) {
@@ -31,36 +48,66 @@ export async function checkLag(
     await endPhase(ctx, 'waitForSync', started, 'failed', { state: status.state }, message);
     throw new CutoverError(ERRORS.replicationFailed, message);
   }
+  const { heartbeat, round } = await withPools(ctx, async (pools) => ({
+    heartbeat: await heartbeatLagSeconds(pools.source, pools.target, ctx.input.migrationId),
+    round: await verifyTrackedChanges(ctx, pools),
+  }));
+  if (round.confirmed.length > 0) {
+    const message =
+      `rows differ between source and target for longer than the recheck delay while replication runs: ` +
+      describeDifferences(round.confirmed);
+    await endPhase(ctx, 'waitForSync', started, 'failed', { confirmed: round.confirmed.length }, message);
+    throw new CutoverError(ERRORS.validationFailed, message);
+  }
+  // Lag is the heartbeat's; an engine that reports more (CloudWatch) is believed too.
+  const lagSeconds = heartbeat === null ? null : Math.max(heartbeat, status.lagSeconds ?? 0);
   const good =
     status.state === 'running' &&
     status.fullLoadComplete &&
-    status.lagSeconds !== null &&
-    status.lagSeconds <= ctx.input.lagThresholdSeconds;
+    lagSeconds !== null &&
+    lagSeconds <= ctx.input.lagThresholdSeconds &&
+    round.pendingKeys <= MAX_PENDING_IN_SYNC &&
+    round.rangeChecksPending === 0 &&
+    !round.more;
   const prev = typeof previous?.consecutive === 'number' && previous.consecutive > 0 ? previous.consecutive : 0;
+  const iterations = (typeof previous?.iterations === 'number' ? previous.iterations : 0) + 1;
   const consecutive = good ? prev + 1 : 0;
   const synced = consecutive >= ctx.input.consecutiveChecks;
-  const timedOut = !synced && elapsedSeconds > ctx.input.syncTimeoutSeconds;
-  const result = {
-    lagSeconds: status.lagSeconds,
+  const timedOut = !synced && (elapsedSeconds > ctx.input.syncTimeoutSeconds || iterations >= maxIterations);
+  const result: SyncCheck = {
+    lagSeconds,
     consecutive,
     synced,
     timedOut,
     elapsedSeconds: Math.round(elapsedSeconds * 10) / 10,
     state: status.state,
+    heartbeatLagSeconds: heartbeat,
+    engineLagSeconds: status.lagSeconds,
+    keysVerified: round.keysVerified,
+    pendingKeys: round.pendingKeys,
+    rangeChecksPending: round.rangeChecksPending,
+    iterations,
   };
   if (synced) {
-    await endPhase(ctx, 'waitForSync', started, 'succeeded', { ...result, fullLoadComplete: status.fullLoadComplete });
+    await endPhase(ctx, 'waitForSync', started, 'succeeded', {
+      ...result,
+      fullLoadComplete: status.fullLoadComplete,
+      keysVerifiedTotal: round.record.keysVerified,
+      changesReadTotal: round.record.changesRead,
+    });
     await notifyPhase(
       ctx,
       'waitForSync',
       'done',
-      `lag ${status.lagSeconds}s ≤ ${ctx.input.lagThresholdSeconds}s for ${consecutive} consecutive checks (after ${result.elapsedSeconds}s).`,
+      `lag ${lagSeconds}s ≤ ${ctx.input.lagThresholdSeconds}s for ${consecutive} consecutive checks (after ${result.elapsedSeconds}s); ` +
+        `${round.record.keysVerified} changed key(s) re-verified so far, ${round.pendingKeys} pending.`,
     );
   } else if (timedOut) {
     const message =
-      `replication did not stay within ${ctx.input.lagThresholdSeconds}s lag for ${ctx.input.consecutiveChecks} checks ` +
-      `in ${ctx.input.syncTimeoutSeconds}s (last: state ${status.state}, full load ${status.fullLoadComplete ? 'complete' : 'not complete'}, lag ${status.lagSeconds ?? 'unknown'}s)`;
-    await endPhase(ctx, 'waitForSync', started, 'failed', result, message);
+      `not in sync within ${ctx.input.syncTimeoutSeconds}s / ${iterations} checks (last: state ${status.state}, ` +
+      `initial copy ${status.fullLoadComplete ? 'complete' : 'not complete'}, lag ${lagSeconds ?? 'unknown'}s, ` +
+      `${round.pendingKeys} key(s) pending, ${round.rangeChecksPending} table(s) awaiting a range check)`;
+    await endPhase(ctx, 'waitForSync', started, 'failed', { ...result }, message);
     await notifyPhase(ctx, 'waitForSync', 'timed out', `${message}; nothing was changed.`);
   }
   return result;

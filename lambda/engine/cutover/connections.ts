@@ -10,13 +10,15 @@
  *   (server restart, idle timeout, a frozen Lambda's dropped socket) is destroyed and replaced, never fatal;
  * - idle connections close after `SHARED_POOL_IDLE_MS` and never keep the process alive (`allowExitOnIdle`);
  * - a changed connection spec (rotated secret) gets a new pool; the old one is ended;
- * - connection errors are raised through `createPool` (redacted); the step handler redacts every message again.
+ * - connection errors are raised through `createPool` (redacted); the step handler redacts every message again;
+ * - every connection, pooled or checked out, has an 'error' listener for its whole life (see `createPool`): one lost
+ *   while a step waits between two queries (57P01, `pg_terminate_backend`, a restart) fails that step with a
+ *   `ConnectionLostError` (retried or rolled back by the state machine), never the process.
  */
 import type { Pool } from 'pg';
 import { checkIdleConnections, createPool, type ConnectionSpec } from '../pg/connection';
 import type { CutoverDeps } from './deps';
 import type { DatabaseSide } from '../../../contract';
-
 
 /** Connections per side and process (Map items of one validation run concurrently in the local runner). */
 export const SHARED_POOL_MAX = 4;

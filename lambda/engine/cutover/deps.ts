@@ -29,6 +29,7 @@ export interface CutoverDeps {
     readonly syncTimeoutSeconds?: number;
     readonly finalSyncTimeoutSeconds?: number;
     readonly requireApproval?: boolean;
+    readonly fullValidationAfterSwitch?: boolean;
     readonly switchTrafficTo?: string;
   };
   /** @default () => new Date() */

@@ -1,7 +1,7 @@
-import { connect } from '../pg/connection';
-import { quoteIdent } from '../pg/identifiers';
-import { PHASES, type MigrationRecord, type SavedRoleSettings } from '../ports';
-import { beginPhase, endPhase, getRecord, succeededPhase, type StepContext } from './common';
+import { PHASES, type MigrationRecord } from '../ports';
+import { beginPhase, endPhase, getRecord, succeededPhase, withPools, type StepContext } from './common';
+import { dropChangeTracking } from './change-tracking';
+import { restoreRoleSql, restoreSavedRoles } from './restore-roles';
 
 /** Milliseconds each phase took (from the state record). */
 export function phaseTimings(record: MigrationRecord): Record<string, number> {
@@ -27,9 +27,7 @@ export async function complete(ctx: StepContext): Promise<Record<string, unknown
   const record = await getRecord(ctx);
   const now = ctx.now();
   const timings = phaseTimings(record);
-  const freezeStart = record.freeze?.frozenAt ?? record.phases.freezeWrites?.startedAt;
-  const writeFreezeMs =
-    ctx.input.mode === 'execute' && freezeStart ? now.getTime() - Date.parse(freezeStart) : undefined;
+  const writeFreezeMs = ctx.input.mode === 'execute' ? freezeMs(record) : undefined;
   const summary = {
     status: 'succeeded',
     mode: ctx.input.mode,
@@ -43,13 +41,14 @@ export async function complete(ctx: StepContext): Promise<Record<string, unknown
   const message =
     ctx.input.mode === 'execute'
       ? [
-          `Migration ${id} is complete: the target has every write, replication is stopped, sequences are set${
-            record.phases.switchTraffic?.status === 'succeeded' ? ', traffic is switched' : ''
-          }.`,
-          writeFreezeMs !== undefined
-            ? `Writes have been frozen on the source for ${(writeFreezeMs / 1000).toFixed(1)} s.`
-            : '',
-          `The source stays frozen and its replication slot is kept so you can still fall back; drop the slot once rollback is no longer needed (it retains WAL).`,
+          `Migration ${id} is complete: every row changed since tracking started was proven equal before the switch, sequences are set${
+            record.phases.switchTraffic?.status === 'succeeded'
+              ? ', traffic is switched'
+              : ', the application was handed over (no traffic switch configured)'
+          }, forward replication is stopped.`,
+          `Write freeze (freeze to switch): ${freezeMs(record) ?? 'unknown'} ms.`,
+          lateWritesLine(record),
+          `The source stays frozen (roles ${record.freeze?.roles.map((r) => r.role).join(', ') || '(none)'}); the forward replication slot is kept (it retains WAL) until you no longer need to fall back.`,
           ``,
           `Timings:`,
           formatTimings(timings),
@@ -79,45 +78,43 @@ export function describeCause(error: { readonly Error?: string; readonly Cause?:
   return [error.Error, cause].filter(Boolean).join(': ').slice(0, 2000) || 'unknown error';
 }
 
-/** The statement that gives a frozen role its saved login settings back. */
-function restoreRoleSql(role: SavedRoleSettings): string {
-  return `ALTER ROLE ${quoteIdent(role.role)} WITH ${role.canLogin ? 'LOGIN' : 'NOLOGIN'} CONNECTION LIMIT ${Math.trunc(role.connectionLimit)}`;
+/** Milliseconds from the start of the freeze to the end of the switch, from the state record. */
+export function freezeMs(record: MigrationRecord): number | undefined {
+  const from = record.freeze?.frozenAt ?? record.phases.freezeWrites?.startedAt;
+  const to = record.phases.switchTraffic?.endedAt;
+  return from && to ? Date.parse(to) - Date.parse(from) : undefined;
 }
 
+function lateWritesLine(record: MigrationRecord): string {
+  const late = record.phases.lateWrites?.summary?.lateWrites;
+  if (typeof late !== 'number') return 'Late writes on the source: not checked.';
+  return late === 0
+    ? 'No selected table changed on the source after the final-sync marker.'
+    : `WARNING: ${late} change(s) reached the source after the final-sync marker and are not on the target (see the separate notice).`;
+}
+
+type CaughtError = { readonly Error?: string; readonly Cause?: string } | undefined;
+
 /**
- * Rolls back a failure before replication stopped: restores each frozen role exactly as saved (login and
- * connection limit), marks the cutover rolled back and tells the operator why.
- * Idempotent. When the stop-replication phase had already begun, it does not unfreeze but reports instead.
+ * Rolls back a failure before the point of no return (the switch): restores each frozen role exactly as saved,
+ * drops the tracking slots, marks the cutover rolled back and tells the operator why. Forward replication was
+ * never stopped, so nothing else needs undoing. Idempotent. Past the point of no return (a recorded fact, not a
+ * step name) it does not unfreeze but reports instead.
  */
-export async function rollback(
-  ctx: StepContext,
-  error: { readonly Error?: string; readonly Cause?: string } | undefined,
-): Promise<Record<string, unknown>> {
+export async function rollback(ctx: StepContext, error: CaughtError): Promise<Record<string, unknown>> {
   const cause = describeCause(error);
   const record = await ctx.deps.state.get(ctx.key);
   if (!record) {
     // validateInput failed before creating anything: nothing to restore.
     return { rolledBack: true, restoredRoles: [], cause, note: 'nothing had been changed' };
   }
-  if (ctx.input.mode === 'execute' && record.phases.stopReplication) {
-    return reportStoppedFailure(ctx, error);
-  }
-  const restored: string[] = [];
-  const freeze = record.freeze;
-  if (ctx.input.mode === 'execute' && freeze && !freeze.restoredAt) {
-    const client = await connect(await ctx.deps.source(), 'zdm-cutover');
-    try {
-      for (const role of freeze.roles) {
-        await client.query(restoreRoleSql(role));
-        restored.push(role.role);
-      }
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-    await ctx.deps.state.markFreezeRestored(ctx.key, ctx.iso());
-  }
-  // Lag alarm actions are muted only by StopReplication, and a rollback happens only before that phase began:
-  // they were never touched, so they are left exactly as the operator has them (a dry run changes nothing).
+  if (record.pointOfNoReturn) return reportFailureAfterSwitch(ctx, error);
+  const restored = ctx.input.mode === 'execute' ? await restoreSavedRoles(ctx) : [];
+  const tracking = await withPools(ctx, (pools) => dropChangeTracking(ctx, pools)).catch((e: Error) => ({
+    dropped: [] as string[],
+    left: [`tracking slots (${e.message.slice(0, 200)})`],
+  }));
+  const freeze = (await ctx.deps.state.get(ctx.key))?.freeze;
   if (record.status !== 'rolled-back') {
     await ctx.deps.state.setStatus(ctx.key, 'rolled-back', ctx.iso(), cause);
     const id = ctx.input.migrationId;
@@ -125,14 +122,17 @@ export async function rollback(
     await ctx.deps.notifier.notify(
       `zdm ${id}${mode}: cutover failed and was rolled back`,
       [
-        `Migration ${id}${mode} failed before replication was stopped, so it was rolled back.`,
+        `Migration ${id}${mode} failed before traffic was switched, so it was rolled back.`,
         `Cause: ${cause}`,
         restored.length > 0
           ? `Source writes are restored: roles ${restored.join(', ')} have their original login settings again.`
           : freeze?.restoredAt
             ? `Source roles had already been restored at ${freeze.restoredAt}.`
-            : `Writes had not been frozen; nothing on the source was changed.`,
-        `Replication keeps running. Fix the cause, then start a new execution with a new migrationId.`,
+            : `Writes had not been frozen; no role on the source was changed.`,
+        tracking.left.length > 0
+          ? `LEFT BEHIND: ${tracking.left.join(', ')} — drop it with pg_drop_replication_slot; it retains WAL.`
+          : `Change-tracking slots: ${tracking.dropped.length ? `dropped (${tracking.dropped.join(', ')})` : 'none were left'}.`,
+        `Forward replication keeps running. Fix the cause, then start a new execution.`,
       ].join('\n'),
       { migrationId: id, mode: ctx.input.mode, phase: 'rollback', outcome: 'rolled-back' },
     );
@@ -141,19 +141,17 @@ export async function rollback(
     rolledBack: true,
     restoredRoles: restored,
     alreadyRestored: restored.length === 0 && Boolean(freeze?.restoredAt),
+    droppedSlots: tracking.dropped,
+    leftBehind: tracking.left,
     cause,
   };
 }
 
 /**
- * A failure after replication stopped: no automatic unfreeze (the target may already be ahead of, or
- * partly switched from, the source). Marks the cutover failed and tells the operator exactly what state
- * things are in and what to do.
+ * A failure after the point of no return: no automatic unfreeze (the application may already write to the target).
+ * Marks the cutover failed and tells the operator the real state: where traffic points, whether replication runs.
  */
-export async function reportStoppedFailure(
-  ctx: StepContext,
-  error: { readonly Error?: string; readonly Cause?: string } | undefined,
-): Promise<Record<string, unknown>> {
+export async function reportFailureAfterSwitch(ctx: StepContext, error: CaughtError): Promise<Record<string, unknown>> {
   const cause = describeCause(error);
   const record = await ctx.deps.state.get(ctx.key);
   const id = ctx.input.migrationId;
@@ -163,36 +161,38 @@ export async function reportStoppedFailure(
     PHASES.find((p) => record?.phases[p]?.status === 'running') ??
     'unknown';
   const alreadyReported = record?.status === 'failed' && record.error === cause;
-  if (record && !alreadyReported) {
-    await ctx.deps.state.setStatus(ctx.key, 'failed', ctx.iso(), cause);
-  }
+  if (record && !alreadyReported) await ctx.deps.state.setStatus(ctx.key, 'failed', ctx.iso(), cause);
+  const replication = await ctx.deps.replication
+    .status()
+    .then((s) => `${s.state}${s.detail ? ` (${s.detail})` : ''}`)
+    .catch((e: Error) => `unknown (${e.message.slice(0, 200)})`);
+  const point = record?.pointOfNoReturn;
   const restoreSql = roles.map((r) => `${restoreRoleSql(r)};`).join(' ');
   const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
-  const lines =
-    ctx.input.mode === 'dry-run'
-      ? [
-          `Dry run of ${id} failed in ${failedPhase} after the (simulated) replication stop; nothing was changed.`,
-          `Cause: ${cause}`,
-        ]
-      : [
-          `Migration ${id} FAILED in phase ${failedPhase} after replication was stopped. Nothing was undone automatically.`,
-          `Cause: ${cause}`,
-          ``,
-          `State now: replication (${ctx.deps.replication.description}) is stopped, its slot is kept; the source is still FROZEN ` +
-            `(roles ${roles.map((r) => r.role).join(', ') || '(none saved)'} cannot log in); lag alarm actions are off.`,
-          ``,
-          `Either finish forward: fix the cause and start a new execution with the same migrationId and mode "execute" — ` +
-            `finished phases are skipped and it resumes at ${failedPhase}.`,
-          `Or fall back to the source (only if the application has not written to the target yet): restore the source logins ` +
-            `(${restoreSql || 'see the saved freeze record'}), re-enable alarm actions, and restart replication before trying again.`,
-        ];
+  const lines = [
+    `Migration ${id}${mode} FAILED in phase ${failedPhase} after the point of no return. Nothing was undone automatically.`,
+    `Cause: ${cause}`,
+    ``,
+    `State now: ${point?.what === 'traffic-switched' ? `traffic was switched to the target at ${point.at}` : `the application was handed over at ${point?.at ?? 'an unknown time'} (no traffic switch configured)`}; ` +
+      `forward replication (${ctx.deps.replication.description}) is ${replication}; the source is still FROZEN ` +
+      `(roles ${roles.map((r) => r.role).join(', ') || '(none saved)'} cannot log in).`,
+    ``,
+    `Finish forward: fix the cause and start a new execution with the same migrationId and mode "execute" — finished phases are skipped and it resumes at ${failedPhase}.`,
+    `Unfreeze the source only if the application does not write to the target (${restoreSql || 'see the saved freeze record'}).`,
+  ];
   if (!alreadyReported) {
-    await ctx.deps.notifier.notify(`zdm ${id}${mode}: cutover FAILED after replication stopped`, lines.join('\n'), {
+    await ctx.deps.notifier.notify(`zdm ${id}${mode}: cutover FAILED after the switch`, lines.join('\n'), {
       migrationId: id,
       mode: ctx.input.mode,
       phase: failedPhase,
       outcome: 'failed',
     });
   }
-  return { failed: true, phase: failedPhase, cause, sourceFrozen: ctx.input.mode === 'execute' && roles.length > 0 };
+  return {
+    failed: true,
+    phase: failedPhase,
+    cause,
+    replication,
+    sourceFrozen: ctx.input.mode === 'execute' && roles.length > 0,
+  };
 }

@@ -1,5 +1,7 @@
 import type { ClientBase } from 'pg';
 import { quoteIdent } from '../pg/identifiers';
+import { describeRoleRefusals, reservedRoleReason } from '../preflight/checks/application-roles';
+import { listBounded } from '../preflight/context';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
 
@@ -15,14 +17,20 @@ export interface RoleSession {
 
 /** Reads the roles' current login settings; throws naming the problem before anything is changed. */
 export async function inspectRoles(client: Queryable, roles: readonly string[]): Promise<SavedRoleSettings[]> {
-  const { rows } = await client.query<{ rolname: string; rolcanlogin: boolean; rolconnlimit: number }>(
-    `SELECT rolname, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = ANY($1::text[])`,
+  const { rows } = await client.query<{
+    rolname: string;
+    rolcanlogin: boolean;
+    rolconnlimit: number;
+    rolsuper: boolean;
+    rolreplication: boolean;
+  }>(
+    `SELECT rolname, rolcanlogin, rolconnlimit, rolsuper, rolreplication FROM pg_roles WHERE rolname = ANY($1::text[])`,
     [roles],
   );
   const missing = roles.filter((r) => !rows.some((row) => row.rolname === r));
   if (missing.length > 0) {
     throw new Error(
-      `application role(s) ${missing.map((r) => JSON.stringify(r)).join(', ')} do not exist on the source; nothing was changed`,
+      `application role(s) ${listBounded(missing.map((r) => JSON.stringify(r)))} do not exist on the source; nothing was changed`,
     );
   }
   const me = await client.query<{ session_user: string; current_user: string }>(
@@ -34,6 +42,14 @@ export async function inspectRoles(client: Queryable, roles: readonly string[]):
       `refusing to freeze role ${JSON.stringify(own[0])}: the cutover connects to the source as that role; ` +
         `give the workflow its own role; nothing was changed`,
     );
+  }
+  // Defense in depth (preflight refuses these first): never freeze a reserved, superuser or replication role.
+  const reserved = rows.flatMap((row) => {
+    const reason = reservedRoleReason(row);
+    return reason ? [{ role: row.rolname, reasons: [reason] }] : [];
+  });
+  if (reserved.length > 0) {
+    throw new Error(`refusing to freeze role(s) ${describeRoleRefusals(reserved)}; nothing was changed`);
   }
   const replication = await client.query<{ role: string; pid: number; application_name: string }>(
     `SELECT r.rolname AS role, a.pid, a.application_name

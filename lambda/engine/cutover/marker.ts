@@ -63,3 +63,35 @@ export async function markerArrived(
   ]);
   return rows.length > 0;
 }
+
+/** The marker row the lag heartbeat keeps updating (the marker table already replicates). */
+export const HEARTBEAT_TOKEN = 'heartbeat';
+
+/**
+ * Replication lag that cannot go stale: writes the source's clock into the heartbeat marker row, reads the newest
+ * heartbeat the target has and subtracts it from the source's clock (both times come from the source, so clock skew
+ * does not matter; a stalled subscriber makes it grow). Seconds, or null when no heartbeat reached the target yet.
+ */
+export async function heartbeatLagSeconds(
+  source: Pick<ClientBase, 'query'>,
+  target: Pick<ClientBase, 'query'>,
+  migrationId: string,
+): Promise<number | null> {
+  await source.query(
+    `INSERT INTO ${MARKER_TABLE_SQL} (migration_id, token, written_at) VALUES ($1, $2, clock_timestamp())
+     ON CONFLICT (migration_id, token) DO UPDATE SET written_at = excluded.written_at`,
+    [migrationId, HEARTBEAT_TOKEN],
+  );
+  if (!(await markerTableExists(target))) return null;
+  const seen = await target.query<{ beat: string | null }>(
+    `SELECT written_at::text AS beat FROM ${MARKER_TABLE_SQL} WHERE migration_id = $1 AND token = $2`,
+    [migrationId, HEARTBEAT_TOKEN],
+  );
+  const beat = seen.rows[0]?.beat ?? null;
+  if (beat === null) return null;
+  const lag = await source.query<{ s: number }>(
+    `SELECT greatest(0, extract(epoch FROM clock_timestamp() - $1::timestamptz))::float8 AS s`,
+    [beat],
+  );
+  return Math.round(lag.rows[0].s * 1000) / 1000;
+}

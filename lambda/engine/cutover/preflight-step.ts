@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { runPhase, sleep, withPools, type StepContext } from './common';
+import { withPooledClient } from '../pg/connection';
+import { MAX_LISTED_ROLES } from '../preflight/checks/application-roles';
+import { listBounded } from '../preflight/context';
+import type { PreflightFinding } from '../validation/types';
 import { CutoverError, ERRORS } from '../../../contract';
 import { inspectRoles, roleSessions } from './freeze-writes';
 import { ensureMarkerTable, markerArrived, markerTableExists, writeMarker } from './marker';
@@ -26,68 +30,85 @@ export async function preflightStep(ctx: StepContext): Promise<Record<string, un
         `replication is not running: ${ctx.deps.replication.description} is ${status.state}${status.detail ? ` (${status.detail})` : ''}`,
       );
     }
+    // Roles this migration froze already (a resumed run) are NOLOGIN because of the freeze, not by design.
+    const freeze = (await ctx.deps.state.get(ctx.key))?.freeze;
+    const roles = ctx.input.applicationRoles;
     return withPools(ctx, async ({ source, target }) => {
-      const report = await sourcePreflight(source, ctx.deps.tables);
+      // Everything is checked before anything changes (the marker table is created only after this).
+      const report = await sourcePreflight(source, ctx.deps.tables, {
+        target,
+        // Replication runs (checked above): its slot and WAL sender exist already.
+        replicationSlots: 0,
+        applicationRoles: roles,
+        frozenRoles: freeze && !freeze.restoredAt ? freeze.roles : [],
+      });
       const errors = report.findings.filter((f) => f.severity === 'error');
-      if (!report.ok || errors.length > 0) {
-        throw fail(
-          `source preflight found ${errors.length} problem(s): ` +
-            errors
-              .slice(0, 5)
-              .map((f) => `[${f.code}] ${f.object}: ${f.message} → ${f.action}`)
-              .join('; '),
-        );
-      }
+      if (!report.ok || errors.length > 0) throw fail(describeErrors(errors));
       const warnings = report.findings.filter((f) => f.severity === 'warning');
-      const sourceClient = await source.connect();
-      const targetClient = await target.connect();
-      try {
-        let roles;
-        try {
-          roles = await inspectRoles(sourceClient, ctx.input.applicationRoles);
-        } catch (error) {
-          throw fail((error as Error).message.replace(/; nothing was changed$/, ''));
-        }
-        const sessions = await roleSessions(sourceClient, ctx.input.applicationRoles);
-        const execute = ctx.input.mode === 'execute';
-        const marker = {
-          source: (await markerTableExists(sourceClient)) ? 'exists' : execute ? 'created' : 'missing',
-          target: (await markerTableExists(targetClient)) ? 'exists' : execute ? 'created' : 'missing',
-        };
-        if (execute) {
-          await ensureMarkerTable(sourceClient);
-          await ensureMarkerTable(targetClient);
-        }
-        let probe: Record<string, unknown> = { skipped: true, reason: execute ? 'full load not complete' : 'dry run' };
-        if (execute && status.fullLoadComplete) {
-          probe = await probeMarker(ctx, sourceClient, targetClient);
-        }
-        return {
-          result: {
-            replication: {
-              state: status.state,
-              fullLoadComplete: status.fullLoadComplete,
-              lagSeconds: status.lagSeconds,
+      return withPooledClient(source, (sourceClient) =>
+        withPooledClient(target, async (targetClient) => {
+          let saved;
+          try {
+            saved = await inspectRoles(sourceClient, roles);
+          } catch (error) {
+            throw fail((error as Error).message.replace(/; nothing was changed$/, ''));
+          }
+          const sessions = await roleSessions(sourceClient, roles);
+          const execute = ctx.input.mode === 'execute';
+          const marker = {
+            source: (await markerTableExists(sourceClient)) ? 'exists' : execute ? 'created' : 'missing',
+            target: (await markerTableExists(targetClient)) ? 'exists' : execute ? 'created' : 'missing',
+          };
+          if (execute) {
+            await ensureMarkerTable(sourceClient);
+            await ensureMarkerTable(targetClient);
+          }
+          let probe: Record<string, unknown> = {
+            skipped: true,
+            reason: execute ? 'full load not complete' : 'dry run',
+          };
+          if (execute && status.fullLoadComplete) {
+            probe = await probeMarker(ctx, sourceClient, targetClient);
+          }
+          return {
+            result: {
+              replication: {
+                state: status.state,
+                fullLoadComplete: status.fullLoadComplete,
+                lagSeconds: status.lagSeconds,
+              },
+              serverVersion: report.serverVersion,
+              tablesChecked: report.tablesChecked,
+              warnings: warnings.length,
+              firstWarnings: warnings.slice(0, 5).map((f) => bounded(`[${f.code}] ${f.object}: ${f.message}`, 300)),
+              roles: saved.slice(0, MAX_LISTED_ROLES),
+              applicationRoles: roles.length,
+              applicationSessions: sessions.length,
+              markerTable: marker,
+              markerProbe: probe,
             },
-            serverVersion: report.serverVersion,
-            tablesChecked: report.tablesChecked,
-            warnings: warnings.length,
-            firstWarnings: warnings.slice(0, 5).map((f) => `[${f.code}] ${f.object}: ${f.message}`),
-            roles,
-            applicationSessions: sessions.length,
-            markerTable: marker,
-            markerProbe: probe,
-          },
-          line:
-            `replication ${status.state}, ${report.tablesChecked} table(s) checked, ${warnings.length} warning(s), ` +
-            `roles ${ctx.input.applicationRoles.join(', ')} have ${sessions.length} session(s); marker table on source ${marker.source}, target ${marker.target}.`,
-        };
-      } finally {
-        sourceClient.release();
-        targetClient.release();
-      }
+            line:
+              `replication ${status.state}, ${report.tablesChecked} table(s) checked, ${warnings.length} warning(s), ` +
+              `roles ${listBounded(roles, MAX_LISTED_ROLES)} have ${sessions.length} session(s); marker table on source ${marker.source}, target ${marker.target}.`,
+          };
+        }),
+      );
     });
   });
+}
+
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** The preflight errors in one bounded message: at most 10 findings, each bounded, then how many more. */
+export function describeErrors(errors: readonly PreflightFinding[]): string {
+  const shown = errors.slice(0, 10).map((f) => bounded(`[${f.code}] ${f.object}: ${f.message} → ${f.action}`, 7000));
+  const more = errors.length - shown.length;
+  return bounded(
+    `preflight found ${errors.length} problem(s), nothing was changed: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+    12_000,
+  );
 }
 
 async function probeMarker(

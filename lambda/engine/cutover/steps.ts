@@ -5,10 +5,22 @@
  */
 import { checkLag } from './check-lag';
 import { createContext, redactAll } from './common';
-import { CutoverError, STEPS, type CutoverInput, type StepEvent, type StepName } from '../../../contract';
+import {
+  CutoverError,
+  MAX_LAG_CHECKS,
+  STEPS,
+  type CutoverInput,
+  type StepEvent,
+  type StepName,
+} from '../../../contract';
 import type { CutoverDeps } from './deps';
 import { finalSync } from './final-sync';
-import { complete, reportStoppedFailure, rollback } from './finish';
+import { checkLateWrites } from './check-late-writes';
+import { dropTrackingStep } from './drop-tracking';
+import { complete, reportFailureAfterSwitch, rollback } from './finish';
+import { proveChanges } from './prove-changes';
+import { startTrackingStep } from './start-tracking';
+import { watchdogForExecutionEvent } from './watchdog';
 import { freezeWrites } from './freeze-writes';
 import { preflightStep } from './preflight-step';
 import { requestApproval } from './request-approval';
@@ -58,12 +70,16 @@ type StepContext = ReturnType<typeof createContext>;
 type StepRun = (ctx: StepContext, event: StepEventWithPlan, deps: CutoverDeps) => Promise<unknown>;
 
 /** How each step is run from its event; the compiler keeps this in step with STEP_SPECS (contract/steps.ts). */
-const RUN: { readonly [step in Exclude<StepName, 'validateInput'>]: StepRun } = {
+const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog'>]: StepRun } = {
   preflight: (ctx) => preflightStep(ctx),
   planValidation: (ctx, event) => planValidation(ctx, event.phase),
   validateRange: (ctx, event) => validateRange(ctx, event.range),
   aggregateValidation: (ctx, event) => aggregateValidation(ctx, event.phase, event.rangeResults, event.plan),
-  checkLag: (ctx, event) => checkLag(ctx, event.previous),
+  startTracking: (ctx) => startTrackingStep(ctx),
+  checkLag: (ctx, event) => checkLag(ctx, event.previous, MAX_LAG_CHECKS),
+  proveChanges: (ctx) => proveChanges(ctx),
+  checkLateWrites: (ctx) => checkLateWrites(ctx),
+  dropTracking: (ctx) => dropTrackingStep(ctx),
   requestApproval: (ctx, event) => requestApproval(ctx, event.taskToken),
   freezeWrites: (ctx) => freezeWrites(ctx),
   finalSync: (ctx) => finalSync(ctx),
@@ -73,11 +89,12 @@ const RUN: { readonly [step in Exclude<StepName, 'validateInput'>]: StepRun } = 
   switchTraffic: (ctx) => switchTraffic(ctx),
   complete: (ctx) => complete(ctx),
   rollback: (ctx, event) => rollback(ctx, event.error),
-  reportStoppedFailure: (ctx, event) => reportStoppedFailure(ctx, event.error),
+  reportFailureAfterSwitch: (ctx, event) => reportFailureAfterSwitch(ctx, event.error),
 };
 
 async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<unknown> {
   if (event.step === 'validateInput') return validateInput(deps, event.input);
+  if (event.step === 'watchdog') return watchdogForExecutionEvent(deps, event as never);
   const input = event.input as CutoverInput;
   if (!input || typeof input !== 'object' || typeof input.migrationId !== 'string' || !input.startedAt) {
     throw new Error(`step ${event.step} needs "input": the result of the validateInput step`);

@@ -1,5 +1,5 @@
 import { runPhase, withPools, type StepContext } from './common';
-import { CutoverError, ERRORS } from './contract';
+import { CutoverError, ERRORS } from '../../../contract';
 import { compareSequences, syncSequences as syncTargetSequences } from './validation-adapter';
 
 /**

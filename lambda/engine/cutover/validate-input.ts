@@ -1,8 +1,14 @@
 import { createContext, notifyPhase, stateKey } from './common';
-import { CUTOVER_INPUT_DEFAULTS, MIGRATION_ID_PATTERN, CutoverError, ERRORS, type CutoverExecutionInput, type CutoverInput, type CutoverMode } from '../../../contract';
+import {
+  CUTOVER_INPUT_DEFAULTS,
+  MIGRATION_ID_PATTERN,
+  CutoverError,
+  ERRORS,
+  type CutoverExecutionInput,
+  type CutoverInput,
+  type CutoverMode,
+} from '../../../contract';
 import type { CutoverDeps } from './deps';
-
-
 
 /** Execution input fields that are accepted; anything else is a typo (`requireAproval`) and rejected. */
 const KNOWN_FIELDS = new Set([
@@ -14,6 +20,7 @@ const KNOWN_FIELDS = new Set([
   'finalSyncTimeoutSeconds',
   'applicationRoles',
   'requireApproval',
+  'fullValidationAfterSwitch',
   'switchTrafficTo',
   // Set by a redrive / resubmission so the sync timeout keeps counting from the first start.
   'startedAt',
@@ -105,6 +112,11 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
 
   const requireApproval = raw.requireApproval === undefined ? defaults.requireApproval : raw.requireApproval;
   if (typeof requireApproval !== 'boolean') throw bad('requireApproval', requireApproval, 'must be true or false');
+  const fullValidationAfterSwitch =
+    raw.fullValidationAfterSwitch === undefined ? defaults.fullValidationAfterSwitch : raw.fullValidationAfterSwitch;
+  if (typeof fullValidationAfterSwitch !== 'boolean') {
+    throw bad('fullValidationAfterSwitch', fullValidationAfterSwitch, 'must be true or false');
+  }
 
   const switchTrafficTo = raw.switchTrafficTo === undefined ? defaults.switchTrafficTo : raw.switchTrafficTo;
   if (typeof switchTrafficTo !== 'string' || switchTrafficTo.length > 1024 || /\s/.test(switchTrafficTo)) {
@@ -129,6 +141,7 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
     finalSyncTimeoutSeconds,
     applicationRoles: [...(roles as string[])],
     requireApproval,
+    fullValidationAfterSwitch,
     switchTrafficTo,
     startedAt,
   };

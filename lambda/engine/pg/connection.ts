@@ -91,8 +91,43 @@ export async function connect(spec: ConnectionSpec, applicationName = 'zdm'): Pr
     await client.end().catch(() => undefined);
     throw new ConnectionError(describeConnection(spec), redactSecrets((error as Error).message, spec));
   }
-  client.on('error', () => undefined);
+  watchConnection(client);
   return client;
+}
+
+/** The error that ended each client's connection (set by the error listener every client gets). */
+const lostConnections = new WeakMap<object, Error>();
+
+/**
+ * Gives a client an 'error' listener for its whole life. Without one, a connection that dies while the client
+ * is idle — checked out between two queries of a step, or pooled — (server restart, `pg_terminate_backend`,
+ * 57P01 admin shutdown, a dropped socket) emits an unhandled 'error' event, which crashes the process. With it,
+ * the client just becomes unusable: its next query rejects and `withPooledClient` reports the lost connection.
+ */
+function watchConnection(client: Client | PoolClient): void {
+  client.on('error', (error: Error) => {
+    if (!lostConnections.has(client)) lostConnections.set(client, error);
+  });
+}
+
+/** The error that ended this client's connection, if it was lost. */
+export function connectionLost(client: object): Error | undefined {
+  return lostConnections.get(client);
+}
+
+/** A step's database connection died under it (the caller retries the step or rolls back). */
+export class ConnectionLostError extends Error {
+  /** The PostgreSQL error code of the loss (57P01 when the backend was terminated), if the server sent one. */
+  readonly code?: string;
+  constructor(cause: Error) {
+    const code = (cause as { code?: unknown }).code;
+    super(
+      `the database connection was lost (${cause.message}${typeof code === 'string' ? `, ${code}` : ''}); ` +
+        `the work in progress did not finish and can be retried`,
+    );
+    this.name = 'ConnectionLostError';
+    if (typeof code === 'string') this.code = code;
+  }
 }
 
 /** A pool whose connections all carry the pinned session settings. Checks one connection first. */
@@ -114,7 +149,10 @@ export async function createPool(
     ...(options.allowExitOnIdle ? { allowExitOnIdle: true } : {}),
   };
   const pool = new Pool(config);
+  // An idle pooled connection that dies is removed by the pool, which then emits 'error' on the pool.
   pool.on('error', () => undefined);
+  // A checked-out connection has no pool listener: every connection gets its own for its whole life.
+  pool.on('connect', (client) => watchConnection(client));
   try {
     const c = await pool.connect();
     c.release();
@@ -162,10 +200,12 @@ export async function withPooledClient<T>(pool: Pool, fn: (client: PoolClient) =
   const client = await pool.connect();
   try {
     const result = await fn(client);
+    // A connection lost after the last query is not handed out again: the pool drops clients that are not queryable.
     client.release();
     return result;
   } catch (error) {
     client.release(true);
-    throw error;
+    const lost = connectionLost(client);
+    throw lost ? new ConnectionLostError(lost) : error;
   }
 }

@@ -1,6 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { FreezeRecord, MigrationRecord, MigrationStatus, PhaseName, PhaseRecord, StateStore } from '../ports';
+import type {
+  FreezeRecord,
+  MigrationRecord,
+  MigrationStatus,
+  PhaseName,
+  PhaseRecord,
+  PointOfNoReturn,
+  StateStore,
+  TrackingRecord,
+} from '../ports';
 
 export interface DynamoDbStateStoreOptions {
   /** Table with partition key `migrationId` (string). */
@@ -179,6 +188,49 @@ export class DynamoDbStateStore implements StateStore {
         throw new Error(`no state record for migration ${JSON.stringify(migrationId)}`, { cause: e });
       }
       throw e;
+    }
+  }
+
+  async setPointOfNoReturnIfAbsent(migrationId: string, point: PointOfNoReturn): Promise<PointOfNoReturn> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { migrationId },
+          UpdateExpression: 'SET #point = :point',
+          ConditionExpression: 'attribute_exists(migrationId) AND attribute_not_exists(#point)',
+          ExpressionAttributeNames: { '#point': 'pointOfNoReturn' },
+          ExpressionAttributeValues: { ':point': plain(point) },
+        }),
+      );
+      return point;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const existing = await this.get(migrationId);
+      if (!existing?.pointOfNoReturn) {
+        throw new Error(`no state record for migration ${JSON.stringify(migrationId)}`, { cause: error });
+      }
+      return existing.pointOfNoReturn;
+    }
+  }
+
+  async putTracking(migrationId: string, tracking: TrackingRecord): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { migrationId },
+          UpdateExpression: 'SET #tracking = :tracking',
+          ConditionExpression: 'attribute_exists(migrationId)',
+          ExpressionAttributeNames: { '#tracking': 'tracking' },
+          ExpressionAttributeValues: { ':tracking': plain(tracking) },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) {
+        throw new Error(`no state record for migration ${JSON.stringify(migrationId)}`, { cause: error });
+      }
+      throw error;
     }
   }
 }

@@ -1,6 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { FreezeRecord, MigrationRecord, MigrationStatus, PhaseName, PhaseRecord, StateStore } from '../ports';
+import type {
+  FreezeRecord,
+  MigrationRecord,
+  MigrationStatus,
+  PhaseName,
+  PhaseRecord,
+  PointOfNoReturn,
+  StateStore,
+  TrackingRecord,
+} from '../ports';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -81,6 +90,21 @@ export class MemoryStateStore implements StateStore {
     r.updatedAt = now;
     if (error !== undefined) r.error = error;
     else delete r.error;
+    this.persist();
+  }
+
+  async setPointOfNoReturnIfAbsent(migrationId: string, point: PointOfNoReturn): Promise<PointOfNoReturn> {
+    const r = this.require(migrationId);
+    if (!r.pointOfNoReturn) {
+      r.pointOfNoReturn = clone(point);
+      this.persist();
+    }
+    return clone(r.pointOfNoReturn);
+  }
+
+  async putTracking(migrationId: string, tracking: TrackingRecord): Promise<void> {
+    const r = this.require(migrationId);
+    r.tracking = clone(tracking);
     this.persist();
   }
 

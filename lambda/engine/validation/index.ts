@@ -28,4 +28,4 @@ export { aggregateResults, validate } from './validate';
 export { recheck } from './recheck';
 export { preflight } from '../preflight';
 export { compareSequences, syncSequences } from '../sequences';
-export { diffSchema } from '../schema-diff';
+export { diffSchema } from '../schema';

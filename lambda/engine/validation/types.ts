@@ -2,7 +2,7 @@
  * Public, JSON-serializable shapes of the validation engine (preflight, counts, checksums, sequences, schema).
  * Everything here crosses process boundaries (Lambda payloads, Step Functions Map items, `zdm --json`).
  */
-import type { TableName } from '../table-selection';
+import type { TableName } from '../../../contract';
 
 export type Severity = 'error' | 'warning';
 
@@ -220,14 +220,22 @@ export interface SequenceOptions {
 export interface SequenceResult {
   /** `schema.sequence` */
   readonly sequence: string;
-  /** `schema.table.column` the sequence is owned by (serial / identity), if any. */
+  /** `schema.table.column` the sequence is owned by (serial / identity / `OWNED BY`), if any. */
   readonly ownedBy?: string;
+  /**
+   * Every `schema.table.column` that draws from the sequence (its owner, identity columns, and columns whose default
+   * calls `nextval` on it, owned or not). The target sequence is set past the highest value in each of them.
+   */
+  readonly usedBy?: string[];
   /** The value the next `nextval` returns on the source (null when the sequence is missing there). */
   readonly sourceNext: string | null;
   readonly targetNext: string | null;
-  /** Highest (lowest for descending) value in the owning column on the target. */
+  /** Highest (lowest for descending) value on the target over every column in `usedBy`. */
   readonly targetColumnMax: string | null;
-  /** `ok`: the target will not hand out a used value; `behind`: it would; `missing`: no such sequence on target. */
+  /**
+   * `ok`: the target will not hand out a used value; `behind`: it would; `missing`: no such sequence on target;
+   * `error`: it could not be read or set, or a selected table draws from a sequence the selection cannot cover.
+   */
   readonly status: 'ok' | 'behind' | 'missing' | 'error';
   /** What `syncSequences` did: `set` (moved forward to `targetNext`) or `unchanged`. */
   readonly action?: 'set' | 'unchanged';
@@ -242,19 +250,79 @@ export interface SequenceReport {
 
 // ---------------------------------------------------------------------------------------------- schema
 
+/** What a schema difference is about. */
+export type SchemaObjectType =
+  | 'table'
+  | 'column'
+  | 'column-default'
+  | 'generated-column'
+  | 'primary-key'
+  | 'unique'
+  | 'foreign-key'
+  | 'check'
+  | 'exclusion'
+  | 'index'
+  | 'trigger'
+  | 'partition'
+  | 'view'
+  | 'materialized-view'
+  | 'function'
+  | 'procedure'
+  | 'aggregate'
+  | 'domain'
+  | 'domain-constraint'
+  | 'enum'
+  | 'extension'
+  | 'sequence';
+
+/** `missing`: on the source, not on the target; `extra`: on the target only; `different`: on both, not the same. */
+export type SchemaDifferenceKind = 'missing' | 'different' | 'extra';
+
+/**
+ * Stable machine-readable id of a difference: `<objectType>-<kind>` (`check-missing`, `view-different`, ...), or one of
+ * the more specific ones: the target's materialized view holds no data, a trigger is enabled differently, a partition
+ * exists as a table on the target but is not attached, enum labels are in another order, extension versions differ.
+ */
+export type SchemaDifferenceCode =
+  | `${SchemaObjectType}-${SchemaDifferenceKind}`
+  | 'materialized-view-unpopulated'
+  | 'trigger-enabled'
+  | 'partition-detached'
+  | 'enum-label-order'
+  | 'extension-version';
+
 export interface SchemaDifference {
-  readonly objectType: 'table' | 'column' | 'primary-key' | 'unique' | 'foreign-key' | 'index' | 'trigger';
-  /** `schema.table`, `schema.table.column`, or `schema.table: <constraint / index / trigger>` */
+  readonly objectType: SchemaObjectType;
+  /**
+   * `schema.table`, `schema.table.column`, `schema.table: <constraint / index / trigger / partition>`,
+   * `schema.name` (views, sequences, domains, enums), `schema.function(argument types)`, `schema.domain: <constraint>`,
+   * or an extension name.
+   */
   readonly object: string;
-  /** `missing` on the target, `different` on both sides, `extra`: on the target only (columns). */
-  readonly kind: 'missing' | 'different' | 'extra';
+  readonly kind: SchemaDifferenceKind;
+  readonly code: SchemaDifferenceCode;
+  /** `error`: the target would behave differently (or the migration would fail); `warning`: worth a look. */
+  readonly severity: Severity;
+  /** The source's definition (bounded in length). */
   readonly source?: string;
+  /** The target's definition (bounded in length). */
   readonly target?: string;
+  /** One line, bounded in length. */
   readonly message: string;
+  /**
+   * What to run when that is clear: SQL for the target (every identifier quoted), unless the text says otherwise
+   * (a `pg_dump` command, or a statement to run on the source first).
+   */
+  readonly fix?: string;
 }
 
 export interface SchemaReport {
+  /** True when there is no difference of severity `error`. */
   readonly ok: boolean;
   readonly tablesChecked: number;
+  /** The schemas compared (those of the selected tables, without the workflow's own and system schemas). */
+  readonly schemas: string[];
+  readonly errors: number;
+  readonly warnings: number;
   readonly differences: SchemaDifference[];
 }

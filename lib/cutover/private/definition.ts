@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ERRORS, type StepName, STATES, STATE_STEP, resultKey, type TaskStateName } from '../../../contract';
+import { ERRORS, STATES, STATE_STEP, resultKey, type StepName, type TaskStateName } from '../../../contract';
 
 /** Lambda service errors worth retrying; step errors (Zdm*) are never retried. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -28,287 +28,353 @@ export interface CutoverDefinition {
   readonly states: Record<string, sfn.State>;
 }
 
+type Guard = <T extends sfn.TaskStateBase | sfn.Map>(state: T) => T;
+
 /**
- * Builds the cutover state machine (JSONPath ASL). Construct IDs are the state names (API, see state-names.ts).
+ * Builds the cutover state machine (JSONPath ASL). Construct IDs are the state names (API, see contract/state-names).
  *
- * Data flow: `$.input` holds the validated CutoverInput (ValidateInput's result), `$.results.<state>` each
- * step's result, `$.error` a caught error (`{ Error, Cause }`).
+ * Critical path: FreezeWrites → FinalSync → ProveChanges (O(changes)) → SyncSequences → SwitchTraffic, the point of
+ * no return. Until it, every failure rolls back (replication still runs, so that restores the roles and drops the
+ * tracking slots); after it, StopReplication (minutes on DMS) and the rest run outside the freeze and never roll back.
+ *
+ * Data flow: `$.input` holds the validated CutoverInput (ValidateInput's result), `$.results.<state>` each step's
+ * result, `$.error` a caught error (`{ Error, Cause }`).
  */
 export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitionProps): CutoverDefinition {
-  const states: Record<string, sfn.State> = {};
-  const input = sfn.JsonPath.objectAt('$.input');
-
-  const task = (
-    name: TaskStateName,
-    extra: Record<string, unknown> = {},
-    /**
-     * `replaceState`: the result replaces the whole state (no ResultPath field; aws-local-stepfunctions
-     * mishandles an explicit `"ResultPath": "$"`).
-     */
-    options: { replaceState?: boolean; resultSelector?: Record<string, unknown>; scope?: Construct } = {},
-  ): tasks.LambdaInvoke => {
-    const t = new tasks.LambdaInvoke(options.scope ?? scope, name, {
-      stateName: name,
-      lambdaFunction: props.functionFor(STATE_STEP[name]),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      payload: sfn.TaskInput.fromObject({ step: STATE_STEP[name], input, ...extra }),
-      ...(options.replaceState ? {} : { resultPath: `$.results.${resultKey(name)}` }),
-      ...(options.resultSelector ? { resultSelector: options.resultSelector } : {}),
-    });
-    t.addRetry({
-      errors: LAMBDA_SERVICE_ERRORS,
-      interval: Duration.seconds(2),
-      maxAttempts: 6,
-      backoffRate: 2,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    states[name] = t;
-    return t;
-  };
-
-  // ---- terminal states -------------------------------------------------------------------------------------
-  const invalidInput = new sfn.Fail(scope, STATES.invalidInput, {
-    stateName: STATES.invalidInput,
-    comment: 'The execution input was rejected; nothing was changed.',
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
-  const rolledBack = new sfn.Fail(scope, STATES.rolledBack, {
-    stateName: STATES.rolledBack,
-    comment: 'Failed before replication was stopped; the source accepts writes again.',
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
-  const rollbackFailed = new sfn.Fail(scope, STATES.rollbackFailed, {
-    stateName: STATES.rollbackFailed,
-    comment: 'Rollback itself failed: the source may still refuse application writes. Act now.',
-    error: 'ZdmRollbackFailed',
-    causePath: '$.rollbackError.Cause',
-  });
-  const failedAfterStop = new sfn.Fail(scope, STATES.failedAfterReplicationStopped, {
-    stateName: STATES.failedAfterReplicationStopped,
-    comment: 'Failed at or after StopReplication: no automatic rollback; the operator decides.',
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
-  const succeeded = new sfn.Succeed(scope, STATES.succeeded, { stateName: STATES.succeeded });
-  Object.assign(states, {
-    [STATES.invalidInput]: invalidInput,
-    [STATES.rolledBack]: rolledBack,
-    [STATES.rollbackFailed]: rollbackFailed,
-    [STATES.failedAfterReplicationStopped]: failedAfterStop,
-    [STATES.succeeded]: succeeded,
-  });
-
-  // ---- failure handlers ------------------------------------------------------------------------------------
-  const rollback = task('Rollback', { error: sfn.JsonPath.objectAt('$.error') });
-  // Restoring the source's writes matters more than anything: retry any error a few times, then stop loudly.
-  rollback.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
-  rollback.addCatch(rollbackFailed, { errors: [sfn.Errors.ALL], resultPath: '$.rollbackError' });
-  rollback.next(rolledBack);
-
-  const reportStopped = task('ReportStoppedFailure', { error: sfn.JsonPath.objectAt('$.error') });
-  reportStopped.addCatch(failedAfterStop, { errors: [sfn.Errors.ALL], resultPath: '$.reportError' });
-  reportStopped.next(failedAfterStop);
-
-  const beforeStop = <T extends sfn.TaskStateBase | sfn.Map>(state: T): T => {
+  const b = new DefinitionBuilder(scope, props);
+  const { rollback, reportAfterSwitch } = b.failureHandlers();
+  const beforeSwitch: Guard = (state) => {
     state.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     return state;
   };
-  const afterStop = <T extends sfn.TaskStateBase | sfn.Map>(state: T): T => {
-    state.addCatch(reportStopped, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  const afterSwitch: Guard = (state) => {
+    state.addCatch(reportAfterSwitch, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     return state;
   };
 
-  // ---- validation Map (pre / post) -------------------------------------------------------------------------
-  const validation = (phase: 'preValidation' | 'postValidation'): [sfn.IChainable, sfn.INextable] => {
+  const validateInput = b.validateInput();
+  const preflight = beforeSwitch(b.task('Preflight'));
+  const startTracking = beforeSwitch(b.task('StartTracking'));
+  const preValidation = b.validation('preValidation', beforeSwitch);
+  const waitForSync = b.waitForSync(beforeSwitch, rollback);
+  const approval = b.approvalGate(beforeSwitch);
+
+  // ---- inside the freeze: O(1) and O(changes) only ------------------------------------------------------------
+  const freeze = beforeSwitch(b.task('FreezeWrites'));
+  const finalSync = beforeSwitch(b.task('FinalSync'));
+  const prove = beforeSwitch(b.task('ProveChanges'));
+  const sequences = beforeSwitch(b.task('SyncSequences'));
+  const switchTraffic = beforeSwitch(b.task('SwitchTraffic'));
+
+  // ---- after the switch: the application writes to the target -------------------------------------------------
+  const stop = b.stopReplicationLoop(afterSwitch);
+  const lateWrites = afterSwitch(b.task('CheckLateWrites'));
+  const postValidation = b.validation('postValidation', afterSwitch);
+  const postValidated = b.postValidated();
+  const dropTracking = afterSwitch(b.task('DropTracking'));
+  const complete = afterSwitch(b.task('Complete'));
+
+  const isFullValidationRequested = b
+    .choice(STATES.isFullValidationRequested)
+    .when(sfn.Condition.booleanEquals('$.input.fullValidationAfterSwitch', true), postValidation.start)
+    .otherwise(dropTracking);
+  postValidation.end.next(postValidated).next(dropTracking);
+
+  validateInput.next(preflight).next(startTracking).next(preValidation.start);
+  preValidation.end.next(waitForSync.start);
+  waitForSync.synced(approval.start);
+  approval.end(freeze);
+  freeze.next(finalSync).next(prove).next(sequences).next(switchTraffic).next(stop.start);
+  stop.stopped(lateWrites);
+  lateWrites.next(isFullValidationRequested);
+  dropTracking.next(complete).next(b.succeed());
+  return { startState: validateInput, states: b.states };
+}
+
+/** Creates the states, remembering each by name. */
+class DefinitionBuilder {
+  readonly states: Record<string, sfn.State> = {};
+  private readonly input = sfn.JsonPath.objectAt('$.input');
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly props: CutoverDefinitionProps,
+  ) {}
+
+  /** A Lambda step; `replaceState`: the result replaces the whole state (aws-local-stepfunctions mishandles `"ResultPath": "$"`). */
+  task(
+    name: TaskStateName,
+    extra: Record<string, unknown> = {},
+    options: { replaceState?: boolean; resultSelector?: Record<string, unknown>; scope?: Construct } = {},
+  ): tasks.LambdaInvoke {
+    const t = new tasks.LambdaInvoke(options.scope ?? this.scope, name, {
+      stateName: name,
+      lambdaFunction: this.props.functionFor(STATE_STEP[name]),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({ step: STATE_STEP[name], input: this.input, ...extra }),
+      ...(options.replaceState ? {} : { resultPath: `$.results.${resultKey(name)}` }),
+      ...(options.resultSelector ? { resultSelector: options.resultSelector } : {}),
+    });
+    retryServiceErrors(t);
+    this.states[name] = t;
+    return t;
+  }
+
+  choice(name: string): sfn.Choice {
+    const c = new sfn.Choice(this.scope, name, { stateName: name });
+    this.states[name] = c;
+    return c;
+  }
+
+  private fail(name: string, props: sfn.FailProps): sfn.Fail {
+    const f = new sfn.Fail(this.scope, name, { stateName: name, ...props });
+    this.states[name] = f;
+    return f;
+  }
+
+  succeed(): sfn.Succeed {
+    const s = new sfn.Succeed(this.scope, STATES.succeeded, { stateName: STATES.succeeded });
+    this.states[STATES.succeeded] = s;
+    return s;
+  }
+
+  /** The raw execution input goes in as `input`; the state becomes `{ input: <validated> }` (raw fields do not linger). */
+  validateInput(): tasks.LambdaInvoke {
+    const invalidInput = this.fail(STATES.invalidInput, {
+      comment: 'The execution input was rejected; nothing was changed.',
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    const t = this.task(
+      'ValidateInput',
+      { input: sfn.JsonPath.entirePayload },
+      { resultSelector: { input: sfn.JsonPath.entirePayload }, replaceState: true },
+    );
+    t.addCatch(invalidInput, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    return t;
+  }
+
+  failureHandlers(): { rollback: tasks.LambdaInvoke; reportAfterSwitch: tasks.LambdaInvoke } {
+    const rolledBack = this.fail(STATES.rolledBack, {
+      comment: 'Failed before the switch; the source accepts writes again and replication still runs.',
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    const rollbackFailed = this.fail(STATES.rollbackFailed, {
+      comment: 'Rollback itself failed: the source may still refuse application writes. Act now.',
+      error: 'ZdmRollbackFailed',
+      causePath: '$.rollbackError.Cause',
+    });
+    const failedAfterSwitch = this.fail(STATES.failedAfterSwitch, {
+      comment: 'Failed after the point of no return (the switch): no automatic rollback; the operator decides.',
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    const rollback = this.task('Rollback', { error: sfn.JsonPath.objectAt('$.error') });
+    // Restoring the source's writes matters more than anything: retry any error a few times, then stop loudly.
+    rollback.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    rollback.addCatch(rollbackFailed, { errors: [sfn.Errors.ALL], resultPath: '$.rollbackError' });
+    rollback.next(rolledBack);
+    const reportAfterSwitch = this.task('ReportFailureAfterSwitch', { error: sfn.JsonPath.objectAt('$.error') });
+    reportAfterSwitch.addCatch(failedAfterSwitch, { errors: [sfn.Errors.ALL], resultPath: '$.reportError' });
+    reportAfterSwitch.next(failedAfterSwitch);
+    return { rollback, reportAfterSwitch };
+  }
+
+  /** Plan → Map over the ranges → aggregate, for the pre-validation or the optional one after the switch. */
+  validation(phase: 'preValidation' | 'postValidation', guard: Guard): { start: sfn.IChainable; end: sfn.INextable } {
     const pre = phase === 'preValidation';
-    const plan = task(pre ? 'PlanPreValidation' : 'PlanPostValidation', { phase });
+    const plan = this.task(pre ? 'PlanPreValidation' : 'PlanPostValidation', { phase });
     const mapName = pre ? STATES.preValidation : STATES.postValidation;
-    const map = new sfn.Map(scope, mapName, {
+    const map = new sfn.Map(this.scope, mapName, {
       stateName: mapName,
       comment: `Checks every planned range of the ${phase} in parallel.`,
       itemsPath: `$.results.${resultKey(plan.id)}.items`,
-      itemSelector: {
-        range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
-        input,
-      },
-      maxConcurrency: props.validationMaxConcurrency,
+      itemSelector: { range: sfn.JsonPath.objectAt('$$.Map.Item.Value'), input: this.input },
+      maxConcurrency: this.props.validationMaxConcurrency,
       resultPath: `$.results.${resultKey(mapName)}`,
     });
-    const rangeTask = task(
-      pre ? 'PreValidateRange' : 'PostValidateRange',
-      { phase, range: sfn.JsonPath.objectAt('$.range') },
-      { replaceState: true, scope: map },
+    map.itemProcessor(
+      this.task(
+        pre ? 'PreValidateRange' : 'PostValidateRange',
+        { phase, range: sfn.JsonPath.objectAt('$.range') },
+        { replaceState: true, scope: map },
+      ),
     );
-    map.itemProcessor(rangeTask);
-    states[mapName] = map;
-    const aggregate = task(pre ? 'AggregatePreValidation' : 'AggregatePostValidation', {
+    this.states[mapName] = map;
+    const aggregate = this.task(pre ? 'AggregatePreValidation' : 'AggregatePostValidation', {
       phase,
       plan: sfn.JsonPath.objectAt(`$.results.${resultKey(plan.id)}.plan`),
       rangeResults: sfn.JsonPath.listAt(`$.results.${resultKey(mapName)}`),
     });
-    const guard = pre ? beforeStop : afterStop;
     guard(plan);
     guard(map);
     guard(aggregate);
-    return [plan.next(map).next(aggregate), aggregate];
-  };
+    return { start: plan.next(map).next(aggregate), end: aggregate };
+  }
 
-  // ---- the happy path --------------------------------------------------------------------------------------
-  // The raw execution input goes in as `input`; the validated input becomes `$.input` (and only that).
-  // The state becomes { input: <validated> }: raw operator fields do not linger.
-  const validateInput = task(
-    'ValidateInput',
-    { input: sfn.JsonPath.entirePayload },
-    { resultSelector: { input: sfn.JsonPath.entirePayload }, replaceState: true },
-  );
-  validateInput.addCatch(invalidInput, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-
-  const preflight = beforeStop(task('Preflight'));
-  const [preValidation, preValidationEnd] = validation('preValidation');
-
-  const startWait = new sfn.Pass(scope, STATES.startWaitForSync, {
-    stateName: STATES.startWaitForSync,
-    comment: 'Drops the pre-validation plan and range results (state size) and seeds the lag-check counter.',
-    parameters: {
-      input,
-      results: {
-        [resultKey('Preflight')]: sfn.JsonPath.objectAt(`$.results.${resultKey('Preflight')}`),
-        [resultKey('AggregatePreValidation')]: sfn.JsonPath.objectAt(
-          `$.results.${resultKey('AggregatePreValidation')}`,
-        ),
-        [resultKey('CheckLag')]: { consecutive: 0 },
+  /** StartWaitForSync → CheckLag → IsSynced (→ Wait → CheckLag | SyncTimedOut → Rollback). */
+  waitForSync(
+    guard: Guard,
+    rollback: sfn.IChainable,
+  ): { start: sfn.IChainable; synced: (next: sfn.IChainable) => void } {
+    const checkLagKey = resultKey('CheckLag');
+    const start = new sfn.Pass(this.scope, STATES.startWaitForSync, {
+      stateName: STATES.startWaitForSync,
+      comment: 'Drops the pre-validation plan and range results (state size) and seeds the lag-check counters.',
+      parameters: {
+        input: this.input,
+        results: {
+          [resultKey('Preflight')]: sfn.JsonPath.objectAt(`$.results.${resultKey('Preflight')}`),
+          [resultKey('StartTracking')]: sfn.JsonPath.objectAt(`$.results.${resultKey('StartTracking')}`),
+          [resultKey('AggregatePreValidation')]: sfn.JsonPath.objectAt(
+            `$.results.${resultKey('AggregatePreValidation')}`,
+          ),
+          [checkLagKey]: { consecutive: 0, iterations: 0 },
+        },
       },
-    },
-  });
-  const checkLag = beforeStop(
-    task('CheckLag', { previous: sfn.JsonPath.objectAt(`$.results.${resultKey('CheckLag')}`) }),
-  );
-  const wait = new sfn.Wait(scope, STATES.waitForSync, {
-    stateName: STATES.waitForSync,
-    time: sfn.WaitTime.duration(props.pollInterval),
-  });
-  const syncTimedOut = new sfn.Pass(scope, STATES.syncTimedOut, {
-    stateName: STATES.syncTimedOut,
-    comment: 'Gives up waiting for sync. Nothing has been changed; Rollback only notifies.',
-    parameters: {
-      Error: ERRORS.syncTimeout,
-      Cause: sfn.JsonPath.format(
-        'Replication lag did not stay at or under the threshold within {} seconds; nothing was changed. Last check: {}',
-        sfn.JsonPath.stringAt('$.input.syncTimeoutSeconds'),
-        sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt(`$.results.${resultKey('CheckLag')}`)),
-      ),
-    },
-    resultPath: '$.error',
-  });
-  syncTimedOut.next(rollback);
+    });
+    this.states[STATES.startWaitForSync] = start;
+    const checkLag = guard(
+      this.task('CheckLag', {
+        previous: {
+          consecutive: sfn.JsonPath.numberAt(`$.results.${checkLagKey}.consecutive`),
+          iterations: sfn.JsonPath.numberAt(`$.results.${checkLagKey}.iterations`),
+        },
+      }),
+    );
+    const wait = new sfn.Wait(this.scope, STATES.waitForSync, {
+      stateName: STATES.waitForSync,
+      time: sfn.WaitTime.duration(this.props.pollInterval),
+    });
+    this.states[STATES.waitForSync] = wait;
+    const syncTimedOut = new sfn.Pass(this.scope, STATES.syncTimedOut, {
+      stateName: STATES.syncTimedOut,
+      comment: 'Gives up waiting for sync. Nothing was frozen; Rollback drops the tracking slots and notifies.',
+      parameters: {
+        Error: ERRORS.syncTimeout,
+        Cause: sfn.JsonPath.format(
+          'Not in sync within {} seconds (lag, pending keys or range checks); nothing was changed. Last check: {}',
+          sfn.JsonPath.stringAt('$.input.syncTimeoutSeconds'),
+          sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt(`$.results.${checkLagKey}`)),
+        ),
+      },
+      resultPath: '$.error',
+    });
+    syncTimedOut.next(rollback);
+    this.states[STATES.syncTimedOut] = syncTimedOut;
+    const isSynced = this.choice(STATES.isSynced);
+    start.next(checkLag).next(isSynced);
+    return {
+      start,
+      synced: (next) => {
+        isSynced
+          .when(sfn.Condition.booleanEquals(`$.results.${checkLagKey}.synced`, true), next)
+          .when(sfn.Condition.booleanEquals(`$.results.${checkLagKey}.timedOut`, true), syncTimedOut)
+          .otherwise(wait.next(checkLag));
+      },
+    };
+  }
 
-  const requestApproval = new tasks.LambdaInvoke(scope, 'RequestApproval', {
-    stateName: 'RequestApproval',
-    comment: 'Sends the approval notice and waits for SendTaskSuccess (approve) or SendTaskFailure (reject).',
-    lambdaFunction: props.functionFor(STATE_STEP.RequestApproval),
-    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    retryOnServiceExceptions: false,
-    payload: sfn.TaskInput.fromObject({ step: STATE_STEP.RequestApproval, input, taskToken: sfn.JsonPath.taskToken }),
-    resultPath: `$.results.${resultKey('RequestApproval')}`,
-    taskTimeout: sfn.Timeout.duration(props.approvalTimeout),
-  });
-  requestApproval.addRetry({
+  /** IsApprovalRequired → RequestApproval (task token) → next, or straight to next. */
+  approvalGate(guard: Guard): { start: sfn.IChainable; end: (next: sfn.IChainable) => void } {
+    const requestApproval = new tasks.LambdaInvoke(this.scope, 'RequestApproval', {
+      stateName: 'RequestApproval',
+      comment: 'Sends the approval notice and waits for SendTaskSuccess (approve) or SendTaskFailure (reject).',
+      lambdaFunction: this.props.functionFor(STATE_STEP.RequestApproval),
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        step: STATE_STEP.RequestApproval,
+        input: this.input,
+        taskToken: sfn.JsonPath.taskToken,
+      }),
+      resultPath: `$.results.${resultKey('RequestApproval')}`,
+      taskTimeout: sfn.Timeout.duration(this.props.approvalTimeout),
+    });
+    retryServiceErrors(requestApproval);
+    guard(requestApproval);
+    this.states.RequestApproval = requestApproval;
+    const isApprovalRequired = this.choice(STATES.isApprovalRequired);
+    return {
+      start: isApprovalRequired,
+      end: (next) => {
+        isApprovalRequired
+          .when(sfn.Condition.booleanEquals('$.input.requireApproval', true), requestApproval.next(next))
+          .otherwise(next);
+      },
+    };
+  }
+
+  /**
+   * One StopReplication invocation waits a bounded time (a DMS task takes minutes to stop): until it reports
+   * `stopped` (or a dry run), wait and call it again; it fails by itself when the task never stops.
+   */
+  stopReplicationLoop(guard: Guard): { start: sfn.IChainable; stopped: (next: sfn.IChainable) => void } {
+    const stop = guard(this.task('StopReplication'));
+    const stopResult = `$.results.${resultKey('StopReplication')}`;
+    const waitForStop = new sfn.Wait(this.scope, STATES.waitForStop, {
+      stateName: STATES.waitForStop,
+      time: sfn.WaitTime.duration(this.props.pollInterval),
+    });
+    this.states[STATES.waitForStop] = waitForStop;
+    const isStopped = this.choice(STATES.isReplicationStopped);
+    stop.next(isStopped);
+    const flag = (field: string): sfn.Condition =>
+      sfn.Condition.and(
+        sfn.Condition.isPresent(`${stopResult}.${field}`),
+        sfn.Condition.booleanEquals(`${stopResult}.${field}`, true),
+      );
+    return {
+      start: stop,
+      stopped: (next) => {
+        isStopped.when(sfn.Condition.or(flag('stopped'), flag('dryRun')), next).otherwise(waitForStop.next(stop));
+      },
+    };
+  }
+
+  /** Drops the post-validation plan and item results before the last steps (state size). */
+  postValidated(): sfn.Pass {
+    // Only results every path to here has are kept (RequestApproval's is optional, a missing path fails a Pass).
+    const keep = (name: string): Record<string, string> => ({
+      [`${resultKey(name)}.$`]: `$.results.${resultKey(name)}`,
+    });
+    const p = new sfn.Pass(this.scope, STATES.postValidated, {
+      stateName: STATES.postValidated,
+      comment: 'Drops the post-switch validation plan and range results (state size).',
+      parameters: {
+        input: this.input,
+        results: Object.assign(
+          {},
+          ...[
+            'Preflight',
+            'StartTracking',
+            'AggregatePreValidation',
+            'CheckLag',
+            'FreezeWrites',
+            'FinalSync',
+            'ProveChanges',
+            'SyncSequences',
+            'SwitchTraffic',
+            'StopReplication',
+            'CheckLateWrites',
+            'AggregatePostValidation',
+          ].map(keep),
+        ),
+      },
+    });
+    this.states[STATES.postValidated] = p;
+    return p;
+  }
+}
+
+function retryServiceErrors(task: sfn.TaskStateBase): void {
+  task.addRetry({
     errors: LAMBDA_SERVICE_ERRORS,
     interval: Duration.seconds(2),
     maxAttempts: 6,
     backoffRate: 2,
     jitterStrategy: sfn.JitterType.FULL,
   });
-  beforeStop(requestApproval);
-  states.RequestApproval = requestApproval;
-
-  const freeze = beforeStop(task('FreezeWrites'));
-  const finalSync = beforeStop(task('FinalSync'));
-  const stop = afterStop(task('StopReplication'));
-  const sequences = afterStop(task('SyncSequences'));
-  const [postValidation, postValidationEnd] = validation('postValidation');
-  // Like StartWaitForSync: drop the post-validation plan and item results before the last steps (state size).
-  // Only results every path to here has are kept (RequestApproval's is optional, a missing path fails a Pass).
-  const keep = (name: string): Record<string, string> => ({
-    [`${resultKey(name)}.$`]: `$.results.${resultKey(name)}`,
-  });
-  const postValidated = new sfn.Pass(scope, STATES.postValidated, {
-    stateName: STATES.postValidated,
-    comment: 'Drops the post-validation plan and range results (state size) before SwitchTraffic.',
-    parameters: {
-      input,
-      results: Object.assign(
-        {},
-        ...[
-          'Preflight',
-          'AggregatePreValidation',
-          'CheckLag',
-          'FreezeWrites',
-          'FinalSync',
-          'StopReplication',
-          'SyncSequences',
-          'AggregatePostValidation',
-        ].map(keep),
-      ),
-    },
-  });
-  states[STATES.postValidated] = postValidated;
-  const switchTraffic = afterStop(task('SwitchTraffic'));
-  const complete = afterStop(task('Complete'));
-
-  const isApprovalRequired = new sfn.Choice(scope, STATES.isApprovalRequired, {
-    stateName: STATES.isApprovalRequired,
-  })
-    .when(sfn.Condition.booleanEquals('$.input.requireApproval', true), requestApproval.next(freeze))
-    .otherwise(freeze);
-
-  const isSynced = new sfn.Choice(scope, STATES.isSynced, { stateName: STATES.isSynced })
-    .when(sfn.Condition.booleanEquals(`$.results.${resultKey('CheckLag')}.synced`, true), isApprovalRequired)
-    .when(sfn.Condition.booleanEquals(`$.results.${resultKey('CheckLag')}.timedOut`, true), syncTimedOut)
-    .otherwise(wait.next(checkLag));
-  states[STATES.isSynced] = isSynced;
-  states[STATES.isApprovalRequired] = isApprovalRequired;
-  states[STATES.syncTimedOut] = syncTimedOut;
-  states[STATES.waitForSync] = wait;
-  states[STATES.startWaitForSync] = startWait;
-
-  // One StopReplication invocation waits a bounded time (a DMS task takes minutes to stop): until it reports
-  // `stopped` (or a dry run), wait and call it again; it fails by itself when the task never stops.
-  const stopResult = `$.results.${resultKey('StopReplication')}`;
-  const waitForStop = new sfn.Wait(scope, STATES.waitForStop, {
-    stateName: STATES.waitForStop,
-    time: sfn.WaitTime.duration(props.pollInterval),
-  });
-  const isStopped = new sfn.Choice(scope, STATES.isReplicationStopped, { stateName: STATES.isReplicationStopped })
-    .when(
-      sfn.Condition.or(
-        sfn.Condition.and(
-          sfn.Condition.isPresent(`${stopResult}.stopped`),
-          sfn.Condition.booleanEquals(`${stopResult}.stopped`, true),
-        ),
-        sfn.Condition.and(
-          sfn.Condition.isPresent(`${stopResult}.dryRun`),
-          sfn.Condition.booleanEquals(`${stopResult}.dryRun`, true),
-        ),
-      ),
-      sequences,
-    )
-    .otherwise(waitForStop.next(stop));
-  states[STATES.isReplicationStopped] = isStopped;
-  states[STATES.waitForStop] = waitForStop;
-
-  freeze.next(finalSync).next(stop).next(isStopped);
-  sequences.next(postValidation);
-  postValidationEnd.next(postValidated).next(switchTraffic);
-  switchTraffic.next(complete).next(succeeded);
-
-  preflight.next(preValidation);
-  preValidationEnd.next(startWait);
-  startWait.next(checkLag).next(isSynced);
-
-  const startState = validateInput.next(preflight);
-  return { startState, states };
 }

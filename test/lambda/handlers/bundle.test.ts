@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
+import { bundleHandler, HANDLER_FILE, handlerBuildOptions } from '../../../build/bundles';
 
 /**
- * The Lambda code is bundled by esbuild at synth (NodejsFunction). This builds the same entry with the same
- * options and loads the bundle, so a module that cannot be bundled or loaded fails here, not in AWS.
+ * The Lambda code is bundled by the one build definition (build/bundles.ts): at pack time into dist/handlers, at
+ * synth from source by the construct. This builds it the same way and loads it, so a module that cannot be bundled
+ * or loaded fails here, not in AWS.
  */
 describe('cutover step Lambda bundle', () => {
   const root = join(__dirname, '..', '..', '..');
@@ -15,22 +17,23 @@ describe('cutover step Lambda bundle', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('bundles the handler entry and exports a handler function', () => {
-    const outfile = join(dir, 'index.js');
-    const result = buildSync({
-      entryPoints: [join(root, 'lambda', 'handlers', 'cutover-step.ts')],
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      outfile,
-      // As in lib/cutover/cutover-workflow.ts: the AWS SDK v3 ships with the runtime; pg-native is never used.
-      external: ['@aws-sdk/*', 'pg-native'],
-      logLevel: 'silent',
-    });
-    expect(result.errors).toEqual([]);
+    const outfile = bundleHandler('cutover-step', dir);
+    expect(outfile).toBe(join(dir, HANDLER_FILE));
     expect(statSync(outfile).size).toBeGreaterThan(10_000);
+    // Everything but the runtime-provided AWS SDK is inside: pg and Powertools are not required at run time.
+    const requires = [...readFileSync(outfile, 'utf8').matchAll(/require\("([^"./][^"]*)"\)/g)].map((m) => m[1]);
+    const packages = requires.filter(
+      (r) => !r.startsWith('@aws-sdk/') && !builtinModules.includes(r.replace(/^node:/, '')),
+    );
+    expect([...new Set(packages)]).toEqual(['pg-native']); // pg's optional binding, required in a try/catch
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(outfile) as { handler?: unknown };
     expect(typeof mod.handler).toBe('function');
+  });
+
+  it('keeps the AWS SDK external (it ships with the runtime) and writes a source map', () => {
+    const options = handlerBuildOptions('cutover-step', dir);
+    expect(options.external).toEqual(expect.arrayContaining(['@aws-sdk/*']));
+    expect(statSync(join(dir, `${HANDLER_FILE}.map`)).size).toBeGreaterThan(0);
   });
 });

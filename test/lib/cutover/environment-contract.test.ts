@@ -3,8 +3,8 @@
  * what lambda/handlers/environment.ts reads for the steps that function serves, and each function's role lets
  * those steps make their AWS calls.
  *
- * STEP_USES / STEP_CALLS below are read from the step code under lambda/engine/cutover/, independently of the
- * construct's own table (STEP_NEEDS in lib/cutover/private/functions.ts), so a wrong entry there shows up here.
+ * What each step uses comes from its declaration in contract/steps.ts (STEP_SPECS); that the steps' code keeps to
+ * it is shown by test/integration/production-path.test.ts, which runs them with each function's own environment.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Stack } from 'aws-cdk-lib';
@@ -17,7 +17,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { resolveIntrinsics } from '../../../rehearsal/local/resolve-intrinsics';
 import { clearDatabaseSecretCache } from '../../../lambda/engine/aws/database-secret';
-import { type StepName, ENVIRONMENT_VARIABLES } from '../../../contract';
+import { ENVIRONMENT_VARIABLES, STEP_SPECS, type StepAccess, type StepName } from '../../../contract';
 import type { CutoverDeps } from '../../../lambda/engine/cutover/deps';
 import { DmsTaskReplication } from '../../../lambda/engine/replication/dms-task-replication';
 import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
@@ -51,46 +51,27 @@ const resolveString = (value: unknown): string => {
 
 type Dependency = Exclude<keyof CutoverDeps, 'now'>;
 
-/** Dependencies each step touches; phase bookkeeping is state + notifier. */
-const STEP_USES: Record<StepName, readonly Dependency[]> = {
-  validateInput: ['defaults', 'state', 'notifier'],
-  preflight: ['replication', 'tables', 'source', 'target', 'state', 'notifier'],
-  planValidation: ['source', 'target', 'tables', 'rowsPerRange', 'state', 'notifier'],
-  validateRange: ['source', 'target'],
-  aggregateValidation: ['source', 'target', 'tables', 'rowsPerRange', 'state', 'notifier'],
-  checkLag: ['replication', 'state', 'notifier'],
-  requestApproval: ['state', 'notifier'],
-  freezeWrites: ['source', 'state', 'notifier'],
-  finalSync: ['source', 'target', 'replication', 'state', 'notifier'],
-  stopReplication: ['replication', 'alarms', 'state', 'notifier'],
-  syncSequences: ['source', 'target', 'tables', 'state', 'notifier'],
-  switchTraffic: ['traffic', 'state', 'notifier'],
-  complete: ['state', 'notifier'],
-  rollback: ['source', 'replication', 'state', 'notifier'],
-  reportStoppedFailure: ['replication', 'state', 'notifier'],
-};
+/** Dependencies each step touches: the contract's declaration (the production-path test runs the steps with them). */
+const STEP_USES = (step: StepName): readonly Dependency[] => STEP_SPECS[step].deps;
 
 const PHASE_CALLS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'sns:Publish'];
 const SECRETS = ['secretsmanager:GetSecretValue'];
 const STATUS = ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'];
 
-/** AWS calls each step's code makes (DmsTaskReplication.status() describes the task and reads its lag metrics). */
-const STEP_CALLS: Record<Exclude<StepName, 'switchTraffic'>, readonly string[]> = {
-  validateInput: PHASE_CALLS,
-  preflight: [...PHASE_CALLS, ...SECRETS, ...STATUS],
-  planValidation: [...PHASE_CALLS, ...SECRETS],
-  validateRange: SECRETS,
-  aggregateValidation: [...PHASE_CALLS, ...SECRETS],
-  checkLag: [...PHASE_CALLS, ...STATUS],
-  requestApproval: PHASE_CALLS,
-  freezeWrites: [...PHASE_CALLS, ...SECRETS],
-  finalSync: [...PHASE_CALLS, ...SECRETS],
-  stopReplication: [...PHASE_CALLS, ...STATUS, 'dms:StopReplicationTask', 'cloudwatch:DisableAlarmActions'],
-  syncSequences: [...PHASE_CALLS, ...SECRETS],
-  complete: PHASE_CALLS,
-  rollback: [...PHASE_CALLS, ...SECRETS],
-  reportStoppedFailure: PHASE_CALLS,
+/** The AWS calls each declared access stands for (DmsTaskReplication.status() describes the task, reads its lag). */
+const ACCESS_CALLS: Record<StepAccess, readonly string[]> = {
+  databaseSecrets: SECRETS,
+  replicationStatus: STATUS,
+  stopReplication: ['dms:StopReplicationTask'],
+  disableAlarmActions: ['cloudwatch:DisableAlarmActions'],
+  trafficSwitch: [],
 };
+
+/** AWS calls a step's code makes: phase bookkeeping when it keeps state, plus its declared access. */
+const STEP_CALLS = (step: StepName): readonly string[] => [
+  ...((STEP_SPECS[step].deps as readonly string[]).includes('state') ? PHASE_CALLS : []),
+  ...STEP_SPECS[step].access.flatMap((a: StepAccess) => ACCESS_CALLS[a]),
+];
 
 // ---- the four traffic switch configurations -------------------------------------------------------------------
 
@@ -259,7 +240,7 @@ describe.each(CASES)('environment contract with $name', (c) => {
       const deps = depsOf(env);
       const failures: string[] = [];
       for (const step of allowedSteps(env)) {
-        for (const dependency of STEP_USES[step]) {
+        for (const dependency of STEP_USES(step)) {
           try {
             await touch(deps, dependency);
           } catch (error) {
@@ -277,7 +258,7 @@ describe.each(CASES)('environment contract with $name', (c) => {
     for (const role of roles) {
       const env = synthesized.env[role]!;
       const deps = depsOf(env);
-      const uses = new Set(allowedSteps(env).flatMap((step) => STEP_USES[step]));
+      const uses = new Set(allowedSteps(env).flatMap((step) => STEP_USES(step)));
       if (uses.has('replication')) {
         expect(deps.replication).toBeInstanceOf(DmsTaskReplication);
         expect(deps.replication.description).toBe(`AWS DMS task ${TASK_ARN}`);
@@ -317,7 +298,7 @@ describe.each(CASES)('environment contract with $name', (c) => {
       const env = synthesized.env[role]!;
       const granted = actionsOf(synthesized.policies[role]!);
       const needed = new Set(
-        allowedSteps(env).flatMap((step) => (step === 'switchTraffic' ? synthesized.expected.calls : STEP_CALLS[step])),
+        allowedSteps(env).flatMap((step) => (step === 'switchTraffic' ? synthesized.expected.calls : STEP_CALLS(step))),
       );
       const missing = [...needed].filter((action) => !granted.has(action));
       expect({ role, missing }).toEqual({ role, missing: [] });

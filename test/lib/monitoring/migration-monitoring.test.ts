@@ -136,6 +136,35 @@ describe('MigrationMonitoring defaults', () => {
     }
     expect(body).toContain('\\"type\\":\\"alarm\\"');
   });
+
+  test("the dashboard graphs the cutover's own metrics, one line per migration id", () => {
+    const resource = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0];
+    const body = JSON.parse(
+      (resource.Properties.DashboardBody['Fn::Join'][1] as unknown[])
+        .map((part) => (typeof part === 'string' ? part : 'TOKEN'))
+        .join(''),
+    ) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] };
+    const searches = Object.fromEntries(
+      body.widgets
+        .filter((w) => w.properties.title?.startsWith('Cutover:'))
+        .map((w) => [w.properties.title, (w.properties.metrics?.[0]?.[0] as { expression: string }).expression]),
+    );
+    const search = (metric: string, statistic: string) =>
+      `SEARCH('{ZeroDowntimeMigration,MigrationId,service} MetricName="${metric}" service="zero-downtime-migration"', '${statistic}', 60)`;
+    expect(searches).toEqual({
+      'Cutover: write freeze (ms, Maximum)': search('FreezeDuration', 'Maximum'),
+      'Cutover: verification backlog (keys)': search('VerificationBacklog', 'Maximum'),
+      'Cutover: replication lag seen by CheckLag (s)': search('ReplicationLag', 'Maximum'),
+      'Cutover: rows validated (Sum)': search('RowsValidated', 'Sum'),
+    });
+  });
+
+  test('metricCutover: one migration id of a cutover metric', () => {
+    const metric = built.monitoring.metricCutover('VerificationBacklog', 'orders');
+    expect(metric.namespace).toBe('ZeroDowntimeMigration');
+    expect(metric.dimensions).toEqual({ service: 'zero-downtime-migration', MigrationId: 'orders' });
+    expect(metric.statistic).toBe('Maximum');
+  });
 });
 
 describe('MigrationMonitoring options', () => {

@@ -1,0 +1,117 @@
+/**
+ * The dead man's switch: whatever ended an execution — a Catch that failed, a state-machine timeout, an abort from
+ * the console, a crashed Lambda, Ctrl-C in the rehearsal — the source ends unfrozen unless the migration passed the
+ * point of no return. Reads the state record; restores exactly the saved role settings; drops the tracking slots;
+ * notifies with what it found. Idempotent: a second run finds nothing to do.
+ */
+import { CUTOVER_INPUT_DEFAULTS, MIGRATION_ID_PATTERN, type CutoverInput, type CutoverMode } from '../../../contract';
+import { createContext, withPools } from './common';
+import { dropChangeTracking } from './change-tracking';
+import type { CutoverDeps } from './deps';
+import { restoreSavedRoles } from './restore-roles';
+
+export interface WatchdogReport {
+  readonly migrationId: string;
+  readonly outcome: 'restored' | 'nothing-frozen' | 'already-restored' | 'past-point-of-no-return';
+  readonly restoredRoles: string[];
+  readonly droppedSlots: string[];
+  /** Objects the watchdog could not remove. */
+  readonly leftBehind: string[];
+  readonly message: string;
+}
+
+export async function restoreAfterAbort(
+  deps: CutoverDeps,
+  migrationId: string,
+  why: string,
+  mode: CutoverMode = 'execute',
+): Promise<WatchdogReport> {
+  const input: CutoverInput = {
+    ...CUTOVER_INPUT_DEFAULTS,
+    migrationId,
+    mode,
+    applicationRoles: [],
+    // Only an execute run's record is keyed by the migrationId alone; a dry run froze nothing.
+    startedAt: '',
+  };
+  const ctx = createContext(deps, input);
+  const record = mode === 'execute' ? await deps.state.get(migrationId) : undefined;
+  const past = Boolean(record?.pointOfNoReturn);
+  let restoredRoles: string[] = [];
+  let outcome: WatchdogReport['outcome'] = 'nothing-frozen';
+  if (past) outcome = 'past-point-of-no-return';
+  else if (record?.freeze?.restoredAt) outcome = 'already-restored';
+  else if (record?.freeze) {
+    restoredRoles = await restoreSavedRoles(ctx);
+    outcome = 'restored';
+  }
+  // Before the switch the slots go with the rollback. Past it they are kept for the resumed run's late-write check
+  // (named in the notice: they retain WAL until that run, or the operator, drops them).
+  const slots = record?.tracking?.droppedAt
+    ? { dropped: [], left: [] }
+    : past && record?.tracking
+      ? { dropped: [], left: [`source slot ${record.tracking.source.slot}`, `target slot ${record.tracking.target.slot}`] }
+      : await withPools(ctx, (pools) => dropChangeTracking(ctx, pools)).catch((e: Error) => ({
+        dropped: [] as string[],
+        left: [`tracking slots (${e.message.slice(0, 200)})`],
+      }));
+  if (record && !past && record.status === 'running') {
+    await deps.state.setStatus(migrationId, 'rolled-back', ctx.iso(), `execution ended: ${why}`.slice(0, 1000));
+  }
+  const message = [
+    `Migration ${migrationId}${mode === 'dry-run' ? ' [dry run]' : ''}: the execution ended (${why}).`,
+    outcome === 'restored'
+      ? `The source was frozen and is now restored: roles ${restoredRoles.join(', ')} have their saved login settings again.`
+      : outcome === 'already-restored'
+        ? `The source had already been restored at ${record?.freeze?.restoredAt}.`
+        : outcome === 'past-point-of-no-return'
+          ? `It was past the point of no return (${record?.pointOfNoReturn?.what} at ${record?.pointOfNoReturn?.at}): the source stays frozen; finish forward by resuming with the same migrationId.`
+          : `Nothing had been frozen; no role on the source was changed.`,
+    slots.left.length
+      ? `LEFT BEHIND: ${slots.left.join(', ')} — retains WAL until dropped (a resumed execution drops it after its late-write check).`
+      : slots.dropped.length
+        ? `Dropped change-tracking slots: ${slots.dropped.join(', ')}.`
+        : `No change-tracking slot was left.`,
+  ].join('\n');
+  // A failure the workflow already rolled back (or nothing at all) needs no second notice.
+  const quiet =
+    (outcome === 'already-restored' || outcome === 'nothing-frozen') &&
+    slots.dropped.length === 0 &&
+    slots.left.length === 0;
+  if (!quiet)
+    await deps.notifier.notify(`zdm ${migrationId}: execution ended — ${outcome}`, message, {
+      migrationId,
+      mode,
+      phase: 'watchdog',
+      outcome,
+    });
+  return { migrationId, outcome, restoredRoles, droppedSlots: slots.dropped, leftBehind: slots.left, message };
+}
+
+/** An EventBridge "Step Functions Execution Status Change" event, as far as the watchdog reads it. */
+export interface ExecutionStatusEvent {
+  readonly detail?: { readonly status?: unknown; readonly input?: unknown; readonly executionArn?: unknown };
+}
+
+/**
+ * Runs the watchdog for an execution that ended TIMED_OUT, ABORTED or FAILED; reads migrationId and mode from the
+ * execution's input (`detail.input`, a JSON string). Other statuses, and input without a valid migrationId, do nothing.
+ */
+export async function watchdogForExecutionEvent(
+  deps: CutoverDeps,
+  event: ExecutionStatusEvent,
+): Promise<WatchdogReport | { ignored: string }> {
+  const status = String(event?.detail?.status ?? '');
+  if (!['TIMED_OUT', 'ABORTED', 'FAILED'].includes(status)) return { ignored: `status ${status.slice(0, 40)}` };
+  let input: { migrationId?: unknown; mode?: unknown } = {};
+  try {
+    const raw = event.detail?.input;
+    input = (typeof raw === 'string' ? JSON.parse(raw) : raw) ?? {};
+  } catch {
+    return { ignored: 'execution input is not JSON' };
+  }
+  const id = input?.migrationId;
+  if (typeof id !== 'string' || !MIGRATION_ID_PATTERN.test(id)) return { ignored: 'no valid migrationId in the input' };
+  const mode: CutoverMode = input.mode === 'execute' ? 'execute' : 'dry-run';
+  return restoreAfterAbort(deps, id, `execution ${status}`, mode);
+}

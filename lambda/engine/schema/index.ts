@@ -1,0 +1,1 @@
+export { diffSchema } from './diff-schema';

@@ -1,0 +1,25 @@
+/**
+ * Continuous change-tracked verification: the workflow's own `pgoutput` slot on each side records which rows
+ * changed, so only those rows are re-verified and the write freeze does not grow with the database.
+ *
+ * ```ts
+ * startTracking(pool: Pool, spec: StartTrackingSpec): Promise<TrackingStart>
+ * readChanges(pool: Pool, spec: TrackingSpec, options?: ReadChangesOptions): Promise<TrackedChanges>
+ * advance(pool: Pool, slot: string, lsn: string): Promise<{ lsn: string; moved: boolean }>
+ * stopTracking(pool: Pool, spec: TrackingSpec): Promise<TrackingStop>
+ * verifyKeys(source: Pool, target: Pool, table: TableName, keys: string[][], options?): Promise<KeyVerification>
+ * mergePending(previous, fresh: FreshChecks[], now: number, recheckDelayMs: number, limits?): { pending, confirmed }
+ * heartbeatLag(source: Pool, target: Pool, migrationId: string): Promise<number | null>
+ * ```
+ *
+ * Loop: read (source up to the final-sync marker's LSN) → verifyKeys → mergePending → store the pending state →
+ * advance. A step that dies before advancing reads the same changes again.
+ */
+export * from './types';
+export { startTracking, stopTracking, advance } from './tracking-slot';
+export { readChanges, type ReadChangesOptions } from './change-reader';
+export { verifyKeys, type VerifyKeysOptions } from './verify-keys';
+export { mergePending, EMPTY_PENDING, type FreshChecks, type PendingLimits } from './pending-keys';
+export { heartbeatLag, HEARTBEAT_TABLE, HEARTBEAT_TABLE_SQL } from './heartbeat';
+export { decodePgOutput, UNCHANGED_TOAST, type PgOutputMessage, type TupleValue } from './pgoutput-decoder';
+export { parseLsn, maxLsn } from './lsn';

@@ -1,0 +1,137 @@
+/**
+ * The workflow's own change-tracking slot on one database: a publication of the selected tables and a `pgoutput`
+ * logical replication slot over it. The publication comes first, so every change the slot decodes is published.
+ */
+import type { Pool } from 'pg';
+import { qualify, quoteIdent } from '../pg/identifiers';
+import type { StartTrackingSpec, TrackingSpec, TrackingStart, TrackingStop } from './types';
+
+const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+
+export function assertSlotName(slot: string): void {
+  if (!SLOT_NAME.test(slot)) {
+    throw new Error(`invalid replication slot name ${JSON.stringify(slot)}: use 1-63 of a-z, 0-9 and _`);
+  }
+}
+
+const code = (error: unknown): string | undefined => (error as { code?: string }).code;
+
+interface SlotRow {
+  plugin: string | null;
+  here: boolean;
+  active_pid: number | null;
+  confirmed: string | null;
+}
+
+async function slotRow(pool: Pool, slot: string): Promise<SlotRow | undefined> {
+  const { rows } = await pool.query<SlotRow>(
+    `SELECT plugin::text, database = current_database() AS here, active_pid, confirmed_flush_lsn::text AS confirmed
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  return rows[0];
+}
+
+function existing(spec: TrackingSpec, row: SlotRow): TrackingStart {
+  if (row.plugin !== 'pgoutput' || !row.here || !row.confirmed) {
+    throw new Error(`replication slot ${spec.slot} exists but is not a pgoutput slot of this database`);
+  }
+  return { slot: spec.slot, lsn: row.confirmed, created: false };
+}
+
+/** Creates the publication (or sets its tables), then the slot. Idempotent: an existing slot is returned as is. */
+export async function startTracking(pool: Pool, spec: StartTrackingSpec): Promise<TrackingStart> {
+  assertSlotName(spec.slot);
+  const found = await slotRow(pool, spec.slot);
+  if (found) {
+    const pub = await pool.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [spec.publication]);
+    if (pub.rowCount === 0) {
+      throw new Error(`replication slot ${spec.slot} exists but publication ${spec.publication} does not`);
+    }
+    return existing(spec, found);
+  }
+  await ensurePublication(pool, spec);
+  try {
+    const { rows } = await pool.query<{ lsn: string }>(
+      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+      [spec.slot],
+    );
+    return { slot: spec.slot, lsn: rows[0].lsn, created: true };
+  } catch (error) {
+    // Another invocation created it meanwhile.
+    const raced = code(error) === '42710' ? await slotRow(pool, spec.slot) : undefined;
+    if (!raced) throw error;
+    return existing(spec, raced);
+  }
+}
+
+/** No slot exists yet, so no reader depends on the publication: make its table list exactly the selection. */
+async function ensurePublication(pool: Pool, spec: StartTrackingSpec): Promise<void> {
+  const pub = quoteIdent(spec.publication);
+  const tables = spec.tables.map(qualify).join(', ');
+  const options = `(publish_via_partition_root = true)`;
+  const exists = await pool.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [spec.publication]);
+  if (exists.rowCount === 0) {
+    try {
+      await pool.query(`CREATE PUBLICATION ${pub}${tables ? ` FOR TABLE ${tables}` : ''} WITH ${options}`);
+      return;
+    } catch (error) {
+      if (code(error) !== '42710') throw error;
+    }
+  }
+  await pool.query(`ALTER PUBLICATION ${pub} SET ${options}`);
+  if (tables) {
+    await pool.query(`ALTER PUBLICATION ${pub} SET TABLE ${tables}`);
+    return;
+  }
+  const current = await pool.query<{ schemaname: string; tablename: string }>(
+    `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
+    [spec.publication],
+  );
+  if (current.rows.length === 0) return;
+  const all = current.rows.map((r) => qualify({ schema: r.schemaname, table: r.tablename }));
+  await pool.query(`ALTER PUBLICATION ${pub} DROP TABLE ${all.join(', ')}`);
+}
+
+/** Drops the slot (only when no process uses it), then the publication. Idempotent. */
+export async function stopTracking(pool: Pool, spec: TrackingSpec): Promise<TrackingStop> {
+  assertSlotName(spec.slot);
+  const row = await slotRow(pool, spec.slot);
+  const inUse = (pid: number | null): TrackingStop => ({
+    slot: 'in-use',
+    publication: 'kept',
+    message: `replication slot ${spec.slot} is in use${pid ? ` by process ${pid}` : ''}: not dropped, try again later`,
+  });
+  if (row?.active_pid) return inUse(row.active_pid);
+  if (row) {
+    try {
+      await pool.query(`SELECT pg_drop_replication_slot($1)`, [spec.slot]);
+    } catch (error) {
+      if (code(error) === '55006') return inUse(null);
+      if (code(error) !== '42704') throw error; // dropped meanwhile
+    }
+  }
+  const pub = await pool.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [spec.publication]);
+  if (pub.rowCount) await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(spec.publication)}`);
+  return { slot: row ? 'dropped' : 'absent', publication: pub.rowCount ? 'dropped' : 'absent' };
+}
+
+/**
+ * Consumes the slot's changes up to `lsn` (call only once the keys read up to there are verified or stored).
+ * Idempotent: a slot already at or past `lsn` is left where it is. Returns the slot's confirmed position.
+ */
+export async function advance(pool: Pool, slot: string, lsn: string): Promise<{ lsn: string; moved: boolean }> {
+  assertSlotName(slot);
+  const { rows } = await pool.query<{ at: string | null; done: boolean }>(
+    `SELECT confirmed_flush_lsn::text AS at, confirmed_flush_lsn >= $2::pg_lsn AS done
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot, lsn],
+  );
+  if (!rows[0]) throw new Error(`replication slot ${slot} does not exist`);
+  if (rows[0].done) return { lsn: rows[0].at!, moved: false };
+  const moved = await pool.query<{ lsn: string }>(
+    `SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, $2::pg_lsn)`,
+    [slot, lsn],
+  );
+  return { lsn: moved.rows[0].lsn, moved: true };
+}

@@ -1,0 +1,172 @@
+/**
+ * Before a rehearsal against the user's servers changes anything: what an earlier run (or someone else) left in
+ * these databases. The rehearsal's own leftovers — named by it after the source database, roles with its comment,
+ * marker rows of its migration ids — are removed; anything else that would collide (other zdm_ slots,
+ * publications and subscriptions, other migrations' marker rows on the target, a role of one of its names
+ * without its comment) refuses the rehearsal, naming each object.
+ */
+import type { Client } from 'pg';
+import { MARKER_TABLE, ZDM_SCHEMA } from '../contract';
+import { MARKER_TABLE_SQL } from '../lambda/engine/cutover/marker';
+import { qualify } from '../lambda/engine/pg/identifiers';
+import { UsageError } from '../cli/command-line';
+import { teardownNativeReplication } from './local/native-replication-setup';
+import {
+  PROBE_TABLE,
+  REHEARSAL_MIGRATION_PREFIX,
+  rehearsalRoleNames,
+  replicationName,
+  ZDM_PREFIX,
+} from './names';
+import { withAdmin } from './pg-clients';
+import { dropRehearsalRole, isRehearsalRole, readRole } from './roles';
+import type { RehearsalContext } from './run-context';
+import type { Servers } from './setup-servers';
+
+export interface Leftover {
+  readonly server: 'source' | 'target';
+  readonly kind: 'slot' | 'publication' | 'subscription' | 'role' | 'table' | 'marker rows';
+  readonly name: string;
+  readonly detail?: string;
+}
+
+export interface Leftovers {
+  /** The rehearsal's own, removed by `removeLeftovers`. */
+  readonly own: Leftover[];
+  /** Someone else's: the rehearsal refuses to start. */
+  readonly foreign: Leftover[];
+}
+
+const LIKE_ZDM = `${ZDM_PREFIX.replace(/_/g, '\\_')}%`;
+
+/** Marker rows of migration ids the rehearsal may have made (its prefix, or this run's --migration-id). */
+export function isOwnMigration(migrationId: string, current: string): boolean {
+  return migrationId === current || migrationId.startsWith(REHEARSAL_MIGRATION_PREFIX);
+}
+
+async function markerCounts(client: Client): Promise<Array<{ migration_id: string; n: number }>> {
+  const { rows } = await client.query<{ exists: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS exists`, [
+    MARKER_TABLE_SQL,
+  ]);
+  if (!rows[0].exists) return [];
+  return (
+    await client.query<{ migration_id: string; n: number }>(
+      `SELECT migration_id, count(*)::int AS n FROM ${MARKER_TABLE_SQL} GROUP BY 1 ORDER BY 1`,
+    )
+  ).rows;
+}
+
+async function tableExists(client: Client, name: string): Promise<boolean> {
+  const { rows } = await client.query<{ e: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS e`, [name]);
+  return rows[0].e;
+}
+
+export async function findLeftovers(ctx: RehearsalContext, servers: Servers, appRole?: string): Promise<Leftovers> {
+  const own: Leftover[] = [];
+  const foreign: Leftover[] = [];
+  const name = replicationName(servers.sourceUrl);
+  const sort = (l: Leftover, ours: boolean): number => (ours ? own : foreign).push(l);
+  await withAdmin(servers.sourceUrl, async (c) => {
+    const pubs = await c.query<{ pubname: string }>(`SELECT pubname FROM pg_publication WHERE pubname LIKE $1`, [
+      LIKE_ZDM,
+    ]);
+    for (const p of pubs.rows) sort({ server: 'source', kind: 'publication', name: p.pubname }, p.pubname === name);
+    const slots = await c.query<{ slot_name: string; active: boolean; retained: string | null }>(
+      `SELECT slot_name, active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained
+         FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE $1`,
+      [LIKE_ZDM],
+    );
+    for (const s of slots.rows) {
+      sort(
+        {
+          server: 'source',
+          kind: 'slot',
+          name: s.slot_name,
+          detail: `${s.active ? 'active' : 'inactive'}, retains ${s.retained ?? '?'} of WAL`,
+        },
+        s.slot_name === name,
+      );
+    }
+  });
+  await withAdmin(servers.targetUrl, async (c) => {
+    const subs = await c.query<{ subname: string }>(
+      `SELECT subname FROM pg_subscription
+        WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname LIKE $1`,
+      [LIKE_ZDM],
+    );
+    for (const s of subs.rows) sort({ server: 'target', kind: 'subscription', name: s.subname }, s.subname === name);
+  });
+  for (const [side, url] of [
+    ['source', servers.sourceUrl],
+    ['target', servers.targetUrl],
+  ] as const) {
+    await withAdmin(url, async (c) => {
+      for (const m of await markerCounts(c)) {
+        const ours = isOwnMigration(m.migration_id, ctx.options.migrationId);
+        // Someone else's marker rows only matter on the target (the copy would collide with them there).
+        if (!ours && side === 'source') continue;
+        sort(
+          { server: side, kind: 'marker rows', name: `${ZDM_SCHEMA}.${MARKER_TABLE}`, detail: `${m.n} of ${m.migration_id}` },
+          ours,
+        );
+      }
+      if (await tableExists(c, qualify(PROBE_TABLE))) {
+        own.push({ server: side, kind: 'table', name: `${PROBE_TABLE.schema}.${PROBE_TABLE.table}` });
+      }
+      // Roles belong to the server: on one server, look once.
+      if (side === 'target' && servers.sameServer) return;
+      const roles = rehearsalRoleNames(servers.sourceUrl);
+      const candidates = [...new Set([roles.probe, roles.replication, roles.app, ...(appRole ? [appRole] : [])])];
+      for (const role of candidates) {
+        const facts = await readRole(c, role);
+        if (!facts) continue;
+        if (isRehearsalRole(facts)) own.push({ server: side, kind: 'role', name: role });
+        else if (role !== appRole) {
+          foreign.push({ server: side, kind: 'role', name: role, detail: 'has a name the rehearsal uses' });
+        }
+      }
+    });
+  }
+  return { own, foreign };
+}
+
+function describe(l: Leftover): string {
+  return `${l.kind} ${l.name} on the ${l.server}${l.detail ? ` (${l.detail})` : ''}`;
+}
+
+/** Throws UsageError listing someone else's objects (nothing is changed). */
+export function refuseForeignLeftovers(leftovers: Leftovers): void {
+  if (leftovers.foreign.length === 0) return;
+  throw new UsageError(
+    [
+      'these databases hold objects the rehearsal did not create and would collide with; remove them (or use other ' +
+        'databases) and run again; nothing was changed:',
+      ...leftovers.foreign.map((l) => `  - ${describe(l)}`),
+    ].join('\n'),
+  );
+}
+
+/** Removes the rehearsal's own leftovers of an earlier run, logging each. */
+export async function removeLeftovers(ctx: RehearsalContext, servers: Servers, leftovers: Leftovers): Promise<void> {
+  if (leftovers.own.length === 0) return;
+  ctx.progress.log(`  removing what an earlier rehearsal left: ${leftovers.own.map(describe).join('; ')}`);
+  const { sourceUrl, targetUrl } = servers;
+  await teardownNativeReplication({ source: sourceUrl, target: targetUrl, name: replicationName(sourceUrl) });
+  for (const url of [targetUrl, sourceUrl]) {
+    await withAdmin(url, async (c) => {
+      if (await tableExists(c, MARKER_TABLE_SQL)) {
+        const ids = (await markerCounts(c))
+          .map((m) => m.migration_id)
+          .filter((id) => isOwnMigration(id, ctx.options.migrationId));
+        if (ids.length) await c.query(`DELETE FROM ${MARKER_TABLE_SQL} WHERE migration_id = ANY($1)`, [ids]);
+      }
+      await c.query(`DROP TABLE IF EXISTS ${qualify(PROBE_TABLE)}`);
+    });
+  }
+  const roles = [...new Set(leftovers.own.filter((l) => l.kind === 'role').map((l) => `${l.server}:${l.name}`))];
+  for (const key of roles) {
+    const [server, role] = key.split(':') as ['source' | 'target', string];
+    const urls = servers.sameServer ? [sourceUrl, targetUrl] : [server === 'source' ? sourceUrl : targetUrl];
+    await dropRehearsalRole(urls, role);
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The package as a consumer gets it: `npm pack` (which builds it through `prepack`), installed into a fresh CDK app
+ * that has neither esbuild nor Docker, compiled there with strict TypeScript and synthesized. Then the same package
+ * as a `file:` dependency (a directory outside the app, linked), which used to fail with PathNotUnderRoot.
+ *
+ * Offline: the app's npm install resolves `pg` (the one runtime dependency) from a lockfile made from this
+ * repository's, so every tarball comes from the npm cache that `npm ci` filled. `aws-cdk-lib`, `constructs` (peer
+ * dependencies) and `@types/node` are linked from this repository's node_modules, as the app's own would be.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  license: string;
+  bin: Record<string, string>;
+  engines: Record<string, string>;
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+};
+const LOCK = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }>;
+};
+/** What the app links from this repository instead of installing (peers and node's types). */
+const LINKED = ['aws-cdk-lib', 'constructs', '@types/node'];
+
+/** The environment of a nested npm: none of the outer `npm test`'s lifecycle variables, its cache settings kept. */
+function npmEnv(): NodeJS.ProcessEnv {
+  const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig']);
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || keep.has(key.toLowerCase())),
+  );
+}
+
+function run(command: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(command, args, { cwd, env: npmEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `${command} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+    );
+  }
+}
+
+/** `node_modules/<name>` of the runtime dependencies and everything they need, as this repository's lockfile has them. */
+function runtimeDependencyClosure(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  const todo = Object.keys(PKG.dependencies);
+  while (todo.length > 0) {
+    const name = todo.pop() as string;
+    const key = `node_modules/${name}`;
+    if (out[key]) continue;
+    const entry = LOCK.packages[key];
+    if (!entry) throw new Error(`${key} is not in package-lock.json`);
+    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...rest } = entry as Record<string, unknown>;
+    out[key] = rest;
+    todo.push(...Object.keys({ ...entry.dependencies, ...entry.optionalDependencies }));
+  }
+  return out;
+}
+
+function link(app: string, names: string[]): void {
+  for (const name of names) {
+    const at = join(app, 'node_modules', name);
+    mkdirSync(join(at, '..'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', name), at, 'dir');
+  }
+}
+
+const APP_TS = `
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { TrafficSwitchTarget, ZeroDowntimeMigration } from '${PKG.name}';
+
+// CloudFormation validation of the template is CDK's, not this package's: off to keep the check fast.
+const app = new App({ outdir: 'cdk.out', builtinCloudFormationValidation: false });
+const stack = new Stack(app, 'Consumer', { env: { account: '111111111111', region: 'eu-west-1' } });
+const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+const migration = new ZeroDowntimeMigration(stack, 'Migration', {
+  vpc,
+  source: {
+    host: 'orders-db.internal.example.com',
+    databaseName: 'orders',
+    secret: secretsmanager.Secret.fromSecretNameV2(stack, 'SourceSecret', 'zdm/source-postgres'),
+  },
+  tables: { include: [{ schema: 'public' }] },
+  cutover: {
+    applicationRoles: ['orders_app'],
+    trafficSwitch: TrafficSwitchTarget.ssmParameter(
+      ssm.StringParameter.fromStringParameterName(stack, 'Host', '/orders/database-host'),
+    ),
+  },
+});
+// The app's aws-cdk-lib types are the package's (one copy): an IConnectable of the app's ec2 module.
+const connectable: ec2.IConnectable = migration.cutover;
+connectable.connections.allowDefaultPortFromAnyIpv4('example');
+app.synth();
+`;
+
+interface Template {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+}
+
+const resourcesOf = (template: Template, type: string) =>
+  Object.values(template.Resources).filter((r) => r.Type === type);
+
+describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
+  let work: string;
+  let tarball: string;
+  let entries: string[];
+  let app: string;
+  let template: Template;
+  const timings: Record<string, number> = {};
+  const timed = <T>(what: string, fn: () => T): T => {
+    const t0 = Date.now();
+    try {
+      return fn();
+    } finally {
+      timings[what] = Date.now() - t0;
+    }
+  };
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'zdm-consumer-'));
+    const packDir = join(work, 'pack');
+    mkdirSync(packDir);
+    const packed = timed('npm pack (prepack: build)', () =>
+      JSON.parse(run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)),
+    ) as { filename: string; files: { path: string }[] }[];
+    tarball = join(packDir, packed[0].filename);
+    entries = packed[0].files.map((f) => f.path);
+
+    // A fresh app: the tarball and what its lockfile says, from the cache only.
+    app = join(work, 'app');
+    mkdirSync(app);
+    const spec = `file:${relative(app, tarball)}`;
+    const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+    const manifest = { name: 'consumer', version: '1.0.0', private: true, dependencies: { [PKG.name]: spec } };
+    writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
+    const own = {
+      version: PKG.version,
+      resolved: spec,
+      integrity,
+      license: PKG.license,
+      dependencies: PKG.dependencies,
+      peerDependencies: PKG.peerDependencies,
+      bin: PKG.bin,
+      engines: PKG.engines,
+    };
+    const lock = {
+      name: 'consumer',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': manifest, [`node_modules/${PKG.name}`]: own, ...runtimeDependencyClosure() },
+    };
+    writeFileSync(join(app, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    timed('npm ci --offline', () =>
+      run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts'], app),
+    );
+    link(app, LINKED);
+
+    writeFileSync(join(app, 'app.ts'), APP_TS);
+    const tsconfig = {
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'commonjs',
+        strict: true,
+        outDir: '.',
+        types: ['node'],
+        skipLibCheck: true,
+      },
+      files: ['app.ts'],
+    };
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig));
+    timed('tsc (strict)', () =>
+      run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], app),
+    );
+    timed('synth', () => run(process.execPath, ['app.js'], app));
+    template = JSON.parse(readFileSync(join(app, 'cdk.out', 'Consumer.template.json'), 'utf8')) as Template;
+  }, 240_000);
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+    console.log(
+      `consumer check: ${Object.entries(timings)
+        .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)
+        .join(', ')}`,
+    );
+  });
+
+  it('packs the build, the types, README and LICENSE, and no sources, tests, keys or configs', () => {
+    for (const path of [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'dist/lib/index.js',
+      'dist/lib/index.d.ts',
+      'dist/contract/index.js',
+      'dist/handlers/cutover-step/index.js',
+      'dist/bin/zdm.js',
+    ]) {
+      expect(entries).toContain(path);
+    }
+    const unexpected = entries.filter(
+      (p) =>
+        !/^dist\/(lib|contract)\/.+\.(js|d\.ts)$/.test(p) &&
+        !/^dist\/handlers\/[^/]+\/index\.js(\.map)?$/.test(p) &&
+        !['dist/bin/zdm.js', 'LICENSE', 'README.md', 'package.json', 'API.md'].includes(p),
+    );
+    expect(unexpected).toEqual([]);
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
+  });
+
+  it('declares aws-cdk-lib and constructs as peers, and its types import nothing else (no @types/pg needed)', () => {
+    const installed = join(app, 'node_modules', PKG.name);
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as typeof PKG;
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['aws-cdk-lib', 'constructs']);
+    expect(Object.keys(manifest.dependencies)).not.toEqual(expect.arrayContaining(['aws-cdk-lib']));
+    const imports = new Set<string>();
+    const visit = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) visit(path);
+        else if (entry.name.endsWith('.d.ts')) {
+          for (const m of readFileSync(path, 'utf8').matchAll(/(?:from|import\()\s*['"]([^'".][^'"]*)['"]/g))
+            imports.add(m[1]);
+        }
+      }
+    };
+    visit(join(installed, 'dist'));
+    expect([...imports].filter((i) => i !== 'constructs' && !/^aws-cdk-lib(\/|$)/.test(i))).toEqual([]);
+  });
+
+  it('synthesizes the DMS task, the state machine and the cutover functions without esbuild or Docker', () => {
+    expect(() => require.resolve('esbuild', { paths: [app] })).toThrow();
+    expect(resourcesOf(template, 'AWS::DMS::ReplicationTask')).toHaveLength(1);
+    expect(resourcesOf(template, 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    const steps = resourcesOf(template, 'AWS::Lambda::Function').filter((f) =>
+      String(f.Properties.Description).startsWith('zero-downtime-migration cutover steps'),
+    );
+    expect(steps).toHaveLength(3); // database, replication, traffic
+    for (const fn of steps) {
+      expect(fn.Properties).toMatchObject({
+        Handler: 'index.handler',
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+      });
+    }
+  });
+
+  it("uses the package's pre-built Lambda code as the asset", () => {
+    const keys = new Set(
+      resourcesOf(template, 'AWS::Lambda::Function')
+        .filter((f) => String(f.Properties.Description).startsWith('zero-downtime-migration cutover steps'))
+        .map((f) => (f.Properties.Code as { S3Key: string }).S3Key),
+    );
+    expect(keys.size).toBe(1);
+    const hash = [...keys][0].replace(/\.zip$/, '');
+    const staged = readFileSync(join(app, 'cdk.out', `asset.${hash}`, 'index.js'));
+    const prebuilt = readFileSync(join(app, 'node_modules', PKG.name, 'dist', 'handlers', 'cutover-step', 'index.js'));
+    expect(staged.equals(prebuilt)).toBe(true);
+  });
+
+  it('installs a working zdm command', () => {
+    const out = run(join(app, 'node_modules', '.bin', 'zdm'), ['--help'], app);
+    expect(out).toContain('Usage: zdm <command>');
+  });
+
+  it('works as a file: dependency on a directory outside the app (no PathNotUnderRoot)', () => {
+    // The package directory as a clone would have it after `npm ci`: its runtime dependencies installed, the peers
+    // present (here: linked, as the app's are, so there is one aws-cdk-lib).
+    const unpacked = join(work, 'linked');
+    mkdirSync(unpacked);
+    run('tar', ['-xzf', tarball, '-C', unpacked], work);
+    const pkgDir = join(unpacked, 'package');
+    for (const key of Object.keys(runtimeDependencyClosure())) {
+      cpSync(join(ROOT, key), join(pkgDir, key), { recursive: true });
+    }
+    link(pkgDir, ['aws-cdk-lib', 'constructs']);
+    const app2 = join(work, 'app-file');
+    mkdirSync(app2);
+    writeFileSync(
+      join(app2, 'package.json'),
+      JSON.stringify({ name: 'consumer-file', version: '1.0.0', private: true }),
+    );
+    timed('npm install file: --offline', () =>
+      run(
+        'npm',
+        [
+          'install',
+          '--offline',
+          '--no-audit',
+          '--no-fund',
+          '--legacy-peer-deps',
+          '--ignore-scripts',
+          `file:${relative(app2, pkgDir)}`,
+        ],
+        app2,
+      ),
+    );
+    link(app2, ['aws-cdk-lib', 'constructs']);
+    cpSync(join(app, 'app.js'), join(app2, 'app.js'));
+    run(process.execPath, ['app.js'], app2);
+    const linked = JSON.parse(readFileSync(join(app2, 'cdk.out', 'Consumer.template.json'), 'utf8')) as Template;
+    expect(resourcesOf(linked, 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    // The same pre-built code, hence the same asset.
+    const codeOf = (t: Template) =>
+      resourcesOf(t, 'AWS::Lambda::Function')
+        .map((f) => (f.Properties.Code as { S3Key?: string }).S3Key)
+        .sort();
+    expect(codeOf(linked)).toEqual(codeOf(template));
+    expect(existsSync(join(app2, 'node_modules', PKG.name, 'dist', 'handlers'))).toBe(true);
+  });
+});
