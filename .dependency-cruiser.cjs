@@ -1,7 +1,8 @@
 /**
  * The layout's dependency rules, checked by `npm run deps` (part of `npm test`):
  * contract → nothing; lib → contract only (and CDK); lambda/engine ↛ handlers, cli, rehearsal, lib;
- * lambda/handlers ↛ cli, rehearsal, lib; cli ↛ rehearsal, lib; nothing outside lib imports lib/**\/private;
+ * lambda/handlers ↛ cli, rehearsal, lib; cli ↛ rehearsal, lib; build → nothing of the project;
+ * nothing outside lib imports lib/**\/private;
  * no file-level cycles anywhere.
  */
 const RUNTIME = '^(lambda|cli|rehearsal|bin|bench)/';
@@ -48,6 +49,15 @@ module.exports = {
       severity: 'error',
       from: { path: '^cli/' },
       to: { path: '^(rehearsal|lib|bin|bench)/' },
+    },
+    {
+      name: 'build-definition-is-standalone',
+      comment:
+        'build/ (what esbuild bundles) imports nothing of the project: entries are paths. From source, lib/ loads it ' +
+        'by a computed path (lib/cutover/private/handler-code.ts); a built package never does.',
+      severity: 'error',
+      from: { path: '^build/' },
+      to: { path: '^(bin|lib|lambda|contract|cli|rehearsal|bench|test)/' },
     },
     {
       name: 'entry-points-are-leaves',

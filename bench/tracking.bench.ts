@@ -1,10 +1,11 @@
 /**
  * Write rate of a simple insert/update load on an embedded PostgreSQL 16 (wal_level=logical) without a tracking
- * slot, with the slot present but unread, and with the slot read and advanced every 500 ms as the workflow does.
+ * slot, with the slot present but unread, and with the slot read and advanced every few seconds as the workflow does
+ * (in its own process).
  * Rounds alternate between the modes so drift in the machine's speed hits each mode alike. Not run in CI.
  *
  *   npx ts-node --transpile-only bench/tracking.bench.ts
- *   (ZDM_BENCH_SECONDS=10 ZDM_BENCH_WORKERS=8 ZDM_BENCH_ROUNDS=3 to change the load)
+ *   (ZDM_BENCH_SECONDS=15 ZDM_BENCH_WORKERS=4 ZDM_BENCH_ROUNDS=3 ZDM_BENCH_READ_MS=5000 are the defaults)
  */
 import type { Pool } from 'pg';
 import { fork } from 'node:child_process';
@@ -14,7 +15,9 @@ import { createPool } from '../lambda/engine/pg/connection';
 import { sleep } from '../lambda/engine/validation/concurrency';
 import { advance, readChanges, startTracking, stopTracking } from '../lambda/engine/tracking';
 
-const SECONDS = Number(process.env.ZDM_BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.ZDM_BENCH_SECONDS ?? 15);
+/** How often the reader reads and advances (the workflow's poll interval is 30 s by default). */
+const READ_MS = Number(process.env.ZDM_BENCH_READ_MS ?? 5000);
 const WORKERS = Number(process.env.ZDM_BENCH_WORKERS ?? 4);
 const ROUNDS = Number(process.env.ZDM_BENCH_ROUNDS ?? 3);
 const ROWS = 100_000;
@@ -43,7 +46,7 @@ async function load(pool: Pool, seconds: number, firstId: number): Promise<numbe
   return counts.reduce((a, b) => a + b, 0) / seconds;
 }
 
-/** Child process: reads and advances the slot every 500 ms until told to stop, then reports what it consumed. */
+/** Child process: reads and advances the slot every READ_MS until told to stop, then reports what it consumed. */
 async function readerProcess(url: string): Promise<void> {
   const pool = await createPool(url, { max: 1, applicationName: 'zdm-bench-reader' });
   let running = true;
@@ -57,7 +60,7 @@ async function readerProcess(url: string): Promise<void> {
     const c = await readChanges(pool, spec, { maxChanges: 20_000 });
     changes += c.changes;
     if (c.lastLsn) await advance(pool, spec.slot, c.lastLsn);
-    if (!c.more) await sleep(500);
+    if (!c.more) await sleep(READ_MS);
   }
   await pool.end();
   const cpu = process.cpuUsage(started);
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
     }
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const base = mean(rates.get('no slot')!);
-    console.log(`\n${WORKERS} workers, ${SECONDS} s x ${ROUNDS} rounds per mode`);
+    console.log(`\n${WORKERS} workers, ${SECONDS} s x ${ROUNDS} rounds per mode, reads every ${READ_MS} ms`);
     for (const mode of modes) {
       const m = mean(rates.get(mode)!);
       console.log(`${mode.padEnd(22)} ${m.toFixed(0)} writes/s  (${(((m - base) / base) * 100).toFixed(1)}%)`);

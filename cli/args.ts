@@ -1,5 +1,6 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
-import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from './command-line';
+import { databaseUrl, parseCommandLine, redactUrlsInText, sameDatabase, showValue, UsageError } from './command-line';
+import { redactUrl } from '../lambda/engine/pg/connection';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];
@@ -25,7 +26,7 @@ export { UsageError };
 export const USAGE = `Usage: zdm <command> --source <postgres-url> [--target <postgres-url>] [options]
 
 Commands:
-  preflight    check the source is ready for DMS (source only)
+  preflight    check the source is ready for DMS (and the target, when --target is given)
   validate     compare source and target: --mode quick (row counts) or full (every row, default)
   sequences    compare sequence values; --sync moves target sequences past the source (idempotent)
   schema       tables, columns, keys, constraints, indexes and triggers missing or different on the target
@@ -33,10 +34,11 @@ Commands:
 Options:
   --source <url>            source database (required)
   --target <url>            target database (required except for preflight)
-  --include <schema[.table]>  tables to check, repeatable; % is a wildcard (default: every schema)
+  --include <schema[.table]>  tables to check, repeatable; % is a wildcard (default: every schema);
+                            select a partitioned table, not its partitions: they follow it
   --exclude <schema[.table]>  tables to leave out, repeatable
   --mode quick|full         validate: counts only, or checksums of every row (default full)
-  --recheck <seconds>       validate: re-read differing rows after this delay (in-flight rows converge)
+  --recheck <seconds>       validate: re-read differing rows after this delay, 0 to 3600 (in-flight rows converge)
   --max-differences <n>     validate: rows listed per table (default 1000)
   --concurrency <n>         queries in flight per database (default 2)
   --sync                    sequences: set the target sequences
@@ -48,6 +50,60 @@ Options:
 Exit codes: 0 everything matches / ready, 1 differences or preflight errors found, 2 usage or connection error.
 `;
 
+/** The longest --include / --exclude rule: two quoted names of at most 63 characters, doubled quotes included. */
+export const MAX_RULE_LENGTH = 300;
+/** The longest --recheck delay (a timer of the process). */
+export const MAX_RECHECK_SECONDS = 3600;
+
+const NUMERIC_OPTIONS: Readonly<Record<string, string>> = {
+  recheck: `a number of seconds from 0 to ${MAX_RECHECK_SECONDS}`,
+  concurrency: 'a positive integer',
+  'max-differences': 'a positive integer',
+};
+
+/** `--recheck -5` would read as a missing value followed by an option: name the negative number instead. */
+function rejectNegativeNumbers(argv: readonly string[]): void {
+  for (let i = 0; i + 1 < argv.length; i++) {
+    const name = /^--([\w-]+)$/.exec(argv[i])?.[1];
+    if (name && NUMERIC_OPTIONS[name] && /^-\d/.test(argv[i + 1])) {
+      throw new UsageError(`--${name} must be ${NUMERIC_OPTIONS[name]}, got ${showValue(argv[i + 1])}`);
+    }
+  }
+}
+
+/**
+ * Removes from `text` every URL given anywhere on the command line (as `--source x`, `--source=x` or a stray
+ * positional argument) and every password in them, even when the URL cannot be parsed, then any other postgres URL's
+ * password. Everything `zdm` prints about a failure passes through it.
+ */
+export function commandLineRedactor(argv: readonly string[]): (text: string) => string {
+  const urls: string[] = [];
+  const secrets = new Set<string>();
+  for (const arg of argv) {
+    const at = arg.search(/postgres(?:ql)?:\/\//i);
+    if (at === -1) continue;
+    const url = arg.slice(at);
+    urls.push(url);
+    // Everything between "user:" and the last "@" of the authority, whether or not the URL parses.
+    const raw = /^[a-z]+:\/\/[^:/@]*:(.*)@[^@]*$/is.exec(url)?.[1];
+    if (raw) secrets.add(raw);
+    try {
+      const u = new URL(url);
+      if (u.password) secrets.add(u.password).add(decodeURIComponent(u.password));
+      u.searchParams.forEach((v, k) => void (/pass|secret|token/i.test(k) && v && secrets.add(v)));
+    } catch {
+      // Not a parsable URL: the raw password above covers it.
+    }
+  }
+  const ordered = [...secrets].filter((x) => x.length >= 3).sort((a, b) => b.length - a.length);
+  return (text: string): string => {
+    let out = text;
+    for (const url of urls.sort((a, b) => b.length - a.length)) out = out.split(url).join(redactUrl(url));
+    for (const secret of ordered) out = out.split(secret).join('***');
+    return redactUrlsInText(out);
+  };
+}
+
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < 1)
@@ -57,6 +113,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 
 /** Parses argv (without node and script); returns 'help' for --help. Throws UsageError naming the problem. */
 export function parseCli(argv: readonly string[]): CliOptions | 'help' {
+  rejectNegativeNumbers(argv);
   const parsed = parseCommandLine(
     argv,
     {
@@ -106,12 +163,17 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   if (v.sync && command !== 'sequences') throw new UsageError('--sync applies to sequences only');
   let recheckSeconds: number | undefined;
   if (v.recheck !== undefined) {
-    if (!/^\d+(\.\d+)?$/.test(v.recheck))
-      throw new UsageError(`--recheck must be a number of seconds, got ${showValue(v.recheck)}`);
+    if (!/^\d+(\.\d+)?$/.test(v.recheck) || Number(v.recheck) > MAX_RECHECK_SECONDS)
+      throw new UsageError(`--recheck must be ${NUMERIC_OPTIONS.recheck}, got ${showValue(v.recheck)}`);
     recheckSeconds = Number(v.recheck);
   }
   const rules = (list: string[] | undefined, name: string) =>
     (list ?? []).map((text) => {
+      if (text.length > MAX_RULE_LENGTH) {
+        throw new UsageError(
+          `--${name} takes schema or schema.table of at most ${MAX_RULE_LENGTH} characters, got ${showValue(text)}`,
+        );
+      }
       try {
         return parseTableRule(text);
       } catch (error) {

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { createPool, redactSecrets } from '../lambda/engine/pg/connection';
+import { createPool } from '../lambda/engine/pg/connection';
+import { PARTITION_SELECTION_RULE, partitionSelectedMessage, selectedPartitions } from '../lambda/engine/preflight';
 import {
   compareSequences,
   diffSchema,
@@ -9,7 +10,7 @@ import {
   validate,
   type Progress,
 } from '../lambda/engine/validation';
-import { parseCli, UsageError, USAGE, type CliOptions } from './args';
+import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
 import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
 import { createProgressReporter } from './progress';
 
@@ -44,14 +45,17 @@ function describeSelection(opts: CliOptions): string {
 
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  // Every URL and password given on the command line, whatever its position, is removed from what is printed.
+  const redact = commandLineRedactor(argv);
   let options: CliOptions | 'help';
   try {
     options = parseCli(argv);
   } catch (error) {
     if (error instanceof UsageError) {
+      const message = redact(error.message);
       // --json promises one JSON document on stdout, whatever happens.
-      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: error.message })}\n`);
-      io.stderr(`zdm: ${error.message}\nRun "zdm --help" for usage.\n`);
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: message })}\n`);
+      io.stderr(`zdm: ${message}\nRun "zdm --help" for usage.\n`);
       return 2;
     }
     throw error;
@@ -61,11 +65,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return 0;
   }
   const opts = options;
-  const redact = (message: string): string => {
-    let m = redactSecrets(message, opts.source);
-    if (opts.target) m = redactSecrets(m, opts.target);
-    return m;
-  };
   const pools: Pool[] = [];
   // Progress goes to stderr whatever the output format: stdout carries only the result.
   const bar = opts.quiet
@@ -79,13 +78,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       target = await createPool(opts.target, { max: opts.concurrency, applicationName: 'zdm-cli' });
       pools.push(target);
     }
+    // One way to select partitions, the same words as preflight's partition-selected finding (preflight reports it).
+    if (opts.command !== 'preflight') {
+      const [first, ...others] = await selectedPartitions(source, opts.selection);
+      if (first) {
+        throw new UsageError(
+          `${partitionSelectedMessage(first)}${others.length ? ` (and ${others.length} more partitioned table(s))` : ''}`,
+        );
+      }
+    }
     const onProgress = bar ? (p: Progress) => bar.update(p) : undefined;
     let ok: boolean;
     let json: unknown;
     let human: string;
     switch (opts.command) {
       case 'preflight': {
-        const r = await preflight(source, opts.selection, { allowReplicaIdentityFull: opts.allowReplicaIdentityFull });
+        const r = await preflight(source, opts.selection, {
+          allowReplicaIdentityFull: opts.allowReplicaIdentityFull,
+          ...(target ? { target } : {}),
+        });
         [ok, json, human] = [r.ok, { command: 'preflight', ...r }, formatPreflight(r)];
         break;
       }
@@ -120,7 +131,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     bar?.done();
     if (selectedNothing(json)) {
       throw new UsageError(
-        `no table matches the selection (${describeSelection(opts)}); partitions are checked through their partitioned table`,
+        `no table matches the selection (${describeSelection(opts)}); for partitions, ${PARTITION_SELECTION_RULE}`,
       );
     }
     io.stdout(opts.json ? `${JSON.stringify(json, null, 2)}\n` : human);

@@ -12,6 +12,8 @@ export const TASK_TOKEN_STATES: readonly TaskStateName[] = ['RequestApproval'];
 
 /** The other (non-Task) states. */
 export const STATES = {
+  /** Pass state wrapping the raw execution input as `$.raw` (any JSON type) before ValidateInput. */
+  receiveInput: 'ReceiveInput',
   /** Inline Map over the pre-validation ranges. */
   preValidation: 'PreValidation',
   /** Inline Map over the post-validation ranges. */

@@ -4,4 +4,4 @@ export * from './monitoring/migration-monitoring';
 export * from './cutover/cutover-workflow';
 export * from './cutover/traffic-switch';
 export * from './zero-downtime-migration';
-export type { TableRule, TableSelection } from '../contract';
+export * from './tables';

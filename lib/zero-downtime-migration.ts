@@ -8,7 +8,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { CutoverWorkflow, type CutoverWorkflowOptions } from './cutover/cutover-workflow';
-import { TableSelection } from '../contract';
+import type { TableSelection } from './tables';
 import { MigrationMonitoring, MigrationMonitoringOptions } from './monitoring/migration-monitoring';
 import { DmsReplication, DmsReplicationOptions, SourceDatabaseProps } from './replication/dms-replication';
 import { AuroraTarget, AuroraTargetOptions } from './target/aurora-target';

@@ -1,59 +1,19 @@
 /**
- * The rehearsal's seams onto the engine: native logical replication (through the same ReplicationPort the DMS
- * adapter implements), the in-memory traffic switch, the local cutover dependencies, the real step handler and
- * the state machine the construct synthesizes, run by aws-local-stepfunctions.
+ * The rehearsal's seams onto the engine: the in-memory traffic switch, the local cutover dependencies, the real
+ * step handler and the state machine the construct synthesizes, run by aws-local-stepfunctions.
  */
 import './local/polyfills';
 import type { CutoverInput, StepEvent, TableSelection } from '../contract';
 import { createStepHandler, stateKey } from '../lambda/engine/cutover/steps';
 import type { ReplicationPort } from '../lambda/engine/ports';
-import { NativeLogicalReplication } from '../lambda/engine/replication/native-logical-replication';
 import { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
 import { createLocalCutoverDeps, type LocalCutoverDeps } from './local/local-cutover-deps';
-import { setupNativeReplication, teardownNativeReplication } from './local/native-replication-setup';
 import {
   runCutover,
   synthesizeCutoverDefinition,
   type CutoverRunResult,
   type RunCutoverOptions,
 } from './local/run-state-machine';
-
-export interface ReplicationHandle {
-  readonly name: string;
-  /** Replication as the workflow sees it. */
-  readonly port: ReplicationPort;
-  /** Closes the connections the port keeps. */
-  close(): Promise<void>;
-}
-
-interface Endpoints {
-  readonly sourceUrl: string;
-  readonly targetUrl: string;
-  /** Publication, subscription and slot name. */
-  readonly name: string;
-}
-
-export const setUpReplication = {
-  /** Publication on the source, subscription on the target (initial copy, then streaming). */
-  async start(options: Endpoints & { readonly tables: TableSelection }): Promise<ReplicationHandle> {
-    const setup = await setupNativeReplication({
-      source: options.sourceUrl,
-      target: options.targetUrl,
-      tables: options.tables,
-      name: options.name,
-    });
-    const port = new NativeLogicalReplication({
-      source: options.sourceUrl,
-      target: options.targetUrl,
-      subscription: setup.subscription,
-    });
-    return { name: options.name, port, close: () => port.close() };
-  },
-  /** Drops the subscription, its slot(s) and the publication. Safe to call when nothing exists. */
-  async teardown(options: Endpoints): Promise<void> {
-    await teardownNativeReplication({ source: options.sourceUrl, target: options.targetUrl, name: options.name });
-  },
-};
 
 export function createTrafficSwitch(initialEndpoint: string): MemoryTrafficSwitch {
   return new MemoryTrafficSwitch({ endpoint: initialEndpoint }, 'application endpoint (in memory)');

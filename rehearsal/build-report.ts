@@ -1,74 +1,165 @@
+import { formatTableName } from '../contract';
 import type { MigrationRecord } from '../lambda/engine/ports';
 import { redactUrl } from '../lambda/engine/pg/connection';
-import type { CutoverRunResult } from './local/run-state-machine';
-import type { DemoRowCounts } from './demo-schema';
-import { BETWEEN_PHASES, freezeWindow, phaseTimes, type CutoverPhaseTimes } from './freeze';
+import type { CleanupFailure } from './cleanup-ledger';
+import {
+  BETWEEN_PHASES,
+  commitsAfterFreeze,
+  cutoverPhaseTimes,
+  freezeHeldAt,
+  freezeWindow,
+  RECONNECT_TARGET,
+} from './freeze';
+import type { LoadCommandResult } from './load-command';
 import { htmlReportPath, type RehearsalOptions } from './options';
 import { formatMs, painter, type PhaseTiming, type RehearsalIO } from './progress';
+import type { RehearsedTables } from './rehearsed-tables';
 import { toReportPhase, writeRateBuckets, type ExecutionSummary, type RehearsalReport } from './report-json';
+import type { FreezeEnding, StopReason } from './run-context';
+import type { ExecutionRun } from './run-cutover';
 import { compareOutcome, type Actual, type ScenarioPlan } from './scenarios';
-import { replicationName, type Servers } from './servers';
-import type { ThreadedWriteLoad } from './threaded-load';
+import type { ServerState } from './server-state';
+import type { Servers } from './setup-servers';
 import type { VerificationResult } from './verify';
-import type { AckedWrite } from './write-load';
+import type { AckedWrite, WriteFailure, WriteLoadStats } from './write-load';
 
-export function buildReport(args: {
-  options: RehearsalOptions;
-  plan: ScenarioPlan;
-  startedAt: number;
-  finishedAt: number;
-  servers?: Servers;
-  state: {
-    rows?: DemoRowCounts;
-    runs: Array<CutoverRunResult & { startedAt: number }>;
-    record?: MigrationRecord;
-    actual: Actual;
-    verification: VerificationResult[];
-    validation?: RehearsalReport['validation'];
+export interface ReportInput {
+  readonly options: RehearsalOptions;
+  readonly plan: ScenarioPlan;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly servers?: Servers;
+  readonly tables?: RehearsedTables;
+  readonly writer?: {
+    readonly workload: 'demo' | 'probe';
+    readonly role: string;
+    readonly acks: readonly AckedWrite[];
+    readonly failures: readonly WriteFailure[];
+    readonly stats: WriteLoadStats;
+    /** When it stopped writing (epoch ms). */
+    readonly stoppedAt?: number;
   };
-  load?: ThreadedWriteLoad;
-  phases: PhaseTiming[];
-  notices: string[];
-  failure?: Error;
-}): RehearsalReport {
-  const { options, plan, state, load, servers } = args;
-  const acks = load?.acks ?? [];
-  const cutoverPhases = [...phaseTimes(state.record), ...failureHandlerTimes(state.runs)].sort(
-    (a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt),
+  readonly loadCommand?: LoadCommandResult;
+  readonly runs: readonly ExecutionRun[];
+  readonly record?: MigrationRecord;
+  readonly actual: Actual;
+  readonly verification: VerificationResult[];
+  readonly validation?: RehearsalReport['validation'];
+  readonly phases: PhaseTiming[];
+  readonly notices: string[];
+  readonly failure?: Error;
+  readonly interrupted?: StopReason;
+  readonly ending?: FreezeEnding;
+  readonly serverState?: ServerState;
+  readonly cleanupFailures: CleanupFailure[];
+}
+
+function executionSummaries(runs: readonly ExecutionRun[]): ExecutionSummary[] {
+  return runs.map((r, index) => {
+    const failed = r.events.find((e) => e.type === 'StateFailed' && e.index === undefined && e.step);
+    return {
+      index,
+      status: r.status,
+      ...(r.error ? { error: r.error } : {}),
+      ...(r.cause ? { cause: r.cause.slice(0, 1000) } : {}),
+      ...(r.lastState ? { lastState: r.lastState } : {}),
+      ...(failed ? { failedState: failed.state } : {}),
+      startedAt: new Date(r.startedAt).toISOString(),
+      durationMs: r.durationMs,
+    };
+  });
+}
+
+/** Why the rehearsal did not pass, every reason in words. */
+function reasons(args: {
+  input: ReportInput;
+  mismatches: string[];
+  lostWrites: number | null;
+  lostUnknown?: string;
+  acks: number;
+  freeze: ReturnType<typeof freezeWindow>;
+  validation: RehearsalReport['validation'];
+}): string[] {
+  const { input, mismatches, lostWrites, freeze, validation } = args;
+  const out: string[] = [];
+  if (input.interrupted) out.push(`interrupted (${input.interrupted.message}) before it finished`);
+  if (input.failure) out.push(input.failure.message);
+  if (!input.failure && !input.interrupted && mismatches.length) out.push(`not as expected: ${mismatches.join('; ')}`);
+  if (lostWrites === null) out.push(`acknowledged writes not verified: ${args.lostUnknown}`);
+  else if (lostWrites > 0) out.push(`${lostWrites} acknowledged write(s) LOST`);
+  if (args.acks === 0 && !input.failure && !input.interrupted) out.push('no write was acknowledged');
+  if (!validation.ok && validation.by !== 'not run') {
+    out.push(`validation MISMATCH (${validation.by})${validation.error ? `: ${validation.error}` : ''}`);
+  }
+  const writer = input.writer;
+  if (writer && writer.failures.length > 0) {
+    const byMessage = new Map<string, number>();
+    for (const f of writer.failures) byMessage.set(f.message, (byMessage.get(f.message) ?? 0) + 1);
+    const [message, n] = [...byMessage.entries()].sort((a, b) => b[1] - a[1])[0];
+    out.push(
+      `${writer.stats.failed || writer.failures.length} write(s) of the ${writer.workload === 'demo' ? 'application load' : 'probe writer'} ` +
+        `failed (${n}× "${message.slice(0, 160)}")`,
+    );
+  }
+  if (freeze.status === 'ongoing' && !input.interrupted && !input.failure) {
+    out.push(`the write freeze did not end while the writes ran (${formatMs(freeze.ongoingMs ?? 0)} so far)`);
+  }
+  const stillFrozen = (input.serverState?.roles ?? []).filter(
+    (r) => r.server === 'source' && r.exists && r.canLogin === false && !input.ending?.keptFrozen,
   );
-  const freeze = freezeWindow(acks, cutoverPhases);
+  if (stillFrozen.length) {
+    out.push(`the source is still frozen: ${stillFrozen.map((r) => `${r.role} NOLOGIN`).join(', ')}`);
+  }
+  if (input.cleanupFailures.length) {
+    out.push(`${input.cleanupFailures.length} clean-up step(s) failed: ${input.cleanupFailures.map((f) => f.name).join('; ')}`);
+  }
+  if (input.serverState?.unreadable) out.push(`the servers' state could not be read back: ${input.serverState.unreadable}`);
+  return out;
+}
+
+export function buildReport(input: ReportInput): RehearsalReport {
+  const { options, plan, servers } = input;
+  const acks = input.writer?.acks ?? [];
+  const cutoverPhases = cutoverPhaseTimes(input.record, input.runs);
+  const offset = servers?.clockOffsetMs.source ?? 0;
+  const freeze = freezeWindow(acks, cutoverPhases, {
+    heldAt: freezeHeldAt(input.record),
+    observedUntil: input.writer?.stoppedAt ?? input.finishedAt,
+    sourceClockOffsetMs: offset,
+  });
   const expected = plan.expected(options.mode);
-  const mismatches = args.failure ? [] : compareOutcome(expected, state.actual);
-  const onTarget = state.verification.find((v) => v.database === 'target');
-  const lostWrites = state.verification.length ? Math.max(...state.verification.map((v) => v.lost)) : acks.length;
+  const mismatches = input.failure || input.interrupted ? [] : compareOutcome(expected, input.actual);
+  const verified = input.verification.length > 0;
+  const lostWrites = verified ? Math.max(...input.verification.map((v) => v.lost)) : null;
+  const lostUnknown = verified
+    ? undefined
+    : input.interrupted
+      ? `the rehearsal was interrupted (${input.interrupted.message}) before it looked them up`
+      : input.failure
+        ? `the rehearsal stopped before it looked them up (${input.failure.message.slice(0, 200)})`
+        : 'they were not looked up';
+  const onTarget = input.verification.find((v) => v.database === 'target');
   const acknowledgedOn: Record<string, number> = {};
   const acknowledgedByKind: Record<string, number> = {};
-  for (const a of acks) {
-    acknowledgedOn[a.server] = (acknowledgedOn[a.server] ?? 0) + 1;
-    acknowledgedByKind[a.kind] = (acknowledgedByKind[a.kind] ?? 0) + 1;
-  }
-  // Load duration: from the first acknowledged commit to the last (the worker's start-up is not load).
   let firstAck = Infinity;
   let lastAck = -Infinity;
   for (const a of acks) {
+    acknowledgedOn[a.server] = (acknowledgedOn[a.server] ?? 0) + 1;
+    acknowledgedByKind[a.kind] = (acknowledgedByKind[a.kind] ?? 0) + 1;
     firstAck = Math.min(firstAck, a.at);
     lastAck = Math.max(lastAck, a.at);
   }
+  // Load duration: from the first acknowledged commit to the last (the worker's start-up is not load).
   const loadMs = acks.length > 1 ? lastAck - firstAck : 0;
-  const stats = load?.stats();
-  const validation = state.validation ?? { ok: false, by: 'not run' };
-  const ok =
-    !args.failure &&
-    mismatches.length === 0 &&
-    lostWrites === 0 &&
-    acks.length > 0 &&
-    validation.ok &&
-    (stats?.failed ?? 0) === 0;
+  const stats = input.writer?.stats;
+  const validation = input.validation ?? { ok: false, by: 'not run' };
+  const failedBecause = reasons({ input, mismatches, lostWrites, lostUnknown, acks: acks.length, freeze, validation });
   const phases = [
-    ...args.phases.map(toReportPhase),
+    ...input.phases.map(toReportPhase),
     ...cutoverPhases.map((p) => ({
       name: p.name,
       group: 'cutover' as const,
+      kind: p.kind,
       startedAt: p.startedAt,
       endedAt: p.endedAt ?? null,
       status: p.status,
@@ -76,32 +167,47 @@ export function buildReport(args: {
       ...(p.error ? { detail: p.error } : {}),
     })),
   ].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
-  const executions: ExecutionSummary[] = state.runs.map((r, index) => ({
-    index,
-    status: r.status,
-    ...(r.error ? { error: r.error } : {}),
-    ...(r.cause ? { cause: r.cause.slice(0, 1000) } : {}),
-    ...(r.lastState ? { lastState: r.lastState } : {}),
-    startedAt: new Date(r.startedAt).toISOString(),
-    durationMs: r.durationMs,
-  }));
+  const tables = input.tables;
+  const { ms: freezeMs, ...freezeRest } = freeze;
+  const freezeUnknown =
+    freezeMs !== null
+      ? undefined
+      : freeze.status === 'ongoing'
+        ? `the freeze had not ended when the writes stopped: no write committed for ${formatMs(freeze.ongoingMs ?? 0)} after the last acknowledged one`
+        : 'fewer than two acknowledged writes: nothing to measure';
+  const sourceCommits = commitsAfterFreeze(acks, input.record, offset);
   return {
-    ok,
+    ok: failedBecause.length === 0,
+    failedBecause,
     scenario: options.scenario,
     description: plan.description,
     mode: options.mode,
     migrationId: options.migrationId,
-    startedAt: new Date(args.startedAt).toISOString(),
-    endedAt: new Date(args.finishedAt).toISOString(),
-    durationMs: args.finishedAt - args.startedAt,
+    startedAt: new Date(input.startedAt).toISOString(),
+    endedAt: new Date(input.finishedAt).toISOString(),
+    durationMs: input.finishedAt - input.startedAt,
+    ...(input.interrupted ? { interrupted: input.interrupted } : {}),
     servers: {
       kind: servers?.kind ?? (options.sourceUrl ? 'external' : 'embedded'),
       source: servers ? redactUrl(servers.sourceUrl) : options.sourceUrl ? redactUrl(options.sourceUrl) : '',
       target: servers ? redactUrl(servers.targetUrl) : options.targetUrl ? redactUrl(options.targetUrl) : '',
       leftInPlace: Boolean(options.sourceUrl),
+      ...(servers ? { sameServer: servers.sameServer } : {}),
+      ...(input.serverState ? { state: input.serverState } : {}),
     },
-    rows: { requested: options.rows, loaded: { ...(state.rows ?? {}) } },
+    tables: {
+      kind: tables?.kind ?? 'none',
+      names: (tables?.tables ?? []).map(formatTableName),
+      rows: { ...(tables?.rows ?? {}) },
+      rowsAreEstimates: tables?.rowsAreEstimates ?? false,
+    },
+    rows: {
+      requested: options.demo ? options.rows : null,
+      loaded: tables?.kind === 'demo' ? { ...tables.rows } : {},
+    },
     load: {
+      writer: input.writer?.workload ?? 'none',
+      ...(input.writer ? { role: input.writer.role } : {}),
       targetRate: options.rate,
       concurrency: options.concurrency,
       durationMs: Math.round(loadMs),
@@ -109,73 +215,37 @@ export function buildReport(args: {
       retries: stats?.retries ?? 0,
       retriedByCode: stats?.retriedByCode ?? {},
       failed: stats?.failed ?? 0,
-      failures: (load?.failures ?? []).slice(0, 20),
+      failures: (input.writer?.failures ?? []).slice(0, 20),
+      ...(input.loadCommand ? { command: input.loadCommand } : {}),
     },
     acknowledgedWrites: acks.length,
     acknowledgedOn,
     acknowledgedByKind,
-    writesFoundOnTarget: onTarget?.found ?? 0,
+    writesFoundOnTarget: onTarget ? onTarget.found : null,
     lostWrites,
-    lostSamples: state.verification.flatMap((v) => v.samples).slice(0, 20),
-    verification: state.verification,
-    writeFreezeMs: freeze.ms,
-    freeze: {
-      from: freeze.from,
-      to: freeze.to,
-      ...(freeze.lastWriteBefore ? { lastWriteBefore: freeze.lastWriteBefore } : {}),
-      ...(freeze.firstWriteAfter ? { firstWriteAfter: freeze.firstWriteAfter } : {}),
-      breakdown: freeze.breakdown,
-      nextLongestGapMs: freeze.nextLongestGapMs,
-      medianGapMs: freeze.medianGapMs,
-      ...commitsAfterFreeze(acks, state.record),
-    },
+    ...(lostUnknown ? { lostWritesUnknownReason: lostUnknown } : {}),
+    lostSamples: input.verification.flatMap((v) => v.samples).slice(0, 20),
+    verification: input.verification,
+    writeFreezeMs: freezeMs,
+    ...(freezeUnknown ? { writeFreezeUnknownReason: freezeUnknown } : {}),
+    freeze: { ...freezeRest, ...(sourceCommits !== undefined ? { sourceCommitsAfterFreeze: sourceCommits } : {}) },
     phases,
-    cutover: { executions, migrationStatus: state.record?.status ?? null, phases: cutoverPhases },
+    cutover: {
+      executions: executionSummaries(input.runs),
+      migrationStatus: input.record?.status ?? null,
+      phases: cutoverPhases,
+      ...(input.ending?.watchdog ? { watchdog: input.ending.watchdog } : {}),
+      ...(input.ending?.restoredByRehearsal.length ? { restoredByRehearsal: input.ending.restoredByRehearsal } : {}),
+      ...(input.ending?.keptFrozen ? { keptFrozen: input.ending.keptFrozen } : {}),
+    },
     expected,
-    actual: state.actual,
+    actual: input.actual,
     mismatches,
     validation,
     writeRate: writeRateBuckets(acks),
-    notices: args.notices,
-    ...(args.failure ? { error: args.failure.message } : {}),
-  };
-}
-
-/** Rollback / ReportStoppedFailure have no phase record: take their times from the executions' state events. */
-function failureHandlerTimes(runs: ReadonlyArray<CutoverRunResult>): CutoverPhaseTimes[] {
-  const out: CutoverPhaseTimes[] = [];
-  for (const run of runs) {
-    const entered = new Map<string, number>();
-    for (const e of run.events) {
-      if (e.state !== 'Rollback' && e.state !== 'ReportStoppedFailure') continue;
-      if (e.type === 'StateEntered') entered.set(e.state, e.timestamp);
-      else if ((e.type === 'StateExited' || e.type === 'StateFailed') && entered.has(e.state)) {
-        const start = entered.get(e.state) as number;
-        out.push({
-          name: e.state === 'Rollback' ? 'rollback' : 'reportStoppedFailure',
-          status: e.type === 'StateExited' ? 'succeeded' : 'failed',
-          startedAt: new Date(start).toISOString(),
-          endedAt: new Date(e.timestamp).toISOString(),
-          durationMs: e.timestamp - start,
-        });
-        entered.delete(e.state);
-      }
-    }
-  }
-  return out;
-}
-
-function commitsAfterFreeze(
-  acks: readonly AckedWrite[],
-  record: MigrationRecord | undefined,
-): { sourceCommitsAfterFreeze?: number } {
-  const frozen = record?.phases.freezeWrites;
-  if (!record?.freeze || frozen?.status !== 'succeeded' || !frozen.endedAt) return {};
-  const from = Date.parse(frozen.endedAt);
-  const until = record.freeze.restoredAt ? Date.parse(record.freeze.restoredAt) : Infinity;
-  return {
-    sourceCommitsAfterFreeze: acks.filter((a) => a.server === 'source' && a.serverAt > from && a.serverAt < until)
-      .length,
+    notices: input.notices,
+    cleanupFailures: input.cleanupFailures,
+    ...(input.failure ? { error: input.failure.message } : {}),
   };
 }
 
@@ -200,7 +270,7 @@ export function freezeBreakdownLines(report: RehearsalReport, indent = '    '): 
     const at =
       gaps.length === 1
         ? breakdown.indexOf(gaps[0])
-        : rows.findIndex((r) => /^(application reconnects|after the last phase)/.test(r.name));
+        : rows.findIndex((r) => r.name === RECONNECT_TARGET || /^(application reconnects|after the last phase|still frozen)/.test(r.name));
     rows.splice(at === -1 ? rows.length : at, 0, {
       name: 'between phases',
       ms: gaps.reduce((sum, g) => sum + g.ms, 0),
@@ -233,44 +303,94 @@ export function describeExpectation(e: RehearsalReport['expected']): string {
   ].join(', ');
 }
 
+/** The verdict line's reason: the first reason, and how many more. */
+function verdictReason(report: RehearsalReport): string {
+  if (report.ok) return ' — outcome as expected, no acknowledged write lost';
+  const [first, ...rest] = report.failedBecause;
+  if (!first) return '';
+  return ` — ${first.length > 150 ? `${first.slice(0, 150)}…` : first}${rest.length ? ` (+${rest.length} more below)` : ''}`;
+}
+
+/** What the servers are left with, one line each (external servers). */
+function serverLines(report: RehearsalReport, label: (t: string) => string, pad: string, paint: ReturnType<typeof painter>): string[] {
+  const state = report.servers.state;
+  if (!state) return [];
+  if (state.embedded) return [`${label('servers')}embedded servers stopped and removed, with everything on them`];
+  const lines: string[] = [];
+  const sourceRoles = state.roles.filter((r) => r.server === 'source');
+  if (sourceRoles.length) {
+    lines.push(
+      `${label('source roles')}${sourceRoles
+        .map((r) =>
+          !r.exists
+            ? `${r.role} removed`
+            : `${r.role} ${r.canLogin ? paint('ok', 'LOGIN') : paint('bad', 'NOLOGIN')} limit ${r.connectionLimit}${
+                r.before ? ` (${r.asBefore ? 'as before' : paint('bad', 'CHANGED')}, password ${r.passwordUnchanged ? 'unchanged' : paint('bad', 'CHANGED')})` : ''
+              }`,
+        )
+        .join('; ')}`,
+    );
+  }
+  const w = report.cutover.watchdog;
+  if (w) lines.push(`${label("dead man's switch")}${w.outcome}: ${w.message.split('\n').slice(1).join(' ')}`);
+  if (report.cutover.restoredByRehearsal?.length) {
+    lines.push(`${pad}the rehearsal restored the saved login settings of ${report.cutover.restoredByRehearsal.join(', ')}`);
+  }
+  if (report.cutover.keptFrozen) lines.push(`${pad}${report.cutover.keptFrozen}`);
+  if (state.leftBehind.length === 0 && !state.unreadable) {
+    lines.push(`${label('left behind')}${paint('ok', 'nothing')} — both databases are as they were before the rehearsal`);
+  } else {
+    lines.push(`${label('left behind')}${state.leftBehind.length} object(s):`);
+    for (const l of state.leftBehind) {
+      lines.push(`${pad}- ${l.server}: ${l.kind} ${l.name}${l.detail ? ` (${l.detail})` : ''}`);
+    }
+    if (state.unreadable) lines.push(`${pad}${paint('bad', 'could not read the servers back')}: ${state.unreadable}`);
+  }
+  return lines;
+}
+
 /**
- * The summary printed at the end of a rehearsal: the verdict, then what a reader asks first (was anything lost,
- * how long was the freeze and what was it made of), then the details. Plain text unless `color`.
+ * The summary printed at the end of a rehearsal: the verdict and why, then what a reader asks first (was anything
+ * lost, how long was the freeze and what was it made of), then the details and what the servers are left with.
+ * Plain text unless `color`.
  */
 export function summaryLines(
   report: RehearsalReport,
   options: Pick<RehearsalOptions, 'reportPath' | 'keepReplication'>,
-  servers?: Pick<Servers, 'kind' | 'sourceUrl' | 'targetUrl'>,
+  _servers?: Pick<Servers, 'kind' | 'sourceUrl' | 'targetUrl'>,
   color = false,
 ): string[] {
   const paint = painter(color);
   const label = (text: string): string => `  ${text.padEnd(19)} `;
   const pad = ' '.repeat(label('').length);
   const verdict = report.ok ? paint('ok', 'OK') : paint('bad', 'FAILED');
-  const why = report.error
-    ? ` — ${report.error}`
-    : report.ok
-      ? ' — outcome as expected, no acknowledged write lost'
-      : '';
 
   // Lost writes, with where each acknowledged write was looked for.
-  const verified = report.verification.length > 0;
   const where = report.verification.map((v) => `${v.database} ${v.found}/${v.checked}`).join(', ');
-  const lost = !verified
-    ? `${paint('bad', 'not verified')} (the rehearsal stopped before checking ${report.acknowledgedWrites} acknowledged writes)`
-    : report.lostWrites === 0
-      ? `${paint('ok', '0')} of ${report.acknowledgedWrites} acknowledged (found: ${where})`
-      : `${paint('bad', `${report.lostWrites} LOST`)} of ${report.acknowledgedWrites} acknowledged (found: ${where}); ` +
-        'see lostSamples in the JSON report';
+  const lost =
+    report.lostWrites === null
+      ? `${paint('bad', 'unknown')} — ${report.lostWritesUnknownReason ?? 'not verified'} (${report.acknowledgedWrites} acknowledged)`
+      : report.lostWrites === 0
+        ? `${paint('ok', '0')} of ${report.acknowledgedWrites} acknowledged (found: ${where})`
+        : `${paint('bad', `${report.lostWrites} LOST`)} of ${report.acknowledgedWrites} acknowledged (found: ${where}); ` +
+          'see lostSamples in the JSON report';
 
   // The freeze: total, then what it was made of.
   const { breakdown } = report.freeze;
   const single = breakdown.length === 1;
-  const freeze = report.freeze.from
-    ? `${paint('bold', `${report.writeFreezeMs} ms`)}  ${
-        single ? `${breakdown[0].name};` : 'longest pause between acknowledged commits'
-      } (next-longest ${report.freeze.nextLongestGapMs} ms, median ${report.freeze.medianGapMs} ms)`
-    : `${report.writeFreezeMs} ms (fewer than two acknowledged writes: nothing to measure)`;
+  const stats = `(next-longest ${report.freeze.nextLongestGapMs} ms, median ${report.freeze.medianGapMs} ms)`;
+  const freeze =
+    report.freeze.status === 'ongoing'
+      ? `${paint('bad', 'ONGOING')} when the writes stopped — no write committed for ${formatMs(report.freeze.ongoingMs ?? 0)} so far`
+      : report.writeFreezeMs === null
+        ? `unknown (${report.writeFreezeUnknownReason ?? 'not measured'})`
+        : `${paint('bold', `${report.writeFreezeMs} ms`)}  ${
+            single
+              ? `${breakdown[0].name};`
+              : report.freeze.status === 'none'
+                ? 'longest pause between acknowledged commits (nothing was frozen)'
+                : 'longest pause between acknowledged commits'
+          } ${stats}`;
   const after = report.freeze.sourceCommitsAfterFreeze;
   const held =
     after === undefined
@@ -281,25 +401,39 @@ export function summaryLines(
         ];
 
   const load = report.load;
-  const expected = report.error
+  const expected = report.error || report.interrupted
     ? `${paint('bad', 'not reached')} (expected: ${describeExpectation(report.expected)})`
     : report.mismatches.length === 0
       ? `${paint('ok', 'as expected')}: ${describeExpectation(report.expected)}`
       : `${paint('bad', report.mismatches.join('; '))} (expected: ${describeExpectation(report.expected)})`;
+  const writer = load.writer === 'probe' ? 'probe writes' : 'writes';
+  const command = load.command;
+  const tableCount = report.tables.names.length;
+  const totalRows = Object.values(report.tables.rows).reduce((a, b) => a + b, 0);
   const lines = [
     '',
-    `Rehearsal ${report.scenario} (${report.mode}): ${verdict}${why}`,
+    `Rehearsal ${report.scenario} (${report.mode}): ${verdict}${verdictReason(report)}`,
+    ...(report.ok || report.failedBecause.length < 2
+      ? []
+      : report.failedBecause.map((r, i) => `${i === 0 ? label('failed because') : pad}- ${r}`)),
     `${label('lost writes')}${lost}`,
     `${label('write freeze')}${freeze}`,
     ...(single ? [] : freezeBreakdownLines(report, pad)),
     ...held,
-    `${label('writes')}${report.acknowledgedWrites} acknowledged (${
+    `${label(writer)}${report.acknowledgedWrites} acknowledged (${
       Object.entries(report.acknowledgedOn)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'none'
     }), ${load.achievedRate} writes/s of ${load.targetRate} asked, ${load.retries} retried attempts, ${
       load.failed ? paint('bad', `${load.failed} failed`) : '0 failed'
     }`,
+    ...(command
+      ? [
+          `${label('your --load')}${command.exitCode === null && command.signal === null ? 'still running' : command.signal ? `ended by ${command.signal}` : `exit code ${command.exitCode}`}${
+            command.stoppedByRehearsal ? ' (stopped by the rehearsal)' : ' (ended by itself)'
+          }, ${command.outputLines} output line(s); what it committed is covered by the validation below`,
+        ]
+      : []),
     `${label('validation')}${report.validation.ok ? paint('ok', 'match') : paint('bad', 'MISMATCH')} — ${report.validation.by}${
       report.validation.error ? `: ${report.validation.error}` : ''
     }`,
@@ -307,34 +441,24 @@ export function summaryLines(
       report.cutover.executions
         .map(
           (e) =>
-            `#${e.index + 1} ${e.status}${e.error ? ` ${e.error}` : ''}${e.lastState ? ` at ${e.lastState}` : ''} in ${formatMs(
-              e.durationMs,
-            )}`,
+            `#${e.index + 1} ${e.status}${e.error ? ` ${e.error}` : ''}${e.failedState ? ` in ${paint('bad', e.failedState)}` : ''}${
+              e.lastState ? ` at ${e.lastState}` : ''
+            } in ${formatMs(e.durationMs)}`,
         )
         .join(', ') || 'none'
     }`,
     `${label('expected vs actual')}${expected}`,
-    `${label('rows')}${Object.values(report.rows.loaded).reduce((a, b) => a + b, 0)}`,
+    `${label('tables')}${report.tables.kind === 'demo' ? 'demo schema, ' : ''}${tableCount} table(s), ${
+      report.tables.rowsAreEstimates ? '≈' : ''
+    }${totalRows} rows`,
     `${label('total time')}${formatMs(report.durationMs)}`,
+    ...serverLines(report, label, pad, paint),
     `${label('reports')}${options.reportPath}`,
     `${pad}${htmlReportPath(options.reportPath)}`,
   ];
-  if (servers?.kind === 'external') {
-    lines.push(
-      `${label('servers')}left running with the data in place: source ${redactUrl(servers.sourceUrl)} (schemas app, sales), ` +
-        `target ${redactUrl(servers.targetUrl)}${
-          options.keepReplication ? `; publication/subscription/slot "${replicationName(servers.sourceUrl)}" kept` : ''
-        }`,
-    );
-  }
   return lines;
 }
 
-export function printSummary(
-  io: RehearsalIO,
-  report: RehearsalReport,
-  options: RehearsalOptions,
-  servers?: Servers,
-): void {
-  for (const line of summaryLines(report, options, servers, io.color)) io.out(line);
+export function printSummary(io: RehearsalIO, report: RehearsalReport, options: RehearsalOptions): void {
+  for (const line of summaryLines(report, options, undefined, io.color)) io.out(line);
 }

@@ -7,11 +7,13 @@
  */
 import type { Client } from 'pg';
 import { MARKER_TABLE, ZDM_SCHEMA } from '../contract';
+import { trackingNames } from '../lambda/engine/cutover/change-tracking';
 import { MARKER_TABLE_SQL } from '../lambda/engine/cutover/marker';
-import { qualify } from '../lambda/engine/pg/identifiers';
+import { qualify, quoteIdent } from '../lambda/engine/pg/identifiers';
 import { UsageError } from '../cli/command-line';
 import { teardownNativeReplication } from './local/native-replication-setup';
 import {
+  parseProbeComment,
   PROBE_TABLE,
   REHEARSAL_MIGRATION_PREFIX,
   rehearsalRoleNames,
@@ -61,46 +63,86 @@ async function tableExists(client: Client, name: string): Promise<boolean> {
   return rows[0].e;
 }
 
-export async function findLeftovers(ctx: RehearsalContext, servers: Servers, appRole?: string): Promise<Leftovers> {
-  const own: Leftover[] = [];
-  const foreign: Leftover[] = [];
-  const name = replicationName(servers.sourceUrl);
-  const sort = (l: Leftover, ours: boolean): number => (ours ? own : foreign).push(l);
-  await withAdmin(servers.sourceUrl, async (c) => {
-    const pubs = await c.query<{ pubname: string }>(`SELECT pubname FROM pg_publication WHERE pubname LIKE $1`, [
-      LIKE_ZDM,
-    ]);
-    for (const p of pubs.rows) sort({ server: 'source', kind: 'publication', name: p.pubname }, p.pubname === name);
-    const slots = await c.query<{ slot_name: string; active: boolean; retained: string | null }>(
-      `SELECT slot_name, active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained
-         FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE $1`,
-      [LIKE_ZDM],
-    );
-    for (const s of slots.rows) {
-      sort(
-        {
-          server: 'source',
-          kind: 'slot',
-          name: s.slot_name,
-          detail: `${s.active ? 'active' : 'inactive'}, retains ${s.retained ?? '?'} of WAL`,
-        },
-        s.slot_name === name,
-      );
+/** The migration id an earlier run wrote on its probe table (`zdm rehearsal run <id>`). */
+async function probeRun(client: Client): Promise<string | undefined> {
+  const { rows } = await client.query<{ comment: string | null }>(
+    `SELECT obj_description(to_regclass($1), 'pg_class') AS comment`,
+    [qualify(PROBE_TABLE)],
+  );
+  return parseProbeComment(rows[0]?.comment ?? null);
+}
+
+/**
+ * Slot and publication names the rehearsal (and the workflow it runs, for these migration ids) may have created:
+ * its native replication, and the workflow's change tracking on either side in either mode.
+ */
+export function ownReplicationNames(sourceUrl: string, migrationIds: Iterable<string>): Set<string> {
+  const names = new Set([replicationName(sourceUrl)]);
+  for (const id of migrationIds) {
+    for (const mode of ['execute', 'dry-run'] as const) {
+      const t = trackingNames(id, mode);
+      names.add(t.source);
+      names.add(t.target);
     }
-  });
-  await withAdmin(servers.targetUrl, async (c) => {
-    const subs = await c.query<{ subname: string }>(
+  }
+  return names;
+}
+
+async function replicationObjects(
+  client: Client,
+  side: 'source' | 'target',
+): Promise<Array<Leftover & { readonly object: string }>> {
+  const out: Array<Leftover & { object: string }> = [];
+  const pubs = await client.query<{ pubname: string }>(`SELECT pubname FROM pg_publication WHERE pubname LIKE $1`, [
+    LIKE_ZDM,
+  ]);
+  for (const p of pubs.rows) out.push({ server: side, kind: 'publication', name: p.pubname, object: p.pubname });
+  const slots = await client.query<{ slot_name: string; active: boolean; retained: string | null }>(
+    `SELECT slot_name, active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained
+       FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE $1`,
+    [LIKE_ZDM],
+  );
+  for (const s of slots.rows) {
+    out.push({
+      server: side,
+      kind: 'slot',
+      name: s.slot_name,
+      object: s.slot_name,
+      detail: `${s.active ? 'active' : 'inactive'}, retains ${s.retained ?? '?'} of WAL`,
+    });
+  }
+  if (side === 'target') {
+    const subs = await client.query<{ subname: string }>(
       `SELECT subname FROM pg_subscription
         WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname LIKE $1`,
       [LIKE_ZDM],
     );
-    for (const s of subs.rows) sort({ server: 'target', kind: 'subscription', name: s.subname }, s.subname === name);
-  });
-  for (const [side, url] of [
+    for (const s of subs.rows) out.push({ server: side, kind: 'subscription', name: s.subname, object: s.subname });
+  }
+  return out;
+}
+
+export async function findLeftovers(ctx: RehearsalContext, servers: Servers, appRole?: string): Promise<Leftovers> {
+  const own: Leftover[] = [];
+  const foreign: Leftover[] = [];
+  const sort = (l: Leftover, ours: boolean): number => (ours ? own : foreign).push(l);
+  const sides = [
     ['source', servers.sourceUrl],
     ['target', servers.targetUrl],
-  ] as const) {
+  ] as const;
+  // Which migration ids are the rehearsal's: this run's, an earlier run's (its probe table says), rehearsal-*.
+  const ids = new Set([ctx.options.migrationId]);
+  for (const [, url] of sides) {
     await withAdmin(url, async (c) => {
+      const run = await probeRun(c);
+      if (run) ids.add(run);
+      for (const m of await markerCounts(c)) if (isOwnMigration(m.migration_id, ctx.options.migrationId)) ids.add(m.migration_id);
+    });
+  }
+  const names = ownReplicationNames(servers.sourceUrl, ids);
+  for (const [side, url] of sides) {
+    await withAdmin(url, async (c) => {
+      for (const { object, ...l } of await replicationObjects(c, side)) sort(l, names.has(object));
       for (const m of await markerCounts(c)) {
         const ours = isOwnMigration(m.migration_id, ctx.options.migrationId);
         // Someone else's marker rows only matter on the target (the copy would collide with them there).
@@ -130,6 +172,30 @@ export async function findLeftovers(ctx: RehearsalContext, servers: Servers, app
   return { own, foreign };
 }
 
+/** Drops a replication slot of the connected database (ending the process that holds it) and its publication. */
+export async function dropSlotAndPublication(client: Client, name: string): Promise<void> {
+  const { rows } = await client.query<{ active_pid: number | null }>(
+    `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`,
+    [name],
+  );
+  if (rows[0]?.active_pid) await client.query(`SELECT pg_terminate_backend($1)`, [rows[0].active_pid]);
+  if (rows.length) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await client.query(`SELECT pg_drop_replication_slot($1)`, [name]);
+        break;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === '42704') break;
+        if (code !== '55006' || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+  await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(name)}`);
+}
+
 function describe(l: Leftover): string {
   return `${l.kind} ${l.name} on the ${l.server}${l.detail ? ` (${l.detail})` : ''}`;
 }
@@ -152,8 +218,13 @@ export async function removeLeftovers(ctx: RehearsalContext, servers: Servers, l
   ctx.progress.log(`  removing what an earlier rehearsal left: ${leftovers.own.map(describe).join('; ')}`);
   const { sourceUrl, targetUrl } = servers;
   await teardownNativeReplication({ source: sourceUrl, target: targetUrl, name: replicationName(sourceUrl) });
-  for (const url of [targetUrl, sourceUrl]) {
+  for (const [side, url] of [
+    ['target', targetUrl],
+    ['source', sourceUrl],
+  ] as const) {
+    const objects = leftovers.own.filter((l) => l.server === side && (l.kind === 'slot' || l.kind === 'publication'));
     await withAdmin(url, async (c) => {
+      for (const name of new Set(objects.map((o) => o.name))) await dropSlotAndPublication(c, name);
       if (await tableExists(c, MARKER_TABLE_SQL)) {
         const ids = (await markerCounts(c))
           .map((m) => m.migration_id)

@@ -1,5 +1,6 @@
-import type { MigrationRecord, PhaseName } from '../lambda/engine/ports';
-import { PHASES } from '../lambda/engine/ports';
+import { PHASES, stepOfState, resultKey } from '../contract';
+import type { MigrationRecord } from '../lambda/engine/ports';
+import type { CutoverRunResult } from './local/run-state-machine';
 import type { AckedWrite } from './write-load';
 
 /** A cutover phase as recorded in the state store, with epoch-ms times for arithmetic. */
@@ -9,28 +10,42 @@ export interface FreezeSegment {
 }
 
 export interface FreezeWindow {
-  /** Last acknowledged commit before the longest gap, and the first after it. */
+  /**
+   * `ended`: writes committed again after the freeze (the window is the pause that ended then); `ongoing`: no write
+   * committed after the freeze took hold until the writes stopped (`ongoingMs` so far); `none`: nothing was frozen
+   * (the window is just the longest pause between commits).
+   */
+  readonly status: 'ended' | 'ongoing' | 'none';
+  /** Last acknowledged commit before the pause, and the first after it (null: none, or still frozen). */
   readonly from: string | null;
   readonly to: string | null;
+  /** Ongoing freeze: ms from the last acknowledged commit until the writes stopped. */
+  readonly ongoingMs?: number;
   readonly lastWriteBefore?: { readonly server: string; readonly kind: string };
   readonly firstWriteAfter?: { readonly server: string; readonly kind: string };
-  /** What happened inside the gap, in order (phases from the state store; transitions between them). */
+  /** What happened inside the pause, in order (phases from the state store; transitions between them). */
   readonly breakdown: FreezeSegment[];
   /** The second-longest gap between acknowledged commits (what "normal" looks like at this rate). */
   readonly nextLongestGapMs: number;
   /** Median time between consecutive acknowledged commits. */
   readonly medianGapMs: number;
   /**
-   * Writes the source committed (by its own clock) after the freeze step reported every session ended, and before
-   * any rollback restored logins. Should be 0: a session that survives the freeze could commit after the final-sync
-   * marker, and its write would not reach the target.
+   * Writes the source committed (by its own clock, corrected for its offset) after the freeze step reported every
+   * session ended, and before any rollback restored logins. Should be 0: a session that survives the freeze could
+   * commit after the final-sync marker, and its write would not reach the target.
    */
   readonly sourceCommitsAfterFreeze?: number;
 }
 
+export type CutoverPhaseKind = 'phase' | 'failed step' | 'failure handler';
+
 export interface CutoverPhaseTimes {
-  /** A phase of the state store, or `rollback` / `reportStoppedFailure` (from the execution's state events). */
-  readonly name: PhaseName | 'rollback' | 'reportStoppedFailure';
+  /**
+   * A phase of the state store (`PHASES`), or, from the executions' state events, a step that failed before it
+   * recorded anything (its state name, first letter lower-cased) or a failure handler (`rollback`, ...).
+   */
+  readonly name: string;
+  readonly kind?: CutoverPhaseKind;
   readonly status: string;
   readonly startedAt: string;
   readonly endedAt?: string;
@@ -39,15 +54,18 @@ export interface CutoverPhaseTimes {
   readonly summary?: Record<string, unknown>;
 }
 
-/** Phases that can fall inside the write freeze, in order: freezeWrites and after, then the failure handlers. */
-export const FREEZE_PHASES: readonly CutoverPhaseTimes['name'][] = [
-  ...PHASES.slice(PHASES.indexOf('freezeWrites')),
-  'rollback',
-  'reportStoppedFailure',
-];
-
 /** The breakdown's name for the time between two phases inside the freeze. */
 export const BETWEEN_PHASES = 'between phases (state transitions, step start-up)';
+export const RECONNECT_TARGET = 'application reconnects to the target';
+export const STILL_FROZEN = 'still frozen when the writes stopped';
+
+/** Whether a phase can fall inside the write freeze: freezeWrites and every phase after it, and failure handling. */
+export function isFreezePhase(p: Pick<CutoverPhaseTimes, 'name' | 'kind'>): boolean {
+  if (p.kind && p.kind !== 'phase') return true;
+  const from = PHASES.indexOf('freezeWrites');
+  const at = (PHASES as readonly string[]).indexOf(p.name);
+  return at >= 0 && at >= from;
+}
 
 export function phaseTimes(record: MigrationRecord | undefined): CutoverPhaseTimes[] {
   if (!record) return [];
@@ -59,6 +77,7 @@ export function phaseTimes(record: MigrationRecord | undefined): CutoverPhaseTim
     const end = p.endedAt ? Date.parse(p.endedAt) : undefined;
     out.push({
       name,
+      kind: 'phase',
       status: p.status,
       startedAt: p.startedAt,
       ...(p.endedAt ? { endedAt: p.endedAt, durationMs: (end ?? start) - start } : {}),
@@ -67,6 +86,64 @@ export function phaseTimes(record: MigrationRecord | undefined): CutoverPhaseTim
     });
   }
   return out;
+}
+
+/**
+ * What the state record cannot show, from the executions' state events: a Task state that failed without a
+ * failed phase in the record (e.g. it failed before it wrote anything) as a failed step, and the Task states that
+ * ran after the execution caught an error (Rollback, the failure report) as failure handlers.
+ */
+export function stateEventTimes(
+  runs: ReadonlyArray<Pick<CutoverRunResult, 'events'>>,
+  record: MigrationRecord | undefined,
+): CutoverPhaseTimes[] {
+  const out: CutoverPhaseTimes[] = [];
+  const recordedFailure = (at: number): boolean =>
+    phaseTimes(record).some(
+      (p) => p.status === 'failed' && Date.parse(p.startedAt) <= at && (!p.endedAt || Date.parse(p.endedAt) >= at - 1000),
+    );
+  for (const run of runs) {
+    const entered = new Map<string, number>();
+    let caught = false;
+    for (const e of run.events) {
+      if (!stepOfState(e.state) || e.index !== undefined) {
+        if ((e.type === 'StateCaught' || e.type === 'StateFailed') && e.index === undefined) caught = true;
+        continue;
+      }
+      if (e.type === 'StateEntered') {
+        entered.set(e.state, e.timestamp);
+        continue;
+      }
+      const start = entered.get(e.state);
+      if (start === undefined || (e.type !== 'StateExited' && e.type !== 'StateFailed')) continue;
+      entered.delete(e.state);
+      const times = {
+        name: resultKey(e.state),
+        startedAt: new Date(start).toISOString(),
+        endedAt: new Date(e.timestamp).toISOString(),
+        durationMs: e.timestamp - start,
+      };
+      if (caught) {
+        out.push({ ...times, kind: 'failure handler', status: e.type === 'StateExited' ? 'succeeded' : 'failed' });
+      } else if (e.type === 'StateFailed') {
+        if (!recordedFailure(e.timestamp)) {
+          out.push({ ...times, kind: 'failed step', status: 'failed', ...(e.error ? { error: e.error } : {}) });
+        }
+        caught = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** All the cutover's phases for the report, in time order. */
+export function cutoverPhaseTimes(
+  record: MigrationRecord | undefined,
+  runs: ReadonlyArray<Pick<CutoverRunResult, 'events'>>,
+): CutoverPhaseTimes[] {
+  return [...phaseTimes(record), ...stateEventTimes(runs, record)].sort(
+    (a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt),
+  );
 }
 
 export interface Gap {
@@ -104,9 +181,15 @@ export function longestGap(acks: readonly AckedWrite[]): Gap {
 
 /**
  * What happened inside [from, to]: the cutover phases that overlap it (clipped), in order, and the time
- * between them (state transitions, step start-up, the application's reconnect after the switch).
+ * between them (state transitions, step start-up, the application's reconnect after the switch). After the
+ * switch the application is free to write: whatever the workflow still does is its reconnect time.
  */
-export function freezeBreakdown(from: number, to: number, phases: readonly CutoverPhaseTimes[]): FreezeSegment[] {
+export function freezeBreakdown(
+  from: number,
+  to: number,
+  phases: readonly CutoverPhaseTimes[],
+  tail?: string,
+): FreezeSegment[] {
   const segments: FreezeSegment[] = [];
   const push = (name: string, ms: number, keepEmpty = false): void => {
     if (ms < 0 || (ms === 0 && !keepEmpty)) return;
@@ -115,7 +198,7 @@ export function freezeBreakdown(from: number, to: number, phases: readonly Cutov
     else segments.push({ name, ms });
   };
   const inWindow = phases
-    .filter((p) => FREEZE_PHASES.includes(p.name) && p.status !== 'skipped')
+    .filter((p) => isFreezePhase(p) && p.status !== 'skipped')
     .map((p) => ({
       name: p.name,
       start: Date.parse(p.startedAt),
@@ -129,58 +212,122 @@ export function freezeBreakdown(from: number, to: number, phases: readonly Cutov
     const s = Math.max(p.start, from);
     const e = Math.min(p.end, to);
     if (s > cursor) {
-      push(
-        switched
-          ? 'application reconnects to the target'
-          : cursor === from
-            ? 'last commit → freeze starts'
-            : BETWEEN_PHASES,
-        s - cursor,
-      );
+      push(switched ? RECONNECT_TARGET : cursor === from ? 'last commit → freeze starts' : BETWEEN_PHASES, s - cursor);
     }
-    if (switched && p.name === 'done') {
-      // The application is already free to write; what remains is its reconnect, not the workflow.
-      push('application reconnects to the target', Math.max(0, e - Math.max(s, cursor)));
-    } else {
-      // A phase inside the window is listed even when it took under a millisecond.
-      push(p.name, Math.max(0, e - Math.max(s, cursor)), true);
-    }
+    // A phase inside the window is listed even when it took under a millisecond.
+    push(switched ? RECONNECT_TARGET : p.name, Math.max(0, e - Math.max(s, cursor)), !switched);
     cursor = Math.max(cursor, e);
     if (p.name === 'switchTraffic') switched = true;
   }
   if (to > cursor) {
     push(
-      switched
-        ? 'application reconnects to the target'
-        : inWindow.length === 0
-          ? 'no cutover phase in this pause (nothing was frozen)'
-          : inWindow.some((p) => p.name === 'rollback')
-            ? 'application reconnects to the source'
-            : 'after the last phase',
+      tail ??
+        (switched
+          ? RECONNECT_TARGET
+          : inWindow.length === 0
+            ? 'no cutover phase in this pause (nothing was frozen)'
+            : inWindow.some((p) => p.name === 'rollback')
+              ? 'application reconnects to the source'
+              : 'after the last phase'),
       to - cursor,
     );
   }
   return segments.map((s) => ({ name: s.name, ms: Math.round(s.ms * 10) / 10 }));
 }
 
+/** When the freeze took hold (epoch ms): the end of freezeWrites in an execution that saved a freeze. */
+export function freezeHeldAt(record: MigrationRecord | undefined): number | undefined {
+  if (!record || record.mode !== 'execute' || !record.freeze) return undefined;
+  const p = record.phases.freezeWrites;
+  const at = p?.endedAt ?? p?.startedAt ?? record.freeze.frozenAt;
+  return at ? Date.parse(at) : undefined;
+}
+
+export interface FreezeWindowOptions {
+  /** When the freeze took hold (see freezeHeldAt); undefined: nothing was frozen. */
+  readonly heldAt?: number;
+  /** When the writes stopped (an ongoing freeze is measured up to then). */
+  readonly observedUntil?: number;
+  /** Source clock minus local clock, ms (for `serverAt`). */
+  readonly sourceClockOffsetMs?: number;
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+/**
+ * The write freeze: the pause between acknowledged commits that ended with the first write committed after the
+ * freeze took hold (on the target after the switch, or on the source after a rollback). A write the source had
+ * committed before, but acknowledged a little later, does not end it. Without a freeze: the longest pause.
+ */
 export function freezeWindow(
   acks: readonly AckedWrite[],
   phases: readonly CutoverPhaseTimes[],
-): FreezeWindow & {
-  ms: number;
-} {
+  options: FreezeWindowOptions = {},
+): FreezeWindow & { ms: number | null } {
   const gap = longestGap(acks);
-  if (!gap.before || !gap.after) {
-    return { ms: 0, from: null, to: null, breakdown: [], nextLongestGapMs: 0, medianGapMs: 0 };
+  const stats = { nextLongestGapMs: round1(gap.nextLongestMs), medianGapMs: Math.round(gap.medianMs * 100) / 100 };
+  const offset = options.sourceClockOffsetMs ?? 0;
+  const empty = { ms: null, status: 'none' as const, from: null, to: null, breakdown: [], ...stats };
+  if (options.heldAt === undefined) {
+    if (!gap.before || !gap.after) return empty;
+    return {
+      ms: Math.round(gap.ms),
+      status: 'none',
+      from: new Date(gap.before.at).toISOString(),
+      to: new Date(gap.after.at).toISOString(),
+      lastWriteBefore: { server: gap.before.server, kind: gap.before.kind },
+      firstWriteAfter: { server: gap.after.server, kind: gap.after.kind },
+      breakdown: freezeBreakdown(gap.before.at, gap.after.at, phases),
+      ...stats,
+    };
   }
+  const held = options.heldAt;
+  const sorted = [...acks].sort((a, b) => a.at - b.at);
+  const resumed = sorted.findIndex((a) => (a.server === 'source' ? a.serverAt - offset > held : a.at > held));
+  if (resumed === -1) {
+    const last = sorted[sorted.length - 1];
+    if (!last) return { ...empty, status: 'ongoing' };
+    const until = Math.max(options.observedUntil ?? last.at, last.at);
+    return {
+      ms: null,
+      status: 'ongoing',
+      from: new Date(last.at).toISOString(),
+      to: null,
+      ongoingMs: Math.round(until - last.at),
+      lastWriteBefore: { server: last.server, kind: last.kind },
+      breakdown: freezeBreakdown(last.at, until, phases, STILL_FROZEN),
+      ...stats,
+    };
+  }
+  const after = sorted[resumed];
+  const before = sorted[resumed - 1];
+  if (!before) return { ...empty, status: 'ended', to: new Date(after.at).toISOString() };
   return {
-    ms: Math.round(gap.ms),
-    from: new Date(gap.before.at).toISOString(),
-    to: new Date(gap.after.at).toISOString(),
-    lastWriteBefore: { server: gap.before.server, kind: gap.before.kind },
-    firstWriteAfter: { server: gap.after.server, kind: gap.after.kind },
-    breakdown: freezeBreakdown(gap.before.at, gap.after.at, phases),
-    nextLongestGapMs: Math.round(gap.nextLongestMs * 10) / 10,
-    medianGapMs: Math.round(gap.medianMs * 100) / 100,
+    ms: Math.round(after.at - before.at),
+    status: 'ended',
+    from: new Date(before.at).toISOString(),
+    to: new Date(after.at).toISOString(),
+    lastWriteBefore: { server: before.server, kind: before.kind },
+    firstWriteAfter: { server: after.server, kind: after.kind },
+    breakdown: freezeBreakdown(before.at, after.at, phases),
+    ...stats,
   };
+}
+
+/** Source commits (by the source's clock) after the freeze step ended and before a rollback restored the logins. */
+export function commitsAfterFreeze(
+  acks: readonly AckedWrite[],
+  record: MigrationRecord | undefined,
+  sourceClockOffsetMs = 0,
+): number | undefined {
+  const frozen = record?.phases.freezeWrites;
+  if (!record?.freeze || record.mode !== 'execute' || frozen?.status !== 'succeeded' || !frozen.endedAt) {
+    return undefined;
+  }
+  const from = Date.parse(frozen.endedAt);
+  const until = record.freeze.restoredAt ? Date.parse(record.freeze.restoredAt) : Infinity;
+  return acks.filter((a) => {
+    const at = a.serverAt - sourceClockOffsetMs;
+    return a.server === 'source' && at > from && at < until;
+  }).length;
 }

@@ -8,14 +8,15 @@
  * `{ type: 'stopped', acks, failures, stats }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { WriteLoad, type AckedWrite, type WriteFailure, type WriteLoadStats } from './write-load';
+import { WriteLoad, type AckedWrite, type WriteFailure, type WriteLoadStats, type Workload } from './write-load';
 
 export interface LoadWorkerData {
+  readonly workload: Workload;
   readonly rate: number;
   readonly concurrency: number;
   readonly role: string;
-  readonly password: string;
-  readonly customerIds: number;
+  readonly password?: string;
+  readonly customerIds?: number;
   readonly endpoint: string;
   /** endpoint → label (`source`, `target`). */
   readonly labels: Record<string, string>;
@@ -33,11 +34,12 @@ function run(): void {
   const data = workerData as LoadWorkerData;
   let endpoint = data.endpoint;
   const load = new WriteLoad({
+    workload: data.workload,
     rate: data.rate,
     concurrency: data.concurrency,
     role: data.role,
-    password: data.password,
-    customerIds: data.customerIds,
+    ...(data.password !== undefined ? { password: data.password } : {}),
+    ...(data.customerIds !== undefined ? { customerIds: data.customerIds } : {}),
     endpoints: { current: async () => endpoint },
     label: (e) => data.labels[e] ?? e,
   });

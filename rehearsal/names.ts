@@ -14,6 +14,16 @@ export const REHEARSAL_SCHEMA_COMMENT = 'created by the zdm rehearsal (safe to d
 /** The probe writer's table, in the workflow's own schema. */
 export const PROBE_TABLE: TableName = { schema: ZDM_SCHEMA, table: 'rehearsal_probe' };
 
+/** The comment on the probe table: which run (migration id) created it, so a later run finds what that one left. */
+export function probeComment(migrationId: string): string {
+  return `zdm rehearsal run ${migrationId} (safe to drop)`;
+}
+
+export function parseProbeComment(comment: string | null): string | undefined {
+  const m = /^zdm rehearsal run (\S+) \(safe to drop\)$/.exec(comment ?? '');
+  return m?.[1];
+}
+
 /** Migration ids the rehearsal makes up (`--migration-id` may name another: its marker rows are its own too). */
 export const REHEARSAL_MIGRATION_PREFIX = 'rehearsal-';
 

@@ -1,128 +1,170 @@
-import { Client } from 'pg';
-import { createPool } from '../lambda/engine/pg/connection';
+/**
+ * Part 7 of a rehearsal: what happened. The outcome as the scenario describes it (did the execution succeed, was
+ * the source frozen, is it writable, where does traffic go, is replication stopped), every acknowledged write
+ * looked up where it must be, and the workflow's own proof that source and target match (its validation while
+ * writes were frozen) — or, when it did not get that far, a full validation once the writes stopped.
+ */
+import { PHASES, type TableSelection } from '../contract';
 import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../lambda/engine/ports';
 import { validate } from '../lambda/engine/validation';
 import { sleep } from '../lambda/engine/validation/concurrency';
-import type { CutoverRunResult } from './local/run-state-machine';
-import { DEMO_SELECTION } from './demo-schema';
+import { openApplicationClient, withAdmin, withPools } from './pg-clients';
 import type { RehearsalOptions } from './options';
 import type { RehearsalReport } from './report-json';
 import type { Actual } from './scenarios';
-import { withAdmin } from './servers';
+import type { ExecutionRun } from './run-cutover';
 import { verifyAcknowledgedWrites, type VerificationResult } from './verify';
-import type { AckedWrite } from './write-load';
+import type { AckedWrite, Workload } from './write-load';
 
-/** Whether the application role can log in to the source and write (a write in a rolled-back transaction). */
-export async function canWrite(url: string, role: string, password: string | undefined): Promise<boolean> {
+/** A write of the workload that changes nothing (demo: a customer's version; probe: a probe row). */
+const HARMLESS_WRITE: Record<Workload, string> = {
+  demo: 'UPDATE app.customers SET version = version WHERE id = 1',
+  probe: `INSERT INTO zdm_cutover.rehearsal_probe (id, token) VALUES (gen_random_uuid(), gen_random_uuid())`,
+};
+
+/** Whether `role` can log in to the database and write (in a transaction that is rolled back). */
+export async function canWrite(
+  url: string,
+  role: string,
+  password: string | undefined,
+  workload: Workload,
+): Promise<boolean> {
   const u = new URL(url);
-  const client = new Client({
-    host: u.hostname,
-    port: Number(u.port || 5432),
-    database: decodeURIComponent(u.pathname.slice(1)),
-    user: role,
-    password,
-    connectionTimeoutMillis: 3000,
-  });
-  client.on('error', () => undefined);
+  let client;
   try {
-    await client.connect();
+    client = await openApplicationClient({
+      host: u.hostname,
+      port: Number(u.port || 5432),
+      database: decodeURIComponent(u.pathname.slice(1)),
+      user: role,
+      ...(password !== undefined ? { password } : {}),
+      connectionTimeoutMillis: 3000,
+    });
     await client.query('BEGIN');
-    await client.query('UPDATE app.customers SET version = version WHERE id = 1');
+    await client.query(HARMLESS_WRITE[workload]);
     await client.query('ROLLBACK');
     return true;
   } catch {
     return false;
   } finally {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
 }
 
 export async function inspectOutcome(args: {
   options: RehearsalOptions;
   sourceUrl: string;
-  appPassword: string;
+  writer: { role: string; password?: string; workload: Workload };
   traffic: TrafficSwitch;
   targetEndpoint: string;
   replication: ReplicationPort;
-  state: { runs: Array<CutoverRunResult & { startedAt: number }>; record?: MigrationRecord };
+  runs: readonly ExecutionRun[];
+  record?: MigrationRecord;
 }): Promise<Actual> {
-  const { options, sourceUrl, appPassword, traffic, targetEndpoint, replication, state } = args;
-  const last = state.runs[state.runs.length - 1];
-  const record = state.record;
-  // A real login and write as the application, on the source.
-  const sourceWritable = await canWrite(sourceUrl, options.appRole, appPassword);
-  const status = await replication.status().catch(() => undefined);
+  const { options, writer, record } = args;
+  const last = args.runs[args.runs.length - 1];
+  // A real login and write as the writer, on the source.
+  const sourceWritable = await canWrite(args.sourceUrl, writer.role, writer.password, writer.workload);
+  const status = await args.replication.status().catch(() => undefined);
   const actual: Actual = {
     executionStatus: last?.status === 'SUCCEEDED' ? 'SUCCEEDED' : last ? 'FAILED' : undefined,
     ...(last?.error ? { error: last.error } : {}),
     migrationStatus: (record?.status as Actual['migrationStatus']) ?? undefined,
     froze: Boolean(record?.freeze),
     sourceWritable,
-    trafficSwitched: (await traffic.current()) === targetEndpoint,
+    trafficSwitched: (await args.traffic.current()) === args.targetEndpoint,
     replicationStopped: status ? status.state === 'stopped' || status.state === 'stopping' : undefined,
   };
-  if (options.scenario === 'resume' && state.runs.length > 1 && record) {
-    const secondStart = state.runs[1].startedAt;
-    const done = (['freezeWrites', 'finalSync', 'stopReplication'] as const).every((p) => {
+  if (options.scenario === 'resume' && args.runs.length > 1 && record) {
+    // The second execution skipped what the first had finished: no phase that succeeded before it started ran again.
+    const secondStart = args.runs[1].startedAt;
+    const before = PHASES.filter((p) => {
       const phase = record.phases[p];
-      return phase?.status === 'succeeded' && Date.parse(phase.startedAt) < secondStart;
+      return phase && Date.parse(phase.startedAt) < secondStart;
     });
+    const done =
+      before.includes('freezeWrites') &&
+      before.every((p) => {
+        const phase = record.phases[p]!;
+        return phase.status === 'succeeded' && phase.endedAt !== undefined && Date.parse(phase.endedAt) < secondStart;
+      });
     return { ...actual, resumedSkippedDonePhases: done };
   }
   return actual;
 }
 
-export async function verifyOnTarget(
-  targetUrl: string,
-  acks: readonly AckedWrite[],
-  waitForReplication: boolean,
-): Promise<VerificationResult> {
-  return withAdmin(targetUrl, async (c) => {
-    const deadline = Date.now() + (waitForReplication ? 20_000 : 0);
-    for (;;) {
-      const result = await verifyAcknowledgedWrites(c, acks, 'target');
-      if (result.lost === 0 || Date.now() >= deadline) return result;
-      await sleep(200);
-    }
-  });
+/** Every acknowledged write, looked up on the target (and on the source when traffic stayed there). */
+export async function verifyWrites(args: {
+  sourceUrl: string;
+  targetUrl: string;
+  acks: readonly AckedWrite[];
+  switched: boolean;
+  workload: Workload;
+}): Promise<VerificationResult[]> {
+  const results: VerificationResult[] = [];
+  if (!args.switched) {
+    // The application stayed on the source: every write must be there ...
+    results.push(
+      await withAdmin(args.sourceUrl, (c) => verifyAcknowledgedWrites(c, args.acks, 'source', args.workload)),
+    );
+  }
+  // ... and on the target (replication still running: give it a moment to apply the last writes).
+  results.push(
+    await withAdmin(args.targetUrl, async (c) => {
+      const deadline = Date.now() + (args.switched ? 0 : 20_000);
+      for (;;) {
+        const result = await verifyAcknowledgedWrites(c, args.acks, 'target', args.workload);
+        if (result.lost === 0 || Date.now() >= deadline) return result;
+        await sleep(200);
+      }
+    }),
+  );
+  return results;
 }
 
-export async function validationOutcome(
-  record: MigrationRecord | undefined,
-  sourceUrl: string,
-  targetUrl: string,
-  switched: boolean,
-): Promise<RehearsalReport['validation']> {
-  const post = record?.phases.postValidation;
-  if (post && (post.status === 'succeeded' || post.status === 'failed') && record?.mode === 'execute') {
+/** The workflow's validation phases: after the freeze, named `...Validation` or `...Proof`. */
+export function proofPhases(record: MigrationRecord | undefined): string[] {
+  if (!record) return [];
+  const from = PHASES.indexOf('freezeWrites');
+  return PHASES.slice(from < 0 ? 0 : from).filter((p) => /(Validation|Proof)$/.test(p) && record.phases[p]);
+}
+
+export async function validationOutcome(args: {
+  record: MigrationRecord | undefined;
+  sourceUrl: string;
+  targetUrl: string;
+  selection: TableSelection;
+  switched: boolean;
+}): Promise<RehearsalReport['validation']> {
+  const { record } = args;
+  const proofs = proofPhases(record).map((p) => ({ name: p, phase: record!.phases[p as keyof MigrationRecord['phases']]! }));
+  const decided = proofs.filter((p) => p.phase.status === 'succeeded' || p.phase.status === 'failed');
+  if (decided.length && record?.mode === 'execute') {
+    const failed = decided.find((p) => p.phase.status === 'failed');
     return {
-      ok: post.status === 'succeeded',
-      by: 'the workflow post-validation (counts and checksums while writes were frozen)',
-      summary: post.summary,
-      ...(post.error ? { error: post.error } : {}),
+      ok: !failed,
+      by: `the workflow's ${decided.map((p) => p.name).join(' and ')} (while writes were frozen)`,
+      summary: Object.fromEntries(decided.map((p) => [p.name, p.phase.summary ?? null])),
+      ...(failed?.phase.error ? { error: failed.phase.error } : {}),
     };
   }
-  if (switched) {
-    return { ok: false, by: 'no post-validation ran although traffic was switched' };
+  if (args.switched) {
+    return { ok: false, by: 'no validation by the workflow ran although traffic was switched' };
   }
-  // The application stayed on the source and replication kept running: with the load stopped, the target must
+  // The application stayed on the source and replication kept running: with the writes stopped, the target must
   // converge to an exact copy.
-  const source = await createPool(sourceUrl, { max: 2, applicationName: 'zdm-rehearsal' });
-  const target = await createPool(targetUrl, { max: 2, applicationName: 'zdm-rehearsal' });
-  try {
+  return withPools(args.sourceUrl, args.targetUrl, async ({ source, target }) => {
     let last: Awaited<ReturnType<typeof validate>> | undefined;
     const deadline = Date.now() + 20_000;
     do {
-      last = await validate(source, target, DEMO_SELECTION, { mode: 'full', concurrency: 2 });
+      last = await validate(source, target, args.selection, { mode: 'full', concurrency: 2 });
       if (last.ok) break;
       await sleep(250);
     } while (Date.now() < deadline);
     return {
       ok: last.ok,
-      by: 'full validation (counts and checksums) after the load stopped, source against target',
+      by: 'full validation (counts and checksums) after the writes stopped, source against target',
       summary: last.summary,
     };
-  } finally {
-    await Promise.all([source.end(), target.end()]);
-  }
+  });
 }

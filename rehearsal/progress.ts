@@ -40,6 +40,17 @@ export function painter(color: boolean | undefined): (tone: Tone, text: string) 
 
 export const silentIO: RehearsalIO = { out: () => undefined, err: () => undefined };
 
+/** `io` with every line passed through `redact` first (no password reaches the console or a log). */
+export function redactingIO(io: RehearsalIO, redact: (text: string) => string): RehearsalIO {
+  return {
+    out: (line) => io.out(redact(line)),
+    err: (line) => io.err(redact(line)),
+    get color() {
+      return io.color;
+    },
+  };
+}
+
 export type TimedStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 
 /** A timed step of the rehearsal (`rehearsal`) or a cutover phase from the state store (`cutover`). */
@@ -62,14 +73,15 @@ export function formatMs(ms: number): string {
 /** Prints phases as they start and end (with durations) and keeps their timings for the report. */
 export class Progress {
   readonly phases: PhaseTiming[] = [];
-  private readonly t0 = Date.now();
 
+  /** `t0` (epoch ms) is t = 0 of the log lines, and of the report's time axis. */
   constructor(
     private readonly io: RehearsalIO,
     private readonly quiet = false,
+    readonly t0 = Date.now(),
   ) {}
 
-  /** A progress line, prefixed with the elapsed time. */
+  /** A progress line, prefixed with the elapsed time (seconds since t0). */
   log(line: string): void {
     if (this.quiet) return;
     const t = ((Date.now() - this.t0) / 1000).toFixed(1).padStart(6);

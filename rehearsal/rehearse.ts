@@ -1,407 +1,319 @@
+/**
+ * One rehearsal, in its parts (each in its own file):
+ *   1. setup-servers       start embedded servers, or check the user's
+ *   2. rehearsed-tables    the demo schema, or the user's tables (schema diff, empty target)
+ *      check-leftovers     what an earlier run left: its own is removed, anything else refuses
+ *   3. rehearsal-roles     application, probe and replication roles
+ *   4. start-load          the rehearsal's writer (demo load or probe) and the user's --load
+ *   5. setup-replication   slot, publication, subscription; the initial copy (fails fast)
+ *   6. run-cutover         the real state machine and step handler, one or two executions
+ *   7. outcome             the outcome, every acknowledged write looked up, the validation
+ *   8. finish-rehearsal    the freeze ends, everything created is removed, the servers are read back
+ * then the report (build-report, report-json, report-html). Nothing is changed on the user's servers until every
+ * check of parts 1-3 passed.
+ */
 import './local/polyfills';
-import { randomBytes } from 'node:crypto';
-import { closeSharedPools } from '../lambda/engine/cutover/connections';
-import type { CutoverInput, StepEvent } from '../contract';
-import { redactUrl } from '../lambda/engine/pg/connection';
-import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../lambda/engine/ports';
-import { sleep } from '../lambda/engine/validation/concurrency';
-import type { CutoverRunResult, CutoverStateEvent } from './local/run-state-machine';
-import {
-  createCutoverDeps,
-  createStepHandlerFor,
-  createTrafficSwitch,
-  loadCutoverRunner,
-  setUpReplication,
-  stateKey,
-  type ReplicationHandle,
-} from './adapters';
-import { buildReport, printSummary } from './build-report';
-import {
-  createDemoSchema,
-  DEMO_SELECTION,
-  ensureAppRole,
-  loadDemoData,
-  prepareDemoSchemas,
-  type DemoRowCounts,
-} from './demo-schema';
-import { phaseTimes } from './freeze';
-import {htmlReportPath, type RehearsalOptions } from './options';
 import { UsageError } from '../cli/command-line';
-import { inspectOutcome, validationOutcome, verifyOnTarget } from './outcome';
-import { formatMs, Progress, type RehearsalIO } from './progress';
+import { loadCutoverRunner, createTrafficSwitch } from './adapters';
+import { buildReport, printSummary } from './build-report';
+import { CleanupLedger } from './cleanup-ledger';
+import { findLeftovers, refuseForeignLeftovers, removeLeftovers } from './check-leftovers';
+import { finishRehearsal, type EndOfRun } from './finish-rehearsal';
+import { htmlReportPath, type RehearsalOptions } from './options';
+import { inspectOutcome, validationOutcome, verifyWrites } from './outcome';
+import { Progress, redactingIO, type RehearsalIO } from './progress';
+import { createRoles, planRoles, type RehearsalRoles } from './rehearsal-roles';
+import { checkRehearsedTables, createDemoTables, type RehearsedTables } from './rehearsed-tables';
 import { writeHtmlReport } from './report-html';
 import { writeJsonReport, type RehearsalReport } from './report-json';
+import { InterruptedError, RunStop, type RehearsalContext } from './run-context';
+import { createCutoverSession, runExecutions, type CutoverSession } from './run-cutover';
 import { SCENARIO_PLANS, type Actual } from './scenarios';
-import { Cleanups, replicationName, startServers, withAdmin, type Servers } from './servers';
-import { ThreadedWriteLoad } from './threaded-load';
-import { verifyAcknowledgedWrites, type VerificationResult } from './verify';
-import { nowMs, type WriteLoadStats } from './write-load';
+import { Secrets } from './secrets';
+import { describeTables, startReplication, waitForInitialCopy, type ReplicationHandle } from './setup-replication';
+import { setupServers, type Servers } from './setup-servers';
+import { endpointOf, startLoads, type Loads } from './start-load';
+import { createWorkflowObjects } from './workflow-objects';
+import type { MigrationRecord } from '../lambda/engine/ports';
+import { sleep } from '../lambda/engine/validation/concurrency';
+import type { VerificationResult } from './verify';
 
-export { replicationName };
+export { replicationName } from './names';
+export { endpointOf };
 
 export interface RunRehearsalExtras {
-  /** Aborts the rehearsal (Ctrl-C): everything started is cleaned up, then `runRehearsal` rejects. */
+  /**
+   * Stops the rehearsal (Ctrl-C, SIGTERM; abort with a StopReason): the freeze is ended, everything it created is
+   * removed, and `runRehearsal` resolves with a report that says so (`interrupted`).
+   */
   readonly signal?: AbortSignal;
 }
 
-/** The endpoint the application reads from the traffic switch: the server's address without credentials. */
-export function endpointOf(url: string): string {
-  const u = new URL(url);
-  return `postgres://${u.hostname}:${u.port || '5432'}${u.pathname}`;
+/** What the parts found out, for the end of the run and the report. */
+interface Facts {
+  servers?: Servers;
+  mark: number;
+  tables?: RehearsedTables;
+  roles?: RehearsalRoles;
+  loads?: Loads;
+  replication?: ReplicationHandle;
+  session?: CutoverSession;
+  record?: MigrationRecord;
+  writerStoppedAt?: number;
+  actual: Actual;
+  verification: VerificationResult[];
+  validation?: RehearsalReport['validation'];
+}
+
+function createContext(options: RehearsalOptions, io: RehearsalIO, signal?: AbortSignal): RehearsalContext {
+  const secrets = new Secrets();
+  const startedAt = Date.now();
+  const progress = new Progress(
+    redactingIO(io, (t) => secrets.redact(t)),
+    options.quiet,
+    startedAt,
+  );
+  const stop = new RunStop(signal);
+  return {
+    options,
+    progress,
+    secrets,
+    ledger: new CleanupLedger((line) => progress.log(line)),
+    stop,
+    startedAt,
+    notices: [],
+    phase: (name, fn, describe) => {
+      if (stop.isStopped) return Promise.reject(new InterruptedError(stop.reason!));
+      return progress.phase(name, () => stop.race(fn()), describe);
+    },
+  };
+}
+
+/** Parts 1-3: the checks (nothing changed on the user's servers until they all pass), then the objects. */
+async function prepare(ctx: RehearsalContext, facts: Facts): Promise<void> {
+  const { options } = ctx;
+  const servers = (facts.servers = await ctx.phase(
+    options.sourceUrl ? 'check servers' : 'start servers',
+    () => setupServers(ctx),
+    (s) => `source ${ctx.secrets.redact(s.sourceUrl)}, target ${ctx.secrets.redact(s.targetUrl)}${s.sameServer ? ' (one server)' : ''}`,
+  ));
+  facts.mark = ctx.ledger.size;
+  const checked = await ctx.phase(
+    'check what to rehearse',
+    async () => {
+      const roles = await planRoles(ctx, servers);
+      const leftovers = servers.kind === 'external' ? await findLeftovers(ctx, servers, roles.app?.name) : undefined;
+      if (leftovers) refuseForeignLeftovers(leftovers);
+      const tables = await checkRehearsedTables(ctx, servers);
+      return { roles, leftovers, tables };
+    },
+    (c) => (c.tables.kind === 'demo' ? 'demo schema' : describeTables(c.tables)),
+  );
+  facts.tables = checked.tables;
+  if (checked.leftovers?.own.length) {
+    await ctx.phase('remove what an earlier rehearsal left', () => removeLeftovers(ctx, servers, checked.leftovers!));
+  }
+  await ctx.phase('create the workflow schema and probe table', () => createWorkflowObjects(ctx, servers));
+  if (checked.tables.kind === 'demo') {
+    facts.tables = await ctx.phase(
+      'create demo schema and load demo data',
+      () => createDemoTables(ctx, servers, checked.tables),
+      (t) => describeTables(t),
+    );
+  }
+  const tables = facts.tables;
+  facts.roles = await ctx.phase(
+    'create rehearsal roles',
+    () => createRoles(ctx, servers, checked.roles, tables, () => ctx.options.keepFrozen),
+    (r) =>
+      `freeze acts on ${r.frozen.join(', ')}; writer ${r.writer.name}; replication logs in as ${r.replication.name}`,
+  );
+}
+
+/** Parts 4-7. */
+async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
+  const { options } = ctx;
+  // The CDK synth of the state machine takes a few seconds: start it now, in parallel with the setup.
+  const runnerPromise = loadCutoverRunner();
+  runnerPromise.catch(() => undefined);
+  await prepare(ctx, facts);
+  const servers = facts.servers!;
+  const tables = facts.tables!;
+  const roles = facts.roles!;
+  const traffic = createTrafficSwitch(endpointOf(servers.sourceUrl));
+  const loads = (facts.loads = await ctx.phase(
+    'start write load',
+    () => startLoads(ctx, servers, tables, roles, traffic),
+    (l) =>
+      `${options.concurrency} connections as ${roles.writer.name}, ${options.rate} writes/s${l.command ? '; your --load started' : ''}`,
+  ));
+  const replication = (facts.replication = await ctx.phase(
+    'set up native logical replication',
+    () => startReplication(ctx, servers, tables, roles),
+    (r) => r.port.description,
+  ));
+  await ctx.phase(
+    'initial copy',
+    () =>
+      waitForInitialCopy(replication.port, servers.targetUrl, replication.name, {
+        signal: ctx.stop.signal,
+        timeoutMs: options.copyTimeoutSeconds * 1000,
+        ...(servers.targetLog ? { log: servers.targetLog } : {}),
+      }),
+    (s) => s,
+  );
+  if (options.warmupSeconds > 0) {
+    await ctx.phase(`load before cutover (${options.warmupSeconds}s)`, () => sleep(options.warmupSeconds * 1000));
+  }
+  const early = loads.command?.exitedEarly;
+  if (early && early.code !== 0) {
+    const tail = loads.command!.result((t) => ctx.secrets.redact(t)).outputTail.slice(-5).join(' | ');
+    throw new Error(`your --load command ended before the cutover (${early.signal ?? `exit code ${early.code}`}): ${tail}`);
+  }
+
+  const runner = await ctx.phase('synthesize cutover state machine', () => runnerPromise);
+  const session = (facts.session = createCutoverSession(ctx, servers, tables, replication, traffic));
+  facts.record = await runExecutions(ctx, session, servers, roles, runner);
+
+  await ctx.phase(`load after cutover (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
+  await ctx.phase(
+    'stop write load',
+    () => stopWrites(facts),
+    () => `${loads.writer.acks.length} writes acknowledged${loads.command ? '; your --load stopped' : ''}`,
+  );
+
+  const workload = tables.kind === 'demo' ? 'demo' : 'probe';
+  facts.actual = await ctx.phase('inspect outcome', () =>
+    inspectOutcome({
+      options,
+      sourceUrl: servers.sourceUrl,
+      writer: { role: roles.writer.name, ...(roles.writer.password ? { password: roles.writer.password } : {}), workload },
+      traffic,
+      targetEndpoint: endpointOf(servers.targetUrl),
+      replication: replication.port,
+      runs: session.runs,
+      ...(facts.record ? { record: facts.record } : {}),
+    }),
+  );
+  const switched = facts.actual.trafficSwitched === true;
+  facts.verification = await ctx.phase(
+    'verify acknowledged writes',
+    () => verifyWrites({ ...servers, acks: loads.writer.acks, switched, workload }),
+    (r) => r.map((v) => `${v.database}: ${v.found}/${v.checked} found, ${v.lost} lost`).join('; '),
+  );
+  facts.validation = await ctx.phase(
+    'validation',
+    () =>
+      validationOutcome({
+        record: facts.record,
+        sourceUrl: servers.sourceUrl,
+        targetUrl: servers.targetUrl,
+        selection: tables.selection,
+        switched,
+      }),
+    (v) => `${v.ok ? 'match' : 'MISMATCH'} (${v.by})`,
+  );
+}
+
+async function stopWrites(facts: Facts): Promise<void> {
+  const loads = facts.loads;
+  if (!loads) return;
+  await Promise.all([loads.writer.stop(), loads.command?.stop()]);
+  facts.writerStoppedAt ??= Date.now();
+  loads.stopTicker();
+}
+
+function writeReports(ctx: RehearsalContext, report: RehearsalReport): RehearsalReport {
+  const safe = ctx.secrets.redactDeep(report);
+  writeJsonReport(ctx.options.reportPath, safe);
+  writeHtmlReport(htmlReportPath(ctx.options.reportPath), safe);
+  return safe;
 }
 
 /**
- * Runs one rehearsal: servers, demo schema and data, native logical replication, a write load as the application
- * role, the real cutover state machine (one or two executions), then proves every acknowledged write is on the
- * target and measures the write freeze. Writes the JSON and HTML reports and returns the report.
+ * Runs one rehearsal and returns its report (also written as JSON and HTML). Refusals — bad servers, someone
+ * else's objects, a schema that differs, an application role it may not freeze — throw UsageError before
+ * anything was changed. An interrupted rehearsal resolves too, with `interrupted` set.
  */
 export async function runRehearsal(
   options: RehearsalOptions,
   io: RehearsalIO,
   extras: RunRehearsalExtras = {},
 ): Promise<RehearsalReport> {
-  const startedAt = Date.now();
-  const progress = new Progress(io, options.quiet);
+  const ctx = createContext(options, io, extras.signal);
   const plan = SCENARIO_PLANS[options.scenario];
-  const cleanups = new Cleanups((line) => progress.log(line));
-  const notices: string[] = [];
-  const abort = new AbortController();
-  const onAbort = (): void => abort.abort(extras.signal?.reason);
-  extras.signal?.addEventListener('abort', onAbort, { once: true });
-  if (extras.signal?.aborted) abort.abort(extras.signal.reason);
-  const aborted = new Promise<never>((_, reject) => {
-    abort.signal.addEventListener('abort', () => reject(new Error('rehearsal interrupted')), { once: true });
-  });
-  aborted.catch(() => undefined);
-  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, aborted]);
-  // After Ctrl-C no new phase starts, so the work settles soon and nothing is created after the clean-up.
-  const phase = <T>(name: string, fn: () => Promise<T>, describe?: (result: T) => string | undefined): Promise<T> => {
-    if (abort.signal.aborted) return Promise.reject(new Error('rehearsal interrupted'));
-    return progress.phase(name, fn, describe);
-  };
-
-  let load: ThreadedWriteLoad | undefined;
-  let servers: Servers | undefined;
-  let failure: Error | undefined;
-  let report: RehearsalReport | undefined;
-  const state: {
-    rows?: DemoRowCounts;
-    traffic?: TrafficSwitch;
-    replication?: ReplicationHandle;
-    runs: Array<CutoverRunResult & { startedAt: number }>;
-    record?: MigrationRecord;
-    actual: Actual;
-    verification: VerificationResult[];
-    validation?: RehearsalReport['validation'];
-    replicationName?: string;
-    input?: CutoverInput;
-  } = { runs: [], actual: {}, verification: [] };
-
-  progress.log(
-    `rehearsal "${plan.name}" (${options.mode}): ${plan.description}; ${options.rows} rows, ${options.rate} writes/s`,
+  ctx.progress.log(
+    `rehearsal "${plan.name}" (${options.mode}): ${plan.description}; ${
+      options.demo ? `demo schema, ${options.rows} rows` : 'your tables'
+    }, ${options.rate} writes/s`,
   );
-  // The CDK synth of the state machine takes a few seconds: start it now, in parallel with the servers.
-  const runnerPromise = loadCutoverRunner();
-  runnerPromise.catch(() => undefined);
-
-  const work = (async () => {
-    servers = await phase(
-      options.sourceUrl ? 'connect to servers' : 'start servers',
-      () => startServers(options, cleanups, progress),
-      (s) => `source ${redactUrl(s.sourceUrl)}, target ${redactUrl(s.targetUrl)}`,
-    );
-    const { sourceUrl, targetUrl } = servers;
-    const sourceEndpoint = endpointOf(sourceUrl);
-    const targetEndpoint = endpointOf(targetUrl);
-    const appPassword = `rehearsal-${randomBytes(12).toString('hex')}`;
-    const replName = replicationName(sourceUrl);
-    state.replicationName = replName;
-
-    await phase('create demo schema', async () => {
-      // A previous rehearsal against these servers may have left its replication behind.
-      await setUpReplication.teardown({ sourceUrl, targetUrl, name: replName }).catch(() => undefined);
-      for (const [where, url] of [
-        ['source', sourceUrl],
-        ['target', targetUrl],
-      ] as const) {
-        await withAdmin(url, async (c) => {
-          await prepareDemoSchemas(c, `the ${where} database`);
-          await createDemoSchema(c);
-          await ensureAppRole(c, options.appRole, appPassword);
-        });
-      }
-    });
-    state.rows = await phase(
-      'load demo data',
-      () => withAdmin(sourceUrl, (c) => loadDemoData(c, options.rows)),
-      (n) =>
-        Object.entries(n)
-          .map(([t, v]) => `${t} ${v}`)
-          .join(', '),
-    );
-
-    const traffic = createTrafficSwitch(sourceEndpoint);
-    state.traffic = traffic;
-    // The application runs in its own thread, like an application in its own process: nothing the
-    // rehearsal does on this thread can stall it and pass for a write freeze.
-    load = new ThreadedWriteLoad({
-      rate: options.rate,
-      concurrency: options.concurrency,
-      role: options.appRole,
-      password: appPassword,
-      endpoints: traffic,
-      labels: { [sourceEndpoint]: 'source', [targetEndpoint]: 'target' },
-      customerIds: state.rows['app.customers'],
-    });
-    const activeLoad = load;
-    await phase(
-      'start write load',
-      async () => {
-        await activeLoad.start();
-        // Let it reach the source before replication starts: the copy runs under load.
-        const deadline = Date.now() + 20_000;
-        while (activeLoad.acks.length === 0 && activeLoad.failures.length === 0) {
-          if (Date.now() > deadline) {
-            throw new Error(
-              `the application load could not commit a write in 20 s (retried: ${JSON.stringify(activeLoad.stats().retriedByCode)})`,
-            );
-          }
-          await sleep(5);
-        }
-        if (activeLoad.failures.length > 0) {
-          throw new Error(`the application load cannot write: ${activeLoad.failures[0].message}`);
-        }
-      },
-      () => `${options.concurrency} connections as ${options.appRole}, ${options.rate} writes/s`,
-    );
-    const stopTicker = startLoadTicker(progress, activeLoad, traffic, sourceEndpoint);
-    cleanups.push({ name: 'stop load ticker', run: async () => stopTicker() });
-
-    const replication = await phase(
-      'set up native logical replication',
-      () => setUpReplication.start({ sourceUrl, targetUrl, name: replName, tables: DEMO_SELECTION }),
-      (r) => r.port.description,
-    );
-    state.replication = replication;
-    cleanups.push({ name: 'close replication connections', run: () => replication.close() });
-    if (servers.kind === 'external' && !options.keepReplication) {
-      cleanups.push({
-        name: 'remove replication',
-        run: () => setUpReplication.teardown({ sourceUrl, targetUrl, name: replName }),
-      });
-    }
-    await phase(
-      'initial copy',
-      () => waitForInitialCopy(replication.port, abort.signal),
-      (s) => s,
-    );
-    if (options.warmupSeconds > 0) {
-      await phase(`load before cutover (${options.warmupSeconds}s)`, () => sleep(options.warmupSeconds * 1000));
-    }
-
-    // ---- the cutover: the real state machine, the real step handler ------------------------------------
-    const runner = await phase('synthesize cutover state machine', () => runnerPromise);
-    const { deps, state: store } = createCutoverDeps({
-      sourceUrl,
-      targetUrl,
-      tables: DEMO_SELECTION,
-      replication: plan.wrapReplication(replication.port),
-      traffic,
-      onNotice: (subject) => {
-        notices.push(subject);
-      },
-    });
-    cleanups.push({ name: 'close cutover connections', run: () => closeSharedPools(deps) });
-    const input = {
-      migrationId: options.migrationId,
-      mode: options.mode,
-      applicationRoles: [options.appRole],
-      switchTrafficTo: targetEndpoint,
-      lagThresholdSeconds: options.lagThresholdSeconds,
-      consecutiveChecks: options.consecutiveChecks,
-      syncTimeoutSeconds: options.syncTimeoutSeconds,
-      finalSyncTimeoutSeconds: options.finalSyncTimeoutSeconds,
-      requireApproval: false,
-    };
-    for (let i = 0; i < plan.executions; i++) {
-      const label = plan.executions > 1 ? `cutover execution ${i + 1}/${plan.executions}` : 'cutover';
-      const execStarted = Date.now();
-      const stepHandler = plan.wrapStepHandler(
-        createStepHandlerFor(deps, (validated) => (state.input = validated)),
-        i,
-      );
-      const run = await phase(
-        label,
-        () =>
-          runner.runCutover({
-            definition: runner.definition,
-            stepHandler: stepHandler as (event: StepEvent) => Promise<unknown>,
-            input,
-            waitTimeOverrideMs: options.pollMs,
-            onStateEvent: stateEventLogger(progress),
-            signal: abort.signal,
-          }),
-        (r) => `${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
-      );
-      state.runs.push({ ...run, startedAt: execStarted });
-      if (run.status === 'FAILED') progress.log(`  execution failed: ${run.error}: ${(run.cause ?? '').slice(0, 300)}`);
-    }
-    // Dry runs keep their own record per execution (keyed with its start time): read the last one.
-    state.record = await store.get(state.input ? stateKey(state.input) : options.migrationId);
-    for (const p of phaseTimes(state.record)) {
-      progress.log(
-        `  phase ${p.name.padEnd(16)} ${p.status.padEnd(9)} ${p.durationMs === undefined ? '' : formatMs(p.durationMs)}`,
-      );
-    }
-
-    await phase(`load after cutover (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
-    await phase(
-      'stop write load',
-      () => activeLoad.stop(),
-      () => `${activeLoad.acks.length} writes acknowledged`,
-    );
-    stopTicker();
-
-    // ---- what happened --------------------------------------------------------------------------------
-    state.actual = await phase('inspect outcome', () =>
-      inspectOutcome({
-        options,
-        sourceUrl,
-        appPassword,
-        traffic,
-        targetEndpoint,
-        replication: replication.port,
-        state,
-      }),
-    );
-    const switched = state.actual.trafficSwitched === true;
-    state.verification = await phase(
-      'verify acknowledged writes',
-      async () => {
-        const results: VerificationResult[] = [];
-        if (!switched) {
-          // The application stayed on the source: every write must be there ...
-          results.push(await withAdmin(sourceUrl, (c) => verifyAcknowledgedWrites(c, activeLoad.acks, 'source')));
-        }
-        // ... and on the target (replication still running: give it a moment to apply the last writes).
-        results.push(await verifyOnTarget(targetUrl, activeLoad.acks, !switched));
-        return results;
-      },
-      (r) => r.map((v) => `${v.database}: ${v.found}/${v.checked} found, ${v.lost} lost`).join('; '),
-    );
-    state.validation = await phase(
-      'validation',
-      () => validationOutcome(state.record, sourceUrl, targetUrl, switched),
-      (v) => `${v.ok ? 'match' : 'MISMATCH'} (${v.by})`,
-    );
-  })();
+  const facts: Facts = { mark: 0, actual: {}, verification: [] };
+  const work = rehearse(ctx, facts);
   work.catch(() => undefined);
-
+  let failure: Error | undefined;
   try {
-    await guard(work);
+    await ctx.stop.race(work);
   } catch (error) {
     failure = error as Error;
-  } finally {
-    // Interrupted: let the phase in progress settle (bounded) so that what it creates is cleaned up too.
-    if (abort.signal.aborted) {
-      await Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, 20_000).unref())]);
-    }
-    if (load?.running) await load.stop().catch(() => undefined);
-    const finishedAt = Date.now();
-    try {
-      report = buildReport({
-        options,
-        plan,
-        startedAt,
-        finishedAt,
-        servers,
-        state,
-        load,
-        phases: progress.phases,
-        notices,
-        failure,
-      });
-      writeJsonReport(options.reportPath, report);
-      writeHtmlReport(htmlReportPath(options.reportPath), report);
-    } catch (error) {
-      failure ??= error as Error;
-    }
-    await cleanups.runAll();
-    extras.signal?.removeEventListener('abort', onAbort);
   }
-  if (abort.signal.aborted) throw failure ?? new Error('rehearsal interrupted');
-  if (failure instanceof UsageError) throw failure;
-  if (!report) throw failure ?? new Error('rehearsal produced no report');
-  printSummary(io, report, options, servers);
+  if (ctx.stop.isStopped) {
+    // The part in progress settles (bounded) first, so that what it creates is removed too.
+    await Promise.race([work.catch(() => undefined), sleep(20_000)]);
+  }
+  const crashed = Boolean(failure) && !(failure instanceof InterruptedError) && !(failure instanceof UsageError);
+  let end: EndOfRun = {};
+  try {
+    end = await finishRehearsal(ctx, {
+      ...(facts.servers ? { servers: facts.servers } : {}),
+      mark: facts.mark,
+      ...(facts.session ? { session: facts.session } : {}),
+      ...(facts.roles ? { roles: facts.roles } : {}),
+      ...(facts.tables ? { tables: facts.tables } : {}),
+      stopWrites: () => stopWrites(facts),
+      crashed,
+    });
+  } catch (error) {
+    failure ??= error as Error;
+  }
+  if (failure instanceof UsageError) throw new UsageError(ctx.secrets.redact(failure.message));
+  const interrupted = ctx.stop.reason;
+  const writer = facts.loads?.writer;
+  const report = writeReports(
+    ctx,
+    buildReport({
+      options,
+      plan,
+      startedAt: ctx.startedAt,
+      finishedAt: Date.now(),
+      ...(facts.servers ? { servers: facts.servers } : {}),
+      ...(facts.tables ? { tables: facts.tables } : {}),
+      ...(writer && facts.roles
+        ? {
+            writer: {
+              workload: facts.tables?.kind === 'demo' ? 'demo' : 'probe',
+              role: facts.roles.writer.name,
+              acks: writer.acks,
+              failures: writer.failures,
+              stats: writer.stats(),
+              ...(facts.writerStoppedAt ? { stoppedAt: facts.writerStoppedAt } : {}),
+            },
+          }
+        : {}),
+      ...(facts.loads?.command ? { loadCommand: facts.loads.command.result((t) => ctx.secrets.redact(t)) } : {}),
+      runs: facts.session?.runs ?? [],
+      ...((end.record ?? facts.record) ? { record: end.record ?? facts.record } : {}),
+      actual: facts.actual,
+      verification: facts.verification,
+      ...(facts.validation ? { validation: facts.validation } : {}),
+      phases: ctx.progress.phases,
+      notices: ctx.notices,
+      ...(failure && !(failure instanceof InterruptedError) ? { failure } : {}),
+      ...(interrupted ? { interrupted } : {}),
+      ...(end.ending ? { ending: end.ending } : {}),
+      ...(end.serverState ? { serverState: end.serverState } : {}),
+      cleanupFailures: ctx.ledger.failures,
+    }),
+  );
+  printSummary(redactingIO(io, (t) => ctx.secrets.redact(t)), report, options);
   return report;
-}
-
-// ------------------------------------------------------------------------------------------------ replication
-
-async function waitForInitialCopy(port: ReplicationPort, signal: AbortSignal, timeoutMs = 600_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (signal.aborted) throw new Error('rehearsal interrupted');
-    const status = await port.status();
-    if (status.state === 'failed') throw new Error(`replication failed: ${status.detail ?? ''}`);
-    if (status.fullLoadComplete) {
-      return `all tables copied; lag ${status.lagSeconds === null ? 'unknown' : `${status.lagSeconds.toFixed(2)}s`}`;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`initial copy not finished after ${timeoutMs / 1000}s: ${status.detail ?? ''}`);
-    await sleep(100);
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ progress
-
-function startLoadTicker(
-  progress: Progress,
-  load: { stats(): WriteLoadStats },
-  traffic: TrafficSwitch,
-  sourceEndpoint: string,
-): () => void {
-  let lastCount = 0;
-  let lastTime = nowMs();
-  let lastRetries = 0;
-  let where = 'source';
-  const stop = progress.ticker(1000, () => {
-    void traffic.current().then((e) => (where = e === sourceEndpoint ? 'source' : 'target'));
-    const stats = load.stats();
-    const t = nowMs();
-    const rate = ((stats.acknowledged - lastCount) * 1000) / (t - lastTime);
-    const retries = stats.retries - lastRetries;
-    lastCount = stats.acknowledged;
-    lastTime = t;
-    lastRetries = stats.retries;
-    return `  load: ${rate.toFixed(0)} writes/s on ${where}, ${stats.acknowledged} acknowledged${
-      retries ? `, ${retries} retried` : ''
-    }${stats.blocked ? `, ${stats.blocked} connection(s) waiting` : ''}${stats.failed ? `, ${stats.failed} failed` : ''}`;
-  });
-  return stop;
-}
-
-const QUIET_STATES = new Set(['CheckLag', 'PreValidateRange', 'PostValidateRange']);
-
-function stateEventLogger(progress: Progress): (event: CutoverStateEvent) => void {
-  const entered = new Map<string, number>();
-  let lagChecks = 0;
-  return (event) => {
-    if (!event.step || event.index !== undefined) return;
-    if (event.state === 'CheckLag') {
-      if (event.type === 'StateEntered' && lagChecks++ === 0)
-        progress.log('  → CheckLag (waiting for replication lag to settle)');
-      return;
-    }
-    if (QUIET_STATES.has(event.state)) return;
-    if (event.type === 'StateEntered') {
-      entered.set(event.state, event.timestamp);
-      progress.log(`  → ${event.state}`);
-    } else if (event.type === 'StateExited') {
-      const t = entered.get(event.state);
-      progress.log(`  ✔ ${event.state}${t === undefined ? '' : ` (${formatMs(event.timestamp - t)})`}`);
-    } else if (event.type === 'StateFailed') {
-      progress.log(`  ✘ ${event.state}: ${event.error ?? ''} ${(event.cause ?? '').slice(0, 200)}`);
-    }
-  };
 }

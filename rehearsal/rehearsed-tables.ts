@@ -52,16 +52,23 @@ function describeDifference(d: SchemaDifference): string {
   return `${d.severity} ${d.code} ${d.object}: ${d.message}${d.fix ? ` (fix: ${d.fix})` : ''}`;
 }
 
+/** Rows per table: pg_class.reltuples, or a capped count for a table never analyzed (reltuples -1). */
 async function estimatedRows(client: Client, tables: readonly TableName[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const t of tables) {
-    // A partitioned table's rows are its partitions' (reltuples is -1 for a never-analyzed table).
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS n
+    const { rows } = await client.query<{ n: number; unknown: boolean }>(
+      `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS n, bool_or(c.reltuples < 0) AS unknown
          FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf`,
       [qualify(t)],
     );
-    out[formatTableName(t)] = Math.round(rows[0].n);
+    let n = rows[0].n;
+    if (rows[0].unknown) {
+      const counted = await client.query<{ n: number }>(
+        `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM ${qualify(t)} LIMIT 1000000) x`,
+      );
+      n = Math.max(n, counted.rows[0].n);
+    }
+    out[formatTableName(t)] = Math.round(n);
   }
   return out;
 }

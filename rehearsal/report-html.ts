@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { PHASES } from '../contract';
+import { RECONNECT_TARGET, STILL_FROZEN } from './freeze';
 import { formatMs } from './progress';
 import type { RehearsalReport } from './report-json';
 
@@ -17,28 +19,41 @@ const RIGHT = 16;
 const LANE = 18;
 const RATE_H = 150;
 
-/** One colour per freeze/cutover phase, shared by the charts, the breakdown bar and its table. */
-const PHASE_COLORS: Record<string, string> = {
-  preflight: '#54aeff',
-  preValidation: '#218bff',
-  waitForSync: '#80ccff',
-  approval: '#d0d7de',
-  freezeWrites: '#0969da',
-  finalSync: '#8250df',
-  stopReplication: '#bf3989',
-  sequences: '#bc4c00',
-  postValidation: '#116329',
-  switchTraffic: '#0550ae',
-  done: '#57606a',
-  rollback: '#9a6700',
-  reportStoppedFailure: '#a40e26',
-};
+/** Colours of the cutover phases, in PHASES order (a phase added to the engine gets the next one). */
+const PALETTE = [
+  '#54aeff',
+  '#218bff',
+  '#80ccff',
+  '#d0d7de',
+  '#0969da',
+  '#8250df',
+  '#bf3989',
+  '#bc4c00',
+  '#116329',
+  '#0550ae',
+  '#57606a',
+  '#1f6feb',
+  '#6639ba',
+  '#953800',
+  '#1a7f37',
+];
+const HANDLER_COLOR = '#9a6700';
+const FAILED_COLOR = '#cf222e';
 const GAP_COLOR = '#d0d7de';
 const RECONNECT_COLOR = '#8c959f';
 
-function segmentColor(name: string): string {
-  if (PHASE_COLORS[name]) return PHASE_COLORS[name];
-  if (/^application reconnects|^after the last phase/.test(name)) return RECONNECT_COLOR;
+/** Segments of the freeze breakdown that are a failed step (shown red, like their bar on the timeline). */
+function failedNames(report: RehearsalReport): Set<string> {
+  return new Set(report.cutover.phases.filter((p) => p.status === 'failed').map((p) => p.name));
+}
+
+function segmentColor(name: string, failed: ReadonlySet<string> = new Set()): string {
+  if (failed.has(name)) return FAILED_COLOR;
+  const at = (PHASES as readonly string[]).indexOf(name);
+  if (at >= 0) return PALETTE[at % PALETTE.length];
+  if (name === RECONNECT_TARGET || /^application reconnects|^after the last phase/.test(name)) return RECONNECT_COLOR;
+  if (name === STILL_FROZEN) return FAILED_COLOR;
+  if (/^(rollback|report)/i.test(name)) return HANDLER_COLOR;
   return GAP_COLOR;
 }
 
@@ -166,7 +181,7 @@ function timelineSvg(
     const bw = Math.max(2, x(b.end) - bx);
     const fill =
       b.status === 'failed'
-        ? '#cf222e'
+        ? FAILED_COLOR
         : b.status === 'skipped'
           ? '#eaeef2'
           : b.group === 'cutover'
@@ -185,16 +200,21 @@ function timelineSvg(
     );
   }
 
-  // The write freeze, across lanes and rate, labelled above (kept inside the chart).
-  if (report.freeze.from && report.freeze.to) {
+  // The write freeze, across lanes and rate, labelled above (kept inside the chart). An ongoing one runs to the end.
+  const freezeTo = report.freeze.to
+    ? Date.parse(report.freeze.to)
+    : report.freeze.from && report.freeze.ongoingMs !== undefined
+      ? Date.parse(report.freeze.from) + report.freeze.ongoingMs
+      : undefined;
+  if (report.freeze.from && freezeTo !== undefined) {
     const fx = x(Date.parse(report.freeze.from));
-    const fw = Math.max(3, x(Date.parse(report.freeze.to)) - fx);
-    const text = `write freeze ${formatMs(report.writeFreezeMs)}`;
+    const fw = Math.max(3, x(freezeTo) - fx);
+    const text = `write freeze ${freezeText(report)}`;
     const right = fx + fw + 4 + text.length * 7 < W - RIGHT;
     parts.push(
-      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${axisY - 16}"><title>write freeze ${esc(
-        report.writeFreezeMs,
-      )} ms</title></rect>`,
+      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${axisY - 16}"><title>${esc(
+        text,
+      )}</title></rect>`,
       `<text class="freeze-label" x="${(right ? fx + fw + 4 : fx - 4).toFixed(1)}" y="13"${right ? '' : ' text-anchor="end"'}>${esc(text)}</text>`,
     );
   }
@@ -203,7 +223,16 @@ function timelineSvg(
   )}">${parts.join('')}</svg>`;
 }
 
-/** The whole rehearsal, and a close-up of the cutover (where the freeze is) when there was one. */
+/** The freeze in words: `812 ms`, `ongoing (12.3 s so far)`, `unknown`. */
+function freezeText(report: RehearsalReport): string {
+  if (report.freeze.status === 'ongoing') return `ONGOING (${formatMs(report.freeze.ongoingMs ?? 0)} so far)`;
+  return report.writeFreezeMs === null ? 'unknown' : formatMs(report.writeFreezeMs);
+}
+
+/**
+ * The whole rehearsal, and a close-up of the cutover (where the freeze is) when there was one. The time axis is
+ * the console's clock: seconds since the rehearsal started (`report.startedAt`, the console's `[   0.0s]`).
+ */
 function timelines(report: RehearsalReport): string {
   const phases = report.phases.filter((p) => p.endedAt);
   const rateStart = report.writeRate.startedAt ? Date.parse(report.writeRate.startedAt) : NaN;
@@ -214,15 +243,16 @@ function timelines(report: RehearsalReport): string {
     rateEnd,
   ].filter(Number.isFinite);
   if (times.length === 0) return '<p>No timeline data.</p>';
-  const origin = Math.min(...times);
+  const started = Date.parse(report.startedAt);
+  const origin = Number.isFinite(started) ? Math.min(started, ...times) : Math.min(...times);
   const out: string[] = [];
   const cutover = phases.filter((p) => p.group === 'cutover');
   if (cutover.length) {
     let from = Math.min(...cutover.map((p) => Date.parse(p.startedAt)));
     let to = Math.max(...cutover.map((p) => Date.parse(p.endedAt as string)));
-    if (report.freeze.from && report.freeze.to) {
+    if (report.freeze.from) {
       from = Math.min(from, Date.parse(report.freeze.from));
-      to = Math.max(to, Date.parse(report.freeze.to));
+      if (report.freeze.to) to = Math.max(to, Date.parse(report.freeze.to));
     }
     const pad = Math.max(300, (to - from) * 0.15);
     out.push(
@@ -234,7 +264,7 @@ function timelines(report: RehearsalReport): string {
         to: to + pad,
         origin,
         groups: ['cutover'],
-        label: 'seconds since the rehearsal started',
+        label: 'seconds since the rehearsal started (the console clock)',
       }),
     );
   }
@@ -245,19 +275,20 @@ function timelines(report: RehearsalReport): string {
       to: Math.max(...times),
       origin,
       groups: ['rehearsal', 'cutover'],
-      label: 'seconds since the rehearsal started',
+      label: 'seconds since the rehearsal started (the console clock)',
     }),
   );
   return out.join('\n');
 }
 
 function breakdownSvg(report: RehearsalReport): string {
+  const failed = failedNames(report);
   const total = report.freeze.breakdown.reduce((s, b) => s + b.ms, 0);
   if (total <= 0) return '';
   let x = 0;
   const parts = report.freeze.breakdown.map((b) => {
     const w = (b.ms / total) * W;
-    const color = segmentColor(b.name);
+    const color = segmentColor(b.name, failed);
     const label = w > 70 ? `${b.name.length * 6.5 + 50 < w ? `${b.name} ` : ''}${Math.round(b.ms)} ms` : '';
     const out =
       `<rect x="${x.toFixed(1)}" y="0" width="${Math.max(0.5, w).toFixed(1)}" height="30" fill="${color}" stroke="#fff" stroke-width="1"><title>${esc(
@@ -299,6 +330,7 @@ svg text{font:12px system-ui,sans-serif;fill:#1b1f24}.axis{fill:#57606a}.grid{st
 .legend{margin:4px 0}.legend .swatch{margin-left:12px}
 tr.gap td{color:#57606a}
 code{background:#f6f8fa;padding:1px 4px;border-radius:4px}
+pre{background:#f6f8fa;padding:8px;border-radius:6px;overflow:auto;font-size:12px}
 `;
 
 const swatch = (color: string, extra = ''): string =>
@@ -308,12 +340,44 @@ function plain(value: unknown): string {
   return value === undefined || value === null ? '-' : typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+function serverStateHtml(report: RehearsalReport): string {
+  const state = report.servers.state;
+  if (!state) return '';
+  if (state.embedded) return '<h2>Servers</h2><p>Embedded servers: stopped and removed, with everything on them.</p>';
+  const roles = state.roles
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.server)}</td><td><code>${esc(r.role)}</code></td><td>${
+          r.exists ? (r.canLogin ? '<span class="ok">LOGIN</span>' : '<span class="bad">NOLOGIN</span>') : 'removed'
+        }</td><td class="num">${esc(r.connectionLimit ?? '-')}</td><td>${
+          r.before
+            ? `${r.asBefore ? 'as before' : '<span class="bad">changed</span>'}; password ${
+                r.passwordUnchanged ? 'unchanged' : '<span class="bad">changed</span>'
+              }`
+            : 'created by the rehearsal'
+        }</td></tr>`,
+    )
+    .join('');
+  const left = state.leftBehind.length
+    ? `<ul>${state.leftBehind
+        .map((l) => `<li>${esc(l.server)}: ${esc(l.kind)} <code>${esc(l.name)}</code>${l.detail ? ` — ${esc(l.detail)}` : ''}</li>`)
+        .join('')}</ul>`
+    : '<p class="ok">Nothing left behind: both databases are as they were before the rehearsal.</p>';
+  const w = report.cutover.watchdog;
+  return `<h2>Servers after the rehearsal</h2>
+${w ? `<p>Dead man's switch: <b>${esc(w.outcome)}</b> — ${esc(w.message)}</p>` : ''}
+${report.cutover.restoredByRehearsal?.length ? `<p>The rehearsal restored the saved login settings of ${esc(report.cutover.restoredByRehearsal.join(', '))}.</p>` : ''}
+${report.cutover.keptFrozen ? `<p class="bad">${esc(report.cutover.keptFrozen)}</p>` : ''}
+${roles ? `<table><tr><th>server</th><th>role</th><th>login</th><th class="num">connection limit</th><th>compared with before</th></tr>${roles}</table>` : ''}
+<h2>Left behind</h2>${left}${state.unreadable ? `<p class="bad">Could not read the servers back: ${esc(state.unreadable)}</p>` : ''}`;
+}
+
 export function renderHtmlReport(report: RehearsalReport): string {
   const lostOk = report.lostWrites === 0 && report.verification.length > 0;
   const asExpected = !report.error && report.mismatches.length === 0;
   const card = (label: string, value: string, cls = ''): string =>
     `<div class="card"><span class="muted">${esc(label)}</span><b class="${cls}">${esc(value)}</b></div>`;
-  const rows = Object.values(report.rows.loaded).reduce((a, b) => a + b, 0);
+  const rows = Object.values(report.tables.rows).reduce((a, b) => a + b, 0);
   const expectRows = Object.keys({ ...report.expected, ...report.actual })
     .map((k) => {
       const want = (report.expected as unknown as Record<string, unknown>)[k];
@@ -325,11 +389,14 @@ export function renderHtmlReport(report: RehearsalReport): string {
     })
     .join('');
   const freezeTotal = report.freeze.breakdown.reduce((s, b) => s + b.ms, 0);
+  const failed = failedNames(report);
   const breakdownRows = report.freeze.breakdown
     .map((b) => {
-      const color = segmentColor(b.name);
+      const color = segmentColor(b.name, failed);
       return (
-        `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}${esc(b.name)}</td>` +
+        `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}<span class="${
+          failed.has(b.name) ? 'bad' : ''
+        }">${esc(b.name)}${failed.has(b.name) ? ' (failed)' : ''}</span></td>` +
         `<td class="num">${esc(b.ms.toFixed(1))} ms</td><td class="num">${
           freezeTotal > 0 ? esc(((b.ms / freezeTotal) * 100).toFixed(0)) : '0'
         }%</td></tr>`
@@ -369,19 +436,7 @@ export function renderHtmlReport(report: RehearsalReport): string {
   const verifiedOn = report.verification.map((v) => `${v.database} ${v.found}/${v.checked}`).join(', ');
   const headline = report.ok
     ? `✔ PASS — outcome as expected, no acknowledged write lost`
-    : `✘ FAIL — ${
-        report.error
-          ? report.error
-          : !lostOk
-            ? report.verification.length
-              ? `${report.lostWrites} acknowledged writes lost`
-              : 'acknowledged writes not verified'
-            : !asExpected
-              ? 'outcome not as expected'
-              : !report.validation.ok
-                ? 'validation mismatch'
-                : 'see below'
-      }`;
+    : `✘ FAIL — ${report.failedBecause.join('; ') || 'see below'}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${report.ok ? 'PASS' : 'FAIL'} zdm rehearsal — ${esc(report.scenario)} (${esc(report.mode)})</title><style>${CSS}</style></head>
@@ -394,13 +449,17 @@ export function renderHtmlReport(report: RehearsalReport): string {
 <div class="head ${report.ok ? 'ok' : 'bad'}">${esc(headline)}</div>
 <div class="hero">
 <div><span class="muted">lost writes</span><b class="${lostOk ? 'ok' : 'bad'}" id="lost-writes">${
-    report.verification.length ? esc(report.lostWrites) : 'not verified'
+    report.lostWrites === null ? 'unknown' : esc(report.lostWrites)
   }</b><small>of ${esc(report.acknowledgedWrites)} acknowledged${verifiedOn ? ` · found: ${esc(verifiedOn)}` : ''}</small></div>
-<div><span class="muted">write freeze</span><b id="write-freeze">${esc(formatMs(report.writeFreezeMs))}</b><small>longest pause between commits · next-longest ${esc(
+<div><span class="muted">write freeze</span><b id="write-freeze"${
+    report.freeze.status === 'ongoing' ? ' class="bad"' : ''
+  }>${esc(freezeText(report))}</b><small>${
+    report.freeze.status === 'ongoing' ? 'no commit since the freeze took hold' : 'longest pause between commits'
+  } · next-longest ${esc(
     report.freeze.nextLongestGapMs,
   )} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
 <div><span class="muted">expected vs actual</span><b class="${asExpected ? 'ok' : 'bad'}">${
-    report.error
+    report.error || report.interrupted
       ? 'not reached'
       : asExpected
         ? '✔ as expected'
@@ -413,11 +472,11 @@ export function renderHtmlReport(report: RehearsalReport): string {
 ${report.error ? `<p class="bad">Error: ${esc(report.error)}</p>` : ''}
 <div class="cards">
 ${card('acknowledged writes', String(report.acknowledgedWrites))}
-${card('found on target', String(report.writesFoundOnTarget))}
+${card('found on target', report.writesFoundOnTarget === null ? 'unknown' : String(report.writesFoundOnTarget))}
 ${card('load', `${report.load.achievedRate.toFixed(0)} / ${report.load.targetRate} writes/s`)}
 ${card('retried / failed', `${report.load.retries} / ${report.load.failed}`, report.load.failed ? 'bad' : '')}
 ${card('validation', report.validation.ok ? 'match' : 'MISMATCH', report.validation.ok ? 'ok' : 'bad')}
-${card('rows', String(rows))}
+${card('rows', `${report.tables.rowsAreEstimates ? '≈' : ''}${rows}`)}
 ${card('total time', formatMs(report.durationMs))}
 </div>
 ${lost}
@@ -425,10 +484,14 @@ ${lost}
     '#0969da',
   )}cutover phase (colour per phase)${swatch('#cf222e')}failed${swatch('#cf222e', 'opacity:.25;outline:1px dashed #cf222e')}write freeze</div>
 ${timelines(report)}
-<h2>Write freeze: ${esc(formatMs(report.writeFreezeMs))}</h2>
-<p class="muted">Longest time between two acknowledged commits: ${esc(report.freeze.from ?? '-')} → ${esc(
-    report.freeze.to ?? '-',
-  )}${report.freeze.sourceCommitsAfterFreeze === undefined ? '' : `; source commits after the freeze step ended: ${esc(report.freeze.sourceCommitsAfterFreeze)}`}.</p>
+<h2>Write freeze: ${esc(freezeText(report))}</h2>
+<p class="muted">${
+    report.freeze.status === 'ongoing'
+      ? 'No write committed after the freeze took hold: from the last acknowledged commit'
+      : report.freeze.status === 'none'
+        ? 'Nothing was frozen; the longest time between two acknowledged commits'
+        : 'From the last acknowledged commit before the freeze to the first after it'
+  }: ${esc(report.freeze.from ?? '-')} → ${esc(report.freeze.to ?? 'still frozen when the writes stopped')}${report.freeze.sourceCommitsAfterFreeze === undefined ? '' : `; source commits after the freeze step ended: ${esc(report.freeze.sourceCommitsAfterFreeze)}`}.</p>
 ${breakdownSvg(report)}
 <table><tr><th>inside the freeze, in order</th><th class="num">duration</th><th class="num">share</th></tr>${breakdownRows}</table>
 <h2>Expected vs actual (${esc(report.scenario)})</h2>
@@ -450,7 +513,15 @@ ${report.mismatches.length ? `<p class="bad">${report.mismatches.map(esc).join('
       .map(([k, v]) => `${k} ${v}`)
       .join(', '),
   )}.</p>
+${report.load.command ? `<p>Your --load <code>${esc(report.load.command.command)}</code>: ${
+    report.load.command.signal ? `ended by ${esc(report.load.command.signal)}` : `exit code ${esc(report.load.command.exitCode ?? '-')}`
+  }${report.load.command.stoppedByRehearsal ? ' (stopped by the rehearsal)' : ''}; ${esc(
+    report.load.command.outputLines,
+  )} output line(s).</p>${
+    report.load.command.outputTail.length ? `<pre>${esc(report.load.command.outputTail.join('\n'))}</pre>` : ''
+  }` : ''}
 <p class="muted">Source: ${esc(report.servers.source)} · Target: ${esc(report.servers.target)}</p>
+${serverStateHtml(report)}
 </body></html>
 `;
 }

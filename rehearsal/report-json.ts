@@ -1,12 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
+import type { CleanupFailure } from './cleanup-ledger';
 import type { CutoverPhaseTimes, FreezeSegment, FreezeWindow } from './freeze';
-
-export type { FreezeSegment, FreezeWindow };
+import type { LoadCommandResult } from './load-command';
 import type { PhaseTiming } from './progress';
 import type { Actual, Expectation } from './scenarios';
+import type { ServerState } from './server-state';
 import type { LostWrite, VerificationResult } from './verify';
 import type { AckedWrite, WriteFailure } from './write-load';
+
+export type { FreezeSegment, FreezeWindow };
 
 export interface ReportPhase {
   readonly name: string;
@@ -16,8 +20,9 @@ export interface ReportPhase {
   readonly status: string;
   readonly durationMs: number | null;
   readonly detail?: string;
+  /** Cutover entries: a phase of the state record, a failed step or a failure handler. */
+  readonly kind?: CutoverPhaseTimes['kind'];
 }
-
 
 export interface ExecutionSummary {
   readonly index: number;
@@ -25,28 +30,48 @@ export interface ExecutionSummary {
   readonly error?: string;
   readonly cause?: string;
   readonly lastState?: string;
+  /** The Task state that failed, and its error. */
+  readonly failedState?: string;
   readonly startedAt: string;
   readonly durationMs: number;
 }
 
 export interface RehearsalReport {
   readonly ok: boolean;
+  /** Why the verdict is FAILED: every reason, in words (empty when ok). */
+  readonly failedBecause: string[];
   readonly scenario: string;
   readonly description: string;
   readonly mode: string;
   readonly migrationId: string;
+  /** t = 0 of the console log ([  t s]) and of the HTML report's time axis. */
   readonly startedAt: string;
   readonly endedAt: string;
   readonly durationMs: number;
+  /** Set when a signal (or a crash elsewhere in the process) stopped the rehearsal early. */
+  readonly interrupted?: { readonly kind: 'signal' | 'crash'; readonly signal?: string; readonly message: string };
   readonly servers: {
     readonly kind: 'embedded' | 'external';
     readonly source: string;
     readonly target: string;
-    /** External servers are left running with the data in place. */
+    /** External servers are left running; what the rehearsal left on them is in `state.leftBehind`. */
     readonly leftInPlace: boolean;
+    readonly sameServer?: boolean;
+    /** Read back from the servers after the clean-up. */
+    readonly state?: ServerState;
   };
-  readonly rows: { readonly requested: number; readonly loaded: Record<string, number> };
+  /** What was rehearsed: the demo schema, or the user's tables. */
+  readonly tables: {
+    readonly kind: 'demo' | 'user' | 'none';
+    readonly names: string[];
+    readonly rows: Record<string, number>;
+    readonly rowsAreEstimates: boolean;
+  };
+  readonly rows: { readonly requested: number | null; readonly loaded: Record<string, number> };
   readonly load: {
+    /** `demo`: the demo shop's mix; `probe`: the rehearsal's probe writer (beside the user's --load). */
+    readonly writer: 'demo' | 'probe' | 'none';
+    readonly role?: string;
     readonly targetRate: number;
     readonly concurrency: number;
     readonly durationMs: number;
@@ -55,22 +80,37 @@ export interface RehearsalReport {
     readonly retriedByCode: Record<string, number>;
     readonly failed: number;
     readonly failures: WriteFailure[];
+    /** The user's --load command. */
+    readonly command?: LoadCommandResult;
   };
   readonly acknowledgedWrites: number;
   readonly acknowledgedOn: Record<string, number>;
-  /** Acknowledged writes by kind: event / order / customer inserts, customer updates. */
+  /** Acknowledged writes by kind: event / order / customer inserts, customer updates, probe rows. */
   readonly acknowledgedByKind: Record<string, number>;
-  readonly writesFoundOnTarget: number;
-  readonly lostWrites: number;
+  /** null when the writes were not looked up (see lostWritesUnknownReason). */
+  readonly writesFoundOnTarget: number | null;
+  /** null: unknown — the acknowledged writes were not looked up (`lostWritesUnknownReason` says why). */
+  readonly lostWrites: number | null;
+  readonly lostWritesUnknownReason?: string;
   readonly lostSamples: LostWrite[];
   readonly verification: VerificationResult[];
-  readonly writeFreezeMs: number;
+  /**
+   * The write freeze in ms; null when it was not measured or did not end (`freeze.status` = `ongoing`, with
+   * `freeze.ongoingMs` so far; `writeFreezeUnknownReason` says which).
+   */
+  readonly writeFreezeMs: number | null;
+  readonly writeFreezeUnknownReason?: string;
   readonly freeze: FreezeWindow;
   readonly phases: ReportPhase[];
   readonly cutover: {
     readonly executions: ExecutionSummary[];
     readonly migrationStatus: string | null;
     readonly phases: CutoverPhaseTimes[];
+    /** The dead man's switch, run after an interrupt or a crash once the cutover had started. */
+    readonly watchdog?: WatchdogReport;
+    /** Roles the rehearsal gave their saved login settings back at the end (the source accepts writes again). */
+    readonly restoredByRehearsal?: string[];
+    readonly keptFrozen?: string;
   };
   readonly expected: Expectation;
   readonly actual: Actual;
@@ -89,6 +129,8 @@ export interface RehearsalReport {
     readonly target: number[];
   };
   readonly notices: string[];
+  /** Clean-up steps that failed (what they left is in `servers.state.leftBehind`). */
+  readonly cleanupFailures: CleanupFailure[];
   readonly error?: string;
 }
 

@@ -1,6 +1,6 @@
-import type { StepName } from '../contract';
+import { FREEZE_PHASES, PHASES, type PhaseName, type StepEvent, type StepName } from '../contract';
 import type { StepHandler } from '../lambda/engine/cutover/steps';
-import type { ReplicationPort, ReplicationStatus } from '../lambda/engine/ports';
+import type { MigrationRecord, ReplicationPort, ReplicationStatus } from '../lambda/engine/ports';
 
 import type { RehearsalMode, Scenario } from './options';
 
@@ -33,8 +33,8 @@ export interface ScenarioPlan {
   readonly executions: number;
   /** Replication as the workflow sees it (lag-timeout: lag never converges). */
   wrapReplication(port: ReplicationPort): ReplicationPort;
-  /** The step handler of execution `index` (0-based). */
-  wrapStepHandler(handler: StepHandler, index: number): StepHandler;
+  /** The step handler of execution `index` (0-based); `record` reads the execution's state record. */
+  wrapStepHandler(handler: StepHandler, index: number, record: RecordReader): StepHandler;
   expected(mode: RehearsalMode): Expectation;
 }
 
@@ -48,16 +48,33 @@ export class InjectedFailure extends Error {
   }
 }
 
-/** Fails `step` the first time it runs in this handler, then behaves normally. */
-function failOnce(handler: StepHandler, step: StepName, why: string): StepHandler {
+/** Reads the state record an event's execution writes (undefined before validateInput created it). */
+export type RecordReader = (event: StepEvent) => Promise<MigrationRecord | undefined>;
+
+/**
+ * Fails the first step that runs after `phase` succeeded (whatever step the workflow runs next), once. Phases
+ * and steps are named by the engine and may change; the scenarios only name the phases they are about.
+ */
+function failAfterPhase(handler: StepHandler, phase: PhaseName, why: string, record: RecordReader): StepHandler {
   let failed = false;
   return async (event) => {
-    if (event.step === step && !failed) {
-      failed = true;
-      throw new InjectedFailure(step, why);
+    if (!failed && event.step !== 'validateInput' && (event.step as string) !== 'watchdog' && event.input) {
+      const r = await record(event);
+      if (r?.phases[phase]?.status === 'succeeded') {
+        failed = true;
+        throw new InjectedFailure(event.step, `${why}, the first step after ${phase}`);
+      }
     }
     return handler(event);
   };
+}
+
+/** The first phase after which the workflow cannot roll back: whichever of stopping replication and switching traffic comes first. */
+export function pointOfNoReturn(): PhaseName {
+  const candidates = (['stopReplication', 'switchTraffic'] as const).filter((p) =>
+    (PHASES as readonly string[]).includes(p),
+  );
+  return candidates.sort((a, b) => PHASES.indexOf(a) - PHASES.indexOf(b))[0] ?? PHASES[PHASES.length - 2];
 }
 
 /** Replication that never converges: the real one keeps running, the workflow sees an hour of lag. */
@@ -77,7 +94,7 @@ const same = <T>(x: T): T => x;
 export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
   happy: {
     name: 'happy',
-    description: 'cutover under load: freeze, final sync, stop replication, sequences, post-validation, switch',
+    description: `cutover under load: ${FREEZE_PHASES.join(' → ')} while writes wait, then the rest on the target`,
     executions: 1,
     wrapReplication: same,
     wrapStepHandler: same,
@@ -116,10 +133,12 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
   },
   'fail-during-freeze': {
     name: 'fail-during-freeze',
-    description: 'final sync fails while writes are frozen: rollback restores the source, the load continues there',
+    description:
+      'the step after the freeze fails while writes are frozen: rollback restores the source, the load continues there',
     executions: 1,
     wrapReplication: same,
-    wrapStepHandler: (handler) => failOnce(handler, 'finalSync', 'simulated crash while writes are frozen'),
+    wrapStepHandler: (handler, _index, record) =>
+      failAfterPhase(handler, 'freezeWrites', 'simulated crash while writes are frozen', record),
     expected: (mode) => ({
       executionStatus: 'FAILED',
       error: INJECTED_ERROR,
@@ -133,11 +152,11 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
   resume: {
     name: 'resume',
     description:
-      'the first execution fails after replication stopped (no rollback possible); a second execution with the same migrationId resumes and completes',
+      'the first execution fails past the point of no return (no rollback possible); a second execution with the same migrationId resumes and completes',
     executions: 2,
     wrapReplication: same,
-    wrapStepHandler: (handler, index) =>
-      index === 0 ? failOnce(handler, 'syncSequences', 'simulated crash after replication stopped') : handler,
+    wrapStepHandler: (handler, index, record) =>
+      index === 0 ? failAfterPhase(handler, pointOfNoReturn(), 'simulated crash past the point of no return', record) : handler,
     expected: () => ({
       executionStatus: 'SUCCEEDED',
       migrationStatus: 'succeeded',

@@ -1,5 +1,39 @@
 import type { Client } from 'pg';
-import type { AckedWrite, WriteKind } from './write-load';
+import type { AckedWrite, WriteKind, Workload } from './write-load';
+
+/** Acknowledged probe writes whose row is not there. */
+const PROBE_CHECK = `
+    SELECT a.n, 'missing' AS found
+      FROM rehearsal_ack a
+     WHERE a.kind = 'probe'
+       AND NOT EXISTS (SELECT 1 FROM zdm_cutover.rehearsal_probe p WHERE p.id = a.key::uuid AND p.token = a.token)
+     ORDER BY 1`;
+
+/** Acknowledged demo writes that are not there with their acknowledged value (see verifyAcknowledgedWrites). */
+const DEMO_CHECK = `
+    SELECT a.n, 'missing' AS found
+      FROM rehearsal_ack a
+     WHERE a.kind = 'event'
+       AND NOT EXISTS (SELECT 1 FROM app.events e WHERE e.id = a.key::uuid AND e.write_token = a.token)
+    UNION ALL
+    SELECT a.n, 'missing'
+      FROM rehearsal_ack a
+     WHERE a.kind = 'customer'
+       AND NOT EXISTS (SELECT 1 FROM app.customers c WHERE c.id = a.key::bigint AND c.signup_token = a.token)
+    UNION ALL
+    SELECT a.n, CASE WHEN o.id IS NULL THEN 'missing' ELSE coalesce(i.items, 0) || ' of 2 items' END
+      FROM rehearsal_ack a
+      LEFT JOIN sales.orders o ON o.id = a.key::bigint AND o.write_token = a.token
+      LEFT JOIN (SELECT write_token, count(*) AS items FROM sales.order_items
+                  WHERE write_token IS NOT NULL GROUP BY write_token) i ON i.write_token = a.token
+     WHERE a.kind = 'order' AND (o.id IS NULL OR coalesce(i.items, 0) <> 2)
+    UNION ALL
+    SELECT u.n, CASE WHEN c.id IS NULL THEN 'missing' ELSE 'version ' || c.version || ' token ' || coalesce(c.write_token::text, 'null') END
+      FROM (SELECT DISTINCT ON (key) n, key, token, version FROM rehearsal_ack
+             WHERE kind = 'update' ORDER BY key, version DESC) u
+      LEFT JOIN app.customers c ON c.id = u.key::bigint
+     WHERE c.id IS NULL OR c.version < u.version OR (c.version = u.version AND c.write_token IS DISTINCT FROM u.token)
+     ORDER BY 1`;
 
 export interface LostWrite {
   readonly kind: WriteKind;
@@ -30,11 +64,13 @@ export interface VerificationResult {
  * - order: that order with that write_token and both of its items;
  * - update: per customer, the newest acknowledged update (highest version) must be there: the row's version is
  *   higher (a later write), or equal with the same token.
+ * - probe: a row of zdm_cutover.rehearsal_probe with that id and token.
  */
 export async function verifyAcknowledgedWrites(
   client: Client,
   acks: readonly AckedWrite[],
   database: string,
+  workload: Workload = 'demo',
 ): Promise<VerificationResult> {
   const started = Date.now();
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS rehearsal_ack (
@@ -56,30 +92,7 @@ export async function verifyAcknowledgedWrites(
     );
   }
   await client.query('ANALYZE rehearsal_ack');
-  const { rows } = await client.query<{ n: number; found: string }>(`
-    SELECT a.n, 'missing' AS found
-      FROM rehearsal_ack a
-     WHERE a.kind = 'event'
-       AND NOT EXISTS (SELECT 1 FROM app.events e WHERE e.id = a.key::uuid AND e.write_token = a.token)
-    UNION ALL
-    SELECT a.n, 'missing'
-      FROM rehearsal_ack a
-     WHERE a.kind = 'customer'
-       AND NOT EXISTS (SELECT 1 FROM app.customers c WHERE c.id = a.key::bigint AND c.signup_token = a.token)
-    UNION ALL
-    SELECT a.n, CASE WHEN o.id IS NULL THEN 'missing' ELSE coalesce(i.items, 0) || ' of 2 items' END
-      FROM rehearsal_ack a
-      LEFT JOIN sales.orders o ON o.id = a.key::bigint AND o.write_token = a.token
-      LEFT JOIN (SELECT write_token, count(*) AS items FROM sales.order_items
-                  WHERE write_token IS NOT NULL GROUP BY write_token) i ON i.write_token = a.token
-     WHERE a.kind = 'order' AND (o.id IS NULL OR coalesce(i.items, 0) <> 2)
-    UNION ALL
-    SELECT u.n, CASE WHEN c.id IS NULL THEN 'missing' ELSE 'version ' || c.version || ' token ' || coalesce(c.write_token::text, 'null') END
-      FROM (SELECT DISTINCT ON (key) n, key, token, version FROM rehearsal_ack
-             WHERE kind = 'update' ORDER BY key, version DESC) u
-      LEFT JOIN app.customers c ON c.id = u.key::bigint
-     WHERE c.id IS NULL OR c.version < u.version OR (c.version = u.version AND c.write_token IS DISTINCT FROM u.token)
-     ORDER BY 1`);
+  const { rows } = await client.query<{ n: number; found: string }>(workload === 'probe' ? PROBE_CHECK : DEMO_CHECK);
   await client.query('DROP TABLE IF EXISTS rehearsal_ack');
   const samples = rows.slice(0, 20).map((r): LostWrite => {
     const a = acks[r.n];

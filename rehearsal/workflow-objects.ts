@@ -8,7 +8,7 @@ import type { Client } from 'pg';
 import { ZDM_SCHEMA } from '../contract';
 import { ensureMarkerTable } from '../lambda/engine/cutover/marker';
 import { qualify, quoteIdent, quoteLiteral } from '../lambda/engine/pg/identifiers';
-import { PROBE_TABLE, REHEARSAL_SCHEMA_COMMENT } from './names';
+import { PROBE_TABLE, probeComment, REHEARSAL_SCHEMA_COMMENT } from './names';
 import { withAdmin } from './pg-clients';
 import type { RehearsalContext } from './run-context';
 import type { Servers } from './setup-servers';
@@ -60,8 +60,11 @@ async function removeWorkflowObjects(
   }
 }
 
-/** Creates the schema (marked as the rehearsal's), the marker table and the probe table on both sides. */
-export async function createWorkflowObjects(ctx: RehearsalContext, servers: Servers, probe: boolean): Promise<void> {
+/**
+ * Creates the schema (marked as the rehearsal's), the marker table and the probe table on both sides (the probe
+ * table's comment names the run, so a later run can recognize what this one leaves if it is killed).
+ */
+export async function createWorkflowObjects(ctx: RehearsalContext, servers: Servers): Promise<void> {
   for (const [side, url] of [
     ['source', servers.sourceUrl],
     ['target', servers.targetUrl],
@@ -83,10 +86,9 @@ export async function createWorkflowObjects(ctx: RehearsalContext, servers: Serv
         });
       }
       await ensureMarkerTable(c);
-      if (probe) {
-        await c.query(`DROP TABLE IF EXISTS ${qualify(PROBE_TABLE)}`);
-        await c.query(PROBE_TABLE_DDL);
-      }
+      await c.query(`DROP TABLE IF EXISTS ${qualify(PROBE_TABLE)}`);
+      await c.query(PROBE_TABLE_DDL);
+      await c.query(`COMMENT ON TABLE ${qualify(PROBE_TABLE)} IS ${quoteLiteral(probeComment(ctx.options.migrationId))}`);
     });
   }
 }

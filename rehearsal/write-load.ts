@@ -1,19 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { sleep } from '../lambda/engine/validation/concurrency';
+import { openApplicationClient } from './pg-clients';
 
 /** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */
 export interface EndpointSource {
   current(): Promise<string | undefined>;
 }
 
-export type WriteKind = 'event' | 'order' | 'customer' | 'update';
+export type WriteKind = 'event' | 'order' | 'customer' | 'update' | 'probe';
+
+/** What the writer writes: the demo shop's mix, or probe rows into the rehearsal's own table (user tables). */
+export type Workload = 'demo' | 'probe';
 
 /** A write the database acknowledged (its commit returned). */
 export interface AckedWrite {
   readonly kind: WriteKind;
-  /** `app.events` id, `sales.orders` id, `app.customers` id (as text). */
+  /** `app.events` id, `sales.orders` id, `app.customers` id, probe row id (as text). */
   readonly key: string;
   /** Unique token the write stored (inserts: `write_token` / `signup_token`; updates: the new `write_token`). */
   readonly token: string;
@@ -34,6 +38,7 @@ export const WRITE_TABLE: Record<WriteKind, string> = {
   order: 'sales.orders',
   customer: 'app.customers',
   update: 'app.customers',
+  probe: 'zdm_cutover.rehearsal_probe',
 };
 
 export interface WriteLoadOptions {
@@ -41,13 +46,15 @@ export interface WriteLoadOptions {
   readonly rate: number;
   /** Concurrent connections (each a worker). */
   readonly concurrency: number;
+  readonly workload: Workload;
   readonly role: string;
-  readonly password: string;
+  /** Undefined: the role's password comes from the environment (PGPASSWORD, ~/.pgpass). */
+  readonly password?: string;
   readonly endpoints: EndpointSource;
   /** Names the server an endpoint points at, for the acknowledgement record. */
   readonly label: (endpoint: string) => string;
-  /** Existing customer ids are 1..customerIds (updates pick one at random). */
-  readonly customerIds: number;
+  /** Demo: existing customer ids are 1..customerIds (updates pick one at random). */
+  readonly customerIds?: number;
   /** Retry back-off after a rejected write, ms (a random value in [min, max]). @default [10, 20] */
   readonly backoffMs?: readonly [number, number];
 }
@@ -193,7 +200,7 @@ export class WriteLoad {
       while (!this.stopping) {
         await this.ticket();
         if (this.stopping) break;
-        const kind = pickKind();
+        const kind = this.options.workload === 'probe' ? 'probe' : pickKind();
         const firstAttempt = nowMs();
         let wasBlocked = false;
         while (!this.stopping) {
@@ -241,25 +248,22 @@ export class WriteLoad {
 
   private async connect(endpoint: string): Promise<WorkerConnection> {
     const url = new URL(endpoint);
-    const client = new Client({
-      host: url.hostname,
-      port: Number(url.port || 5432),
-      database: decodeURIComponent(url.pathname.replace(/^\//, '')),
-      user: this.options.role,
-      password: this.options.password,
-      application_name: 'rehearsal-app',
-      connectionTimeoutMillis: 3000,
-    });
-    const conn: WorkerConnection = { client, endpoint, broken: false };
-    client.on('error', () => {
-      conn.broken = true;
-    });
-    try {
-      await client.connect();
-    } catch (error) {
-      client.end().catch(() => undefined);
-      throw error;
-    }
+    let conn: WorkerConnection | undefined;
+    const client = await openApplicationClient(
+      {
+        host: url.hostname,
+        port: Number(url.port || 5432),
+        database: decodeURIComponent(url.pathname.replace(/^\//, '')),
+        user: this.options.role,
+        ...(this.options.password !== undefined ? { password: this.options.password } : {}),
+        application_name: `rehearsal-${this.options.workload}`,
+        connectionTimeoutMillis: 3000,
+      },
+      () => {
+        if (conn) conn.broken = true;
+      },
+    );
+    conn = { client, endpoint, broken: false };
     return conn;
   }
 
@@ -275,6 +279,14 @@ export class WriteLoad {
       return { kind, key, token, version, at, serverAt: Number(serverAt), server, latencyMs: at - firstAttempt };
     };
     switch (kind) {
+      case 'probe': {
+        const id = randomUUID();
+        const { rows } = await client.query<{ ts: string }>(
+          `INSERT INTO zdm_cutover.rehearsal_probe (id, token) VALUES ($1, $2) RETURNING ${SERVER_TIME} AS ts`,
+          [id, token],
+        );
+        return done(id, rows[0].ts);
+      }
       case 'event': {
         const id = randomUUID();
         const { rows } = await client.query<{ ts: string }>(
@@ -318,7 +330,7 @@ export class WriteLoad {
   }
 
   private randomCustomer(): number {
-    return 1 + Math.floor(Math.random() * this.options.customerIds);
+    return 1 + Math.floor(Math.random() * (this.options.customerIds ?? 1));
   }
 }
 

@@ -23,7 +23,6 @@ import {
   type CutoverFunctionRole,
   type DatabaseSslMode,
   type StepName,
-  type TableSelection,
 } from '../../contract';
 import { defaultPrivateSubnets } from '../private/subnets';
 import { SslMode } from '../replication/dms-replication';
@@ -31,6 +30,7 @@ import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/
 import { buildCutoverDefinition } from './private/definition';
 import { environmentOf } from './private/functions';
 import { CUTOVER_STEP_HANDLER, cutoverStepCode } from './private/handler-code';
+import type { TableSelection } from '../tables';
 import type { TrafficSwitchTarget } from './traffic-switch';
 
 /** Props that shape the state machine definition itself (the rest become defaults in the functions). */
@@ -177,7 +177,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
   public readonly stateTable: dynamodb.Table;
   /** The step functions by role: `database`, `replication`, `watchdog` and, with a traffic switch, `traffic`. */
-  public readonly functions: Readonly<Partial<Record<CutoverFunctionRole, lambda.IFunction>>>;
+  public readonly functions: { readonly [role: string]: lambda.IFunction };
   /** The EventBridge rule that runs the watchdog (dead man's switch) when an execution ends badly. */
   public readonly watchdogRule: events.Rule;
   /** ExecutionsFailed ≥ 1 in a minute, to the alarm topic. */
@@ -232,6 +232,8 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         syncTimeoutSeconds: settings.syncTimeoutSeconds,
         finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
         requireApproval: props.requireApproval ?? false,
+        executionTimeoutSeconds: settings.timeout.toSeconds(),
+        pollIntervalSeconds: settings.pollInterval.toSeconds(),
       }),
       // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
       // against the RDS CA (NODE_EXTRA_CA_CERTS below).

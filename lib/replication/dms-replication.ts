@@ -5,7 +5,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { TableSelection, toDmsTableMappings } from '../../contract';
+import { toDmsTableMappings } from '../../contract';
+import type { TableSelection } from '../tables';
 import { defaultPrivateSubnets } from '../private/subnets';
 import { replicationTaskSettings } from '../private/task-settings';
 import {

@@ -3,152 +3,28 @@
  * Task state mapped to the REAL step handler, against two real PostgreSQL 16 servers with native logical
  * replication between them. Assertions are on database state.
  */
-import { Client } from 'pg';
 import { CutoverError, ERRORS, type StepEvent } from '../../contract';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
-import type { ReplicationPort } from '../../lambda/engine/ports';
-import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
-import { createLocalCutoverDeps, type LocalCutoverDeps } from '../../rehearsal/local/local-cutover-deps';
+import { runCutover } from '../../rehearsal/local/run-state-machine';
 import {
-  setupNativeReplication,
-  teardownNativeReplication,
-  waitForNativeSync,
-} from '../../rehearsal/local/native-replication-setup';
-import { runCutover, synthesizeCutoverDefinition, type CutoverRunResult } from '../../rehearsal/local/run-state-machine';
-import { createDatabasePair, dropPair, sql, roleSettings, subscriptionEnabled } from '../support/databases';
+  appCanWrite,
+  count,
+  cutoverDefinition,
+  dropFixtures,
+  fixture,
+  roleState,
+  run,
+  sourceMaxId,
+  stepsRun,
+  subscriptionOn,
+  targetSequence,
+  trackingSlots,
+} from '../support/cutover-fixture';
+import { sql } from '../support/databases';
 
 jest.setTimeout(60_000);
 
-const TABLES = { include: [{ schema: 'public', table: 'orders' }] };
-let definition: string;
-
-beforeAll(async () => {
-  definition = await synthesizeCutoverDefinition({ validationMaxConcurrency: 2 });
-});
-
-interface Fixture {
-  readonly name: string;
-  readonly source: string;
-  readonly target: string;
-  readonly role: string;
-  readonly deps: LocalCutoverDeps;
-  readonly replication: NativeLogicalReplication;
-}
-
-const fixtures: Fixture[] = [];
-let counter = 0;
-
-async function fixture(
-  options: { rows?: number; replication?: (real: ReplicationPort) => ReplicationPort } = {},
-): Promise<Fixture> {
-  const pair = await createDatabasePair('zdm_sm');
-  const role = `zdm_app_${process.pid}_${++counter}`;
-  await sql(pair.source, `DROP ROLE IF EXISTS ${role}`);
-  await sql(pair.source, `CREATE ROLE ${role} LOGIN PASSWORD 'app'`);
-  const ddl = `CREATE TABLE public.orders (id bigserial PRIMARY KEY, note text NOT NULL, amount numeric(12,2))`;
-  await sql(pair.source, ddl);
-  await sql(pair.target, ddl);
-  await sql(pair.source, `GRANT ALL ON public.orders, public.orders_id_seq TO ${role}`);
-  await sql(
-    pair.source,
-    `INSERT INTO public.orders (note, amount) SELECT 'order ' || g, g * 1.5 FROM generate_series(1, $1::int) g`,
-    [options.rows ?? 300],
-  );
-  await setupNativeReplication({ source: pair.source, target: pair.target, tables: TABLES, name: pair.name });
-  await waitForNativeSync(pair.target, pair.name);
-  const replication = new NativeLogicalReplication({
-    source: pair.source,
-    target: pair.target,
-    subscription: pair.name,
-  });
-  const deps = createLocalCutoverDeps({
-    sourceUrl: pair.source,
-    targetUrl: pair.target,
-    tables: TABLES,
-    replication: options.replication ? options.replication(replication) : replication,
-    defaults: {
-      applicationRoles: [role],
-      lagThresholdSeconds: 5,
-      consecutiveChecks: 2,
-      syncTimeoutSeconds: 30,
-      finalSyncTimeoutSeconds: 10,
-    },
-    rowsPerRange: 100,
-  });
-  const f = { name: pair.name, source: pair.source, target: pair.target, role, deps, replication };
-  fixtures.push(f);
-  return f;
-}
-
-afterAll(async () => {
-  for (const f of fixtures) {
-    await teardownNativeReplication({ source: f.source, target: f.target, name: f.name }).catch(() => undefined);
-    await dropPair(f.name).catch(() => undefined);
-    await sql(f.source.replace(/\/[^/]+$/, '/postgres'), `DROP ROLE IF EXISTS ${f.role}`).catch(() => undefined);
-  }
-});
-
-function run(
-  f: Fixture,
-  input: Record<string, unknown>,
-  stepHandler: (event: StepEvent) => Promise<unknown> = createStepHandler(f.deps),
-): Promise<CutoverRunResult> {
-  return runCutover({ definition, stepHandler, input, waitTimeOverrideMs: 50 });
-}
-
-async function roleState(f: Fixture): Promise<{ canLogin: boolean; connectionLimit: number }> {
-  return roleSettings(f.source, f.role);
-}
-
-async function subscriptionOn(f: Fixture): Promise<boolean> {
-  return subscriptionEnabled(f.target, f.name);
-}
-
-async function count(url: string): Promise<number> {
-  return Number((await sql<{ n: string }>(url, `SELECT count(*) AS n FROM public.orders`))[0].n);
-}
-
-async function targetSequence(f: Fixture): Promise<{ last: number; called: boolean }> {
-  const [r] = await sql<{ last_value: string; is_called: boolean }>(
-    f.target,
-    `SELECT last_value, is_called FROM public.orders_id_seq`,
-  );
-  return { last: Number(r.last_value), called: r.is_called };
-}
-
-async function sourceMaxId(f: Fixture): Promise<number> {
-  return Number((await sql<{ m: string }>(f.source, `SELECT max(id) AS m FROM public.orders`))[0].m);
-}
-
-/** Logs in as the application role and writes a row: proves the source accepts its writes. */
-async function appCanWrite(f: Fixture): Promise<void> {
-  const url = new URL(f.source);
-  url.username = f.role;
-  url.password = 'app';
-  const c = new Client(url.toString());
-  await c.connect();
-  try {
-    await c.query(`INSERT INTO public.orders (note) VALUES ('after rollback')`);
-  } finally {
-    await c.end();
-  }
-}
-
-/** The workflow's change-tracking slots left on either server for this fixture's databases. */
-async function trackingSlots(f: Fixture): Promise<string[]> {
-  const slots: string[] = [];
-  for (const url of [f.source, f.target]) {
-    const rows = await sql<{ slot_name: string }>(
-      url,
-      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
-    );
-    slots.push(...rows.map((r) => r.slot_name));
-  }
-  return slots;
-}
-
-const stepsRun = (r: CutoverRunResult): string[] =>
-  r.events.filter((e) => e.type === 'StateEntered' && e.step && e.index === undefined).map((e) => e.state);
+afterAll(dropFixtures);
 
 test('execute: target has every row, sequences past the source, source roles frozen, replication stopped', async () => {
   const f = await fixture();
@@ -313,12 +189,15 @@ test('bad input is rejected before anything is touched', async () => {
   expect(Object.keys(f.deps.state.snapshot())).toEqual([]);
   expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
   expect(await subscriptionOn(f)).toBe(true);
+  // an execution input that is not an object gets the same input error, not States.Runtime
+  const array = await run(f, [] as never);
+  expect(array).toMatchObject({ status: 'FAILED', error: ERRORS.badInput, lastState: 'InvalidInput' });
 });
 
 test('approval rejected: rolls back before the freeze', async () => {
   const f = await fixture({ rows: 5 });
   const result = await runCutover({
-    definition,
+    definition: await cutoverDefinition(),
     stepHandler: createStepHandler(f.deps),
     input: { migrationId: 'orders-reject', mode: 'execute', requireApproval: true },
     waitTimeOverrideMs: 50,

@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { TableSelection } from '../../contract';
+import type { TableSelection } from '../../lib';
 
 /**
  * An app for unit tests: the built-in CloudFormation validation (~4 s a synth) is off

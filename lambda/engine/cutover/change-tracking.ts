@@ -170,13 +170,13 @@ async function verifyByRanges(pools: { source: Pool; target: Pool }, table: Tabl
 export async function verifyTrackedChanges(
   ctx: StepContext,
   pools: { source: Pool; target: Pool },
-  options: { readonly sourceUptoLsn?: string; readonly final?: boolean } = {},
+  options: { readonly sourceUptoLsn?: string; readonly targetUptoLsn?: string; readonly final?: boolean } = {},
 ): Promise<VerificationRound> {
   const record = (await ctx.deps.state.get(ctx.key))?.tracking;
   if (!record) throw new Error('change tracking was not started for this migration (the StartTracking step)');
   const [sourceChanges, targetChanges] = await Promise.all([
     readChanges(pools.source, record.source, { uptoLsn: options.sourceUptoLsn, maxChanges: MAX_CHANGES_PER_READ }),
-    readChanges(pools.target, record.target, { maxChanges: MAX_CHANGES_PER_READ }),
+    readChanges(pools.target, record.target, { uptoLsn: options.targetUptoLsn, maxChanges: MAX_CHANGES_PER_READ }),
   ]);
   const fresh = new Map<string, FreshInput>();
   mergeChanges(fresh, sourceChanges);
@@ -249,6 +249,22 @@ export async function verifyTrackedChanges(
     rangeChecksPending: Object.values(next.pending.tables).filter((t) => t.rangeCheck).length,
     more: sourceChanges.more || targetChanges.more,
   };
+}
+
+/**
+ * Waits (bounded) until the server has flushed everything committed so far, so that a read up to its flushed WAL
+ * sees every commit (decoding sees flushed WAL only; with asynchronous commit the last commits may lag 200 ms).
+ * A read must then be unbounded: a commit record can end exactly at the current position.
+ */
+export async function waitForFlush(pool: Pool, timeoutMs = 5_000): Promise<boolean> {
+  const { rows } = await pool.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await pool.query<{ ok: boolean }>(`SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok`, [rows[0].lsn]);
+    if (r.rows[0].ok) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Short text of confirmed differences: tables and a few keys. */

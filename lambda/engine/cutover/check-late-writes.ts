@@ -1,6 +1,7 @@
 import { formatTableName } from '../../../contract';
 import { readChanges } from '../tracking';
 import { getRecord, runPhase, withPools, type StepContext } from './common';
+import { waitForFlush } from './change-tracking';
 
 /**
  * After forward replication stopped: the source's tracking slot must show no change to a selected table after the
@@ -28,9 +29,11 @@ export async function checkLateWrites(ctx: StepContext): Promise<Record<string, 
         line: `late writes unknown: the source tracking slot ${tracking.source.slot} no longer exists.`,
       };
     }
-    const changes = await withPools(ctx, (pools) =>
-      readChanges(pools.source, tracking.source, { maxChanges: 100_000 }),
-    );
+    const changes = await withPools(ctx, async (pools) => {
+      // Every commit so far must be seen.
+      await waitForFlush(pools.source);
+      return readChanges(pools.source, tracking.source, { maxChanges: 100_000 });
+    });
     const tables = Object.values(changes.keysByTable).map((t) => ({
       table: formatTableName(t.table),
       keys: t.keys.slice(0, 10).map((k) => `(${t.keyColumns.join(', ')})=(${k.join(', ')})`),

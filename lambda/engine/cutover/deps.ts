@@ -30,6 +30,9 @@ export interface CutoverDeps {
     readonly finalSyncTimeoutSeconds?: number;
     readonly requireApproval?: boolean;
     readonly fullValidationAfterSwitch?: boolean;
+    /** The state machine's own limits, so input limits can be checked against them. */
+    readonly executionTimeoutSeconds?: number;
+    readonly pollIntervalSeconds?: number;
     readonly switchTrafficTo?: string;
   };
   /** @default () => new Date() */

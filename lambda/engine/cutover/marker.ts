@@ -48,7 +48,7 @@ export async function writeMarker(
      RETURNING written_at`,
     [migrationId, token],
   );
-  const lsn = await client.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  const lsn = await client.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
   return { lsn: lsn.rows[0].lsn, writtenAt: new Date(rows[0].written_at).toISOString() };
 }
 

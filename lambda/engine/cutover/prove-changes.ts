@@ -1,6 +1,7 @@
 import { CutoverError, ERRORS } from '../../../contract';
 import { getRecord, runPhase, withPools, type StepContext } from './common';
-import { describeDifferences, verifyTrackedChanges } from './change-tracking';
+import { waitForFlush, describeDifferences, verifyTrackedChanges } from './change-tracking';
+import { sleep } from '../validation/concurrency';
 
 /** Reads of one slot in the proof are bounded; past this many rounds the proof fails (and rolls back). */
 const MAX_ROUNDS = 100;
@@ -23,14 +24,21 @@ export async function proveChanges(ctx: StepContext): Promise<Record<string, unk
     let changes = 0;
     const rangeChecked: string[] = [];
     const outcome = await withPools(ctx, async (pools) => {
+      // Everything the target committed so far (its apply may not have flushed the last of it yet).
+      if (!(await waitForFlush(pools.target))) throw new Error('the target did not flush its WAL within 5 s');
       for (let round = 1; ; round++) {
         // A dry run froze nothing: keys still in flight stay pending, only differences past the delay count.
-        const r = await verifyTrackedChanges(ctx, pools, { sourceUptoLsn: markerLsn, final: Boolean(markerLsn) });
+        const r = await verifyTrackedChanges(ctx, pools, {
+          sourceUptoLsn: markerLsn,
+          final: Boolean(markerLsn),
+        });
         keys += r.keysVerified;
         changes += r.changesRead;
         rangeChecked.push(...r.rangeChecked);
         if (r.confirmed.length > 0) return { differences: r.confirmed };
         if (!r.more) return { differences: [] };
+        // A bound not flushed yet: WAL is flushed within wal_writer_delay (200 ms by default).
+        if (r.changesRead === 0) await sleep(10);
         if (round >= MAX_ROUNDS)
           throw new Error(`the change proof read ${changes} changes in ${round} rounds and did not reach the marker`);
       }

@@ -9,6 +9,52 @@ import {
   type CutoverMode,
 } from '../../../contract';
 import type { CutoverDeps } from './deps';
+import { reservedRoleName } from '../preflight/checks/application-roles';
+import { listBounded } from '../preflight/context';
+
+/** The most application roles one cutover freezes (the saved freeze must fit a DynamoDB item and the state). */
+export const MAX_APPLICATION_ROLES = 1000;
+/** How far in the future an operator-given `startedAt` may be (clock skew between machines). */
+export const STARTED_AT_CLOCK_SKEW_SECONDS = 60;
+/** The construct's default execution timeout, used when the construct did not pass its own. */
+export const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 2 * 24 * 3600;
+/**
+ * The most lag checks one execution may need. Each iteration of the wait-for-sync loop adds about 9 events to the
+ * execution history (Task scheduled/started/succeeded, Choice, Wait entered/exited...), and Step Functions fails an
+ * execution at 25,000 events: 2,000 iterations (~18,000 events) leave room for every other state.
+ */
+export const MAX_LAG_CHECKS = 2000;
+/** The longest error message this step produces. */
+const MAX_MESSAGE = 2000;
+
+/**
+ * Limits the construct passes in DEFAULTS_JSON besides the input defaults: its execution timeout and the state
+ * machine's poll interval between lag checks. Absent (older deployments, tests): those checks use what is known.
+ */
+interface WorkflowLimits {
+  readonly executionTimeoutSeconds?: unknown;
+  readonly pollIntervalSeconds?: unknown;
+}
+
+function positiveLimit(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * How many lag checks an input can take at most: one every `pollIntervalSeconds` until `syncTimeoutSeconds` ran out,
+ * plus the first. CheckLag (or the state machine) can use it to bound the loop.
+ */
+export function maxLagChecks(input: Pick<CutoverInput, 'syncTimeoutSeconds'>, pollIntervalSeconds: number): number {
+  if (!(pollIntervalSeconds > 0)) throw new Error(`pollIntervalSeconds must be positive, got ${pollIntervalSeconds}`);
+  return Math.floor(input.syncTimeoutSeconds / pollIntervalSeconds) + 1;
+}
+
+function badInput(message: string): CutoverError {
+  return new CutoverError(
+    ERRORS.badInput,
+    message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}… (${message.length} characters)` : message,
+  );
+}
 
 /** Execution input fields that are accepted; anything else is a typo (`requireAproval`) and rejected. */
 const KNOWN_FIELDS = new Set([
@@ -36,7 +82,7 @@ function bad(field: string, value: unknown, expected: string): CutoverError {
     shown = String(value);
   }
   if (shown.length > 200) shown = `${shown.slice(0, 200)}…`;
-  return new CutoverError(ERRORS.badInput, `execution input field "${field}" ${expected}, got ${shown}`);
+  return badInput(`execution input field "${field}" ${expected}, got ${shown}`);
 }
 
 function num(
@@ -61,9 +107,11 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
   const raw = rawInput as CutoverExecutionInput & Record<string, unknown>;
   const unknownFields = Object.keys(raw).filter((k) => !KNOWN_FIELDS.has(k));
   if (unknownFields.length > 0) {
-    throw new CutoverError(
-      ERRORS.badInput,
-      `execution input has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
+    throw badInput(
+      `execution input has unknown field(s) ${listBounded(
+        unknownFields.map((f) => JSON.stringify(f)),
+        10,
+      )}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
     );
   }
   const defaults = { ...CUTOVER_INPUT_DEFAULTS, ...(deps.defaults ?? {}) };
@@ -102,13 +150,18 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
       'must list at least one source role whose connections the freeze blocks (set it in the input or the construct)',
     );
   }
+  if (roles.length > MAX_APPLICATION_ROLES) {
+    throw bad('applicationRoles', roles, `must list at most ${MAX_APPLICATION_ROLES} roles (it lists ${roles.length})`);
+  }
   roles.forEach((role, i) => {
     if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
-      throw bad(`applicationRoles[${i}]`, role, 'must be a non-empty role name of at most 63 characters');
+      throw bad(`applicationRoles[${i}]`, role, 'must be a role name of 1 to 63 characters without NUL');
     }
+    const reserved = reservedRoleName(role);
+    if (reserved) throw bad(`applicationRoles[${i}]`, role, `must be a role the application logs in as (${reserved})`);
   });
-  const duplicates = roles.filter((r, i) => roles.indexOf(r) !== i);
-  if (duplicates.length > 0) throw bad('applicationRoles', roles, `must not repeat a role (${duplicates[0]})`);
+  const duplicate = (roles as string[]).find((r, i) => roles.indexOf(r) !== i);
+  if (duplicate !== undefined) throw bad('applicationRoles', duplicate, 'must not repeat a role');
 
   const requireApproval = raw.requireApproval === undefined ? defaults.requireApproval : raw.requireApproval;
   if (typeof requireApproval !== 'boolean') throw bad('requireApproval', requireApproval, 'must be true or false');
@@ -123,12 +176,54 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
     throw bad('switchTrafficTo', switchTrafficTo, 'must be an endpoint (host name) without spaces, or ""');
   }
 
-  let startedAt = (deps.now ?? (() => new Date()))().toISOString();
+  const limits = (deps.defaults ?? {}) as WorkflowLimits;
+  const executionTimeoutSeconds = positiveLimit(limits.executionTimeoutSeconds) ?? DEFAULT_EXECUTION_TIMEOUT_SECONDS;
+  if (syncTimeoutSeconds + finalSyncTimeoutSeconds >= executionTimeoutSeconds) {
+    throw bad(
+      'syncTimeoutSeconds',
+      syncTimeoutSeconds,
+      `plus finalSyncTimeoutSeconds (${finalSyncTimeoutSeconds}) must be less than the execution timeout (${executionTimeoutSeconds} seconds)`,
+    );
+  }
+  const pollIntervalSeconds = positiveLimit(limits.pollIntervalSeconds);
+  if (pollIntervalSeconds !== undefined) {
+    const checks = maxLagChecks({ syncTimeoutSeconds }, pollIntervalSeconds);
+    if (checks > MAX_LAG_CHECKS) {
+      throw bad(
+        'syncTimeoutSeconds',
+        syncTimeoutSeconds,
+        `allows ${checks} lag checks (one every ${pollIntervalSeconds}s), more than the ${MAX_LAG_CHECKS} an execution's ` +
+          `25,000-event history holds: use at most ${(MAX_LAG_CHECKS - 1) * pollIntervalSeconds} seconds, or a longer pollInterval in the construct`,
+      );
+    }
+    if (consecutiveChecks > checks) {
+      throw bad(
+        'consecutiveChecks',
+        consecutiveChecks,
+        `cannot be reached within syncTimeoutSeconds (${syncTimeoutSeconds}s allows ${checks} checks, one every ${pollIntervalSeconds}s)`,
+      );
+    }
+  }
+
+  const now = (deps.now ?? (() => new Date()))();
+  let startedAt = now.toISOString();
+  // Set by the workflow; an operator passes it back only to resume an earlier execution (checked in validateInput).
   if (raw.startedAt !== undefined) {
-    if (typeof raw.startedAt !== 'string' || Number.isNaN(Date.parse(raw.startedAt))) {
+    if (typeof raw.startedAt !== 'string' || raw.startedAt.length > 64 || Number.isNaN(Date.parse(raw.startedAt))) {
       throw bad('startedAt', raw.startedAt, 'must be an ISO-8601 time');
     }
-    startedAt = new Date(raw.startedAt).toISOString();
+    const given = Date.parse(raw.startedAt);
+    if (given > now.getTime() + STARTED_AT_CLOCK_SKEW_SECONDS * 1000) {
+      throw bad('startedAt', raw.startedAt, `must not be in the future (now is ${startedAt})`);
+    }
+    if (given < now.getTime() - executionTimeoutSeconds * 1000) {
+      throw bad(
+        'startedAt',
+        raw.startedAt,
+        `must be within the execution timeout (${executionTimeoutSeconds} seconds) of now (${startedAt}); start a new cutover without it`,
+      );
+    }
+    startedAt = new Date(Math.min(given, now.getTime())).toISOString();
   }
   if (raw.comment !== undefined && typeof raw.comment !== 'string') throw bad('comment', raw.comment, 'must be text');
 
@@ -158,9 +253,16 @@ export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promi
   const input = parseExecutionInput(rawInput, deps);
   const ctx = createContext(deps, input);
   const existing = await deps.state.get(stateKey(input));
+  if (!existing && (rawInput as { startedAt?: unknown }).startedAt !== undefined) {
+    throw bad(
+      'startedAt',
+      (rawInput as { startedAt?: unknown }).startedAt,
+      `is set by the workflow: give it only to resume an earlier execution of this migration, and ${JSON.stringify(input.migrationId)} ` +
+        `(${input.mode}) has none with it; leave it out`,
+    );
+  }
   if (existing?.status === 'rolled-back') {
-    throw new CutoverError(
-      ERRORS.badInput,
+    throw badInput(
       `execution input field "migrationId" ${JSON.stringify(input.migrationId)} names a cutover that was rolled back at ${existing.updatedAt}` +
         `${existing.error ? ` (${existing.error.slice(0, 200)})` : ''}; start a new execution with a new migrationId`,
     );
@@ -177,7 +279,7 @@ export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promi
     resumed ? 'resumed' : 'started',
     resumed
       ? `resuming; already done: ${donePhases.join(', ') || 'nothing'}.`
-      : `${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${input.applicationRoles.join(', ')}; ` +
+      : `${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${listBounded(input.applicationRoles)}; ` +
           `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s); ` +
           `approval ${input.requireApproval ? 'required' : 'not required'}; ` +
           `switch traffic ${input.switchTrafficTo ? `to ${input.switchTrafficTo}` : 'no'}.`,

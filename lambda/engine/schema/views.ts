@@ -36,7 +36,8 @@ export async function readViews(db: CatalogClient, scope: SideScope): Promise<Vi
   return r.rows.map((v) => {
     const relation = { schema: v.s, table: v.n };
     const query = normalizeSpace(v.def).replace(/;$/, '');
-    const options = [...(v.options ?? [])].sort();
+    // A view's options change what it does (security_invoker, check_option); a materialized view's are storage.
+    const options = v.kind === 'v' ? [...(v.options ?? [])].sort() : [];
     return {
       objectType: v.kind === 'm' ? 'materialized-view' : 'view',
       key: JSON.stringify([v.kind, v.s, v.n]),

@@ -33,7 +33,8 @@ export interface SequenceCatalog {
 }
 
 export const seqKey = (schema: string, name: string): string => JSON.stringify([schema, name]);
-export const userName = (u: Pick<SequenceUser, 'table' | 'column'>): string => `${formatTableName(u.table)}.${u.column}`;
+export const userName = (u: Pick<SequenceUser, 'table' | 'column'>): string =>
+  `${formatTableName(u.table)}.${u.column}`;
 
 const NUMERIC_TYPES = `('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
 
@@ -51,7 +52,15 @@ export async function listSequences(pool: Pool): Promise<SequenceCatalog> {
         WHERE n.nspname <> ALL($1::text[])`,
       [system],
     ),
-    pool.query<{ seq: number | null; owner: boolean; schema: string; table: string; column: string; numeric: boolean; expr: string | null }>(
+    pool.query<{
+      seq: number | null;
+      owner: boolean;
+      schema: string;
+      table: string;
+      column: string;
+      numeric: boolean;
+      expr: string | null;
+    }>(
       `WITH uses AS (
          SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS att, true AS owner, NULL::text AS expr
            FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'

@@ -4,11 +4,11 @@
  * advancing loses nothing.
  */
 import type { Pool } from 'pg';
-import { formatTableName } from '../../../contract';
-import { readCatalog, type Catalog } from '../catalog';
+import { formatTableName, type TableName } from '../../../contract';
+import { readCatalog } from '../catalog';
 import { withPooledClient } from '../pg/connection';
 import { quoteIdent } from '../pg/identifiers';
-import { ChangedKeys, type KeyColumnsOf } from './changed-keys';
+import { ChangedKeys, type PublishedTables } from './changed-keys';
 import { maxLsn } from './lsn';
 import { decodePgOutput } from './pgoutput-decoder';
 import { assertSlotName } from './tracking-slot';
@@ -27,14 +27,32 @@ export interface ReadChangesOptions {
   readonly keyColumns?: Readonly<Record<string, string[]>>;
 }
 
-/** The catalog (validation keys) of the published tables, read before the cursor holds the connection. */
-async function publishedCatalog(pool: Pool, publication: string): Promise<Catalog> {
-  const { rows } = await pool.query<{ schema: string; table: string }>(
-    `SELECT schemaname AS schema, tablename AS table FROM pg_publication_tables WHERE pubname = $1`,
+/**
+ * The published relations (tables and partitions) by oid, which survives a rename, with the table each belongs to,
+ * and the catalog (validation keys) of those tables; read before the cursor holds the connection.
+ */
+async function publishedTables(
+  pool: Pool,
+  publication: string,
+  keyColumns: Readonly<Record<string, string[]>> = {},
+): Promise<PublishedTables> {
+  const { rows } = await pool.query<{ oid: number; schema: string; table: string }>(
+    `SELECT c.oid::int8 AS oid, rn.nspname AS schema, r.relname AS table
+       FROM pg_publication_tables p
+       JOIN pg_namespace n ON n.nspname = p.schemaname
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+       JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid)
+       JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE p.pubname = $1`,
     [publication],
   );
+  const roots = new Map<number, TableName>(rows.map((r) => [Number(r.oid), { schema: r.schema, table: r.table }]));
   // `%` in a name is a wildcard here; byName picks the exact table.
-  return readCatalog(pool, { include: rows.map((r) => ({ schema: r.schema, table: r.table })) });
+  const catalog = await readCatalog(pool, { include: [...roots.values()] });
+  return {
+    tableOf: (relationId) => roots.get(relationId),
+    keyColumnsOf: (table) => keyColumns[formatTableName(table)] ?? catalog.byName(table)?.keyColumns ?? [],
+  };
 }
 
 export async function readChanges(
@@ -45,10 +63,8 @@ export async function readChanges(
   assertSlotName(spec.slot);
   const maxChanges = Math.max(1, options.maxChanges ?? 10_000);
   const fetchRows = Math.max(1, options.fetchRows ?? 1000);
-  const catalog = await publishedCatalog(pool, spec.publication);
-  const keyColumnsOf: KeyColumnsOf = (name) =>
-    options.keyColumns?.[formatTableName(name)] ?? catalog.byName(name)?.keyColumns ?? [];
-  const collector = new ChangedKeys(keyColumnsOf, Math.max(1, options.maxKeysPerTable ?? 10_000));
+  const published = await publishedTables(pool, spec.publication, options.keyColumns);
+  const collector = new ChangedKeys(published, Math.max(1, options.maxKeysPerTable ?? 10_000));
 
   return withPooledClient(pool, async (client) => {
     // Decoding only sees flushed WAL: never bound a read beyond it, or advancing to the bound would skip changes.

@@ -1,7 +1,8 @@
 /**
  * Turns decoded `pgoutput` messages into the set of changed keys per table: the new key of an insert, the old and
- * the new key of an update, the old key of a delete. Relation messages map relation ids to tables; they are resent
- * at the start of every read, so the map lives for one read only.
+ * the new key of an update, the old key of a delete; a partition's changes count for its partitioned table.
+ * Relation messages map relation ids to tables; they are resent at the start of every read, so the map lives for
+ * one read only.
  */
 import { formatTableName, type TableName } from '../../../contract';
 import { UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-decoder';
@@ -25,8 +26,13 @@ interface Relation {
   };
 }
 
-/** Looks up a table's key columns (in key order); an empty list when it has none. */
-export type KeyColumnsOf = (table: TableName) => string[];
+/** The published tables as of the read: which selected table a relation (a partition: its root) belongs to. */
+export interface PublishedTables {
+  /** The selected table a published relation (by oid) belongs to; undefined if unknown at the read's start. */
+  tableOf(relationId: number): TableName | undefined;
+  /** A selected table's key columns (in key order); an empty list when it has none. */
+  keyColumnsOf(table: TableName): string[];
+}
 
 export class ChangedKeys {
   private readonly relations = new Map<number, Relation>();
@@ -35,7 +41,7 @@ export class ChangedKeys {
   changes = 0;
 
   constructor(
-    private readonly keyColumnsOf: KeyColumnsOf,
+    private readonly published: PublishedTables,
     private readonly maxKeysPerTable: number,
   ) {}
 
@@ -86,10 +92,15 @@ export class ChangedKeys {
     const r = this.relations.get(relationId);
     if (!r) throw new Error(`pgoutput: change for relation ${relationId} before its relation message`);
     if (r.resolved) return r.resolved;
-    const display = formatTableName(r.name);
+    const name = this.published.tableOf(relationId);
+    if (!name) {
+      // Created or published after the read started (a new partition): its table is unknown, so fail; read again.
+      throw new Error(`changes for ${formatTableName(r.name)}, not a published table when the read started`);
+    }
+    const display = formatTableName(name);
     let table = this.tables.get(display);
     if (!table) {
-      table = { table: r.name, keyColumns: this.keyColumnsOf(r.name), keys: new Map() };
+      table = { table: name, keyColumns: this.published.keyColumnsOf(name), keys: new Map() };
       this.tables.set(display, table);
     }
     const indexes = table.keyColumns.map((k) => r.columns.findIndex((c) => c.name === k));

@@ -69,7 +69,9 @@ export async function startTracking(pool: Pool, spec: StartTrackingSpec): Promis
 async function ensurePublication(pool: Pool, spec: StartTrackingSpec): Promise<void> {
   const pub = quoteIdent(spec.publication);
   const tables = spec.tables.map(qualify).join(', ');
-  const options = `(publish_via_partition_root = true)`;
+  // Partitions publish as themselves: with publish_via_partition_root a TRUNCATE of one partition is not published
+  // at all. The reader maps each partition to its partitioned table.
+  const options = `(publish_via_partition_root = false)`;
   const exists = await pool.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [spec.publication]);
   if (exists.rowCount === 0) {
     try {

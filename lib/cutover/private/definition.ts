@@ -140,19 +140,26 @@ class DefinitionBuilder {
   }
 
   /** The raw execution input goes in as `input`; the state becomes `{ input: <validated> }` (raw fields do not linger). */
-  validateInput(): tasks.LambdaInvoke {
+  validateInput(): sfn.Chain {
     const invalidInput = this.fail(STATES.invalidInput, {
       comment: 'The execution input was rejected; nothing was changed.',
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
     });
+    // Wrapped first: an array or scalar input could not take the Catch's `$.error`, and must get the same input error.
+    const receive = new sfn.Pass(this.scope, STATES.receiveInput, {
+      stateName: STATES.receiveInput,
+      comment: 'Wraps the raw execution input (whatever its JSON type) as $.raw for ValidateInput.',
+      parameters: { 'raw.$': '$' },
+    });
+    this.states[STATES.receiveInput] = receive;
     const t = this.task(
       'ValidateInput',
-      { input: sfn.JsonPath.entirePayload },
+      { input: sfn.JsonPath.objectAt('$.raw') },
       { resultSelector: { input: sfn.JsonPath.entirePayload }, replaceState: true },
     );
     t.addCatch(invalidInput, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    return t;
+    return receive.next(t);
   }
 
   failureHandlers(): { rollback: tasks.LambdaInvoke; reportAfterSwitch: tasks.LambdaInvoke } {

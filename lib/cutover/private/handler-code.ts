@@ -51,6 +51,7 @@ export function cutoverStepCode(): lambda.Code {
         tryBundle(outputDir: string): boolean {
           // A computed path: the package's compiled lib never reaches this branch, and bundlers of a consumer's
           // app must not try to follow it.
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
           const definition = require(path.join(BASE, 'build', 'bundles')) as BuildDefinition;
           definition.bundleHandler(BUNDLE, outputDir);
           return true;

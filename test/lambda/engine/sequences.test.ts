@@ -75,3 +75,104 @@ describe('sequences', () => {
     }
   });
 });
+
+describe('sequences drawn from by column defaults, owned or not', () => {
+  let p: Pair;
+  const payment = { include: [{ schema: 'shop', table: 'payment' }] };
+  beforeAll(async () => {
+    p = await openPair('seq_use');
+    await p.both(`
+      CREATE SCHEMA shop; CREATE SCHEMA ids;
+      CREATE SEQUENCE shop.pay_ids;
+      CREATE SEQUENCE ids.global;
+      CREATE SEQUENCE shop.legacy_ids;
+      CREATE TABLE shop.payment (
+        id bigint PRIMARY KEY DEFAULT nextval('shop.pay_ids'), ref bigint DEFAULT nextval('ids.global'), note text);
+      CREATE TABLE shop.refund (id bigint PRIMARY KEY DEFAULT nextval('shop.pay_ids'));
+      CREATE TABLE shop.legacy (id bigint PRIMARY KEY DEFAULT nextval('shop.legacy_ids'::text));
+      CREATE TABLE shop.unrelated (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY);`);
+    // Source: ids handed out up to 32,098; the target holds rows with higher ids (written there, or copied with
+    // explicit ids), in both tables that share the sequence.
+    await sql(
+      p.sourceUrl,
+      `SELECT setval('shop.pay_ids', 32098); SELECT setval('ids.global', 7); SELECT setval('shop.legacy_ids', 40)`,
+    );
+    await sql(
+      p.targetUrl,
+      `INSERT INTO shop.payment (id, ref, note) VALUES (99999, 3, 'x');
+       INSERT INTO shop.refund VALUES (100500);
+       INSERT INTO shop.legacy VALUES (41)`,
+    );
+  });
+  afterAll(() => p.close());
+
+  it('selects the sequences a selected table draws from, in any schema, owned or not', async () => {
+    const r = await compareSequences(p.source, p.target, payment);
+    expect(r.sequences.map((s) => s.sequence)).toEqual(['ids.global', 'shop.pay_ids']);
+    expect(r.sequences.find((s) => s.sequence === 'shop.pay_ids')).toEqual({
+      sequence: 'shop.pay_ids',
+      usedBy: ['shop.payment.id', 'shop.refund.id'],
+      sourceNext: '32099',
+      targetNext: '1',
+      targetColumnMax: '100500',
+      status: 'behind',
+    });
+    const legacy = await compareSequences(p.source, p.target, { include: [{ schema: 'shop', table: 'legacy' }] });
+    expect(legacy.sequences).toEqual([
+      expect.objectContaining({ sequence: 'shop.legacy_ids', usedBy: ['shop.legacy.id'], targetColumnMax: '41' }),
+    ]);
+  });
+
+  it('sets a sequence not owned by its column past every column that draws from it on the target, once', async () => {
+    const first = await syncSequences(p.source, p.target, payment);
+    expect(first.ok).toBe(true);
+    expect(first.sequences.find((s) => s.sequence === 'shop.pay_ids')).toMatchObject({
+      action: 'set',
+      targetNext: '100501',
+    });
+    expect(first.sequences.find((s) => s.sequence === 'ids.global')).toMatchObject({ action: 'set', targetNext: '8' });
+    const [row] = await sql<{ id: string }>(p.targetUrl, `INSERT INTO shop.payment (note) VALUES ('new') RETURNING id`);
+    expect(row.id).toBe('100501');
+
+    const second = await syncSequences(p.source, p.target, payment);
+    expect(second.sequences.every((s) => s.action === 'unchanged')).toBe(true);
+    // Never backwards: a target already ahead stays where it is.
+    await sql(p.targetUrl, `SELECT setval('shop.pay_ids', 500000)`);
+    const third = await syncSequences(p.source, p.target, payment);
+    expect(third.sequences.find((s) => s.sequence === 'shop.pay_ids')).toMatchObject({
+      action: 'unchanged',
+      targetNext: '500001',
+    });
+  });
+
+  it('refuses a selection whose tables draw from sequences it cannot cover, instead of "OK: 0 sequence(s)"', async () => {
+    await sql(p.sourceUrl, `CREATE TABLE shop.orphan (id bigint PRIMARY KEY)`);
+    await sql(
+      p.targetUrl,
+      `CREATE SEQUENCE shop.orphan_ids;
+       CREATE TABLE shop.orphan (id bigint PRIMARY KEY DEFAULT nextval('shop.orphan_ids'))`,
+    );
+    await p.both(`CREATE TABLE shop.broken (id bigint PRIMARY KEY DEFAULT nextval('shop.gone'::text))`);
+    for (const run of [compareSequences, syncSequences]) {
+      const orphan = await run(p.source, p.target, { include: [{ schema: 'shop', table: 'orphan' }] });
+      expect(orphan.ok).toBe(false);
+      expect(orphan.sequences).toEqual([
+        expect.objectContaining({
+          sequence: 'shop.orphan_ids',
+          usedBy: ['shop.orphan.id'],
+          status: 'error',
+          error: expect.stringContaining('which the source does not have'),
+        }),
+      ]);
+      const broken = await run(p.source, p.target, { include: [{ schema: 'shop', table: 'broken' }] });
+      expect(broken.ok).toBe(false);
+      expect(broken.sequences.map((s) => [s.sequence, s.status, s.usedBy])).toEqual([
+        ['(unresolved)', 'error', ['shop.broken.id']],
+        ['(unresolved)', 'error', ['shop.broken.id']],
+      ]);
+    }
+    // A table that draws from no sequence is still fine.
+    const none = await compareSequences(p.source, p.target, { include: [{ schema: 'shop', table: 'nothing_here' }] });
+    expect(none).toEqual({ ok: true, synced: false, sequences: [] });
+  });
+});

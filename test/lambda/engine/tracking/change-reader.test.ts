@@ -62,10 +62,22 @@ describe('change tracking: slot, read, advance', () => {
       `SELECT tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
       [spec.publication],
     );
-    // The partitioned table is published as itself (publish_via_partition_root), not as its partitions.
-    expect(published.map((r) => r.t)).toEqual(['Text Keys', 'events', 'items', 'nokey', 'pairs']);
+    // Partitions publish as themselves (so a TRUNCATE of one is published); the reader maps them to their table.
+    expect(published.map((r) => r.t)).toEqual(['Text Keys', 'events_2024', 'events_2025', 'items', 'nokey', 'pairs']);
     const [slot] = await sql(p.sourceUrl, `SELECT plugin FROM pg_replication_slots WHERE slot_name = $1`, [spec.slot]);
     expect(slot).toEqual({ plugin: 'pgoutput' });
+  });
+
+  it('resets the table list of a publication left behind without its slot, and refuses bad slot names', async () => {
+    const other = { slot: 'zdm_track_other', publication: 'zdm_track_other' };
+    await run(`CREATE PUBLICATION zdm_track_other FOR TABLE public.untracked`);
+    expect((await startTracking(p.source, { ...other, tables: [tables[0]] })).created).toBe(true);
+    const published = await sql(p.sourceUrl, `SELECT tablename FROM pg_publication_tables WHERE pubname = $1`, [
+      other.publication,
+    ]);
+    expect(published).toEqual([{ tablename: 'items' }]);
+    expect(await stopTracking(p.source, other)).toEqual({ slot: 'dropped', publication: 'dropped' });
+    await expect(startTracking(p.source, { ...other, slot: 'Bad-Name', tables })).rejects.toThrow(/invalid/);
   });
 
   it('tracks inserted, updated (old and new key), deleted keys; composite, text and partitioned keys', async () => {
@@ -127,6 +139,24 @@ describe('change tracking: slot, read, advance', () => {
     const c = await readChanges(p.source, spec);
     expect(c.truncated).toEqual(['public.items']);
     expect(c.keysByTable['public.items']).toMatchObject({ keys: [], rangeCheck: 'truncated' });
+  });
+
+  it('reports a TRUNCATE of one partition as a TRUNCATE of its partitioned table', async () => {
+    await drain();
+    await run(`TRUNCATE public.events_2024`);
+    const c = await readChanges(p.source, spec);
+    expect(c.truncated).toEqual(['public.events']);
+    expect(Object.keys(c.keysByTable)).toEqual(['public.events']);
+    expect(c.keysByTable['public.events'].rangeCheck).toBe('truncated');
+  });
+
+  it('keeps tracking a renamed table (relations are matched by oid)', async () => {
+    await drain();
+    await run(`ALTER TABLE public.pairs RENAME TO pairs_renamed`);
+    await run(`INSERT INTO public.pairs_renamed VALUES ('r', 'w', 5)`);
+    const c = await readChanges(p.source, spec);
+    expect(keysOf(c, 'public.pairs_renamed')).toEqual([['5', 'w']]);
+    await run(`ALTER TABLE public.pairs_renamed RENAME TO pairs`);
   });
 
   it('flags changes that cannot be keyed, and tables past the key cap', async () => {

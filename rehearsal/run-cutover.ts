@@ -1,0 +1,222 @@
+/**
+ * Part 6 of a rehearsal: the real cutover — the state machine the construct synthesizes, its real step handler,
+ * one or two executions (the scenario's) — with every step invocation tracked: after Ctrl-C no new step starts,
+ * and the clean-up waits for the one in flight, so nothing freezes the source after the freeze was ended.
+ */
+import type { CutoverInput, StepEvent } from '../contract';
+import { closeSharedPools } from '../lambda/engine/cutover/connections';
+import { trackingNames } from '../lambda/engine/cutover/change-tracking';
+import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
+import { dropSlotAndPublication } from './check-leftovers';
+import { withAdmin } from './pg-clients';
+import type { MigrationRecord } from '../lambda/engine/ports';
+import { createCutoverDeps, createStepHandlerFor, stateKey, type CutoverRunner } from './adapters';
+import { phaseTimes } from './freeze';
+import type { LocalCutoverDeps } from './local/local-cutover-deps';
+import type { CutoverRunResult, CutoverStateEvent } from './local/run-state-machine';
+import { formatMs, type Progress } from './progress';
+import type { RehearsalRoles } from './rehearsal-roles';
+import type { RehearsedTables } from './rehearsed-tables';
+import type { RehearsalContext } from './run-context';
+import { InterruptedError } from './run-context';
+import { SCENARIO_PLANS } from './scenarios';
+import type { ReplicationHandle } from './setup-replication';
+import type { Servers } from './setup-servers';
+import { endpointOf } from './start-load';
+import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
+
+export type ExecutionRun = CutoverRunResult & { readonly startedAt: number };
+
+/** What the runner's watchdog step returned, when it is a watchdog report. */
+export function watchdogOf(run: Pick<CutoverRunResult, 'watchdog'>): WatchdogReport | undefined {
+  const w = run.watchdog as Partial<WatchdogReport> | undefined;
+  return w && typeof w === 'object' && typeof w.outcome === 'string' ? (w as WatchdogReport) : undefined;
+}
+
+/** The cutover's dependencies, executions and in-flight steps. */
+export class CutoverSession {
+  readonly runs: ExecutionRun[] = [];
+  /** The validated input (to find the state record afterwards). */
+  input?: CutoverInput;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private current?: Promise<unknown>;
+
+  constructor(
+    private readonly ctx: RehearsalContext,
+    readonly deps: LocalCutoverDeps,
+  ) {}
+
+  /** The state record of the last execution (dry runs keep one per execution, keyed with its start time). */
+  record(): Promise<MigrationRecord | undefined> {
+    return this.deps.state.get(this.input ? stateKey(this.input) : this.ctx.options.migrationId);
+  }
+
+  /**
+   * The step handler of execution `index`: the scenario's, tracked, refused once the rehearsal is stopped — except
+   * the watchdog, which the runner calls after an execution that did not succeed (the dead man's switch).
+   */
+  stepHandler(index: number): (event: StepEvent) => Promise<unknown> {
+    const plan = SCENARIO_PLANS[this.ctx.options.scenario];
+    const real = createStepHandlerFor(this.deps, (validated) => (this.input = validated));
+    const handler = plan.wrapStepHandler(real, index, (event) =>
+      this.deps.state.get(stateKey(event.input as CutoverInput)),
+    );
+    return (event) => {
+      const watchdog = (event.step as string) === 'watchdog';
+      if (this.ctx.stop.isStopped && !watchdog) return Promise.reject(new InterruptedError(this.ctx.stop.reason!));
+      const call = watchdog ? real(event) : handler(event);
+      this.inFlight.add(call);
+      const done = (): void => void this.inFlight.delete(call);
+      call.then(done, done);
+      return call;
+    };
+  }
+
+  /** Runs one execution; it is recorded in `runs` when it ends, even after the rehearsal stopped waiting for it. */
+  execute(run: () => Promise<CutoverRunResult>): Promise<ExecutionRun> {
+    const startedAt = Date.now();
+    const execution = run().then((result) => {
+      const recorded = { ...result, startedAt };
+      this.runs.push(recorded);
+      return recorded;
+    });
+    this.current = execution.catch(() => undefined);
+    return execution;
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) for the execution and the steps still running: an aborted execution does not
+   * cancel a running step, and the runner's watchdog runs after it.
+   */
+  async settle(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    const timeout = (): Promise<void> => new Promise((r) => setTimeout(r, left()).unref());
+    if (this.current) await Promise.race([this.current, timeout()]);
+    while (this.inFlight.size > 0 && left() > 0) {
+      await Promise.race([Promise.allSettled([...this.inFlight]), timeout()]);
+    }
+    return this.inFlight.size === 0;
+  }
+}
+
+export function createCutoverSession(
+  ctx: RehearsalContext,
+  servers: Servers,
+  tables: RehearsedTables,
+  replication: ReplicationHandle,
+  traffic: MemoryTrafficSwitch,
+): CutoverSession {
+  const plan = SCENARIO_PLANS[ctx.options.scenario];
+  const { deps } = createCutoverDeps({
+    sourceUrl: servers.sourceUrl,
+    targetUrl: servers.targetUrl,
+    tables: tables.selection,
+    replication: plan.wrapReplication(replication.port),
+    traffic,
+    onNotice: (subject) => {
+      ctx.notices.push(subject);
+    },
+  });
+  if (servers.kind === 'external') {
+    // The workflow drops its change-tracking slots itself, except past the point of no return (for a resumed run):
+    // a rehearsal removes them in any case.
+    const names = trackingNames(ctx.options.migrationId, ctx.options.mode);
+    ctx.ledger.push({
+      name: `drop the workflow's change-tracking slots ${names.source} (source) and ${names.target} (target)`,
+      run: async () => {
+        await withAdmin(servers.sourceUrl, (c) => dropSlotAndPublication(c, names.source));
+        await withAdmin(servers.targetUrl, (c) => dropSlotAndPublication(c, names.target));
+      },
+    });
+  }
+  ctx.ledger.push({ name: 'close the cutover connections', run: () => closeSharedPools(deps) });
+  return new CutoverSession(ctx, deps);
+}
+
+/** Runs the scenario's executions, logging the states as they run and the phases at the end. */
+export async function runExecutions(
+  ctx: RehearsalContext,
+  session: CutoverSession,
+  servers: Servers,
+  roles: RehearsalRoles,
+  runner: CutoverRunner,
+): Promise<MigrationRecord | undefined> {
+  const { options } = ctx;
+  const plan = SCENARIO_PLANS[options.scenario];
+  const input = {
+    migrationId: options.migrationId,
+    mode: options.mode,
+    applicationRoles: roles.frozen,
+    switchTrafficTo: endpointOf(servers.targetUrl),
+    lagThresholdSeconds: options.lagThresholdSeconds,
+    consecutiveChecks: options.consecutiveChecks,
+    syncTimeoutSeconds: options.syncTimeoutSeconds,
+    finalSyncTimeoutSeconds: options.finalSyncTimeoutSeconds,
+    requireApproval: false,
+  };
+  for (let i = 0; i < plan.executions; i++) {
+    const label = plan.executions > 1 ? `cutover execution ${i + 1}/${plan.executions}` : 'cutover';
+    const run = await ctx.phase(
+      label,
+      () =>
+        session.execute(() =>
+          runner.runCutover({
+            definition: runner.definition,
+            stepHandler: session.stepHandler(i),
+            input,
+            waitTimeOverrideMs: options.pollMs,
+            onStateEvent: stateEventLogger(ctx.progress),
+            signal: ctx.stop.signal,
+          }),
+        ),
+      (r) => `${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
+    );
+    if (run.status === 'ABORTED') ctx.stop.check();
+    if (run.status === 'FAILED') {
+      ctx.progress.log(`  execution failed: ${run.error}: ${(run.cause ?? '').slice(0, 300)}`);
+    }
+  }
+  const record = await session.record();
+  for (const p of phaseTimes(record)) {
+    ctx.progress.log(
+      `  phase ${p.name.padEnd(16)} ${p.status.padEnd(9)} ${p.durationMs === undefined ? '' : formatMs(p.durationMs)}`,
+    );
+  }
+  return record;
+}
+
+/**
+ * One line per state entered and left (Map iterations are not shown). A state the workflow loops through (the lag
+ * check, the stop loop) is shown once per run of loops, with how many times it ran.
+ */
+export function stateEventLogger(progress: Progress): (event: CutoverStateEvent) => void {
+  const entered = new Map<string, number>();
+  let looping: { state: string; count: number; since: number } | undefined;
+  const endLoop = (now: number): void => {
+    if (looping && looping.count > 1) {
+      progress.log(`  ✔ ${looping.state} ×${looping.count} (${formatMs(now - looping.since)})`);
+    }
+    looping = undefined;
+  };
+  return (event) => {
+    if (!event.step || event.index !== undefined) return;
+    if (event.type === 'StateEntered') {
+      if (looping?.state === event.state) {
+        looping.count++;
+        return;
+      }
+      endLoop(event.timestamp);
+      entered.set(event.state, event.timestamp);
+      progress.log(`  → ${event.state}`);
+    } else if (event.type === 'StateExited') {
+      if (looping?.state === event.state) return;
+      const t = entered.get(event.state);
+      progress.log(`  ✔ ${event.state}${t === undefined ? '' : ` (${formatMs(event.timestamp - t)})`}`);
+      looping = { state: event.state, count: 1, since: t ?? event.timestamp };
+    } else if (event.type === 'StateFailed') {
+      endLoop(event.timestamp);
+      progress.log(`  ✘ ${event.state}: ${event.error ?? ''} ${(event.cause ?? '').slice(0, 200)}`);
+    }
+  };
+}

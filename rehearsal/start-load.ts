@@ -1,0 +1,107 @@
+/**
+ * Part 4 of a rehearsal: the writes that run through the cutover. The rehearsal's own writer — the demo shop's
+ * mix, or the probe (one row per write in zdm_cutover.rehearsal_probe) with the user's tables — runs in a worker
+ * thread as the application (or probe) role and follows the traffic switch; its acknowledged writes prove that
+ * nothing was lost and measure the freeze. The user's `--load` command runs beside it against the source.
+ */
+import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
+import { sleep } from '../lambda/engine/validation/concurrency';
+import { LoadCommand } from './load-command';
+import type { RehearsalRoles } from './rehearsal-roles';
+import type { RehearsedTables } from './rehearsed-tables';
+import type { RehearsalContext } from './run-context';
+import type { Servers } from './setup-servers';
+import { ThreadedWriteLoad } from './threaded-load';
+import { nowMs, type WriteLoadStats } from './write-load';
+
+export interface Loads {
+  readonly writer: ThreadedWriteLoad;
+  readonly command?: LoadCommand;
+  /** Stops the once-a-second load line. */
+  stopTicker(): void;
+}
+
+/** The endpoint the application reads from the traffic switch: the server's address without credentials. */
+export function endpointOf(url: string): string {
+  const u = new URL(url);
+  return `postgres://${u.hostname}:${u.port || '5432'}${u.pathname}`;
+}
+
+export async function startLoads(
+  ctx: RehearsalContext,
+  servers: Servers,
+  tables: RehearsedTables,
+  roles: RehearsalRoles,
+  traffic: MemoryTrafficSwitch,
+): Promise<Loads> {
+  const { options } = ctx;
+  const sourceEndpoint = endpointOf(servers.sourceUrl);
+  const writer = new ThreadedWriteLoad({
+    workload: tables.kind === 'demo' ? 'demo' : 'probe',
+    rate: options.rate,
+    concurrency: options.concurrency,
+    role: roles.writer.name,
+    ...(roles.writer.password !== undefined ? { password: roles.writer.password } : {}),
+    endpoints: traffic,
+    labels: { [sourceEndpoint]: 'source', [endpointOf(servers.targetUrl)]: 'target' },
+    ...(tables.kind === 'demo' ? { customerIds: tables.rows['app.customers'] } : {}),
+  });
+  ctx.ledger.push({ name: 'stop the rehearsal writer', run: () => writer.stop() });
+  await writer.start();
+  // Let it reach the source before replication starts: the copy runs under load.
+  const deadline = Date.now() + 20_000;
+  while (writer.acks.length === 0 && writer.failures.length === 0) {
+    ctx.stop.check();
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the ${tables.kind === 'demo' ? 'application load' : 'probe writer'} could not commit a write in 20 s ` +
+          `(retried: ${JSON.stringify(writer.stats().retriedByCode)})`,
+      );
+    }
+    await sleep(5);
+  }
+  if (writer.failures.length > 0) throw new Error(`the rehearsal writer cannot write: ${writer.failures[0].message}`);
+
+  let command: LoadCommand | undefined;
+  if (options.load !== undefined) {
+    const role = roles.app;
+    if (!role) throw new Error('internal: --load without an application role');
+    command = new LoadCommand({
+      command: options.load,
+      sourceUrl: servers.sourceUrl,
+      role: role.name,
+      ...(role.password !== undefined ? { password: role.password } : {}),
+      onLine: (line) => ctx.progress.log(`  load │ ${line}`),
+    });
+    ctx.ledger.push({ name: 'stop the --load command', run: () => command!.stop() });
+    command.start();
+  }
+  const stopTicker = startLoadTicker(ctx, writer, traffic, sourceEndpoint);
+  ctx.ledger.push({ name: 'stop the load ticker', run: async () => stopTicker() });
+  return { writer, ...(command ? { command } : {}), stopTicker };
+}
+
+function startLoadTicker(
+  ctx: RehearsalContext,
+  load: { stats(): WriteLoadStats },
+  traffic: MemoryTrafficSwitch,
+  sourceEndpoint: string,
+): () => void {
+  let lastCount = 0;
+  let lastTime = nowMs();
+  let lastRetries = 0;
+  let where = 'source';
+  return ctx.progress.ticker(1000, () => {
+    void traffic.current().then((e) => (where = e === sourceEndpoint ? 'source' : 'target'));
+    const stats = load.stats();
+    const t = nowMs();
+    const rate = ((stats.acknowledged - lastCount) * 1000) / (t - lastTime);
+    const retries = stats.retries - lastRetries;
+    lastCount = stats.acknowledged;
+    lastTime = t;
+    lastRetries = stats.retries;
+    return `  writes: ${rate.toFixed(0)}/s on ${where}, ${stats.acknowledged} acknowledged${
+      retries ? `, ${retries} retried` : ''
+    }${stats.blocked ? `, ${stats.blocked} connection(s) waiting` : ''}${stats.failed ? `, ${stats.failed} failed` : ''}`;
+  });
+}
