@@ -71,13 +71,18 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     ? undefined
     : createProgressReporter({ write: io.stderr, tty: Boolean(io.stderrIsTTY), ...(io.now ? { now: io.now } : {}) });
   try {
-    const source = await createPool(opts.source, { max: opts.concurrency, applicationName: 'zdm-cli' });
-    pools.push(source);
-    let target: Pool | undefined;
-    if (opts.target) {
-      target = await createPool(opts.target, { max: opts.concurrency, applicationName: 'zdm-cli' });
-      pools.push(target);
-    }
+    // Both connections at once (one round trip less before any work); on failure the source's error is reported first.
+    const connecting = [opts.source, opts.target].map((url) =>
+      url === undefined
+        ? Promise.resolve(undefined)
+        : createPool(url, { max: opts.concurrency, applicationName: 'zdm-cli' }),
+    );
+    const connected = await Promise.allSettled(connecting);
+    for (const c of connected) if (c.status === 'fulfilled' && c.value) pools.push(c.value);
+    const failed = connected.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    if (failed) throw failed.reason;
+    const source = (connected[0] as PromiseFulfilledResult<Pool>).value;
+    const target = (connected[1] as PromiseFulfilledResult<Pool | undefined>).value;
     // One way to select partitions, the same words as preflight's partition-selected finding (preflight reports it).
     if (opts.command !== 'preflight') {
       const [first, ...others] = await selectedPartitions(source, opts.selection);

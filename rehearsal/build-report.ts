@@ -111,9 +111,12 @@ function reasons(args: {
     out.push(`the source is still frozen: ${stillFrozen.map((r) => `${r.role} NOLOGIN`).join(', ')}`);
   }
   if (input.cleanupFailures.length) {
-    out.push(`${input.cleanupFailures.length} clean-up step(s) failed: ${input.cleanupFailures.map((f) => f.name).join('; ')}`);
+    out.push(
+      `${input.cleanupFailures.length} clean-up step(s) failed: ${input.cleanupFailures.map((f) => f.name).join('; ')}`,
+    );
   }
-  if (input.serverState?.unreadable) out.push(`the servers' state could not be read back: ${input.serverState.unreadable}`);
+  if (input.serverState?.unreadable)
+    out.push(`the servers' state could not be read back: ${input.serverState.unreadable}`);
   return out;
 }
 
@@ -270,7 +273,10 @@ export function freezeBreakdownLines(report: RehearsalReport, indent = '    '): 
     const at =
       gaps.length === 1
         ? breakdown.indexOf(gaps[0])
-        : rows.findIndex((r) => r.name === RECONNECT_TARGET || /^(application reconnects|after the last phase|still frozen)/.test(r.name));
+        : rows.findIndex(
+            (r) =>
+              r.name === RECONNECT_TARGET || /^(application reconnects|after the last phase|still frozen)/.test(r.name),
+          );
     rows.splice(at === -1 ? rows.length : at, 0, {
       name: 'between phases',
       ms: gaps.reduce((sum, g) => sum + g.ms, 0),
@@ -312,7 +318,12 @@ function verdictReason(report: RehearsalReport): string {
 }
 
 /** What the servers are left with, one line each (external servers). */
-function serverLines(report: RehearsalReport, label: (t: string) => string, pad: string, paint: ReturnType<typeof painter>): string[] {
+function serverLines(
+  report: RehearsalReport,
+  label: (t: string) => string,
+  pad: string,
+  paint: ReturnType<typeof painter>,
+): string[] {
   const state = report.servers.state;
   if (!state) return [];
   if (state.embedded) return [`${label('servers')}embedded servers stopped and removed, with everything on them`];
@@ -325,7 +336,9 @@ function serverLines(report: RehearsalReport, label: (t: string) => string, pad:
           !r.exists
             ? `${r.role} removed`
             : `${r.role} ${r.canLogin ? paint('ok', 'LOGIN') : paint('bad', 'NOLOGIN')} limit ${r.connectionLimit}${
-                r.before ? ` (${r.asBefore ? 'as before' : paint('bad', 'CHANGED')}, password ${r.passwordUnchanged ? 'unchanged' : paint('bad', 'CHANGED')})` : ''
+                r.before
+                  ? ` (${r.asBefore ? 'as before' : paint('bad', 'CHANGED')}, password ${r.passwordUnchanged ? 'unchanged' : paint('bad', 'CHANGED')})`
+                  : ''
               }`,
         )
         .join('; ')}`,
@@ -334,11 +347,15 @@ function serverLines(report: RehearsalReport, label: (t: string) => string, pad:
   const w = report.cutover.watchdog;
   if (w) lines.push(`${label("dead man's switch")}${w.outcome}: ${w.message.split('\n').slice(1).join(' ')}`);
   if (report.cutover.restoredByRehearsal?.length) {
-    lines.push(`${pad}the rehearsal restored the saved login settings of ${report.cutover.restoredByRehearsal.join(', ')}`);
+    lines.push(
+      `${pad}the rehearsal restored the saved login settings of ${report.cutover.restoredByRehearsal.join(', ')}`,
+    );
   }
   if (report.cutover.keptFrozen) lines.push(`${pad}${report.cutover.keptFrozen}`);
   if (state.leftBehind.length === 0 && !state.unreadable) {
-    lines.push(`${label('left behind')}${paint('ok', 'nothing')} — both databases are as they were before the rehearsal`);
+    lines.push(
+      `${label('left behind')}${paint('ok', 'nothing')} — both databases are as they were before the rehearsal`,
+    );
   } else {
     lines.push(`${label('left behind')}${state.leftBehind.length} object(s):`);
     for (const l of state.leftBehind) {
@@ -401,11 +418,12 @@ export function summaryLines(
         ];
 
   const load = report.load;
-  const expected = report.error || report.interrupted
-    ? `${paint('bad', 'not reached')} (expected: ${describeExpectation(report.expected)})`
-    : report.mismatches.length === 0
-      ? `${paint('ok', 'as expected')}: ${describeExpectation(report.expected)}`
-      : `${paint('bad', report.mismatches.join('; '))} (expected: ${describeExpectation(report.expected)})`;
+  const expected =
+    report.error || report.interrupted
+      ? `${paint('bad', 'not reached')} (expected: ${describeExpectation(report.expected)})`
+      : report.mismatches.length === 0
+        ? `${paint('ok', 'as expected')}: ${describeExpectation(report.expected)}`
+        : `${paint('bad', report.mismatches.join('; '))} (expected: ${describeExpectation(report.expected)})`;
   const writer = load.writer === 'probe' ? 'probe writes' : 'writes';
   const command = load.command;
   const tableCount = report.tables.names.length;
@@ -456,7 +474,25 @@ export function summaryLines(
     `${label('reports')}${options.reportPath}`,
     `${pad}${htmlReportPath(options.reportPath)}`,
   ];
-  return lines;
+  return lines.flatMap((line) => wrap(line, pad));
+}
+
+const ANSI_CODE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** Breaks a line longer than `width` (ANSI codes not counted) after a ", ", continuing under `pad`. */
+function wrap(line: string, pad: string, width = 130): string[] {
+  const visible = (t: string): number => t.replace(ANSI_CODE, '').length;
+  if (visible(line) <= width) return [line];
+  const out: string[] = [];
+  let rest = line;
+  while (visible(rest) > width) {
+    const cut = rest.lastIndexOf(', ', width);
+    if (cut <= pad.length) break;
+    out.push(rest.slice(0, cut + 1));
+    rest = `${pad}${rest.slice(cut + 2)}`;
+  }
+  out.push(rest);
+  return out;
 }
 
 export function printSummary(io: RehearsalIO, report: RehearsalReport, options: RehearsalOptions): void {

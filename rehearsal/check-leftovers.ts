@@ -6,7 +6,7 @@
  * without its comment) refuses the rehearsal, naming each object.
  */
 import type { Client } from 'pg';
-import { MARKER_TABLE, ZDM_SCHEMA } from '../contract';
+import { formatTableName, MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../contract';
 import { trackingNames } from '../lambda/engine/cutover/change-tracking';
 import { MARKER_TABLE_SQL } from '../lambda/engine/cutover/marker';
 import { qualify, quoteIdent } from '../lambda/engine/pg/identifiers';
@@ -136,7 +136,8 @@ export async function findLeftovers(ctx: RehearsalContext, servers: Servers, app
     await withAdmin(url, async (c) => {
       const run = await probeRun(c);
       if (run) ids.add(run);
-      for (const m of await markerCounts(c)) if (isOwnMigration(m.migration_id, ctx.options.migrationId)) ids.add(m.migration_id);
+      for (const m of await markerCounts(c))
+        if (isOwnMigration(m.migration_id, ctx.options.migrationId)) ids.add(m.migration_id);
     });
   }
   const names = ownReplicationNames(servers.sourceUrl, ids);
@@ -148,7 +149,12 @@ export async function findLeftovers(ctx: RehearsalContext, servers: Servers, app
         // Someone else's marker rows only matter on the target (the copy would collide with them there).
         if (!ours && side === 'source') continue;
         sort(
-          { server: side, kind: 'marker rows', name: `${ZDM_SCHEMA}.${MARKER_TABLE}`, detail: `${m.n} of ${m.migration_id}` },
+          {
+            server: side,
+            kind: 'marker rows',
+            name: `${ZDM_SCHEMA}.${MARKER_TABLE}`,
+            detail: `${m.n} of ${m.migration_id}`,
+          },
           ours,
         );
       }
@@ -200,6 +206,18 @@ function describe(l: Leftover): string {
   return `${l.kind} ${l.name} on the ${l.server}${l.detail ? ` (${l.detail})` : ''}`;
 }
 
+/**
+ * Whether the rows in the selected target tables are an earlier rehearsal's copy: its subscription or its probe
+ * table (created before the copy, removed after the copy was emptied) is still on the target.
+ */
+export function hasOwnCopy(leftovers: Leftovers | undefined): boolean {
+  return (leftovers?.own ?? []).some(
+    (l) =>
+      l.server === 'target' &&
+      (l.kind === 'subscription' || (l.kind === 'table' && l.name.endsWith(PROBE_TABLE.table))),
+  );
+}
+
 /** Throws UsageError listing someone else's objects (nothing is changed). */
 export function refuseForeignLeftovers(leftovers: Leftovers): void {
   if (leftovers.foreign.length === 0) return;
@@ -213,11 +231,21 @@ export function refuseForeignLeftovers(leftovers: Leftovers): void {
 }
 
 /** Removes the rehearsal's own leftovers of an earlier run, logging each. */
-export async function removeLeftovers(ctx: RehearsalContext, servers: Servers, leftovers: Leftovers): Promise<void> {
+export async function removeLeftovers(
+  ctx: RehearsalContext,
+  servers: Servers,
+  leftovers: Leftovers,
+  copy: readonly TableName[] = [],
+): Promise<void> {
   if (leftovers.own.length === 0) return;
-  ctx.progress.log(`  removing what an earlier rehearsal left: ${leftovers.own.map(describe).join('; ')}`);
+  ctx.progress.log(
+    `  removing what an earlier rehearsal left: ${leftovers.own.map(describe).join('; ')}${
+      copy.length ? `; its copy in ${copy.map(formatTableName).join(', ')} on the target` : ''
+    }`,
+  );
   const { sourceUrl, targetUrl } = servers;
   await teardownNativeReplication({ source: sourceUrl, target: targetUrl, name: replicationName(sourceUrl) });
+  if (copy.length) await withAdmin(targetUrl, (c) => c.query(`TRUNCATE ${copy.map(qualify).join(', ')}`));
   for (const [side, url] of [
     ['target', targetUrl],
     ['source', sourceUrl],

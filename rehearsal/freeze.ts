@@ -100,7 +100,8 @@ export function stateEventTimes(
   const out: CutoverPhaseTimes[] = [];
   const recordedFailure = (at: number): boolean =>
     phaseTimes(record).some(
-      (p) => p.status === 'failed' && Date.parse(p.startedAt) <= at && (!p.endedAt || Date.parse(p.endedAt) >= at - 1000),
+      (p) =>
+        p.status === 'failed' && Date.parse(p.startedAt) <= at && (!p.endedAt || Date.parse(p.endedAt) >= at - 1000),
     );
   for (const run of runs) {
     const entered = new Map<string, number>();

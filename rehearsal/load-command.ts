@@ -35,7 +35,9 @@ const TAIL = 20;
 const KILL_AFTER_MS = 5_000;
 
 /** The environment the load runs with: the source, as the application role. */
-export function loadEnvironment(options: Pick<LoadCommandOptions, 'sourceUrl' | 'role' | 'password'>): NodeJS.ProcessEnv {
+export function loadEnvironment(
+  options: Pick<LoadCommandOptions, 'sourceUrl' | 'role' | 'password'>,
+): NodeJS.ProcessEnv {
   const u = new URL(options.sourceUrl);
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -214,7 +214,9 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
 }
 
 /** Loose input (strings from the command line, or numbers from tests) → validated options. */
-export type RehearsalOptionsInput = { [K in Exclude<keyof RehearsalOptions, 'selection'>]?: RehearsalOptions[K] | string } & {
+export type RehearsalOptionsInput = {
+  [K in Exclude<keyof RehearsalOptions, 'selection'>]?: RehearsalOptions[K] | string;
+} & {
   /** `--include` / `--exclude` texts (`schema`, `schema.table`, quoted names; `%` wildcards). */
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
@@ -286,9 +288,7 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     `rehearsal-${now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`,
   );
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/.test(migrationId)) {
-    throw new UsageError(
-      `--migration-id must be 1-80 letters, digits, ".", "_" or "-", got ${showValue(migrationId)}`,
-    );
+    throw new UsageError(`--migration-id must be 1-80 letters, digits, ".", "_" or "-", got ${showValue(migrationId)}`);
   }
 
   const sourceUrl = input.sourceUrl === undefined ? undefined : databaseUrl('--source', input.sourceUrl);
@@ -317,7 +317,11 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     bool('--keep-replication', input.keepReplication),
     'embedded servers are removed',
   );
-  const keepFrozen = onlyExternal('--keep-frozen', bool('--keep-frozen', input.keepFrozen), 'embedded servers are removed');
+  const keepFrozen = onlyExternal(
+    '--keep-frozen',
+    bool('--keep-frozen', input.keepFrozen),
+    'embedded servers are removed',
+  );
   const freezeExistingRole = onlyExternal(
     '--freeze-existing-role',
     bool('--freeze-existing-role', input.freezeExistingRole),
@@ -424,4 +428,3 @@ function bool(flag: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
   throw new UsageError(`${flag} is a flag (true/false), got ${showValue(value)}`);
 }
-

@@ -59,6 +59,8 @@ export async function inspectOutcome(args: {
   targetEndpoint: string;
   replication: ReplicationPort;
   runs: readonly ExecutionRun[];
+  /** The record as each execution left it. */
+  snapshots?: ReadonlyArray<MigrationRecord | undefined>;
   record?: MigrationRecord;
 }): Promise<Actual> {
   const { options, writer, record } = args;
@@ -76,18 +78,16 @@ export async function inspectOutcome(args: {
     replicationStopped: status ? status.state === 'stopped' || status.state === 'stopping' : undefined,
   };
   if (options.scenario === 'resume' && args.runs.length > 1 && record) {
-    // The second execution skipped what the first had finished: no phase that succeeded before it started ran again.
-    const secondStart = args.runs[1].startedAt;
-    const before = PHASES.filter((p) => {
-      const phase = record.phases[p];
-      return phase && Date.parse(phase.startedAt) < secondStart;
+    // The second execution skipped what the first had finished: each phase finished after the first execution
+    // still has the record of that run (a phase run again gets a new start time), and the freeze is among them.
+    const first = args.snapshots?.[0];
+    const finished = PHASES.filter((p) => {
+      const phase = first?.phases[p];
+      return phase && (phase.status === 'succeeded' || phase.status === 'skipped');
     });
     const done =
-      before.includes('freezeWrites') &&
-      before.every((p) => {
-        const phase = record.phases[p]!;
-        return phase.status === 'succeeded' && phase.endedAt !== undefined && Date.parse(phase.endedAt) < secondStart;
-      });
+      finished.includes('freezeWrites') &&
+      finished.every((p) => record.phases[p]?.startedAt === first?.phases[p]?.startedAt);
     return { ...actual, resumedSkippedDonePhases: done };
   }
   return actual;
@@ -137,7 +137,10 @@ export async function validationOutcome(args: {
   switched: boolean;
 }): Promise<RehearsalReport['validation']> {
   const { record } = args;
-  const proofs = proofPhases(record).map((p) => ({ name: p, phase: record!.phases[p as keyof MigrationRecord['phases']]! }));
+  const proofs = proofPhases(record).map((p) => ({
+    name: p,
+    phase: record!.phases[p as keyof MigrationRecord['phases']]!,
+  }));
   const decided = proofs.filter((p) => p.phase.status === 'succeeded' || p.phase.status === 'failed');
   if (decided.length && record?.mode === 'execute') {
     const failed = decided.find((p) => p.phase.status === 'failed');

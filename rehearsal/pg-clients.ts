@@ -37,7 +37,10 @@ export async function openClient(spec: ConnectionSpec, applicationName = 'zdm-re
  * A connection as the application makes it (its own role and password, no pinned settings): the write loads and
  * the "can the application write?" check. `onError` hears about a connection that broke.
  */
-export async function openApplicationClient(config: ClientConfig, onError: (error: Error) => void = ignore): Promise<Client> {
+export async function openApplicationClient(
+  config: ClientConfig,
+  onError: (error: Error) => void = ignore,
+): Promise<Client> {
   const client = new Client(config);
   client.on('error', onError);
   try {

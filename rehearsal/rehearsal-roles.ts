@@ -11,7 +11,14 @@ import { MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../contract';
 import { UsageError } from '../cli/command-line';
 import { PROBE_TABLE, rehearsalRoleNames } from './names';
 import { withAdmin } from './pg-clients';
-import { createRehearsalRole, dropRehearsalRole, grantTables, isRehearsalRole, readRole, type RoleFacts } from './roles';
+import {
+  createRehearsalRole,
+  dropRehearsalRole,
+  grantTables,
+  isRehearsalRole,
+  readRole,
+  type RoleFacts,
+} from './roles';
 import type { RehearsedTables } from './rehearsed-tables';
 import type { RehearsalContext } from './run-context';
 import { newPassword } from './secrets';
@@ -60,6 +67,15 @@ export async function planRoles(ctx: RehearsalContext, servers: Servers): Promis
             'changed), or leave out --app-role; nothing was changed',
         );
       }
+      if (!existing.canLogin || existing.connectionLimit === 0) {
+        // Frozen already: by a cutover, or by a rehearsal killed before it could restore it. Saving these settings
+        // as the "original" ones would keep it frozen after the rehearsal.
+        throw new UsageError(
+          `--app-role ${appName} cannot log in on the source now (${existing.canLogin ? 'LOGIN' : 'NOLOGIN'}, ` +
+            `CONNECTION LIMIT ${existing.connectionLimit}): is it frozen (a cutover, or a rehearsal that was killed)? ` +
+            `Give it its usual settings first (ALTER ROLE ${appName} LOGIN CONNECTION LIMIT -1); nothing was changed`,
+        );
+      }
       if (options.demo && !servers.sameServer) {
         const onTarget = await withAdmin(servers.targetUrl, (c) => readRole(c, appName));
         if (!onTarget) {
@@ -88,7 +104,9 @@ function sides(servers: Servers): Array<{ side: 'source' | 'target'; url: string
 
 /** Both databases of one server, or the one database of a side. */
 function databasesOf(servers: Servers, side: 'source' | 'target'): string[] {
-  return servers.sameServer ? [servers.sourceUrl, servers.targetUrl] : [side === 'source' ? servers.sourceUrl : servers.targetUrl];
+  return servers.sameServer
+    ? [servers.sourceUrl, servers.targetUrl]
+    : [side === 'source' ? servers.sourceUrl : servers.targetUrl];
 }
 
 async function createRole(

@@ -17,7 +17,7 @@ import { UsageError } from '../cli/command-line';
 import { loadCutoverRunner, createTrafficSwitch } from './adapters';
 import { buildReport, printSummary } from './build-report';
 import { CleanupLedger } from './cleanup-ledger';
-import { findLeftovers, refuseForeignLeftovers, removeLeftovers } from './check-leftovers';
+import { findLeftovers, hasOwnCopy, refuseForeignLeftovers, removeLeftovers } from './check-leftovers';
 import { finishRehearsal, type EndOfRun } from './finish-rehearsal';
 import { htmlReportPath, type RehearsalOptions } from './options';
 import { inspectOutcome, validationOutcome, verifyWrites } from './outcome';
@@ -95,7 +95,8 @@ async function prepare(ctx: RehearsalContext, facts: Facts): Promise<void> {
   const servers = (facts.servers = await ctx.phase(
     options.sourceUrl ? 'check servers' : 'start servers',
     () => setupServers(ctx),
-    (s) => `source ${ctx.secrets.redact(s.sourceUrl)}, target ${ctx.secrets.redact(s.targetUrl)}${s.sameServer ? ' (one server)' : ''}`,
+    (s) =>
+      `source ${ctx.secrets.redact(s.sourceUrl)}, target ${ctx.secrets.redact(s.targetUrl)}${s.sameServer ? ' (one server)' : ''}`,
   ));
   facts.mark = ctx.ledger.size;
   const checked = await ctx.phase(
@@ -104,14 +105,16 @@ async function prepare(ctx: RehearsalContext, facts: Facts): Promise<void> {
       const roles = await planRoles(ctx, servers);
       const leftovers = servers.kind === 'external' ? await findLeftovers(ctx, servers, roles.app?.name) : undefined;
       if (leftovers) refuseForeignLeftovers(leftovers);
-      const tables = await checkRehearsedTables(ctx, servers);
+      const tables = await checkRehearsedTables(ctx, servers, hasOwnCopy(leftovers));
       return { roles, leftovers, tables };
     },
     (c) => (c.tables.kind === 'demo' ? 'demo schema' : describeTables(c.tables)),
   );
   facts.tables = checked.tables;
   if (checked.leftovers?.own.length) {
-    await ctx.phase('remove what an earlier rehearsal left', () => removeLeftovers(ctx, servers, checked.leftovers!));
+    await ctx.phase('remove what an earlier rehearsal left', () =>
+      removeLeftovers(ctx, servers, checked.leftovers!, checked.tables.leftoverCopy),
+    );
   }
   await ctx.phase('create the workflow schema and probe table', () => createWorkflowObjects(ctx, servers));
   if (checked.tables.kind === 'demo') {
@@ -167,8 +170,13 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
   }
   const early = loads.command?.exitedEarly;
   if (early && early.code !== 0) {
-    const tail = loads.command!.result((t) => ctx.secrets.redact(t)).outputTail.slice(-5).join(' | ');
-    throw new Error(`your --load command ended before the cutover (${early.signal ?? `exit code ${early.code}`}): ${tail}`);
+    const tail = loads
+      .command!.result((t) => ctx.secrets.redact(t))
+      .outputTail.slice(-5)
+      .join(' | ');
+    throw new Error(
+      `your --load command ended before the cutover (${early.signal ?? `exit code ${early.code}`}): ${tail}`,
+    );
   }
 
   const runner = await ctx.phase('synthesize cutover state machine', () => runnerPromise);
@@ -187,11 +195,16 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
     inspectOutcome({
       options,
       sourceUrl: servers.sourceUrl,
-      writer: { role: roles.writer.name, ...(roles.writer.password ? { password: roles.writer.password } : {}), workload },
+      writer: {
+        role: roles.writer.name,
+        ...(roles.writer.password ? { password: roles.writer.password } : {}),
+        workload,
+      },
       traffic,
       targetEndpoint: endpointOf(servers.targetUrl),
       replication: replication.port,
       runs: session.runs,
+      snapshots: session.snapshots,
       ...(facts.record ? { record: facts.record } : {}),
     }),
   );
@@ -314,6 +327,10 @@ export async function runRehearsal(
       cleanupFailures: ctx.ledger.failures,
     }),
   );
-  printSummary(redactingIO(io, (t) => ctx.secrets.redact(t)), report, options);
+  printSummary(
+    redactingIO(io, (t) => ctx.secrets.redact(t)),
+    report,
+    options,
+  );
   return report;
 }

@@ -43,6 +43,8 @@ export interface RehearsedTables {
   readonly schemaWarnings: SchemaDifference[];
   /** The target's sequences before the rehearsal (user tables; restored at the end). */
   readonly targetSequences: SequenceValue[];
+  /** Target tables holding the copy an earlier, killed rehearsal made (emptied with its other leftovers). */
+  readonly leftoverCopy: TableName[];
 }
 
 /** At most this many differences are listed in a refusal. */
@@ -111,8 +113,16 @@ export async function restoreSequences(client: Client, saved: readonly SequenceV
   return reset;
 }
 
-/** The user's tables: checks only (nothing is changed). Throws UsageError with the reason to refuse. */
-async function checkUserTables(servers: Servers, selection: TableSelection): Promise<RehearsedTables> {
+/**
+ * The user's tables: checks only (nothing is changed). Throws UsageError with the reason to refuse. With
+ * `ownCopy` (an earlier rehearsal's subscription or probe table is still on the target, so the rows in the
+ * selected target tables are its copy), rows on the target are that copy, to be emptied, not a reason to refuse.
+ */
+async function checkUserTables(
+  servers: Servers,
+  selection: TableSelection,
+  ownCopy: boolean,
+): Promise<RehearsedTables> {
   const { sourceUrl, targetUrl } = servers;
   const tables = await withAdmin(sourceUrl, async (c) => selectTables(selection, await listTables(c)));
   if (tables.length === 0) {
@@ -133,7 +143,7 @@ async function checkUserTables(servers: Servers, selection: TableSelection): Pro
     );
   }
   const filled = await withAdmin(targetUrl, (c) => nonEmpty(c, tables));
-  if (filled.length > 0) {
+  if (filled.length > 0 && !ownCopy) {
     throw new UsageError(
       `the target already has rows in ${filled.join(', ')}: the initial copy needs the selected target tables empty ` +
         '(a rehearsal empties what it copied at the end; rows left by an interrupted run or by you must be removed ' +
@@ -150,14 +160,20 @@ async function checkUserTables(servers: Servers, selection: TableSelection): Pro
     rowsAreEstimates: true,
     schemaWarnings: schema.differences.filter((d) => d.severity !== 'error'),
     targetSequences,
+    leftoverCopy: ownCopy ? tables.filter((t) => filled.includes(formatTableName(t))) : [],
   };
 }
 
 /** Checks what the rehearsal will migrate; changes nothing. */
-export async function checkRehearsedTables(ctx: RehearsalContext, servers: Servers): Promise<RehearsedTables> {
+export async function checkRehearsedTables(
+  ctx: RehearsalContext,
+  servers: Servers,
+  ownCopy = false,
+): Promise<RehearsedTables> {
   if (!ctx.options.demo) {
-    const plan = await checkUserTables(servers, ctx.options.selection!);
-    for (const w of plan.schemaWarnings.slice(0, LISTED)) ctx.progress.log(`  schema warning: ${describeDifference(w)}`);
+    const plan = await checkUserTables(servers, ctx.options.selection!, ownCopy);
+    for (const w of plan.schemaWarnings.slice(0, LISTED))
+      ctx.progress.log(`  schema warning: ${describeDifference(w)}`);
     return plan;
   }
   for (const [where, url] of [
@@ -174,6 +190,7 @@ export async function checkRehearsedTables(ctx: RehearsalContext, servers: Serve
     rowsAreEstimates: false,
     schemaWarnings: [],
     targetSequences: [],
+    leftoverCopy: [],
   };
 }
 

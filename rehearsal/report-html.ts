@@ -229,6 +229,12 @@ function freezeText(report: RehearsalReport): string {
   return report.writeFreezeMs === null ? 'unknown' : formatMs(report.writeFreezeMs);
 }
 
+/** t = 0 of the time axis: the rehearsal's start, which is t = 0 of the console's `[   0.0s]` lines too. */
+export function timeAxisOrigin(report: RehearsalReport, times: readonly number[] = []): number {
+  const started = Date.parse(report.startedAt);
+  return Number.isFinite(started) ? Math.min(started, ...times) : Math.min(...times);
+}
+
 /**
  * The whole rehearsal, and a close-up of the cutover (where the freeze is) when there was one. The time axis is
  * the console's clock: seconds since the rehearsal started (`report.startedAt`, the console's `[   0.0s]`).
@@ -243,8 +249,7 @@ function timelines(report: RehearsalReport): string {
     rateEnd,
   ].filter(Number.isFinite);
   if (times.length === 0) return '<p>No timeline data.</p>';
-  const started = Date.parse(report.startedAt);
-  const origin = Number.isFinite(started) ? Math.min(started, ...times) : Math.min(...times);
+  const origin = timeAxisOrigin(report, times);
   const out: string[] = [];
   const cutover = phases.filter((p) => p.group === 'cutover');
   if (cutover.length) {
@@ -360,7 +365,10 @@ function serverStateHtml(report: RehearsalReport): string {
     .join('');
   const left = state.leftBehind.length
     ? `<ul>${state.leftBehind
-        .map((l) => `<li>${esc(l.server)}: ${esc(l.kind)} <code>${esc(l.name)}</code>${l.detail ? ` — ${esc(l.detail)}` : ''}</li>`)
+        .map(
+          (l) =>
+            `<li>${esc(l.server)}: ${esc(l.kind)} <code>${esc(l.name)}</code>${l.detail ? ` — ${esc(l.detail)}` : ''}</li>`,
+        )
         .join('')}</ul>`
     : '<p class="ok">Nothing left behind: both databases are as they were before the rehearsal.</p>';
   const w = report.cutover.watchdog;
@@ -455,9 +463,7 @@ export function renderHtmlReport(report: RehearsalReport): string {
     report.freeze.status === 'ongoing' ? ' class="bad"' : ''
   }>${esc(freezeText(report))}</b><small>${
     report.freeze.status === 'ongoing' ? 'no commit since the freeze took hold' : 'longest pause between commits'
-  } · next-longest ${esc(
-    report.freeze.nextLongestGapMs,
-  )} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
+  } · next-longest ${esc(report.freeze.nextLongestGapMs)} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
 <div><span class="muted">expected vs actual</span><b class="${asExpected ? 'ok' : 'bad'}">${
     report.error || report.interrupted
       ? 'not reached'
@@ -513,13 +519,19 @@ ${report.mismatches.length ? `<p class="bad">${report.mismatches.map(esc).join('
       .map(([k, v]) => `${k} ${v}`)
       .join(', '),
   )}.</p>
-${report.load.command ? `<p>Your --load <code>${esc(report.load.command.command)}</code>: ${
-    report.load.command.signal ? `ended by ${esc(report.load.command.signal)}` : `exit code ${esc(report.load.command.exitCode ?? '-')}`
-  }${report.load.command.stoppedByRehearsal ? ' (stopped by the rehearsal)' : ''}; ${esc(
-    report.load.command.outputLines,
-  )} output line(s).</p>${
-    report.load.command.outputTail.length ? `<pre>${esc(report.load.command.outputTail.join('\n'))}</pre>` : ''
-  }` : ''}
+${
+  report.load.command
+    ? `<p>Your --load <code>${esc(report.load.command.command)}</code>: ${
+        report.load.command.signal
+          ? `ended by ${esc(report.load.command.signal)}`
+          : `exit code ${esc(report.load.command.exitCode ?? '-')}`
+      }${report.load.command.stoppedByRehearsal ? ' (stopped by the rehearsal)' : ''}; ${esc(
+        report.load.command.outputLines,
+      )} output line(s).</p>${
+        report.load.command.outputTail.length ? `<pre>${esc(report.load.command.outputTail.join('\n'))}</pre>` : ''
+      }`
+    : ''
+}
 <p class="muted">Source: ${esc(report.servers.source)} · Target: ${esc(report.servers.target)}</p>
 ${serverStateHtml(report)}
 </body></html>

@@ -117,7 +117,8 @@ export async function dropRehearsalRole(urls: readonly string[], role: string): 
     await withAdmin(url, async (c) => {
       const facts = await readRole(c, role);
       if (!facts) return;
-      if (!isRehearsalRole(facts)) throw new Error(`role ${role} is not the rehearsal's own (no marker comment); left in place`);
+      if (!isRehearsalRole(facts))
+        throw new Error(`role ${role} is not the rehearsal's own (no marker comment); left in place`);
       exists = true;
       const owned = await c.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid

@@ -36,6 +36,8 @@ export function watchdogOf(run: Pick<CutoverRunResult, 'watchdog'>): WatchdogRep
 /** The cutover's dependencies, executions and in-flight steps. */
 export class CutoverSession {
   readonly runs: ExecutionRun[] = [];
+  /** The state record as each execution left it (a resumed execution is compared with the one before). */
+  readonly snapshots: Array<MigrationRecord | undefined> = [];
   /** The validated input (to find the state record afterwards). */
   input?: CutoverInput;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -172,6 +174,7 @@ export async function runExecutions(
         ),
       (r) => `${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
     );
+    session.snapshots.push(structuredClone(await session.record()));
     if (run.status === 'ABORTED') ctx.stop.check();
     if (run.status === 'FAILED') {
       ctx.progress.log(`  execution failed: ${run.error}: ${(run.cause ?? '').slice(0, 300)}`);

@@ -156,7 +156,9 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
     executions: 2,
     wrapReplication: same,
     wrapStepHandler: (handler, index, record) =>
-      index === 0 ? failAfterPhase(handler, pointOfNoReturn(), 'simulated crash past the point of no return', record) : handler,
+      index === 0
+        ? failAfterPhase(handler, pointOfNoReturn(), 'simulated crash past the point of no return', record)
+        : handler,
     expected: () => ({
       executionStatus: 'SUCCEEDED',
       migrationStatus: 'succeeded',

@@ -64,7 +64,11 @@ async function leftInDatabase(
     [LIKE_ZDM],
   );
   for (const s of slots.rows) {
-    add('replication slot', s.slot_name, `${s.active ? 'active' : 'inactive'}; retains ${s.retained ?? '?'} of WAL until dropped`);
+    add(
+      'replication slot',
+      s.slot_name,
+      `${s.active ? 'active' : 'inactive'}; retains ${s.retained ?? '?'} of WAL until dropped`,
+    );
   }
   const pubs = await client.query<{ pubname: string }>(`SELECT pubname FROM pg_publication WHERE pubname LIKE $1`, [
     LIKE_ZDM,
@@ -144,7 +148,13 @@ export async function readServerState(args: {
           const facts = await readRole(c, role);
           const before = args.roles?.app?.name === role ? args.roles.app.before : undefined;
           const ours = isRehearsalRole(facts);
-          if (facts && ours) leftBehind.push({ server: side, kind: 'role', name: role, detail: `LOGIN ${facts.canLogin ? 'yes' : 'no'}, connection limit ${facts.connectionLimit}` });
+          if (facts && ours)
+            leftBehind.push({
+              server: side,
+              kind: 'role',
+              name: role,
+              detail: `LOGIN ${facts.canLogin ? 'yes' : 'no'}, connection limit ${facts.connectionLimit}`,
+            });
           if (!facts && !args.roles?.frozen.includes(role)) continue;
           if (side === 'target' && !facts) continue;
           roles.push({

@@ -88,7 +88,9 @@ export async function createWorkflowObjects(ctx: RehearsalContext, servers: Serv
       await ensureMarkerTable(c);
       await c.query(`DROP TABLE IF EXISTS ${qualify(PROBE_TABLE)}`);
       await c.query(PROBE_TABLE_DDL);
-      await c.query(`COMMENT ON TABLE ${qualify(PROBE_TABLE)} IS ${quoteLiteral(probeComment(ctx.options.migrationId))}`);
+      await c.query(
+        `COMMENT ON TABLE ${qualify(PROBE_TABLE)} IS ${quoteLiteral(probeComment(ctx.options.migrationId))}`,
+      );
     });
   }
 }

@@ -248,7 +248,7 @@ export class WriteLoad {
 
   private async connect(endpoint: string): Promise<WorkerConnection> {
     const url = new URL(endpoint);
-    let conn: WorkerConnection | undefined;
+    const state = { broken: false };
     const client = await openApplicationClient(
       {
         host: url.hostname,
@@ -260,10 +260,19 @@ export class WriteLoad {
         connectionTimeoutMillis: 3000,
       },
       () => {
-        if (conn) conn.broken = true;
+        state.broken = true;
       },
     );
-    conn = { client, endpoint, broken: false };
+    const conn: WorkerConnection = {
+      client,
+      endpoint,
+      get broken() {
+        return state.broken;
+      },
+      set broken(value: boolean) {
+        state.broken = value;
+      },
+    };
     return conn;
   }
 

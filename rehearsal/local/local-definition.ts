@@ -8,7 +8,6 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, resolveIntrinsics } from './resolve-intrin
 
 export { LOCAL_ACCOUNT, LOCAL_REGION };
 
-
 /** Placeholder ARN a Fn::GetAtt <LogicalId>.Arn becomes in a locally run definition. */
 export function placeholderFunctionArn(logicalId: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
@@ -51,7 +50,8 @@ export function synthesizeDefinitionForLocalRun(options: CutoverWorkflowDefiniti
 /** Turns a resolved `DefinitionString` (plain string or Fn::Join of strings, GetAtt and Ref) into ASL text. */
 export function resolveDefinitionString(value: unknown): string {
   const text = resolveIntrinsics(value, {
-    getAtt: (logicalId, attribute) => (attribute === 'Arn' ? placeholderFunctionArn(logicalId) : `${logicalId}.${attribute}`),
+    getAtt: (logicalId, attribute) =>
+      attribute === 'Arn' ? placeholderFunctionArn(logicalId) : `${logicalId}.${attribute}`,
     ref: (logicalId) => logicalId,
   });
   if (Array.isArray(text)) throw new Error('a state machine definition resolved to a list');

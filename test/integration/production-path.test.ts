@@ -26,6 +26,7 @@ import {
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
 import {
+  AccessDeniedFault,
   DatabaseMigrationServiceClient,
   DescribeReplicationTasksCommand,
   InvalidResourceStateFault,
@@ -144,8 +145,13 @@ interface Synthesized {
   readonly definition: string;
   /** Environment.Variables of each cutover function (logical id → resolved variables). */
   readonly functionEnv: Readonly<Record<string, Record<string, string>>>;
-  /** The function each Task state's step is invoked on, read from the definition's ARNs. */
+  /**
+   * The function each Task state's step is invoked on, read from the definition's ARNs; the `watchdog` step's is the
+   * target of the EventBridge rule.
+   */
   readonly functionOfStep: ReadonlyMap<StepName, string>;
+  /** The watchdog rule's target input template (`<detail>` is the event's detail). */
+  readonly watchdogInputTemplate: string;
   /** Resources of dms:StopReplicationTask in the functions' IAM policies. */
   readonly stoppableTaskArns: readonly string[];
   /** Names (resolved Refs) of the CDCLatencySource/Target alarms. */
@@ -227,6 +233,20 @@ function synthesize(): Synthesized {
   };
   walk((JSON.parse(definition) as { States: Record<string, StateJson> }).States);
 
+  // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
+  const stateMachineRules = ofType('AWS::Events::Rule').filter(([, r]) =>
+    JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]',
+  );
+  if (stateMachineRules.length !== 1) throw new Error(`expected one rule on Step Functions events`);
+  const [target] = stateMachineRules[0][1].Targets as Array<{ Arn: unknown; InputTransformer: { InputTemplate: string } }>;
+  const watchdogFunction = Object.keys(functionEnv).find(
+    (id) => resolve({ 'Fn::GetAtt': [id, 'Arn'] }) === resolve(target.Arn),
+  );
+  if (!watchdogFunction) {
+    throw new Error(`the watchdog rule targets ${JSON.stringify(target.Arn)}, not a cutover function`);
+  }
+  functionOfStep.set('watchdog', watchdogFunction);
+
   const stoppableTaskArns = ofType('AWS::IAM::Policy').flatMap(([, props]) =>
     (props.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement.filter(
       (s) => [s.Action].flat().includes('dms:StopReplicationTask'),
@@ -250,6 +270,7 @@ function synthesize(): Synthesized {
     definition,
     functionEnv,
     functionOfStep,
+    watchdogInputTemplate: target.InputTransformer.InputTemplate,
     stoppableTaskArns,
     lagAlarmNames: lagAlarms.map(([id]) => resolve({ Ref: id })).sort(),
     lagDimensions,
@@ -485,6 +506,8 @@ afterAll(async () => {
   for (const f of fixtures) {
     await f.engine.close().catch(() => undefined);
     await teardownNativeReplication({ source: f.source, target: f.target, name: f.name }).catch(() => undefined);
+    // tracking slots a failure after the switch leaves for the resumed run (a database with slots cannot be dropped)
+    for (const url of [f.source, f.target]) await dropTrackingSlots(url).catch(() => undefined);
     await dropPair(f.name).catch(() => undefined);
     await sql(serverUrl('source'), `DROP ROLE IF EXISTS ${quoteIdent(f.role)}`).catch(() => undefined);
   }
@@ -518,6 +541,27 @@ async function fixture(rows: number): Promise<Fixture> {
   const f = { name: pair.name, source: pair.source, target: pair.target, role, engine };
   fixtures.push(f);
   return f;
+}
+
+/** The workflow's change-tracking slots left in the fixture's databases, source then target. */
+async function trackingSlots(f: Fixture): Promise<string[]> {
+  const slots: string[] = [];
+  for (const url of [f.source, f.target]) {
+    const rows = await sql<{ slot_name: string }>(
+      url,
+      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
+    );
+    slots.push(...rows.map((r) => r.slot_name));
+  }
+  return slots;
+}
+
+async function dropTrackingSlots(url: string): Promise<void> {
+  await sql(
+    url,
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+      WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
+  );
 }
 
 function appUrl(f: Fixture): string {
@@ -574,14 +618,23 @@ async function orders(url: string): Promise<string[]> {
   return rows.map((r) => r.row);
 }
 
-function run(input: Record<string, unknown>, functions: DeployedFunctions): Promise<CutoverRunResult> {
+function run(
+  input: Record<string, unknown>,
+  functions: DeployedFunctions,
+  options: { signal?: AbortSignal } = {},
+): Promise<CutoverRunResult> {
   return runCutover({
     definition: synthesized.definition,
     stepHandler: functions.invoke,
     input,
     waitTimeOverrideMs: 50,
+    ...options,
   });
 }
+
+/** Whether `aws` published the notice of `phase` with `outcome`. */
+const isNotice = (input: PublishCommandInput, phase: string, outcome: string): boolean =>
+  input.MessageAttributes?.phase?.StringValue === phase && input.MessageAttributes?.outcome?.StringValue === outcome;
 
 const notices = (aws: Aws): string[] =>
   aws.published.map((p) => `${p.MessageAttributes?.phase?.StringValue} ${p.MessageAttributes?.outcome?.StringValue}`);
@@ -591,10 +644,18 @@ const alarmCalls = (command: typeof DisableAlarmActionsCommand | typeof EnableAl
 
 // ---- tests ------------------------------------------------------------------------------------------------------
 
-test('the synthesized template wires three functions, a lag alarm pair and the task the cutover may stop', () => {
+test('the synthesized template wires four functions, the watchdog rule, a lag alarm pair and the task the cutover may stop', () => {
   const functionIds = Object.keys(synthesized.functionEnv);
-  expect(functionIds).toHaveLength(3); // database, replication, traffic
+  expect(functionIds).toHaveLength(4); // database, replication, traffic, watchdog
   expect(new Set(synthesized.functionOfStep.values())).toEqual(new Set(functionIds));
+  // the rule's target serves exactly the watchdog step, with the event shape the local runner sends
+  const watchdog = synthesized.functionOfStep.get('watchdog')!;
+  expect(synthesized.functionEnv[watchdog].ALLOWED_STEPS).toBe('watchdog');
+  const detail = { status: 'ABORTED', input: '{"migrationId":"m"}' };
+  expect(JSON.parse(synthesized.watchdogInputTemplate.replace('<detail>', JSON.stringify(detail)))).toEqual({
+    step: 'watchdog',
+    detail,
+  });
   expect(synthesized.stoppableTaskArns).toEqual([TASK_ARN]);
   expect(synthesized.lagAlarmNames).toHaveLength(2);
   expect(synthesized.lagDimensions).toEqual({
@@ -626,6 +687,25 @@ test('the DynamoDB fake enforces the conditions the real state store relies on',
   await store.putPhase('m1', 'preflight', phase);
   await store.setStatus('m1', 'failed', 'now', 'boom');
   await store.setStatus('m1', 'running', 'now2');
+  // the point of no return is recorded once: a second switch attempt finds the first
+  const point = { at: 'switched-at', what: 'traffic-switched' as const };
+  expect(await store.setPointOfNoReturnIfAbsent('m1', point)).toEqual(point);
+  expect(await store.setPointOfNoReturnIfAbsent('m1', { at: 'later', what: 'handed-over' })).toEqual(point);
+  await expect(store.setPointOfNoReturnIfAbsent('m2', point)).rejects.toThrow(/no state record for migration "m2"/);
+  // tracking state is replaced as a whole
+  const side = (slot: string) => ({ slot, publication: slot, startLsn: '0/1' });
+  const tracking = {
+    source: side('zdm_trk_xs_1'),
+    target: side('zdm_trk_xt_1'),
+    pending: { tables: {} },
+    confirmed: [],
+    keysVerified: 0,
+    changesRead: 0,
+  };
+  await store.putTracking('m1', tracking);
+  await store.putTracking('m1', { ...tracking, keysVerified: 3, changesRead: 5, droppedAt: 'dropped-at' });
+  await expect(store.putTracking('m2', tracking)).rejects.toThrow(/no state record for migration "m2"/);
+  expect(table.item('m2')).toBeUndefined();
   expect(table.item('m1')).toEqual({
     ...first,
     status: 'running',
@@ -633,6 +713,8 @@ test('the DynamoDB fake enforces the conditions the real state store relies on',
     freeze: { ...original, restoredAt: 'restored-1' },
     markerToken: 'token-1',
     phases: { preflight: phase },
+    pointOfNoReturn: point,
+    tracking: { ...tracking, keysVerified: 3, changesRead: 5, droppedAt: 'dropped-at' },
   });
   // a request DynamoDB would reject is rejected (unused attribute name)
   expect(() =>
@@ -646,7 +728,7 @@ test('the DynamoDB fake enforces the conditions the real state store relies on',
   ).toThrow(/unused in expressions/);
 });
 
-test('execute through the production handler: every row on the target, source frozen, DMS stopped, traffic switched', async () => {
+test('execute through the production handler: every row on the target, source frozen, traffic switched, then DMS stopped', async () => {
   const f = await fixture(400);
   const aws = installAws(f, synthesized);
   const functions = new DeployedFunctions(synthesized);
@@ -662,6 +744,7 @@ test('execute through the production handler: every row on the target, source fr
       syncTimeoutSeconds: 60,
       finalSyncTimeoutSeconds: 15,
       switchTrafficTo: targetEndpoint,
+      fullValidationAfterSwitch: true,
     },
     functions,
   );
@@ -674,7 +757,15 @@ test('execute through the production handler: every row on the target, source fr
   for (const { functionId, step } of functions.invocations) {
     expect(synthesized.functionEnv[functionId].ALLOWED_STEPS.split(',')).toContain(step);
   }
+  // database, replication and traffic; the watchdog runs only after an execution that did not succeed
   expect(new Set(functions.invocations.map((i) => i.functionId)).size).toBe(3);
+  expect(functions.invocations.map((i) => i.step)).not.toContain('watchdog');
+  expect(result.watchdog).toBeUndefined();
+  // the switch (the end of the freeze) comes before the slow stop
+  const ran = functions.invocations.map((i) => i.step);
+  expect(ran.indexOf('proveChanges')).toBeGreaterThan(ran.indexOf('finalSync'));
+  expect(ran.indexOf('switchTraffic')).toBeGreaterThan(ran.indexOf('syncSequences'));
+  expect(ran.indexOf('stopReplication')).toBeGreaterThan(ran.indexOf('switchTraffic'));
 
   // databases: the target has every row (and every acknowledged application write), with the same values
   expect(acknowledged.length).toBeGreaterThan(0);
@@ -707,24 +798,33 @@ test('execute through the production handler: every row on the target, source fr
   expect(notices(aws)).toEqual([
     'cutover started',
     'preflight done',
+    'startTracking done',
     'preValidation done',
     'waitForSync done',
     'freezeWrites done',
     'finalSync done',
-    'stopReplication done',
+    'changeProof done',
     'sequences done',
-    'postValidation done',
     'switchTraffic done',
+    'stopReplication done',
+    'lateWrites done',
+    'postValidation done',
+    'dropTracking done',
     'done succeeded',
   ]);
 
-  // the state item: every phase succeeded (approval was not required)
+  // the state item: every phase succeeded (approval was not required), the switch recorded as the point of no return
   const item = aws.table.item('orders-production-path') as unknown as MigrationRecord;
   expect(item.status).toBe('succeeded');
   expect(Object.fromEntries(PHASES.map((p) => [p, item.phases[p]?.status]))).toEqual(
     Object.fromEntries(PHASES.map((p) => [p, p === 'approval' ? 'skipped' : 'succeeded'])),
   );
   expect(item.freeze?.roles).toEqual([{ role: f.role, canLogin: true, connectionLimit: 7 }]);
+  expect(item.pointOfNoReturn).toMatchObject({ what: 'traffic-switched' });
+  expect(Date.parse(item.pointOfNoReturn!.at)).toBeLessThanOrEqual(Date.parse(item.phases.stopReplication!.startedAt));
+  expect(item.phases.lateWrites?.summary).toMatchObject({ lateWrites: 0 });
+  expect(item.tracking?.droppedAt).toEqual(expect.any(String));
+  expect(await trackingSlots(f)).toEqual([]);
 });
 
 test('final sync fails after the freeze: Rollback restores the role exactly, execution fails in RolledBack', async () => {
@@ -759,8 +859,12 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
   });
   const ran = functions.invocations.map((i) => i.step);
   expect(ran).toContain('freezeWrites');
+  expect(ran).not.toContain('switchTraffic');
   expect(ran).not.toContain('stopReplication');
-  expect(ran[ran.length - 1]).toBe('rollback');
+  // the last state ran Rollback; then the rule ran the watchdog, on its own function, which found nothing to do
+  expect(ran.slice(-2)).toEqual(['rollback', 'watchdog']);
+  expect(result.watchdog).toMatchObject({ outcome: 'already-restored', restoredRoles: [], leftBehind: [] });
+  expect(await trackingSlots(f)).toEqual([]);
 
   // the application role has its original settings and can log in and write again
   expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
@@ -778,7 +882,7 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
   expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
   expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
 
-  // the rollback notice names the cause as a readable message (the Lambda error JSON unwrapped)
+  // the rollback notice names the cause as a readable message (the Lambda error JSON unwrapped); the watchdog adds none
   expect(notices(aws).slice(-1)).toEqual(['rollback rolled-back']);
   const notice = aws.published[aws.published.length - 1].Message ?? '';
   expect(notice).toContain(`Cause: ${ERRORS.finalSyncTimeout}: the marker row written on the source`);
@@ -789,5 +893,92 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
   expect(item.status).toBe('rolled-back');
   expect(item.phases.finalSync?.status).toBe('failed');
   expect(item.phases.stopReplication).toBeUndefined();
+  expect(item.pointOfNoReturn).toBeUndefined();
   expect(item.freeze?.restoredAt).toEqual(expect.any(String));
+});
+
+test('aborted during the freeze: the watchdog function restores the role exactly and drops the tracking slots', async () => {
+  const f = await fixture(30);
+  const aws = installAws(f, synthesized);
+  const abort = new AbortController();
+  // the execution is stopped from the console while the source is frozen (no Catch runs)
+  aws.onPublish = async (input) => {
+    if (isNotice(input, 'freezeWrites', 'done')) abort.abort();
+  };
+  const functions = new DeployedFunctions(synthesized);
+
+  const result = await run(
+    { migrationId: 'orders-aborted', mode: 'execute', applicationRoles: [f.role], consecutiveChecks: 1 },
+    functions,
+    { signal: abort.signal },
+  );
+
+  expect(result.status).toBe('ABORTED');
+  const ran = functions.invocations.map((i) => i.step);
+  expect(ran).not.toContain('rollback');
+  expect(ran.slice(-2)).toEqual(['freezeWrites', 'watchdog']);
+  expect(functions.invocations.at(-1)?.functionId).toBe(synthesized.functionOfStep.get('watchdog'));
+  expect(result.watchdog).toMatchObject({ outcome: 'restored', restoredRoles: [f.role], leftBehind: [] });
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
+  expect(await trackingSlots(f)).toEqual([]);
+  expect(await subscriptionOn(f)).toBe(true);
+  expect(dmsMock.commandCalls(StopReplicationTaskCommand)).toHaveLength(0);
+  expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+
+  expect(notices(aws).slice(-1)).toEqual(['watchdog restored']);
+  const item = aws.table.item('orders-aborted') as unknown as MigrationRecord;
+  expect(item).toMatchObject({ status: 'rolled-back', error: 'execution ended: execution ABORTED' });
+  expect(item.freeze?.restoredAt).toEqual(expect.any(String));
+  expect(item.tracking?.droppedAt).toEqual(expect.any(String));
+});
+
+test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the watchdog leaves the source frozen', async () => {
+  const f = await fixture(30);
+  const aws = installAws(f, synthesized);
+  dmsMock.on(StopReplicationTaskCommand).callsFake(() => {
+    throw new AccessDeniedFault({ message: 'not authorized to stop this task', $metadata: {} });
+  });
+  const functions = new DeployedFunctions(synthesized);
+  const targetEndpoint = `127.0.0.1:${serverPort('target')}`;
+
+  const result = await run(
+    {
+      migrationId: 'orders-stop-fails',
+      mode: 'execute',
+      applicationRoles: [f.role],
+      consecutiveChecks: 1,
+      switchTrafficTo: targetEndpoint,
+    },
+    functions,
+  );
+
+  expect(result).toMatchObject({ status: 'FAILED', error: 'AccessDeniedFault', lastState: STATES.failedAfterSwitch });
+  const ran = functions.invocations.map((i) => i.step);
+  expect(ran.slice(-3)).toEqual(['stopReplication', 'reportFailureAfterSwitch', 'watchdog']);
+  expect(ran).not.toContain('rollback');
+  expect(functions.invocations.find((i) => i.step === 'reportFailureAfterSwitch')?.functionId).toBe(
+    synthesized.functionOfStep.get('stopReplication'),
+  );
+
+  // nothing undone: traffic stays on the target, the source stays frozen, replication still runs
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
+  expect(await subscriptionOn(f)).toBe(true);
+  // the tracking slots are kept for the resumed run's late-write check, and named
+  expect(await trackingSlots(f)).toHaveLength(2);
+  expect(result.watchdog).toMatchObject({
+    outcome: 'past-point-of-no-return',
+    restoredRoles: [],
+    leftBehind: [expect.stringMatching(/^source slot zdm_trk_/), expect.stringMatching(/^target slot zdm_trk_/)],
+  });
+
+  const failure = aws.published.find((p) => isNotice(p, 'stopReplication', 'failed'));
+  expect(failure?.Subject).toBe('zdm orders-stop-fails: cutover FAILED after the switch');
+  expect(failure?.Message).toMatch(/traffic was switched to the target at .*forward replication .* is running.*still FROZEN/s);
+  expect(failure?.Message).toContain('not authorized to stop this task');
+  const item = aws.table.item('orders-stop-fails') as unknown as MigrationRecord;
+  expect(item.status).toBe('failed');
+  expect(item.pointOfNoReturn).toMatchObject({ what: 'traffic-switched' });
+  expect(item.phases.stopReplication?.status).toBe('failed');
+  expect(item.freeze?.restoredAt).toBeUndefined();
 });

@@ -50,6 +50,7 @@ async function publishedTables(
   // `%` in a name is a wildcard here; byName picks the exact table.
   const catalog = await readCatalog(pool, { include: [...roots.values()] });
   return {
+    partitioned: catalog.tables.filter((t) => t.kind === 'p').map((t) => t.name),
     tableOf: (relationId) => roots.get(relationId),
     keyColumnsOf: (table) => keyColumns[formatTableName(table)] ?? catalog.byName(table)?.keyColumns ?? [],
   };

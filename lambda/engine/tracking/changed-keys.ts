@@ -15,15 +15,18 @@ interface Collected {
   rangeCheck?: string;
 }
 
+interface Resolved {
+  /** The table the relation's changes count for; several (all flagged) when the relation is unknown. */
+  readonly tables: Collected[];
+  /** Positions of the key columns (in key order) among the relation's columns; undefined unless all are there. */
+  readonly keyIndexes?: number[];
+}
+
 interface Relation {
   readonly name: TableName;
   readonly columns: readonly RelationColumn[];
   /** Set on the relation's first change. */
-  resolved?: {
-    readonly table: Collected;
-    /** Positions of the key columns (in key order) among the relation's columns; undefined unless all are there. */
-    readonly keyIndexes?: number[];
-  };
+  resolved?: Resolved;
 }
 
 /** The published tables as of the read: which selected table a relation (a partition: its root) belongs to. */
@@ -32,7 +35,13 @@ export interface PublishedTables {
   tableOf(relationId: number): TableName | undefined;
   /** A selected table's key columns (in key order); an empty list when it has none. */
   keyColumnsOf(table: TableName): string[];
+  /** The published partitioned tables. */
+  readonly partitioned: readonly TableName[];
 }
+
+/** A partition created or dropped since: which table it belongs to is unknown, so its tables get range-checked. */
+const UNKNOWN_RELATION =
+  'changes in a relation not in the catalog when the read started (a partition created or dropped since?)';
 
 export class ChangedKeys {
   private readonly relations = new Map<number, Relation>();
@@ -65,9 +74,10 @@ export class ChangedKeys {
         return this.key(message.relationId, message.oldTuple);
       case 'truncate':
         for (const id of message.relationIds) {
-          const { table } = this.resolve(id);
-          this.truncated.add(formatTableName(table.table));
-          this.needsRangeCheck(table, 'truncated');
+          for (const t of this.resolve(id).tables) {
+            this.truncated.add(formatTableName(t.table));
+            this.needsRangeCheck(t, 'truncated');
+          }
         }
         return;
       default:
@@ -88,30 +98,41 @@ export class ChangedKeys {
     return out;
   }
 
-  private resolve(relationId: number): NonNullable<Relation['resolved']> {
-    const r = this.relations.get(relationId);
-    if (!r) throw new Error(`pgoutput: change for relation ${relationId} before its relation message`);
-    if (r.resolved) return r.resolved;
-    const name = this.published.tableOf(relationId);
-    if (!name) {
-      // Created or published after the read started (a new partition): its table is unknown, so fail; read again.
-      throw new Error(`changes for ${formatTableName(r.name)}, not a published table when the read started`);
-    }
+  private collected(name: TableName): Collected {
     const display = formatTableName(name);
     let table = this.tables.get(display);
     if (!table) {
       table = { table: name, keyColumns: this.published.keyColumnsOf(name), keys: new Map() };
       this.tables.set(display, table);
     }
+    return table;
+  }
+
+  private resolve(relationId: number): Resolved {
+    const r = this.relations.get(relationId);
+    if (!r) throw new Error(`pgoutput: change for relation ${relationId} before its relation message`);
+    if (r.resolved) return r.resolved;
+    const name = this.published.tableOf(relationId);
+    if (!name) {
+      // Never skip it, never stall on it: flag the tables it may belong to (itself when no table is partitioned).
+      const tables = (this.published.partitioned.length ? this.published.partitioned : [r.name]).map((n) =>
+        this.collected(n),
+      );
+      for (const t of tables) this.needsRangeCheck(t, UNKNOWN_RELATION);
+      r.resolved = { tables };
+      return r.resolved;
+    }
+    const table = this.collected(name);
     const indexes = table.keyColumns.map((k) => r.columns.findIndex((c) => c.name === k));
     const complete = indexes.length > 0 && indexes.every((i) => i >= 0);
-    r.resolved = { table, ...(complete ? { keyIndexes: indexes } : {}) };
+    r.resolved = { tables: [table], ...(complete ? { keyIndexes: indexes } : {}) };
     return r.resolved;
   }
 
   /** Records the key of a tuple. An unchanged TOASTed key column of a new tuple takes the old tuple's value. */
   private key(relationId: number, tuple: readonly TupleValue[], old?: readonly TupleValue[]): void {
-    const { table: t, keyIndexes } = this.resolve(relationId);
+    const { tables, keyIndexes } = this.resolve(relationId);
+    const t = tables[0];
     if (t.rangeCheck) return;
     if (!keyIndexes) return this.needsRangeCheck(t, 'changed rows cannot be matched by key (no usable key)');
     const key: string[] = [];

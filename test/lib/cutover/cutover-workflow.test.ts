@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -79,8 +80,9 @@ describe('CutoverWorkflow resources', () => {
           .Variables.ALLOWED_STEPS,
     );
     expect(allowed.sort()).toEqual([
-      'checkLag,stopReplication,reportStoppedFailure',
-      'validateInput,preflight,planValidation,validateRange,aggregateValidation,requestApproval,freezeWrites,finalSync,syncSequences,complete,rollback,switchTraffic',
+      'stopReplication,reportFailureAfterSwitch',
+      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,checkLateWrites,dropTracking,complete,rollback,switchTraffic',
+      'watchdog',
     ]);
     for (const f of Object.values(fns)) {
       expect(f).toMatchObject({
@@ -91,7 +93,7 @@ describe('CutoverWorkflow resources', () => {
         },
       });
     }
-    expect(Object.keys(workflow.functions).sort()).toEqual(['database', 'replication']);
+    expect(Object.keys(workflow.functions).sort()).toEqual(['database', 'replication', 'watchdog']);
   });
 
   test('least privilege: no Resource "*" except GetMetricData, DescribeReplicationTasks, X-Ray and log delivery', () => {
@@ -113,15 +115,16 @@ describe('CutoverWorkflow resources', () => {
     // only the replication function may stop the task
     expect(stop[0].policy).toBe(policyOf(workflow.functions.replication!));
     // DescribeReplicationTasks and GetMetricData support no resource-level permissions; both functions that read
-    // the task status (database: preflight; replication: checkLag, stopReplication) get them.
+    // the task status (database: preflight, checkLag, rollback; replication: stopReplication,
+    // reportFailureAfterSwitch) get them, the watchdog does not.
     const status = sts.filter((s) => actions(s).includes('dms:DescribeReplicationTasks'));
     expect(status.map((s) => [s.policy, actions(s).sort(), s.Resource]).sort()).toEqual(
       [workflow.functions.database!, workflow.functions.replication!]
         .map((fn) => [policyOf(fn), ['cloudwatch:GetMetricData', 'dms:DescribeReplicationTasks'], '*'])
         .sort(),
     );
-    // replication disables the lag alarms' actions (stopReplication); nothing re-enables them (rollback never
-    // follows a stop)
+    // replication disables the lag alarms' actions (stopReplication, after the switch); nothing re-enables them
+    // (rollback never follows the switch)
     const toggles = sts.filter((s) => actions(s).some((a) => /^cloudwatch:(Disable|Enable)AlarmActions$/.test(a)));
     expect(toggles.map((s) => [s.policy, actions(s), s.Resource]).sort()).toEqual(
       [
@@ -142,31 +145,42 @@ describe('CutoverWorkflow resources', () => {
     expect(toggles).toEqual([]);
   });
 
-  test('only the database function reads the database secrets', () => {
+  test('only the database and watchdog functions read the database secrets', () => {
     const reads = statementsOf(template).filter((s) => actions(s).includes('secretsmanager:GetSecretValue'));
-    expect(new Set(reads.map((s) => s.policy))).toEqual(new Set([policyOf(workflow.functions.database!)]));
-    expect(reads.map((s) => s.Resource).sort()).toEqual([
+    expect(new Set(reads.map((s) => s.policy))).toEqual(
+      new Set([policyOf(workflow.functions.database!), policyOf(workflow.functions.watchdog!)]),
+    );
+    const secrets = [
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:source-AbCdEf',
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:target-AbCdEf',
-    ]);
+    ];
+    for (const fn of [workflow.functions.database!, workflow.functions.watchdog!]) {
+      const resources = reads.filter((s) => s.policy === policyOf(fn)).map((s) => s.Resource);
+      expect(resources.sort()).toEqual(secrets);
+    }
   });
 
-  test('the database function trusts the RDS CA: Node.js 20+ Lambda runtimes do not load it by default', () => {
+  test('the functions that connect to the databases trust the RDS CA: Node.js 20+ Lambda runtimes do not load it by default', () => {
     // Without it, TLS to Aurora fails certificate verification ("self-signed certificate in certificate chain").
-    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
-      String(
-        (f as { Properties: { Environment: { Variables: { ALLOWED_STEPS: string } } } }).Properties.Environment
-          .Variables.ALLOWED_STEPS,
-      ).includes('finalSync'),
-    ) as { Properties: { Environment: { Variables: Record<string, string> } } };
-    expect(fn.Properties.Environment.Variables).toMatchObject({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
+    const variablesOf = (fn: lambda.IFunction): Record<string, string> =>
+      (
+        template.findResources('AWS::Lambda::Function')[stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)] as {
+          Properties: { Environment: { Variables: Record<string, string> } };
+        }
+      ).Properties.Environment.Variables;
+    for (const fn of [workflow.functions.database!, workflow.functions.watchdog!]) {
+      expect(variablesOf(fn)).toMatchObject({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
+    }
+    expect(variablesOf(workflow.functions.replication!)).not.toHaveProperty('NODE_EXTRA_CA_CERTS');
   });
 
-  test('TLS per side, on the database function only: source require (the default), target verify-full', () => {
-    expect(databaseTlsVariables(template, workflow.functions.database!)).toEqual({
-      SOURCE_DB_SSL_MODE: 'require',
-      TARGET_DB_SSL_MODE: 'verify-full',
-    });
+  test('TLS per side, on the database and watchdog functions only: source require (the default), target verify-full', () => {
+    for (const fn of [workflow.functions.database!, workflow.functions.watchdog!]) {
+      expect(databaseTlsVariables(template, fn)).toEqual({
+        SOURCE_DB_SSL_MODE: 'require',
+        TARGET_DB_SSL_MODE: 'verify-full',
+      });
+    }
     expect(databaseTlsVariables(template, workflow.functions.replication!)).toEqual({});
   });
 
@@ -181,6 +195,85 @@ describe('CutoverWorkflow resources', () => {
     });
     expect(workflow.executionFailedAlarm).toBeDefined();
     expect(workflow.metricExecutionsFailed({ period: Duration.minutes(5) }).period.toMinutes()).toBe(5);
+  });
+});
+
+describe('the watchdog (dead man\'s switch)', () => {
+  const { stack, workflow, topic } = workflowStack();
+  const template = Template.fromStack(stack);
+  const watchdog = workflow.functions.watchdog!;
+  const watchdogPolicy = stack.getLogicalId(
+    watchdog.role!.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy,
+  );
+  const stateMachineArn = stack.resolve(workflow.stateMachine.stateMachineArn);
+
+  test("the rule matches this state machine's executions that ended TIMED_OUT, ABORTED or FAILED", () => {
+    const rules = template.findResources('AWS::Events::Rule');
+    expect(Object.keys(rules)).toEqual([stack.getLogicalId(workflow.watchdogRule.node.defaultChild as events.CfnRule)]);
+    const rule = Object.values(rules)[0] as { Properties: { EventPattern: unknown; State: string } };
+    expect(rule.Properties.State).toBe('ENABLED');
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [stateMachineArn], status: ['TIMED_OUT', 'ABORTED', 'FAILED'] },
+    });
+  });
+
+  test("the rule invokes the watchdog function with { step: 'watchdog', detail } and may invoke it", () => {
+    const rule = Object.values(template.findResources('AWS::Events::Rule'))[0] as {
+      Properties: {
+        Targets: Array<{ Arn: unknown; InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string } }>;
+      };
+    };
+    const targets = rule.Properties.Targets;
+    expect(targets).toHaveLength(1);
+    expect(targets[0].Arn).toEqual(stack.resolve(watchdog.functionArn));
+    const { InputPathsMap, InputTemplate } = targets[0].InputTransformer;
+    expect(InputPathsMap).toEqual({ detail: '$.detail' });
+    // what the function receives for an event's detail
+    const detail = { status: 'TIMED_OUT', executionArn: 'arn:x', input: '{"migrationId":"m1"}' };
+    expect(JSON.parse(InputTemplate.replace('<detail>', JSON.stringify(detail)))).toEqual({ step: 'watchdog', detail });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: stack.resolve(watchdog.functionArn),
+      Principal: 'events.amazonaws.com',
+      SourceArn: stack.resolve(workflow.watchdogRule.ruleArn),
+    });
+  });
+
+  test.each([
+    ['ExecutionTimedOutAlarm', 'ExecutionsTimedOut'],
+    ['ExecutionAbortedAlarm', 'ExecutionsAborted'],
+  ])('%s: %s >= 1 in a minute, to the topic', (id, metricName) => {
+    const alarms = template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metricName } });
+    expect(Object.keys(alarms)).toHaveLength(1);
+    expect(Object.keys(alarms)[0]).toMatch(new RegExp(`^Cutover${id}`));
+    expect(Object.values(alarms)[0]).toMatchObject({
+      Properties: {
+        Namespace: 'AWS/States',
+        Dimensions: [{ Name: 'StateMachineArn', Value: stateMachineArn }],
+        Statistic: 'Sum',
+        Period: 60,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [stack.resolve(topic.topicArn)],
+      },
+    });
+  });
+
+  test('the watchdog role reads both secrets and the state table, and cannot stop the DMS task', () => {
+    const own = statementsOf(template).filter((s) => s.policy === watchdogPolicy);
+    const secretReads = own.filter((s) => actions(s).includes('secretsmanager:GetSecretValue')).map((s) => s.Resource);
+    expect(secretReads.sort()).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:source-AbCdEf',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:target-AbCdEf',
+    ]);
+    const tableArn = stack.resolve(workflow.stateTable.tableArn);
+    const table = own.filter((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).some((r) => JSON.stringify(r) === JSON.stringify(tableArn)));
+    expect(table.flatMap(actions)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
+    expect(own.flatMap(actions)).toContain('sns:Publish');
+    // it only restores the source and drops the tracking slots: no DMS call at all, no alarm actions
+    expect(own.flatMap(actions).filter((a) => /^dms:|AlarmActions$/.test(a))).toEqual([]);
   });
 });
 
@@ -206,7 +299,7 @@ describe('grantStartCutover', () => {
 });
 
 describe('traffic switch', () => {
-  test('SSM parameter: a third function gets read/write on exactly that parameter', () => {
+  test('SSM parameter: the traffic function gets read/write on exactly that parameter', () => {
     const { stack } = workflowStack({
       trafficSwitch: TrafficSwitchTarget.ssmParameter(
         ssm.StringParameter.fromStringParameterName(new Stack(), 'P', '/app/db-host'),

@@ -1,26 +1,63 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { STATE_STEP } from '../../../contract';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { STATE_STEP, stepOfState } from '../../../contract';
 import { buildCutoverDefinition } from '../../../lib/cutover/private/definition';
 
-function build(): { stack: Stack; states: Record<string, sfn.State> } {
+type StateJson = Record<string, unknown> & {
+  Type: string;
+  Next?: string;
+  Default?: string;
+  Choices?: Array<{ Next: string }>;
+  Catch?: Array<{ ErrorEquals: string[]; ResultPath?: string; Next: string }>;
+};
+
+function build(): { stack: Stack; states: Record<string, sfn.State>; graph: Record<string, StateJson> } {
   const stack = new Stack(new App(), 'S');
   const fn = lambda.Function.fromFunctionArn(stack, 'F', 'arn:aws:lambda:eu-west-1:123456789012:function:steps');
-  const { states } = buildCutoverDefinition(stack, {
+  const { startState, states } = buildCutoverDefinition(stack, {
     functionFor: () => fn,
     pollInterval: Duration.seconds(20),
     validationMaxConcurrency: 3,
     approvalTimeout: Duration.hours(2),
   });
-  return { stack, states };
+  const graph = stack.resolve(new sfn.StateGraph(startState.startState, 'Cutover').toGraphJson()) as {
+    States: Record<string, StateJson>;
+  };
+  return { stack, states, graph: graph.States };
 }
 
-const { stack, states } = build();
+const { stack, states, graph } = build();
 const json = (name: string): Record<string, unknown> => stack.resolve(states[name].toStateJson());
+
+/** Where a state goes when it does not fail (Next, the Choice branches, Default); Catch edges are not followed. */
+const successors = (name: string): string[] => {
+  const s = graph[name];
+  return [s.Next, s.Default, ...(s.Choices ?? []).map((c) => c.Next)].filter((n): n is string => Boolean(n));
+};
+const reachableFrom = (start: string): Set<string> => {
+  const seen = new Set<string>();
+  const todo = successors(start);
+  while (todo.length > 0) {
+    const next = todo.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    todo.push(...successors(next));
+  }
+  return seen;
+};
+/** States on the normal path before `state` (those from which it is reachable). */
+const before = (state: string): string[] =>
+  Object.keys(graph).filter((name) => name !== state && reachableFrom(name).has(state));
+/** States that may fail into a Catch: Task and Map states. */
+const canCatch = (name: string): boolean => ['Task', 'Map'].includes(graph[name].Type);
 
 test('every Task state of STATE_STEP is in the definition', () => {
   for (const name of Object.keys(STATE_STEP)) expect(states[name]).toBeDefined();
+});
+
+test('the old stop-first failure states are gone', () => {
+  for (const name of ['ReportStoppedFailure', 'FailedAfterReplicationStopped']) expect(graph[name]).toBeUndefined();
 });
 
 test('IsSynced: synced → approval choice, timedOut → SyncTimedOut, else wait', () => {
@@ -35,57 +72,185 @@ test('IsSynced: synced → approval choice, timedOut → SyncTimedOut, else wait
   expect(json('WaitBeforeNextLagCheck')).toEqual({ Type: 'Wait', Seconds: 20, Next: 'CheckLag' });
 });
 
-test('CheckLag sends the previous result and keeps the input', () => {
+test('StartWaitForSync seeds the lag-check counters and keeps only the results before it', () => {
+  expect(json('AggregatePreValidation')).toMatchObject({ Next: 'StartWaitForSync' });
+  expect(json('StartWaitForSync')).toMatchObject({
+    Type: 'Pass',
+    Next: 'CheckLag',
+    Parameters: {
+      'input.$': '$.input',
+      results: {
+        'preflight.$': '$.results.preflight',
+        'startTracking.$': '$.results.startTracking',
+        'aggregatePreValidation.$': '$.results.aggregatePreValidation',
+        checkLag: { consecutive: 0, iterations: 0 },
+      },
+    },
+  });
+  const results = (json('StartWaitForSync').Parameters as { results: Record<string, unknown> }).results;
+  expect(Object.keys(results)).not.toContain('planPreValidation.$');
+  expect(Object.keys(results)).not.toContain('preValidation.$');
+});
+
+test('CheckLag sends the previous counters and keeps the input', () => {
   expect(json('CheckLag')).toMatchObject({
     Type: 'Task',
     Resource: 'arn:aws:lambda:eu-west-1:123456789012:function:steps',
-    Parameters: { step: 'checkLag', 'input.$': '$.input', 'previous.$': '$.results.checkLag' },
+    Parameters: {
+      step: 'checkLag',
+      'input.$': '$.input',
+      previous: {
+        'consecutive.$': '$.results.checkLag.consecutive',
+        'iterations.$': '$.results.checkLag.iterations',
+      },
+    },
     ResultPath: '$.results.checkLag',
     Next: 'IsSynced',
   });
 });
 
-test('states before StopReplication catch everything into Rollback; from StopReplication on into ReportStoppedFailure', () => {
-  for (const name of [
-    'Preflight',
-    'PlanPreValidation',
-    'PreValidation',
-    'AggregatePreValidation',
-    'CheckLag',
-    'RequestApproval',
-    'FreezeWrites',
-    'FinalSync',
-  ]) {
-    expect([name, json(name).Catch]).toEqual([
+test('SyncTimedOut records ZdmSyncTimeout as $.error and rolls back', () => {
+  expect(json('SyncTimedOut')).toMatchObject({
+    Type: 'Pass',
+    ResultPath: '$.error',
+    Parameters: { Error: 'ZdmSyncTimeout', 'Cause.$': expect.stringContaining('$.results.checkLag') },
+    Next: 'Rollback',
+  });
+});
+
+test('the critical path: StartTracking before pre-validation; FreezeWrites → FinalSync → ProveChanges → SyncSequences → SwitchTraffic → StopReplication', () => {
+  expect(graph.Preflight.Next).toBe('StartTracking');
+  expect(graph.StartTracking.Next).toBe('PlanPreValidation');
+  const order = ['FreezeWrites', 'FinalSync', 'ProveChanges', 'SyncSequences', 'SwitchTraffic', 'StopReplication'];
+  expect(order.slice(0, -1).map((name) => [name, graph[name].Next])).toEqual(
+    order.slice(0, -1).map((name, i) => [name, order[i + 1]]),
+  );
+  expect(json('ProveChanges')).toMatchObject({ Parameters: { step: 'proveChanges' } });
+});
+
+test('inside the freeze (FreezeWrites to SwitchTraffic): no validation Map, no range validation, no Wait', () => {
+  const inFreeze = ['FreezeWrites', ...reachableFrom('FreezeWrites')].filter(
+    (name) => name === 'SwitchTraffic' || reachableFrom(name).has('SwitchTraffic'),
+  );
+  expect(inFreeze.sort()).toEqual(['FinalSync', 'FreezeWrites', 'ProveChanges', 'SwitchTraffic', 'SyncSequences']);
+  for (const name of inFreeze) {
+    expect([name, graph[name].Type]).toEqual([name, 'Task']);
+    expect(['planValidation', 'validateRange', 'aggregateValidation']).not.toContain(stepOfState(name));
+  }
+  // the validation Maps: before the freeze, and (optionally) after the switch
+  expect(before('FreezeWrites')).toContain('PreValidation');
+  expect(reachableFrom('SwitchTraffic').has('PostValidation')).toBe(true);
+});
+
+test('every state up to and including SwitchTraffic catches everything into Rollback', () => {
+  const guarded = [...before('SwitchTraffic'), 'SwitchTraffic'].filter((n) => canCatch(n) && n !== 'ValidateInput');
+  expect(guarded.sort()).toEqual(
+    [
+      'Preflight',
+      'StartTracking',
+      'PlanPreValidation',
+      'PreValidation',
+      'AggregatePreValidation',
+      'CheckLag',
+      'RequestApproval',
+      'FreezeWrites',
+      'FinalSync',
+      'ProveChanges',
+      'SyncSequences',
+      'SwitchTraffic',
+    ].sort(),
+  );
+  for (const name of guarded) {
+    expect([name, graph[name].Catch]).toEqual([
       name,
       [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
     ]);
   }
-  for (const name of [
-    'StopReplication',
-    'SyncSequences',
-    'PlanPostValidation',
-    'PostValidation',
-    'AggregatePostValidation',
-    'SwitchTraffic',
-    'Complete',
-  ]) {
-    expect([name, json(name).Catch]).toEqual([
-      name,
-      [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportStoppedFailure' }],
-    ]);
-  }
+  // nothing was validated yet: an input error ends the execution without a rollback
   expect(json('ValidateInput').Catch).toEqual([
     { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'InvalidInput' },
   ]);
-  expect(json('Rollback')).toMatchObject({ Next: 'RolledBack', Catch: [{ Next: 'RollbackFailed' }] });
+});
+
+test('every state after SwitchTraffic catches everything into ReportFailureAfterSwitch', () => {
+  const guarded = [...reachableFrom('SwitchTraffic')].filter(canCatch);
+  expect(guarded.sort()).toEqual(
+    [
+      'StopReplication',
+      'CheckLateWrites',
+      'PlanPostValidation',
+      'PostValidation',
+      'AggregatePostValidation',
+      'DropTracking',
+      'Complete',
+    ].sort(),
+  );
+  for (const name of guarded) {
+    expect([name, graph[name].Catch]).toEqual([
+      name,
+      [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportFailureAfterSwitch' }],
+    ]);
+  }
+  // no state after the switch leads to Rollback, by its Catch or otherwise
+  expect(reachableFrom('SwitchTraffic').has('Rollback')).toBe(false);
+  for (const name of reachableFrom('SwitchTraffic')) {
+    expect([name, (graph[name].Catch ?? []).map((c) => c.Next)]).not.toEqual([name, expect.arrayContaining(['Rollback'])]);
+  }
+});
+
+test('the failure handlers: Rollback → RolledBack (RollbackFailed if it fails), ReportFailureAfterSwitch → FailedAfterSwitch', () => {
+  expect(json('Rollback')).toMatchObject({
+    Parameters: { step: 'rollback', 'input.$': '$.input', 'error.$': '$.error' },
+    Next: 'RolledBack',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.rollbackError', Next: 'RollbackFailed' }],
+  });
+  // restoring the source matters most: any error is retried before RollbackFailed
+  expect(json('Rollback').Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'] }));
   expect(json('RolledBack')).toEqual({
     Type: 'Fail',
     Comment: expect.any(String),
     ErrorPath: '$.error.Error',
     CausePath: '$.error.Cause',
   });
-  expect(json('ReportStoppedFailure')).toMatchObject({ Next: 'FailedAfterReplicationStopped' });
+  expect(json('RollbackFailed')).toMatchObject({ Type: 'Fail', Error: 'ZdmRollbackFailed' });
+  expect(json('ReportFailureAfterSwitch')).toMatchObject({
+    Parameters: { step: 'reportFailureAfterSwitch', 'input.$': '$.input', 'error.$': '$.error' },
+    Next: 'FailedAfterSwitch',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.reportError', Next: 'FailedAfterSwitch' }],
+  });
+  expect(json('FailedAfterSwitch')).toEqual({
+    Type: 'Fail',
+    Comment: expect.any(String),
+    ErrorPath: '$.error.Error',
+    CausePath: '$.error.Cause',
+  });
+});
+
+test('IsReplicationStopped: stopped or dry run → CheckLateWrites, else wait and stop again', () => {
+  const flag = (field: string): unknown => ({
+    And: [
+      { Variable: `$.results.stopReplication.${field}`, IsPresent: true },
+      { Variable: `$.results.stopReplication.${field}`, BooleanEquals: true },
+    ],
+  });
+  expect(json('StopReplication')).toMatchObject({ Next: 'IsReplicationStopped' });
+  expect(json('IsReplicationStopped')).toEqual({
+    Type: 'Choice',
+    Choices: [{ Or: [flag('stopped'), flag('dryRun')], Next: 'CheckLateWrites' }],
+    Default: 'WaitBeforeNextStopCheck',
+  });
+  expect(json('WaitBeforeNextStopCheck')).toEqual({ Type: 'Wait', Seconds: 20, Next: 'StopReplication' });
+});
+
+test('IsFullValidationRequested: fullValidationAfterSwitch → post-validation, else straight to DropTracking', () => {
+  expect(json('CheckLateWrites')).toMatchObject({ Next: 'IsFullValidationRequested' });
+  expect(json('IsFullValidationRequested')).toEqual({
+    Type: 'Choice',
+    Choices: [{ Variable: '$.input.fullValidationAfterSwitch', BooleanEquals: true, Next: 'PlanPostValidation' }],
+    Default: 'DropTracking',
+  });
+  expect(json('DropTracking')).toMatchObject({ Next: 'Complete' });
+  expect(json('Complete')).toMatchObject({ Next: 'CutoverSucceeded' });
 });
 
 test('retries Lambda service errors only, never Zdm* errors', () => {
@@ -134,20 +299,23 @@ test('RequestApproval waits for a task token and times out', () => {
   });
 });
 
-test('ValidateInput sends the raw execution input and keeps only the validated input', () => {
+test('ReceiveInput wraps the raw execution input; ValidateInput sends it and keeps only the validated input', () => {
+  expect(json('ReceiveInput')).toMatchObject({ Type: 'Pass', Parameters: { 'raw.$': '$' }, Next: 'ValidateInput' });
   expect(json('ValidateInput')).toMatchObject({
-    Parameters: { step: 'validateInput', 'input.$': '$' },
+    Parameters: { step: 'validateInput', 'input.$': '$.raw' },
     ResultSelector: { 'input.$': '$' },
   });
   expect(json('ValidateInput').ResultPath).toBeUndefined();
 });
 
-test('PostValidated drops the post-validation plan and item results before SwitchTraffic (state size)', () => {
+test('PostValidated drops the post-validation plan and item results before DropTracking (state size)', () => {
   expect(json('AggregatePostValidation')).toMatchObject({ Next: 'PostValidated' });
   const pass = json('PostValidated');
-  expect(pass).toMatchObject({ Type: 'Pass', Next: 'SwitchTraffic', Parameters: { 'input.$': '$.input' } });
+  expect(pass).toMatchObject({ Type: 'Pass', Next: 'DropTracking', Parameters: { 'input.$': '$.input' } });
   const kept = Object.keys((pass.Parameters as { results: Record<string, string> }).results);
-  expect(kept).toContain('aggregatePostValidation.$');
+  expect(kept).toEqual(
+    expect.arrayContaining(['aggregatePostValidation.$', 'proveChanges.$', 'switchTraffic.$', 'checkLateWrites.$']),
+  );
   expect(kept).not.toContain('planPostValidation.$');
   expect(kept).not.toContain('postValidation.$');
   expect(kept).not.toContain('requestApproval.$'); // optional: a missing path would fail the Pass state

@@ -212,6 +212,12 @@ function actionsOf(statements: Array<{ Action: string | string[] }>): Set<string
 
 // ---- tests ------------------------------------------------------------------------------------------------
 
+/**
+ * The functions that connect to the databases: the database function, and the watchdog (it restores the frozen
+ * roles and drops the tracking slots after an execution ends badly).
+ */
+const DATABASE_ROLES: readonly CutoverFunctionRole[] = ['database', 'watchdog'];
+
 describe.each(CASES)('environment contract with $name', (c) => {
   const synthesized = synthesize(c);
   const roles = Object.keys(synthesized.env) as CutoverFunctionRole[];
@@ -219,7 +225,9 @@ describe.each(CASES)('environment contract with $name', (c) => {
   test('the cutover functions of the template are the workflow functions', () => {
     expect(synthesized.cutoverFunctionIds).toEqual(synthesized.workflowFunctionIds);
     expect(roles.sort()).toEqual(
-      c.name === 'no traffic switch' ? ['database', 'replication'] : ['database', 'replication', 'traffic'],
+      c.name === 'no traffic switch'
+        ? ['database', 'replication', 'watchdog']
+        : ['database', 'replication', 'traffic', 'watchdog'],
     );
   });
 
@@ -305,11 +313,11 @@ describe.each(CASES)('environment contract with $name', (c) => {
     }
   });
 
-  test("TLS per side on the database function only; the handler turns it into each side's pg ssl", async () => {
+  test("TLS per side on the functions that connect to the databases only; the handler turns it into each side's pg ssl", async () => {
     for (const role of roles) {
       const env = synthesized.env[role]!;
       const tls = Object.keys(env).filter((name) => name.includes('_DB_SSL_'));
-      if (role !== 'database') {
+      if (!DATABASE_ROLES.includes(role)) {
         expect({ role, tls }).toEqual({ role, tls: [] });
         continue;
       }
@@ -321,7 +329,7 @@ describe.each(CASES)('environment contract with $name', (c) => {
     }
   });
 
-  test('only the database function sees or reads the database secrets', () => {
+  test('only the database and watchdog functions see or read the database secrets', () => {
     for (const role of roles) {
       const secretReads = synthesized.policies[role]!.filter(
         (s) =>
@@ -329,8 +337,8 @@ describe.each(CASES)('environment contract with $name', (c) => {
           [SOURCE_SECRET_ARN, TARGET_SECRET_ARN].includes(s.Resource as string),
       );
       const variables = Object.keys(synthesized.env[role]!).filter((k) => /^(SOURCE|TARGET)_SECRET_ARN$/.test(k));
-      if (role === 'database') {
-        expect(secretReads).toHaveLength(2);
+      if (DATABASE_ROLES.includes(role)) {
+        expect({ role, secretReads: secretReads.length }).toEqual({ role, secretReads: 2 });
         expect(variables.sort()).toEqual(['SOURCE_SECRET_ARN', 'TARGET_SECRET_ARN']);
       } else {
         expect({ role, secretReads, variables }).toEqual({ role, secretReads: [], variables: [] });
@@ -367,5 +375,10 @@ describe('the contract check itself', () => {
 
   test('fails when the replication function is asked for the database secrets', async () => {
     await expect(touch(depsOf(env.replication!), 'source')).rejects.toThrow(/SOURCE_SECRET_ARN is not set/);
+  });
+
+  test('fails when the watchdog function is asked for the replication task (it never stops it)', async () => {
+    expect(allowedSteps(env.watchdog!)).toEqual(['watchdog']);
+    await expect(touch(depsOf(env.watchdog!), 'replication')).rejects.toThrow(/REPLICATION_TASK_ARN is not set/);
   });
 });

@@ -1,5 +1,8 @@
 import { Client } from 'pg';
+import { trackingNames } from '../../../../lambda/engine/cutover/change-tracking';
+import { HEARTBEAT_TOKEN } from '../../../../lambda/engine/cutover/marker';
 import { createStepHandler, stateKey } from '../../../../lambda/engine/cutover/steps';
+import { sleep } from '../../../../lambda/engine/validation/concurrency';
 import { CUTOVER_INPUT_DEFAULTS, CutoverError, type CutoverInput, type StepEvent } from '../../../../contract';
 import { NativeLogicalReplication } from '../../../../lambda/engine/replication/native-logical-replication';
 import { MemoryTrafficSwitch } from '../../../../lambda/engine/traffic/memory-traffic-switch';
@@ -54,6 +57,21 @@ async function slotExists(): Promise<boolean> {
   return rows.length === 1;
 }
 
+/** The workflow's tracking slots of a migration that exist, on the source and the target server. */
+async function trackingSlots(migrationId: string, mode: 'dry-run' | 'execute'): Promise<string[]> {
+  const names = trackingNames(migrationId, mode);
+  const slots: string[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const rows = await sql<{ slot_name: string }>(
+      serverUrl(side),
+      `select slot_name from pg_replication_slots where slot_name = any($1::text[])`,
+      [[names.source, names.target]],
+    );
+    slots.push(...rows.map((r) => r.slot_name));
+  }
+  return slots;
+}
+
 async function step<T = Record<string, unknown>>(event: Partial<StepEvent> & { step: StepEvent['step'] }): Promise<T> {
   return (await handler(event as StepEvent)) as T;
 }
@@ -67,6 +85,22 @@ async function runValidation(
   for (const range of plan.items)
     rangeResults.push(await step<unknown>({ step: 'validateRange', input, phase, range }));
   return step({ step: 'aggregateValidation', input, phase, rangeResults, plan: plan.plan } as never);
+}
+
+/** CheckLag until synced or timed out, carrying its counters like the state machine does. */
+async function waitForSync(input: CutoverInput): Promise<Record<string, unknown>> {
+  let previous = { consecutive: 0, iterations: 0 };
+  for (let i = 0; i < 100; i++) {
+    const r = await step<{ synced: boolean; timedOut: boolean; consecutive: number; iterations: number }>({
+      step: 'checkLag',
+      input,
+      previous,
+    });
+    if (r.synced || r.timedOut) return r;
+    previous = { consecutive: r.consecutive, iterations: r.iterations };
+    await sleep(50);
+  }
+  throw new Error('checkLag neither synced nor timed out in 100 checks');
 }
 
 beforeAll(async () => {
@@ -119,6 +153,7 @@ describe('validateInput', () => {
       [{ migrationId: 'm1', applicationRoles: [APP], lagThresholdSeconds: -1 }, /"lagThresholdSeconds".*-1/],
       [{ migrationId: 'm1', applicationRoles: [APP], consecutiveChecks: 1.5 }, /"consecutiveChecks".*1\.5/],
       [{ migrationId: 'm1', applicationRoles: [APP], requireAproval: true }, /unknown field.*"requireAproval"/],
+      [{ migrationId: 'm1', applicationRoles: [APP], fullValidationAfterSwitch: 'yes' }, /"fullValidationAfterSwitch".*"yes"/],
     ];
     for (const [input, message] of cases) {
       const error = await step({ step: 'validateInput', input: input as never }).catch((e: Error) => e);
@@ -143,6 +178,7 @@ describe('validateInput', () => {
       syncTimeoutSeconds: CUTOVER_INPUT_DEFAULTS.syncTimeoutSeconds,
       finalSyncTimeoutSeconds: CUTOVER_INPUT_DEFAULTS.finalSyncTimeoutSeconds,
       requireApproval: false,
+      fullValidationAfterSwitch: false,
       switchTrafficTo: '',
     });
     expect(deps.state.snapshot()[stateKey(input)]).toMatchObject({ mode: 'dry-run', status: 'running' });
@@ -151,7 +187,7 @@ describe('validateInput', () => {
 });
 
 describe('dry run', () => {
-  it('runs every step and changes nothing', async () => {
+  it('runs every step and changes nothing; its tracking slots are dropped at the end', async () => {
     const rolesBefore = await roleSettings(APP);
     const seqBefore = await sql(pair.target, `select last_value, is_called from public.items_id_seq`);
     const app = new Client(appUrl(APP, pair.name));
@@ -166,8 +202,14 @@ describe('dry run', () => {
         markerTable: { source: 'exists', target: 'exists' },
         markerProbe: { skipped: true },
       });
+      // a dry run tracks changes too (its own slots, per mode)
+      expect(await step({ step: 'startTracking', input })).toMatchObject({
+        sourceSlot: trackingNames('dry', 'dry-run').source,
+        targetSlot: trackingNames('dry', 'dry-run').target,
+      });
+      expect(await trackingSlots('dry', 'dry-run')).toHaveLength(2);
       expect(await runValidation(input, 'preValidation')).toMatchObject({ ok: true, tables: 2, differences: 0 });
-      expect(await step({ step: 'checkLag', input })).toMatchObject({ synced: true, consecutive: 1 });
+      expect(await waitForSync(input)).toMatchObject({ synced: true, consecutive: 1 });
       const freeze = await step({ step: 'freezeWrites', input });
       expect(freeze).toMatchObject({
         dryRun: true,
@@ -175,14 +217,17 @@ describe('dry run', () => {
         roles: [{ role: APP, canLogin: true, connectionLimit: -1 }],
       });
       expect(await step({ step: 'finalSync', input })).toMatchObject({ dryRun: true, markerTableOnSource: true });
-      expect(await step({ step: 'stopReplication', input })).toMatchObject({ dryRun: true, state: 'running' });
+      expect(await step({ step: 'proveChanges', input })).not.toHaveProperty('markerLsn');
       expect(await step({ step: 'syncSequences', input })).toMatchObject({ dryRun: true, sequences: 1 });
-      expect(await runValidation(input, 'postValidation')).toMatchObject({ ok: true });
       expect(await step({ step: 'switchTraffic', input })).toMatchObject({
         dryRun: true,
         from: 'source.local',
         wouldSwitchTo: 'aurora.local',
       });
+      expect(await step({ step: 'stopReplication', input })).toMatchObject({ dryRun: true, state: 'running' });
+      expect(await step({ step: 'checkLateWrites', input })).toMatchObject({ dryRun: true });
+      expect(await runValidation(input, 'postValidation')).toMatchObject({ ok: true });
+      expect(await step({ step: 'dropTracking', input })).toMatchObject({ dropped: expect.any(Array) });
       expect(await step({ step: 'complete', input })).toMatchObject({ status: 'succeeded', mode: 'dry-run' });
 
       expect(await roleSettings(APP)).toEqual(rolesBefore);
@@ -191,9 +236,18 @@ describe('dry run', () => {
       expect(await sql(pair.target, `select last_value, is_called from public.items_id_seq`)).toEqual(seqBefore);
       expect(await traffic.current()).toBe('source.local');
       expect(deps.alarms.calls).toEqual([]);
-      expect(deps.state.snapshot()[stateKey(input)].freeze).toBeUndefined();
+      const record = deps.state.snapshot()[stateKey(input)];
+      expect(record.freeze).toBeUndefined();
+      expect(record.pointOfNoReturn).toBeUndefined();
+      expect(record.tracking?.droppedAt).toBeDefined();
+      expect(await trackingSlots('dry', 'dry-run')).toEqual([]);
+      // no final-sync marker was written (the lag heartbeat row aside)
       expect(
-        await sql(pair.source, `select count(*)::int as n from zdm_cutover.cutover_marker where migration_id = 'dry'`),
+        await sql(
+          pair.source,
+          `select count(*)::int as n from zdm_cutover.cutover_marker where migration_id = 'dry' and token <> $1`,
+          [HEARTBEAT_TOKEN],
+        ),
       ).toEqual([{ n: 0 }]);
     } finally {
       await app.end().catch(() => undefined);
@@ -269,7 +323,7 @@ describe('execute', () => {
     await app?.end().catch(() => undefined);
   });
 
-  it('freezes writes, proves the final sync and stops replication, keeping the slot', async () => {
+  it('tracks changes from before pre-validation, freezes writes, proves the final sync and the changes', async () => {
     input = await step<CutoverInput>({
       step: 'validateInput',
       input: {
@@ -281,11 +335,20 @@ describe('execute', () => {
     });
     expect(await step({ step: 'preflight', input })).toMatchObject({ markerProbe: { arrivedMs: expect.any(Number) } });
     expect(await step({ step: 'preflight', input })).toMatchObject({ skipped: true });
+    const tracking = await step<{ sourceLsn: string }>({ step: 'startTracking', input });
+    expect(tracking.sourceLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(await step({ step: 'startTracking', input })).toMatchObject({ skipped: true, sourceLsn: tracking.sourceLsn });
+    expect(await trackingSlots('exec', 'execute')).toHaveLength(2);
     expect(await runValidation(input, 'preValidation')).toMatchObject({ ok: true });
-    expect(await step({ step: 'checkLag', input })).toMatchObject({ synced: true });
 
     app = new Client(appUrl(APP, pair.name));
     await app.connect();
+    // a change after tracking started: re-verified while waiting for sync, and by the proof in the freeze
+    await app.query(`update public.items set qty = qty + 1000 where id = 1`);
+    const synced = await waitForSync(input);
+    expect(synced).toMatchObject({ synced: true, heartbeatLagSeconds: expect.any(Number) });
+    expect(deps.state.snapshot().exec.tracking?.keysVerified).toBeGreaterThanOrEqual(1);
+
     await app.query(`insert into public.items (name, qty) values ('before freeze', 1)`);
     const appError = new Promise<Error>((resolve) => app.on('error', resolve));
     const walsendersBefore = await sql(
@@ -317,12 +380,14 @@ describe('execute', () => {
     ]);
     expect(await step({ step: 'finalSync', input })).toMatchObject({ skipped: true, token: sync.token });
 
-    expect(await step({ step: 'stopReplication', input })).toMatchObject({ stopped: true, state: 'stopped' });
-    expect(await subscription()).toEqual({ subenabled: false });
-    expect(await slotExists()).toBe(true);
-    expect(deps.alarms.calls.at(-1)).toBe('disable');
-    expect(deps.alarms.enabled).toBe(false);
-    expect(await step({ step: 'stopReplication', input })).toMatchObject({ skipped: true });
+    // the proof reads the source's tracked changes up to the marker: the insert before the freeze is among them
+    const proof = await step<{ keysVerified: number; markerLsn: string }>({ step: 'proveChanges', input });
+    expect(proof).toMatchObject({ markerLsn: sync.sourceLsn });
+    expect(proof.keysVerified).toBeGreaterThanOrEqual(1);
+    expect(await step({ step: 'proveChanges', input })).toMatchObject({ skipped: true });
+    // nothing is stopped inside the freeze: replication still runs, no alarm was touched
+    expect(await subscription()).toEqual({ subenabled: true });
+    expect(deps.alarms.calls).toEqual([]);
   });
 
   it('sets target sequences past the source, once', async () => {
@@ -336,46 +401,95 @@ describe('execute', () => {
     expect(await step({ step: 'syncSequences', input })).toMatchObject({ skipped: true });
   });
 
-  it('post-validates exactly, switches traffic and completes', async () => {
-    expect(await runValidation(input, 'postValidation')).toMatchObject({ ok: true, differences: 0 });
-    expect(await runValidation(input, 'postValidation')).toMatchObject({ skipped: true });
-
+  it('switches traffic, recording the point of no return first, then stops replication keeping its slot', async () => {
+    expect(deps.state.snapshot().exec.pointOfNoReturn).toBeUndefined();
     expect(await step({ step: 'switchTraffic', input })).toMatchObject({
       switched: true,
       from: 'source.local',
       to: 'aurora.local',
+      pointOfNoReturnAt: expect.any(String),
     });
     expect(await traffic.current()).toBe('aurora.local');
+    expect(deps.state.snapshot().exec.pointOfNoReturn).toMatchObject({ what: 'traffic-switched' });
     expect(await step({ step: 'switchTraffic', input })).toMatchObject({ skipped: true });
+
+    expect(await step({ step: 'stopReplication', input })).toMatchObject({ stopped: true, state: 'stopped' });
+    expect(await subscription()).toEqual({ subenabled: false });
+    expect(await slotExists()).toBe(true);
+    expect(deps.alarms.calls.at(-1)).toBe('disable');
+    expect(deps.alarms.enabled).toBe(false);
+    expect(await step({ step: 'stopReplication', input })).toMatchObject({ skipped: true });
+  });
+
+  it('finds no late writes, post-validates exactly, drops the tracking slots and completes', async () => {
+    expect(await step({ step: 'checkLateWrites', input })).toMatchObject({ lateWrites: 0 });
+    expect(await runValidation(input, 'postValidation')).toMatchObject({ ok: true, differences: 0 });
+    expect(await runValidation(input, 'postValidation')).toMatchObject({ skipped: true });
+
+    expect(await step({ step: 'dropTracking', input })).toMatchObject({
+      dropped: expect.arrayContaining([expect.stringMatching(/^source slot /), expect.stringMatching(/^target slot /)]),
+    });
+    expect(await trackingSlots('exec', 'execute')).toEqual([]);
+    expect(deps.state.snapshot().exec.tracking?.droppedAt).toBeDefined();
+    expect(await step({ step: 'dropTracking', input })).toMatchObject({ skipped: true });
 
     const done = await step<{ timingsMs: Record<string, number>; writeFreezeMs: number }>({ step: 'complete', input });
     expect(Object.keys(done.timingsMs)).toEqual(
       expect.arrayContaining([
         'preflight',
+        'startTracking',
         'preValidation',
+        'waitForSync',
         'freezeWrites',
         'finalSync',
+        'changeProof',
+        'sequences',
+        'switchTraffic',
         'stopReplication',
+        'lateWrites',
         'postValidation',
+        'dropTracking',
       ]),
     );
+    // the freeze lasts from freezeWrites to the switch, not to the (slow) stop
+    const record = deps.state.snapshot().exec;
     expect(done.writeFreezeMs).toBeGreaterThan(0);
-    expect(deps.state.snapshot().exec.status).toBe('succeeded');
+    expect(done.writeFreezeMs).toBe(
+      Date.parse(record.phases.switchTraffic!.endedAt!) - Date.parse(record.freeze!.frozenAt),
+    );
+    expect(record.status).toBe('succeeded');
     expect(deps.notifier.notices.at(-1)?.subject).toBe('zdm exec: cutover succeeded');
     expect(await step({ step: 'complete', input })).toMatchObject({ skipped: true });
     // The source stays frozen after success (fallback stays possible until the operator decides).
     expect(await roleSettings(APP)).toEqual({ rolcanlogin: false, rolconnlimit: 0 });
   });
 
-  it('reports a failure after replication stopped without unfreezing', async () => {
+  it('reports a failure after the switch without unfreezing, even when asked to roll back', async () => {
+    // Rollback sees the recorded point of no return and hands over to the report.
     const result = await step({
       step: 'rollback',
       input,
       error: { Error: 'ZdmValidationFailed', Cause: 'rows differ' },
     });
     expect(result).toMatchObject({ failed: true, sourceFrozen: true });
+    expect(result).not.toHaveProperty('rolledBack');
     expect(await roleSettings(APP)).toEqual({ rolcanlogin: false, rolconnlimit: 0 });
-    expect(deps.notifier.notices.at(-1)?.message).toMatch(/replication .* is stopped.*still FROZEN/s);
+    expect(deps.state.snapshot().exec.freeze?.restoredAt).toBeUndefined();
+    expect(deps.state.snapshot().exec).toMatchObject({ status: 'failed', error: 'ZdmValidationFailed: rows differ' });
+    const notice = deps.notifier.notices.at(-1)!;
+    expect(notice.subject).toBe('zdm exec: cutover FAILED after the switch');
+    expect(notice.message).toMatch(/after the point of no return.*traffic was switched to the target.*still FROZEN/s);
+
+    // The same failure is reported once; reportFailureAfterSwitch itself says the same.
+    const notices = deps.notifier.notices.length;
+    expect(
+      await step({
+        step: 'reportFailureAfterSwitch',
+        input,
+        error: { Error: 'ZdmValidationFailed', Cause: 'rows differ' },
+      }),
+    ).toMatchObject({ failed: true, sourceFrozen: true, replication: expect.stringMatching(/^stopped/) });
+    expect(deps.notifier.notices).toHaveLength(notices);
   });
 
   it('fails when replication is stopped: preflight refuses, checkLag does not count, final sync times out and rolls back', async () => {
@@ -388,8 +502,13 @@ describe('execute', () => {
       name: 'ZdmPreflightFailed',
       message: expect.stringMatching(/replication is not running.*stopped/),
     });
-    expect(await step({ step: 'checkLag', input: late, previous: { consecutive: 3 } })).toMatchObject({
+    await step({ step: 'startTracking', input: late });
+    expect(await trackingSlots('late', 'execute')).toHaveLength(2);
+    expect(
+      await step({ step: 'checkLag', input: late, previous: { consecutive: 3, iterations: 3 } }),
+    ).toMatchObject({
       consecutive: 0,
+      iterations: 4,
       synced: false,
       timedOut: false,
       state: 'stopped',
@@ -403,8 +522,11 @@ describe('execute', () => {
     });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(deps.state.snapshot().late.phases.finalSync?.status).toBe('failed');
-    await step({ step: 'rollback', input: late, error: { Error: error.name, Cause: error.message } });
+    const rolledBack = await step({ step: 'rollback', input: late, error: { Error: error.name, Cause: error.message } });
+    expect(rolledBack).toMatchObject({ rolledBack: true, restoredRoles: [RB_APP], leftBehind: [] });
     expect(await roleSettings(RB_APP)).toEqual({ rolcanlogin: true, rolconnlimit: -1 });
     expect(deps.state.snapshot().late.status).toBe('rolled-back');
+    // before the switch, rollback also drops the tracking slots
+    expect(await trackingSlots('late', 'execute')).toEqual([]);
   });
 });

@@ -138,6 +138,27 @@ describe('bounded validation payloads (Step Functions caps state input/output at
     expect(bytes(mapOutput)).toBeLessThan(LIMIT / 2);
     // Every cap hit in every item at once (absurd) still leaves 40% headroom.
     expect(bytes(stateAfterAggregation)).toBeLessThan(LIMIT * 0.6);
+    // The post-switch validation runs last: the results of every step before it are in the state too. Each is a few
+    // hundred bytes (see the step tests); even at 4 KB each (the bound of a phase summary) 20% headroom is left.
+    const earlier = Object.fromEntries(
+      [
+        'preflight',
+        'startTracking',
+        'aggregatePreValidation',
+        'checkLag',
+        'requestApproval',
+        'freezeWrites',
+        'finalSync',
+        'proveChanges',
+        'syncSequences',
+        'switchTraffic',
+        'stopReplication',
+        'checkLateWrites',
+      ].map((key) => [key, { allowance: 'x'.repeat(4000) }]),
+    );
+    expect(bytes({ ...stateAfterAggregation, results: { ...earlier, ...stateAfterAggregation.results } })).toBeLessThan(
+      LIMIT * 0.8,
+    );
   });
 
   test('the spans cover every range task exactly once, in order', () => {

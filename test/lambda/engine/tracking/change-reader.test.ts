@@ -150,6 +150,21 @@ describe('change tracking: slot, read, advance', () => {
     expect(c.keysByTable['public.events'].rangeCheck).toBe('truncated');
   });
 
+  it('flags the partitioned tables for changes in a partition dropped before the read', async () => {
+    await drain();
+    await run(
+      `CREATE TABLE public.events_2026 PARTITION OF public.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+    );
+    await run(`INSERT INTO public.events VALUES ('2026-02-01', 7, 'gone soon')`);
+    await run(`DROP TABLE public.events_2026`);
+    const c = await readChanges(p.source, spec);
+    expect(Object.keys(c.keysByTable)).toEqual(['public.events']);
+    expect(c.keysByTable['public.events']).toMatchObject({
+      keys: [],
+      rangeCheck: expect.stringMatching(/not in the catalog/),
+    });
+  });
+
   it('keeps tracking a renamed table (relations are matched by oid)', async () => {
     await drain();
     await run(`ALTER TABLE public.pairs RENAME TO pairs_renamed`);

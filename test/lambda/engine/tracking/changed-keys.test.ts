@@ -6,6 +6,7 @@ const docs = { schema: 'public', table: 'docs' };
 const published: PublishedTables = {
   tableOf: (id) => (id === 1 || id === 2 ? docs : undefined),
   keyColumnsOf: () => ['title'],
+  partitioned: [],
 };
 const relation = (relationId: number, columns = ['body', 'title']): PgOutputMessage => ({
   tag: 'relation',
@@ -15,8 +16,8 @@ const relation = (relationId: number, columns = ['body', 'title']): PgOutputMess
   replicaIdentity: 'd',
   columns: columns.map((name) => ({ name, isKey: name === 'title', typeOid: 25, typeModifier: -1 })),
 });
-const collect = (messages: PgOutputMessage[]): ChangedKeys => {
-  const c = new ChangedKeys(published, 100);
+const collect = (messages: PgOutputMessage[], tables = published): ChangedKeys => {
+  const c = new ChangedKeys(tables, 100);
   for (const m of messages) c.add(m);
   return c;
 };
@@ -51,10 +52,21 @@ describe('ChangedKeys', () => {
     expect(c.result()['public.docs'].keys).toEqual([['first'], ['second']]);
   });
 
-  it('refuses a change of an unknown relation rather than drop it', () => {
+  it('refuses a change before its relation message', () => {
     expect(() => collect([{ tag: 'insert', relationId: 1, newTuple: ['b', 't'] }])).toThrow(/before its relation/);
-    expect(() => collect([relation(3), { tag: 'insert', relationId: 3, newTuple: ['b', 't'] }])).toThrow(
-      /not a published table when the read started/,
-    );
+  });
+
+  it('flags, never skips, changes of a relation unknown at the read (a partition created or dropped since)', () => {
+    const change: PgOutputMessage = { tag: 'insert', relationId: 3, newTuple: ['b', 't'] };
+    const plain = collect([relation(3), change]).result();
+    expect(plain['public.docs']).toMatchObject({ keys: [], rangeCheck: expect.stringMatching(/not in the catalog/) });
+    const events = { schema: 'public', table: 'events' };
+    const partitioned = collect([relation(3), change, { tag: 'truncate', options: 0, relationIds: [3] }], {
+      ...published,
+      partitioned: [events],
+    });
+    expect(Object.keys(partitioned.result())).toEqual(['public.events']);
+    expect(partitioned.result()['public.events'].rangeCheck).toMatch(/not in the catalog/);
+    expect([...partitioned.truncated]).toEqual(['public.events']);
   });
 });
