@@ -19,7 +19,7 @@ export const CUTOVER_METRIC_DIMENSION = {
 
 /** Metric names, by meaning. */
 export const CUTOVER_METRIC = {
-  /** Milliseconds writes were frozen on the source (freeze start to the end of the cutover; `complete`, execute mode). */
+  /** Milliseconds writes were frozen on the source (freeze start to the switch; `complete`, execute mode). */
   freezeDuration: 'FreezeDuration',
   /** Keys changed during replication that still await verification (emitted by the engine with `recordMetric`). */
   verificationBacklog: 'VerificationBacklog',

@@ -129,6 +129,7 @@ export function buildReport(input: ReportInput): RehearsalReport {
     heldAt: freezeHeldAt(input.record),
     observedUntil: input.writer?.stoppedAt ?? input.finishedAt,
     sourceClockOffsetMs: offset,
+    targetClockOffsetMs: servers?.clockOffsetMs.target ?? 0,
   });
   const expected = plan.expected(options.mode);
   const mismatches = input.failure || input.interrupted ? [] : compareOutcome(expected, input.actual);
@@ -395,7 +396,7 @@ export function summaryLines(
   // The freeze: total, then what it was made of.
   const { breakdown } = report.freeze;
   const single = breakdown.length === 1;
-  const stats = `(next-longest ${report.freeze.nextLongestGapMs} ms, median ${report.freeze.medianGapMs} ms)`;
+  const stats = `(longest other pause ${report.freeze.nextLongestGapMs} ms, median ${report.freeze.medianGapMs} ms)`;
   const freeze =
     report.freeze.status === 'ongoing'
       ? `${paint('bad', 'ONGOING')} when the writes stopped — no write committed for ${formatMs(report.freeze.ongoingMs ?? 0)} so far`
@@ -406,7 +407,7 @@ export function summaryLines(
               ? `${breakdown[0].name};`
               : report.freeze.status === 'none'
                 ? 'longest pause between acknowledged commits (nothing was frozen)'
-                : 'longest pause between acknowledged commits'
+                : 'last commit before the freeze → first after it'
           } ${stats}`;
   const after = report.freeze.sourceCommitsAfterFreeze;
   const held =

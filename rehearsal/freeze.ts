@@ -25,7 +25,7 @@ export interface FreezeWindow {
   readonly firstWriteAfter?: { readonly server: string; readonly kind: string };
   /** What happened inside the pause, in order (phases from the state store; transitions between them). */
   readonly breakdown: FreezeSegment[];
-  /** The second-longest gap between acknowledged commits (what "normal" looks like at this rate). */
+  /** The longest pause between acknowledged commits other than this one (what "normal" looks like at this rate). */
   readonly nextLongestGapMs: number;
   /** Median time between consecutive acknowledged commits. */
   readonly medianGapMs: number;
@@ -249,42 +249,57 @@ export interface FreezeWindowOptions {
   readonly heldAt?: number;
   /** When the writes stopped (an ongoing freeze is measured up to then). */
   readonly observedUntil?: number;
-  /** Source clock minus local clock, ms (for `serverAt`). */
+  /** Each server's clock minus the local clock, ms (for `serverAt`). */
   readonly sourceClockOffsetMs?: number;
+  readonly targetClockOffsetMs?: number;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
 /**
- * The write freeze: the pause between acknowledged commits that ended with the first write committed after the
- * freeze took hold (on the target after the switch, or on the source after a rollback). A write the source had
- * committed before, but acknowledged a little later, does not end it. Without a freeze: the longest pause.
+ * The write freeze: from the last commit before the freeze took hold to the first commit after it (on the
+ * target after the switch, or on the source after a rollback). Times are the commits' own (the server's clock at
+ * the write, corrected for the server's offset, in the local clock the phases are recorded in), so a commit
+ * whose acknowledgement reached the application a little late does not move the freeze past the phases that
+ * caused it. Without a freeze: the longest pause between commits.
  */
 export function freezeWindow(
   acks: readonly AckedWrite[],
   phases: readonly CutoverPhaseTimes[],
   options: FreezeWindowOptions = {},
 ): FreezeWindow & { ms: number | null } {
-  const gap = longestGap(acks);
-  const stats = { nextLongestGapMs: round1(gap.nextLongestMs), medianGapMs: Math.round(gap.medianMs * 100) / 100 };
-  const offset = options.sourceClockOffsetMs ?? 0;
+  const offset = (server: string): number =>
+    server === 'target' ? (options.targetClockOffsetMs ?? 0) : (options.sourceClockOffsetMs ?? 0);
+  // Each write at the time it committed (the ack keeps its own fields for the report).
+  const commits = acks.map((a) => ({ ...a, at: a.serverAt - offset(a.server) }));
+  const sorted = [...commits].sort((a, b) => a.at - b.at);
+  const gap = longestGap(sorted);
+  // What "normal" looks like: the longest pause other than the freeze, and the median.
+  const others = (freeze?: { before: AckedWrite; after: AckedWrite }) => {
+    let longest = 0;
+    for (let i = 1; i < sorted.length; i++) {
+      if (freeze && sorted[i - 1] === freeze.before && sorted[i] === freeze.after) continue;
+      longest = Math.max(longest, sorted[i].at - sorted[i - 1].at);
+    }
+    return { nextLongestGapMs: round1(longest), medianGapMs: Math.round(gap.medianMs * 100) / 100 };
+  };
+  const stats = others();
   const empty = { ms: null, status: 'none' as const, from: null, to: null, breakdown: [], ...stats };
+  const window = (before: AckedWrite, after: AckedWrite, status: 'ended' | 'none') => ({
+    ms: Math.round(after.at - before.at),
+    status,
+    from: new Date(before.at).toISOString(),
+    to: new Date(after.at).toISOString(),
+    lastWriteBefore: { server: before.server, kind: before.kind },
+    firstWriteAfter: { server: after.server, kind: after.kind },
+    breakdown: freezeBreakdown(before.at, after.at, phases),
+    ...others({ before, after }),
+  });
   if (options.heldAt === undefined) {
-    if (!gap.before || !gap.after) return empty;
-    return {
-      ms: Math.round(gap.ms),
-      status: 'none',
-      from: new Date(gap.before.at).toISOString(),
-      to: new Date(gap.after.at).toISOString(),
-      lastWriteBefore: { server: gap.before.server, kind: gap.before.kind },
-      firstWriteAfter: { server: gap.after.server, kind: gap.after.kind },
-      breakdown: freezeBreakdown(gap.before.at, gap.after.at, phases),
-      ...stats,
-    };
+    return gap.before && gap.after ? window(gap.before, gap.after, 'none') : empty;
   }
   const held = options.heldAt;
-  const sorted = [...acks].sort((a, b) => a.at - b.at);
-  const resumed = sorted.findIndex((a) => (a.server === 'source' ? a.serverAt - offset > held : a.at > held));
+  const resumed = sorted.findIndex((a) => a.at > held);
   if (resumed === -1) {
     const last = sorted[sorted.length - 1];
     if (!last) return { ...empty, status: 'ongoing' };
@@ -300,19 +315,9 @@ export function freezeWindow(
       ...stats,
     };
   }
-  const after = sorted[resumed];
   const before = sorted[resumed - 1];
-  if (!before) return { ...empty, status: 'ended', to: new Date(after.at).toISOString() };
-  return {
-    ms: Math.round(after.at - before.at),
-    status: 'ended',
-    from: new Date(before.at).toISOString(),
-    to: new Date(after.at).toISOString(),
-    lastWriteBefore: { server: before.server, kind: before.kind },
-    firstWriteAfter: { server: after.server, kind: after.kind },
-    breakdown: freezeBreakdown(before.at, after.at, phases),
-    ...stats,
-  };
+  if (!before) return { ...empty, status: 'ended', to: new Date(sorted[resumed].at).toISOString() };
+  return window(before, sorted[resumed], 'ended');
 }
 
 /** Source commits (by the source's clock) after the freeze step ended and before a rollback restored the logins. */

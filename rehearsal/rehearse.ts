@@ -14,7 +14,7 @@
  */
 import './local/polyfills';
 import { UsageError } from '../cli/command-line';
-import { loadCutoverRunner, createTrafficSwitch } from './adapters';
+import { createTrafficSwitch, loadCutoverRunner, type CutoverRunner } from './adapters';
 import { buildReport, printSummary } from './build-report';
 import { CleanupLedger } from './cleanup-ledger';
 import { findLeftovers, hasOwnCopy, refuseForeignLeftovers, removeLeftovers } from './check-leftovers';
@@ -35,6 +35,7 @@ import { setupServers, type Servers } from './setup-servers';
 import { endpointOf, startLoads, type Loads } from './start-load';
 import { createWorkflowObjects } from './workflow-objects';
 import type { MigrationRecord } from '../lambda/engine/ports';
+import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
 import { sleep } from '../lambda/engine/validation/concurrency';
 import type { VerificationResult } from './verify';
 
@@ -133,17 +134,10 @@ async function prepare(ctx: RehearsalContext, facts: Facts): Promise<void> {
   );
 }
 
-/** Parts 4-7. */
-async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
+/** Parts 4-5: the writes start, replication copies the tables under them. */
+async function replicate(ctx: RehearsalContext, facts: Facts, traffic: MemoryTrafficSwitch): Promise<void> {
   const { options } = ctx;
-  // The CDK synth of the state machine takes a few seconds: start it now, in parallel with the setup.
-  const runnerPromise = loadCutoverRunner();
-  runnerPromise.catch(() => undefined);
-  await prepare(ctx, facts);
-  const servers = facts.servers!;
-  const tables = facts.tables!;
-  const roles = facts.roles!;
-  const traffic = createTrafficSwitch(endpointOf(servers.sourceUrl));
+  const [servers, tables, roles] = [facts.servers!, facts.tables!, facts.roles!];
   const loads = (facts.loads = await ctx.phase(
     'start write load',
     () => startLoads(ctx, servers, tables, roles, traffic),
@@ -178,22 +172,41 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
       `your --load command ended before the cutover (${early.signal ?? `exit code ${early.code}`}): ${tail}`,
     );
   }
+}
 
-  const runner = await ctx.phase('synthesize cutover state machine', () => runnerPromise);
-  const session = (facts.session = createCutoverSession(ctx, servers, tables, replication, traffic));
-  facts.record = await runExecutions(ctx, session, servers, roles, runner);
-
+/** Part 6: the cutover, then the writes go on for a moment (on the target, after a switch) and stop. */
+async function cutover(
+  ctx: RehearsalContext,
+  facts: Facts,
+  traffic: MemoryTrafficSwitch,
+  runner: Promise<CutoverRunner>,
+): Promise<void> {
+  const { options } = ctx;
+  const loaded = await ctx.phase('synthesize cutover state machine', () => runner);
+  const session = (facts.session = createCutoverSession(
+    ctx,
+    facts.servers!,
+    facts.tables!,
+    facts.replication!,
+    traffic,
+  ));
+  facts.record = await runExecutions(ctx, session, facts.servers!, facts.roles!, loaded);
   await ctx.phase(`load after cutover (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
+  const loads = facts.loads!;
   await ctx.phase(
     'stop write load',
     () => stopWrites(facts),
     () => `${loads.writer.acks.length} writes acknowledged${loads.command ? '; your --load stopped' : ''}`,
   );
+}
 
+/** Part 7: the outcome, every acknowledged write looked up, the validation. */
+async function verify(ctx: RehearsalContext, facts: Facts, traffic: MemoryTrafficSwitch): Promise<void> {
+  const [servers, tables, roles, session] = [facts.servers!, facts.tables!, facts.roles!, facts.session!];
   const workload = tables.kind === 'demo' ? 'demo' : 'probe';
   facts.actual = await ctx.phase('inspect outcome', () =>
     inspectOutcome({
-      options,
+      options: ctx.options,
       sourceUrl: servers.sourceUrl,
       writer: {
         role: roles.writer.name,
@@ -202,7 +215,7 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
       },
       traffic,
       targetEndpoint: endpointOf(servers.targetUrl),
-      replication: replication.port,
+      replication: facts.replication!.port,
       runs: session.runs,
       snapshots: session.snapshots,
       ...(facts.record ? { record: facts.record } : {}),
@@ -211,7 +224,7 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
   const switched = facts.actual.trafficSwitched === true;
   facts.verification = await ctx.phase(
     'verify acknowledged writes',
-    () => verifyWrites({ ...servers, acks: loads.writer.acks, switched, workload }),
+    () => verifyWrites({ ...servers, acks: facts.loads!.writer.acks, switched, workload }),
     (r) => r.map((v) => `${v.database}: ${v.found}/${v.checked} found, ${v.lost} lost`).join('; '),
   );
   facts.validation = await ctx.phase(
@@ -228,6 +241,18 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
   );
 }
 
+/** Parts 1-7, in order. */
+async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
+  // The CDK synth of the state machine takes a few seconds: start it now, in parallel with the setup.
+  const runner = loadCutoverRunner();
+  runner.catch(() => undefined);
+  await prepare(ctx, facts);
+  const traffic = createTrafficSwitch(endpointOf(facts.servers!.sourceUrl));
+  await replicate(ctx, facts, traffic);
+  await cutover(ctx, facts, traffic, runner);
+  await verify(ctx, facts, traffic);
+}
+
 async function stopWrites(facts: Facts): Promise<void> {
   const loads = facts.loads;
   if (!loads) return;
@@ -241,6 +266,45 @@ function writeReports(ctx: RehearsalContext, report: RehearsalReport): Rehearsal
   writeJsonReport(ctx.options.reportPath, safe);
   writeHtmlReport(htmlReportPath(ctx.options.reportPath), safe);
   return safe;
+}
+
+/** The report of a rehearsal, from what its parts found out and how it ended. */
+function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: Error | undefined): RehearsalReport {
+  const writer = facts.loads?.writer;
+  const record = end.record ?? facts.record;
+  return buildReport({
+    options: ctx.options,
+    plan: SCENARIO_PLANS[ctx.options.scenario],
+    startedAt: ctx.startedAt,
+    finishedAt: Date.now(),
+    ...(facts.servers ? { servers: facts.servers } : {}),
+    ...(facts.tables ? { tables: facts.tables } : {}),
+    ...(writer && facts.roles
+      ? {
+          writer: {
+            workload: facts.tables?.kind === 'demo' ? 'demo' : 'probe',
+            role: facts.roles.writer.name,
+            acks: writer.acks,
+            failures: writer.failures,
+            stats: writer.stats(),
+            ...(facts.writerStoppedAt ? { stoppedAt: facts.writerStoppedAt } : {}),
+          },
+        }
+      : {}),
+    ...(facts.loads?.command ? { loadCommand: facts.loads.command.result((t) => ctx.secrets.redact(t)) } : {}),
+    runs: facts.session?.runs ?? [],
+    ...(record ? { record } : {}),
+    actual: facts.actual,
+    verification: facts.verification,
+    ...(facts.validation ? { validation: facts.validation } : {}),
+    phases: ctx.progress.phases,
+    notices: ctx.notices,
+    ...(failure && !(failure instanceof InterruptedError) ? { failure } : {}),
+    ...(ctx.stop.reason ? { interrupted: ctx.stop.reason } : {}),
+    ...(end.ending ? { ending: end.ending } : {}),
+    ...(end.serverState ? { serverState: end.serverState } : {}),
+    cleanupFailures: ctx.ledger.failures,
+  });
 }
 
 /**
@@ -289,44 +353,7 @@ export async function runRehearsal(
     failure ??= error as Error;
   }
   if (failure instanceof UsageError) throw new UsageError(ctx.secrets.redact(failure.message));
-  const interrupted = ctx.stop.reason;
-  const writer = facts.loads?.writer;
-  const report = writeReports(
-    ctx,
-    buildReport({
-      options,
-      plan,
-      startedAt: ctx.startedAt,
-      finishedAt: Date.now(),
-      ...(facts.servers ? { servers: facts.servers } : {}),
-      ...(facts.tables ? { tables: facts.tables } : {}),
-      ...(writer && facts.roles
-        ? {
-            writer: {
-              workload: facts.tables?.kind === 'demo' ? 'demo' : 'probe',
-              role: facts.roles.writer.name,
-              acks: writer.acks,
-              failures: writer.failures,
-              stats: writer.stats(),
-              ...(facts.writerStoppedAt ? { stoppedAt: facts.writerStoppedAt } : {}),
-            },
-          }
-        : {}),
-      ...(facts.loads?.command ? { loadCommand: facts.loads.command.result((t) => ctx.secrets.redact(t)) } : {}),
-      runs: facts.session?.runs ?? [],
-      ...((end.record ?? facts.record) ? { record: end.record ?? facts.record } : {}),
-      actual: facts.actual,
-      verification: facts.verification,
-      ...(facts.validation ? { validation: facts.validation } : {}),
-      phases: ctx.progress.phases,
-      notices: ctx.notices,
-      ...(failure && !(failure instanceof InterruptedError) ? { failure } : {}),
-      ...(interrupted ? { interrupted } : {}),
-      ...(end.ending ? { ending: end.ending } : {}),
-      ...(end.serverState ? { serverState: end.serverState } : {}),
-      cleanupFailures: ctx.ledger.failures,
-    }),
-  );
+  const report = writeReports(ctx, reportOf(ctx, facts, end, failure));
   printSummary(
     redactingIO(io, (t) => ctx.secrets.redact(t)),
     report,

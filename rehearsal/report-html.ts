@@ -463,7 +463,7 @@ export function renderHtmlReport(report: RehearsalReport): string {
     report.freeze.status === 'ongoing' ? ' class="bad"' : ''
   }>${esc(freezeText(report))}</b><small>${
     report.freeze.status === 'ongoing' ? 'no commit since the freeze took hold' : 'longest pause between commits'
-  } · next-longest ${esc(report.freeze.nextLongestGapMs)} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
+  } · longest other pause ${esc(report.freeze.nextLongestGapMs)} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
 <div><span class="muted">expected vs actual</span><b class="${asExpected ? 'ok' : 'bad'}">${
     report.error || report.interrupted
       ? 'not reached'

@@ -127,7 +127,7 @@ export interface Notifier {
 
 /**
  * Turns alarm actions off while replication is stopped on purpose (CloudWatch in production). Nothing turns them
- * back on: after the stop the operator finishes forward or falls back by hand (see reportStoppedFailure).
+ * back on: after the stop the operator finishes forward or falls back by hand (see reportFailureAfterSwitch).
  */
 export interface AlarmControl {
   disable(): Promise<void>;

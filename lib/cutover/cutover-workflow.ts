@@ -238,7 +238,9 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
       // against the RDS CA (NODE_EXTRA_CA_CERTS below).
       [CUTOVER_ENVIRONMENT.sourceDbSslMode]: settings.sourceSslMode,
-      ...(settings.sourceCaCertificatePem ? { [CUTOVER_ENVIRONMENT.sourceDbSslCaPem]: settings.sourceCaCertificatePem } : {}),
+      ...(settings.sourceCaCertificatePem
+        ? { [CUTOVER_ENVIRONMENT.sourceDbSslCaPem]: settings.sourceCaCertificatePem }
+        : {}),
       [CUTOVER_ENVIRONMENT.targetDbSslMode]: 'verify-full',
       // Without a switch the database function runs SwitchTraffic, which then records the phase as skipped.
       ...(props.trafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
@@ -388,8 +390,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     }
 
     this.executionFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionFailedAlarm', {
-      alarmDescription:
-        'The zero-downtime-migration cutover execution failed (see RolledBack / FailedAfterSwitch).',
+      alarmDescription: 'The zero-downtime-migration cutover execution failed (see RolledBack / FailedAfterSwitch).',
       metric: this.metricExecutionsFailed(),
       threshold: 1,
       evaluationPeriods: 1,

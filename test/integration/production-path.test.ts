@@ -234,11 +234,14 @@ function synthesize(): Synthesized {
   walk((JSON.parse(definition) as { States: Record<string, StateJson> }).States);
 
   // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
-  const stateMachineRules = ofType('AWS::Events::Rule').filter(([, r]) =>
-    JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]',
+  const stateMachineRules = ofType('AWS::Events::Rule').filter(
+    ([, r]) => JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]',
   );
   if (stateMachineRules.length !== 1) throw new Error(`expected one rule on Step Functions events`);
-  const [target] = stateMachineRules[0][1].Targets as Array<{ Arn: unknown; InputTransformer: { InputTemplate: string } }>;
+  const [target] = stateMachineRules[0][1].Targets as Array<{
+    Arn: unknown;
+    InputTransformer: { InputTemplate: string };
+  }>;
   const watchdogFunction = Object.keys(functionEnv).find(
     (id) => resolve({ 'Fn::GetAtt': [id, 'Arn'] }) === resolve(target.Arn),
   );
@@ -960,8 +963,11 @@ test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the wa
     synthesized.functionOfStep.get('stopReplication'),
   );
 
-  // nothing undone: traffic stays on the target, the source stays frozen, replication still runs
+  // nothing undone: traffic stays on the target, the source stays frozen, replication still runs (the lag alarms'
+  // actions were turned off just before the stop was asked for, and stay off)
   expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+  expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([synthesized.lagAlarmNames]);
+  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
   expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
   expect(await subscriptionOn(f)).toBe(true);
   // the tracking slots are kept for the resumed run's late-write check, and named
@@ -974,7 +980,9 @@ test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the wa
 
   const failure = aws.published.find((p) => isNotice(p, 'stopReplication', 'failed'));
   expect(failure?.Subject).toBe('zdm orders-stop-fails: cutover FAILED after the switch');
-  expect(failure?.Message).toMatch(/traffic was switched to the target at .*forward replication .* is running.*still FROZEN/s);
+  expect(failure?.Message).toMatch(
+    /traffic was switched to the target at .*forward replication .* is running.*still FROZEN/s,
+  );
   expect(failure?.Message).toContain('not authorized to stop this task');
   const item = aws.table.item('orders-stop-fails') as unknown as MigrationRecord;
   expect(item.status).toBe('failed');

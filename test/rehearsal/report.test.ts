@@ -85,15 +85,17 @@ describe('write freeze', () => {
     const acks = [ack(-1800), ack(-900), ...acksAroundFreeze()];
     expect(longestGap(acks).ms).toBe(900);
     const w = freezeWindow(acks, PHASES, { heldAt: HELD });
-    expect(w).toMatchObject({ status: 'ended', ms: 400, from: iso(1000), to: iso(1400) });
+    expect(w).toMatchObject({ status: 'ended', ms: 400, from: iso(999), to: iso(1399) });
     expect(w.breakdown.map((b) => b.name)).toEqual(expect.arrayContaining(['freezeWrites', 'finalSync']));
   });
 
-  test('a commit acknowledged late (committed before the freeze took hold) does not end the freeze', () => {
-    // Acknowledged at 1030, after freezeWrites ended (1021), but committed at 1000 by the server's clock.
+  test('a commit acknowledged late (committed before the freeze took hold) neither ends nor shortens the freeze', () => {
+    // Acknowledged at 1030, after freezeWrites ended (1021), but committed at 1000 by the server's clock: the
+    // freeze runs from that commit, with freezeWrites inside it.
     const acks = [...acksAroundFreeze(), ack(1030, 'source', 1000)];
     const w = freezeWindow(acks, PHASES, { heldAt: HELD });
-    expect(w).toMatchObject({ status: 'ended', from: iso(1030), to: iso(1400), ms: 370 });
+    expect(w).toMatchObject({ status: 'ended', from: iso(1000), to: iso(1399), ms: 399 });
+    expect(w.breakdown.map((b) => b.name)).toEqual(expect.arrayContaining(['freezeWrites', 'finalSync']));
     // ... and the source clock's offset is taken into account (server 2 s ahead).
     const ahead = acksAroundFreeze().map((a) => (a.server === 'source' ? { ...a, serverAt: a.serverAt + 2000 } : a));
     expect(freezeWindow(ahead, PHASES, { heldAt: HELD, sourceClockOffsetMs: 2000 }).ms).toBe(400);
@@ -102,7 +104,7 @@ describe('write freeze', () => {
   test('a freeze that did not end is ongoing, measured until the writes stopped, never a shorter number', () => {
     const acks = acksAroundFreeze().filter((a) => a.server === 'source');
     const w = freezeWindow(acks, PHASES, { heldAt: HELD, observedUntil: T0 + 6000 });
-    expect(w).toMatchObject({ status: 'ongoing', ms: null, to: null, from: iso(1000), ongoingMs: 5000 });
+    expect(w).toMatchObject({ status: 'ongoing', ms: null, to: null, from: iso(999), ongoingMs: 5001 });
     expect(w.breakdown[w.breakdown.length - 1].name).toBe('still frozen when the writes stopped');
     expect(w.breakdown.map((b) => b.name)).toEqual(expect.arrayContaining(['freezeWrites']));
   });
@@ -243,7 +245,7 @@ describe('reports', () => {
     const base = input();
     const report = sampleReport({ writer: { ...base.writer!, acks: onlySource, stoppedAt: T0 + 8000 } });
     expect(report.writeFreezeMs).toBeNull();
-    expect(report.freeze).toMatchObject({ status: 'ongoing', ongoingMs: 7000 });
+    expect(report.freeze).toMatchObject({ status: 'ongoing', ongoingMs: 7001 });
     expect(report.writeFreezeUnknownReason).toMatch(/had not ended when the writes stopped/);
     expect(report.failedBecause).toEqual(expect.arrayContaining([expect.stringMatching(/did not end.*7.00 s so far/)]));
     expect(summaryLines(report, OPTIONS).join('\n')).toMatch(
@@ -398,7 +400,9 @@ describe('summary', () => {
     const n = acksAroundFreeze().length;
     expect(lines[1]).toBe('Rehearsal happy (execute): OK — outcome as expected, no acknowledged write lost');
     expect(lines[2]).toMatch(new RegExp(`^ {2}lost writes +0 of ${n} acknowledged \\(found: target ${n}/${n}\\)$`));
-    expect(lines[3]).toMatch(/^ {2}write freeze +400 ms +longest pause .*next-longest 5 ms, median 5 ms/);
+    expect(lines[3]).toMatch(
+      /^ {2}write freeze +400 ms +last commit before the freeze → first after it \(longest other pause 5 ms, median 5 ms\)/,
+    );
     const text = lines.join('\n');
     expect(text).not.toContain('\x1b[');
     expect(text).toContain('/tmp/r.json');

@@ -156,4 +156,3 @@ export async function trackingSlots(f: Fixture): Promise<string[]> {
 
 export const stepsRun = (r: CutoverRunResult): string[] =>
   r.events.filter((e) => e.type === 'StateEntered' && e.step && e.index === undefined).map((e) => e.state);
-

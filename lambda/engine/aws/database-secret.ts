@@ -1,7 +1,12 @@
 import * as tls from 'node:tls';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
-import { DATABASE_SSL_MODES, type DatabaseSide, type DatabaseSslMode, CUTOVER_ENVIRONMENT as E } from '../../../contract';
+import {
+  DATABASE_SSL_MODES,
+  type DatabaseSide,
+  type DatabaseSslMode,
+  CUTOVER_ENVIRONMENT as E,
+} from '../../../contract';
 
 /**
  * TLS to each database is set per side, so a self-managed source with a self-signed certificate does not weaken
@@ -28,7 +33,6 @@ export interface DatabaseSecretOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly now?: () => number;
 }
-
 
 const SIDE_VARIABLES = {
   source: { mode: E.sourceDbSslMode, caPem: E.sourceDbSslCaPem },

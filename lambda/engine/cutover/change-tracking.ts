@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { formatTableName, type TableName } from '../../../contract';
 import { readCatalog } from '../catalog';
+import { withPooledClient } from '../pg/connection';
 import type { TrackingRecord, TrackingSide } from '../ports';
 import {
   advance,
@@ -252,19 +253,33 @@ export async function verifyTrackedChanges(
 }
 
 /**
- * Waits (bounded) until the server has flushed everything committed so far, so that a read up to its flushed WAL
- * sees every commit (decoding sees flushed WAL only; with asynchronous commit the last commits may lag 200 ms).
- * A read must then be unbounded: a commit record can end exactly at the current position.
+ * Makes the server flush everything committed so far, so that a read up to its flushed WAL sees every commit
+ * (decoding sees flushed WAL only, and with asynchronous commit the last commits may wait up to wal_writer_delay).
+ * A transaction that wrote WAL and commits synchronously flushes it up to its commit record, and so everything
+ * before it: here an xid and a non-transactional logical message (ignored by pgoutput, which is not asked for
+ * messages). Where the role may not emit messages, it falls back to waiting for the WAL writer.
  */
-export async function waitForFlush(pool: Pool, timeoutMs = 5_000): Promise<boolean> {
-  const { rows } = await pool.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await pool.query<{ ok: boolean }>(`SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok`, [rows[0].lsn]);
-    if (r.rows[0].ok) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export async function flushWal(pool: Pool): Promise<void> {
+  await withPooledClient(pool, async (client) => {
+    const { rows } = await client.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+    await client.query('BEGIN');
+    try {
+      await client.query(`SET LOCAL synchronous_commit = on`);
+      await client.query(`SELECT pg_current_xact_id(), pg_logical_emit_message(false, 'zdm-flush', '')`);
+      await client.query('COMMIT');
+      return;
+    } catch {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const r = await client.query<{ ok: boolean }>(`SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok`, [
+        rows[0].lsn,
+      ]);
+      if (r.rows[0].ok) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
 }
 
 /** Short text of confirmed differences: tables and a few keys. */

@@ -2,6 +2,8 @@ import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type Step
 import { CutoverError, ERRORS, type LagCheckResult } from '../../../contract';
 import { describeDifferences, MAX_PENDING_IN_SYNC, verifyTrackedChanges } from './change-tracking';
 import { heartbeatLagSeconds } from './marker';
+import { recordMetric } from '../telemetry';
+import { CUTOVER_METRIC } from '../../../contract';
 
 /** What one wait-for-sync iteration saw, besides the loop counters. */
 export interface SyncCheck extends LagCheckResult {
@@ -59,8 +61,17 @@ export async function checkLag(
     await endPhase(ctx, 'waitForSync', started, 'failed', { confirmed: round.confirmed.length }, message);
     throw new CutoverError(ERRORS.validationFailed, message);
   }
+  recordMetric(CUTOVER_METRIC.verificationBacklog, round.pendingKeys, 'Count');
   // Lag is the heartbeat's; an engine that reports more (CloudWatch) is believed too.
-  const lagSeconds = heartbeat === null ? null : Math.max(heartbeat, status.lagSeconds ?? 0);
+  // A dry run without the marker table has no heartbeat: it falls back to the engine's own lag.
+  const lagSeconds =
+    heartbeat === undefined
+      ? ctx.input.mode === 'dry-run'
+        ? status.lagSeconds
+        : null
+      : heartbeat === null
+        ? null
+        : Math.max(heartbeat, status.lagSeconds ?? 0);
   const good =
     status.state === 'running' &&
     status.fullLoadComplete &&
@@ -81,7 +92,7 @@ export async function checkLag(
     timedOut,
     elapsedSeconds: Math.round(elapsedSeconds * 10) / 10,
     state: status.state,
-    heartbeatLagSeconds: heartbeat,
+    heartbeatLagSeconds: heartbeat ?? null,
     engineLagSeconds: status.lagSeconds,
     keysVerified: round.keysVerified,
     pendingKeys: round.pendingKeys,

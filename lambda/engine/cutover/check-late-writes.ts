@@ -1,7 +1,7 @@
 import { formatTableName } from '../../../contract';
 import { readChanges } from '../tracking';
 import { getRecord, runPhase, withPools, type StepContext } from './common';
-import { waitForFlush } from './change-tracking';
+import { flushWal } from './change-tracking';
 
 /**
  * After forward replication stopped: the source's tracking slot must show no change to a selected table after the
@@ -31,7 +31,7 @@ export async function checkLateWrites(ctx: StepContext): Promise<Record<string, 
     }
     const changes = await withPools(ctx, async (pools) => {
       // Every commit so far must be seen.
-      await waitForFlush(pools.source);
+      await flushWal(pools.source);
       return readChanges(pools.source, tracking.source, { maxChanges: 100_000 });
     });
     const tables = Object.values(changes.keysByTable).map((t) => ({

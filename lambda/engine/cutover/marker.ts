@@ -70,13 +70,16 @@ export const HEARTBEAT_TOKEN = 'heartbeat';
 /**
  * Replication lag that cannot go stale: writes the source's clock into the heartbeat marker row, reads the newest
  * heartbeat the target has and subtracts it from the source's clock (both times come from the source, so clock skew
- * does not matter; a stalled subscriber makes it grow). Seconds, or null when no heartbeat reached the target yet.
+ * does not matter; a stalled subscriber makes it grow). Seconds, null when no heartbeat reached the target yet,
+ * undefined when the source has no marker table (a dry run before any execute run).
  */
 export async function heartbeatLagSeconds(
   source: Pick<ClientBase, 'query'>,
   target: Pick<ClientBase, 'query'>,
   migrationId: string,
-): Promise<number | null> {
+): Promise<number | null | undefined> {
+  // A dry run may find no marker table (preflight creates it only in execute mode): not measured (undefined).
+  if (!(await markerTableExists(source))) return undefined;
   await source.query(
     `INSERT INTO ${MARKER_TABLE_SQL} (migration_id, token, written_at) VALUES ($1, $2, clock_timestamp())
      ON CONFLICT (migration_id, token) DO UPDATE SET written_at = excluded.written_at`,

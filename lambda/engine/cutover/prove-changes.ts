@@ -1,6 +1,6 @@
 import { CutoverError, ERRORS } from '../../../contract';
 import { getRecord, runPhase, withPools, type StepContext } from './common';
-import { waitForFlush, describeDifferences, verifyTrackedChanges } from './change-tracking';
+import { flushWal, describeDifferences, verifyTrackedChanges } from './change-tracking';
 import { sleep } from '../validation/concurrency';
 
 /** Reads of one slot in the proof are bounded; past this many rounds the proof fails (and rolls back). */
@@ -25,7 +25,7 @@ export async function proveChanges(ctx: StepContext): Promise<Record<string, unk
     const rangeChecked: string[] = [];
     const outcome = await withPools(ctx, async (pools) => {
       // Everything the target committed so far (its apply may not have flushed the last of it yet).
-      if (!(await waitForFlush(pools.target))) throw new Error('the target did not flush its WAL within 5 s');
+      await Promise.all([flushWal(pools.source), flushWal(pools.target)]);
       for (let round = 1; ; round++) {
         // A dry run froze nothing: keys still in flight stay pending, only differences past the delay count.
         const r = await verifyTrackedChanges(ctx, pools, {

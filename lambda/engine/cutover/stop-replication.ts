@@ -5,7 +5,7 @@ import { beginPhase, endPhase, notifyPhase, sleep, succeededPhase, type StepCont
 export const STOP_WAIT_MS = 60_000;
 /**
  * How long, from the phase's first start, the step keeps waiting across invocations before it gives up and
- * fails (into ReportStoppedFailure): a DMS task normally stops within minutes.
+ * fails (into ReportFailureAfterSwitch): a DMS task normally stops within minutes.
  */
 export const STOP_GIVE_UP_MS = 30 * 60_000;
 /**

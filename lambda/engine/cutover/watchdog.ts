@@ -50,11 +50,14 @@ export async function restoreAfterAbort(
   const slots = record?.tracking?.droppedAt
     ? { dropped: [], left: [] }
     : past && record?.tracking
-      ? { dropped: [], left: [`source slot ${record.tracking.source.slot}`, `target slot ${record.tracking.target.slot}`] }
+      ? {
+          dropped: [],
+          left: [`source slot ${record.tracking.source.slot}`, `target slot ${record.tracking.target.slot}`],
+        }
       : await withPools(ctx, (pools) => dropChangeTracking(ctx, pools)).catch((e: Error) => ({
-        dropped: [] as string[],
-        left: [`tracking slots (${e.message.slice(0, 200)})`],
-      }));
+          dropped: [] as string[],
+          left: [`tracking slots (${e.message.slice(0, 200)})`],
+        }));
   if (record && !past && record.status === 'running') {
     await deps.state.setStatus(migrationId, 'rolled-back', ctx.iso(), `execution ended: ${why}`.slice(0, 1000));
   }
@@ -103,7 +106,7 @@ export async function watchdogForExecutionEvent(
 ): Promise<WatchdogReport | { ignored: string }> {
   const status = String(event?.detail?.status ?? '');
   if (!['TIMED_OUT', 'ABORTED', 'FAILED'].includes(status)) return { ignored: `status ${status.slice(0, 40)}` };
-  let input: { migrationId?: unknown; mode?: unknown } = {};
+  let input: { migrationId?: unknown; mode?: unknown };
   try {
     const raw = event.detail?.input;
     input = (typeof raw === 'string' ? JSON.parse(raw) : raw) ?? {};

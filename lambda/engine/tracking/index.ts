@@ -9,7 +9,7 @@
  * stopTracking(pool: Pool, spec: TrackingSpec): Promise<TrackingStop>
  * verifyKeys(source: Pool, target: Pool, table: TableName, keys: string[][], options?): Promise<KeyVerification>
  * mergePending(previous, fresh: FreshChecks[], now: number, recheckDelayMs: number, limits?): { pending, confirmed }
- * heartbeatLag(source: Pool, target: Pool, migrationId: string): Promise<number | null>
+ * (lag: the heartbeat in lambda/engine/cutover/marker.ts)
  * ```
  *
  * Loop: read (source up to the final-sync marker's LSN) → verifyKeys → mergePending → store the pending state →
@@ -20,6 +20,5 @@ export { startTracking, stopTracking, advance } from './tracking-slot';
 export { readChanges, type ReadChangesOptions } from './change-reader';
 export { verifyKeys, type VerifyKeysOptions } from './verify-keys';
 export { mergePending, EMPTY_PENDING, type FreshChecks, type PendingLimits } from './pending-keys';
-export { heartbeatLag, HEARTBEAT_TABLE, HEARTBEAT_TABLE_SQL } from './heartbeat';
 export { decodePgOutput, UNCHANGED_TOAST, type PgOutputMessage, type TupleValue } from './pgoutput-decoder';
 export { parseLsn, maxLsn } from './lsn';

@@ -74,4 +74,3 @@ export async function checksum(
   );
   return { rows: Number(r.rows[0].n), sum: r.rows[0].s };
 }
-

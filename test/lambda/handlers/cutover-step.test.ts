@@ -101,6 +101,22 @@ describe('cutover-step handler', () => {
     );
     expect(ddb.calls()).toHaveLength(0);
   });
+
+  it("serves the watchdog rule's event ({ step: 'watchdog', detail }) without an execution input", async () => {
+    process.env.ALLOWED_STEPS = 'watchdog';
+    const event = (status: string, input: unknown) =>
+      handler({ step: 'watchdog', detail: { status, executionArn: 'arn:execution', input } } as never);
+    // only executions that ended badly, and only with a migrationId in their input
+    expect(await event('SUCCEEDED', '{"migrationId":"orders"}')).toEqual({ ignored: 'status SUCCEEDED' });
+    expect(await event('TIMED_OUT', '{"mode":"execute"}')).toEqual({ ignored: 'no valid migrationId in the input' });
+    expect(await event('ABORTED', 'not json')).toEqual({ ignored: 'execution input is not JSON' });
+    expect(ddb.calls()).toHaveLength(0);
+    expect(sns.calls()).toHaveLength(0);
+    // the watchdog function runs no state of the machine
+    await expect(handler({ step: 'rollback', input: {} } as never)).rejects.toThrow(
+      /step "rollback" is not served by this function \(ALLOWED_STEPS: watchdog\)/,
+    );
+  });
 });
 
 describe('MemoryStateStore', () => {
@@ -118,6 +134,24 @@ describe('MemoryStateStore', () => {
         frozenAt: 't1',
       });
       expect(await b.setMarkerTokenIfAbsent('m', 'other')).toBe('tok');
+      // the point of no return and the tracking state survive the process too (a resume must not unfreeze)
+      const point = { at: 't3', what: 'traffic-switched' as const };
+      expect(await b.setPointOfNoReturnIfAbsent('m', point)).toEqual(point);
+      const side = (slot: string) => ({ slot, publication: slot, startLsn: '0/1' });
+      const tracking = {
+        source: side('zdm_trk_xs_1'),
+        target: side('zdm_trk_xt_1'),
+        pending: { tables: {} },
+        confirmed: [],
+        keysVerified: 2,
+        changesRead: 4,
+      };
+      await b.putTracking('m', tracking);
+      const c = new MemoryStateStore(file);
+      expect(await c.setPointOfNoReturnIfAbsent('m', { at: 't4', what: 'handed-over' })).toEqual(point);
+      expect((await c.get('m'))?.tracking).toEqual(tracking);
+      await expect(c.putTracking('missing', tracking)).rejects.toThrow(/no state record/);
+      await expect(c.setPointOfNoReturnIfAbsent('missing', point)).rejects.toThrow(/no state record/);
       await expect(b.putPhase('missing', 'preflight', { status: 'running', startedAt: 't' })).rejects.toThrow(
         /no state record/,
       );

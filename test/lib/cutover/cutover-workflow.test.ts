@@ -164,7 +164,9 @@ describe('CutoverWorkflow resources', () => {
     // Without it, TLS to Aurora fails certificate verification ("self-signed certificate in certificate chain").
     const variablesOf = (fn: lambda.IFunction): Record<string, string> =>
       (
-        template.findResources('AWS::Lambda::Function')[stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)] as {
+        template.findResources('AWS::Lambda::Function')[
+          stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)
+        ] as {
           Properties: { Environment: { Variables: Record<string, string> } };
         }
       ).Properties.Environment.Variables;
@@ -198,7 +200,7 @@ describe('CutoverWorkflow resources', () => {
   });
 });
 
-describe('the watchdog (dead man\'s switch)', () => {
+describe("the watchdog (dead man's switch)", () => {
   const { stack, workflow, topic } = workflowStack();
   const template = Template.fromStack(stack);
   const watchdog = workflow.functions.watchdog!;
@@ -222,7 +224,10 @@ describe('the watchdog (dead man\'s switch)', () => {
   test("the rule invokes the watchdog function with { step: 'watchdog', detail } and may invoke it", () => {
     const rule = Object.values(template.findResources('AWS::Events::Rule'))[0] as {
       Properties: {
-        Targets: Array<{ Arn: unknown; InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string } }>;
+        Targets: Array<{
+          Arn: unknown;
+          InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string };
+        }>;
       };
     };
     const targets = rule.Properties.Targets;
@@ -269,7 +274,11 @@ describe('the watchdog (dead man\'s switch)', () => {
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:target-AbCdEf',
     ]);
     const tableArn = stack.resolve(workflow.stateTable.tableArn);
-    const table = own.filter((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).some((r) => JSON.stringify(r) === JSON.stringify(tableArn)));
+    const table = own.filter((s) =>
+      (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).some(
+        (r) => JSON.stringify(r) === JSON.stringify(tableArn),
+      ),
+    );
     expect(table.flatMap(actions)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
     expect(own.flatMap(actions)).toContain('sns:Publish');
     // it only restores the source and drops the tracking slots: no DMS call at all, no alarm actions

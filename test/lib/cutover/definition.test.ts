@@ -194,7 +194,10 @@ test('every state after SwitchTraffic catches everything into ReportFailureAfter
   // no state after the switch leads to Rollback, by its Catch or otherwise
   expect(reachableFrom('SwitchTraffic').has('Rollback')).toBe(false);
   for (const name of reachableFrom('SwitchTraffic')) {
-    expect([name, (graph[name].Catch ?? []).map((c) => c.Next)]).not.toEqual([name, expect.arrayContaining(['Rollback'])]);
+    expect([name, (graph[name].Catch ?? []).map((c) => c.Next)]).not.toEqual([
+      name,
+      expect.arrayContaining(['Rollback']),
+    ]);
   }
 });
 

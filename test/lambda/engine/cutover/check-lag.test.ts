@@ -1,6 +1,6 @@
 import { CutoverError, MAX_LAG_CHECKS, type CutoverInput, type StepEvent } from '../../../../contract';
 import { Pool } from 'pg';
-import { RECHECK_DELAY_MS, waitForFlush } from '../../../../lambda/engine/cutover/change-tracking';
+import { flushWal, RECHECK_DELAY_MS } from '../../../../lambda/engine/cutover/change-tracking';
 import type { SyncCheck } from '../../../../lambda/engine/cutover/check-lag';
 import { closeSharedPools } from '../../../../lambda/engine/cutover/connections';
 import type { CutoverDeps } from '../../../../lambda/engine/cutover/deps';
@@ -73,7 +73,7 @@ describe('checkLag', () => {
     await sql(url, statement);
     const pool = new Pool({ connectionString: url, max: 1 });
     try {
-      expect(await waitForFlush(pool)).toBe(true);
+      await flushWal(pool);
     } finally {
       await pool.end();
     }
@@ -103,7 +103,10 @@ describe('checkLag', () => {
     if (!pair) return;
     // a database with logical slots cannot be dropped
     for (const url of [pair.source, pair.target]) {
-      await sql(url, `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = current_database()`);
+      await sql(
+        url,
+        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = current_database()`,
+      );
     }
     await dropPair(pair.name);
   });

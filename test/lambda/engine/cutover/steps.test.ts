@@ -153,7 +153,10 @@ describe('validateInput', () => {
       [{ migrationId: 'm1', applicationRoles: [APP], lagThresholdSeconds: -1 }, /"lagThresholdSeconds".*-1/],
       [{ migrationId: 'm1', applicationRoles: [APP], consecutiveChecks: 1.5 }, /"consecutiveChecks".*1\.5/],
       [{ migrationId: 'm1', applicationRoles: [APP], requireAproval: true }, /unknown field.*"requireAproval"/],
-      [{ migrationId: 'm1', applicationRoles: [APP], fullValidationAfterSwitch: 'yes' }, /"fullValidationAfterSwitch".*"yes"/],
+      [
+        { migrationId: 'm1', applicationRoles: [APP], fullValidationAfterSwitch: 'yes' },
+        /"fullValidationAfterSwitch".*"yes"/,
+      ],
     ];
     for (const [input, message] of cases) {
       const error = await step({ step: 'validateInput', input: input as never }).catch((e: Error) => e);
@@ -337,7 +340,10 @@ describe('execute', () => {
     expect(await step({ step: 'preflight', input })).toMatchObject({ skipped: true });
     const tracking = await step<{ sourceLsn: string }>({ step: 'startTracking', input });
     expect(tracking.sourceLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
-    expect(await step({ step: 'startTracking', input })).toMatchObject({ skipped: true, sourceLsn: tracking.sourceLsn });
+    expect(await step({ step: 'startTracking', input })).toMatchObject({
+      skipped: true,
+      sourceLsn: tracking.sourceLsn,
+    });
     expect(await trackingSlots('exec', 'execute')).toHaveLength(2);
     expect(await runValidation(input, 'preValidation')).toMatchObject({ ok: true });
 
@@ -504,9 +510,7 @@ describe('execute', () => {
     });
     await step({ step: 'startTracking', input: late });
     expect(await trackingSlots('late', 'execute')).toHaveLength(2);
-    expect(
-      await step({ step: 'checkLag', input: late, previous: { consecutive: 3, iterations: 3 } }),
-    ).toMatchObject({
+    expect(await step({ step: 'checkLag', input: late, previous: { consecutive: 3, iterations: 3 } })).toMatchObject({
       consecutive: 0,
       iterations: 4,
       synced: false,
@@ -522,7 +526,11 @@ describe('execute', () => {
     });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(deps.state.snapshot().late.phases.finalSync?.status).toBe('failed');
-    const rolledBack = await step({ step: 'rollback', input: late, error: { Error: error.name, Cause: error.message } });
+    const rolledBack = await step({
+      step: 'rollback',
+      input: late,
+      error: { Error: error.name, Cause: error.message },
+    });
     expect(rolledBack).toMatchObject({ rolledBack: true, restoredRoles: [RB_APP], leftBehind: [] });
     expect(await roleSettings(RB_APP)).toEqual({ rolcanlogin: true, rolconnlimit: -1 });
     expect(deps.state.snapshot().late.status).toBe('rolled-back');

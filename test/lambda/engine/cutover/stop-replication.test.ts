@@ -4,7 +4,11 @@ import { parseExecutionInput } from '../../../../lambda/engine/cutover/validate-
 import { STOP_GIVE_UP_MS, stopReplication } from '../../../../lambda/engine/cutover/stop-replication';
 import type { CutoverDeps } from '../../../../lambda/engine/cutover/deps';
 import type { ReplicationPort } from '../../../../lambda/engine/ports';
-import { ConsoleNotifier, MemoryStateStore, RecordingAlarmControl } from '../../../../rehearsal/local/local-cutover-deps';
+import {
+  ConsoleNotifier,
+  MemoryStateStore,
+  RecordingAlarmControl,
+} from '../../../../rehearsal/local/local-cutover-deps';
 
 /** A replication engine that accepts the stop request but never leaves "stopping" (a stuck DMS task). */
 function stuckReplication(alarms: RecordingAlarmControl): ReplicationPort & { stops: number; alarmsAtStop: string[] } {
