@@ -80,6 +80,7 @@ import {
   sql,
   roleSettings,
   subscriptionEnabled,
+  trackingSlots,
 } from '../support/databases';
 import { FakeDynamoDbTable, FakeParameterStore, lambdaFunctionError } from '../support/fake-aws';
 
@@ -544,19 +545,6 @@ async function fixture(rows: number): Promise<Fixture> {
   const f = { name: pair.name, source: pair.source, target: pair.target, role, engine };
   fixtures.push(f);
   return f;
-}
-
-/** The workflow's change-tracking slots left in the fixture's databases, source then target. */
-async function trackingSlots(f: Fixture): Promise<string[]> {
-  const slots: string[] = [];
-  for (const url of [f.source, f.target]) {
-    const rows = await sql<{ slot_name: string }>(
-      url,
-      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
-    );
-    slots.push(...rows.map((r) => r.slot_name));
-  }
-  return slots;
 }
 
 async function dropTrackingSlots(url: string): Promise<void> {

@@ -22,6 +22,8 @@ import {
 } from '../../rehearsal/local/run-state-machine';
 import { createDatabasePair, dropPair, sql, roleSettings, subscriptionEnabled } from './databases';
 
+export { trackingSlots } from './databases';
+
 export const TABLES = { include: [{ schema: 'public', table: 'orders' }] };
 let definition: string | undefined;
 
@@ -139,19 +141,6 @@ export async function appCanWrite(f: Fixture): Promise<void> {
   } finally {
     await c.end();
   }
-}
-
-/** The workflow's change-tracking slots left on either server for this fixture's databases. */
-export async function trackingSlots(f: Fixture): Promise<string[]> {
-  const slots: string[] = [];
-  for (const url of [f.source, f.target]) {
-    const rows = await sql<{ slot_name: string }>(
-      url,
-      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
-    );
-    slots.push(...rows.map((r) => r.slot_name));
-  }
-  return slots;
 }
 
 export const stepsRun = (r: CutoverRunResult): string[] =>

@@ -81,3 +81,16 @@ export async function subscriptionEnabled(url: string, subscription: string): Pr
   if (!r) throw new Error(`subscription ${subscription} does not exist`);
   return r.subenabled;
 }
+
+/** The workflow's change-tracking slots left in a pair's databases, source then target. */
+export async function trackingSlots(pair: { readonly source: string; readonly target: string }): Promise<string[]> {
+  const slots: string[] = [];
+  for (const url of [pair.source, pair.target]) {
+    const rows = await sql<{ slot_name: string }>(
+      url,
+      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'zdm\\_trk\\_%' AND database = current_database()`,
+    );
+    slots.push(...rows.map((r) => r.slot_name));
+  }
+  return slots;
+}

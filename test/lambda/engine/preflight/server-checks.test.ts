@@ -63,7 +63,8 @@ describe('settings', () => {
     expect(f).toEqual([expect.objectContaining({ code: 'server-version', severity: 'error' })]);
     expect(f[0].message).toContain('11.5');
     const all = await runChecks(SOURCE_CHECKS, withSettings(context(), { versionNum: 110005, version: '11.5' }));
-    expect(all.map((x) => x.code)).toEqual(['server-version']);
+    // The servers are shared with other test files: their slots may show up in the server-wide slot check.
+    expect(all.map((x) => x.code).filter((c) => c !== 'replication-slot-retains-wal')).toEqual(['server-version']);
     expect(SOURCE_CHECKS.filter((c) => c.scope === 'tables').map((c) => c.code)).toContain('no-tables');
   });
 

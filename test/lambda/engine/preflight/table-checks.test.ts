@@ -154,7 +154,10 @@ describe('preflight()', () => {
   it('reports ok for a ready selection, with the server version and the tables checked', async () => {
     const r = await preflight(p.source, only('clean', 'gen'));
     expect(r).toMatchObject({ ok: true, tablesChecked: 2, serverVersion: expect.stringMatching(/^16/) });
-    expect(r.findings.map((f) => f.code)).toEqual(['generated-column']);
+    // The servers are shared with other test files: their slots may show up in the server-wide slot check.
+    expect(r.findings.map((f) => f.code).filter((c) => c !== 'replication-slot-retains-wal')).toEqual([
+      'generated-column',
+    ]);
   });
 
   it('fails when a table has no primary key, and warns about enums', async () => {
