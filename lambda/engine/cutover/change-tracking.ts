@@ -23,6 +23,7 @@ import {
 } from '../tracking';
 import type { ConfirmedTable, PendingState } from '../tracking/types';
 import { validate } from '../validation';
+import { mapLimit } from '../validation/concurrency';
 import type { KeyValue } from '../validation/types';
 import type { StepContext } from './common';
 
@@ -30,6 +31,8 @@ import type { StepContext } from './common';
 export const RECHECK_DELAY_MS = 15_000;
 /** Rows decoded per slot per read; a read that hits it says `more` and the next iteration goes on. */
 export const MAX_CHANGES_PER_READ = 50_000;
+/** Tables whose keys are re-verified at once (each verification uses up to two connections per side). */
+const KEY_CHECK_CONCURRENCY = 2;
 /** "In sync" needs at most this many keys still pending. */
 export const MAX_PENDING_IN_SYNC = 1_000;
 
@@ -193,15 +196,17 @@ export async function verifyTrackedChanges(
   const checks: FreshChecks[] = [];
   const rangeChecked: string[] = [];
   let keysVerified = 0;
+  // Range checks (rare, O(table)) one at a time; key checks of the tables two at a time (each holds a connection per side).
   for (const [display, entry] of fresh) {
-    if (entry.rangeCheck) {
-      checks.push(await verifyByRanges(pools, entry.table));
-      rangeChecked.push(display);
-      continue;
-    }
-    const keys = [...entry.keys.values()];
-    if (keys.length === 0) continue;
-    const v = await verifyKeys(pools.source, pools.target, entry.table, keys, { keyColumns: entry.keyColumns });
+    if (!entry.rangeCheck) continue;
+    checks.push(await verifyByRanges(pools, entry.table));
+    rangeChecked.push(display);
+  }
+  const keyed = [...fresh.values()].filter((entry) => !entry.rangeCheck && entry.keys.size > 0);
+  const verified = await mapLimit(keyed, KEY_CHECK_CONCURRENCY, (entry) =>
+    verifyKeys(pools.source, pools.target, entry.table, [...entry.keys.values()], { keyColumns: entry.keyColumns }),
+  );
+  for (const v of verified) {
     keysVerified += v.checked.length;
     checks.push(v.error ? { ...v, rangeCheck: undefined } : v);
   }
