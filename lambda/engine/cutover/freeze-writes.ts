@@ -4,6 +4,7 @@ import { describeRoleRefusals, reservedRoleReason } from '../preflight/checks/ap
 import { listBounded } from '../preflight/context';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
+import { restoreRoleSql } from './restore-roles';
 
 type Queryable = Pick<ClientBase, 'query'>;
 
@@ -118,6 +119,14 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
           line: `would block logins of ${roles.join(', ')} and end ${sessions.length} session(s); changed nothing.`,
         };
       }
+      // An execution that ended meanwhile (aborted, timed out: the watchdog marks the record) must not freeze.
+      const before = await getRecord(ctx);
+      if (before.status !== 'running' || before.freeze?.restoredAt) {
+        throw new Error(
+          `migration ${ctx.input.migrationId} is ${before.freeze?.restoredAt ? 'restored' : before.status}: not freezing; ` +
+            `start a new execution with a new migrationId`,
+        );
+      }
       const started = Date.now();
       const saved = await ctx.deps.state.saveFreezeIfAbsent(ctx.key, { roles: current, frozenAt: ctx.iso() });
       // Roles saved by an earlier (resumed) run keep their original settings; only new roles are added here.
@@ -130,6 +139,15 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
       }
       for (const role of roles) {
         await client.query(`ALTER ROLE ${quoteIdent(role)} WITH NOLOGIN CONNECTION LIMIT 0`);
+      }
+      // The watchdog may have run while this step was still going (an abort does not stop a running function): then
+      // undo at once what this step just did, and fail.
+      const after = await getRecord(ctx);
+      if (after.status !== 'running' || after.freeze?.restoredAt) {
+        for (const role of saved.roles) await client.query(restoreRoleSql(role));
+        throw new Error(
+          `migration ${ctx.input.migrationId} ended while freezing; the saved role settings were restored`,
+        );
       }
       let terminated = 0;
       const deadline = Date.now() + TERMINATE_TIMEOUT_MS;
