@@ -4,7 +4,8 @@
  * appears nowhere (and the rehearsal's redaction has nothing ordinary to hide).
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createDatabasePair, dropPair, serverUrl, sql } from '../support/databases';
@@ -190,4 +191,25 @@ export async function rehearsalObjects(pair: Pair): Promise<string[]> {
     out.push(...rows.map((r) => `${side}: ${r.what}`));
   }
   return out.sort();
+}
+
+/**
+ * The per-file fixtures of a rehearsal test: pairs to remove, a temporary directory and a superuser made for the
+ * file, all removed after it. `su` is set once `beforeAll` ran.
+ */
+export function rehearsalTestContext(prefix: string): { pairs: Pair[]; dir: string; su: Superuser } {
+  const context = {
+    pairs: [] as Pair[],
+    dir: mkdtempSync(join(tmpdir(), `zdm-${prefix}-test-`)),
+    su: undefined as unknown as Superuser,
+  };
+  beforeAll(async () => {
+    context.su = await createSuperuser();
+  });
+  afterAll(async () => {
+    for (const p of context.pairs) await removePair(p);
+    if (context.su) await dropSuperuser(context.su);
+    rmSync(context.dir, { recursive: true, force: true });
+  });
+  return context;
 }

@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { UsageError } from '../../cli/command-line';
 import { trackingNames } from '../../lambda/engine/cutover/change-tracking';
@@ -17,33 +16,12 @@ import { openPool } from '../../rehearsal/pg-clients';
 import { runRehearsal } from '../../rehearsal/rehearse';
 import { waitForInitialCopy } from '../../rehearsal/setup-replication';
 import { serverUrl, sql } from '../support/databases';
-import {
-  createSuperuser,
-  createUserSchema,
-  dropSuperuser,
-  freshPair,
-  rehearsalObjects,
-  removePair,
-  run,
-  type Pair,
-  type Superuser,
-} from './helpers';
+import { createUserSchema, freshPair, rehearsalObjects, run, type Pair, rehearsalTestContext } from './helpers';
 
 jest.setTimeout(120_000);
 
-const pairs: Pair[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'zdm-leftovers-test-'));
-let su: Superuser;
-
-beforeAll(async () => {
-  su = await createSuperuser();
-});
-
-afterAll(async () => {
-  for (const p of pairs) await removePair(p);
-  await dropSuperuser(su);
-  rmSync(dir, { recursive: true, force: true });
-});
+const t = rehearsalTestContext('leftovers');
+const { pairs, dir } = t;
 
 function options(pair: Pair, extra: Record<string, unknown> = {}) {
   return resolveRehearsalOptions({
@@ -65,7 +43,7 @@ function options(pair: Pair, extra: Record<string, unknown> = {}) {
 
 describe('what an earlier run left', () => {
   test("its own leftovers (a killed run) are removed; someone else's zdm_ objects refuse the rehearsal, named", async () => {
-    const pair = await freshPair('rh_left', su);
+    const pair = await freshPair('rh_left', t.su);
     pairs.push(pair);
     await createUserSchema(pair);
     const name = replicationName(pair.source);
@@ -124,7 +102,7 @@ describe('what an earlier run left', () => {
 
 describe('the initial copy', () => {
   test('fails fast with the reason instead of retrying forever', async () => {
-    const pair = await freshPair('rh_copy', su);
+    const pair = await freshPair('rh_copy', t.su);
     pairs.push(pair);
     await createUserSchema(pair);
     // A row on the target that the copy collides with.

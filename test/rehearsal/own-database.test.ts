@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../cli/command-line';
 import { resolveRehearsalOptions, type RehearsalOptionsInput } from '../../rehearsal/options';
@@ -8,17 +7,14 @@ import type { RehearsalReport } from '../../rehearsal/report-json';
 import { serverUrl, sql } from '../support/databases';
 import {
   as,
-  createSuperuser,
   createUserSchema,
-  dropSuperuser,
   freshPair,
   rehearsalObjects,
-  removePair,
   run,
   USER_SCHEMA,
   writeLoadScript,
   type Pair,
-  type Superuser,
+  rehearsalTestContext,
 } from './helpers';
 
 /**
@@ -27,25 +23,17 @@ import {
  */
 jest.setTimeout(120_000);
 
-const pairs: Pair[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'zdm-own-db-test-'));
-let su: Superuser;
+const t = rehearsalTestContext('own-db');
+const { pairs, dir } = t;
 let load: string;
 let counter = 0;
 
 beforeAll(async () => {
-  su = await createSuperuser();
   load = writeLoadScript(dir);
 });
 
-afterAll(async () => {
-  for (const p of pairs) await removePair(p);
-  await dropSuperuser(su);
-  rmSync(dir, { recursive: true, force: true });
-});
-
 async function pairWithSchema(prefix: string): Promise<Pair> {
-  const pair = await freshPair(prefix, su);
+  const pair = await freshPair(prefix, t.su);
   pairs.push(pair);
   await createUserSchema(pair);
   return pair;
@@ -137,8 +125,8 @@ describe('rehearsing your own database', () => {
       `SELECT subconninfo FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );
     expect(sub.subconninfo).toMatch(/user='zdm_rh_repl_/);
-    expect(sub.subconninfo).not.toContain(su.password);
-    expect(sub.subconninfo).not.toContain(su.name);
+    expect(sub.subconninfo).not.toContain(t.su.password);
+    expect(sub.subconninfo).not.toContain(t.su.name);
     const replPassword = /password='([^']+)'/.exec(sub.subconninfo)?.[1];
     // No password in any output line or report.
     const everything = [
@@ -146,7 +134,7 @@ describe('rehearsing your own database', () => {
       readFileSync(join(dir, `own-${counter}.json`), 'utf8'),
       readFileSync(join(dir, `own-${counter}.html`), 'utf8'),
     ].join('\n');
-    expect(everything).not.toContain(su.password);
+    expect(everything).not.toContain(t.su.password);
     expect(everything).not.toContain(replPassword);
     // --keep-replication: what was kept is named, each object.
     const kept = report.servers.state!.leftBehind.map((l) => `${l.server} ${l.kind}`);
@@ -212,7 +200,7 @@ describe('rehearsing your own database', () => {
   });
 
   test('a target schema that differs is refused with the list of differences; nothing is changed', async () => {
-    const pair = await freshPair('rh_diff', su);
+    const pair = await freshPair('rh_diff', t.su);
     pairs.push(pair);
     await createUserSchema(pair);
     await run(
@@ -228,12 +216,12 @@ describe('rehearsing your own database', () => {
   });
 
   test('two databases of one server: execute is refused at once with the reason; a dry run works', async () => {
-    const a = await freshPair('rh_one_a', su);
-    const b = await freshPair('rh_one_b', su);
+    const a = await freshPair('rh_one_a', t.su);
+    const b = await freshPair('rh_one_b', t.su);
     pairs.push(a, b);
     await createUserSchema(a);
     // Both on the source server: a's source database, b's source database (given the same schema).
-    const onOne: Pair = { name: a.name, source: a.source, target: as(su, serverUrl('source', b.name)) };
+    const onOne: Pair = { name: a.name, source: a.source, target: as(t.su, serverUrl('source', b.name)) };
     await run(onOne.target, USER_SCHEMA);
     const started = Date.now();
     await expect(rehearse(onOne)).rejects.toThrow(/two databases of one server .* the write freeze\s+would never end/s);

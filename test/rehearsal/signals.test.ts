@@ -1,20 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RehearsalReport } from '../../rehearsal/report-json';
 import { serverUrl, sql } from '../support/databases';
-import {
-  createSuperuser,
-  createUserSchema,
-  dropSuperuser,
-  freshPair,
-  rehearsalObjects,
-  removePair,
-  run,
-  type Pair,
-  type Superuser,
-} from './helpers';
+import { createUserSchema, freshPair, rehearsalObjects, run, type Pair, rehearsalTestContext } from './helpers';
 
 /**
  * `npm run rehearse` as a child process, signalled through npm (the signal goes to npm's process only, as a
@@ -24,19 +13,8 @@ import {
 jest.setTimeout(150_000);
 
 const ROOT = resolve(__dirname, '../..');
-const pairs: Pair[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'zdm-signals-test-'));
-let su: Superuser;
-
-beforeAll(async () => {
-  su = await createSuperuser();
-});
-
-afterAll(async () => {
-  for (const p of pairs) await removePair(p);
-  await dropSuperuser(su);
-  rmSync(dir, { recursive: true, force: true });
-});
+const t = rehearsalTestContext('signals');
+const { pairs, dir } = t;
 
 interface Exit {
   readonly code: number | null;
@@ -107,7 +85,7 @@ function common(pair: Pair, report: string): string[] {
 
 describe('signals (through npm run) and crashes', () => {
   test('SIGINT after the freeze: the role is restored, everything removed, exit 130, the summary says so', async () => {
-    const pair = await freshPair('rh_sigint', su);
+    const pair = await freshPair('rh_sigint', t.su);
     pairs.push(pair);
     await createUserSchema(pair);
     const role = `shop_sig_${process.pid}`;
@@ -160,7 +138,7 @@ describe('signals (through npm run) and crashes', () => {
   });
 
   test('a crash anywhere in the process after the freeze: the freeze still ends, the role is restored, exit 1', async () => {
-    const pair = await freshPair('rh_crash', su);
+    const pair = await freshPair('rh_crash', t.su);
     pairs.push(pair);
     await createUserSchema(pair);
     const role = `shop_crash_${process.pid}`;
@@ -229,7 +207,7 @@ process.stderr.write = (chunk, ...rest) => {
   });
 
   test('SIGTERM while it sets up: it stops there, removes what it made, exit 143', async () => {
-    const pair = await freshPair('rh_sigterm', su);
+    const pair = await freshPair('rh_sigterm', t.su);
     pairs.push(pair);
     await createUserSchema(pair);
     await run(pair.source, 'SELECT 1');
