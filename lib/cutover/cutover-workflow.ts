@@ -166,9 +166,11 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
 const RUNTIME_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 
 /**
- * The cutover: a Standard Step Functions state machine whose Lambda steps freeze writes on the source,
- * prove the target has everything, stop replication, fix sequences, validate and switch traffic, with
- * state in DynamoDB so an execution can be re-run (resumed) under the same `migrationId`.
+ * The cutover: a Standard Step Functions state machine whose Lambda steps track changes on both databases,
+ * validate, re-verify every changed key while waiting for sync, freeze writes on the source, prove every changed
+ * row equal (O(changes)), fix sequences and switch traffic — the point of no return — and only then stop
+ * replication. State lives in DynamoDB so an execution can be re-run (resumed) under the same `migrationId`; a
+ * watchdog function restores the source however an execution ends before the switch.
  *
  * Start it with `{ "migrationId": "...", "mode": "dry-run" | "execute" }`.
  */

@@ -175,6 +175,12 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       this.databaseName = props.databaseName ?? 'postgres';
       this.connections = props.cluster.connections;
       this.createdCluster = false;
+      warn(
+        this,
+        'logicalReplication',
+        'AuroraTarget: the cutover tracks changes on the target with a logical replication slot; make sure the brought ' +
+          "cluster's parameter group sets rds.logical_replication = 1 (static: reboot after changing it).",
+      );
       return;
     }
 
@@ -199,6 +205,9 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
         // DMS sets session_replication_role=replica on its own sessions (afterConnectScript) so that
         // triggers and foreign keys do not fire twice; the cluster default stays `origin`.
         session_replication_role: 'origin',
+        // Logical decoding on the target: the cutover's change-tracking slot needs it (and any way back from Aurora).
+        // Static: it must be there when the cluster is created.
+        'rds.logical_replication': '1',
         // Log long statements so slow apply on the target shows up in CloudWatch Logs.
         log_min_duration_statement: '5000',
         // Sessions DMS leaves idle in a transaction must not hold locks forever.

@@ -62,7 +62,12 @@ describe('AuroraTarget (new serverless v2 cluster)', () => {
   test('cluster parameter group for a DMS target', () => {
     template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
       Family: 'aurora-postgresql16',
-      Parameters: Match.objectLike({ 'rds.force_ssl': '1', session_replication_role: 'origin' }),
+      Parameters: Match.objectLike({
+        'rds.force_ssl': '1',
+        session_replication_role: 'origin',
+        // logical decoding for the cutover's change-tracking slot on the target (static: set at creation)
+        'rds.logical_replication': '1',
+      }),
     });
   });
 });
@@ -109,6 +114,11 @@ describe('AuroraTarget options', () => {
     expect(target.databaseName).toBe('app');
     expect(target.createdCluster).toBe(false);
     Template.fromStack(stack).resourceCountIs('AWS::RDS::DBCluster', 0);
+    // its parameter group is the user's: a warning says what the change tracking needs
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Target',
+      Match.stringLikeRegexp('rds.logical_replication = 1.*zero-downtime-migration:logicalReplication'),
+    );
   });
 
   test('warns when deletion protection is off', () => {
