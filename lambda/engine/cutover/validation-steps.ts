@@ -202,10 +202,8 @@ export async function aggregateValidation(
   planOutline?: unknown,
 ): Promise<AggregateValidationResult> {
   const phase = assertPhase(rawPhase);
-  // Rows may still be in flight: before the freeze, and in a dry run (which never freezes or stops replication).
-  // Both run while the target changes (replication before the switch, the application after it): differences are
-  // rechecked and reported, never fatal here; the exact proof is the change proof inside the freeze.
-  const live = true;
+  // Both validations run while the target changes (replication before the switch, the application after it):
+  // differences are rechecked and reported, never fatal here; the exact proof is the change proof in the freeze.
   const done = await succeededPhase(ctx, phase);
   if (done) return { ...(done as unknown as AggregateValidationResult), skipped: true };
   const started = await beginPhase(ctx, phase);
@@ -223,15 +221,15 @@ export async function aggregateValidation(
       outlineGiven.options &&
       itemResults.every(isItemResult)
     ) {
-      result = await foldItems(ctx, phase, itemResults, outlineGiven, live);
+      result = await foldItems(ctx, phase, itemResults, outlineGiven);
     } else {
-      result = await foldRangeResults(ctx, phase, rangeResults, planOutline, live);
+      result = await foldRangeResults(ctx, phase, rangeResults, planOutline);
     }
   } catch (error) {
     await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
     throw error;
   }
-  return finish(ctx, phase, started, result, live);
+  return finish(ctx, phase, started, result);
 }
 
 /** Folds bounded item results (the state machine's path). Rechecks listed differences while rows may be in flight. */
@@ -240,7 +238,6 @@ async function foldItems(
   phase: ValidationPhase,
   items: ValidationItemResult[],
   outline: PlanOutline,
-  live: boolean,
 ): Promise<AggregateValidationResult> {
   const byTable = new Map<string, TableValidation>();
   let unlistedMismatches = 0;
@@ -265,7 +262,7 @@ async function foldItems(
   }
   let tables = [...byTable.values()];
   const listedDifferences = tables.reduce((n, t) => n + t.differenceCount, 0);
-  if (live && tables.some((t) => t.differences.length > 0)) {
+  if (tables.some((t) => t.differences.length > 0)) {
     // Row counts of a partly listed table portion are not the whole table's: recheck compares the rows only.
     const report: ValidationReport = {
       ok: false,
@@ -321,12 +318,10 @@ async function foldRangeResults(
   phase: ValidationPhase,
   rangeResults: unknown,
   planOutline: unknown,
-  live: boolean,
 ): Promise<AggregateValidationResult> {
   {
     const results = flattenResults(rangeResults);
-    // No database work unless the outline is missing or live differences need a recheck: inside the freeze,
-    // this step only folds the Map's results.
+    // No database work unless the outline is missing or differences need a recheck.
     let outline = planOutline as Omit<ValidationPlan, 'tasks'> | undefined;
     if (!outline || !Array.isArray(outline.tables) || !outline.options) {
       const plan = await withPools(ctx, ({ source, target }) =>
@@ -341,7 +336,7 @@ async function foldRangeResults(
     }
     const options = outline.options;
     let report = aggregateResults({ ...outline, tasks: [] }, results, {});
-    if (live && !report.ok && report.summary.differences > 0) {
+    if (!report.ok && report.summary.differences > 0) {
       const first = report;
       report = await withPools(ctx, ({ source, target }) =>
         recheck(source, target, first, {
@@ -359,16 +354,12 @@ async function finish(
   phase: ValidationPhase,
   started: Awaited<ReturnType<typeof beginPhase>>,
   folded: AggregateValidationResult,
-  live: boolean,
 ): Promise<AggregateValidationResult> {
   let result = folded;
   const failMessage =
     result.errorTables.length > 0
       ? `${result.errorTables.length} table(s) cannot be validated: ${result.errorTables.slice(0, 5).join('; ')}`
-      : !live && !result.ok
-        ? `${result.differences} row difference(s) in ${result.mismatchedTables.length} table(s) after replication stopped: ` +
-          `${result.mismatchedTables.slice(0, 5).join(', ')}; first: ${JSON.stringify(result.firstDifferences.slice(0, 3))}`
-        : undefined;
+      : undefined;
   if (failMessage) {
     await endPhase(ctx, phase, started, 'failed', { ...result }, failMessage);
     await notifyPhase(ctx, phase, 'failed', failMessage);
