@@ -120,7 +120,8 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
         };
       }
       // An execution that ended meanwhile (aborted, timed out: the watchdog marks the record) must not freeze.
-      const before = await getRecord(ctx);
+      // (the record read at the start of this step; the check after freezing covers a watchdog run since)
+      const before = record;
       if (before.status !== 'running' || before.freeze?.restoredAt) {
         throw new Error(
           `migration ${ctx.input.migrationId} is ${before.freeze?.restoredAt ? 'restored' : before.status}: not freezing; ` +
