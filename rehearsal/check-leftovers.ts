@@ -93,13 +93,14 @@ async function replicationObjects(
   side: 'source' | 'target',
 ): Promise<Array<Leftover & { readonly object: string }>> {
   const out: Array<Leftover & { object: string }> = [];
-  const pubs = await client.query<{ pubname: string }>(`SELECT pubname FROM pg_publication WHERE pubname LIKE $1`, [
-    LIKE_ZDM,
-  ]);
+  const pubs = await client.query<{ pubname: string }>(
+    `SELECT pubname FROM pg_publication WHERE pubname LIKE $1 ORDER BY 1`,
+    [LIKE_ZDM],
+  );
   for (const p of pubs.rows) out.push({ server: side, kind: 'publication', name: p.pubname, object: p.pubname });
   const slots = await client.query<{ slot_name: string; active: boolean; retained: string | null }>(
     `SELECT slot_name, active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained
-       FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE $1`,
+       FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE $1 ORDER BY 1`,
     [LIKE_ZDM],
   );
   for (const s of slots.rows) {
@@ -114,7 +115,7 @@ async function replicationObjects(
   if (side === 'target') {
     const subs = await client.query<{ subname: string }>(
       `SELECT subname FROM pg_subscription
-        WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname LIKE $1`,
+        WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname LIKE $1 ORDER BY 1`,
       [LIKE_ZDM],
     );
     for (const s of subs.rows) out.push({ server: side, kind: 'subscription', name: s.subname, object: s.subname });

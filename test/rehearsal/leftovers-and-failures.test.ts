@@ -92,9 +92,8 @@ describe('what an earlier run left', () => {
     const lines: string[] = [];
     const report = await runRehearsal(options(pair), { out: (l) => lines.push(l), err: (l) => lines.push(l) });
     expect(report.failedBecause).toEqual([]);
-    expect(lines.join('\n')).toMatch(
-      /removing what an earlier rehearsal left: .*slot zdm_rehearsal_.*slot zdm_trk_xs_.*marker rows/,
-    );
+    const removing = lines.find((l) => l.includes('removing what an earlier rehearsal left:')) ?? '';
+    for (const part of [/slot zdm_rehearsal_/, /slot zdm_trk_xs_/, /marker rows/]) expect(removing).toMatch(part);
     expect(await rehearsalObjects(pair)).toEqual([]);
     expect(await sql(serverUrl('source'), `SELECT 1 FROM pg_roles WHERE rolname = $1`, [roles.probe])).toEqual([]);
   });
