@@ -11,6 +11,17 @@ import type { StepName } from './steps';
 export type CutoverMode = 'dry-run' | 'execute';
 
 /**
+ * What an execution does: the whole cutover, or only the read switch. The execution input's `mode` names it:
+ * `dry-run` / `execute` run the cutover, `switch-reads` checks sync as a dry run does and then points the read
+ * path at the target's readers and stops, `revert-reads` points the read path back at the source.
+ */
+export type CutoverAction = 'cutover' | 'switch-reads' | 'revert-reads';
+
+/** Values of the execution input field `mode`. */
+export const EXECUTION_MODES = ['dry-run', 'execute', 'switch-reads', 'revert-reads'] as const;
+export type ExecutionMode = (typeof EXECUTION_MODES)[number];
+
+/**
  * Defaults of the execution input fields, used when neither the construct (`DEFAULTS_JSON`) nor the operator sets
  * them. The construct's `@default`s are these values.
  */
@@ -22,6 +33,7 @@ export const CUTOVER_INPUT_DEFAULTS = {
   requireApproval: false,
   fullValidationAfterSwitch: false,
   switchTrafficTo: '',
+  switchReadsTo: '',
 } as const;
 
 /** A migration id: what the state record is keyed by. */
@@ -41,12 +53,19 @@ export interface CutoverExecutionInput {
   /** @default false */
   readonly fullValidationAfterSwitch?: unknown;
   readonly switchTrafficTo?: unknown;
+  readonly switchReadsTo?: unknown;
 }
 
 /** The validated, defaulted input every later step receives. */
 export interface CutoverInput {
   readonly migrationId: string;
+  /**
+   * Whether the write cutover changes anything. A `switch-reads` or `revert-reads` execution never reaches the freeze
+   * and runs its checks as a dry run (its own state record and tracking slots); only its read switch acts.
+   */
   readonly mode: CutoverMode;
+  /** The cutover, or only the read switch (`switch-reads`) or its undo (`revert-reads`). */
+  readonly action: CutoverAction;
   /** Lag must stay at or under this many seconds ... */
   readonly lagThresholdSeconds: number;
   /** ... for this many consecutive checks. */
@@ -65,6 +84,8 @@ export interface CutoverInput {
   readonly fullValidationAfterSwitch: boolean;
   /** Endpoint the switch-traffic step points the application at; empty = no switch. */
   readonly switchTrafficTo: string;
+  /** Endpoint the switch-reads step points the read path at (the target's reader endpoint); empty = no read switch. */
+  readonly switchReadsTo: string;
   /** ISO time the first step ran (for sync timeouts). */
   readonly startedAt: string;
 }
@@ -111,6 +132,7 @@ export const ERRORS = {
   finalSyncTimeout: 'ZdmFinalSyncTimeout',
   replicationFailed: 'ZdmReplicationFailed',
   rejected: 'ZdmApprovalRejected',
+  readSwitchFailed: 'ZdmReadSwitchFailed',
 } as const;
 
 /** An error whose `name` Step Functions sees as the error name. */
@@ -119,4 +141,9 @@ export class CutoverError extends Error {
     super(message);
     this.name = name;
   }
+}
+
+/** Whether an execution may move the read path: the executed cutover and the two read-switch actions. */
+export function changesReads(input: Pick<CutoverInput, 'mode' | 'action'>): boolean {
+  return input.mode === 'execute' || input.action !== 'cutover';
 }

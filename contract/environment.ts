@@ -22,6 +22,8 @@ export const CUTOVER_ENVIRONMENT = {
   trafficSwitchKind: 'TRAFFIC_SWITCH_KIND',
   trafficSwitchTarget: 'TRAFFIC_SWITCH_TARGET',
   trafficSwitchTtlSeconds: 'TRAFFIC_SWITCH_TTL_SECONDS',
+  readTrafficSwitchKind: 'READ_TRAFFIC_SWITCH_KIND',
+  readTrafficSwitchTarget: 'READ_TRAFFIC_SWITCH_TARGET',
   defaults: 'DEFAULTS_JSON',
   rowsPerRange: 'ROWS_PER_RANGE',
   allowedSteps: 'ALLOWED_STEPS',
@@ -87,6 +89,11 @@ export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly
   traffic: [
     CUTOVER_ENVIRONMENT.trafficSwitchKind,
     CUTOVER_ENVIRONMENT.trafficSwitchTarget,
+    CUTOVER_ENVIRONMENT.trafficSwitchTtlSeconds,
+  ],
+  readTraffic: [
+    CUTOVER_ENVIRONMENT.readTrafficSwitchKind,
+    CUTOVER_ENVIRONMENT.readTrafficSwitchTarget,
     CUTOVER_ENVIRONMENT.trafficSwitchTtlSeconds,
   ],
   defaults: [CUTOVER_ENVIRONMENT.defaults],

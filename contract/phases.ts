@@ -1,13 +1,15 @@
 /**
  * The phases of a cutover, in order, as the state store records them and the rehearsal reports them. The write
  * freeze runs from freezeWrites to switchTraffic (the point of no return); everything after it runs while the
- * application already writes to the target.
+ * application already writes to the target. The read switch (switchReads) runs before the approval gate;
+ * revertReads runs on rollback or on its own (`mode: "revert-reads"`).
  */
 export const PHASES = [
   'preflight',
   'startTracking',
   'preValidation',
   'waitForSync',
+  'switchReads',
   'approval',
   'freezeWrites',
   'finalSync',
@@ -19,6 +21,7 @@ export const PHASES = [
   'postValidation',
   'dropTracking',
   'done',
+  'revertReads',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
 

@@ -44,6 +44,16 @@ export const STATES = {
   rollbackFailed: 'RollbackFailed',
   /** Fail state after ReportFailureAfterSwitch (failure past the point of no return: no automatic rollback). */
   failedAfterSwitch: 'FailedAfterSwitch',
+  /** Choice after ValidateInput: `mode: "revert-reads"` → RevertReads, anything else → Preflight. */
+  isRevertReads: 'IsRevertReads',
+  /** Choice after SwitchReads: `mode: "switch-reads"` → FinishReadSwitch, the cutover → the approval gate. */
+  isReadSwitchOnly: 'IsReadSwitchOnly',
+  /** Succeed state of a `switch-reads` execution: reads on the target, writes on the source, replication running. */
+  readsSwitched: 'ReadsSwitched',
+  /** Succeed state of a `revert-reads` execution. */
+  readsReverted: 'ReadsReverted',
+  /** Fail state when a `revert-reads` execution could not point the reads back. */
+  revertReadsFailed: 'RevertReadsFailed',
   /** Succeed state. */
   succeeded: 'CutoverSucceeded',
 } as const;

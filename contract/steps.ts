@@ -19,6 +19,7 @@ export const CUTOVER_DEPENDENCIES = [
   'notifier',
   'alarms',
   'traffic',
+  'readTraffic',
   'defaults',
   'rowsPerRange',
 ] as const;
@@ -35,7 +36,9 @@ export type StepAccess =
   /** cloudwatch:DisableAlarmActions on the lag alarms (`deps.alarms.disable()`). */
   | 'disableAlarmActions'
   /** the traffic switch resource (`deps.traffic`). */
-  | 'trafficSwitch';
+  | 'trafficSwitch'
+  /** the read traffic switch resource (`deps.readTraffic`). */
+  | 'readTrafficSwitch';
 
 export interface StepSpec {
   /** Task state names that run this step (API: operators see them in the console). */
@@ -87,6 +90,27 @@ export const STEP_SPECS = {
     function: 'database',
     deps: ['source', 'target', 'tables', 'replication', ...BOOKKEEPING],
     access: ['databaseSecrets', 'replicationStatus'],
+  },
+  // Points the read path at the target's readers once it is in sync (before approval and freeze).
+  switchReads: {
+    states: ['SwitchReads'],
+    function: 'traffic',
+    deps: ['readTraffic', ...BOOKKEEPING],
+    access: ['readTrafficSwitch'],
+  },
+  // Ends a `switch-reads` execution: drops its tracking slots, records it done, tells the operator the read rule.
+  finishReadSwitch: {
+    states: ['FinishReadSwitch'],
+    function: 'database',
+    deps: ['source', 'target', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
+  // Points the read path back at the source: after Rollback (RollbackReads) or on its own (`mode: "revert-reads"`).
+  revertReads: {
+    states: ['RevertReads', 'RollbackReads'],
+    function: 'traffic',
+    deps: ['readTraffic', ...BOOKKEEPING],
+    access: ['readTrafficSwitch'],
   },
   requestApproval: { states: ['RequestApproval'], function: 'database', deps: [...BOOKKEEPING], access: [] },
   freezeWrites: {
@@ -154,11 +178,12 @@ export const STEP_SPECS = {
     access: ['replicationStatus'],
   },
   // Not a state: run by the EventBridge rule on TIMED_OUT / ABORTED / FAILED executions (the dead man's switch).
+  // It also points the read path back when that execution moved it (before the point of no return).
   watchdog: {
     states: [],
     function: 'watchdog',
-    deps: ['source', 'target', ...BOOKKEEPING],
-    access: ['databaseSecrets'],
+    deps: ['source', 'target', 'readTraffic', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'readTrafficSwitch'],
   },
 } as const satisfies Record<string, StepSpec>;
 
@@ -173,7 +198,7 @@ export const STATE_STEP = Object.fromEntries(
   STEPS.flatMap((step) => STEP_SPECS[step].states.map((state) => [state, step])),
 ) as Record<TaskStateName, StepName>;
 
-/** Steps served by `role`; without a traffic function, the database function runs (and skips) switchTraffic. */
+/** Steps served by `role`; without a traffic function, the database function runs (and skips) the switch steps. */
 export function stepsOf(role: CutoverFunctionRole, hasTrafficFunction: boolean): readonly StepName[] {
   const served = (r: CutoverFunctionRole): StepName[] => STEPS.filter((step) => STEP_SPECS[step].function === r);
   return role === 'database' && !hasTrafficFunction ? [...served('database'), ...served('traffic')] : served(role);

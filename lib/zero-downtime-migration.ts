@@ -2,6 +2,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dms from 'aws-cdk-lib/aws-dms';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -148,8 +149,13 @@ export class ZeroDowntimeMigration extends Construct {
       alarmTopic: this.alarmTopic,
     };
 
+    const readEndpoint =
+      props.cutover?.readTrafficSwitch && props.cutover.readEndpoint === undefined
+        ? readerEndpointOf(this.target.cluster)
+        : props.cutover?.readEndpoint;
     this.cutover = new CutoverWorkflow(this, 'Cutover', {
       ...props.cutover,
+      ...(readEndpoint !== undefined ? { readEndpoint } : {}),
       vpc: props.vpc,
       sourceSecret: props.source.secret,
       targetSecret: this.target.secret,
@@ -213,5 +219,14 @@ export class ZeroDowntimeMigration extends Construct {
       actions: ['cloudwatch:DisableAlarmActions', 'cloudwatch:EnableAlarmActions'],
       resourceArns: this.cutoverInputs.lagAlarmArns,
     });
+  }
+}
+
+/** The cluster's reader endpoint host, or undefined for an imported cluster that was given none. */
+function readerEndpointOf(cluster: rds.IDatabaseCluster): string | undefined {
+  try {
+    return cluster.clusterReadEndpoint.hostname;
+  } catch {
+    return undefined;
   }
 }

@@ -86,6 +86,24 @@ export interface TrackingRecord {
   readonly droppedAt?: string;
 }
 
+/**
+ * Where the read path pointed before the read switch and where it points now. Kept on its own record
+ * (readSwitchKey) because a `switch-reads` execution, the later write cutover and `revert-reads` all share it.
+ */
+export interface ReadSwitchRecord {
+  /** The read switch (its description). */
+  readonly target: string;
+  /** What it pointed at before the first switch (null: it was unset). */
+  readonly from: string | null;
+  readonly to: string;
+  readonly switchedAt: string;
+  /** State key of the execution that switched. */
+  readonly switchedBy: string;
+  /** Set when the reads were pointed back at `from`. */
+  readonly revertedAt?: string;
+  readonly revertedBy?: string;
+}
+
 export type MigrationStatus = 'running' | 'succeeded' | 'failed' | 'rolled-back';
 
 export interface MigrationRecord {
@@ -101,6 +119,8 @@ export interface MigrationRecord {
   readonly error?: string;
   readonly pointOfNoReturn?: PointOfNoReturn;
   readonly tracking?: TrackingRecord;
+  /** Only on the read-switch record (readSwitchKey). */
+  readonly readSwitch?: ReadSwitchRecord;
 }
 
 /** Durable state of every migration, keyed by migrationId (DynamoDB in production). */
@@ -118,6 +138,8 @@ export interface StateStore {
   setPointOfNoReturnIfAbsent(migrationId: string, point: PointOfNoReturn): Promise<PointOfNoReturn>;
   /** Replaces the change-tracking state. */
   putTracking(migrationId: string, tracking: TrackingRecord): Promise<void>;
+  /** Replaces the read-switch state. */
+  putReadSwitch(migrationId: string, readSwitch: ReadSwitchRecord): Promise<void>;
 }
 
 /** Operator notices (SNS in production). */

@@ -3,7 +3,7 @@
  *
  * Environment variables (set by the construct; each is read only when a step needs it, so a function that
  * serves only some steps needs only their variables — a missing one fails with an error naming it). The names
- * and the `TRAFFIC_SWITCH_KIND` values are defined once in ./environment-names.ts, which the construct imports:
+ * and the `TRAFFIC_SWITCH_KIND` values are defined once in contract/environment.ts, which the construct imports:
  *
  * | variable | required | meaning |
  * |---|---|---|
@@ -18,8 +18,9 @@
  * | `LAG_ALARM_NAMES` | no | JSON list of alarm names whose actions are off while replication is stopped on purpose. Default `[]` |
  * | `TRAFFIC_SWITCH_KIND` | no | `none` (default), `ssm-parameter`, `secret` or `route53-cname` |
  * | `TRAFFIC_SWITCH_TARGET` | with a kind | parameter name; secret ARN; `<hostedZoneId>/<record name>` |
- * | `TRAFFIC_SWITCH_TTL_SECONDS` | no | CNAME TTL for `route53-cname`. Default 60 |
- * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":1800,"finalSyncTimeoutSeconds":120,"requireApproval":false,"switchTrafficTo":""}` |
+ * | `READ_TRAFFIC_SWITCH_KIND`, `READ_TRAFFIC_SWITCH_TARGET` | no | the same for the read path (read-first switch). Default `none` |
+ * | `TRAFFIC_SWITCH_TTL_SECONDS` | no | CNAME TTL for `route53-cname` (both switches). Default 60 |
+ * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false}` |
  * | `ROWS_PER_RANGE` | no | rows per validation range (Map item). Default: the validation engine's |
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
  * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |
@@ -164,21 +165,24 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
     }
     return new CloudWatchAlarmControl(names as string[], clients.cloudwatch);
   });
-  const traffic = lazy((): TrafficSwitch | undefined => {
-    const kind = (env[E.trafficSwitchKind] ?? TRAFFIC_SWITCH_KIND.none).trim() || TRAFFIC_SWITCH_KIND.none;
+  const trafficSwitch = (
+    kindVariable: CutoverEnvironmentVariable,
+    targetVariable: CutoverEnvironmentVariable,
+  ): TrafficSwitch | undefined => {
+    const kind = (env[kindVariable] ?? TRAFFIC_SWITCH_KIND.none).trim() || TRAFFIC_SWITCH_KIND.none;
     if (!(TRAFFIC_SWITCH_KINDS as readonly string[]).includes(kind)) {
       throw new Error(
-        `environment variable ${E.trafficSwitchKind} must be one of ${TRAFFIC_SWITCH_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
+        `environment variable ${kindVariable} must be one of ${TRAFFIC_SWITCH_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
       );
     }
     if (kind === TRAFFIC_SWITCH_KIND.none) return undefined;
-    const target = requireEnv(env, E.trafficSwitchTarget);
+    const target = requireEnv(env, targetVariable);
     if (kind === TRAFFIC_SWITCH_KIND.ssmParameter) return new SsmParameterTrafficSwitch(target, clients.ssm);
     if (kind === TRAFFIC_SWITCH_KIND.secret) return new SecretTrafficSwitch(target, clients.secretsManager);
     const slash = target.indexOf(ROUTE53_TARGET_SEPARATOR);
     if (slash <= 0 || slash === target.length - 1) {
       throw new Error(
-        `environment variable ${E.trafficSwitchTarget} must be "<hostedZoneId>${ROUTE53_TARGET_SEPARATOR}<record name>" for ${TRAFFIC_SWITCH_KIND.route53Cname}, got ${JSON.stringify(target)}`,
+        `environment variable ${targetVariable} must be "<hostedZoneId>${ROUTE53_TARGET_SEPARATOR}<record name>" for ${TRAFFIC_SWITCH_KIND.route53Cname}, got ${JSON.stringify(target)}`,
       );
     }
     const ttlRaw = env[E.trafficSwitchTtlSeconds];
@@ -192,7 +196,9 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
       ttl,
       clients.route53,
     );
-  });
+  };
+  const traffic = lazy(() => trafficSwitch(E.trafficSwitchKind, E.trafficSwitchTarget));
+  const readTraffic = lazy(() => trafficSwitch(E.readTrafficSwitchKind, E.readTrafficSwitchTarget));
   const defaults = lazy((): CutoverDeps['defaults'] => {
     const value = parseJsonEnv<unknown>(env, E.defaults, {});
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
@@ -229,6 +235,9 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
     },
     get traffic() {
       return traffic();
+    },
+    get readTraffic() {
+      return readTraffic();
     },
     get defaults() {
       return defaults();

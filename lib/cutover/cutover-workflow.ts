@@ -110,6 +110,22 @@ export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions
    */
   readonly trafficSwitch?: TrafficSwitchTarget;
   /**
+   * Where the application reads its read-only (query) endpoint from: the read-first switch. Once the target is in
+   * sync and verified (the wait-for-sync gate passed), SwitchReads points it at `readEndpoint` — before the
+   * approval gate and the write freeze — while every write still goes to the source; a rollback points it back.
+   * Start an execution with `"mode": "switch-reads"` to switch only the reads and stop (watch them for hours or
+   * days), `"mode": "revert-reads"` to point them back. Reads on the target's readers are behind the writes by the
+   * replication lag: an application that must read its own writes keeps those reads on the writer path.
+   * @default - no read switch: reads move with the writes (SwitchReads records the phase as skipped)
+   */
+  readonly readTrafficSwitch?: TrafficSwitchTarget;
+  /**
+   * The endpoint SwitchReads points `readTrafficSwitch` at (the execution input field `switchReadsTo` overrides it).
+   * @default - the Aurora cluster's reader endpoint when the workflow is part of a `ZeroDowntimeMigration`;
+   * otherwise none, and each execution must give `switchReadsTo`
+   */
+  readonly readEndpoint?: string;
+  /**
    * Retention of the state machine's and functions' logs.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -178,7 +194,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly stateMachine: sfn.StateMachine;
   /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
   public readonly stateTable: dynamodb.Table;
-  /** The step functions by role: `database`, `replication`, `watchdog` and, with a traffic switch, `traffic`. */
+  /** The step functions by role: `database`, `replication`, `watchdog` and, with a (read) traffic switch, `traffic`. */
   public readonly functions: { readonly [role: string]: lambda.IFunction };
   /** The EventBridge rule that runs the watchdog (dead man's switch) when an execution ends badly. */
   public readonly watchdogRule: events.Rule;
@@ -234,6 +250,8 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         syncTimeoutSeconds: settings.syncTimeoutSeconds,
         finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
         requireApproval: props.requireApproval ?? false,
+        readTrafficSwitch: Boolean(props.readTrafficSwitch),
+        ...(props.readTrafficSwitch && props.readEndpoint ? { switchReadsTo: props.readEndpoint } : {}),
         executionTimeoutSeconds: settings.timeout.toSeconds(),
         pollIntervalSeconds: settings.pollInterval.toSeconds(),
       }),
@@ -244,11 +262,13 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         ? { [CUTOVER_ENVIRONMENT.sourceDbSslCaPem]: settings.sourceCaCertificatePem }
         : {}),
       [CUTOVER_ENVIRONMENT.targetDbSslMode]: 'verify-full',
-      // Without a switch the database function runs SwitchTraffic, which then records the phase as skipped.
+      // A path without a switch: its step runs (and records the phase as skipped) without one.
       ...(props.trafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
+      ...(props.readTrafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.readTrafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
     };
 
-    const roles: CutoverFunctionRole[] = props.trafficSwitch
+    const hasTrafficFunction = Boolean(props.trafficSwitch || props.readTrafficSwitch);
+    const roles: CutoverFunctionRole[] = hasTrafficFunction
       ? ['database', 'replication', 'traffic', 'watchdog']
       : ['database', 'replication', 'watchdog'];
     const functions: Partial<Record<CutoverFunctionRole, lambda.Function>> = {};
@@ -256,7 +276,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     const code = cutoverStepCode();
     const stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>> = {};
     for (const role of roles) {
-      const allowed = stepsOf(role, !!props.trafficSwitch);
+      const allowed = stepsOf(role, hasTrafficFunction);
       stepsByRole[role] = allowed;
       const fnLogGroup = new logs.LogGroup(this, `${pascal(role)}FunctionLogs`, {
         retention: logRetention,
@@ -323,7 +343,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         );
       }
       if (needsAccess(steps, 'trafficSwitch') && props.trafficSwitch) {
-        const binding = props.trafficSwitch._bind(fn);
+        const binding = props.trafficSwitch._bind(fn, 'writes');
+        for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
+      }
+      if (needsAccess(steps, 'readTrafficSwitch') && props.readTrafficSwitch) {
+        const binding = props.readTrafficSwitch._bind(fn, 'reads');
         for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
       }
     }
@@ -555,6 +579,17 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     }
     if (seen.has(role)) throw new Error(`applicationRoles: ${JSON.stringify(role)} is listed twice`);
     seen.add(role);
+  }
+
+  if (props.readEndpoint !== undefined && !Token.isUnresolved(props.readEndpoint)) {
+    if (!props.readTrafficSwitch) {
+      throw new Error('readEndpoint is set but readTrafficSwitch is not: the read endpoint needs a switch to move');
+    }
+    if (props.readEndpoint.length === 0 || props.readEndpoint.length > 1024 || /\s/.test(props.readEndpoint)) {
+      throw new Error(
+        `readEndpoint must be a host name without spaces, got ${JSON.stringify(props.readEndpoint.slice(0, 200))}`,
+      );
+    }
   }
 
   const lagThresholdSeconds = seconds('lagThreshold', props.lagThreshold ?? Duration.seconds(5), false);

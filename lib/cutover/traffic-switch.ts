@@ -10,21 +10,28 @@ import {
   type TrafficSwitchKind,
 } from '../../contract';
 
-/** What a traffic switch target contributes to the switch-traffic function. */
+/** What a traffic switch target contributes to the traffic function. */
 export interface TrafficSwitchBinding {
   /**
-   * Environment variables the step handler reads to build its TrafficSwitch adapter: `TRAFFIC_SWITCH_KIND`
-   * and `TRAFFIC_SWITCH_TARGET` (see lambda/handlers/environment.ts).
+   * Environment variables the step handler reads to build its TrafficSwitch adapter: `TRAFFIC_SWITCH_KIND` and
+   * `TRAFFIC_SWITCH_TARGET` for the write path, `READ_TRAFFIC_SWITCH_*` for the read path
+   * (see lambda/handlers/environment.ts).
    */
   readonly environment: Record<string, string>;
 }
 
-function switchEnvironment(kind: TrafficSwitchKind, target: string): TrafficSwitchBinding {
+/** Which path a switch moves: the application's writes (and reads) or only its reads (the read-first switch). */
+type TrafficPath = 'writes' | 'reads';
+
+function switchEnvironment(path: TrafficPath, kind: TrafficSwitchKind, target: string): TrafficSwitchBinding {
   return {
-    environment: {
-      [CUTOVER_ENVIRONMENT.trafficSwitchKind]: kind,
-      [CUTOVER_ENVIRONMENT.trafficSwitchTarget]: target,
-    },
+    environment:
+      path === 'writes'
+        ? { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: kind, [CUTOVER_ENVIRONMENT.trafficSwitchTarget]: target }
+        : {
+            [CUTOVER_ENVIRONMENT.readTrafficSwitchKind]: kind,
+            [CUTOVER_ENVIRONMENT.readTrafficSwitchTarget]: target,
+          },
   };
 }
 
@@ -70,10 +77,10 @@ export abstract class TrafficSwitchTarget {
   public abstract readonly kind: Exclude<TrafficSwitchKind, typeof TRAFFIC_SWITCH_KIND.none>;
 
   /**
-   * Grants `grantee` exactly what the switch needs and returns the handler's environment.
+   * Grants `grantee` exactly what the switch needs and returns the handler's environment for `path`.
    * @internal
    */
-  public abstract _bind(grantee: iam.IGrantable): TrafficSwitchBinding;
+  public abstract _bind(grantee: iam.IGrantable, path: TrafficPath): TrafficSwitchBinding;
 }
 
 class SsmParameterTarget extends TrafficSwitchTarget {
@@ -81,10 +88,10 @@ class SsmParameterTarget extends TrafficSwitchTarget {
   constructor(private readonly parameter: IStringParameter) {
     super();
   }
-  public _bind(grantee: iam.IGrantable): TrafficSwitchBinding {
+  public _bind(grantee: iam.IGrantable, path: TrafficPath): TrafficSwitchBinding {
     this.parameter.grantRead(grantee);
     this.parameter.grantWrite(grantee);
-    return switchEnvironment(this.kind, this.parameter.parameterName);
+    return switchEnvironment(path, this.kind, this.parameter.parameterName);
   }
 }
 
@@ -93,10 +100,10 @@ class SecretTarget extends TrafficSwitchTarget {
   constructor(private readonly secret: ISecret) {
     super();
   }
-  public _bind(grantee: iam.IGrantable): TrafficSwitchBinding {
+  public _bind(grantee: iam.IGrantable, path: TrafficPath): TrafficSwitchBinding {
     this.secret.grantRead(grantee);
     this.secret.grantWrite(grantee);
-    return switchEnvironment(this.kind, this.secret.secretArn);
+    return switchEnvironment(path, this.kind, this.secret.secretArn);
   }
 }
 
@@ -108,7 +115,7 @@ class Route53RecordTarget extends TrafficSwitchTarget {
   ) {
     super();
   }
-  public _bind(grantee: iam.IGrantable): TrafficSwitchBinding {
+  public _bind(grantee: iam.IGrantable, path: TrafficPath): TrafficSwitchBinding {
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['route53:ChangeResourceRecordSets'],
@@ -126,6 +133,10 @@ class Route53RecordTarget extends TrafficSwitchTarget {
       resourceArns: [this.zone.hostedZoneArn],
     });
     // No route53:GetChange: the adapter UPSERTs and does not wait for INSYNC.
-    return switchEnvironment(this.kind, Fn.join(ROUTE53_TARGET_SEPARATOR, [this.zone.hostedZoneId, this.recordName]));
+    return switchEnvironment(
+      path,
+      this.kind,
+      Fn.join(ROUTE53_TARGET_SEPARATOR, [this.zone.hostedZoneId, this.recordName]),
+    );
   }
 }

@@ -14,6 +14,8 @@ export interface LocalCutoverDepsOptions {
   readonly replication: ReplicationPort;
   /** @default - no traffic switch (the phase is skipped) */
   readonly traffic?: TrafficSwitch;
+  /** @default - no read traffic switch (the read-switch phases are skipped) */
+  readonly readTraffic?: TrafficSwitch;
   /** Receives every notice as it is sent. */
   readonly onNotice?: (notice: Notice) => void;
   readonly defaults?: CutoverDeps['defaults'];
@@ -41,6 +43,7 @@ export function createLocalCutoverDeps(options: LocalCutoverDepsOptions): LocalC
     notifier: new ConsoleNotifier(options.onNotice),
     alarms: new RecordingAlarmControl(),
     ...(options.traffic ? { traffic: options.traffic } : {}),
+    ...(options.readTraffic ? { readTraffic: options.readTraffic } : {}),
     ...(options.defaults ? { defaults: options.defaults } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.rowsPerRange ? { rowsPerRange: options.rowsPerRange } : {}),

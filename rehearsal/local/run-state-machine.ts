@@ -257,7 +257,7 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
   let watchdog: unknown;
   if (status !== 'SUCCEEDED' && options.watchdog !== false) {
     await Promise.allSettled([...inFlight]);
-    const event = { step: 'watchdog', detail: { status, input: JSON.stringify(options.input) } };
+    const event = { step: 'watchdog', detail: { status, input: JSON.stringify(options.input), startDate: started } };
     watchdog = await options.stepHandler(event as never).catch((e: Error) => ({ failed: e.message }));
   }
 

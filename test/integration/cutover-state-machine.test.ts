@@ -39,6 +39,8 @@ test('execute: target has every row, sequences past the source, source roles fro
     'StartTracking',
     'PlanPreValidation',
     'AggregatePreValidation',
+    // the read-first switch (none configured here: it records the phase as skipped)
+    'SwitchReads',
     // the write freeze: O(1) and O(changes) steps only, no full validation
     'FreezeWrites',
     'FinalSync',
@@ -123,7 +125,7 @@ test('lag never converges: times out through Rollback, nothing changed', async (
       stop: () => real.stop(),
     }),
   });
-  const result = await run(f, { migrationId: 'orders-lag', mode: 'execute', syncTimeoutSeconds: 1 });
+  const result = await run(f, { migrationId: 'orders-lag', mode: 'execute', syncTimeoutSeconds: 4 });
   expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.syncTimeout, lastState: 'RolledBack' });
   expect(stepsRun(result)).not.toContain('FreezeWrites');
   expect(stepsRun(result).filter((s) => s === 'CheckLag').length).toBeGreaterThan(1);

@@ -94,6 +94,9 @@ const INSTANCE_ID = 'zdm-production-path';
 const SOURCE_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:zdm/source-AbCdEf`;
 const TARGET_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:zdm/target-GhIjKl`;
 const HOST_PARAMETER = '/orders/database-host';
+/** The application's read-only endpoint (the read-first switch), and the Aurora reader endpoint it moves to. */
+const READ_HOST_PARAMETER = '/orders/database-read-host';
+const READER_ENDPOINT = 'orders.cluster-ro-local.example:5432';
 
 // ---- the synthesized template ------------------------------------------------------------------------------
 
@@ -198,6 +201,10 @@ function synthesize(): Synthesized {
     trafficSwitch: TrafficSwitchTarget.ssmParameter(
       ssm.StringParameter.fromStringParameterName(stack, 'HostParameter', HOST_PARAMETER),
     ),
+    readTrafficSwitch: TrafficSwitchTarget.ssmParameter(
+      ssm.StringParameter.fromStringParameterName(stack, 'ReadHostParameter', READ_HOST_PARAMETER),
+    ),
+    readEndpoint: READER_ENDPOINT,
     validationMaxConcurrency: 2,
   });
   const template = Template.fromStack(stack).toJSON() as { Resources: Resources };
@@ -406,6 +413,7 @@ function installAws(f: Fixture, s: Synthesized): Aws {
     published: [],
   };
   aws.parameters.set(HOST_PARAMETER, `127.0.0.1:${serverPort('source')}`);
+  aws.parameters.set(READ_HOST_PARAMETER, `127.0.0.1:${serverPort('source')}`);
 
   const secretOf = (url: string): string => {
     const u = new URL(url);
@@ -780,10 +788,13 @@ test('execute through the production handler: every row on the target, source fr
   ]);
   expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([synthesized.lagAlarmNames]);
   expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
+  // reads first (to the reader endpoint the construct defaulted), then the writes
   expect(ssmMock.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toEqual([
+    { Name: READ_HOST_PARAMETER, Value: READER_ENDPOINT, Overwrite: true },
     { Name: HOST_PARAMETER, Value: targetEndpoint, Overwrite: true },
   ]);
   expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+  expect(aws.parameters.value(READ_HOST_PARAMETER)).toBe(READER_ENDPOINT);
 
   // notices: start, each phase, success
   expect(notices(aws)).toEqual([
@@ -792,6 +803,7 @@ test('execute through the production handler: every row on the target, source fr
     'startTracking done',
     'preValidation done',
     'waitForSync done',
+    'switchReads done',
     'freezeWrites done',
     'finalSync done',
     'changeProof done',
@@ -808,7 +820,9 @@ test('execute through the production handler: every row on the target, source fr
   const item = aws.table.item('orders-production-path') as unknown as MigrationRecord;
   expect(item.status).toBe('succeeded');
   expect(Object.fromEntries(PHASES.map((p) => [p, item.phases[p]?.status]))).toEqual(
-    Object.fromEntries(PHASES.map((p) => [p, p === 'approval' ? 'skipped' : 'succeeded'])),
+    Object.fromEntries(
+      PHASES.map((p) => [p, p === 'approval' ? 'skipped' : p === 'revertReads' ? undefined : 'succeeded']),
+    ),
   );
   expect(item.freeze?.roles).toEqual([{ role: f.role, canLogin: true, connectionLimit: 7 }]);
   expect(item.pointOfNoReturn).toMatchObject({ what: 'traffic-switched' });
@@ -852,9 +866,11 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
   expect(ran).toContain('freezeWrites');
   expect(ran).not.toContain('switchTraffic');
   expect(ran).not.toContain('stopReplication');
-  // the last state ran Rollback; then the rule ran the watchdog, on its own function, which found nothing to do
-  expect(ran.slice(-2)).toEqual(['rollback', 'watchdog']);
+  // Rollback, then the reads back (RollbackReads); then the rule ran the watchdog, on its own function, which found
+  // nothing to do (roles restored, reads already back)
+  expect(ran.slice(-3)).toEqual(['rollback', 'revertReads', 'watchdog']);
   expect(result.watchdog).toMatchObject({ outcome: 'already-restored', restoredRoles: [], leftBehind: [] });
+  expect(result.watchdog).not.toHaveProperty('readsReverted');
   expect(await trackingSlots(f)).toEqual([]);
 
   // the application role has its original settings and can log in and write again
@@ -871,11 +887,17 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
   expect(dmsMock.commandCalls(StopReplicationTaskCommand)).toHaveLength(0);
   expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([]);
   expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
-  expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  // the writes were never switched; the reads moved after the sync gate and went back with the rollback
+  const source = `127.0.0.1:${serverPort('source')}`;
+  expect(ssmMock.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toEqual([
+    { Name: READ_HOST_PARAMETER, Value: READER_ENDPOINT, Overwrite: true },
+    { Name: READ_HOST_PARAMETER, Value: source, Overwrite: true },
+  ]);
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(source);
 
   // the rollback notice names the cause as a readable message (the Lambda error JSON unwrapped); the watchdog adds none
-  expect(notices(aws).slice(-1)).toEqual(['rollback rolled-back']);
-  const notice = aws.published[aws.published.length - 1].Message ?? '';
+  expect(notices(aws).slice(-2)).toEqual(['rollback rolled-back', 'revertReads done']);
+  const notice = aws.published[aws.published.length - 2].Message ?? '';
   expect(notice).toContain(`Cause: ${ERRORS.finalSyncTimeout}: the marker row written on the source`);
   expect(notice).toContain(`roles ${f.role} have their original login settings again`);
   expect(notice).not.toContain('errorType');
@@ -909,12 +931,24 @@ test('aborted during the freeze: the watchdog function restores the role exactly
   expect(ran).not.toContain('rollback');
   expect(ran.slice(-2)).toEqual(['freezeWrites', 'watchdog']);
   expect(functions.invocations.at(-1)?.functionId).toBe(synthesized.functionOfStep.get('watchdog'));
-  expect(result.watchdog).toMatchObject({ outcome: 'restored', restoredRoles: [f.role], leftBehind: [] });
+  expect(result.watchdog).toMatchObject({
+    outcome: 'restored',
+    restoredRoles: [f.role],
+    leftBehind: [],
+    readsReverted: true,
+  });
   expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
   expect(await trackingSlots(f)).toEqual([]);
   expect(await subscriptionOn(f)).toBe(true);
   expect(dmsMock.commandCalls(StopReplicationTaskCommand)).toHaveLength(0);
-  expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  // the writes never moved; the reads this execution moved were pointed back by the watchdog (its own grant)
+  const source = `127.0.0.1:${serverPort('source')}`;
+  expect(ssmMock.commandCalls(PutParameterCommand).map((c) => c.args[0].input.Value)).toEqual([
+    READER_ENDPOINT,
+    source,
+  ]);
+  expect(aws.parameters.value(READ_HOST_PARAMETER)).toBe(source);
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(source);
 
   expect(notices(aws).slice(-1)).toEqual(['watchdog restored']);
   const item = aws.table.item('orders-aborted') as unknown as MigrationRecord;

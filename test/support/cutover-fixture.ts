@@ -6,7 +6,7 @@
 import { Client } from 'pg';
 import type { StepEvent } from '../../contract';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
-import type { ReplicationPort } from '../../lambda/engine/ports';
+import type { ReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
 import { createLocalCutoverDeps, type LocalCutoverDeps } from '../../rehearsal/local/local-cutover-deps';
 import {
@@ -45,9 +45,17 @@ export interface Fixture {
 const fixtures: Fixture[] = [];
 let counter = 0;
 
-export async function fixture(
-  options: { rows?: number; replication?: (real: ReplicationPort) => ReplicationPort } = {},
-): Promise<Fixture> {
+export interface FixtureOptions {
+  readonly rows?: number;
+  readonly replication?: (real: ReplicationPort) => ReplicationPort;
+  /** Where the application finds its database (write path) and, for the read-first switch, its read path. */
+  readonly traffic?: TrafficSwitch;
+  readonly readTraffic?: TrafficSwitch;
+  /** More execution input defaults (as the construct's DEFAULTS_JSON gives them). */
+  readonly defaults?: LocalCutoverDeps['defaults'];
+}
+
+export async function fixture(options: FixtureOptions = {}): Promise<Fixture> {
   const pair = await createDatabasePair('zdm_sm');
   const role = `zdm_app_${process.pid}_${++counter}`;
   await sql(pair.source, `DROP ROLE IF EXISTS ${role}`);
@@ -79,7 +87,10 @@ export async function fixture(
       consecutiveChecks: 2,
       syncTimeoutSeconds: 30,
       finalSyncTimeoutSeconds: 10,
+      ...options.defaults,
     },
+    ...(options.traffic ? { traffic: options.traffic } : {}),
+    ...(options.readTraffic ? { readTraffic: options.readTraffic } : {}),
     rowsPerRange: 100,
   });
   const f = { name: pair.name, source: pair.source, target: pair.target, role, deps, replication };

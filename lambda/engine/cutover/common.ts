@@ -5,7 +5,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { redactSecrets, withPooledClient } from '../pg/connection';
 import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
-import type { CutoverInput, DatabaseSide } from '../../../contract';
+import type { CutoverAction, CutoverInput, DatabaseSide } from '../../../contract';
 import { sharedPool, sharedPools } from './connections';
 import type { CutoverDeps } from './deps';
 
@@ -17,9 +17,25 @@ import type { CutoverDeps } from './deps';
  * - `dry-run`: `<migrationId>#dry-run#<startedAt>` — every dry-run execution gets its own record, so a dry run
  *   never shares phase results with an execute run (nor with another dry run). `#` cannot occur in a valid
  *   migrationId, so the keys never collide. A redrive of the same execution keeps `startedAt`, so it still resumes.
+ * - `switch-reads` / `revert-reads`: `<migrationId>#<action>#<startedAt>`, for the same reason. What they share
+ *   with the write cutover — where the read path pointed — is on its own record (readSwitchKey).
  */
-export function stateKey(input: Pick<CutoverInput, 'migrationId' | 'mode' | 'startedAt'>): string {
+export function stateKey(
+  input: Pick<CutoverInput, 'migrationId' | 'mode' | 'startedAt'> & { action?: CutoverAction },
+): string {
+  if (input.action && input.action !== 'cutover') return `${input.migrationId}#${input.action}#${input.startedAt}`;
   return input.mode === 'execute' ? input.migrationId : `${input.migrationId}#dry-run#${input.startedAt}`;
+}
+
+/** The record of a migration's read switch, shared by every execution of that migration. */
+export function readSwitchKey(migrationId: string): string {
+  return `${migrationId}#reads`;
+}
+
+/** What notices add after the migration id: ` [dry run]`, ` [switch reads]`, ` [revert reads]` or nothing. */
+export function modeLabel(input: Pick<CutoverInput, 'mode'> & { action?: CutoverAction }): string {
+  if (input.action && input.action !== 'cutover') return ` [${input.action.replace('-', ' ')}]`;
+  return input.mode === 'dry-run' ? ' [dry run]' : '';
 }
 
 export interface StepContext {
@@ -107,7 +123,7 @@ export async function endPhase(
 
 /** One line to the operator: migration id, mode, phase, what happened. */
 export async function notifyPhase(ctx: StepContext, phase: string, outcome: string, line: string): Promise<void> {
-  const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
+  const mode = modeLabel(ctx.input);
   await ctx.deps.notifier.notify(
     `zdm ${ctx.input.migrationId}${mode}: ${phase} ${outcome}`,
     `Migration ${ctx.input.migrationId}${mode} — ${phase} ${outcome}: ${line}`,

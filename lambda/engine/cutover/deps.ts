@@ -21,6 +21,8 @@ export interface CutoverDeps {
   readonly alarms?: AlarmControl;
   /** @default - no traffic switch; the switch-traffic phase is skipped */
   readonly traffic?: TrafficSwitch;
+  /** @default - no read traffic switch; reads move with the writes and the read-switch steps are skipped */
+  readonly readTraffic?: TrafficSwitch;
   /** Defaults for execution input fields the operator leaves out (from the construct's props). */
   readonly defaults?: {
     readonly applicationRoles?: readonly string[];
@@ -34,6 +36,9 @@ export interface CutoverDeps {
     readonly executionTimeoutSeconds?: number;
     readonly pollIntervalSeconds?: number;
     readonly switchTrafficTo?: string;
+    readonly switchReadsTo?: string;
+    /** Whether the construct has a read traffic switch (`mode: "switch-reads"` / `"revert-reads"` need one). */
+    readonly readTrafficSwitch?: boolean;
   };
   /** @default () => new Date() */
   readonly now?: () => Date;

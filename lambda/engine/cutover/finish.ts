@@ -1,5 +1,5 @@
 import { PHASES, type MigrationRecord } from '../ports';
-import { beginPhase, endPhase, getRecord, succeededPhase, withPools, type StepContext } from './common';
+import { beginPhase, endPhase, getRecord, modeLabel, succeededPhase, withPools, type StepContext } from './common';
 import { dropChangeTracking } from './change-tracking';
 import { restoreRoleSql, restoreSavedRoles } from './restore-roles';
 
@@ -55,7 +55,7 @@ export async function complete(ctx: StepContext): Promise<Record<string, unknown
         ]
       : [`Dry run of ${id} finished: every phase ran and changed nothing.`, ``, `Timings:`, formatTimings(timings)];
   await ctx.deps.notifier.notify(
-    `zdm ${id}${ctx.input.mode === 'dry-run' ? ' [dry run]' : ''}: cutover succeeded`,
+    `zdm ${id}${modeLabel(ctx.input)}: cutover succeeded`,
     message.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'),
     { migrationId: id, mode: ctx.input.mode, phase: 'done', outcome: 'succeeded' },
   );
@@ -118,7 +118,7 @@ export async function rollback(ctx: StepContext, error: CaughtError): Promise<Re
   if (record.status !== 'rolled-back') {
     await ctx.deps.state.setStatus(ctx.key, 'rolled-back', ctx.iso(), cause);
     const id = ctx.input.migrationId;
-    const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
+    const mode = modeLabel(ctx.input);
     await ctx.deps.notifier.notify(
       `zdm ${id}${mode}: cutover failed and was rolled back`,
       [
@@ -168,7 +168,7 @@ export async function reportFailureAfterSwitch(ctx: StepContext, error: CaughtEr
     .catch((e: Error) => `unknown (${e.message.slice(0, 200)})`);
   const point = record?.pointOfNoReturn;
   const restoreSql = roles.map((r) => `${restoreRoleSql(r)};`).join(' ');
-  const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
+  const mode = modeLabel(ctx.input);
   const lines = [
     `Migration ${id}${mode} FAILED in phase ${failedPhase} after the point of no return. Nothing was undone automatically.`,
     `Cause: ${cause}`,

@@ -1,4 +1,4 @@
-import { beginPhase, type StepContext } from './common';
+import { beginPhase, modeLabel, type StepContext } from './common';
 import { ERRORS } from '../../../contract';
 
 function shellQuote(text: string): string {
@@ -23,7 +23,7 @@ export async function requestApproval(
   const reject =
     `aws stepfunctions send-task-failure --task-token ${shellQuote(taskToken)} --error ${ERRORS.rejected} ` +
     `--cause ${shellQuote(`rejected by operator for ${id}`)}`;
-  const mode = ctx.input.mode === 'dry-run' ? ' [dry run]' : '';
+  const mode = modeLabel(ctx.input);
   const message = [
     `Migration ${id}${mode} is in sync and waits for your approval.`,
     ``,

@@ -26,6 +26,7 @@ import { preflightStep } from './preflight-step';
 import { requestApproval } from './request-approval';
 import { stopReplication } from './stop-replication';
 import { switchTraffic } from './switch-traffic';
+import { finishReadSwitch, revertReads, switchReads } from './switch-reads';
 import { syncSequences } from './sync-sequences';
 import { validateInput } from './validate-input';
 import { aggregateValidation, planValidation, validateRange } from './validation-steps';
@@ -87,6 +88,9 @@ const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog'>]:
     stopReplication(ctx, deps.stopWaitMs !== undefined ? { waitMs: deps.stopWaitMs } : {}),
   syncSequences: (ctx) => syncSequences(ctx),
   switchTraffic: (ctx) => switchTraffic(ctx),
+  switchReads: (ctx) => switchReads(ctx),
+  revertReads: (ctx) => revertReads(ctx),
+  finishReadSwitch: (ctx) => finishReadSwitch(ctx),
   complete: (ctx) => complete(ctx),
   rollback: (ctx, event) => rollback(ctx, event.error),
   reportFailureAfterSwitch: (ctx, event) => reportFailureAfterSwitch(ctx, event.error),

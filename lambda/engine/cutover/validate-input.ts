@@ -4,6 +4,8 @@ import {
   MIGRATION_ID_PATTERN,
   CutoverError,
   ERRORS,
+  EXECUTION_MODES,
+  type CutoverAction,
   type CutoverExecutionInput,
   type CutoverInput,
   type CutoverMode,
@@ -68,6 +70,7 @@ const KNOWN_FIELDS = new Set([
   'requireApproval',
   'fullValidationAfterSwitch',
   'switchTrafficTo',
+  'switchReadsTo',
   // Set by a redrive / resubmission so the sync timeout keeps counting from the first start.
   'startedAt',
   // Free text for the operator's own records.
@@ -124,8 +127,13 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
       'is required: 1 to 128 characters, letters, digits, ".", "_" or "-", starting with a letter or digit',
     );
   }
-  const mode = raw.mode === undefined ? 'dry-run' : raw.mode;
-  if (mode !== 'dry-run' && mode !== 'execute') throw bad('mode', mode, 'must be "dry-run" or "execute"');
+  const givenMode = raw.mode === undefined ? 'dry-run' : raw.mode;
+  if (!(EXECUTION_MODES as readonly unknown[]).includes(givenMode)) {
+    throw bad('mode', givenMode, `must be ${EXECUTION_MODES.map((m) => `"${m}"`).join(', ')}`);
+  }
+  // The read-switch actions check sync as a dry run does; only their read switch acts.
+  const action: CutoverAction = givenMode === 'switch-reads' || givenMode === 'revert-reads' ? givenMode : 'cutover';
+  const mode: CutoverMode = givenMode === 'execute' ? 'execute' : 'dry-run';
 
   const lagThresholdSeconds = num(raw, 'lagThresholdSeconds', defaults.lagThresholdSeconds, { min: 0, max: 3600 });
   const consecutiveChecks = num(raw, 'consecutiveChecks', defaults.consecutiveChecks, {
@@ -143,7 +151,8 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
   });
 
   const roles = raw.applicationRoles === undefined ? (deps.defaults?.applicationRoles ?? []) : raw.applicationRoles;
-  if (!Array.isArray(roles) || roles.length === 0) {
+  // Only the freeze acts on the roles; pointing the reads back needs none.
+  if (!Array.isArray(roles) || (roles.length === 0 && action !== 'revert-reads')) {
     throw bad(
       'applicationRoles',
       roles,
@@ -174,6 +183,25 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
   const switchTrafficTo = raw.switchTrafficTo === undefined ? defaults.switchTrafficTo : raw.switchTrafficTo;
   if (typeof switchTrafficTo !== 'string' || switchTrafficTo.length > 1024 || /\s/.test(switchTrafficTo)) {
     throw bad('switchTrafficTo', switchTrafficTo, 'must be an endpoint (host name) without spaces, or ""');
+  }
+
+  const switchReadsTo = raw.switchReadsTo === undefined ? defaults.switchReadsTo : raw.switchReadsTo;
+  if (typeof switchReadsTo !== 'string' || switchReadsTo.length > 1024 || /\s/.test(switchReadsTo)) {
+    throw bad(
+      'switchReadsTo',
+      switchReadsTo,
+      'must be an endpoint (the target\'s reader endpoint) without spaces, or ""',
+    );
+  }
+  if (action !== 'cutover' && deps.defaults?.readTrafficSwitch !== true) {
+    throw bad('mode', givenMode, 'needs a read traffic switch: set readTrafficSwitch on the construct');
+  }
+  if (action === 'switch-reads' && !switchReadsTo) {
+    throw bad(
+      'switchReadsTo',
+      switchReadsTo,
+      'must name the endpoint the reads go to (the target\'s reader endpoint) for mode "switch-reads"',
+    );
   }
 
   const limits = (deps.defaults ?? {}) as WorkflowLimits;
@@ -229,7 +257,8 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
 
   return {
     migrationId,
-    mode: mode as CutoverMode,
+    mode,
+    action,
     lagThresholdSeconds,
     consecutiveChecks,
     syncTimeoutSeconds,
@@ -238,6 +267,7 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
     requireApproval,
     fullValidationAfterSwitch,
     switchTrafficTo,
+    switchReadsTo,
     startedAt,
   };
 }
@@ -279,10 +309,16 @@ export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promi
     resumed ? 'resumed' : 'started',
     resumed
       ? `resuming; already done: ${donePhases.join(', ') || 'nothing'}.`
-      : `${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${listBounded(input.applicationRoles)}; ` +
-          `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s); ` +
-          `approval ${input.requireApproval ? 'required' : 'not required'}; ` +
-          `switch traffic ${input.switchTrafficTo ? `to ${input.switchTrafficTo}` : 'no'}.`,
+      : input.action === 'revert-reads'
+        ? 'REVERT READS: the read path goes back to the source.'
+        : input.action === 'switch-reads'
+          ? `SWITCH READS to ${input.switchReadsTo} once the target is in sync (checked as a dry run; writes stay on the source); ` +
+            `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s).`
+          : `${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${listBounded(input.applicationRoles)}; ` +
+            `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s); ` +
+            `approval ${input.requireApproval ? 'required' : 'not required'}; ` +
+            `${input.switchReadsTo ? `switch reads to ${input.switchReadsTo} first; ` : ''}` +
+            `switch traffic ${input.switchTrafficTo ? `to ${input.switchTrafficTo}` : 'no'}.`,
   );
   return input;
 }

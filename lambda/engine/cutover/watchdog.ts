@@ -5,10 +5,11 @@
  * notifies with what it found. Idempotent: a second run finds nothing to do.
  */
 import { CUTOVER_INPUT_DEFAULTS, MIGRATION_ID_PATTERN, type CutoverInput, type CutoverMode } from '../../../contract';
-import { createContext, withPools } from './common';
+import { createContext, errorMessage, modeLabel, readSwitchKey, withPools } from './common';
 import { dropChangeTracking } from './change-tracking';
 import type { CutoverDeps } from './deps';
 import { restoreSavedRoles } from './restore-roles';
+import { pointReadsBack } from './switch-reads';
 
 export interface WatchdogReport {
   readonly migrationId: string;
@@ -17,7 +18,16 @@ export interface WatchdogReport {
   readonly droppedSlots: string[];
   /** Objects the watchdog could not remove. */
   readonly leftBehind: string[];
+  /** Set when the ended execution had moved the read path: whether it was pointed back. */
+  readonly readsReverted?: boolean;
   readonly message: string;
+}
+
+/** Which execution ended: a cutover or a `switch-reads`, and when it started (to tell its read switch from older ones). */
+export interface EndedExecution {
+  readonly action?: 'cutover' | 'switch-reads';
+  /** Epoch milliseconds. @default - unknown: any read switch still in place counts as this execution's */
+  readonly startedAtMs?: number;
 }
 
 export async function restoreAfterAbort(
@@ -25,11 +35,13 @@ export async function restoreAfterAbort(
   migrationId: string,
   why: string,
   mode: CutoverMode = 'execute',
+  execution: EndedExecution = {},
 ): Promise<WatchdogReport> {
   const input: CutoverInput = {
     ...CUTOVER_INPUT_DEFAULTS,
     migrationId,
     mode,
+    action: 'cutover',
     applicationRoles: [],
     // Only an execute run's record is keyed by the migrationId alone; a dry run froze nothing.
     startedAt: '',
@@ -58,11 +70,12 @@ export async function restoreAfterAbort(
           dropped: [] as string[],
           left: [`tracking slots (${e.message.slice(0, 200)})`],
         }));
+  const reads = past ? undefined : await readsBackAfterAbort(deps, migrationId, mode, execution, ctx.iso());
   if (record && !past && record.status === 'running') {
     await deps.state.setStatus(migrationId, 'rolled-back', ctx.iso(), `execution ended: ${why}`.slice(0, 1000));
   }
   const message = [
-    `Migration ${migrationId}${mode === 'dry-run' ? ' [dry run]' : ''}: the execution ended (${why}).`,
+    `Migration ${migrationId}${modeLabel(input)}: the execution ended (${why}).`,
     outcome === 'restored'
       ? `The source was frozen and is now restored: roles ${restoredRoles.join(', ')} have their saved login settings again.`
       : outcome === 'already-restored'
@@ -75,12 +88,14 @@ export async function restoreAfterAbort(
       : slots.dropped.length
         ? `Dropped change-tracking slots: ${slots.dropped.join(', ')}.`
         : `No change-tracking slot was left.`,
+    ...(reads ? [reads.line] : []),
   ].join('\n');
   // A failure the workflow already rolled back (or nothing at all) needs no second notice.
   const quiet =
     (outcome === 'already-restored' || outcome === 'nothing-frozen') &&
     slots.dropped.length === 0 &&
-    slots.left.length === 0;
+    slots.left.length === 0 &&
+    !reads;
   if (!quiet)
     await deps.notifier.notify(`zdm ${migrationId}: execution ended — ${outcome}`, message, {
       migrationId,
@@ -88,12 +103,48 @@ export async function restoreAfterAbort(
       phase: 'watchdog',
       outcome,
     });
-  return { migrationId, outcome, restoredRoles, droppedSlots: slots.dropped, leftBehind: slots.left, message };
+  return {
+    migrationId,
+    outcome,
+    restoredRoles,
+    droppedSlots: slots.dropped,
+    leftBehind: [...slots.left, ...(reads && !reads.reverted ? [reads.line] : [])],
+    ...(reads ? { readsReverted: reads.reverted } : {}),
+    message,
+  };
+}
+
+/**
+ * The read path goes back too when the ended execution moved it (an execute run before its point of no return, or
+ * a `switch-reads` run). A read switch made by an earlier execution is left as it is: that one ended well.
+ */
+async function readsBackAfterAbort(
+  deps: CutoverDeps,
+  migrationId: string,
+  mode: CutoverMode,
+  execution: EndedExecution,
+  now: string,
+): Promise<{ reverted: boolean; line: string } | undefined> {
+  if (!deps.readTraffic || (mode !== 'execute' && execution.action !== 'switch-reads')) return undefined;
+  const record = (await deps.state.get(readSwitchKey(migrationId)))?.readSwitch;
+  if (!record || record.revertedAt) return undefined;
+  if (execution.startedAtMs !== undefined && Date.parse(record.switchedAt) < execution.startedAtMs) return undefined;
+  try {
+    return await pointReadsBack(deps, migrationId, record, 'watchdog', now);
+  } catch (error) {
+    return { reverted: false, line: `READS NOT POINTED BACK: ${errorMessage(error)}` };
+  }
 }
 
 /** An EventBridge "Step Functions Execution Status Change" event, as far as the watchdog reads it. */
 export interface ExecutionStatusEvent {
-  readonly detail?: { readonly status?: unknown; readonly input?: unknown; readonly executionArn?: unknown };
+  readonly detail?: {
+    readonly status?: unknown;
+    readonly input?: unknown;
+    readonly executionArn?: unknown;
+    /** Epoch milliseconds the execution started. */
+    readonly startDate?: unknown;
+  };
 }
 
 /**
@@ -116,5 +167,9 @@ export async function watchdogForExecutionEvent(
   const id = input?.migrationId;
   if (typeof id !== 'string' || !MIGRATION_ID_PATTERN.test(id)) return { ignored: 'no valid migrationId in the input' };
   const mode: CutoverMode = input.mode === 'execute' ? 'execute' : 'dry-run';
-  return restoreAfterAbort(deps, id, `execution ${status}`, mode);
+  const startDate = Number(event.detail?.startDate);
+  return restoreAfterAbort(deps, id, `execution ${status}`, mode, {
+    action: input.mode === 'switch-reads' ? 'switch-reads' : 'cutover',
+    ...(Number.isFinite(startDate) && startDate > 0 ? { startedAtMs: startDate } : {}),
+  });
 }

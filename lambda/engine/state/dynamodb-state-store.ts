@@ -8,6 +8,7 @@ import type {
   PhaseRecord,
   PointOfNoReturn,
   StateStore,
+  ReadSwitchRecord,
   TrackingRecord,
 } from '../ports';
 
@@ -215,15 +216,23 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async putTracking(migrationId: string, tracking: TrackingRecord): Promise<void> {
+    await this.replaceField(migrationId, 'tracking', tracking);
+  }
+
+  async putReadSwitch(migrationId: string, readSwitch: ReadSwitchRecord): Promise<void> {
+    await this.replaceField(migrationId, 'readSwitch', readSwitch);
+  }
+
+  private async replaceField(migrationId: string, field: 'tracking' | 'readSwitch', value: object): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { migrationId },
-          UpdateExpression: 'SET #tracking = :tracking',
+          UpdateExpression: 'SET #field = :value',
           ConditionExpression: 'attribute_exists(migrationId)',
-          ExpressionAttributeNames: { '#tracking': 'tracking' },
-          ExpressionAttributeValues: { ':tracking': plain(tracking) },
+          ExpressionAttributeNames: { '#field': field },
+          ExpressionAttributeValues: { ':value': plain(value) },
         }),
       );
     } catch (error) {

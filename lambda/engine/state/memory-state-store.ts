@@ -7,6 +7,7 @@ import type {
   PhaseName,
   PhaseRecord,
   PointOfNoReturn,
+  ReadSwitchRecord,
   StateStore,
   TrackingRecord,
 } from '../ports';
@@ -105,6 +106,12 @@ export class MemoryStateStore implements StateStore {
   async putTracking(migrationId: string, tracking: TrackingRecord): Promise<void> {
     const r = this.require(migrationId);
     r.tracking = clone(tracking);
+    this.persist();
+  }
+
+  async putReadSwitch(migrationId: string, readSwitch: ReadSwitchRecord): Promise<void> {
+    const r = this.require(migrationId);
+    r.readSwitch = clone(readSwitch);
     this.persist();
   }
 

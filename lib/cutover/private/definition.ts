@@ -33,6 +33,9 @@ type Guard = <T extends sfn.TaskStateBase | sfn.Map>(state: T) => T;
 /**
  * Builds the cutover state machine (JSONPath ASL). Construct IDs are the state names (API, see contract/state-names).
  *
+ * Read-first: after the sync gate, SwitchReads points the read path at the target's readers (a `switch-reads`
+ * execution ends there; `revert-reads` runs RevertReads alone); a rollback points it back (RollbackReads).
+ *
  * Critical path: FreezeWrites → FinalSync → ProveChanges (O(changes)) → SyncSequences → SwitchTraffic, the point of
  * no return. Until it, every failure rolls back (replication still runs, so that restores the roles and drops the
  * tracking slots); after it, StopReplication (minutes on DMS) and the rest run outside the freeze and never roll back.
@@ -53,10 +56,14 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   };
 
   const validateInput = b.validateInput();
+  const revertReads = b.revertReadsAlone();
   const preflight = beforeSwitch(b.task('Preflight'));
   const startTracking = beforeSwitch(b.task('StartTracking'));
   const preValidation = b.validation('preValidation', beforeSwitch);
   const waitForSync = b.waitForSync(beforeSwitch, rollback);
+  // ---- the read-first switch: reads to the target's readers, writes still on the source --------------------------
+  const switchReads = beforeSwitch(b.task('SwitchReads'));
+  const finishReadSwitch = beforeSwitch(b.task('FinishReadSwitch'));
   const approval = b.approvalGate(beforeSwitch);
 
   // ---- inside the freeze: O(1) and O(changes) only ------------------------------------------------------------
@@ -80,9 +87,24 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
     .otherwise(dropTracking);
   postValidation.end.next(postValidated).next(dropTracking);
 
-  validateInput.next(preflight).next(startTracking).next(preValidation.start);
+  validateInput.next(
+    b
+      .choice(STATES.isRevertReads)
+      .when(sfn.Condition.stringEquals('$.input.action', 'revert-reads'), revertReads)
+      .otherwise(preflight),
+  );
+  preflight.next(startTracking).next(preValidation.start);
   preValidation.end.next(waitForSync.start);
-  waitForSync.synced(approval.start);
+  waitForSync.synced(switchReads);
+  switchReads.next(
+    b
+      .choice(STATES.isReadSwitchOnly)
+      .when(
+        sfn.Condition.stringEquals('$.input.action', 'switch-reads'),
+        finishReadSwitch.next(b.succeedAs(STATES.readsSwitched, 'Reads go to the target; writes stay on the source.')),
+      )
+      .otherwise(approval.start),
+  );
   approval.end(freeze);
   freeze.next(finalSync).next(prove).next(sequences).next(switchTraffic).next(stop.start);
   stop.stopped(lateWrites);
@@ -134,9 +156,28 @@ class DefinitionBuilder {
   }
 
   succeed(): sfn.Succeed {
-    const s = new sfn.Succeed(this.scope, STATES.succeeded, { stateName: STATES.succeeded });
-    this.states[STATES.succeeded] = s;
+    return this.succeedAs(STATES.succeeded);
+  }
+
+  succeedAs(name: string, comment?: string): sfn.Succeed {
+    const s = new sfn.Succeed(this.scope, name, { stateName: name, ...(comment ? { comment } : {}) });
+    this.states[name] = s;
     return s;
+  }
+
+  /** `mode: "revert-reads"`: RevertReads → ReadsReverted, or RevertReadsFailed. */
+  revertReadsAlone(): tasks.LambdaInvoke {
+    const revert = this.task('RevertReads');
+    revert.addCatch(
+      this.fail(STATES.revertReadsFailed, {
+        comment: 'The read path could not be pointed back; it still goes to the target.',
+        errorPath: '$.error.Error',
+        causePath: '$.error.Cause',
+      }),
+      { errors: [sfn.Errors.ALL], resultPath: '$.error' },
+    );
+    revert.next(this.succeedAs(STATES.readsReverted, 'The read path goes to the source again.'));
+    return revert;
   }
 
   /** The raw execution input goes in as `input`; the state becomes `{ input: <validated> }` (raw fields do not linger). */
@@ -182,7 +223,10 @@ class DefinitionBuilder {
     // Restoring the source's writes matters more than anything: retry any error a few times, then stop loudly.
     rollback.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     rollback.addCatch(rollbackFailed, { errors: [sfn.Errors.ALL], resultPath: '$.rollbackError' });
-    rollback.next(rolledBack);
+    // Then the read path goes back (if it moved). Writes are restored already: a failure here only adds a notice.
+    const rollbackReads = this.task('RollbackReads', { error: sfn.JsonPath.objectAt('$.error') });
+    rollbackReads.addCatch(rolledBack, { errors: [sfn.Errors.ALL], resultPath: '$.readsError' });
+    rollback.next(rollbackReads).next(rolledBack);
     const reportAfterSwitch = this.task('ReportFailureAfterSwitch', { error: sfn.JsonPath.objectAt('$.error') });
     reportAfterSwitch.addCatch(failedAfterSwitch, { errors: [sfn.Errors.ALL], resultPath: '$.reportError' });
     reportAfterSwitch.next(failedAfterSwitch);
@@ -359,6 +403,7 @@ class DefinitionBuilder {
             'StartTracking',
             'AggregatePreValidation',
             'CheckLag',
+            'SwitchReads',
             'FreezeWrites',
             'FinalSync',
             'ProveChanges',

@@ -81,7 +81,7 @@ describe('CutoverWorkflow resources', () => {
     );
     expect(allowed.sort()).toEqual([
       'stopReplication,reportFailureAfterSwitch',
-      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,checkLateWrites,dropTracking,complete,rollback,switchTraffic',
+      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,finishReadSwitch,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,checkLateWrites,dropTracking,complete,rollback,switchReads,revertReads,switchTraffic',
       'watchdog',
     ]);
     for (const f of Object.values(fns)) {
@@ -318,7 +318,7 @@ describe('traffic switch', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          ALLOWED_STEPS: 'switchTraffic',
+          ALLOWED_STEPS: 'switchReads,revertReads,switchTraffic',
           TRAFFIC_SWITCH_KIND: 'ssm-parameter',
           TRAFFIC_SWITCH_TARGET: '/app/db-host',
         }),
@@ -350,7 +350,7 @@ describe('traffic switch', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          ALLOWED_STEPS: 'switchTraffic',
+          ALLOWED_STEPS: 'switchReads,revertReads,switchTraffic',
           TRAFFIC_SWITCH_KIND: 'route53-cname',
           TRAFFIC_SWITCH_TARGET: 'Z123/db.example.com',
         }),

@@ -60,16 +60,47 @@ test('the old stop-first failure states are gone', () => {
   for (const name of ['ReportStoppedFailure', 'FailedAfterReplicationStopped']) expect(graph[name]).toBeUndefined();
 });
 
-test('IsSynced: synced → approval choice, timedOut → SyncTimedOut, else wait', () => {
+test('IsSynced: synced → the read switch, timedOut → SyncTimedOut, else wait', () => {
   expect(json('IsSynced')).toEqual({
     Type: 'Choice',
     Choices: [
-      { Variable: '$.results.checkLag.synced', BooleanEquals: true, Next: 'IsApprovalRequired' },
+      { Variable: '$.results.checkLag.synced', BooleanEquals: true, Next: 'SwitchReads' },
       { Variable: '$.results.checkLag.timedOut', BooleanEquals: true, Next: 'SyncTimedOut' },
     ],
     Default: 'WaitBeforeNextLagCheck',
   });
   expect(json('WaitBeforeNextLagCheck')).toEqual({ Type: 'Wait', Seconds: 20, Next: 'CheckLag' });
+});
+
+test('the read-first switch: after the sync gate, before the approval gate; switch-reads ends there; revert-reads alone', () => {
+  expect(json('SwitchReads')).toMatchObject({
+    Parameters: { step: 'switchReads', 'input.$': '$.input' },
+    Next: 'IsReadSwitchOnly',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
+  });
+  expect(json('IsReadSwitchOnly')).toEqual({
+    Type: 'Choice',
+    Choices: [{ Variable: '$.input.action', StringEquals: 'switch-reads', Next: 'FinishReadSwitch' }],
+    Default: 'IsApprovalRequired',
+  });
+  expect(json('FinishReadSwitch')).toMatchObject({
+    Parameters: { step: 'finishReadSwitch' },
+    Next: 'ReadsSwitched',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
+  });
+  expect(json('ReadsSwitched')).toMatchObject({ Type: 'Succeed' });
+  expect(json('ValidateInput')).toMatchObject({ Next: 'IsRevertReads' });
+  expect(json('IsRevertReads')).toEqual({
+    Type: 'Choice',
+    Choices: [{ Variable: '$.input.action', StringEquals: 'revert-reads', Next: 'RevertReads' }],
+    Default: 'Preflight',
+  });
+  expect(json('RevertReads')).toMatchObject({
+    Parameters: { step: 'revertReads' },
+    Next: 'ReadsReverted',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RevertReadsFailed' }],
+  });
+  expect(json('RevertReadsFailed')).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
 });
 
 test('StartWaitForSync seeds the lag-check counters and keeps only the results before it', () => {
@@ -152,6 +183,7 @@ test('every state up to and including SwitchTraffic catches everything into Roll
       'PreValidation',
       'AggregatePreValidation',
       'CheckLag',
+      'SwitchReads',
       'RequestApproval',
       'FreezeWrites',
       'FinalSync',
@@ -201,11 +233,17 @@ test('every state after SwitchTraffic catches everything into ReportFailureAfter
   }
 });
 
-test('the failure handlers: Rollback → RolledBack (RollbackFailed if it fails), ReportFailureAfterSwitch → FailedAfterSwitch', () => {
+test('the failure handlers: Rollback → RollbackReads → RolledBack (RollbackFailed if it fails), ReportFailureAfterSwitch → FailedAfterSwitch', () => {
   expect(json('Rollback')).toMatchObject({
     Parameters: { step: 'rollback', 'input.$': '$.input', 'error.$': '$.error' },
-    Next: 'RolledBack',
+    Next: 'RollbackReads',
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.rollbackError', Next: 'RollbackFailed' }],
+  });
+  // the writes are restored first; a read path that cannot go back still ends in RolledBack (its step notified)
+  expect(json('RollbackReads')).toMatchObject({
+    Parameters: { step: 'revertReads', 'input.$': '$.input' },
+    Next: 'RolledBack',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.readsError', Next: 'RolledBack' }],
   });
   // restoring the source matters most: any error is retried before RollbackFailed
   expect(json('Rollback').Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'] }));

@@ -65,6 +65,7 @@ const ACCESS_CALLS: Record<StepAccess, readonly string[]> = {
   stopReplication: ['dms:StopReplicationTask'],
   disableAlarmActions: ['cloudwatch:DisableAlarmActions'],
   trafficSwitch: [],
+  readTrafficSwitch: [],
 };
 
 /** AWS calls a step's code makes: phase bookkeeping when it keeps state, plus its declared access. */

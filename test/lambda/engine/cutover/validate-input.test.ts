@@ -177,3 +177,45 @@ describe('applicationRoles', () => {
     expect(notices[0].message.length).toBeLessThan(1500);
   });
 });
+
+describe('the read-switch modes', () => {
+  it('maps each mode to what it does: the cutover, or only the read switch (checked as a dry run)', async () => {
+    const { step } = setup({ readTrafficSwitch: true, switchReadsTo: 'reader.example:5432' });
+    expect(await step({ migrationId: 'm', mode: 'execute' })).toMatchObject({ mode: 'execute', action: 'cutover' });
+    expect(await step({ migrationId: 'm' })).toMatchObject({ mode: 'dry-run', action: 'cutover' });
+    expect(await step({ migrationId: 'm', mode: 'switch-reads' })).toMatchObject({
+      mode: 'dry-run',
+      action: 'switch-reads',
+      switchReadsTo: 'reader.example:5432',
+    });
+    // pointing reads back needs no application role
+    const { step: bare } = setup({ readTrafficSwitch: true, applicationRoles: [] });
+    expect(await bare({ migrationId: 'm', mode: 'revert-reads' })).toMatchObject({ action: 'revert-reads' });
+  });
+
+  it('gives each its own state record: a read switch never shares phases with the execute record', async () => {
+    const { state, step } = setup({ readTrafficSwitch: true, switchReadsTo: 'reader.example:5432' });
+    await step({ migrationId: 'm', mode: 'switch-reads' });
+    expect(Object.keys(state.snapshot())).toEqual([`m#switch-reads#${NOW.toISOString()}`]);
+  });
+
+  it.each([
+    [{ mode: 'reads' }, /"mode" must be "dry-run", "execute", "switch-reads", "revert-reads", got "reads"/],
+    [{ mode: 'switch-reads', switchReadsTo: 'a b' }, /"switchReadsTo" must be an endpoint .* got "a b"/],
+    [{ mode: 'switch-reads', switchReadsTo: '' }, /"switchReadsTo" must name the endpoint the reads go to/],
+  ])('refuses %j naming the field, writing nothing', async (fields, message) => {
+    const { state, notices, error } = setup({ readTrafficSwitch: true });
+    await expectBadInput(error({ migrationId: 'm', ...fields }), message);
+    expect(state.snapshot()).toEqual({});
+    expect(notices).toEqual([]);
+  });
+
+  it.each(['switch-reads', 'revert-reads'])('refuses %s without a read switch on the construct', async (mode) => {
+    const { state, error } = setup({ switchReadsTo: 'reader.example:5432' });
+    await expectBadInput(
+      error({ migrationId: 'm', mode }),
+      new RegExp(`"mode" needs a read traffic switch: set readTrafficSwitch on the construct, got "${mode}"`),
+    );
+    expect(state.snapshot()).toEqual({});
+  });
+});

@@ -231,6 +231,7 @@ describe('the cutover', () => {
       ...CUTOVER_INPUT_DEFAULTS,
       migrationId,
       mode: 'execute',
+      action: 'cutover',
       applicationRoles: roles,
       startedAt: new Date().toISOString(),
     } as CutoverInput;
