@@ -129,6 +129,7 @@ export class ZeroDowntimeMigration extends Construct {
       replicationInstanceIdentifier: this.replication.replicationInstanceIdentifier,
       replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
       replicationTaskArn: this.replication.replicationTaskArn,
+      targetClusterIdentifier: this.target.cluster.clusterIdentifier,
     });
     this.alarmTopic = this.monitoring.alarmTopic;
     this.dashboard = this.monitoring.dashboard;

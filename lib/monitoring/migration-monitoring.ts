@@ -95,6 +95,12 @@ export interface MigrationMonitoringOptions {
 export interface MigrationMonitoringProps extends MigrationMonitoringOptions, DmsMetricDimensions {
   /** ARN of the replication task whose failure and state-change events are forwarded to the topic. */
   readonly replicationTaskArn: string;
+  /**
+   * Identifier of the Aurora target cluster: the dashboard graphs its readers' replica lag (how far reads moved by the
+   * read-first switch are behind the writer).
+   * @default - no Aurora widget
+   */
+  readonly targetClusterIdentifier?: string;
 }
 
 /**
@@ -301,6 +307,16 @@ export class MigrationMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Migration alarms', alarms: this.alarms, width: 24 }),
     );
+    if (props.targetClusterIdentifier !== undefined) {
+      // Reads on the readers lag the writes by the CDC latency (while writes go to the source) plus this.
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Aurora readers: replica lag behind the writer (ms, Maximum)',
+          left: [this.metricAuroraReplicaLag(props.targetClusterIdentifier)],
+          width: 24,
+        }),
+      );
+    }
     // The cutover steps' own metrics (EMF, lambda/handlers/observability.ts): one line per migration id, found by
     // SEARCH since migration ids are execution input, unknown at synth.
     const cutover = (title: string, metricName: string, statistic: string, label: string): cloudwatch.GraphWidget =>
@@ -315,6 +331,21 @@ export class MigrationMonitoring extends Construct {
       cutover('Cutover: replication lag seen by CheckLag (s)', CUTOVER_METRIC.replicationLag, 'Maximum', 'lag'),
       cutover('Cutover: rows validated (Sum)', CUTOVER_METRIC.rowsValidated, 'Sum', 'rows'),
     );
+  }
+
+  /**
+   * `AuroraReplicaLag` of the readers of an Aurora cluster (dimensions `DBClusterIdentifier` and `Role` = `READER`),
+   * Maximum over 1 minute unless overridden: how far reads on the reader endpoint are behind the writer.
+   */
+  public metricAuroraReplicaLag(clusterIdentifier: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/RDS',
+      metricName: 'AuroraReplicaLag',
+      dimensionsMap: { DBClusterIdentifier: clusterIdentifier, Role: 'READER' },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+      ...props,
+    });
   }
 
   /**

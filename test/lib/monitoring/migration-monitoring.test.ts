@@ -137,6 +137,13 @@ describe('MigrationMonitoring defaults', () => {
     expect(body).toContain('\\"type\\":\\"alarm\\"');
   });
 
+  test('no Aurora widget without a target cluster', () => {
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+    );
+    expect(body).not.toContain('AuroraReplicaLag');
+  });
+
   test("the dashboard graphs the cutover's own metrics, one line per migration id", () => {
     const resource = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0];
     const body = JSON.parse(
@@ -223,4 +230,14 @@ describe('MigrationMonitoring validation', () => {
       () => new MigrationMonitoring(env.stack, 'M', { ...WATCHED, alarmTopic: topic, topicEncryptionKey: key }),
     ).toThrow(/topicEncryptionKey.*alarmTopic/);
   });
+});
+
+test("with the target cluster, the dashboard graphs its readers' replica lag (what read-first reads lag by)", () => {
+  const { stack } = build({ targetClusterIdentifier: 'orders-target' });
+  const body = JSON.stringify(
+    Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+  );
+  expect(body).toContain(
+    '[\\"AWS/RDS\\",\\"AuroraReplicaLag\\",\\"DBClusterIdentifier\\",\\"orders-target\\",\\"Role\\",\\"READER\\"',
+  );
 });
