@@ -15,8 +15,12 @@ import {
   type RunCutoverOptions,
 } from './local/run-state-machine';
 
-export function createTrafficSwitch(initialEndpoint: string): MemoryTrafficSwitch {
-  return new MemoryTrafficSwitch({ endpoint: initialEndpoint }, 'application endpoint (in memory)');
+/** Where the application connects (its writes; its reads too, unless they have a read switch of their own). */
+export function createTrafficSwitch(
+  initialEndpoint: string,
+  name = 'application endpoint (in memory)',
+): MemoryTrafficSwitch {
+  return new MemoryTrafficSwitch({ endpoint: initialEndpoint }, name);
 }
 
 export interface RehearsalCutoverDeps {
@@ -30,6 +34,8 @@ export function createCutoverDeps(options: {
   readonly tables: TableSelection;
   readonly replication: ReplicationPort;
   readonly traffic: MemoryTrafficSwitch;
+  /** The application's read endpoint, when its reads have a switch of their own (read-first). */
+  readonly readTraffic?: MemoryTrafficSwitch;
   readonly onNotice?: (subject: string, message: string) => void;
   /** Rows per validation range (Map item). @default engine default */
   readonly rowsPerRange?: number;
@@ -40,6 +46,8 @@ export function createCutoverDeps(options: {
     tables: options.tables,
     replication: options.replication,
     traffic: options.traffic,
+    // A read switch, as the construct's `readTrafficSwitch` declares one (switch-reads / revert-reads need it).
+    ...(options.readTraffic ? { readTraffic: options.readTraffic, defaults: { readTrafficSwitch: true } } : {}),
     onNotice: (n) => options.onNotice?.(n.subject, n.message),
     ...(options.rowsPerRange ? { rowsPerRange: options.rowsPerRange } : {}),
   });

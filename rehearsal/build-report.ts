@@ -1,11 +1,12 @@
 import { formatTableName } from '../contract';
-import type { MigrationRecord } from '../lambda/engine/ports';
+import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
 import { redactUrl } from '../lambda/engine/pg/connection';
 import type { CleanupFailure } from './cleanup-ledger';
 import {
   BETWEEN_PHASES,
   commitsAfterFreeze,
   cutoverPhaseTimes,
+  phaseTimes,
   freezeHeldAt,
   freezeWindow,
   RECONNECT_TARGET,
@@ -13,8 +14,16 @@ import {
 import type { LoadCommandResult } from './load-command';
 import { htmlReportPath, type RehearsalOptions } from './options';
 import { formatMs, painter, type PhaseTiming, type RehearsalIO } from './progress';
+import { READ_CONNECTIONS, ReadTally, type ReadLoadStats, type ReadsSummary } from './read-load';
 import type { RehearsedTables } from './rehearsed-tables';
-import { toReportPhase, writeRateBuckets, type ExecutionSummary, type RehearsalReport } from './report-json';
+import {
+  toReportPhase,
+  writeRateBuckets,
+  type ExecutionSummary,
+  type ReadsReport,
+  type ReadSwitchReport,
+  type RehearsalReport,
+} from './report-json';
 import type { FreezeEnding, StopReason } from './run-context';
 import type { ExecutionRun } from './run-cutover';
 import { compareOutcome, type Actual, type ScenarioPlan } from './scenarios';
@@ -38,10 +47,22 @@ export interface ReportInput {
     readonly stats: WriteLoadStats;
     /** When it stopped writing (epoch ms). */
     readonly stoppedAt?: number;
+    /** The application's reads (its read loop runs beside the writes). */
+    readonly reads?: ReadsSummary;
+    readonly readStats?: ReadLoadStats;
   };
   readonly loadCommand?: LoadCommandResult;
   readonly runs: readonly ExecutionRun[];
   readonly record?: MigrationRecord;
+  /** The state records of the other executions (read-first: the switch-reads execution's own record). */
+  readonly earlierRecords?: readonly MigrationRecord[];
+  /** Changes of the write endpoint and (read-first) of the reads' own endpoint, as the application saw them. */
+  readonly switches?: {
+    readonly writes: ReadonlyArray<{ readonly at: number; readonly to: string }>;
+    readonly reads?: ReadonlyArray<{ readonly at: number; readonly to: string }>;
+  };
+  /** The workflow's read-switch record (read-first). */
+  readonly readSwitch?: ReadSwitchRecord;
   readonly actual: Actual;
   readonly verification: VerificationResult[];
   readonly validation?: RehearsalReport['validation'];
@@ -59,6 +80,7 @@ function executionSummaries(runs: readonly ExecutionRun[]): ExecutionSummary[] {
     const failed = r.events.find((e) => e.type === 'StateFailed' && e.index === undefined && e.step);
     return {
       index,
+      ...(r.mode ? { mode: r.mode } : {}),
       status: r.status,
       ...(r.error ? { error: r.error } : {}),
       ...(r.cause ? { cause: r.cause.slice(0, 1000) } : {}),
@@ -101,6 +123,17 @@ function reasons(args: {
         `failed (${n}× "${message.slice(0, 160)}")`,
     );
   }
+  const reads = input.writer?.reads;
+  if (reads && reads.failed > 0) {
+    const [code, n] = Object.entries(reads.failedByCode).sort((a, b) => b[1] - a[1])[0] ?? ['other', reads.failed];
+    const where = Object.entries(reads.byServer)
+      .filter(([, r]) => r.failed > 0)
+      .map(([server, r]) => `${r.failed} on the ${server}`)
+      .join(', ');
+    out.push(
+      `${reads.failed} read(s) of the application failed (${where}; ${n}× ${code}: "${(reads.failures[0]?.message ?? '').slice(0, 120)}")`,
+    );
+  }
   if (freeze.status === 'ongoing' && !input.interrupted && !input.failure) {
     out.push(`the write freeze did not end while the writes ran (${formatMs(freeze.ongoingMs ?? 0)} so far)`);
   }
@@ -120,12 +153,60 @@ function reasons(args: {
   return out;
 }
 
+/** What an earlier record's key says it was: `switch-reads execution`, `dry-run execution`, ... */
+function executionOf(record: MigrationRecord): string {
+  const action = /#([a-z-]+)#/.exec(record.migrationId)?.[1];
+  return `${action ?? record.mode} execution`;
+}
+
+/** The reads for the report; no read loop ran (no writer): zero reads, said so by `targetRate`. */
+function readsReport(input: ReportInput): ReadsReport {
+  const summary = input.writer?.reads ?? new ReadTally().summary();
+  const stats = input.writer?.readStats;
+  return {
+    targetRate: input.writer?.reads ? input.options.readRate : 0,
+    connections: input.writer?.reads && input.options.readRate > 0 ? READ_CONNECTIONS : 0,
+    follow: input.plan.readSwitch ? 'read switch' : 'write endpoint',
+    firstOnTargetAt: summary.firstAt.target ?? null,
+    retries: stats?.retries ?? 0,
+    retriedByCode: stats?.retriedByCode ?? {},
+    ...summary,
+  };
+}
+
+/** When the reads were pointed at the target by their own switch, and back. */
+function readSwitchReport(input: ReportInput): ReadSwitchReport {
+  const changes = input.switches?.reads;
+  if (!input.plan.readSwitch || !changes) {
+    return {
+      own: false,
+      at: null,
+      revertedAt: null,
+      note: 'the reads have no switch of their own in this scenario: they follow the write endpoint',
+    };
+  }
+  const to = changes.find((c) => c.to === 'target');
+  const back = to ? changes.find((c) => c.at > to.at && c.to !== 'target') : undefined;
+  return {
+    own: true,
+    at: to ? new Date(to.at).toISOString() : null,
+    revertedAt: back ? new Date(back.at).toISOString() : null,
+    ...(to ? {} : { note: 'the read endpoint never pointed at the target' }),
+    ...(input.readSwitch ? { record: input.readSwitch } : {}),
+  };
+}
+
 export function buildReport(input: ReportInput): RehearsalReport {
   const { options, plan, servers } = input;
   const acks = input.writer?.acks ?? [];
-  const cutoverPhases = cutoverPhaseTimes(input.record, input.runs);
+  const lastPhases = cutoverPhaseTimes(input.record, input.runs);
+  // The phases of the other executions' records (read-first: the switch-reads execution) are on the timeline too.
+  const cutoverPhases = [
+    ...(input.earlierRecords ?? []).flatMap((r) => phaseTimes(r).map((p) => ({ ...p, execution: executionOf(r) }))),
+    ...lastPhases,
+  ].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   const offset = servers?.clockOffsetMs.source ?? 0;
-  const freeze = freezeWindow(acks, cutoverPhases, {
+  const freeze = freezeWindow(acks, lastPhases, {
     heldAt: freezeHeldAt(input.record),
     observedUntil: input.writer?.stoppedAt ?? input.finishedAt,
     sourceClockOffsetMs: offset,
@@ -168,7 +249,9 @@ export function buildReport(input: ReportInput): RehearsalReport {
       endedAt: p.endedAt ?? null,
       status: p.status,
       durationMs: p.durationMs ?? null,
-      ...(p.error ? { detail: p.error } : {}),
+      ...(p.error || p.execution
+        ? { detail: [p.execution, p.error].filter((d): d is string => Boolean(d)).join(': ') }
+        : {}),
     })),
   ].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   const tables = input.tables;
@@ -224,6 +307,9 @@ export function buildReport(input: ReportInput): RehearsalReport {
     },
     acknowledgedWrites: acks.length,
     acknowledgedOn,
+    reads: readsReport(input),
+    readSwitch: readSwitchReport(input),
+    writeSwitchAt: writeSwitchAt(input),
     acknowledgedByKind,
     writesFoundOnTarget: onTarget ? onTarget.found : null,
     lostWrites,
@@ -251,6 +337,12 @@ export function buildReport(input: ReportInput): RehearsalReport {
     cleanupFailures: input.cleanupFailures,
     ...(input.failure ? { error: input.failure.message } : {}),
   };
+}
+
+/** When the write endpoint first pointed at the target (as the application saw it). */
+function writeSwitchAt(input: ReportInput): string | null {
+  const to = input.switches?.writes.find((c) => c.to === 'target');
+  return to ? new Date(to.at).toISOString() : null;
 }
 
 /** Rounded milliseconds for the summary; "<1" for a phase that took under half a millisecond. */
@@ -306,8 +398,77 @@ export function describeExpectation(e: RehearsalReport['expected']): string {
     e.trafficSwitched ? 'traffic on the target' : 'traffic on the source',
     e.sourceWritable ? 'source writable' : 'source locked',
     e.replicationStopped ? 'replication stopped' : 'replication running',
+    ...(e.readsSwitched === true
+      ? ['reads switched to the target']
+      : e.readsSwitched === false
+        ? ['no read switch (reads follow the writes)']
+        : []),
+    ...(e.readsOnTargetFirst ? ['reads on the target before the writes'] : []),
     ...(e.resumedSkippedDonePhases ? ['resume skipped the finished phases'] : []),
   ].join(', ');
+}
+
+/** A time of the run as the console shows it: seconds since the rehearsal started (`+12.3s`). */
+function sinceStart(report: RehearsalReport, iso: string): string {
+  return `+${((Date.parse(iso) - Date.parse(report.startedAt)) / 1000).toFixed(1)}s`;
+}
+
+/** The reads (per server, stale, failed, latency) and where they were switched, for the summary. */
+export function readLines(
+  report: RehearsalReport,
+  label: (t: string) => string,
+  paint: ReturnType<typeof painter> = painter(false),
+): string[] {
+  const r = report.reads;
+  if (r.targetRate === 0 && r.reads === 0) {
+    return [`${label('reads')}none (${report.load.writer === 'none' ? 'the load did not start' : '--read-rate 0'})`];
+  }
+  const answered = r.fresh + r.stale;
+  const servers = Object.entries(r.byServer);
+  const per =
+    servers.map(([server, s]) => `${server} ${s.fresh + s.stale}${s.stale ? ` (${s.stale} stale)` : ''}`).join(', ') ||
+    'none';
+  const latency = servers
+    .filter(([, s]) => s.latency)
+    .map(([server, s]) => `${server} p50 ${s.latency!.p50Ms} ms, p99 ${s.latency!.p99Ms} ms`)
+    .join('; ');
+  const pad = label('');
+  const lines = [
+    `${label('reads')}${answered} answered: ${per}; ${r.failed ? paint('bad', `${r.failed} failed`) : '0 failed'}, ${
+      r.retries
+    } retried attempts`,
+    ...(r.stale
+      ? [
+          `${pad}stale: did not find the latest acknowledged write yet (the server was behind the writes: replication lag)`,
+        ]
+      : []),
+    ...(latency ? [`${pad}latency ${latency}`] : []),
+  ];
+  const sw = report.readSwitch;
+  const writes = report.writeSwitchAt
+    ? `writes → target at ${sinceStart(report, report.writeSwitchAt)}`
+    : 'writes stayed on the source';
+  if (!sw.own) {
+    lines.push(`${label('read switch')}none — the reads follow the write endpoint (${writes})`);
+    return lines;
+  }
+  if (!sw.at) {
+    lines.push(`${label('read switch')}${paint('bad', 'never')} — ${sw.note ?? 'unknown'} (${writes})`);
+    return lines;
+  }
+  const lead =
+    report.writeSwitchAt && Date.parse(report.writeSwitchAt) >= Date.parse(sw.at)
+      ? ` (${formatMs(Date.parse(report.writeSwitchAt) - Date.parse(sw.at))} later)`
+      : '';
+  lines.push(
+    `${label('read switch')}reads → target at ${paint('bold', sinceStart(report, sw.at))}${
+      sw.revertedAt ? `, back to the source at ${sinceStart(report, sw.revertedAt)}` : ''
+    }, ${writes}${lead}`,
+    `${pad}first read answered by the target at ${
+      r.firstOnTargetAt ? sinceStart(report, r.firstOnTargetAt) : 'unknown (none was)'
+    }; the last read was answered by the ${r.lastServer ?? 'unknown server'}`,
+  );
+  return lines;
 }
 
 /** The verdict line's reason: the first reason, and how many more. */
@@ -446,6 +607,7 @@ export function summaryLines(
     }), ${load.achievedRate} writes/s of ${load.targetRate} asked, ${load.retries} retried attempts, ${
       load.failed ? paint('bad', `${load.failed} failed`) : '0 failed'
     }`,
+    ...readLines(report, label, paint),
     ...(command
       ? [
           `${label('your --load')}${command.exitCode === null && command.signal === null ? 'still running' : command.signal ? `ended by ${command.signal}` : `exit code ${command.exitCode}`}${
@@ -460,7 +622,7 @@ export function summaryLines(
       report.cutover.executions
         .map(
           (e) =>
-            `#${e.index + 1} ${e.status}${e.error ? ` ${e.error}` : ''}${e.failedState ? ` in ${paint('bad', e.failedState)}` : ''}${
+            `#${e.index + 1}${e.mode && report.cutover.executions.some((x) => x.mode !== e.mode) ? ` (${e.mode})` : ''} ${e.status}${e.error ? ` ${e.error}` : ''}${e.failedState ? ` in ${paint('bad', e.failedState)}` : ''}${
               e.lastState ? ` at ${e.lastState}` : ''
             } in ${formatMs(e.durationMs)}`,
         )

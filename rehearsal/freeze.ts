@@ -52,6 +52,8 @@ export interface CutoverPhaseTimes {
   readonly durationMs?: number;
   readonly error?: string;
   readonly summary?: Record<string, unknown>;
+  /** A phase of another execution's record than the last (read-first: `switch-reads execution`). */
+  readonly execution?: string;
 }
 
 /** The breakdown's name for the time between two phases inside the freeze. */

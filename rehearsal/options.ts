@@ -3,7 +3,7 @@ import { parseTableRule, ZDM_SCHEMA, type TableRule, type TableSelection } from 
 import { redactUrl } from '../lambda/engine/pg/connection';
 import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from '../cli/command-line';
 
-export const SCENARIOS = ['happy', 'lag-timeout', 'fail-during-freeze', 'resume'] as const;
+export const SCENARIOS = ['happy', 'lag-timeout', 'fail-during-freeze', 'resume', 'read-first'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 export const MODES = ['dry-run', 'execute'] as const;
 export type RehearsalMode = (typeof MODES)[number];
@@ -24,6 +24,13 @@ export interface RehearsalOptions {
   readonly rate: number;
   /** Concurrent connections of that writer. */
   readonly concurrency: number;
+  /**
+   * Reads per second of the application's read loop (its own connections, following the read endpoint: the read
+   * switch in read-first, the write endpoint otherwise); 0: no reads.
+   */
+  readonly readRate: number;
+  /** read-first: seconds the reads run on the target between the read switch and the write cutover. */
+  readonly readObservationSeconds: number;
   /** Seconds of load (after the initial copy) before the cutover starts. */
   readonly warmupSeconds: number;
   /** Seconds the load keeps running after the cutover ends. */
@@ -70,6 +77,8 @@ export const DEFAULTS = {
   rows: 200_000,
   rate: 300,
   concurrency: 8,
+  readRate: 50,
+  readObservationSeconds: 2,
   warmupSeconds: 2,
   afterSeconds: 1.5,
   reportPath: 'rehearsal-report.json',
@@ -97,11 +106,17 @@ At the end the servers are left as they were: the source accepts writes again, a
 created (roles, replication, probe, markers, the copy on the target) is removed, or named in the summary.
 
 Options:
-  --scenario <name>      happy | lag-timeout | fail-during-freeze | resume        (default happy)
+  --scenario <name>      happy | lag-timeout | fail-during-freeze | resume | read-first (default happy)
+                         read-first: an execution with mode switch-reads moves the application's reads to the
+                         target while the writes stay on the source; after --observe-reads seconds the cutover
+                         (--mode) moves the writes
   --mode <mode>          dry-run | execute                                          (default execute)
   --rows <n>             rows in the demo schema                                   (default 200000)
   --rate <n>             writes per second of the demo load / the probe            (default 300)
   --concurrency <n>      connections of the demo load / the probe                  (default 8)
+  --read-rate <n>        reads per second of the application (2 connections of its own; each looks up the
+                         latest acknowledged write; 0: no reads)                   (default 50)
+  --observe-reads <s>    read-first: seconds of reads on the target before the write cutover (default 2)
   --warmup <seconds>     load before the cutover starts                            (default 2)
   --after <seconds>      load kept running after the cutover                       (default 1.5)
   --report <path>        JSON report; the HTML report goes next to it  (default ./rehearsal-report.json)
@@ -146,6 +161,8 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
       rows: { type: 'string' },
       rate: { type: 'string' },
       concurrency: { type: 'string' },
+      'read-rate': { type: 'string' },
+      'observe-reads': { type: 'string' },
       warmup: { type: 'string' },
       after: { type: 'string' },
       report: { type: 'string' },
@@ -191,6 +208,8 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
         exclude: v.exclude,
         rate: v.rate,
         concurrency: v.concurrency,
+        readRate: v['read-rate'],
+        readObservationSeconds: v['observe-reads'],
         warmupSeconds: v.warmup,
         afterSeconds: v.after,
         reportPath: v.report,
@@ -237,6 +256,19 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     min: 1,
     max: 100,
     integer: true,
+  });
+  const readRate = num('--read-rate', input.readRate, DEFAULTS.readRate, { min: 0, max: 10_000 });
+  if (scenario === 'read-first' && readRate === 0) {
+    throw new UsageError('--scenario read-first shows where the reads go: it needs --read-rate above 0, got 0');
+  }
+  if (scenario !== 'read-first' && input.readObservationSeconds !== undefined) {
+    throw new UsageError(
+      `--observe-reads applies to --scenario read-first (reads on the target before the write cutover), got --scenario ${scenario}`,
+    );
+  }
+  const readObservationSeconds = num('--observe-reads', input.readObservationSeconds, DEFAULTS.readObservationSeconds, {
+    min: 0,
+    max: 3600,
   });
   const warmupSeconds = num('--warmup', input.warmupSeconds, DEFAULTS.warmupSeconds, { min: 0, max: 3600 });
   const afterSeconds = num('--after', input.afterSeconds, DEFAULTS.afterSeconds, { min: 0.2, max: 3600 });
@@ -346,6 +378,8 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     ...(demo ? {} : { selection: tableSelection(input.include ?? [], input.exclude ?? []) }),
     rate,
     concurrency,
+    readRate,
+    readObservationSeconds,
     warmupSeconds,
     afterSeconds,
     reportPath: resolve(reportPath),

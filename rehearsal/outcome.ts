@@ -2,7 +2,8 @@
  * Part 7 of a rehearsal: what happened. The outcome as the scenario describes it (did the execution succeed, was
  * the source frozen, is it writable, where does traffic go, is replication stopped), every acknowledged write
  * looked up where it must be, and the workflow's own proof that source and target match (its validation while
- * writes were frozen) — or, when it did not get that far, a full validation once the writes stopped.
+ * writes were frozen) — or, when it did not get that far, a full validation once the writes stopped. read-first:
+ * where the read switch points, and whether the reads reached the target before the writes did.
  */
 import { PHASES, type TableSelection } from '../contract';
 import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../lambda/engine/ports';
@@ -15,6 +16,9 @@ import type { Actual } from './scenarios';
 import type { ExecutionRun } from './run-cutover';
 import { verifyAcknowledgedWrites, type VerificationResult } from './verify';
 import type { AckedWrite, Workload } from './write-load';
+
+/** Phases the engine runs again on resume whatever the earlier execution did (the read switch). */
+const RERUN_ON_RESUME: ReadonlySet<string> = new Set(['switchReads', 'revertReads']);
 
 /** A write of the workload that changes nothing (demo: a customer's version; probe: a probe row). */
 const HARMLESS_WRITE: Record<Workload, string> = {
@@ -56,6 +60,11 @@ export async function inspectOutcome(args: {
   sourceUrl: string;
   writer: { role: string; password?: string; workload: Workload };
   traffic: TrafficSwitch;
+  /**
+   * The reads' own switch (read-first), when the first read and the first write answered by the target (epoch
+   * ms; undefined: none). Without it the reads follow the writes: `readsSwitched` is false.
+   */
+  reads?: { traffic: TrafficSwitch; firstOnTarget?: number; firstWriteOnTarget?: number };
   targetEndpoint: string;
   replication: ReplicationPort;
   runs: readonly ExecutionRun[];
@@ -76,12 +85,23 @@ export async function inspectOutcome(args: {
     sourceWritable,
     trafficSwitched: (await args.traffic.current()) === args.targetEndpoint,
     replicationStopped: status ? status.state === 'stopped' || status.state === 'stopping' : undefined,
+    readsSwitched: args.reads ? (await args.reads.traffic.current()) === args.targetEndpoint : false,
+    ...(args.reads
+      ? {
+          readsOnTargetFirst:
+            args.reads.firstOnTarget !== undefined &&
+            (args.reads.firstWriteOnTarget === undefined || args.reads.firstOnTarget < args.reads.firstWriteOnTarget),
+        }
+      : {}),
   };
   if (options.scenario === 'resume' && args.runs.length > 1 && record) {
     // The second execution skipped what the first had finished: each phase finished after the first execution
     // still has the record of that run (a phase run again gets a new start time), and the freeze is among them.
+    // The read-switch phases are the exception by design: every execution runs them again (the read-switch record,
+    // not the phase, says what is done).
     const first = args.snapshots?.[0];
     const finished = PHASES.filter((p) => {
+      if (RERUN_ON_RESUME.has(p)) return false;
       const phase = first?.phases[p];
       return phase && (phase.status === 'succeeded' || phase.status === 'skipped');
     });

@@ -34,10 +34,12 @@ import { describeTables, startReplication, waitForInitialCopy, type ReplicationH
 import { setupServers, type Servers } from './setup-servers';
 import { endpointOf, startLoads, type Loads } from './start-load';
 import { createWorkflowObjects } from './workflow-objects';
-import type { MigrationRecord } from '../lambda/engine/ports';
+import { readSwitchKey } from '../lambda/engine/cutover/common';
+import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
 import { sleep } from '../lambda/engine/validation/concurrency';
 import type { VerificationResult } from './verify';
+import { nowMs } from './write-load';
 
 export { replicationName } from './names';
 export { endpointOf };
@@ -64,6 +66,21 @@ interface Facts {
   actual: Actual;
   verification: VerificationResult[];
   validation?: RehearsalReport['validation'];
+  /** Every change of the write endpoint and of the read endpoint (read-first), as the application saw it. */
+  switches: SwitchEvents;
+  readSwitch?: ReadSwitchRecord;
+}
+
+/** The application's endpoints: the writes' (the traffic switch) and the reads' own (read-first only). */
+interface Endpoints {
+  readonly traffic: MemoryTrafficSwitch;
+  readonly readTraffic?: MemoryTrafficSwitch;
+}
+
+export interface SwitchEvents {
+  readonly writes: Array<{ readonly at: number; readonly to: string }>;
+  /** Undefined: the reads have no switch of their own (they follow the writes). */
+  readonly reads?: Array<{ readonly at: number; readonly to: string }>;
 }
 
 function createContext(options: RehearsalOptions, io: RehearsalIO, signal?: AbortSignal): RehearsalContext {
@@ -135,14 +152,18 @@ async function prepare(ctx: RehearsalContext, facts: Facts): Promise<void> {
 }
 
 /** Parts 4-5: the writes start, replication copies the tables under them. */
-async function replicate(ctx: RehearsalContext, facts: Facts, traffic: MemoryTrafficSwitch): Promise<void> {
+async function replicate(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints): Promise<void> {
   const { options } = ctx;
   const [servers, tables, roles] = [facts.servers!, facts.tables!, facts.roles!];
   const loads = (facts.loads = await ctx.phase(
     'start write load',
-    () => startLoads(ctx, servers, tables, roles, traffic),
+    () => startLoads(ctx, servers, tables, roles, endpoints.traffic, endpoints.readTraffic),
     (l) =>
-      `${options.concurrency} connections as ${roles.writer.name}, ${options.rate} writes/s${l.command ? '; your --load started' : ''}`,
+      `${options.concurrency} connections as ${roles.writer.name}, ${options.rate} writes/s${
+        options.readRate > 0
+          ? `; reads ${options.readRate}/s following ${endpoints.readTraffic ? 'their own read endpoint' : 'the writes'}`
+          : ''
+      }${l.command ? '; your --load started' : ''}`,
   ));
   const replication = (facts.replication = await ctx.phase(
     'set up native logical replication',
@@ -178,7 +199,7 @@ async function replicate(ctx: RehearsalContext, facts: Facts, traffic: MemoryTra
 async function cutover(
   ctx: RehearsalContext,
   facts: Facts,
-  traffic: MemoryTrafficSwitch,
+  endpoints: Endpoints,
   runner: Promise<CutoverRunner>,
 ): Promise<void> {
   const { options } = ctx;
@@ -188,9 +209,13 @@ async function cutover(
     facts.servers!,
     facts.tables!,
     facts.replication!,
-    traffic,
+    endpoints.traffic,
+    endpoints.readTraffic,
   ));
   facts.record = await runExecutions(ctx, session, facts.servers!, facts.roles!, loaded);
+  if (endpoints.readTraffic) {
+    facts.readSwitch = (await session.deps.state.get(readSwitchKey(options.migrationId)))?.readSwitch;
+  }
   await ctx.phase(`load after cutover (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
   const loads = facts.loads!;
   await ctx.phase(
@@ -201,9 +226,14 @@ async function cutover(
 }
 
 /** Part 7: the outcome, every acknowledged write looked up, the validation. */
-async function verify(ctx: RehearsalContext, facts: Facts, traffic: MemoryTrafficSwitch): Promise<void> {
+async function verify(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints): Promise<void> {
   const [servers, tables, roles, session] = [facts.servers!, facts.tables!, facts.roles!, facts.session!];
   const workload = tables.kind === 'demo' ? 'demo' : 'probe';
+  const writer = facts.loads!.writer;
+  let firstWriteOnTarget: number | undefined;
+  for (const a of writer.acks) {
+    if (a.server === 'target') firstWriteOnTarget = Math.min(firstWriteOnTarget ?? Infinity, a.at);
+  }
   facts.actual = await ctx.phase('inspect outcome', () =>
     inspectOutcome({
       options: ctx.options,
@@ -213,7 +243,18 @@ async function verify(ctx: RehearsalContext, facts: Facts, traffic: MemoryTraffi
         ...(roles.writer.password ? { password: roles.writer.password } : {}),
         workload,
       },
-      traffic,
+      traffic: endpoints.traffic,
+      ...(endpoints.readTraffic
+        ? {
+            reads: {
+              traffic: endpoints.readTraffic,
+              ...(writer.reads.firstOn('target') !== undefined
+                ? { firstOnTarget: writer.reads.firstOn('target')! }
+                : {}),
+              ...(firstWriteOnTarget !== undefined ? { firstWriteOnTarget } : {}),
+            },
+          }
+        : {}),
       targetEndpoint: endpointOf(servers.targetUrl),
       replication: facts.replication!.port,
       runs: session.runs,
@@ -247,10 +288,30 @@ async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
   const runner = loadCutoverRunner();
   runner.catch(() => undefined);
   await prepare(ctx, facts);
-  const traffic = createTrafficSwitch(endpointOf(facts.servers!.sourceUrl));
-  await replicate(ctx, facts, traffic);
-  await cutover(ctx, facts, traffic, runner);
-  await verify(ctx, facts, traffic);
+  const endpoints = createEndpoints(ctx, facts);
+  await replicate(ctx, facts, endpoints);
+  await cutover(ctx, facts, endpoints, runner);
+  await verify(ctx, facts, endpoints);
+}
+
+/**
+ * The application's endpoints, both on the source: the traffic switch, and in read-first a read switch of the
+ * reads' own (otherwise the reads follow the traffic switch). Every change is noted, as the application sees it.
+ */
+function createEndpoints(ctx: RehearsalContext, facts: Facts): Endpoints {
+  const servers = facts.servers!;
+  const labels: Record<string, string> = {
+    [endpointOf(servers.sourceUrl)]: 'source',
+    [endpointOf(servers.targetUrl)]: 'target',
+  };
+  const traffic = createTrafficSwitch(endpointOf(servers.sourceUrl));
+  traffic.onChange((to) => facts.switches.writes.push({ at: nowMs(), to: labels[to] ?? to }));
+  if (!SCENARIO_PLANS[ctx.options.scenario].readSwitch) return { traffic };
+  const readTraffic = createTrafficSwitch(endpointOf(servers.sourceUrl), 'application read endpoint (in memory)');
+  const reads: Array<{ at: number; to: string }> = [];
+  facts.switches = { ...facts.switches, reads };
+  readTraffic.onChange((to) => reads.push({ at: nowMs(), to: labels[to] ?? to }));
+  return { traffic, readTraffic };
 }
 
 async function stopWrites(facts: Facts): Promise<void> {
@@ -287,6 +348,8 @@ function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: E
             acks: writer.acks,
             failures: writer.failures,
             stats: writer.stats(),
+            reads: writer.reads.summary(),
+            readStats: writer.readStats(),
             ...(facts.writerStoppedAt ? { stoppedAt: facts.writerStoppedAt } : {}),
           },
         }
@@ -294,6 +357,12 @@ function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: E
     ...(facts.loads?.command ? { loadCommand: facts.loads.command.result((t) => ctx.secrets.redact(t)) } : {}),
     runs: facts.session?.runs ?? [],
     ...(record ? { record } : {}),
+    // Records of the other executions (read-first: the switch-reads execution's), for their phases.
+    earlierRecords: (facts.session?.snapshots ?? []).filter(
+      (r): r is MigrationRecord => r !== undefined && r.migrationId !== record?.migrationId,
+    ),
+    switches: facts.switches,
+    ...(facts.readSwitch ? { readSwitch: facts.readSwitch } : {}),
     actual: facts.actual,
     verification: facts.verification,
     ...(facts.validation ? { validation: facts.validation } : {}),
@@ -324,7 +393,7 @@ export async function runRehearsal(
       options.demo ? `demo schema, ${options.rows} rows` : 'your tables'
     }, ${options.rate} writes/s`,
   );
-  const facts: Facts = { mark: 0, actual: {}, verification: [] };
+  const facts: Facts = { mark: 0, actual: {}, verification: [], switches: { writes: [] } };
   const work = rehearse(ctx, facts);
   work.catch(() => undefined);
   let failure: Error | undefined;

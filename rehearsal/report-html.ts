@@ -18,6 +18,13 @@ const LABEL = 235;
 const RIGHT = 16;
 const LANE = 18;
 const RATE_H = 150;
+const READ_H = 80;
+const READ_SOURCE = '#9cd4ff';
+const READ_TARGET = '#8fdca2';
+const READ_STALE = '#fb8f44';
+const READ_FAILED = '#cf222e';
+const SWITCH_READS = '#1a7f37';
+const SWITCH_WRITES = '#0550ae';
 
 /** Colours of the cutover phases, in PHASES order (a phase added to the engine gets the next one). */
 const PALETTE = [
@@ -77,9 +84,96 @@ function fmtSeconds(s: number, step: number): string {
   return `${s.toFixed(step < 0.1 ? 2 : step < 1 ? 1 : 0)}s`;
 }
 
+/** Bars of a per-bucket series in [t0, t1], stacked in the order given, with a y axis: SVG parts. */
+function stackedBars(args: {
+  readonly top: number;
+  readonly height: number;
+  readonly t0: number;
+  readonly t1: number;
+  readonly x: (t: number) => number;
+  readonly startedAt: string | null;
+  readonly bucketMs: number;
+  readonly series: ReadonlyArray<{ readonly className: string; readonly values: readonly number[] }>;
+  /** Drawn over the top of each stack (its height: this many of the bucket's total), e.g. the stale reads. */
+  readonly overlay?: { readonly className: string; readonly values: readonly number[] };
+  readonly unit: [string, string];
+  readonly tip: (i: number, at: string) => string;
+  readonly origin: number;
+}): string[] {
+  const { top, height, t0, t1, x, bucketMs } = args;
+  const axisY = top + height;
+  const parts: string[] = [];
+  const start = args.startedAt ? Date.parse(args.startedAt) : NaN;
+  const n = Math.max(0, ...args.series.map((s) => s.values.length));
+  const total = (i: number): number => args.series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0);
+  const shown: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = start + i * bucketMs;
+    if (t + bucketMs >= t0 && t <= t1) shown.push(total(i));
+  }
+  const yStep = niceStep(Math.max(1, ...shown), height < 100 ? 2 : 4);
+  const yMax = Math.max(yStep, Math.ceil(Math.max(1, ...shown) / yStep) * yStep);
+  const y = (v: number): number => axisY - (v / yMax) * height;
+  for (let v = 0; v <= yMax; v += yStep) {
+    parts.push(
+      `<line class="${v === 0 ? 'axis-line' : 'grid'}" x1="${LABEL}" y1="${y(v).toFixed(1)}" x2="${W - RIGHT}" y2="${y(v).toFixed(1)}"/>`,
+      `<text class="axis" x="${LABEL - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v}</text>`,
+    );
+  }
+  parts.push(
+    `<text class="lane" x="${LABEL - 40}" y="${top + height / 2 - 6}" text-anchor="end"><tspan x="${
+      LABEL - 40
+    }">${esc(args.unit[0])}</tspan><tspan x="${LABEL - 40}" dy="15">${esc(args.unit[1])}</tspan></text>`,
+  );
+  if (!Number.isFinite(start)) return parts;
+  // Whole buckets only (a bucket cut by the view's edge would draw as a misleadingly short bar).
+  const full = (bucketMs / (t1 - t0)) * (W - LABEL - RIGHT);
+  const bw = Math.max(0.5, full - (full > 4 ? 1 : 0));
+  for (let i = 0; i < n; i++) {
+    const bt = start + i * bucketMs;
+    if (bt < t0 || bt + bucketMs > t1) continue;
+    const bx = x(bt).toFixed(1);
+    const tip = `<title>${esc(args.tip(i, `+${((bt - args.origin) / 1000).toFixed(1)}s`))}</title>`;
+    let base = 0;
+    for (const s of args.series) {
+      const v = s.values[i] ?? 0;
+      if (!v) continue;
+      parts.push(
+        `<rect class="${s.className}" x="${bx}" y="${y(base + v).toFixed(1)}" width="${bw.toFixed(1)}" height="${(
+          y(base) - y(base + v)
+        ).toFixed(1)}">${tip}</rect>`,
+      );
+      base += v;
+    }
+    const over = args.overlay?.values[i] ?? 0;
+    if (args.overlay && over) {
+      parts.push(
+        `<rect class="${args.overlay.className}" x="${bx}" y="${y(base).toFixed(1)}" width="${bw.toFixed(1)}" height="${(
+          y(base - over) - y(base)
+        ).toFixed(1)}">${tip}</rect>`,
+      );
+    }
+  }
+  return parts;
+}
+
+/** The moments the application's endpoints moved to the target: the reads' own switch, then the writes'. */
+function switchMarks(report: RehearsalReport): Array<{ at: number; label: string; className: string }> {
+  const marks: Array<{ at: number; label: string; className: string }> = [];
+  if (report.readSwitch?.at) {
+    marks.push({ at: Date.parse(report.readSwitch.at), label: 'reads → target', className: 'switch-reads' });
+  }
+  if (report.writeSwitchAt) {
+    marks.push({ at: Date.parse(report.writeSwitchAt), label: 'writes → target', className: 'switch-writes' });
+  }
+  return marks;
+}
+
 /**
  * A timeline: one lane per phase in [from, to], the acknowledged writes per bucket below (stacked source/target,
- * with a y axis), the write freeze highlighted across both. Times on the x axis are seconds since `origin`.
+ * with a y axis), the application's reads below them (source/target, the stale ones marked), the write freeze
+ * highlighted across all, and the moments the reads and the writes were switched to the target. Times on the x
+ * axis are seconds since `origin`.
  */
 function timelineSvg(
   report: RehearsalReport,
@@ -103,7 +197,10 @@ function timelineSvg(
   const laneTop = 26;
   const rateTop = laneTop + lanes.length * LANE + 28;
   const axisY = rateTop + RATE_H;
-  const height = axisY + 40;
+  const reads = report.reads && report.reads.reads > 0 ? report.reads : undefined;
+  const readTop = axisY + 28;
+  const bottom = reads ? readTop + READ_H : axisY;
+  const height = bottom + 40;
   const parts: string[] = [];
 
   // Time axis: seconds since the origin, with a grid.
@@ -113,13 +210,39 @@ function timelineSvg(
   for (let s = firstTick; view.origin + s * 1000 <= t1 + 1e-6; s += step) {
     const xx = x(view.origin + s * 1000);
     parts.push(
-      `<line class="grid" x1="${xx.toFixed(1)}" y1="${laneTop - 4}" x2="${xx.toFixed(1)}" y2="${axisY}"/>`,
-      `<text class="axis" x="${xx.toFixed(1)}" y="${axisY + 16}" text-anchor="middle">${fmtSeconds(s, step)}</text>`,
+      `<line class="grid" x1="${xx.toFixed(1)}" y1="${laneTop - 4}" x2="${xx.toFixed(1)}" y2="${bottom}"/>`,
+      `<text class="axis" x="${xx.toFixed(1)}" y="${bottom + 16}" text-anchor="middle">${fmtSeconds(s, step)}</text>`,
     );
   }
   parts.push(
-    `<text class="axis" x="${((LABEL + W - RIGHT) / 2).toFixed(0)}" y="${axisY + 34}" text-anchor="middle">${esc(view.label)}</text>`,
+    `<text class="axis" x="${((LABEL + W - RIGHT) / 2).toFixed(0)}" y="${bottom + 34}" text-anchor="middle">${esc(view.label)}</text>`,
   );
+  if (reads) {
+    const b = reads.buckets;
+    parts.push(
+      ...stackedBars({
+        top: readTop,
+        height: READ_H,
+        t0,
+        t1,
+        x,
+        startedAt: b.startedAt,
+        bucketMs: b.bucketMs,
+        series: [
+          { className: 'read-source', values: b.source },
+          { className: 'read-target', values: b.target },
+          { className: 'read-failed', values: b.failed },
+        ],
+        overlay: { className: 'read-stale', values: b.stale },
+        unit: ['reads per', `${b.bucketMs} ms`],
+        tip: (i, at) =>
+          `${at}: ${b.source[i] ?? 0} reads on source, ${b.target[i] ?? 0} on target, ${b.stale[i] ?? 0} stale, ${
+            b.failed[i] ?? 0
+          } failed`,
+        origin: view.origin,
+      }),
+    );
+  }
 
   // Write rate per bucket, stacked source/target, with a y axis in writes per bucket.
   const { bucketMs } = report.writeRate;
@@ -200,6 +323,24 @@ function timelineSvg(
     );
   }
 
+  // The switches: a line across everything where the reads, then the writes, moved to the target; each labelled
+  // above the chart it is about (reads: the read chart; writes: the write chart).
+  for (const m of switchMarks(report)) {
+    if (m.at < t0 || m.at > t1) continue;
+    const mx = x(m.at);
+    const labelY = m.className === 'switch-reads' && reads ? readTop - 6 : rateTop - 6;
+    const right = mx + 6 + m.label.length * 7 < W - RIGHT;
+    const at = `+${((m.at - view.origin) / 1000).toFixed(2)}s`;
+    parts.push(
+      `<line class="${m.className}" x1="${mx.toFixed(1)}" y1="${laneTop - 4}" x2="${mx.toFixed(1)}" y2="${bottom}"><title>${esc(
+        `${m.label} at ${at}`,
+      )}</title></line>`,
+      `<text class="${m.className}-label" x="${(right ? mx + 4 : mx - 4).toFixed(1)}" y="${labelY}"${
+        right ? '' : ' text-anchor="end"'
+      }>${esc(`${m.label} ${at}`)}</text>`,
+    );
+  }
+
   // The write freeze, across lanes and rate, labelled above (kept inside the chart). An ongoing one runs to the end.
   const freezeTo = report.freeze.to
     ? Date.parse(report.freeze.to)
@@ -212,7 +353,7 @@ function timelineSvg(
     const text = `write freeze ${freezeText(report)}`;
     const right = fx + fw + 4 + text.length * 7 < W - RIGHT;
     parts.push(
-      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${axisY - 16}"><title>${esc(
+      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${bottom - 16}"><title>${esc(
         text,
       )}</title></rect>`,
       `<text class="freeze-label" x="${(right ? fx + fw + 4 : fx - 4).toFixed(1)}" y="13"${right ? '' : ' text-anchor="end"'}>${esc(text)}</text>`,
@@ -243,10 +384,15 @@ function timelines(report: RehearsalReport): string {
   const phases = report.phases.filter((p) => p.endedAt);
   const rateStart = report.writeRate.startedAt ? Date.parse(report.writeRate.startedAt) : NaN;
   const rateEnd = rateStart + report.writeRate.source.length * report.writeRate.bucketMs;
+  const reads = report.reads?.buckets;
+  const readStart = reads?.startedAt ? Date.parse(reads.startedAt) : NaN;
+  const readEnd = readStart + (reads?.source.length ?? 0) * (reads?.bucketMs ?? 0);
   const times = [
     ...phases.flatMap((p) => [Date.parse(p.startedAt), Date.parse(p.endedAt as string)]),
     rateStart,
     rateEnd,
+    readStart,
+    readEnd,
   ].filter(Number.isFinite);
   if (times.length === 0) return '<p>No timeline data.</p>';
   const origin = timeAxisOrigin(report, times);
@@ -260,10 +406,17 @@ function timelines(report: RehearsalReport): string {
       if (report.freeze.to) to = Math.max(to, Date.parse(report.freeze.to));
     }
     const pad = Math.max(300, (to - from) * 0.15);
+    const marks = switchMarks(report);
     out.push(
       `<h2>Cutover close-up</h2><p class="muted">The cutover phases and the writes the application got acknowledged, per ${esc(
         report.writeRate.bucketMs,
-      )} ms. The shaded band is the write freeze: the longest time no write could commit.</p>`,
+      )} ms${
+        report.reads?.reads ? ', and its reads (the stale ones — behind the latest acknowledged write — in orange)' : ''
+      }. The shaded band is the write freeze: the longest time no write could commit.${
+        marks.length
+          ? ` The vertical lines are the moments the application's ${marks.map((m) => m.label.replace(' → target', '')).join(', then its ')} went to the target.`
+          : ''
+      }</p>`,
       timelineSvg(report, {
         from: from - pad,
         to: to + pad,
@@ -330,6 +483,10 @@ svg text{font:12px system-ui,sans-serif;fill:#1b1f24}.axis{fill:#57606a}.grid{st
 .zebra{fill:#f6f8fa}.bar-label{fill:#57606a;font-size:11px}
 .rate-source{fill:#54aeff}.rate-target{fill:#2da44e}.freeze{fill:#cf222e;fill-opacity:.12;stroke:#cf222e;stroke-opacity:.6;stroke-dasharray:4 3}
 .freeze-label{fill:#cf222e;font-weight:700}
+.read-source{fill:${READ_SOURCE}}.read-target{fill:${READ_TARGET}}.read-failed{fill:${READ_FAILED}}
+.read-stale{fill:${READ_STALE};fill-opacity:.85}
+.switch-reads{stroke:${SWITCH_READS};stroke-width:2;stroke-dasharray:6 3}.switch-writes{stroke:${SWITCH_WRITES};stroke-width:2}
+.switch-reads-label{fill:${SWITCH_READS};font-weight:700}.switch-writes-label{fill:${SWITCH_WRITES};font-weight:700}
 .seg-label{fill:#fff;font-weight:600}.seg-label.dark{fill:#1b1f24}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .legend{margin:4px 0}.legend .swatch{margin-left:12px}
@@ -380,6 +537,68 @@ ${roles ? `<table><tr><th>server</th><th>role</th><th>login</th><th class="num">
 <h2>Left behind</h2>${left}${state.unreadable ? `<p class="bad">Could not read the servers back: ${esc(state.unreadable)}</p>` : ''}`;
 }
 
+/** Seconds since the rehearsal started, as the console shows them. */
+function sinceStart(report: RehearsalReport, iso: string | null | undefined): string {
+  return iso ? `+${((Date.parse(iso) - Date.parse(report.startedAt)) / 1000).toFixed(1)}s` : 'unknown';
+}
+
+/** The read switch in a few words: `+12.3s`, `never`, `none (reads follow the writes)`. */
+function readSwitchText(report: RehearsalReport): string {
+  const sw = report.readSwitch;
+  if (!sw?.own) return 'none (reads follow the writes)';
+  return sw.at ? sinceStart(report, sw.at) : 'never';
+}
+
+/** The reads: per server, when they moved, and what a stale read is. */
+function readsHtml(report: RehearsalReport): string {
+  const r = report.reads;
+  if (!r) return '';
+  const rows = Object.entries(r.byServer)
+    .map(
+      ([server, s]) =>
+        `<tr><td>${esc(server)}</td><td class="num">${esc(s.reads)}</td><td class="num">${esc(s.fresh)}</td><td class="num">${esc(
+          s.stale,
+        )}</td><td class="num${s.failed ? ' bad' : ''}">${esc(s.failed)}</td><td class="num">${
+          s.latency ? `${esc(s.latency.p50Ms)} / ${esc(s.latency.p99Ms)} / ${esc(s.latency.maxMs)} ms` : '-'
+        }</td><td class="muted">${esc(sinceStart(report, r.firstAt[server]))} → ${esc(sinceStart(report, r.lastAt[server]))}</td></tr>`,
+    )
+    .join('');
+  const sw = report.readSwitch;
+  const switched = !sw?.own
+    ? `The reads have no switch of their own in this scenario: they follow the write endpoint${
+        report.writeSwitchAt ? `, which moved to the target at ${esc(sinceStart(report, report.writeSwitchAt))}` : ''
+      }.`
+    : sw.at
+      ? `The read endpoint moved to the target at <b>${esc(sinceStart(report, sw.at))}</b>${
+          sw.revertedAt ? ` and back to the source at ${esc(sinceStart(report, sw.revertedAt))}` : ''
+        }; the writes ${
+          report.writeSwitchAt
+            ? `followed at <b>${esc(sinceStart(report, report.writeSwitchAt))}</b>`
+            : 'stayed on the source'
+        }. The first read the target answered: ${esc(sinceStart(report, r.firstOnTargetAt))}.`
+      : `<span class="bad">The read endpoint never pointed at the target</span>${sw.note ? ` (${esc(sw.note)})` : ''}.`;
+  return `<h2>Reads</h2>
+<p>${esc(r.targetRate)} reads/s asked on ${esc(r.connections)} connections of their own, each looking up the latest acknowledged write by its key; ${esc(
+    r.reads,
+  )} reads, ${esc(r.stale)} stale, ${esc(r.failed)} failed, ${esc(r.retries)} retried attempts (${esc(
+    Object.entries(r.retriedByCode)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ') || 'none',
+  )}). ${switched}</p>
+<p class="muted">A stale read did not find the latest acknowledged write yet: the server answering it is behind the writes by the replication lag. On the target while the writes still go to the source that is the consistency rule of a read-first switch, not a failure; an application that must read its own writes keeps those reads on the writer.</p>
+${rows ? `<table><tr><th>server</th><th class="num">reads</th><th class="num">fresh</th><th class="num">stale</th><th class="num">failed</th><th class="num">latency p50 / p99 / max</th><th>first → last</th></tr>${rows}</table>` : '<p>No read was answered.</p>'}
+${
+  r.failures.length
+    ? `<table><tr><th>failed at</th><th>server</th><th>code</th><th>error</th></tr>${r.failures
+        .map(
+          (f) =>
+            `<tr><td class="muted">${esc(f.at.slice(11, 23))}</td><td>${esc(f.server)}</td><td>${esc(f.code ?? '')}</td><td>${esc(f.message)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : ''
+}`;
+}
+
 export function renderHtmlReport(report: RehearsalReport): string {
   const lostOk = report.lostWrites === 0 && report.verification.length > 0;
   const asExpected = !report.error && report.mismatches.length === 0;
@@ -424,7 +643,7 @@ export function renderHtmlReport(report: RehearsalReport): string {
   const executions = report.cutover.executions
     .map(
       (e) =>
-        `<tr><td>#${e.index + 1}</td><td class="${e.status === 'SUCCEEDED' ? 'ok' : 'bad'}">${esc(e.status)}</td><td>${esc(
+        `<tr><td>#${e.index + 1}${e.mode ? ` <span class="muted">${esc(e.mode)}</span>` : ''}</td><td class="${e.status === 'SUCCEEDED' ? 'ok' : 'bad'}">${esc(e.status)}</td><td>${esc(
           e.error ?? '',
         )}</td><td>${esc(e.lastState ?? '')}</td><td class="num">${esc(formatMs(e.durationMs))}</td><td class="muted">${esc(
           (e.cause ?? '').slice(0, 300),
@@ -481,6 +700,8 @@ ${card('acknowledged writes', String(report.acknowledgedWrites))}
 ${card('found on target', report.writesFoundOnTarget === null ? 'unknown' : String(report.writesFoundOnTarget))}
 ${card('load', `${report.load.achievedRate.toFixed(0)} / ${report.load.targetRate} writes/s`)}
 ${card('retried / failed', `${report.load.retries} / ${report.load.failed}`, report.load.failed ? 'bad' : '')}
+${card('reads (stale / failed)', `${report.reads?.reads ?? 0} (${report.reads?.stale ?? 0} / ${report.reads?.failed ?? 0})`, report.reads?.failed ? 'bad' : '')}
+${card('read switch', readSwitchText(report), report.readSwitch?.own && !report.readSwitch.at ? 'bad' : '')}
 ${card('validation', report.validation.ok ? 'match' : 'MISMATCH', report.validation.ok ? 'ok' : 'bad')}
 ${card('rows', `${report.tables.rowsAreEstimates ? '≈' : ''}${rows}`)}
 ${card('total time', formatMs(report.durationMs))}
@@ -488,7 +709,11 @@ ${card('total time', formatMs(report.durationMs))}
 ${lost}
 <div class="legend muted">commits:${swatch('#54aeff')}on source${swatch('#2da44e')}on target · phases:${swatch('#8c959f')}rehearsal step${swatch(
     '#0969da',
-  )}cutover phase (colour per phase)${swatch('#cf222e')}failed${swatch('#cf222e', 'opacity:.25;outline:1px dashed #cf222e')}write freeze</div>
+  )}cutover phase (colour per phase)${swatch('#cf222e')}failed${swatch('#cf222e', 'opacity:.25;outline:1px dashed #cf222e')}write freeze${
+    report.reads?.reads
+      ? ` · reads:${swatch(READ_SOURCE)}on source${swatch(READ_TARGET)}on target${swatch(READ_STALE)}stale${swatch(READ_FAILED)}failed`
+      : ''
+  }${switchMarks(report).length ? ` · ${swatch(SWITCH_READS)}reads → target${swatch(SWITCH_WRITES)}writes → target` : ''}</div>
 ${timelines(report)}
 <h2>Write freeze: ${esc(freezeText(report))}</h2>
 <p class="muted">${
@@ -532,6 +757,7 @@ ${
       }`
     : ''
 }
+${readsHtml(report)}
 <p class="muted">Source: ${esc(report.servers.source)} · Target: ${esc(report.servers.target)}</p>
 ${serverStateHtml(report)}
 </body></html>

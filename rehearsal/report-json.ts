@@ -1,10 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
+import type { ReadSwitchRecord } from '../lambda/engine/ports';
 import type { CleanupFailure } from './cleanup-ledger';
 import type { CutoverPhaseTimes, FreezeSegment, FreezeWindow } from './freeze';
 import type { LoadCommandResult } from './load-command';
 import type { PhaseTiming } from './progress';
+import type { ReadsSummary } from './read-load';
 import type { Actual, Expectation } from './scenarios';
 import type { ServerState } from './server-state';
 import type { LostWrite, VerificationResult } from './verify';
@@ -24,8 +26,38 @@ export interface ReportPhase {
   readonly kind?: CutoverPhaseTimes['kind'];
 }
 
+/** The application's reads (see read-load.ts): what each server answered, per bucket, and when. */
+export interface ReadsReport extends ReadsSummary {
+  /** Reads per second asked (0: no reads) and the read loop's connections. */
+  readonly targetRate: number;
+  readonly connections: number;
+  /** What the reads' endpoint was: a read switch of their own (read-first), or the write endpoint. */
+  readonly follow: 'read switch' | 'write endpoint';
+  /** When the target first answered a read (ISO); null: it never did. */
+  readonly firstOnTargetAt: string | null;
+  /** Read attempts rejected and retried (the freeze, a switch), by code. */
+  readonly retries: number;
+  readonly retriedByCode: Record<string, number>;
+}
+
+/** Where the reads were switched, apart from the writes (read-first). */
+export interface ReadSwitchReport {
+  /** Whether the reads had a switch of their own; otherwise they follow the writes and `at` is null. */
+  readonly own: boolean;
+  /** When the read endpoint pointed at the target, as the application saw it (ISO); null: never (see `note`). */
+  readonly at: string | null;
+  /** When it pointed back at the source (a rollback, revert-reads); null: it did not. */
+  readonly revertedAt: string | null;
+  /** Why `at` is null. */
+  readonly note?: string;
+  /** The workflow's read-switch record (`<migrationId>#reads`): from, to, switchedAt, revertedAt. */
+  readonly record?: ReadSwitchRecord;
+}
+
 export interface ExecutionSummary {
   readonly index: number;
+  /** The execution input's mode (`execute`, `dry-run`, `switch-reads`). */
+  readonly mode?: string;
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;
@@ -85,6 +117,11 @@ export interface RehearsalReport {
   };
   readonly acknowledgedWrites: number;
   readonly acknowledgedOn: Record<string, number>;
+  /** The application's reads: per server, stale (behind the writes), failed, per bucket. */
+  readonly reads: ReadsReport;
+  readonly readSwitch: ReadSwitchReport;
+  /** When the write endpoint pointed at the target, as the application saw it (ISO); null: it never did. */
+  readonly writeSwitchAt: string | null;
   /** Acknowledged writes by kind: event / order / customer inserts, customer updates, probe rows. */
   readonly acknowledgedByKind: Record<string, number>;
   /** null when the writes were not looked up (see lostWritesUnknownReason). */

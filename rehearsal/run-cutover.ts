@@ -3,7 +3,7 @@
  * one or two executions (the scenario's) — with every step invocation tracked: after Ctrl-C no new step starts,
  * and the clean-up waits for the one in flight, so nothing freezes the source after the freeze was ended.
  */
-import type { CutoverInput, StepEvent } from '../contract';
+import type { CutoverInput, ExecutionMode, StepEvent } from '../contract';
 import { closeSharedPools } from '../lambda/engine/cutover/connections';
 import { trackingNames } from '../lambda/engine/cutover/change-tracking';
 import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
@@ -24,8 +24,9 @@ import type { ReplicationHandle } from './setup-replication';
 import type { Servers } from './setup-servers';
 import { endpointOf } from './start-load';
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
+import { sleep } from '../lambda/engine/validation/concurrency';
 
-export type ExecutionRun = CutoverRunResult & { readonly startedAt: number };
+export type ExecutionRun = CutoverRunResult & { readonly startedAt: number; readonly mode?: ExecutionMode };
 
 /** What the runner's watchdog step returned, when it is a watchdog report. */
 export function watchdogOf(run: Pick<CutoverRunResult, 'watchdog'>): WatchdogReport | undefined {
@@ -75,10 +76,10 @@ export class CutoverSession {
   }
 
   /** Runs one execution; it is recorded in `runs` when it ends, even after the rehearsal stopped waiting for it. */
-  execute(run: () => Promise<CutoverRunResult>): Promise<ExecutionRun> {
+  execute(run: () => Promise<CutoverRunResult>, mode?: ExecutionMode): Promise<ExecutionRun> {
     const startedAt = Date.now();
     const execution = run().then((result) => {
-      const recorded = { ...result, startedAt };
+      const recorded = { ...result, startedAt, ...(mode ? { mode } : {}) };
       this.runs.push(recorded);
       return recorded;
     });
@@ -108,6 +109,7 @@ export function createCutoverSession(
   tables: RehearsedTables,
   replication: ReplicationHandle,
   traffic: MemoryTrafficSwitch,
+  readTraffic?: MemoryTrafficSwitch,
 ): CutoverSession {
   const plan = SCENARIO_PLANS[ctx.options.scenario];
   const { deps } = createCutoverDeps({
@@ -116,27 +118,41 @@ export function createCutoverSession(
     tables: tables.selection,
     replication: plan.wrapReplication(replication.port),
     traffic,
+    ...(readTraffic ? { readTraffic } : {}),
     onNotice: (subject) => {
       ctx.notices.push(subject);
     },
   });
   if (servers.kind === 'external') {
     // The workflow drops its change-tracking slots itself, except past the point of no return (for a resumed run):
-    // a rehearsal removes them in any case.
-    const names = trackingNames(ctx.options.migrationId, ctx.options.mode);
-    ctx.ledger.push({
-      name: `drop the workflow's change-tracking slots ${names.source} (source) and ${names.target} (target)`,
-      run: async () => {
-        await withAdmin(servers.sourceUrl, (c) => dropSlotAndPublication(c, names.source));
-        await withAdmin(servers.targetUrl, (c) => dropSlotAndPublication(c, names.target));
-      },
-    });
+    // a rehearsal removes them in any case. A switch-reads execution tracks changes as a dry run does.
+    const modes = new Set(
+      Array.from({ length: plan.executions }, (_, i) => engineMode(plan.executionMode(i, ctx.options.mode))),
+    );
+    for (const mode of modes) {
+      const names = trackingNames(ctx.options.migrationId, mode);
+      ctx.ledger.push({
+        name: `drop the workflow's change-tracking slots ${names.source} (source) and ${names.target} (target)`,
+        run: async () => {
+          await withAdmin(servers.sourceUrl, (c) => dropSlotAndPublication(c, names.source));
+          await withAdmin(servers.targetUrl, (c) => dropSlotAndPublication(c, names.target));
+        },
+      });
+    }
   }
   ctx.ledger.push({ name: 'close the cutover connections', run: () => closeSharedPools(deps) });
   return new CutoverSession(ctx, deps);
 }
 
-/** Runs the scenario's executions, logging the states as they run and the phases at the end. */
+/** The engine's mode of an execution: switch-reads and revert-reads check (and track) as a dry run does. */
+export function engineMode(mode: ExecutionMode): 'dry-run' | 'execute' {
+  return mode === 'execute' ? 'execute' : 'dry-run';
+}
+
+/**
+ * Runs the scenario's executions, logging the states as they run and the phases at the end. read-first: the reads
+ * run on the target for `--observe-reads` seconds after the switch-reads execution, before the cutover.
+ */
 export async function runExecutions(
   ctx: RehearsalContext,
   session: CutoverSession,
@@ -148,9 +164,10 @@ export async function runExecutions(
   const plan = SCENARIO_PLANS[options.scenario];
   const input = {
     migrationId: options.migrationId,
-    mode: options.mode,
     applicationRoles: roles.frozen,
     switchTrafficTo: endpointOf(servers.targetUrl),
+    // Locally there is no replica: the target itself is the "reader endpoint".
+    ...(plan.readSwitch ? { switchReadsTo: endpointOf(servers.targetUrl) } : {}),
     lagThresholdSeconds: options.lagThresholdSeconds,
     consecutiveChecks: options.consecutiveChecks,
     syncTimeoutSeconds: options.syncTimeoutSeconds,
@@ -158,19 +175,25 @@ export async function runExecutions(
     requireApproval: false,
   };
   for (let i = 0; i < plan.executions; i++) {
-    const label = plan.executions > 1 ? `cutover execution ${i + 1}/${plan.executions}` : 'cutover';
+    const mode = plan.executionMode(i, options.mode);
+    const label =
+      plan.executions > 1
+        ? `cutover execution ${i + 1}/${plan.executions}${plan.readSwitch ? ` (mode ${mode})` : ''}`
+        : 'cutover';
     const run = await ctx.phase(
       label,
       () =>
-        session.execute(() =>
-          runner.runCutover({
-            definition: runner.definition,
-            stepHandler: session.stepHandler(i),
-            input,
-            waitTimeOverrideMs: options.pollMs,
-            onStateEvent: stateEventLogger(ctx.progress),
-            signal: ctx.stop.signal,
-          }),
+        session.execute(
+          () =>
+            runner.runCutover({
+              definition: runner.definition,
+              stepHandler: session.stepHandler(i),
+              input: { ...input, mode },
+              waitTimeOverrideMs: options.pollMs,
+              onStateEvent: stateEventLogger(ctx.progress),
+              signal: ctx.stop.signal,
+            }),
+          mode,
         ),
       (r) => `${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
     );
@@ -178,6 +201,12 @@ export async function runExecutions(
     if (run.status === 'ABORTED') ctx.stop.check();
     if (run.status === 'FAILED') {
       ctx.progress.log(`  execution failed: ${run.error}: ${(run.cause ?? '').slice(0, 300)}`);
+    }
+    if (run.status !== 'SUCCEEDED' && !plan.continueAfterFailure) break;
+    if (i === plan.observeReadsAfter && i < plan.executions - 1 && options.readObservationSeconds > 0) {
+      await ctx.phase(`reads on the target, writes on the source (${options.readObservationSeconds}s)`, () =>
+        sleep(options.readObservationSeconds * 1000),
+      );
     }
   }
   const record = await session.record();

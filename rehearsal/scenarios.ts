@@ -1,4 +1,4 @@
-import { FREEZE_PHASES, PHASES, type PhaseName, type StepEvent, type StepName } from '../contract';
+import { FREEZE_PHASES, PHASES, type ExecutionMode, type PhaseName, type StepEvent, type StepName } from '../contract';
 import type { StepHandler } from '../lambda/engine/cutover/steps';
 import type { MigrationRecord, ReplicationPort, ReplicationStatus } from '../lambda/engine/ports';
 
@@ -20,6 +20,16 @@ export interface Expectation {
   readonly trafficSwitched: boolean;
   /** Whether replication was stopped at the end. */
   readonly replicationStopped: boolean;
+  /**
+   * Whether the reads have a switch of their own (read-first) and it points at the target at the end. false in
+   * the other scenarios: there the application's reads follow the write endpoint, they have no switch to move.
+   */
+  readonly readsSwitched?: boolean;
+  /**
+   * read-first: the application's reads were answered by the target before any of its writes was (or while every
+   * write stayed on the source) — measured from the reads, not from the switch.
+   */
+  readonly readsOnTargetFirst?: boolean;
   /** resume: the second execution skipped the phases the first had finished. */
   readonly resumedSkippedDonePhases?: boolean;
 }
@@ -29,8 +39,20 @@ export type Actual = { [K in keyof Expectation]?: Expectation[K] };
 export interface ScenarioPlan {
   readonly name: Scenario;
   readonly description: string;
-  /** Executions of the state machine with the same migrationId (resume: 2). */
+  /** Executions of the state machine with the same migrationId (resume, read-first: 2). */
   readonly executions: number;
+  /** The execution input's `mode` of execution `index` (0-based), for the rehearsal's `--mode`. */
+  executionMode(index: number, mode: RehearsalMode): ExecutionMode;
+  /** Whether a failed execution is followed by the next one (resume: yes, that is the point; read-first: no). */
+  readonly continueAfterFailure: boolean;
+  /**
+   * The application's reads have a read switch of their own, which the workflow moves (`switchReadsTo` = the
+   * target: locally there is no replica, the target itself is the "reader endpoint"). Otherwise the reads follow
+   * the write endpoint.
+   */
+  readonly readSwitch: boolean;
+  /** After this execution (0-based) the reads run on the target for `--observe-reads` seconds. */
+  readonly observeReadsAfter?: number;
   /** Replication as the workflow sees it (lag-timeout: lag never converges). */
   wrapReplication(port: ReplicationPort): ReplicationPort;
   /** The step handler of execution `index` (0-based); `record` reads the execution's state record. */
@@ -90,10 +112,15 @@ export function laggingReplication(port: ReplicationPort, lagSeconds = 3600): Re
 }
 
 const same = <T>(x: T): T => x;
+const rehearsalMode = (_index: number, mode: RehearsalMode): ExecutionMode => mode;
+
+/** Every scenario but read-first: one kind of execution, reads follow the writes. */
+const WRITES_ONLY = { executionMode: rehearsalMode, continueAfterFailure: true, readSwitch: false } as const;
 
 export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
   happy: {
     name: 'happy',
+    ...WRITES_ONLY,
     description: `cutover under load: ${FREEZE_PHASES.join(' → ')} while writes wait, then the rest on the target`,
     executions: 1,
     wrapReplication: same,
@@ -107,6 +134,7 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
             sourceWritable: false,
             trafficSwitched: true,
             replicationStopped: true,
+            readsSwitched: false,
           }
         : {
             executionStatus: 'SUCCEEDED',
@@ -114,10 +142,12 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
             sourceWritable: true,
             trafficSwitched: false,
             replicationStopped: false,
+            readsSwitched: false,
           },
   },
   'lag-timeout': {
     name: 'lag-timeout',
+    ...WRITES_ONLY,
     description: 'replication lag never converges: the workflow gives up waiting, nothing is frozen',
     executions: 1,
     wrapReplication: (port) => laggingReplication(port),
@@ -129,10 +159,12 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
       sourceWritable: true,
       trafficSwitched: false,
       replicationStopped: false,
+      readsSwitched: false,
     }),
   },
   'fail-during-freeze': {
     name: 'fail-during-freeze',
+    ...WRITES_ONLY,
     description:
       'the step after the freeze fails while writes are frozen: rollback restores the source, the load continues there',
     executions: 1,
@@ -147,10 +179,12 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
       sourceWritable: true,
       trafficSwitched: false,
       replicationStopped: false,
+      readsSwitched: false,
     }),
   },
   resume: {
     name: 'resume',
+    ...WRITES_ONLY,
     description:
       'the first execution fails past the point of no return (no rollback possible); a second execution with the same migrationId resumes and completes',
     executions: 2,
@@ -166,8 +200,42 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
       sourceWritable: false,
       trafficSwitched: true,
       replicationStopped: true,
+      readsSwitched: false,
       resumedSkippedDonePhases: true,
     }),
+  },
+  'read-first': {
+    name: 'read-first',
+    description:
+      "reads first: a switch-reads execution moves the application's reads to the target while the writes stay on the source; then the cutover moves the writes",
+    executions: 2,
+    executionMode: (index, mode) => (index === 0 ? 'switch-reads' : mode),
+    continueAfterFailure: false,
+    readSwitch: true,
+    observeReadsAfter: 0,
+    wrapReplication: same,
+    wrapStepHandler: same,
+    expected: (mode) =>
+      mode === 'execute'
+        ? {
+            executionStatus: 'SUCCEEDED',
+            migrationStatus: 'succeeded',
+            froze: true,
+            sourceWritable: false,
+            trafficSwitched: true,
+            replicationStopped: true,
+            readsSwitched: true,
+            readsOnTargetFirst: true,
+          }
+        : {
+            executionStatus: 'SUCCEEDED',
+            froze: false,
+            sourceWritable: true,
+            trafficSwitched: false,
+            replicationStopped: false,
+            readsSwitched: true,
+            readsOnTargetFirst: true,
+          },
   },
 };
 

@@ -2,7 +2,9 @@
  * Part 4 of a rehearsal: the writes that run through the cutover. The rehearsal's own writer — the demo shop's
  * mix, or the probe (one row per write in zdm_cutover.rehearsal_probe) with the user's tables — runs in a worker
  * thread as the application (or probe) role and follows the traffic switch; its acknowledged writes prove that
- * nothing was lost and measure the freeze. The user's `--load` command runs beside it against the source.
+ * nothing was lost and measure the freeze. Beside the writes the application reads (`--read-rate`, on connections
+ * of its own): each read looks up the latest acknowledged write on the server the read endpoint names — the read
+ * switch in read-first, the write endpoint otherwise. The user's `--load` command runs beside it against the source.
  */
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
 import { sleep } from '../lambda/engine/validation/concurrency';
@@ -12,6 +14,7 @@ import type { RehearsedTables } from './rehearsed-tables';
 import type { RehearsalContext } from './run-context';
 import type { Servers } from './setup-servers';
 import { ThreadedWriteLoad } from './threaded-load';
+import { READ_CONNECTIONS, type ReadTally } from './read-load';
 import { nowMs, type WriteLoadStats } from './write-load';
 
 export interface Loads {
@@ -33,6 +36,8 @@ export async function startLoads(
   tables: RehearsedTables,
   roles: RehearsalRoles,
   traffic: MemoryTrafficSwitch,
+  /** The reads' own switch (read-first); otherwise the reads follow `traffic`. */
+  readTraffic?: MemoryTrafficSwitch,
 ): Promise<Loads> {
   const { options } = ctx;
   const sourceEndpoint = endpointOf(servers.sourceUrl);
@@ -43,6 +48,9 @@ export async function startLoads(
     role: roles.writer.name,
     ...(roles.writer.password !== undefined ? { password: roles.writer.password } : {}),
     endpoints: traffic,
+    readEndpoints: readTraffic ?? traffic,
+    readRate: options.readRate,
+    readConnections: READ_CONNECTIONS,
     labels: { [sourceEndpoint]: 'source', [endpointOf(servers.targetUrl)]: 'target' },
     ...(tables.kind === 'demo' ? { customerIds: tables.rows['app.customers'] } : {}),
   });
@@ -83,14 +91,35 @@ export async function startLoads(
 
 function startLoadTicker(
   ctx: RehearsalContext,
-  load: { stats(): WriteLoadStats },
+  load: { stats(): WriteLoadStats; readonly reads: ReadTally },
   traffic: MemoryTrafficSwitch,
   sourceEndpoint: string,
 ): () => void {
   let lastCount = 0;
   let lastTime = nowMs();
   let lastRetries = 0;
+  let lastAnswered: Record<string, number> = {};
+  let lastStale = 0;
+  let lastReadTime = nowMs();
   let where = 'source';
+  // Where the reads went in the last second: the servers that answered them (from the reads themselves).
+  const reads = (): string => {
+    if (ctx.options.readRate <= 0) return '';
+    const answered = load.reads.answered();
+    const stale = load.reads.stale();
+    const t = nowMs();
+    const delta = Object.entries(answered)
+      .map(([server, n]) => [server, n - (lastAnswered[server] ?? 0)] as const)
+      .filter(([, n]) => n > 0);
+    const total = delta.reduce((sum, [, n]) => sum + n, 0);
+    const s = stale - lastStale;
+    const on = delta.length === 1 ? `on ${delta[0][0]}` : delta.map(([server, n]) => `${server} ${n}`).join(', ');
+    lastAnswered = answered;
+    lastStale = stale;
+    const rate = (total * 1000) / (t - lastReadTime);
+    lastReadTime = t;
+    return `; reads: ${rate.toFixed(0)}/s${on ? ` ${delta.length === 1 ? on : `(${on})`}` : ''}${s ? `, ${s} stale` : ''}`;
+  };
   return ctx.progress.ticker(1000, () => {
     void traffic.current().then((e) => (where = e === sourceEndpoint ? 'source' : 'target'));
     const stats = load.stats();
@@ -102,6 +131,6 @@ function startLoadTicker(
     lastRetries = stats.retries;
     return `  writes: ${rate.toFixed(0)}/s on ${where}, ${stats.acknowledged} acknowledged${
       retries ? `, ${retries} retried` : ''
-    }${stats.blocked ? `, ${stats.blocked} connection(s) waiting` : ''}${stats.failed ? `, ${stats.failed} failed` : ''}`;
+    }${stats.blocked ? `, ${stats.blocked} connection(s) waiting` : ''}${stats.failed ? `, ${stats.failed} failed` : ''}${reads()}`;
   });
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, LoadWorkerData, ToWorker } from './load-worker';
+import { ReadTally, type ReadLoadStats } from './read-load';
 import type { AckedWrite, WriteFailure, WriteLoadStats } from './write-load';
 
 /** The endpoint the application reads, with change notifications (the memory traffic switch). */
@@ -9,21 +10,27 @@ export interface WatchedEndpoint {
   onChange(listener: (endpoint: string) => void): () => void;
 }
 
-export interface ThreadedWriteLoadOptions extends Omit<LoadWorkerData, 'endpoint'> {
+export interface ThreadedWriteLoadOptions extends Omit<LoadWorkerData, 'endpoint' | 'readEndpoint'> {
   readonly endpoints: WatchedEndpoint;
+  /** Where the reads go: a read switch of their own, or the same switch as the writes. */
+  readonly readEndpoints: WatchedEndpoint;
 }
 
 /**
- * The application load (`WriteLoad`) in a worker thread. Changes of the traffic switch are forwarded to it at
- * once; acknowledgements stream back every 50 ms. Same surface as `WriteLoad` for the rehearsal.
+ * The application load (`WriteLoad` and its reads, `ReadLoad`) in a worker thread. Changes of the traffic switch
+ * and of the read endpoint are forwarded to it at once; acknowledgements and read samples stream back every 50 ms
+ * (the samples are folded into `reads`, a bounded summary). Same surface as `WriteLoad` for the rehearsal.
  */
 export class ThreadedWriteLoad {
   readonly acks: AckedWrite[] = [];
   readonly failures: WriteFailure[] = [];
+  /** The reads so far. */
+  readonly reads = new ReadTally();
   private worker?: Worker;
   private latest: WriteLoadStats = { acknowledged: 0, retries: 0, failed: 0, retriedByCode: {}, blocked: 0 };
+  private latestReads: ReadLoadStats = { retries: 0, retriedByCode: {}, blocked: 0 };
   private stopped?: Promise<void>;
-  private unsubscribe?: () => void;
+  private unsubscribe: Array<() => void> = [];
   private exited = false;
 
   constructor(private readonly options: ThreadedWriteLoadOptions) {}
@@ -32,14 +39,18 @@ export class ThreadedWriteLoad {
   async start(): Promise<void> {
     const endpoint = await this.options.endpoints.current();
     if (!endpoint) throw new Error('the traffic switch has no endpoint');
-    const { endpoints: _endpoints, ...rest } = this.options;
-    const data: LoadWorkerData = { ...rest, endpoint };
+    const readEndpoint = await this.options.readEndpoints.current();
+    if (!readEndpoint) throw new Error('the read endpoint is not set');
+    const { endpoints: _endpoints, readEndpoints: _readEndpoints, ...rest } = this.options;
+    const data: LoadWorkerData = { ...rest, endpoint, readEndpoint };
     const worker = new Worker(bootstrap(), { eval: true, workerData: data });
     this.worker = worker;
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'acks' || message.type === 'stopped') {
         for (const a of message.acks) this.acks.push(a);
+        for (const r of [...message.reads].sort((a, b) => a.at - b.at)) this.reads.add(r);
         this.latest = message.stats;
+        this.latestReads = message.readStats;
       }
       if (message.type === 'stopped') this.failures.push(...message.failures);
       if (message.type === 'error')
@@ -56,7 +67,10 @@ export class ThreadedWriteLoad {
     worker.on('exit', () => {
       this.exited = true;
     });
-    this.unsubscribe = this.options.endpoints.onChange((e) => this.post({ type: 'endpoint', endpoint: e }));
+    this.unsubscribe = [
+      this.options.endpoints.onChange((e) => this.post({ type: 'endpoint', endpoint: e })),
+      this.options.readEndpoints.onChange((e) => this.post({ type: 'read-endpoint', endpoint: e })),
+    ];
   }
 
   get running(): boolean {
@@ -71,11 +85,16 @@ export class ThreadedWriteLoad {
     };
   }
 
+  /** Retried read attempts (the reads themselves are in `reads`). */
+  readStats(): ReadLoadStats {
+    return this.latestReads;
+  }
+
   /** Stops the load, waits for writes in flight and the last acknowledgements. */
   stop(): Promise<void> {
     this.stopped ??= new Promise<void>((resolve) => {
       const worker = this.worker;
-      this.unsubscribe?.();
+      for (const off of this.unsubscribe) off();
       if (!worker || this.exited) return resolve();
       const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 15_000);
       worker.once('exit', () => {

@@ -113,7 +113,8 @@ export function isRetryable(error: unknown): boolean {
   );
 }
 
-function errorCode(error: unknown): string {
+/** A short code for an error: its SQLSTATE / errno, or `terminated` / `timeout` / `other`. */
+export function errorCode(error: unknown): string {
   const e = error as { code?: unknown; message?: unknown };
   if (typeof e?.code === 'string') return e.code;
   const message = typeof e?.message === 'string' ? e.message : String(error);
@@ -162,6 +163,11 @@ export class WriteLoad {
 
   get running(): boolean {
     return this.workers.length > 0 && !this.stopping;
+  }
+
+  /** The most recently acknowledged write (what the application's reads look up). */
+  latestAck(): AckedWrite | undefined {
+    return this.acks[this.acks.length - 1];
   }
 
   /** Stops issuing writes, waits for those in flight, closes the connections. */

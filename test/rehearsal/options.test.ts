@@ -157,6 +157,28 @@ describe('rehearsal options', () => {
     expect(options(['--scenario', 'lag-timeout']).syncTimeoutSeconds).toBe(3);
   });
 
+  test('reads: --read-rate (default 50, 0 = none), and read-first with --observe-reads', () => {
+    expect(options([])).toMatchObject({ readRate: 50, readObservationSeconds: 2 });
+    expect(options(['--read-rate', '0']).readRate).toBe(0);
+    expect(options(['--scenario', 'read-first', '--read-rate', '20', '--observe-reads', '0.5'])).toMatchObject({
+      scenario: 'read-first',
+      mode: 'execute',
+      readRate: 20,
+      readObservationSeconds: 0.5,
+    });
+    expect(options(['--scenario', 'read-first', '--mode', 'dry-run']).mode).toBe('dry-run');
+    expect(failure(['--scenario', 'read-first', '--read-rate', '0']).message).toMatch(
+      /--scenario read-first shows where the reads go: it needs --read-rate above 0/,
+    );
+    expect(failure(['--observe-reads', '3']).message).toMatch(
+      /--observe-reads applies to --scenario read-first .*got --scenario happy/,
+    );
+    expect(failure(['--read-rate=-1']).message).toMatch(/--read-rate must be a number from 0 to 10000/);
+    expect(USAGE).toMatch(/read-first: an execution with mode switch-reads/);
+    expect(USAGE).toMatch(/--read-rate <n>/);
+    expect(USAGE).toMatch(/--observe-reads <s>/);
+  });
+
   test('--help', () => {
     expect(parseRehearsalArgs(['--help'])).toEqual({ help: true });
     expect(parseRehearsalArgs(['-h'])).toEqual({ help: true });
@@ -164,7 +186,7 @@ describe('rehearsal options', () => {
 
   test('fails when the scenario is unknown, naming it', () => {
     expect(failure(['--scenario', 'sunny']).message).toBe(
-      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, got "sunny"',
+      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, read-first, got "sunny"',
     );
   });
 

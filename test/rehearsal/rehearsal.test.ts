@@ -110,6 +110,15 @@ describe('npm run rehearse --demo, in-process', () => {
     const ran = FREEZE_PHASES.filter((p) => report.cutover.phases.some((c) => c.name === p && c.status !== 'skipped'));
     expect(ran).toContain('freezeWrites');
     expect(report.freeze.breakdown.map((b) => b.name)).toEqual(expect.arrayContaining(ran));
+    // The application's reads have no switch of their own here: they follow the write endpoint, to the target.
+    expect(report.actual.readsSwitched).toBe(false);
+    expect(report.readSwitch).toMatchObject({ own: false, at: null });
+    expect(report.reads).toMatchObject({ follow: 'write endpoint', failed: 0, lastServer: 'target' });
+    expect(report.reads.byServer.source.reads).toBeGreaterThan(0);
+    expect(report.reads.byServer.target.reads).toBeGreaterThan(0);
+    // (the main thread's and the load worker's clocks may differ by a fraction of a millisecond)
+    expect(Date.parse(report.reads.firstOnTargetAt!)).toBeGreaterThanOrEqual(Date.parse(report.writeSwitchAt!) - 5);
+    expect(run.output.join('\n')).toMatch(/read switch +none — the reads follow the write endpoint \(writes → target/);
     // A rehearsal is a rehearsal: the roles it froze were restored, then dropped with everything else it made.
     expect(report.cutover.restoredByRehearsal?.length).toBeGreaterThan(0);
     await expectLeftAsTheyWere(run);
@@ -130,6 +139,9 @@ describe('npm run rehearse --demo, in-process', () => {
       replicationStopped: false,
     });
     expect(report.acknowledgedOn.target).toBeUndefined();
+    expect(report.reads.byServer.target).toBeUndefined();
+    expect(report.reads.byServer.source.reads).toBeGreaterThan(0);
+    expect(report.writeSwitchAt).toBeNull();
     expect(report.freeze.status).toBe('none');
     expect(report.writeFreezeMs).toBeLessThan(2000);
     await expectLeftAsTheyWere(run);

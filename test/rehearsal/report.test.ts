@@ -19,6 +19,7 @@ import {
 } from '../../rehearsal/freeze';
 import { resolveRehearsalOptions } from '../../rehearsal/options';
 import { painter, stdoutWantsColor } from '../../rehearsal/progress';
+import { freshnessQuery, ReadTally, type ReadSample } from '../../rehearsal/read-load';
 import { esc, renderHtmlReport, timeAxisOrigin, writeHtmlReport } from '../../rehearsal/report-html';
 import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../rehearsal/report-json';
 import { SCENARIO_PLANS } from '../../rehearsal/scenarios';
@@ -37,6 +38,27 @@ function ack(atMs: number, server = 'source', serverAtMs = atMs - 1): AckedWrite
     server,
     latencyMs: 1,
   };
+}
+
+function read(atMs: number, server = 'source', outcome: ReadSample['outcome'] = 'fresh', latencyMs = 1): ReadSample {
+  return {
+    at: T0 + atMs,
+    server,
+    outcome,
+    latencyMs,
+    retries: 0,
+    ...(outcome === 'failed' ? { code: '42501', message: 'permission denied for table probe' } : {}),
+  };
+}
+
+/** A read every 20 ms: on the source until 500, then on the target (every fifth stale until the writes moved). */
+function readsAround(): ReadTally {
+  const tally = new ReadTally();
+  for (let t = 0; t <= 2000; t += 20) {
+    const server = t < 500 ? 'source' : 'target';
+    tally.add(read(t, server, server === 'target' && t < 1400 && t % 100 === 0 ? 'stale' : 'fresh'));
+  }
+  return tally;
 }
 
 function phase(name: string, from: number, to: number, status = 'succeeded'): CutoverPhaseTimes {
@@ -173,7 +195,10 @@ function input(extra: Partial<ReportInput> = {}): ReportInput {
       failures: [],
       stats: { acknowledged: acks.length, retries: 30, failed: 0, retriedByCode: { '28000': 30 }, blocked: 0 },
       stoppedAt: T0 + 2100,
+      reads: readsAround().summary(),
+      readStats: { retries: 0, retriedByCode: {}, blocked: 0 },
     },
+    switches: { writes: [{ at: T0 + 1096, to: 'target' }] },
     runs: [],
     record: {
       migrationId: 'rehearsal-1',
@@ -193,6 +218,7 @@ function input(extra: Partial<ReportInput> = {}): ReportInput {
       sourceWritable: false,
       trafficSwitched: true,
       replicationStopped: true,
+      readsSwitched: false,
     },
     verification: [
       { database: 'target', checked: acks.length, found: acks.length, lost: 0, samples: [], durationMs: 1 },
@@ -377,6 +403,9 @@ describe('reports', () => {
       writeFreezeMs: 400,
       freeze: { status: 'ended' },
       validation: { ok: true },
+      reads: { reads: expect.any(Number), stale: expect.any(Number), failed: 0, byServer: expect.any(Object) },
+      readSwitch: { own: false, at: null },
+      writeSwitchAt: expect.any(String),
     });
     for (const p of json.phases) {
       expect(p).toEqual(
@@ -391,6 +420,199 @@ describe('reports', () => {
 
   test('esc escapes HTML', () => {
     expect(esc(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});
+
+describe('reads', () => {
+  test('the tally keeps counts per server and per bucket, stale and failed apart, bounded whatever the reads', () => {
+    const tally = readsAround();
+    tally.add(read(2010, 'target', 'failed'));
+    const r = tally.summary();
+    expect(r).toMatchObject({ reads: 102, stale: 9, failed: 1, lastServer: 'target' });
+    expect(r.byServer.source).toMatchObject({ reads: 25, fresh: 25, stale: 0, failed: 0 });
+    expect(r.byServer.target).toMatchObject({ reads: 77, stale: 9, failed: 1 });
+    expect(r.firstAt).toEqual({ source: iso(0), target: iso(500) });
+    expect(r.lastAt.source).toBe(iso(480));
+    expect(r.failedByCode).toEqual({ '42501': 1 });
+    expect(r.failures).toEqual([expect.objectContaining({ server: 'target', code: '42501' })]);
+    expect(r.buckets).toMatchObject({ bucketMs: 100, startedAt: iso(0) });
+    expect(r.buckets.source.slice(0, 6)).toEqual([5, 5, 5, 5, 5, 0]);
+    expect(r.buckets.target.slice(4, 7)).toEqual([0, 5, 5]);
+    expect(r.buckets.stale.slice(4, 7)).toEqual([0, 1, 1]);
+    expect(r.buckets.failed[20]).toBe(1);
+    // Every series has one entry per bucket; more reads in the same time add no entries.
+    const lengths = new Set(
+      Object.values(r.buckets)
+        .filter(Array.isArray)
+        .map((a) => (a as number[]).length),
+    );
+    expect(lengths).toEqual(new Set([21]));
+    for (let i = 0; i < 5000; i++) tally.add(read(1000 + (i % 1000), 'target', 'fresh', 1 + (i % 100)));
+    expect(tally.summary().buckets.target).toHaveLength(21);
+  });
+
+  test('latency quantiles are within 10% of the exact value', () => {
+    const tally = new ReadTally();
+    for (let i = 1; i <= 1000; i++) tally.add(read(i, 'target', 'fresh', i / 10));
+    const latency = tally.summary().byServer.target.latency!;
+    expect(latency.maxMs).toBe(100);
+    expect(latency.p50Ms).toBeGreaterThanOrEqual(50);
+    expect(latency.p50Ms).toBeLessThanOrEqual(55);
+    expect(latency.p99Ms).toBeGreaterThanOrEqual(99);
+    expect(latency.p99Ms).toBeLessThanOrEqual(100);
+    expect(latency.meanMs).toBe(50.1);
+  });
+
+  test("a read looks up the latest acknowledged write by its key; an update's by its version", () => {
+    const insert = freshnessQuery({ ...ack(1), kind: 'event', key: 'e-1' });
+    expect(insert.text).toBe('SELECT 1 AS found FROM app.events WHERE id = $1');
+    expect(insert.values).toEqual(['e-1']);
+    expect(insert.fresh([])).toBe(false);
+    expect(insert.fresh([{ found: 1 }])).toBe(true);
+    const update = freshnessQuery({ ...ack(1), kind: 'update', key: '7', version: 5 });
+    expect(update.text).toBe('SELECT version FROM app.customers WHERE id = $1');
+    expect(update.fresh([{ version: '4' }])).toBe(false);
+    expect(update.fresh([{ version: '5' }])).toBe(true);
+    expect(update.fresh([{ version: 6 }])).toBe(true);
+    expect(freshnessQuery(ack(1)).text).toBe('SELECT 1 AS found FROM zdm_cutover.rehearsal_probe WHERE id = $1');
+  });
+
+  test('reads that follow the writes: per server in the report, no read switch, said so', () => {
+    const report = sampleReport();
+    expect(report.reads).toMatchObject({
+      follow: 'write endpoint',
+      targetRate: OPTIONS.readRate,
+      connections: 2,
+      reads: 101,
+      stale: 9,
+      firstOnTargetAt: iso(500),
+      lastServer: 'target',
+      byServer: { source: { reads: 25 }, target: { reads: 76, stale: 9 } },
+    });
+    expect(report.readSwitch).toEqual({
+      own: false,
+      at: null,
+      revertedAt: null,
+      note: expect.stringMatching(/follow the write endpoint/),
+    });
+    expect(report.writeSwitchAt).toBe(iso(1096));
+    const text = summaryLines(report, OPTIONS).join('\n');
+    expect(text).toMatch(/\n {2}reads +101 answered: source 25, target 76 \(9 stale\); 0 failed, 0 retried attempts\n/);
+    expect(text).toMatch(/stale: did not find the latest acknowledged write yet/);
+    expect(text).toMatch(/read switch +none — the reads follow the write endpoint \(writes → target at \+6\.1s\)/);
+    const html = renderHtmlReport(report);
+    expect(html).toContain('<h2>Reads</h2>');
+    expect(html).toContain('class="read-target"');
+    expect(html).toContain('class="read-stale"');
+    expect(html).toMatch(/<line class="switch-writes"/);
+    expect(html).not.toMatch(/<line class="switch-reads"/);
+  });
+
+  test('read-first: the read switch and the write switch, in that order, on the timeline and in the summary', () => {
+    const plan = SCENARIO_PLANS['read-first'];
+    const report = sampleReport({
+      options: { ...OPTIONS, scenario: 'read-first' },
+      plan,
+      actual: { ...input().actual, readsSwitched: true, readsOnTargetFirst: true },
+      switches: { writes: [{ at: T0 + 1096, to: 'target' }], reads: [{ at: T0 + 490, to: 'target' }] },
+      readSwitch: {
+        target: 'application read endpoint (in memory)',
+        from: 'postgres://127.0.0.1:1/shop',
+        to: 'postgres://127.0.0.1:2/shop',
+        switchedAt: iso(490),
+        switchedBy: 'rehearsal-1#switch-reads#x',
+      },
+      earlierRecords: [
+        {
+          migrationId: 'rehearsal-1#switch-reads#2026-01-01T00:00:00.000Z',
+          mode: 'dry-run',
+          status: 'succeeded',
+          createdAt: iso(0),
+          updatedAt: iso(495),
+          phases: { switchReads: { status: 'succeeded', startedAt: iso(488), endedAt: iso(491) } },
+        },
+      ],
+    });
+    expect(report.ok).toBe(true);
+    expect(report.readSwitch).toMatchObject({
+      own: true,
+      at: iso(490),
+      revertedAt: null,
+      record: { switchedAt: iso(490) },
+    });
+    expect(report.reads.follow).toBe('read switch');
+    expect(report.cutover.phases).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'switchReads', execution: 'switch-reads execution' })]),
+    );
+    expect(report.phases).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'switchReads', detail: 'switch-reads execution' })]),
+    );
+    const text = summaryLines(report, OPTIONS).join('\n');
+    expect(text).toMatch(/read switch +reads → target at \+5\.5s, writes → target at \+6\.1s \(606 ms later\)/);
+    expect(text).toMatch(/first read answered by the target at \+5\.5s; the last read was answered by the target/);
+    expect(text).toMatch(/reads switched to the target, reads on the target before the writes/);
+    const html = renderHtmlReport(report);
+    const readsMark = html.indexOf('<line class="switch-reads"');
+    expect(readsMark).toBeGreaterThan(0);
+    expect(html).toMatch(/<line class="switch-writes"/);
+    expect(html).toContain('reads → target +5.49s');
+    expect(html).toContain('writes → target +6.10s');
+    expect(html).toMatch(
+      /The read endpoint moved to the target at <b>\+5\.5s<\/b>; the writes followed at <b>\+6\.1s<\/b>/,
+    );
+  });
+
+  test('unknown is unknown: a read switch that never happened, reads that never ran', () => {
+    const never = sampleReport({
+      options: { ...OPTIONS, scenario: 'read-first' },
+      plan: SCENARIO_PLANS['read-first'],
+      switches: { writes: [], reads: [] },
+    });
+    expect(never.readSwitch).toMatchObject({
+      own: true,
+      at: null,
+      note: 'the read endpoint never pointed at the target',
+    });
+    expect(never.writeSwitchAt).toBeNull();
+    expect(summaryLines(never, OPTIONS).join('\n')).toMatch(
+      /read switch +never — the read endpoint never pointed at the target \(writes stayed on the source\)/,
+    );
+    expect(renderHtmlReport(never)).toContain('The read endpoint never pointed at the target');
+    const none = sampleReport({ writer: undefined });
+    expect(none.reads).toMatchObject({ reads: 0, targetRate: 0, firstOnTargetAt: null, lastServer: null });
+    expect(summaryLines(none, OPTIONS).join('\n')).toMatch(/reads +none \(the load did not start\)/);
+  });
+
+  test('a failed read fails the verdict, with its error (a read the target refuses is what read-first is for)', () => {
+    const base = input();
+    const tally = readsAround();
+    tally.add(read(1500, 'target', 'failed'));
+    const report = sampleReport({ writer: { ...base.writer!, reads: tally.summary() } });
+    expect(report.ok).toBe(false);
+    expect(report.failedBecause).toEqual([
+      '1 read(s) of the application failed (1 on the target; 1× 42501: "permission denied for table probe")',
+    ]);
+    expect(renderHtmlReport(report)).toContain('permission denied for table probe');
+  });
+
+  test('the read-first plan: switch-reads first, then the cutover in the rehearsal mode; reads expected on the target', () => {
+    const plan = SCENARIO_PLANS['read-first'];
+    expect([plan.executionMode(0, 'execute'), plan.executionMode(1, 'execute')]).toEqual(['switch-reads', 'execute']);
+    expect(plan.executionMode(1, 'dry-run')).toBe('dry-run');
+    expect(plan).toMatchObject({ executions: 2, readSwitch: true, continueAfterFailure: false, observeReadsAfter: 0 });
+    expect(plan.expected('execute')).toMatchObject({ froze: true, trafficSwitched: true, readsSwitched: true });
+    expect(plan.expected('dry-run')).toMatchObject({
+      froze: false,
+      trafficSwitched: false,
+      sourceWritable: true,
+      readsSwitched: true,
+      readsOnTargetFirst: true,
+    });
+    for (const other of ['happy', 'lag-timeout', 'fail-during-freeze', 'resume'] as const) {
+      expect(SCENARIO_PLANS[other].readSwitch).toBe(false);
+      expect(SCENARIO_PLANS[other].expected('execute').readsSwitched).toBe(false);
+      expect(SCENARIO_PLANS[other].executionMode(1, 'execute')).toBe('execute');
+    }
   });
 });
 
@@ -452,6 +674,13 @@ describe('summary', () => {
       }),
     ).toBe(
       'execution FAILED (ZdmSyncTimeout), never froze, traffic on the source, source writable, replication running',
+    );
+    expect(describeExpectation(SCENARIO_PLANS['read-first'].expected('execute'))).toBe(
+      'execution SUCCEEDED, migration succeeded, froze, traffic on the target, source locked, replication stopped, ' +
+        'reads switched to the target, reads on the target before the writes',
+    );
+    expect(describeExpectation(SCENARIO_PLANS.happy.expected('execute'))).toMatch(
+      /replication stopped, no read switch \(reads follow the writes\)$/,
     );
   });
 
