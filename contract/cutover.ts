@@ -15,10 +15,20 @@ export type CutoverMode = 'dry-run' | 'execute';
  * `dry-run` / `execute` run the cutover, `switch-reads` checks sync as a dry run does and then points the read
  * path at the target's readers and stops, `revert-reads` points the read path back at the source.
  */
-export type CutoverAction = 'cutover' | 'switch-reads' | 'revert-reads';
+export type CutoverAction = 'cutover' | 'switch-reads' | 'revert-reads' | 'end-fallback-window';
 
-/** Values of the execution input field `mode`. */
-export const EXECUTION_MODES = ['dry-run', 'execute', 'switch-reads', 'revert-reads'] as const;
+/**
+ * Which way an execution moves the application: `forward` (the cutover machine: source → Aurora) or `fallback` (the
+ * fallback machine: the same steps with the databases' roles swapped, Aurora → source, over the reverse replication).
+ * Set by the state machine, never by the operator.
+ */
+export type CutoverDirection = 'forward' | 'fallback';
+
+/**
+ * Values of the execution input field `mode`. `end-fallback-window` (cutover machine): stops the reverse replication
+ * and drops its slot: the way back is closed.
+ */
+export const EXECUTION_MODES = ['dry-run', 'execute', 'switch-reads', 'revert-reads', 'end-fallback-window'] as const;
 export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 /**
@@ -64,8 +74,10 @@ export interface CutoverInput {
    * and runs its checks as a dry run (its own state record and tracking slots); only its read switch acts.
    */
   readonly mode: CutoverMode;
-  /** The cutover, or only the read switch (`switch-reads`) or its undo (`revert-reads`). */
+  /** The cutover, or only the read switch (`switch-reads`) or its undo (`revert-reads`), or closing the way back. */
   readonly action: CutoverAction;
+  /** Which machine runs it: the cutover (`forward`) or the fallback. */
+  readonly direction: CutoverDirection;
   /** Lag must stay at or under this many seconds ... */
   readonly lagThresholdSeconds: number;
   /** ... for this many consecutive checks. */
@@ -106,6 +118,8 @@ export interface StepEvent {
   readonly taskToken?: string;
   /** rollback / reportFailureAfterSwitch: the caught error (`{ Error, Cause }`). */
   readonly error?: { readonly Error?: string; readonly Cause?: string };
+  /** validateInput (and the watchdog): the machine's direction; the fallback machine sets `fallback`. */
+  readonly direction?: CutoverDirection;
 }
 
 /** checkLag result; the state machine loops on it with a Wait state. */

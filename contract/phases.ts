@@ -2,7 +2,10 @@
  * The phases of a cutover, in order, as the state store records them and the rehearsal reports them. The write
  * freeze runs from freezeWrites to switchTraffic (the point of no return); everything after it runs while the
  * application already writes to the target. The read switch (switchReads) runs before the approval gate;
- * revertReads runs on rollback or on its own (`mode: "revert-reads"`).
+ * revertReads runs on rollback or on its own (`mode: "revert-reads"`). The way back: armReverse (cutover, inside the
+ * freeze) creates the reverse slot, startReverse (after the forward stop) starts the reverse replication; the fallback
+ * runs the same phases the other way, with reopenSource (the old source's roles restored) before its switch, and
+ * endFallbackWindow closes the way back.
  */
 export const PHASES = [
   'preflight',
@@ -15,13 +18,17 @@ export const PHASES = [
   'finalSync',
   'changeProof',
   'sequences',
+  'armReverse',
+  'reopenSource',
   'switchTraffic',
   'stopReplication',
+  'startReverse',
   'lateWrites',
   'postValidation',
   'dropTracking',
   'done',
   'revertReads',
+  'endFallbackWindow',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
 

@@ -54,6 +54,14 @@ export const STATES = {
   readsReverted: 'ReadsReverted',
   /** Fail state when a `revert-reads` execution could not point the reads back. */
   revertReadsFailed: 'RevertReadsFailed',
+  /** Choice after ValidateInput on the cutover machine: `mode: "end-fallback-window"` → EndFallbackWindow. */
+  isEndFallbackWindow: 'IsEndFallbackWindow',
+  /** Succeed state of an `end-fallback-window` execution. */
+  fallbackWindowEnded: 'FallbackWindowEnded',
+  /** Fail state when `end-fallback-window` could not stop the reverse replication or drop its slot. */
+  endFallbackWindowFailed: 'EndFallbackWindowFailed',
+  /** Succeed state of the fallback machine: the application is on the source again. */
+  fellBack: 'FallbackSucceeded',
   /** Succeed state. */
   succeeded: 'CutoverSucceeded',
 } as const;

@@ -20,6 +20,8 @@ export const CUTOVER_DEPENDENCIES = [
   'alarms',
   'traffic',
   'readTraffic',
+  'reverse',
+  'reverseAlarms',
   'defaults',
   'rowsPerRange',
 ] as const;
@@ -38,7 +40,12 @@ export type StepAccess =
   /** the traffic switch resource (`deps.traffic`). */
   | 'trafficSwitch'
   /** the read traffic switch resource (`deps.readTraffic`). */
-  | 'readTrafficSwitch';
+  | 'readTrafficSwitch'
+  /**
+   * the reverse replication task: dms:DescribeReplicationTasks, StartReplicationTask, StopReplicationTask and
+   * cloudwatch:GetMetricData (`deps.reverse`), and its lag alarms' actions on and off (`deps.reverseAlarms`).
+   */
+  | 'reverseReplication';
 
 export interface StepSpec {
   /** Task state names that run this step (API: operators see them in the console). */
@@ -107,7 +114,7 @@ export const STEP_SPECS = {
   },
   // Points the read path back at the source: after Rollback (RollbackReads) or on its own (`mode: "revert-reads"`).
   revertReads: {
-    states: ['RevertReads', 'RollbackReads'],
+    states: ['RevertReads', 'RollbackReads', 'FallBackReads'],
     function: 'traffic',
     deps: ['readTraffic', ...BOOKKEEPING],
     access: ['readTrafficSwitch'],
@@ -138,6 +145,20 @@ export const STEP_SPECS = {
     deps: ['source', 'target', 'tables', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
+  // The way back, armed inside the freeze: the reverse slot on the target, its position recorded (O(1)).
+  armReverse: {
+    states: ['ArmReverse'],
+    function: 'database',
+    deps: ['target', 'reverse', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'reverseReplication'],
+  },
+  // Fallback, inside its freeze: the old source's application roles get back what the cutover saved.
+  reopenSource: {
+    states: ['ReopenSource'],
+    function: 'database',
+    deps: ['source', 'target', ...BOOKKEEPING],
+    access: ['databaseSecrets'],
+  },
   switchTraffic: {
     states: ['SwitchTraffic'],
     function: 'traffic',
@@ -149,6 +170,21 @@ export const STEP_SPECS = {
     function: 'replication',
     deps: ['replication', 'alarms', ...BOOKKEEPING],
     access: ['replicationStatus', 'stopReplication', 'disableAlarmActions'],
+  },
+  // After the forward stop (never while it runs: no echo): the reverse replication from the armed position.
+  startReverse: {
+    states: ['StartReverse'],
+    function: 'replication',
+    deps: ['reverse', 'reverseAlarms', ...BOOKKEEPING],
+    access: ['reverseReplication'],
+  },
+  // Closes the way back: stops the reverse replication, drops its slot (`mode: "end-fallback-window"`, and the
+  // fallback's last step).
+  endFallbackWindow: {
+    states: ['EndFallbackWindow', 'CloseWayBack'],
+    function: 'database',
+    deps: ['source', 'target', 'reverse', 'reverseAlarms', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'reverseReplication'],
   },
   checkLateWrites: {
     states: ['CheckLateWrites'],

@@ -9,6 +9,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { CutoverWorkflow, type CutoverWorkflowOptions } from './cutover/cutover-workflow';
+import type { ReverseReplicationBinding } from './cutover/reverse-replication-binding';
 import type { TableSelection } from './tables';
 import { MigrationMonitoring, MigrationMonitoringOptions } from './monitoring/migration-monitoring';
 import { DmsReplication, DmsReplicationOptions, SourceDatabaseProps } from './replication/dms-replication';
@@ -103,6 +104,13 @@ export class ZeroDowntimeMigration extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** DynamoDB table with each migration's phases and the settings rollback restores. */
   public readonly stateTable: dynamodb.Table;
+  /**
+   * What the cutover gets of the reverse replication (Aurora → source): task, instance, slot and the muted reverse lag
+   * alarms. Undefined with `replication.reverseReplication: false`.
+   */
+  public readonly reverseReplicationBinding?: ReverseReplicationBinding;
+  /** CDC latency alarms of the reverse task, created with their actions disabled; empty without reverse replication. */
+  public readonly reverseLagAlarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: ZeroDowntimeMigrationProps) {
     super(scope, id);
@@ -124,15 +132,30 @@ export class ZeroDowntimeMigration extends Construct {
     this.replicationTask = this.replication.replicationTask;
     this.replicationTaskArn = this.replication.replicationTaskArn;
 
+    const reverse = this.replication.reverseReplication;
     this.monitoring = new MigrationMonitoring(this, 'Monitoring', {
       ...props.monitoring,
       replicationInstanceIdentifier: this.replication.replicationInstanceIdentifier,
       replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
       replicationTaskArn: this.replication.replicationTaskArn,
       targetClusterIdentifier: this.target.cluster.clusterIdentifier,
+      reverseReplication: reverse && {
+        replicationInstanceIdentifier: reverse.instanceIdentifier,
+        replicationTaskIdentifier: reverse.taskIdentifier,
+        replicationTaskArn: reverse.taskArn,
+      },
     });
     this.alarmTopic = this.monitoring.alarmTopic;
     this.dashboard = this.monitoring.dashboard;
+    this.reverseLagAlarms = this.monitoring.reverseLagAlarms;
+    this.reverseReplicationBinding = reverse && {
+      taskArn: reverse.taskArn,
+      taskIdentifier: reverse.taskIdentifier,
+      instanceIdentifier: reverse.instanceIdentifier,
+      slotName: reverse.slotName,
+      slotPlugin: reverse.slotPlugin,
+      lagAlarms: this.reverseLagAlarms,
+    };
 
     this.cutoverInputs = {
       vpc: props.vpc,
@@ -166,6 +189,7 @@ export class ZeroDowntimeMigration extends Construct {
       replicationTaskIdentifier: this.replication.replicationTaskIdentifier,
       alarmTopic: this.alarmTopic,
       lagAlarms: this.monitoring.lagAlarms,
+      reverseReplication: this.reverseReplicationBinding,
       // the step functions connect to the source the way DMS does
       sourceSslMode: props.source.sslMode,
       sourceCaCertificatePem: props.source.caCertificatePem,

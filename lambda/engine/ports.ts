@@ -26,6 +26,23 @@ export interface ReplicationPort {
   stop(): Promise<void>;
 }
 
+/**
+ * The replication target → source, the way back after the switch. Its slot on the target is created by the cutover
+ * (inside the freeze, so it starts exactly where the target's own writes start) and it is started from that slot's
+ * position once forward replication has stopped: DMS (a CDC-only task, `CdcStartPosition`), or native logical
+ * replication (a subscription on the source with `copy_data = false, origin = none`).
+ */
+export interface ReverseReplicationPort extends ReplicationPort {
+  /** The logical slot on the target the engine reads. */
+  readonly slotName: string;
+  /** Its output plugin (`test_decoding` for DMS, `pgoutput` natively). */
+  readonly slotPlugin: string;
+  /** Whatever the target needs before the slot is created (native: the publication). Idempotent. @default none */
+  prepare?(): Promise<void>;
+  /** Starts applying the target's changes on the source from `fromLsn` (the slot's position). Idempotent. */
+  start(fromLsn: string): Promise<void>;
+}
+
 import type { PhaseName } from '../../contract';
 
 export { PHASES, type PhaseName } from '../../contract';
@@ -104,6 +121,18 @@ export interface ReadSwitchRecord {
   readonly revertedBy?: string;
 }
 
+/** The way back, on the cutover's record: the reverse slot armed inside the freeze and when replication started. */
+export interface ReverseRecord {
+  readonly slot: string;
+  /** The slot's consistent point: where the reverse replication starts (`CdcStartPosition`). */
+  readonly lsn: string;
+  readonly armedAt: string;
+  readonly startedAt?: string;
+  /** Set when the way back was closed (reverse replication stopped, slot dropped). */
+  readonly endedAt?: string;
+  readonly endedBy?: string;
+}
+
 export type MigrationStatus = 'running' | 'succeeded' | 'failed' | 'rolled-back';
 
 export interface MigrationRecord {
@@ -121,6 +150,8 @@ export interface MigrationRecord {
   readonly tracking?: TrackingRecord;
   /** Only on the read-switch record (readSwitchKey). */
   readonly readSwitch?: ReadSwitchRecord;
+  /** Only on an executed cutover's record: the way back. */
+  readonly reverse?: ReverseRecord;
 }
 
 /** Durable state of every migration, keyed by migrationId (DynamoDB in production). */
@@ -128,6 +159,11 @@ export interface StateStore {
   get(migrationId: string): Promise<MigrationRecord | undefined>;
   /** Creates the record if it does not exist; returns the stored record either way. */
   ensure(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord>;
+  /**
+   * Replaces a rolled-back record with a new one (a fallback rolled back before its switch starts over). Returns the
+   * stored record: unchanged when it was not rolled back.
+   */
+  restart(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord>;
   putPhase(migrationId: string, phase: PhaseName, record: PhaseRecord): Promise<void>;
   /** Saves freeze state only if none is saved yet (a resumed run must not overwrite the original settings). */
   saveFreezeIfAbsent(migrationId: string, freeze: FreezeRecord): Promise<FreezeRecord>;
@@ -140,6 +176,8 @@ export interface StateStore {
   putTracking(migrationId: string, tracking: TrackingRecord): Promise<void>;
   /** Replaces the read-switch state. */
   putReadSwitch(migrationId: string, readSwitch: ReadSwitchRecord): Promise<void>;
+  /** Replaces the way-back state. */
+  putReverse(migrationId: string, reverse: ReverseRecord): Promise<void>;
 }
 
 /** Operator notices (SNS in production). */
@@ -153,6 +191,8 @@ export interface Notifier {
  */
 export interface AlarmControl {
   disable(): Promise<void>;
+  /** Turns the actions back on (the reverse lag alarms, when the reverse replication starts). */
+  enable(): Promise<void>;
 }
 
 /** Where the application reads its database endpoint from (SSM parameter, secret, DNS record, or local). */

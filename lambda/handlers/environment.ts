@@ -18,9 +18,13 @@
  * | `LAG_ALARM_NAMES` | no | JSON list of alarm names whose actions are off while replication is stopped on purpose. Default `[]` |
  * | `TRAFFIC_SWITCH_KIND` | no | `none` (default), `ssm-parameter`, `secret` or `route53-cname` |
  * | `TRAFFIC_SWITCH_TARGET` | with a kind | parameter name; secret ARN; `<hostedZoneId>/<record name>` |
+ * | `REVERSE_REPLICATION_TASK_ARN` | no | the CDC-only DMS task Aurora → source (the way back); without it there is none |
+ * | `REVERSE_REPLICATION_INSTANCE_ID`, `REVERSE_REPLICATION_TASK_ID` | with the task | its metric dimensions |
+ * | `REVERSE_SLOT_NAME`, `REVERSE_SLOT_PLUGIN` | with the task | the slot its source endpoint reads, and its plugin |
+ * | `REVERSE_LAG_ALARM_NAMES` | no | JSON list of the reverse task's lag alarms (actions on when it starts). Default `[]` |
  * | `READ_TRAFFIC_SWITCH_KIND`, `READ_TRAFFIC_SWITCH_TARGET` | no | the same for the read path (read-first switch). Default `none` |
  * | `TRAFFIC_SWITCH_TTL_SECONDS` | no | CNAME TTL for `route53-cname` (both switches). Default 60 |
- * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false}` |
+ * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false,"fallbackTrafficTo":""}` |
  * | `ROWS_PER_RANGE` | no | rows per validation range (Map item). Default: the validation engine's |
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
  * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |
@@ -38,6 +42,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchAlarmControl } from '../engine/aws/cloudwatch-alarm-control';
 import { databaseConfigFromSecret } from '../engine/aws/database-secret';
 import { SnsNotifier } from '../engine/aws/sns-notifier';
+import { DmsReverseReplication } from '../engine/replication/dms-reverse-replication';
 import {
   STEPS,
   type StepName,
@@ -50,7 +55,14 @@ import {
   type CutoverEnvironmentVariable,
 } from '../../contract';
 import type { CutoverDeps } from '../engine/cutover/deps';
-import type { AlarmControl, Notifier, ReplicationPort, StateStore, TrafficSwitch } from '../engine/ports';
+import type {
+  AlarmControl,
+  Notifier,
+  ReplicationPort,
+  ReverseReplicationPort,
+  StateStore,
+  TrafficSwitch,
+} from '../engine/ports';
 import { DmsTaskReplication } from '../engine/replication/dms-task-replication';
 import { DynamoDbStateStore } from '../engine/state/dynamodb-state-store';
 import { Route53RecordTrafficSwitch } from '../engine/traffic/route53-record-traffic-switch';
@@ -155,16 +167,29 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
         ...(clients.dynamodb ? { client: clients.dynamodb } : {}),
       }),
   );
-  const notifier = lazy((): Notifier => new SnsNotifier(requireEnv(env, E.topicArn), clients.sns));
-  const alarms = lazy((): AlarmControl => {
-    const names = parseJsonEnv<unknown>(env, E.lagAlarmNames, []);
+  const reverse = lazy((): ReverseReplicationPort | undefined => {
+    const arn = env[E.reverseTaskArn];
+    if (!arn) return undefined;
+    return new DmsReverseReplication({
+      replicationTaskArn: arn,
+      replicationInstanceId: requireEnv(env, E.reverseInstanceId),
+      replicationTaskId: requireEnv(env, E.reverseTaskId),
+      slotName: requireEnv(env, E.reverseSlotName),
+      slotPlugin: requireEnv(env, E.reverseSlotPlugin),
+      ...(clients.dms ? { dms: clients.dms } : {}),
+      ...(clients.cloudwatch ? { cloudwatch: clients.cloudwatch } : {}),
+    });
+  });
+  const alarmControl = (variable: CutoverEnvironmentVariable): AlarmControl => {
+    const names = parseJsonEnv<unknown>(env, variable, []);
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) {
-      throw new Error(
-        `environment variable ${E.lagAlarmNames} must be a JSON list of alarm names, got ${env[E.lagAlarmNames]}`,
-      );
+      throw new Error(`environment variable ${variable} must be a JSON list of alarm names, got ${env[variable]}`);
     }
     return new CloudWatchAlarmControl(names as string[], clients.cloudwatch);
-  });
+  };
+  const notifier = lazy((): Notifier => new SnsNotifier(requireEnv(env, E.topicArn), clients.sns));
+  const alarms = lazy(() => alarmControl(E.lagAlarmNames));
+  const reverseAlarms = lazy(() => alarmControl(E.reverseLagAlarmNames));
   const trafficSwitch = (
     kindVariable: CutoverEnvironmentVariable,
     targetVariable: CutoverEnvironmentVariable,
@@ -238,6 +263,12 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
     },
     get readTraffic() {
       return readTraffic();
+    },
+    get reverse() {
+      return reverse();
+    },
+    get reverseAlarms() {
+      return reverseAlarms();
     },
     get defaults() {
       return defaults();

@@ -32,6 +32,7 @@ import { environmentOf } from './private/functions';
 import { CUTOVER_STEP_HANDLER, cutoverStepCode } from './private/handler-code';
 import type { TableSelection } from '../tables';
 import type { TrafficSwitchTarget } from './traffic-switch';
+import type { ReverseReplicationBinding } from './reverse-replication-binding';
 
 /** Props that shape the state machine definition itself (the rest become defaults in the functions). */
 export interface CutoverWorkflowDefinitionOptions {
@@ -126,6 +127,11 @@ export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions
    */
   readonly readEndpoint?: string;
   /**
+   * The endpoint a fallback points the application back to (the execution input field `switchTrafficTo` overrides it).
+   * @default - none: each fallback execution names it (`switchTrafficTo`), or the operator repoints the application
+   */
+  readonly fallbackEndpoint?: string;
+  /**
    * Retention of the state machine's and functions' logs.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -161,6 +167,13 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
    * @default - no alarm actions are touched
    */
   readonly lagAlarms?: cloudwatch.IAlarm[];
+  /**
+   * The reverse replication (Aurora → source): the way back. With it, the cutover creates the reverse slot inside the
+   * freeze and starts the reverse task once forward replication has stopped, and a second state machine
+   * (`fallbackStateMachine`) runs the cutover the other way.
+   * @default - no way back after the switch, no fallback machine
+   */
+  readonly reverseReplication?: ReverseReplicationBinding;
   /**
    * TLS of the step functions' connections to the source (`SOURCE_DB_SSL_MODE`), like the DMS source endpoint's:
    * `REQUIRE` encrypts and accepts any certificate (a self-signed one included), `VERIFY_CA` checks the chain,
@@ -198,6 +211,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly functions: { readonly [role: string]: lambda.IFunction };
   /** The EventBridge rule that runs the watchdog (dead man's switch) when an execution ends badly. */
   public readonly watchdogRule: events.Rule;
+  /**
+   * The fallback: the cutover's steps the other way (Aurora → source, over the reverse replication), with
+   * `{ "migrationId": <the cutover's>, "mode": "dry-run" | "execute" }`. Only with `reverseReplication`.
+   */
+  public readonly fallbackStateMachine?: sfn.StateMachine;
   /** ExecutionsFailed ≥ 1 in a minute, to the alarm topic. */
   public readonly executionFailedAlarm: cloudwatch.Alarm;
   /** Log group of the state machine (level ALL, with execution data). */
@@ -208,6 +226,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: CutoverWorkflowProps) {
     super(scope, id);
     const settings = validateProps(props);
+    const reverse = props.reverseReplication;
 
     this.stateTable = new dynamodb.Table(this, 'StateTable', {
       partitionKey: { name: 'migrationId', type: dynamodb.AttributeType.STRING },
@@ -243,6 +262,18 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       [CUTOVER_ENVIRONMENT.replicationInstanceId]: props.replicationInstanceIdentifier,
       [CUTOVER_ENVIRONMENT.replicationTaskId]: props.replicationTaskIdentifier,
       [CUTOVER_ENVIRONMENT.lagAlarmNames]: stack.toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
+      ...(reverse
+        ? {
+            [CUTOVER_ENVIRONMENT.reverseTaskArn]: reverse.taskArn,
+            [CUTOVER_ENVIRONMENT.reverseInstanceId]: reverse.instanceIdentifier,
+            [CUTOVER_ENVIRONMENT.reverseTaskId]: reverse.taskIdentifier,
+            [CUTOVER_ENVIRONMENT.reverseSlotName]: reverse.slotName,
+            [CUTOVER_ENVIRONMENT.reverseSlotPlugin]: reverse.slotPlugin,
+            [CUTOVER_ENVIRONMENT.reverseLagAlarmNames]: stack.toJsonString(
+              (reverse.lagAlarms ?? []).map((a) => a.alarmName),
+            ),
+          }
+        : {}),
       [CUTOVER_ENVIRONMENT.defaults]: stack.toJsonString({
         applicationRoles: props.applicationRoles ?? [],
         lagThresholdSeconds: settings.lagThresholdSeconds,
@@ -251,6 +282,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
         requireApproval: props.requireApproval ?? false,
         readTrafficSwitch: Boolean(props.readTrafficSwitch),
+        ...(props.fallbackEndpoint ? { fallbackTrafficTo: props.fallbackEndpoint } : {}),
         ...(props.readTrafficSwitch && props.readEndpoint ? { switchReadsTo: props.readEndpoint } : {}),
         executionTimeoutSeconds: settings.timeout.toSeconds(),
         pollIntervalSeconds: settings.pollInterval.toSeconds(),
@@ -342,6 +374,31 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: alarmArns }),
         );
       }
+      if (needsAccess(steps, 'reverseReplication') && reverse) {
+        // Describe is account-level and GetMetricData has no resource types (granted above for the status); start
+        // and stop name the reverse task, the alarm actions its alarms.
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
+            resources: ['*'],
+          }),
+        );
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
+            resources: [reverse.taskArn],
+          }),
+        );
+        const reverseAlarmArns = (reverse.lagAlarms ?? []).map((a) => a.alarmArn);
+        if (reverseAlarmArns.length > 0) {
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['cloudwatch:EnableAlarmActions', 'cloudwatch:DisableAlarmActions'],
+              resources: reverseAlarmArns,
+            }),
+          );
+        }
+      }
       if (needsAccess(steps, 'trafficSwitch') && props.trafficSwitch) {
         const binding = props.trafficSwitch._bind(fn, 'writes');
         for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
@@ -360,12 +417,14 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       }
       throw new Error(`no cutover function runs step ${step}`);
     };
-    const definition = buildCutoverDefinition(definitionScope, {
+    const definitionProps = {
       functionFor: fnForStep,
       pollInterval: settings.pollInterval,
       validationMaxConcurrency: settings.validationMaxConcurrency,
       approvalTimeout: settings.approvalTimeout,
-    });
+      wayBack: Boolean(reverse),
+    };
+    const definition = buildCutoverDefinition(definitionScope, definitionProps);
 
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       retention: logRetention,
@@ -384,6 +443,26 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         : undefined,
     });
 
+    if (reverse) {
+      // One engine, two directions: the same functions run the fallback with the databases' roles swapped.
+      const fallbackDefinition = buildCutoverDefinition(new Construct(this, 'FallbackDefinition'), {
+        ...definitionProps,
+        direction: 'fallback',
+      });
+      this.fallbackStateMachine = new sfn.StateMachine(this, 'FallbackStateMachine', {
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        definitionBody: sfn.DefinitionBody.fromChainable(fallbackDefinition.startState),
+        comment:
+          'zero-downtime-migration fallback (Aurora → source): start with {"migrationId": "<the cutover\'s>", "mode": "dry-run" | "execute"}',
+        timeout: settings.timeout,
+        tracingEnabled: true,
+        logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+        encryptionConfiguration: props.encryptionKey
+          ? new sfn.CustomerManagedEncryptionConfiguration(props.encryptionKey)
+          : undefined,
+      });
+    }
+
     // The dead man's switch: however an execution ends (a Catch that failed, a timeout, an abort from the console),
     // the watchdog restores the source's saved role settings unless the switch happened, and drops the tracking slots.
     this.watchdogRule = new events.Rule(this, 'WatchdogRule', {
@@ -400,6 +479,29 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         retryAttempts: 8,
       }),
     );
+    if (this.fallbackStateMachine) {
+      // The fallback freezes Aurora's roles: its watchdog restores those (`direction`).
+      new events.Rule(this, 'FallbackWatchdogRule', {
+        description: 'Restores Aurora when a fallback execution ends TIMED_OUT, ABORTED or FAILED before its switch.',
+        eventPattern: {
+          source: ['aws.states'],
+          detailType: ['Step Functions Execution Status Change'],
+          detail: {
+            stateMachineArn: [this.fallbackStateMachine.stateMachineArn],
+            status: ['TIMED_OUT', 'ABORTED', 'FAILED'],
+          },
+        },
+      }).addTarget(
+        new eventsTargets.LambdaFunction(functions.watchdog!, {
+          event: events.RuleTargetInput.fromObject({
+            step: 'watchdog',
+            direction: 'fallback',
+            detail: events.EventField.fromPath('$.detail'),
+          }),
+          retryAttempts: 8,
+        }),
+      );
+    }
     for (const [id, metric, what] of [
       ['ExecutionTimedOutAlarm', this.stateMachine.metricTimedOut(), 'timed out'],
       ['ExecutionAbortedAlarm', this.stateMachine.metricAborted(), 'was aborted'],
@@ -424,6 +526,19 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.executionFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+    if (this.fallbackStateMachine) {
+      new cloudwatch.Alarm(this, 'FallbackExecutionFailedAlarm', {
+        alarmDescription: 'A zero-downtime-migration fallback execution failed (see RolledBack / FailedAfterSwitch).',
+        metric: this.fallbackStateMachine.metricFailed({
+          statistic: cloudwatch.Stats.SUM,
+          period: Duration.minutes(1),
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+    }
 
     this.addNagAcknowledgements(Object.values(functions));
   }
@@ -443,6 +558,20 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       'states:StopExecution',
     );
     this.stateMachine.grantTaskResponse(grantee);
+    return grant;
+  }
+
+  /**
+   * Lets `grantee` start (and follow, stop) fallback executions, like {@link grantStartCutover} for the cutover.
+   * Fails without `reverseReplication` (there is no fallback machine).
+   */
+  public grantStartFallback(grantee: iam.IGrantable): iam.Grant {
+    const machine = this.fallbackStateMachine;
+    if (!machine) throw new Error('grantStartFallback: this CutoverWorkflow has no reverseReplication, so no fallback');
+    const grant = machine.grantStartExecution(grantee);
+    machine.grant(grantee, 'states:DescribeStateMachine', 'states:ListExecutions');
+    machine.grantExecution(grantee, 'states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution');
+    machine.grantTaskResponse(grantee);
     return grant;
   }
 
@@ -474,17 +603,26 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           'functions that read the task status) do not support resource-level permissions; every other statement names its resources.',
       });
       const cfnFn = fn.node.defaultChild as lambda.CfnFunction;
-      Validations.of(this.stateMachine.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(cfnFn)}.Arn>:*]`,
+      for (const machine of this.machines()) {
+        Validations.of(machine.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(cfnFn)}.Arn>:*]`,
+          reason:
+            'lambda:InvokeFunction on <function ARN>:* covers the versions and aliases of this cutover function only.',
+        });
+      }
+    }
+    for (const machine of this.machines()) {
+      Validations.of(machine.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'lambda:InvokeFunction on <function ARN>:* covers the versions and aliases of this cutover function only.',
+          'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups...) and X-Ray actions do not support resource-level permissions.',
       });
     }
-    Validations.of(this.stateMachine.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups...) and X-Ray actions do not support resource-level permissions.',
-    });
+  }
+
+  /** The cutover machine and, with a way back, the fallback machine. */
+  private machines(): sfn.StateMachine[] {
+    return this.fallbackStateMachine ? [this.stateMachine, this.fallbackStateMachine] : [this.stateMachine];
   }
 }
 
@@ -588,6 +726,18 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     if (props.readEndpoint.length === 0 || props.readEndpoint.length > 1024 || /\s/.test(props.readEndpoint)) {
       throw new Error(
         `readEndpoint must be a host name without spaces, got ${JSON.stringify(props.readEndpoint.slice(0, 200))}`,
+      );
+    }
+  }
+
+  if (props.fallbackEndpoint !== undefined && !Token.isUnresolved(props.fallbackEndpoint)) {
+    if (
+      props.fallbackEndpoint.length === 0 ||
+      props.fallbackEndpoint.length > 1024 ||
+      /\s/.test(props.fallbackEndpoint)
+    ) {
+      throw new Error(
+        `fallbackEndpoint must be a host name without spaces, got ${JSON.stringify(props.fallbackEndpoint.slice(0, 200))}`,
       );
     }
   }

@@ -91,6 +91,12 @@ export interface MigrationMonitoringOptions {
   readonly dashboardName?: string;
 }
 
+/** The reverse replication task (Aurora → source) a {@link MigrationMonitoring} watches. */
+export interface ReverseReplicationMonitoring extends DmsMetricDimensions {
+  /** ARN of the reverse task whose failure and state-change events are forwarded to the topic. */
+  readonly replicationTaskArn: string;
+}
+
 /** Properties of a {@link MigrationMonitoring}. */
 export interface MigrationMonitoringProps extends MigrationMonitoringOptions, DmsMetricDimensions {
   /** ARN of the replication task whose failure and state-change events are forwarded to the topic. */
@@ -101,6 +107,12 @@ export interface MigrationMonitoringProps extends MigrationMonitoringOptions, Dm
    * @default - no Aurora widget
    */
   readonly targetClusterIdentifier?: string;
+  /**
+   * The reverse replication task: CDC latency alarms created with their actions disabled (the cutover enables them
+   * when it starts the task), its events to the topic, and its latency on the dashboard.
+   * @default - no reverse replication is watched
+   */
+  readonly reverseReplication?: ReverseReplicationMonitoring;
 }
 
 /**
@@ -127,6 +139,16 @@ export class MigrationMonitoring extends Construct {
   public readonly lagAlarms: cloudwatch.Alarm[];
   /** EventBridge rule forwarding the task's failure and stop events to the topic. */
   public readonly taskEventRule: events.Rule;
+  /**
+   * CDCLatencySource and CDCLatencyTarget of the reverse task, same threshold and topic as the forward ones, created with
+   * their actions disabled: the metric is absent until the cutover starts the task and enables them. Empty without
+   * `reverseReplication`.
+   */
+  public readonly reverseLagAlarms: cloudwatch.Alarm[];
+  /** EventBridge rule forwarding the reverse task's failure and stop events to the topic, with `reverseReplication`. */
+  public readonly reverseTaskEventRule?: events.Rule;
+  /** Metric factory for the reverse task and its instance, with `reverseReplication`. */
+  public readonly reverseMetrics?: DmsMetrics;
   /** The migration dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /** Metric factory for the watched task and instance. */
@@ -196,22 +218,63 @@ export class MigrationMonitoring extends Construct {
 
     // ---- alarms -----------------------------------------------------------------------------------------
     this.metrics = new DmsMetrics(props);
-    const lagAlarm = (id: string, metricName: string, side: string): cloudwatch.Alarm => {
+    const lagAlarm = (
+      id: string,
+      metrics: DmsMetrics,
+      metricName: string,
+      description: string,
+      actionsEnabled?: boolean,
+    ): cloudwatch.Alarm => {
       const alarm = new cloudwatch.Alarm(this, id, {
-        metric: this.metrics.task(metricName, { period: latencyPeriod }),
+        metric: metrics.task(metricName, { period: latencyPeriod }),
         threshold: latencySeconds,
         evaluationPeriods: latencyPeriods,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         // The metric is absent while the task is stopped; task failures are reported by the event rule.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `DMS ${side} CDC latency above ${latencySeconds} s for ${latencyPeriods} x ${latencyPeriod.toSeconds()} s`,
+        alarmDescription: `${description} above ${latencySeconds} s for ${latencyPeriods} x ${latencyPeriod.toSeconds()} s`,
+        actionsEnabled,
       });
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
       return alarm;
     };
-    this.cdcLatencySourceAlarm = lagAlarm('CdcLatencySourceAlarm', 'CDCLatencySource', 'source');
-    this.cdcLatencyTargetAlarm = lagAlarm('CdcLatencyTargetAlarm', 'CDCLatencyTarget', 'target');
+    this.cdcLatencySourceAlarm = lagAlarm(
+      'CdcLatencySourceAlarm',
+      this.metrics,
+      'CDCLatencySource',
+      'DMS source CDC latency',
+    );
+    this.cdcLatencyTargetAlarm = lagAlarm(
+      'CdcLatencyTargetAlarm',
+      this.metrics,
+      'CDCLatencyTarget',
+      'DMS target CDC latency',
+    );
+    const reverse = props.reverseReplication;
+    if (reverse) {
+      const metrics = new DmsMetrics(reverse);
+      this.reverseMetrics = metrics;
+      // Muted until the cutover arms the way back (it enables their actions when it starts the task).
+      this.reverseLagAlarms = [
+        lagAlarm(
+          'ReverseCdcLatencySourceAlarm',
+          metrics,
+          'CDCLatencySource',
+          'Reverse replication (Aurora to source) DMS source CDC latency',
+          false,
+        ),
+        lagAlarm(
+          'ReverseCdcLatencyTargetAlarm',
+          metrics,
+          'CDCLatencyTarget',
+          'Reverse replication (Aurora to source) DMS target CDC latency',
+          false,
+        ),
+      ];
+    } else {
+      this.reverseLagAlarms = [];
+    }
 
     const instanceAlarm = (
       id: string,
@@ -253,7 +316,13 @@ export class MigrationMonitoring extends Construct {
       `DMS replication instance free storage below ${storageBytes} bytes`,
     );
     this.lagAlarms = [this.cdcLatencySourceAlarm, this.cdcLatencyTargetAlarm];
-    this.alarms = [...this.lagAlarms, this.cpuUtilizationAlarm, this.freeableMemoryAlarm, this.freeStorageSpaceAlarm];
+    this.alarms = [
+      ...this.lagAlarms,
+      ...this.reverseLagAlarms,
+      this.cpuUtilizationAlarm,
+      this.freeableMemoryAlarm,
+      this.freeStorageSpaceAlarm,
+    ];
 
     // ---- task events --------------------------------------------------------------------------------------
     this.taskEventRule = new events.Rule(this, 'TaskEventRule', {
@@ -266,6 +335,18 @@ export class MigrationMonitoring extends Construct {
       },
       targets: [new targets.SnsTopic(this.alarmTopic)],
     });
+    if (reverse) {
+      this.reverseTaskEventRule = new events.Rule(this, 'ReverseTaskEventRule', {
+        description: 'DMS reverse replication task (Aurora to source) failed or stopped',
+        eventPattern: {
+          source: ['aws.dms'],
+          detailType: ['DMS Replication Task State Change'],
+          resources: [reverse.replicationTaskArn],
+          detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
+        },
+        targets: [new targets.SnsTopic(this.alarmTopic)],
+      });
+    }
 
     // ---- dashboard ----------------------------------------------------------------------------------------
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -316,6 +397,37 @@ export class MigrationMonitoring extends Construct {
           width: 24,
         }),
       );
+    }
+    if (this.reverseMetrics) {
+      const widgets: cloudwatch.IWidget[] = [
+        new cloudwatch.GraphWidget({
+          title: 'Reverse replication (Aurora to source): CDC latency (s, Maximum)',
+          left: [this.reverseMetrics.task('CDCLatencySource'), this.reverseMetrics.task('CDCLatencyTarget')],
+          leftAnnotations: [{ value: latencySeconds, label: 'alarm threshold' }],
+          width: 12,
+        }),
+      ];
+      if (props.targetClusterIdentifier !== undefined) {
+        // What the way back's slot costs: WAL Aurora keeps for its slots. Aurora publishes no per-slot metric (nor
+        // OldestReplicationSlotLag); these cover every slot on the writer (the cutover's change tracking included).
+        const writer = { DBClusterIdentifier: props.targetClusterIdentifier, Role: 'WRITER' };
+        const rds = (metricName: string): cloudwatch.Metric =>
+          new cloudwatch.Metric({
+            namespace: 'AWS/RDS',
+            metricName,
+            dimensionsMap: writer,
+            statistic: 'Maximum',
+            period: Duration.minutes(5),
+          });
+        widgets.push(
+          new cloudwatch.GraphWidget({
+            title: 'Aurora writer: replication slot and transaction log disk usage (bytes, Maximum)',
+            left: [rds('ReplicationSlotDiskUsage'), rds('TransactionLogsDiskUsage')],
+            width: 12,
+          }),
+        );
+      }
+      this.dashboard.addWidgets(...widgets);
     }
     // The cutover steps' own metrics (EMF, lambda/handlers/observability.ts): one line per migration id, found by
     // SEARCH since migration ids are execution input, unknown at synth.

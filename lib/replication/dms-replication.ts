@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { toDmsTableMappings } from '../../contract';
 import type { TableSelection } from '../tables';
 import { defaultPrivateSubnets } from '../private/subnets';
+import { ReverseReplication } from './reverse-replication';
 import { replicationTaskSettings } from '../private/task-settings';
 import {
   assertDmsIdentifier,
@@ -150,11 +151,14 @@ export interface DmsReplicationOptions {
   readonly slotName?: string;
   /** Logical decoding plugin. @default - DMS uses pglogical when the extension is installed, otherwise test_decoding */
   readonly pluginName?: LogicalReplicationPlugin;
-  /** Write heartbeats on the source so an idle database does not hold WAL (slot's restart_lsn advances). @default true */
+  /**
+   * Write heartbeats on the source (and on Aurora for the reverse replication) so an idle database does not hold WAL
+   * (the slot's restart_lsn advances). @default true
+   */
   readonly heartbeatEnabled?: boolean;
   /** How often heartbeats are written. @default Duration.minutes(5) */
   readonly heartbeatFrequency?: Duration;
-  /** Schema of the heartbeat table on the source. @default - DMS default ('public') */
+  /** Schema of the heartbeat table on the source (and on Aurora for the reverse replication). @default - DMS default ('public') */
   readonly heartbeatSchema?: string;
   /** Capture DDL with an event trigger on the source. @default false (the target schema is managed separately) */
   readonly captureDdls?: boolean;
@@ -164,6 +168,17 @@ export interface DmsReplicationOptions {
   readonly executeTimeout?: Duration;
   /** Fail the task when a LOB is truncated instead of silently truncating it. @default true */
   readonly failTasksOnLobTruncation?: boolean;
+  /**
+   * Create the way back: a CDC-only task from Aurora to the source on the same replication instance (a
+   * {@link ReverseReplication}: an Aurora source endpoint reading a named logical slot, a target endpoint on the source,
+   * the same table mappings). Deploying never starts it: the cutover creates its slot inside the write freeze and
+   * starts it once forward replication has stopped, so the source keeps receiving every write made on Aurora
+   * after the switch. Its DMS user on the source writes with `session_replication_role = replica` (superuser, or
+   * PostgreSQL 15+ `GRANT SET ON PARAMETER session_replication_role`). Set false for a one-way migration.
+   *
+   * @default true
+   */
+  readonly reverseReplication?: boolean;
 }
 
 /** Properties of a {@link DmsReplication}. */
@@ -183,7 +198,9 @@ export interface DmsReplicationProps extends DmsReplicationOptions {
 
 /**
  * AWS DMS full-load-and-CDC replication from a self-managed PostgreSQL into the target: a Multi-AZ,
- * private replication instance, endpoints that read their credentials from Secrets Manager, and a task.
+ * private replication instance, endpoints that read their credentials from Secrets Manager, and a task;
+ * and, unless `reverseReplication` is false, the way back: a CDC-only task from the target to the source
+ * ({@link ReverseReplication}), created stopped, that the cutover starts after the switch.
  *
  * A running DMS task cannot be modified by a stack update (`InvalidResourceStateFault`): stop the task
  * before changing task settings, table mappings or endpoints. Changing the replication instance (class,
@@ -220,6 +237,8 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
   public readonly connections: ec2.Connections;
   /** The source the task reads from. */
   public readonly source: SourceDatabaseProps;
+  /** The reverse replication (Aurora → source), unless `reverseReplication` is false. */
+  public readonly reverseReplication?: ReverseReplication;
 
   constructor(scope: Construct, id: string, props: DmsReplicationProps) {
     super(scope, id);
@@ -443,6 +462,33 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
     this.replicationTaskArn = this.replicationTask.ref;
     // arn:<partition>:dms:<region>:<account>:task:<resource id>
     this.replicationTaskIdentifier = Fn.select(6, Fn.split(':', this.replicationTask.ref));
+
+    // ---- the way back ------------------------------------------------------------------------------------
+    if (props.reverseReplication ?? true) {
+      this.reverseReplication = new ReverseReplication(this, 'Reverse', {
+        replicationInstanceArn: this.replicationInstanceArn,
+        replicationInstanceIdentifier: this.replicationInstanceIdentifier,
+        secretsAccessRole,
+        aurora: { secret: props.target.secret, databaseName: props.target.databaseName },
+        // the source as the forward task reaches it: same secret, SSL mode and CA certificate
+        source: {
+          secret: props.source.secret,
+          databaseName: props.source.databaseName,
+          sslMode: sslMode.value,
+          certificateArn: this.sourceCertificate?.ref,
+        },
+        tables: props.tables,
+        kmsKey: props.kmsKey,
+        heartbeatEnabled: props.heartbeatEnabled,
+        heartbeatFrequency: props.heartbeatFrequency,
+        heartbeatSchema: props.heartbeatSchema,
+        captureDdls: props.captureDdls,
+        maxFileSize: props.maxFileSize,
+        executeTimeout: props.executeTimeout,
+        lobMaxSize: props.lobMaxSize,
+        failTasksOnLobTruncation: props.failTasksOnLobTruncation,
+      });
+    }
   }
 
   /**

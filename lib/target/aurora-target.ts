@@ -107,13 +107,28 @@ export interface AuroraTargetOptions {
   readonly removalPolicy?: RemovalPolicy;
   /**
    * Extra cluster parameters, merged over the DMS-target defaults (`rds.force_ssl=1`,
-   * `session_replication_role` left at `origin` so DMS sets `replica` per session).
+   * `session_replication_role` left at `origin` so DMS sets `replica` per session, `rds.logical_replication=1`,
+   * `wal_sender_timeout=60000`). A `wal_sender_timeout` between 1 and 9999 ms is refused: DMS cannot read Aurora then.
    *
    * @default - only the defaults
    */
   readonly parameters?: Record<string, string>;
   /** Subnets of the new cluster. @default - private isolated subnets when the VPC has them, otherwise private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
+}
+
+/** `wal_sender_timeout` of the new cluster (ms): PostgreSQL's own default, within what DMS reading Aurora accepts. */
+const WAL_SENDER_TIMEOUT_MS = 60000;
+
+/** DMS fails on a PostgreSQL source whose `wal_sender_timeout` is between 1 and 9999 ms (0 disables it). */
+function assertWalSenderTimeout(value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value) || !/^\s*\d+\s*$/.test(value)) return;
+  const ms = Number(value);
+  if (ms > 0 && ms < 10000) {
+    throw new Error(
+      `AuroraTarget parameters: wal_sender_timeout must be 0 or at least 10000 (ms) for DMS to read Aurora (the reverse replication), got ${JSON.stringify(value)}`,
+    );
+  }
 }
 
 /** Properties of an {@link AuroraTarget}. */
@@ -181,9 +196,17 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
         'AuroraTarget: the cutover tracks changes on the target with a logical replication slot; make sure the brought ' +
           "cluster's parameter group sets rds.logical_replication = 1 (static: reboot after changing it).",
       );
+      warn(
+        this,
+        'walSenderTimeout',
+        'AuroraTarget: the reverse replication (DMS reading Aurora after the switch) fails when wal_sender_timeout is ' +
+          "between 1 and 9999 ms; make sure the brought cluster's parameter group sets it to 0 or 10000 ms or more " +
+          '(at most 300000 ms, so a DMS Multi-AZ failover is not delayed).',
+      );
       return;
     }
 
+    assertWalSenderTimeout(props.parameters?.wal_sender_timeout);
     const readers = props.readers ?? 1;
     assertNumberInRange('AuroraTarget readers', readers, 1, 15);
     assertNumberInRange('AuroraTarget port', props.port, 1150, 65535);
@@ -212,6 +235,9 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
         log_min_duration_statement: '5000',
         // Sessions DMS leaves idle in a transaction must not hold locks forever.
         idle_in_transaction_session_timeout: '3600000',
+        // DMS reading Aurora (the reverse replication) needs 0 or at least 10000 ms, and under 5 minutes so a DMS
+        // Multi-AZ failover is not delayed: 60 s (PostgreSQL's default), set rather than left to the engine default.
+        wal_sender_timeout: String(WAL_SENDER_TIMEOUT_MS),
         ...(props.parameters ?? {}),
       },
     });

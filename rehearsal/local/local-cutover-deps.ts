@@ -1,6 +1,6 @@
 import type { CutoverDeps } from '../../lambda/engine/cutover/deps';
 import type { ConnectionSpec } from '../../lambda/engine/pg/connection';
-import type { ReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
+import type { ReplicationPort, ReverseReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
 import { MemoryStateStore } from '../../lambda/engine/state/memory-state-store';
 import type { TableSelection } from '../../contract';
 import { ConsoleNotifier, type Notice } from './console-notifier';
@@ -14,6 +14,8 @@ export interface LocalCutoverDepsOptions {
   readonly replication: ReplicationPort;
   /** @default - no traffic switch (the phase is skipped) */
   readonly traffic?: TrafficSwitch;
+  /** The way back (e.g. `new NativeReverseReplication(...)`). @default - none */
+  readonly reverse?: ReverseReplicationPort;
   /** @default - no read traffic switch (the read-switch phases are skipped) */
   readonly readTraffic?: TrafficSwitch;
   /** Receives every notice as it is sent. */
@@ -30,6 +32,8 @@ export interface LocalCutoverDeps extends CutoverDeps {
   readonly state: MemoryStateStore;
   readonly notifier: ConsoleNotifier;
   readonly alarms: RecordingAlarmControl;
+  /** The reverse replication's lag alarms: muted until it starts. */
+  readonly reverseAlarms: RecordingAlarmControl;
 }
 
 /** Cutover dependencies for the rehearsal and tests: memory state, collected notices, recorded alarm calls. */
@@ -42,8 +46,10 @@ export function createLocalCutoverDeps(options: LocalCutoverDepsOptions): LocalC
     state: new MemoryStateStore(options.stateFile),
     notifier: new ConsoleNotifier(options.onNotice),
     alarms: new RecordingAlarmControl(),
+    reverseAlarms: new RecordingAlarmControl(false),
     ...(options.traffic ? { traffic: options.traffic } : {}),
     ...(options.readTraffic ? { readTraffic: options.readTraffic } : {}),
+    ...(options.reverse ? { reverse: options.reverse } : {}),
     ...(options.defaults ? { defaults: options.defaults } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.rowsPerRange ? { rowsPerRange: options.rowsPerRange } : {}),

@@ -18,7 +18,10 @@ export function placeholderFunctionArn(logicalId: string): string {
  * skipped, so no esbuild run) and returns the state machine definition as plain ASL JSON text.
  * Only the construct tree is built; the app is not synthesized.
  */
-export function synthesizeDefinitionForLocalRun(options: CutoverWorkflowDefinitionOptions = {}): string {
+export function synthesizeDefinitionForLocalRun(
+  options: CutoverWorkflowDefinitionOptions & { wayBack?: 'forward' | 'fallback' } = {},
+): string {
+  const { wayBack, ...definitionOptions } = options;
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'LocalCutover', { env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
   const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
@@ -33,7 +36,18 @@ export function synthesizeDefinitionForLocalRun(options: CutoverWorkflowDefiniti
       `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${name.toLowerCase()}-AbCdEf`,
     );
   const workflow = new CutoverWorkflow(stack, 'Cutover', {
-    ...options,
+    ...definitionOptions,
+    ...(wayBack
+      ? {
+          reverseReplication: {
+            taskArn: `arn:aws:dms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task:LOCALREVERSE`,
+            taskIdentifier: 'LOCALREVERSE',
+            instanceIdentifier: 'local-instance',
+            slotName: 'zdm_reverse_local',
+            slotPlugin: 'pgoutput',
+          },
+        }
+      : {}),
     vpc,
     sourceSecret: secret('Source'),
     targetSecret: secret('Target'),
@@ -43,7 +57,8 @@ export function synthesizeDefinitionForLocalRun(options: CutoverWorkflowDefiniti
     replicationTaskIdentifier: 'LOCALTASK',
     alarmTopic: sns.Topic.fromTopicArn(stack, 'Topic', `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:local`),
   });
-  const cfn = workflow.stateMachine.node.defaultChild as sfn.CfnStateMachine;
+  const machine = wayBack === 'fallback' ? workflow.fallbackStateMachine! : workflow.stateMachine;
+  const cfn = machine.node.defaultChild as sfn.CfnStateMachine;
   return resolveDefinitionString(stack.resolve(cfn.definitionString));
 }
 

@@ -59,7 +59,8 @@ export function toConnInfo(spec: ConnectionSpec): string {
     .join(' ');
 }
 
-async function withClient<T>(spec: ConnectionSpec, fn: (c: Client) => Promise<T>): Promise<T> {
+/** One short connection for setup statements (the engine's `connect`: it has an error listener). */
+export async function withClient<T>(spec: ConnectionSpec, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = await connect(spec, 'zdm-setup');
   try {
     return await fn(client);

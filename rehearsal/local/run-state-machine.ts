@@ -23,7 +23,13 @@ import type { CutoverWorkflowDefinitionOptions } from '../../lib';
 import { synthesizeDefinitionForLocalRun } from './local-definition';
 
 /** Options for `synthesizeCutoverDefinition`: the definition-shaping props of `CutoverWorkflow`. */
-export type SynthesizeCutoverOptions = CutoverWorkflowDefinitionOptions;
+export interface SynthesizeCutoverOptions extends CutoverWorkflowDefinitionOptions {
+  /**
+   * With a reverse replication (the way back): `forward` is the cutover machine with ArmReverse / StartReverse,
+   * `fallback` the fallback machine. @default - the cutover machine without a way back
+   */
+  readonly wayBack?: 'forward' | 'fallback';
+}
 
 /**
  * Synthesizes a stack with a `CutoverWorkflow` (dummy VPC, secrets and topic; asset bundling skipped) and

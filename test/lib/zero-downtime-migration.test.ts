@@ -6,6 +6,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { CUTOVER_ENVIRONMENT, toDmsTableMappings } from '../../contract';
 import { SslMode, ZeroDowntimeMigration } from '../../lib';
 import { TABLES, testEnv } from './helpers';
 
@@ -33,7 +35,7 @@ describe('ZeroDowntimeMigration', () => {
   test('composes target, replication and monitoring', () => {
     template.resourceCountIs('AWS::RDS::DBCluster', 1);
     template.resourceCountIs('AWS::DMS::ReplicationInstance', 1);
-    template.resourceCountIs('AWS::DMS::ReplicationTask', 1);
+    template.resourceCountIs('AWS::DMS::ReplicationTask', 2); // forward, and the way back (created, never started)
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::RDS::DBCluster', { DatabaseName: 'orders' });
     template.hasResourceProperties('AWS::DMS::Endpoint', { EndpointType: 'target', DatabaseName: 'orders' });
@@ -133,6 +135,121 @@ test('the cutover connects to the source with its sslMode and CA, to the target 
     SOURCE_DB_SSL_CA_PEM: caCertificatePem,
     TARGET_DB_SSL_MODE: 'verify-full',
     NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+  });
+});
+
+describe('ZeroDowntimeMigration reverse replication', () => {
+  let env: ReturnType<typeof testEnv>;
+  let migration: ZeroDowntimeMigration;
+  let template: Template;
+  beforeAll(() => {
+    env = testEnv();
+    migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
+      vpc: env.vpc,
+      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      tables: TABLES,
+      monitoring: { cdcLatencyThreshold: Duration.seconds(10) },
+    });
+    template = Template.fromStack(env.stack);
+  });
+
+  test('the binding names the reverse task, its instance, the slot, test_decoding and the muted alarms', () => {
+    const reverse = migration.replication.reverseReplication!;
+    const binding = migration.reverseReplicationBinding!;
+    const taskId = env.stack.getLogicalId(reverse.replicationTask);
+    expect(env.stack.resolve(binding.taskArn)).toEqual({ Ref: taskId });
+    expect(env.stack.resolve(binding.taskIdentifier)).toEqual({
+      'Fn::Select': [6, { 'Fn::Split': [':', { Ref: taskId }] }],
+    });
+    expect(binding.instanceIdentifier).toBe(migration.replication.replicationInstanceIdentifier);
+    expect(binding.slotName).toBe(reverse.slotName);
+    expect(binding.slotName).toMatch(/^[a-z0-9_]{1,63}$/);
+    expect(binding.slotPlugin).toBe('test_decoding');
+    expect(binding.lagAlarms).toEqual(migration.reverseLagAlarms);
+    expect(migration.reverseLagAlarms).toEqual(migration.monitoring.reverseLagAlarms);
+    expect(migration.reverseLagAlarms).toHaveLength(2);
+    // the forward lag alarms (which the cutover mutes while it stops replication) stay the forward ones
+    expect(migration.cutoverInputs.lagAlarmNames).toHaveLength(2);
+  });
+
+  test('the reverse task is CDC-only with the forward mappings; its source is Aurora reading the slot', () => {
+    const reverse = migration.replication.reverseReplication!;
+    template.hasResourceProperties('AWS::DMS::ReplicationTask', {
+      MigrationType: 'cdc',
+      TableMappings: JSON.stringify(toDmsTableMappings(TABLES)),
+      SourceEndpointArn: { Ref: env.stack.getLogicalId(reverse.sourceEndpoint) },
+      CdcStartPosition: Match.absent(),
+      CdcStartTime: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::DMS::Endpoint', {
+      EndpointType: 'source',
+      EngineName: 'aurora-postgresql',
+      DatabaseName: 'orders',
+      PostgreSqlSettings: Match.objectLike({
+        SlotName: reverse.slotName,
+        PluginName: 'test_decoding',
+        SecretsManagerSecretId: env.stack.resolve(migration.target.secret.secretArn),
+      }),
+    });
+  });
+
+  test.each(['CDCLatencySource', 'CDCLatencyTarget'])(
+    'reverse %s alarm on the reverse task dimensions, actions disabled, to the alarm topic',
+    (metricName) => {
+      const reverse = migration.replication.reverseReplication!;
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metricName,
+        Threshold: 10,
+        ActionsEnabled: false,
+        AlarmActions: [env.stack.resolve((migration.alarmTopic as sns.Topic).topicArn)],
+        Dimensions: [
+          { Name: 'ReplicationInstanceIdentifier', Value: migration.replication.replicationInstanceIdentifier },
+          { Name: 'ReplicationTaskIdentifier', Value: env.stack.resolve(reverse.taskIdentifier) },
+        ],
+      });
+    },
+  );
+
+  test('the cutover gets the binding: its functions name the reverse task, slot, plugin and alarms', () => {
+    const binding = migration.reverseReplicationBinding!;
+    const variables = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((fn) => fn.Properties.Environment?.Variables ?? {})
+      .filter((v) => v[CUTOVER_ENVIRONMENT.reverseSlotName] !== undefined);
+    expect(variables.length).toBeGreaterThan(0);
+    for (const v of variables) {
+      expect(v).toMatchObject({
+        [CUTOVER_ENVIRONMENT.reverseTaskArn]: env.stack.resolve(binding.taskArn),
+        [CUTOVER_ENVIRONMENT.reverseTaskId]: env.stack.resolve(binding.taskIdentifier),
+        [CUTOVER_ENVIRONMENT.reverseInstanceId]: binding.instanceIdentifier,
+        [CUTOVER_ENVIRONMENT.reverseSlotName]: binding.slotName,
+        [CUTOVER_ENVIRONMENT.reverseSlotPlugin]: 'test_decoding',
+      });
+    }
+    expect(migration.cutover.fallbackStateMachine).toBeDefined();
+  });
+
+  test('replication.reverseReplication: false creates none of it and leaves the binding undefined', () => {
+    const other = testEnv();
+    const oneWay = new ZeroDowntimeMigration(other.stack, 'Migration', {
+      vpc: other.vpc,
+      source: { host: 'db.example.com', databaseName: 'orders', secret: other.sourceSecret },
+      tables: TABLES,
+      replication: { reverseReplication: false },
+    });
+    expect(oneWay.replication.reverseReplication).toBeUndefined();
+    expect(oneWay.reverseReplicationBinding).toBeUndefined();
+    expect(oneWay.reverseLagAlarms).toEqual([]);
+    const t = Template.fromStack(other.stack);
+    t.resourceCountIs('AWS::DMS::ReplicationTask', 1);
+    t.resourcePropertiesCountIs('AWS::DMS::ReplicationTask', { MigrationType: 'cdc' }, 0);
+    t.resourcePropertiesCountIs('AWS::DMS::Endpoint', { EndpointType: 'source', EngineName: 'aurora-postgresql' }, 0);
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { ActionsEnabled: false }, 0);
+    // and the cutover has no way back
+    expect(oneWay.cutover.fallbackStateMachine).toBeUndefined();
+    const variables = Object.values(t.findResources('AWS::Lambda::Function')).map(
+      (fn) => fn.Properties.Environment?.Variables ?? {},
+    );
+    for (const v of variables) expect(v[CUTOVER_ENVIRONMENT.reverseSlotName]).toBeUndefined();
   });
 });
 

@@ -257,10 +257,12 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
     expect([...imports].filter((i) => i !== 'constructs' && !/^aws-cdk-lib(\/|$)/.test(i))).toEqual([]);
   });
 
-  it('synthesizes the DMS task, the state machine and the cutover functions without esbuild or Docker', () => {
+  it('synthesizes the DMS tasks, the state machines and the cutover functions without esbuild or Docker', () => {
     expect(() => require.resolve('esbuild', { paths: [app] })).toThrow();
-    expect(resourcesOf(template, 'AWS::DMS::ReplicationTask')).toHaveLength(1);
-    expect(resourcesOf(template, 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    // forward (full load + CDC) and the way back (CDC only, Aurora → source); the cutover and the fallback
+    const tasks = resourcesOf(template, 'AWS::DMS::ReplicationTask').map((t) => t.Properties.MigrationType).sort();
+    expect(tasks).toEqual(['cdc', 'full-load-and-cdc']);
+    expect(resourcesOf(template, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
     const steps = cutoverFunctions(template);
     expect(steps.length).toBeGreaterThanOrEqual(3); // database, replication, traffic (and any the cutover adds)
     for (const fn of steps) {
@@ -322,7 +324,7 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
     cpSync(join(app, 'app.js'), join(app2, 'app.js'));
     run(process.execPath, ['app.js'], app2);
     const linked = JSON.parse(readFileSync(join(app2, 'cdk.out', 'Consumer.template.json'), 'utf8')) as Template;
-    expect(resourcesOf(linked, 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    expect(resourcesOf(linked, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
     // The same pre-built code, hence the same asset.
     const codeOf = (t: Template) =>
       resourcesOf(t, 'AWS::Lambda::Function')

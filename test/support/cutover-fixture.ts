@@ -9,6 +9,7 @@ import { createStepHandler } from '../../lambda/engine/cutover/steps';
 import type { ReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
 import { createLocalCutoverDeps, type LocalCutoverDeps } from '../../rehearsal/local/local-cutover-deps';
+import { NativeReverseReplication } from '../../rehearsal/local/native-reverse-replication';
 import {
   setupNativeReplication,
   teardownNativeReplication,
@@ -40,6 +41,7 @@ export interface Fixture {
   readonly role: string;
   readonly deps: LocalCutoverDeps;
   readonly replication: NativeLogicalReplication;
+  readonly reverse?: NativeReverseReplication;
 }
 
 const fixtures: Fixture[] = [];
@@ -53,6 +55,8 @@ export interface FixtureOptions {
   readonly readTraffic?: TrafficSwitch;
   /** More execution input defaults (as the construct's DEFAULTS_JSON gives them). */
   readonly defaults?: LocalCutoverDeps['defaults'];
+  /** With the way back: native reverse replication target → source (named after the fixture). */
+  readonly reverse?: boolean;
 }
 
 export async function fixture(options: FixtureOptions = {}): Promise<Fixture> {
@@ -76,6 +80,14 @@ export async function fixture(options: FixtureOptions = {}): Promise<Fixture> {
     target: pair.target,
     subscription: pair.name,
   });
+  const reverse = options.reverse
+    ? new NativeReverseReplication({
+        source: pair.source,
+        target: pair.target,
+        tables: TABLES,
+        name: `${pair.name}_rev`,
+      })
+    : undefined;
   const deps = createLocalCutoverDeps({
     sourceUrl: pair.source,
     targetUrl: pair.target,
@@ -91,9 +103,10 @@ export async function fixture(options: FixtureOptions = {}): Promise<Fixture> {
     },
     ...(options.traffic ? { traffic: options.traffic } : {}),
     ...(options.readTraffic ? { readTraffic: options.readTraffic } : {}),
+    ...(reverse ? { reverse } : {}),
     rowsPerRange: 100,
   });
-  const f = { name: pair.name, source: pair.source, target: pair.target, role, deps, replication };
+  const f = { name: pair.name, source: pair.source, target: pair.target, role, deps, replication, reverse };
   fixtures.push(f);
   return f;
 }
@@ -101,6 +114,7 @@ export async function fixture(options: FixtureOptions = {}): Promise<Fixture> {
 /** Removes every fixture's replication, databases and role (call from afterAll). */
 export async function dropFixtures(): Promise<void> {
   for (const f of fixtures) {
+    await f.reverse?.teardown().catch(() => undefined);
     await teardownNativeReplication({ source: f.source, target: f.target, name: f.name }).catch(() => undefined);
     await dropPair(f.name).catch(() => undefined);
     await sql(f.source.replace(/\/[^/]+$/, '/postgres'), `DROP ROLE IF EXISTS ${f.role}`).catch(() => undefined);

@@ -1,7 +1,7 @@
-import { CloudWatchClient, DisableAlarmActionsCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DisableAlarmActionsCommand, EnableAlarmActionsCommand } from '@aws-sdk/client-cloudwatch';
 import type { AlarmControl } from '../ports';
 
-/** Turns the actions of named CloudWatch alarms off (the lag alarms, before the planned replication stop). */
+/** Turns the actions of named CloudWatch alarms off (the lag alarms, before a planned stop) or on (a planned start). */
 export class CloudWatchAlarmControl implements AlarmControl {
   private readonly cloudwatch: CloudWatchClient;
 
@@ -20,5 +20,9 @@ export class CloudWatchAlarmControl implements AlarmControl {
 
   async disable(): Promise<void> {
     for (const AlarmNames of this.batches()) await this.cloudwatch.send(new DisableAlarmActionsCommand({ AlarmNames }));
+  }
+
+  async enable(): Promise<void> {
+    for (const AlarmNames of this.batches()) await this.cloudwatch.send(new EnableAlarmActionsCommand({ AlarmNames }));
   }
 }

@@ -5,7 +5,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { redactSecrets, withPooledClient } from '../pg/connection';
 import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
-import type { CutoverAction, CutoverInput, DatabaseSide } from '../../../contract';
+import type { CutoverAction, CutoverDirection, CutoverInput, DatabaseSide } from '../../../contract';
 import { sharedPool, sharedPools } from './connections';
 import type { CutoverDeps } from './deps';
 
@@ -17,14 +17,20 @@ import type { CutoverDeps } from './deps';
  * - `dry-run`: `<migrationId>#dry-run#<startedAt>` — every dry-run execution gets its own record, so a dry run
  *   never shares phase results with an execute run (nor with another dry run). `#` cannot occur in a valid
  *   migrationId, so the keys never collide. A redrive of the same execution keeps `startedAt`, so it still resumes.
- * - `switch-reads` / `revert-reads`: `<migrationId>#<action>#<startedAt>`, for the same reason. What they share
+ * - the fallback: `<migrationId>#fallback` (dry run: `<migrationId>#fallback#dry-run#<startedAt>`); what it shares
+ *   with the cutover (its saved freeze, the way back) it reads from the cutover's record.
+ * - `switch-reads` / `revert-reads` / `end-fallback-window`: `<migrationId>#<action>#<startedAt>`, for the same reason. What they share
  *   with the write cutover — where the read path pointed — is on its own record (readSwitchKey).
  */
 export function stateKey(
-  input: Pick<CutoverInput, 'migrationId' | 'mode' | 'startedAt'> & { action?: CutoverAction },
+  input: Pick<CutoverInput, 'migrationId' | 'mode' | 'startedAt'> & {
+    action?: CutoverAction;
+    direction?: CutoverDirection;
+  },
 ): string {
   if (input.action && input.action !== 'cutover') return `${input.migrationId}#${input.action}#${input.startedAt}`;
-  return input.mode === 'execute' ? input.migrationId : `${input.migrationId}#dry-run#${input.startedAt}`;
+  const id = input.direction === 'fallback' ? `${input.migrationId}#fallback` : input.migrationId;
+  return input.mode === 'execute' ? id : `${id}#dry-run#${input.startedAt}`;
 }
 
 /** The record of a migration's read switch, shared by every execution of that migration. */
@@ -33,9 +39,12 @@ export function readSwitchKey(migrationId: string): string {
 }
 
 /** What notices add after the migration id: ` [dry run]`, ` [switch reads]`, ` [revert reads]` or nothing. */
-export function modeLabel(input: Pick<CutoverInput, 'mode'> & { action?: CutoverAction }): string {
-  if (input.action && input.action !== 'cutover') return ` [${input.action.replace('-', ' ')}]`;
-  return input.mode === 'dry-run' ? ' [dry run]' : '';
+export function modeLabel(
+  input: Pick<CutoverInput, 'mode'> & { action?: CutoverAction; direction?: CutoverDirection },
+): string {
+  if (input.action && input.action !== 'cutover') return ` [${input.action.replace(/-/g, ' ')}]`;
+  const fallback = input.direction === 'fallback' ? ' [fallback]' : '';
+  return `${fallback}${input.mode === 'dry-run' ? ' [dry run]' : ''}`;
 }
 
 export interface StepContext {

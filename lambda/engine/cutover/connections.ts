@@ -18,6 +18,7 @@
 import type { Pool } from 'pg';
 import { checkIdleConnections, createPool, type ConnectionSpec } from '../pg/connection';
 import type { CutoverDeps } from './deps';
+import { existingFallbackDeps } from './directions';
 import type { DatabaseSide } from '../../../contract';
 
 /** Connections per side and process (Map items of one validation run concurrently in the local runner). */
@@ -89,6 +90,8 @@ export async function sharedPools(deps: CutoverDeps): Promise<{ source: Pool; ta
 
 /** Ends the shared pools of `deps` (tests, the rehearsal and the CLI call it when an execution is over). */
 export async function closeSharedPools(deps: CutoverDeps): Promise<void> {
+  const fallback = existingFallbackDeps(deps);
+  if (fallback) await closeSharedPools(fallback);
   const sides = pools.get(deps);
   if (!sides) return;
   pools.delete(deps);

@@ -1,6 +1,13 @@
 import type { CutoverDependency } from '../../../contract';
 import type { ConnectionSpec } from '../pg/connection';
-import type { AlarmControl, Notifier, ReplicationPort, StateStore, TrafficSwitch } from '../ports';
+import type {
+  AlarmControl,
+  Notifier,
+  ReplicationPort,
+  ReverseReplicationPort,
+  StateStore,
+  TrafficSwitch,
+} from '../ports';
 import type { TableSelection } from '../../../contract';
 
 /**
@@ -21,6 +28,10 @@ export interface CutoverDeps {
   readonly alarms?: AlarmControl;
   /** @default - no traffic switch; the switch-traffic phase is skipped */
   readonly traffic?: TrafficSwitch;
+  /** @default - no reverse replication: no way back after the switch, no fallback */
+  readonly reverse?: ReverseReplicationPort;
+  /** The reverse replication's lag alarms (muted until it starts). @default - none are touched */
+  readonly reverseAlarms?: AlarmControl;
   /** @default - no read traffic switch; reads move with the writes and the read-switch steps are skipped */
   readonly readTraffic?: TrafficSwitch;
   /** Defaults for execution input fields the operator leaves out (from the construct's props). */
@@ -37,6 +48,8 @@ export interface CutoverDeps {
     readonly pollIntervalSeconds?: number;
     readonly switchTrafficTo?: string;
     readonly switchReadsTo?: string;
+    /** Where the fallback points the application back to (the source's endpoint). */
+    readonly fallbackTrafficTo?: string;
     /** Whether the construct has a read traffic switch (`mode: "switch-reads"` / `"revert-reads"` need one). */
     readonly readTrafficSwitch?: boolean;
   };

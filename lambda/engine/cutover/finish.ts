@@ -2,6 +2,7 @@ import { PHASES, type MigrationRecord } from '../ports';
 import { beginPhase, endPhase, getRecord, modeLabel, succeededPhase, withPools, type StepContext } from './common';
 import { dropChangeTracking } from './change-tracking';
 import { restoreRoleSql, restoreSavedRoles } from './restore-roles';
+import { dropArmedReverse } from './way-back';
 
 /** Milliseconds each phase took (from the state record). */
 export function phaseTimings(record: MigrationRecord): Record<string, number> {
@@ -39,23 +40,37 @@ export async function complete(ctx: StepContext): Promise<Record<string, unknown
   await ctx.deps.state.setStatus(ctx.key, 'succeeded', ctx.iso());
   const id = ctx.input.migrationId;
   const message =
-    ctx.input.mode === 'execute'
+    ctx.input.mode === 'execute' && ctx.input.direction === 'fallback'
       ? [
-          `Migration ${id} is complete: every row changed since tracking started was proven equal before the switch, sequences are set${
+          `Migration ${id} fell back to the source: every row changed on the target since tracking started was proven equal before the switch, the source's sequences are set past the target's${
             record.phases.switchTraffic?.status === 'succeeded'
-              ? ', traffic is switched'
-              : ', the application was handed over (no traffic switch configured)'
-          }, forward replication is stopped.`,
+              ? ', traffic points to the source again'
+              : ', the application was handed back (no traffic switch configured)'
+          }, the reverse replication is stopped and its slot dropped.`,
           `Write freeze (freeze to switch): ${freezeMs(record) ?? 'unknown'} ms.`,
           lateWritesLine(record),
-          `The source stays frozen (roles ${record.freeze?.roles.map((r) => r.role).join(', ') || '(none)'}); the forward replication slot is kept (it retains WAL) until you no longer need to fall back.`,
+          `The target's roles stay frozen (${record.freeze?.roles.map((r) => r.role).join(', ') || '(none)'}).`,
           ``,
           `Timings:`,
           formatTimings(timings),
         ]
-      : [`Dry run of ${id} finished: every phase ran and changed nothing.`, ``, `Timings:`, formatTimings(timings)];
+      : ctx.input.mode === 'execute'
+        ? [
+            `Migration ${id} is complete: every row changed since tracking started was proven equal before the switch, sequences are set${
+              record.phases.switchTraffic?.status === 'succeeded'
+                ? ', traffic is switched'
+                : ', the application was handed over (no traffic switch configured)'
+            }, forward replication is stopped.`,
+            `Write freeze (freeze to switch): ${freezeMs(record) ?? 'unknown'} ms.`,
+            lateWritesLine(record),
+            `The source stays frozen (roles ${record.freeze?.roles.map((r) => r.role).join(', ') || '(none)'}); the forward replication slot is kept (it retains WAL) until you no longer need to fall back.`,
+            ``,
+            `Timings:`,
+            formatTimings(timings),
+          ]
+        : [`Dry run of ${id} finished: every phase ran and changed nothing.`, ``, `Timings:`, formatTimings(timings)];
   await ctx.deps.notifier.notify(
-    `zdm ${id}${modeLabel(ctx.input)}: cutover succeeded`,
+    `zdm ${id}${modeLabel(ctx.input)}: ${ctx.input.direction === 'fallback' ? 'fallback' : 'cutover'} succeeded`,
     message.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'),
     { migrationId: id, mode: ctx.input.mode, phase: 'done', outcome: 'succeeded' },
   );
@@ -114,6 +129,10 @@ export async function rollback(ctx: StepContext, error: CaughtError): Promise<Re
     dropped: [] as string[],
     left: [`tracking slots (${e.message.slice(0, 200)})`],
   }));
+  // A way back armed in this freeze goes too: nothing switched, nothing will read it.
+  const armed = await dropArmedReverse(ctx);
+  tracking.dropped.push(...armed.dropped);
+  tracking.left.push(...armed.left);
   const freeze = (await ctx.deps.state.get(ctx.key))?.freeze;
   if (record.status !== 'rolled-back') {
     await ctx.deps.state.setStatus(ctx.key, 'rolled-back', ctx.iso(), cause);
@@ -132,7 +151,9 @@ export async function rollback(ctx: StepContext, error: CaughtError): Promise<Re
         tracking.left.length > 0
           ? `LEFT BEHIND: ${tracking.left.join(', ')} — drop it with pg_drop_replication_slot; it retains WAL.`
           : `Change-tracking slots: ${tracking.dropped.length ? `dropped (${tracking.dropped.join(', ')})` : 'none were left'}.`,
-        `Forward replication keeps running. Fix the cause, then start a new execution.`,
+        ctx.input.direction === 'fallback'
+          ? `The application stays on the target; the reverse replication keeps running (the way back stays open). Fix the cause, then start a new fallback execution.`
+          : `Forward replication keeps running. Fix the cause, then start a new execution.`,
       ].join('\n'),
       { migrationId: id, mode: ctx.input.mode, phase: 'rollback', outcome: 'rolled-back' },
     );

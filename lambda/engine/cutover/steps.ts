@@ -27,6 +27,9 @@ import { requestApproval } from './request-approval';
 import { stopReplication } from './stop-replication';
 import { switchTraffic } from './switch-traffic';
 import { finishReadSwitch, revertReads, switchReads } from './switch-reads';
+import { depsFor } from './directions';
+import { reopenSource } from './reopen-source';
+import { armReverse, endFallbackWindow, startReverse } from './way-back';
 import { syncSequences } from './sync-sequences';
 import { validateInput } from './validate-input';
 import { aggregateValidation, planValidation, validateRange } from './validation-steps';
@@ -91,17 +94,25 @@ const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog'>]:
   switchReads: (ctx) => switchReads(ctx),
   revertReads: (ctx) => revertReads(ctx),
   finishReadSwitch: (ctx) => finishReadSwitch(ctx),
+  armReverse: (ctx) => armReverse(ctx),
+  startReverse: (ctx) => startReverse(ctx),
+  // These two act on what the cutover did (the old source's roles, the way back): the forward dependencies.
+  reopenSource: (ctx, _event, deps) => reopenSource(ctx, deps),
+  endFallbackWindow: (ctx, _event, deps) =>
+    endFallbackWindow(ctx, deps, deps.stopWaitMs !== undefined ? { waitMs: deps.stopWaitMs } : {}),
   complete: (ctx) => complete(ctx),
   rollback: (ctx, event) => rollback(ctx, event.error),
   reportFailureAfterSwitch: (ctx, event) => reportFailureAfterSwitch(ctx, event.error),
 };
 
 async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<unknown> {
-  if (event.step === 'validateInput') return validateInput(deps, event.input);
+  const direction = event.direction === 'fallback' ? 'fallback' : 'forward';
+  if (event.step === 'validateInput') return validateInput(depsFor(deps, direction), event.input, direction);
   if (event.step === 'watchdog') return watchdogForExecutionEvent(deps, event as never);
   const input = event.input as CutoverInput;
   if (!input || typeof input !== 'object' || typeof input.migrationId !== 'string' || !input.startedAt) {
     throw new Error(`step ${event.step} needs "input": the result of the validateInput step`);
   }
-  return RUN[event.step](createContext(deps, input), event, deps);
+  // The validated input says which way the execution runs (the fallback machine set it in validateInput).
+  return RUN[event.step](createContext(depsFor(deps, input.direction), input), event, deps);
 }

@@ -161,7 +161,8 @@ export async function revertReads(ctx: StepContext): Promise<Record<string, unkn
       };
     }
     const cutover = await ctx.deps.state.get(ctx.input.migrationId);
-    if (cutover?.pointOfNoReturn) {
+    // The fallback moves the writes back too: then, and only then, reads follow them past that point.
+    if (cutover?.pointOfNoReturn && ctx.input.direction !== 'fallback') {
       const line = `the write cutover passed its point of no return (${cutover.pointOfNoReturn.what} at ${cutover.pointOfNoReturn.at}): reads stay on the target, the source no longer receives the writes.`;
       if (ctx.input.action === 'revert-reads') throw new CutoverError(ERRORS.badInput, `revert-reads refused: ${line}`);
       return { result: { reverted: false, reason: line }, line, status: 'skipped' };

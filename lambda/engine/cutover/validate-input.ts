@@ -6,6 +6,7 @@ import {
   ERRORS,
   EXECUTION_MODES,
   type CutoverAction,
+  type CutoverDirection,
   type CutoverExecutionInput,
   type CutoverInput,
   type CutoverMode,
@@ -103,7 +104,11 @@ function num(
 }
 
 /** Validates and defaults the raw execution input. Throws ZdmBadInput naming the field and value; no side effects. */
-export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, 'defaults' | 'now'>): CutoverInput {
+export function parseExecutionInput(
+  rawInput: unknown,
+  deps: Pick<CutoverDeps, 'defaults' | 'now'>,
+  direction: CutoverDirection = 'forward',
+): CutoverInput {
   if (rawInput === null || typeof rawInput !== 'object' || Array.isArray(rawInput)) {
     throw bad('(input)', rawInput, 'must be a JSON object such as {"migrationId": "orders-db", "mode": "dry-run"}');
   }
@@ -117,7 +122,12 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
       )}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
     );
   }
-  const defaults = { ...CUTOVER_INPUT_DEFAULTS, ...(deps.defaults ?? {}) };
+  const defaults = {
+    ...CUTOVER_INPUT_DEFAULTS,
+    ...(deps.defaults ?? {}),
+    // The fallback points the application back at the source.
+    ...(direction === 'fallback' ? { switchTrafficTo: deps.defaults?.fallbackTrafficTo ?? '' } : {}),
+  };
 
   const migrationId = raw.migrationId;
   if (typeof migrationId !== 'string' || !MIGRATION_ID_PATTERN.test(migrationId)) {
@@ -132,8 +142,13 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
     throw bad('mode', givenMode, `must be ${EXECUTION_MODES.map((m) => `"${m}"`).join(', ')}`);
   }
   // The read-switch actions check sync as a dry run does; only their read switch acts.
-  const action: CutoverAction = givenMode === 'switch-reads' || givenMode === 'revert-reads' ? givenMode : 'cutover';
-  const mode: CutoverMode = givenMode === 'execute' ? 'execute' : 'dry-run';
+  const action: CutoverAction =
+    givenMode === 'execute' || givenMode === 'dry-run' ? 'cutover' : (givenMode as Exclude<CutoverAction, 'cutover'>);
+  if (direction === 'fallback' && action !== 'cutover') {
+    throw bad('mode', givenMode, 'must be "dry-run" or "execute" on the fallback state machine');
+  }
+  // end-fallback-window acts (it closes the way back); the read-switch actions check sync as a dry run does.
+  const mode: CutoverMode = givenMode === 'execute' || givenMode === 'end-fallback-window' ? 'execute' : 'dry-run';
 
   const lagThresholdSeconds = num(raw, 'lagThresholdSeconds', defaults.lagThresholdSeconds, { min: 0, max: 3600 });
   const consecutiveChecks = num(raw, 'consecutiveChecks', defaults.consecutiveChecks, {
@@ -152,7 +167,7 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
 
   const roles = raw.applicationRoles === undefined ? (deps.defaults?.applicationRoles ?? []) : raw.applicationRoles;
   // Only the freeze acts on the roles; pointing the reads back needs none.
-  if (!Array.isArray(roles) || (roles.length === 0 && action !== 'revert-reads')) {
+  if (!Array.isArray(roles) || (roles.length === 0 && action !== 'revert-reads' && action !== 'end-fallback-window')) {
     throw bad(
       'applicationRoles',
       roles,
@@ -193,7 +208,7 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
       'must be an endpoint (the target\'s reader endpoint) without spaces, or ""',
     );
   }
-  if (action !== 'cutover' && deps.defaults?.readTrafficSwitch !== true) {
+  if ((action === 'switch-reads' || action === 'revert-reads') && deps.defaults?.readTrafficSwitch !== true) {
     throw bad('mode', givenMode, 'needs a read traffic switch: set readTrafficSwitch on the construct');
   }
   if (action === 'switch-reads' && !switchReadsTo) {
@@ -259,6 +274,7 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
     migrationId,
     mode,
     action,
+    direction,
     lagThresholdSeconds,
     consecutiveChecks,
     syncTimeoutSeconds,
@@ -279,8 +295,12 @@ export function parseExecutionInput(rawInput: unknown, deps: Pick<CutoverDeps, '
  * An execute record that was rolled back cannot be resumed: its earlier phases (freeze included) were undone,
  * so reusing their results would be wrong. Start a new execution with a new migrationId.
  */
-export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promise<CutoverInput> {
-  const input = parseExecutionInput(rawInput, deps);
+export async function validateInput(
+  deps: CutoverDeps,
+  rawInput: unknown,
+  direction: CutoverDirection = 'forward',
+): Promise<CutoverInput> {
+  const input = parseExecutionInput(rawInput, deps, direction);
   const ctx = createContext(deps, input);
   const existing = await deps.state.get(stateKey(input));
   if (!existing && (rawInput as { startedAt?: unknown }).startedAt !== undefined) {
@@ -291,13 +311,17 @@ export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promi
         `(${input.mode}) has none with it; leave it out`,
     );
   }
-  if (existing?.status === 'rolled-back') {
+  // A fallback rolled back before its switch left everything as it was (on Aurora, the way back open): it starts over.
+  if (existing?.status === 'rolled-back' && input.direction !== 'fallback') {
     throw badInput(
       `execution input field "migrationId" ${JSON.stringify(input.migrationId)} names a cutover that was rolled back at ${existing.updatedAt}` +
         `${existing.error ? ` (${existing.error.slice(0, 200)})` : ''}; start a new execution with a new migrationId`,
     );
   }
-  const record = await deps.state.ensure(ctx.key, input.mode, ctx.iso());
+  const record =
+    existing?.status === 'rolled-back'
+      ? await deps.state.restart(ctx.key, input.mode, ctx.iso())
+      : await deps.state.ensure(ctx.key, input.mode, ctx.iso());
   const donePhases = Object.entries(record.phases)
     .filter(([, p]) => p?.status === 'succeeded' || p?.status === 'skipped')
     .map(([name]) => name);
@@ -309,16 +333,18 @@ export async function validateInput(deps: CutoverDeps, rawInput: unknown): Promi
     resumed ? 'resumed' : 'started',
     resumed
       ? `resuming; already done: ${donePhases.join(', ') || 'nothing'}.`
-      : input.action === 'revert-reads'
-        ? 'REVERT READS: the read path goes back to the source.'
-        : input.action === 'switch-reads'
-          ? `SWITCH READS to ${input.switchReadsTo} once the target is in sync (checked as a dry run; writes stay on the source); ` +
-            `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s).`
-          : `${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${listBounded(input.applicationRoles)}; ` +
-            `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s); ` +
-            `approval ${input.requireApproval ? 'required' : 'not required'}; ` +
-            `${input.switchReadsTo ? `switch reads to ${input.switchReadsTo} first; ` : ''}` +
-            `switch traffic ${input.switchTrafficTo ? `to ${input.switchTrafficTo}` : 'no'}.`,
+      : input.action === 'end-fallback-window'
+        ? 'END FALLBACK WINDOW: the reverse replication stops and its slot is dropped; there is no way back after this.'
+        : input.action === 'revert-reads'
+          ? 'REVERT READS: the read path goes back to the source.'
+          : input.action === 'switch-reads'
+            ? `SWITCH READS to ${input.switchReadsTo} once the target is in sync (checked as a dry run; writes stay on the source); ` +
+              `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s).`
+            : `${input.direction === 'fallback' ? 'FALLBACK to the source, ' : ''}${input.mode === 'execute' ? 'EXECUTE' : 'dry run (changes nothing)'}; roles ${listBounded(input.applicationRoles)}; ` +
+              `lag ≤ ${input.lagThresholdSeconds}s for ${input.consecutiveChecks} checks (timeout ${input.syncTimeoutSeconds}s); ` +
+              `approval ${input.requireApproval ? 'required' : 'not required'}; ` +
+              `${input.switchReadsTo ? `switch reads to ${input.switchReadsTo} first; ` : ''}` +
+              `switch traffic ${input.switchTrafficTo ? `to ${input.switchTrafficTo}` : 'no'}.`,
   );
   return input;
 }

@@ -4,12 +4,20 @@
  * point of no return. Reads the state record; restores exactly the saved role settings; drops the tracking slots;
  * notifies with what it found. Idempotent: a second run finds nothing to do.
  */
-import { CUTOVER_INPUT_DEFAULTS, MIGRATION_ID_PATTERN, type CutoverInput, type CutoverMode } from '../../../contract';
+import {
+  CUTOVER_INPUT_DEFAULTS,
+  MIGRATION_ID_PATTERN,
+  type CutoverDirection,
+  type CutoverInput,
+  type CutoverMode,
+} from '../../../contract';
 import { createContext, errorMessage, modeLabel, readSwitchKey, withPools } from './common';
 import { dropChangeTracking } from './change-tracking';
 import type { CutoverDeps } from './deps';
 import { restoreSavedRoles } from './restore-roles';
 import { pointReadsBack } from './switch-reads';
+import { depsFor } from './directions';
+import { dropArmedReverse } from './way-back';
 
 export interface WatchdogReport {
   readonly migrationId: string;
@@ -26,6 +34,8 @@ export interface WatchdogReport {
 /** Which execution ended: a cutover or a `switch-reads`, and when it started (to tell its read switch from older ones). */
 export interface EndedExecution {
   readonly action?: 'cutover' | 'switch-reads';
+  /** Which machine ran it. @default 'forward' */
+  readonly direction?: CutoverDirection;
   /** Epoch milliseconds. @default - unknown: any read switch still in place counts as this execution's */
   readonly startedAtMs?: number;
 }
@@ -42,12 +52,14 @@ export async function restoreAfterAbort(
     migrationId,
     mode,
     action: 'cutover',
+    direction: execution.direction ?? 'forward',
     applicationRoles: [],
     // Only an execute run's record is keyed by the migrationId alone; a dry run froze nothing.
     startedAt: '',
   };
-  const ctx = createContext(deps, input);
-  const record = mode === 'execute' ? await deps.state.get(migrationId) : undefined;
+  // The fallback froze Aurora: its dependencies (and its record) are the other way round.
+  const ctx = createContext(depsFor(deps, input.direction), input);
+  const record = mode === 'execute' ? await deps.state.get(ctx.key) : undefined;
   const past = Boolean(record?.pointOfNoReturn);
   let restoredRoles: string[] = [];
   let outcome: WatchdogReport['outcome'] = 'nothing-frozen';
@@ -70,9 +82,16 @@ export async function restoreAfterAbort(
           dropped: [] as string[],
           left: [`tracking slots (${e.message.slice(0, 200)})`],
         }));
-  const reads = past ? undefined : await readsBackAfterAbort(deps, migrationId, mode, execution, ctx.iso());
+  // A cutover that armed the way back and did not switch: nothing will read that slot.
+  const armed = past ? { dropped: [], left: [] } : await dropArmedReverse(ctx);
+  slots.dropped.push(...armed.dropped);
+  slots.left.push(...armed.left);
+  const reads =
+    past || input.direction === 'fallback'
+      ? undefined
+      : await readsBackAfterAbort(deps, migrationId, mode, execution, ctx.iso());
   if (record && !past && record.status === 'running') {
-    await deps.state.setStatus(migrationId, 'rolled-back', ctx.iso(), `execution ended: ${why}`.slice(0, 1000));
+    await deps.state.setStatus(ctx.key, 'rolled-back', ctx.iso(), `execution ended: ${why}`.slice(0, 1000));
   }
   const message = [
     `Migration ${migrationId}${modeLabel(input)}: the execution ended (${why}).`,
@@ -138,6 +157,8 @@ async function readsBackAfterAbort(
 
 /** An EventBridge "Step Functions Execution Status Change" event, as far as the watchdog reads it. */
 export interface ExecutionStatusEvent {
+  /** Set by the fallback machine's rule. */
+  readonly direction?: unknown;
   readonly detail?: {
     readonly status?: unknown;
     readonly input?: unknown;
@@ -170,6 +191,7 @@ export async function watchdogForExecutionEvent(
   const startDate = Number(event.detail?.startDate);
   return restoreAfterAbort(deps, id, `execution ${status}`, mode, {
     action: input.mode === 'switch-reads' ? 'switch-reads' : 'cutover',
+    direction: event.direction === 'fallback' ? 'fallback' : 'forward',
     ...(Number.isFinite(startDate) && startDate > 0 ? { startedAtMs: startDate } : {}),
   });
 }

@@ -56,17 +56,17 @@ const STATE_OF_STATUS: Record<string, ReplicationState> = {
  */
 export class DmsTaskReplication implements ReplicationPort {
   readonly description: string;
-  private readonly dms: DatabaseMigrationServiceClient;
+  protected readonly client: DatabaseMigrationServiceClient;
   private readonly cloudwatch: CloudWatchClient;
 
   constructor(private readonly options: DmsReplicationOptions) {
     this.description = `AWS DMS task ${options.replicationTaskArn}`;
-    this.dms = options.dms ?? new DatabaseMigrationServiceClient({});
+    this.client = options.dms ?? new DatabaseMigrationServiceClient({});
     this.cloudwatch = options.cloudwatch ?? new CloudWatchClient({});
   }
 
   private async task(): Promise<ReplicationTask | undefined> {
-    const out = await this.dms.send(
+    const out = await this.client.send(
       new DescribeReplicationTasksCommand({
         Filters: [{ Name: 'replication-task-arn', Values: [this.options.replicationTaskArn] }],
         WithoutSettings: true,
@@ -144,7 +144,7 @@ export class DmsTaskReplication implements ReplicationPort {
     if (!task) throw new Error(`${this.description} not found`);
     if (['stopped', 'stopping', 'ready', 'failed'].includes(task.Status ?? '')) return;
     try {
-      await this.dms.send(new StopReplicationTaskCommand({ ReplicationTaskArn: this.options.replicationTaskArn }));
+      await this.client.send(new StopReplicationTaskCommand({ ReplicationTaskArn: this.options.replicationTaskArn }));
     } catch (error) {
       if ((error as Error).name !== 'InvalidResourceStateFault') throw error;
       // Raced with another stop (or a state change): fine when it is stopped or stopping now.

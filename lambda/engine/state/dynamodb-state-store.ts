@@ -9,6 +9,7 @@ import type {
   PointOfNoReturn,
   StateStore,
   ReadSwitchRecord,
+  ReverseRecord,
   TrackingRecord,
 } from '../ports';
 
@@ -72,6 +73,34 @@ export class DynamoDbStateStore implements StateStore {
       if (!isConditionFailed(error)) throw error;
       const existing = await this.get(migrationId);
       if (!existing) throw new Error(`state record ${migrationId} vanished while being created`, { cause: error });
+      return existing;
+    }
+  }
+
+  async restart(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord> {
+    const record: MigrationRecord = {
+      migrationId,
+      mode,
+      status: 'running',
+      createdAt: now,
+      updatedAt: now,
+      phases: {},
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: record,
+          ConditionExpression: 'attribute_not_exists(migrationId) OR #status = :rolledBack',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':rolledBack': 'rolled-back' },
+        }),
+      );
+      return record;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const existing = await this.get(migrationId);
+      if (!existing) throw new Error(`state record ${migrationId} vanished while being restarted`, { cause: error });
       return existing;
     }
   }
@@ -223,7 +252,15 @@ export class DynamoDbStateStore implements StateStore {
     await this.replaceField(migrationId, 'readSwitch', readSwitch);
   }
 
-  private async replaceField(migrationId: string, field: 'tracking' | 'readSwitch', value: object): Promise<void> {
+  async putReverse(migrationId: string, reverse: ReverseRecord): Promise<void> {
+    await this.replaceField(migrationId, 'reverse', reverse);
+  }
+
+  private async replaceField(
+    migrationId: string,
+    field: 'tracking' | 'readSwitch' | 'reverse',
+    value: object,
+  ): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({

@@ -8,6 +8,7 @@ import type {
   PhaseRecord,
   PointOfNoReturn,
   ReadSwitchRecord,
+  ReverseRecord,
   StateStore,
   TrackingRecord,
 } from '../ports';
@@ -48,6 +49,22 @@ export class MemoryStateStore implements StateStore {
       this.records.set(migrationId, record);
       this.persist();
     }
+    return clone(record);
+  }
+
+  async restart(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord> {
+    const existing = this.records.get(migrationId);
+    if (existing && existing.status !== 'rolled-back') return clone(existing);
+    const record: Mutable<MigrationRecord> = {
+      migrationId,
+      mode,
+      status: 'running',
+      createdAt: now,
+      updatedAt: now,
+      phases: {},
+    };
+    this.records.set(migrationId, record);
+    this.persist();
     return clone(record);
   }
 
@@ -112,6 +129,12 @@ export class MemoryStateStore implements StateStore {
   async putReadSwitch(migrationId: string, readSwitch: ReadSwitchRecord): Promise<void> {
     const r = this.require(migrationId);
     r.readSwitch = clone(readSwitch);
+    this.persist();
+  }
+
+  async putReverse(migrationId: string, reverse: ReverseRecord): Promise<void> {
+    const r = this.require(migrationId);
+    r.reverse = clone(reverse);
     this.persist();
   }
 

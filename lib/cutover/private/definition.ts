@@ -3,7 +3,15 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ERRORS, STATES, STATE_STEP, resultKey, type StepName, type TaskStateName } from '../../../contract';
+import {
+  ERRORS,
+  STATES,
+  STATE_STEP,
+  resultKey,
+  type CutoverDirection,
+  type StepName,
+  type TaskStateName,
+} from '../../../contract';
 
 /** Lambda service errors worth retrying; step errors (Zdm*) are never retried. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -17,6 +25,10 @@ export const LAMBDA_SERVICE_ERRORS = [
 export interface CutoverDefinitionProps {
   /** The function that runs each step. */
   readonly functionFor: (step: StepName) => lambda.IFunction;
+  /** The cutover (`forward`, default) or the fallback: the same steps the other way, over the reverse replication. */
+  readonly direction?: CutoverDirection;
+  /** Whether a reverse replication exists: the cutover arms and starts it, `end-fallback-window` closes it. */
+  readonly wayBack?: boolean;
   readonly pollInterval: Duration;
   readonly validationMaxConcurrency: number;
   readonly approvalTimeout: Duration;
@@ -44,6 +56,8 @@ type Guard = <T extends sfn.TaskStateBase | sfn.Map>(state: T) => T;
  * result, `$.error` a caught error (`{ Error, Cause }`).
  */
 export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitionProps): CutoverDefinition {
+  const fallback = props.direction === 'fallback';
+  const wayBack = Boolean(props.wayBack) && !fallback;
   const b = new DefinitionBuilder(scope, props);
   const { rollback, reportAfterSwitch } = b.failureHandlers();
   const beforeSwitch: Guard = (state) => {
@@ -55,15 +69,11 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
     return state;
   };
 
-  const validateInput = b.validateInput();
-  const revertReads = b.revertReadsAlone();
+  const validateInput = b.validateInput(fallback);
   const preflight = beforeSwitch(b.task('Preflight'));
   const startTracking = beforeSwitch(b.task('StartTracking'));
   const preValidation = b.validation('preValidation', beforeSwitch);
   const waitForSync = b.waitForSync(beforeSwitch, rollback);
-  // ---- the read-first switch: reads to the target's readers, writes still on the source --------------------------
-  const switchReads = beforeSwitch(b.task('SwitchReads'));
-  const finishReadSwitch = beforeSwitch(b.task('FinishReadSwitch'));
   const approval = b.approvalGate(beforeSwitch);
 
   // ---- inside the freeze: O(1) and O(changes) only ------------------------------------------------------------
@@ -71,14 +81,29 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   const finalSync = beforeSwitch(b.task('FinalSync'));
   const prove = beforeSwitch(b.task('ProveChanges'));
   const sequences = beforeSwitch(b.task('SyncSequences'));
+  // The cutover arms the way back (the reverse slot on the target); the fallback reopens the old source's roles.
+  const beforeTheSwitch = fallback
+    ? [beforeSwitch(b.task('ReopenSource'))]
+    : wayBack
+      ? [beforeSwitch(b.task('ArmReverse'))]
+      : [];
   const switchTraffic = beforeSwitch(b.task('SwitchTraffic'));
 
   // ---- after the switch: the application writes to the target -------------------------------------------------
+  // The fallback points the reads back with the writes.
+  const afterTheSwitch = fallback ? [afterSwitch(b.task('FallBackReads'))] : [];
   const stop = b.stopReplicationLoop(afterSwitch);
+  // Only once forward replication has stopped does the reverse one start (no echo).
+  const afterTheStop = wayBack ? [afterSwitch(b.task('StartReverse'))] : [];
   const lateWrites = afterSwitch(b.task('CheckLateWrites'));
   const postValidation = b.validation('postValidation', afterSwitch);
-  const postValidated = b.postValidated();
+  const postValidated = b.postValidated([
+    ...(fallback ? ['ReopenSource', 'FallBackReads'] : ['SwitchReads']),
+    ...(wayBack ? ['ArmReverse', 'StartReverse'] : []),
+  ]);
   const dropTracking = afterSwitch(b.task('DropTracking'));
+  // The fallback ends the way back it came over.
+  const beforeComplete = fallback ? [afterSwitch(b.task('CloseWayBack'))] : [];
   const complete = afterSwitch(b.task('Complete'));
 
   const isFullValidationRequested = b
@@ -87,30 +112,61 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
     .otherwise(dropTracking);
   postValidation.end.next(postValidated).next(dropTracking);
 
-  validateInput.next(
-    b
-      .choice(STATES.isRevertReads)
-      .when(sfn.Condition.stringEquals('$.input.action', 'revert-reads'), revertReads)
-      .otherwise(preflight),
-  );
+  if (fallback) {
+    validateInput.next(preflight);
+  } else {
+    // The operator actions that do not cut over: point the reads back, close the way back.
+    const cutover = wayBack
+      ? b
+          .choice(STATES.isEndFallbackWindow)
+          .when(sfn.Condition.stringEquals('$.input.action', 'end-fallback-window'), b.endFallbackWindowAlone())
+          .otherwise(preflight)
+      : preflight;
+    validateInput.next(
+      b
+        .choice(STATES.isRevertReads)
+        .when(sfn.Condition.stringEquals('$.input.action', 'revert-reads'), b.revertReadsAlone())
+        .otherwise(cutover),
+    );
+  }
   preflight.next(startTracking).next(preValidation.start);
   preValidation.end.next(waitForSync.start);
-  waitForSync.synced(switchReads);
-  switchReads.next(
-    b
-      .choice(STATES.isReadSwitchOnly)
-      .when(
-        sfn.Condition.stringEquals('$.input.action', 'switch-reads'),
-        finishReadSwitch.next(b.succeedAs(STATES.readsSwitched, 'Reads go to the target; writes stay on the source.')),
-      )
-      .otherwise(approval.start),
-  );
+  if (fallback) {
+    waitForSync.synced(approval.start);
+  } else {
+    // ---- the read-first switch: reads to the target's readers, writes still on the source ------------------------
+    const switchReads = beforeSwitch(b.task('SwitchReads'));
+    const finishReadSwitch = beforeSwitch(b.task('FinishReadSwitch'));
+    waitForSync.synced(switchReads);
+    switchReads.next(
+      b
+        .choice(STATES.isReadSwitchOnly)
+        .when(
+          sfn.Condition.stringEquals('$.input.action', 'switch-reads'),
+          finishReadSwitch.next(
+            b.succeedAs(STATES.readsSwitched, 'Reads go to the target; writes stay on the source.'),
+          ),
+        )
+        .otherwise(approval.start),
+    );
+  }
   approval.end(freeze);
-  freeze.next(finalSync).next(prove).next(sequences).next(switchTraffic).next(stop.start);
-  stop.stopped(lateWrites);
+  chain([freeze, finalSync, prove, sequences, ...beforeTheSwitch, switchTraffic, ...afterTheSwitch]).next(stop.start);
+  stop.stopped(chain([...afterTheStop, lateWrites]).start);
   lateWrites.next(isFullValidationRequested);
-  dropTracking.next(complete).next(b.succeed());
+  chain([dropTracking, ...beforeComplete, complete]).next(
+    fallback ? b.succeedAs(STATES.fellBack, 'The application is on the source again.') : b.succeed(),
+  );
   return { startState: validateInput, states: b.states };
+}
+
+/** Links states in order; returns the first (to enter) and the last (to continue from). */
+function chain(states: readonly tasks.LambdaInvoke[]): {
+  start: tasks.LambdaInvoke;
+  next: (s: sfn.IChainable) => void;
+} {
+  for (let i = 1; i < states.length; i++) states[i - 1].next(states[i]);
+  return { start: states[0], next: (s) => void states[states.length - 1].next(s) };
 }
 
 /** Creates the states, remembering each by name. */
@@ -165,6 +221,21 @@ class DefinitionBuilder {
     return s;
   }
 
+  /** `mode: "end-fallback-window"`: EndFallbackWindow → FallbackWindowEnded, or EndFallbackWindowFailed. */
+  endFallbackWindowAlone(): tasks.LambdaInvoke {
+    const end = this.task('EndFallbackWindow');
+    end.addCatch(
+      this.fail(STATES.endFallbackWindowFailed, {
+        comment: 'The reverse replication could not be stopped or its slot dropped; see the notice.',
+        errorPath: '$.error.Error',
+        causePath: '$.error.Cause',
+      }),
+      { errors: [sfn.Errors.ALL], resultPath: '$.error' },
+    );
+    end.next(this.succeedAs(STATES.fallbackWindowEnded, 'The way back is closed.'));
+    return end;
+  }
+
   /** `mode: "revert-reads"`: RevertReads → ReadsReverted, or RevertReadsFailed. */
   revertReadsAlone(): tasks.LambdaInvoke {
     const revert = this.task('RevertReads');
@@ -181,7 +252,7 @@ class DefinitionBuilder {
   }
 
   /** The raw execution input goes in as `input`; the state becomes `{ input: <validated> }` (raw fields do not linger). */
-  validateInput(): sfn.Chain {
+  validateInput(fallback: boolean): sfn.Chain {
     const invalidInput = this.fail(STATES.invalidInput, {
       comment: 'The execution input was rejected; nothing was changed.',
       errorPath: '$.error.Error',
@@ -196,7 +267,7 @@ class DefinitionBuilder {
     this.states[STATES.receiveInput] = receive;
     const t = this.task(
       'ValidateInput',
-      { input: sfn.JsonPath.objectAt('$.raw') },
+      { input: sfn.JsonPath.objectAt('$.raw'), ...(fallback ? { direction: 'fallback' } : {}) },
       { resultSelector: { input: sfn.JsonPath.entirePayload }, replaceState: true },
     );
     t.addCatch(invalidInput, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
@@ -386,7 +457,7 @@ class DefinitionBuilder {
   }
 
   /** Drops the post-validation plan and item results before the last steps (state size). */
-  postValidated(): sfn.Pass {
+  postValidated(directional: readonly string[]): sfn.Pass {
     // Only results every path to here has are kept (RequestApproval's is optional, a missing path fails a Pass).
     const keep = (name: string): Record<string, string> => ({
       [`${resultKey(name)}.$`]: `$.results.${resultKey(name)}`,
@@ -403,7 +474,7 @@ class DefinitionBuilder {
             'StartTracking',
             'AggregatePreValidation',
             'CheckLag',
-            'SwitchReads',
+            ...directional,
             'FreezeWrites',
             'FinalSync',
             'ProveChanges',

@@ -12,7 +12,11 @@ type StateJson = Record<string, unknown> & {
   Catch?: Array<{ ErrorEquals: string[]; ResultPath?: string; Next: string }>;
 };
 
-function build(): { stack: Stack; states: Record<string, sfn.State>; graph: Record<string, StateJson> } {
+function build(options: { direction?: 'forward' | 'fallback'; wayBack?: boolean } = { wayBack: true }): {
+  stack: Stack;
+  states: Record<string, sfn.State>;
+  graph: Record<string, StateJson>;
+} {
   const stack = new Stack(new App(), 'S');
   const fn = lambda.Function.fromFunctionArn(stack, 'F', 'arn:aws:lambda:eu-west-1:123456789012:function:steps');
   const { startState, states } = buildCutoverDefinition(stack, {
@@ -20,6 +24,7 @@ function build(): { stack: Stack; states: Record<string, sfn.State>; graph: Reco
     pollInterval: Duration.seconds(20),
     validationMaxConcurrency: 3,
     approvalTimeout: Duration.hours(2),
+    ...options,
   });
   const graph = stack.resolve(new sfn.StateGraph(startState.startState, 'Cutover').toGraphJson()) as {
     States: Record<string, StateJson>;
@@ -27,8 +32,15 @@ function build(): { stack: Stack; states: Record<string, sfn.State>; graph: Reco
   return { stack, states, graph: graph.States };
 }
 
-const { stack, states, graph } = build();
+// The cutover machine; with a way back (the reverse replication); the fallback machine.
+const { stack, states, graph } = build({});
+const wayBack = build({ wayBack: true });
+const wayBackJson = (name: string): Record<string, unknown> =>
+  wayBack.stack.resolve(wayBack.states[name].toStateJson());
 const json = (name: string): Record<string, unknown> => stack.resolve(states[name].toStateJson());
+const fallback = build({ direction: 'fallback', wayBack: true });
+const fallbackJson = (name: string): Record<string, unknown> =>
+  fallback.stack.resolve(fallback.states[name].toStateJson());
 
 /** Where a state goes when it does not fail (Next, the Choice branches, Default); Catch edges are not followed. */
 const successors = (name: string): string[] => {
@@ -52,8 +64,69 @@ const before = (state: string): string[] =>
 /** States that may fail into a Catch: Task and Map states. */
 const canCatch = (name: string): boolean => ['Task', 'Map'].includes(graph[name].Type);
 
-test('every Task state of STATE_STEP is in the definition', () => {
-  for (const name of Object.keys(STATE_STEP)) expect(states[name]).toBeDefined();
+test('every Task state of STATE_STEP is in one of the two machines', () => {
+  for (const name of Object.keys(STATE_STEP)) {
+    expect([name, wayBack.states[name] ?? fallback.states[name]]).toEqual([name, expect.anything()]);
+  }
+});
+
+test('with a way back: armed inside the freeze before the switch, started after the forward stop, closed on demand', () => {
+  expect(wayBackJson('SyncSequences')).toMatchObject({ Next: 'ArmReverse' });
+  expect(wayBackJson('ArmReverse')).toMatchObject({
+    Parameters: { step: 'armReverse' },
+    Next: 'SwitchTraffic',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
+  });
+  expect((wayBackJson('IsReplicationStopped') as { Choices: { Next: string }[] }).Choices[0].Next).toBe('StartReverse');
+  expect(wayBackJson('StartReverse')).toMatchObject({
+    Parameters: { step: 'startReverse' },
+    Next: 'CheckLateWrites',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportFailureAfterSwitch' }],
+  });
+  expect(wayBackJson('IsRevertReads')).toMatchObject({ Default: 'IsEndFallbackWindow' });
+  expect(wayBackJson('IsEndFallbackWindow')).toEqual({
+    Type: 'Choice',
+    Choices: [{ Variable: '$.input.action', StringEquals: 'end-fallback-window', Next: 'EndFallbackWindow' }],
+    Default: 'Preflight',
+  });
+  expect(wayBackJson('EndFallbackWindow')).toMatchObject({
+    Parameters: { step: 'endFallbackWindow' },
+    Next: 'FallbackWindowEnded',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'EndFallbackWindowFailed' }],
+  });
+  // without one, none of it
+  for (const name of ['ArmReverse', 'StartReverse', 'IsEndFallbackWindow', 'EndFallbackWindow']) {
+    expect(states[name]).toBeUndefined();
+  }
+});
+
+test('the fallback: the same steps the other way; reopen the source before its switch, reads back after, close the way back', () => {
+  expect(fallbackJson('ValidateInput')).toMatchObject({
+    Parameters: { step: 'validateInput', direction: 'fallback' },
+    Next: 'Preflight',
+  });
+  expect(fallbackJson('SyncSequences')).toMatchObject({ Next: 'ReopenSource' });
+  expect(fallbackJson('ReopenSource')).toMatchObject({
+    Parameters: { step: 'reopenSource' },
+    Next: 'SwitchTraffic',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
+  });
+  expect(fallbackJson('SwitchTraffic')).toMatchObject({ Next: 'FallBackReads' });
+  expect(fallbackJson('FallBackReads')).toMatchObject({
+    Parameters: { step: 'revertReads' },
+    Next: 'StopReplication',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportFailureAfterSwitch' }],
+  });
+  expect((fallbackJson('IsReplicationStopped') as { Choices: { Next: string }[] }).Choices[0].Next).toBe(
+    'CheckLateWrites',
+  );
+  expect(fallbackJson('DropTracking')).toMatchObject({ Next: 'CloseWayBack' });
+  expect(fallbackJson('CloseWayBack')).toMatchObject({ Parameters: { step: 'endFallbackWindow' }, Next: 'Complete' });
+  expect(fallbackJson('Complete')).toMatchObject({ Next: 'FallbackSucceeded' });
+  // no read-first switch, no way back of its own, no operator-only actions
+  for (const name of ['SwitchReads', 'ArmReverse', 'StartReverse', 'IsRevertReads', 'EndFallbackWindow']) {
+    expect(fallback.states[name]).toBeUndefined();
+  }
 });
 
 test('the old stop-first failure states are gone', () => {
@@ -296,7 +369,9 @@ test('IsFullValidationRequested: fullValidationAfterSwitch → post-validation, 
 
 test('retries Lambda service errors only, never Zdm* errors', () => {
   for (const name of Object.keys(STATE_STEP).filter((n) => n !== 'Rollback')) {
-    const retry = json(name).Retry as Array<{ ErrorEquals: string[] }>;
+    const retry = (wayBack.states[name] ? wayBackJson(name) : fallbackJson(name)).Retry as Array<{
+      ErrorEquals: string[];
+    }>;
     expect(retry).toHaveLength(1);
     for (const e of retry[0].ErrorEquals) expect(e).toMatch(/^Lambda\./);
   }

@@ -66,6 +66,8 @@ const ACCESS_CALLS: Record<StepAccess, readonly string[]> = {
   disableAlarmActions: ['cloudwatch:DisableAlarmActions'],
   trafficSwitch: [],
   readTrafficSwitch: [],
+  // granted only with a reverse replication (its own template test)
+  reverseReplication: [],
 };
 
 /** AWS calls a step's code makes: phase bookkeeping when it keeps state, plus its declared access. */

@@ -52,10 +52,13 @@ describe('read traffic switch', () => {
     const puts = grantsOf(stack, traffic).filter((g) => g.action === 'ssm:PutParameter');
     expect(puts).toHaveLength(1);
     expect(puts[0].resource).toContain(':parameter/app/db-read-host');
-    // no other function may move the reads
-    for (const role of ['database', 'replication', 'watchdog']) {
+    // no other function may move the reads, but the watchdog (it points back the reads an aborted execution moved)
+    for (const role of ['database', 'replication']) {
       expect(grantsOf(stack, workflow.functions[role]!).map((g) => g.action)).not.toContain('ssm:PutParameter');
     }
+    expect(grantsOf(stack, workflow.functions.watchdog!).filter((g) => g.action === 'ssm:PutParameter')).toEqual([
+      { action: 'ssm:PutParameter', resource: expect.stringContaining(':parameter/app/db-read-host') },
+    ]);
     // validateInput (database function) knows a read switch exists and where reads go by default
     expect(defaultsOf(stack, workflow.functions.database!)).toMatchObject({
       readTrafficSwitch: true,

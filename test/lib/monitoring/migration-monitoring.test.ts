@@ -241,3 +241,93 @@ test("with the target cluster, the dashboard graphs its readers' replica lag (wh
     '[\\"AWS/RDS\\",\\"AuroraReplicaLag\\",\\"DBClusterIdentifier\\",\\"orders-target\\",\\"Role\\",\\"READER\\"',
   );
 });
+
+describe('MigrationMonitoring of the reverse replication', () => {
+  const REVERSE = {
+    replicationInstanceIdentifier: 'orders-migration',
+    replicationTaskIdentifier: 'REVERSETASKID',
+    replicationTaskArn: 'arn:aws:dms:eu-west-1:111111111111:task:REVERSETASKID',
+  };
+  const REVERSE_DIMENSIONS = Match.arrayEquals([
+    { Name: 'ReplicationInstanceIdentifier', Value: 'orders-migration' },
+    { Name: 'ReplicationTaskIdentifier', Value: 'REVERSETASKID' },
+  ]);
+  let template: Template;
+  let built: ReturnType<typeof build>;
+  const dashboardBody = (t: Template): string =>
+    JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+  beforeAll(() => {
+    built = build({ reverseReplication: REVERSE, targetClusterIdentifier: 'orders-target' });
+    template = Template.fromStack(built.stack);
+  });
+
+  test.each(['CDCLatencySource', 'CDCLatencyTarget'])(
+    'reverse %s alarm: the reverse task, same threshold and topic, actions disabled until the cutover arms it',
+    (metricName) => {
+      const topicRef = { Ref: built.stack.getLogicalId(built.monitoring.alarmTopic.node.defaultChild as sns.CfnTopic) };
+      const alarms = template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { MetricName: metricName, Dimensions: REVERSE_DIMENSIONS },
+      });
+      expect(Object.values(alarms)).toHaveLength(1);
+      expect(Object.values(alarms)[0].Properties).toMatchObject({
+        Namespace: 'AWS/DMS',
+        Statistic: 'Maximum',
+        Threshold: 30,
+        EvaluationPeriods: 3,
+        Period: 60,
+        ActionsEnabled: false,
+        AlarmActions: [topicRef],
+        OKActions: [topicRef],
+      });
+    },
+  );
+
+  test('the forward lag alarms keep their actions enabled; the reverse ones are exposed apart from lagAlarms', () => {
+    const forward = template.findResources('AWS::CloudWatch::Alarm', { Properties: { Dimensions: DIMENSIONS } });
+    const lag = Object.values(forward).filter((a) => String(a.Properties.MetricName).startsWith('CDCLatency'));
+    expect(lag).toHaveLength(2);
+    for (const alarm of lag) expect(alarm.Properties.ActionsEnabled).not.toBe(false);
+    expect(built.monitoring.reverseLagAlarms).toHaveLength(2);
+    expect(built.monitoring.lagAlarms).not.toEqual(expect.arrayContaining(built.monitoring.reverseLagAlarms));
+    expect(built.monitoring.alarms).toEqual(expect.arrayContaining(built.monitoring.reverseLagAlarms));
+  });
+
+  test('EventBridge rule for the reverse task failing or stopping, to the topic', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.dms'],
+        'detail-type': ['DMS Replication Task State Change'],
+        resources: [REVERSE.replicationTaskArn],
+        detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.anyValue() } })],
+    });
+  });
+
+  test("the dashboard graphs the reverse task's CDC latency and the Aurora writer's slot and WAL disk usage", () => {
+    const body = dashboardBody(template);
+    expect(body).toContain('Reverse replication (Aurora to source): CDC latency');
+    for (const metric of ['CDCLatencySource', 'CDCLatencyTarget']) {
+      expect(body).toContain(
+        `[\\"AWS/DMS\\",\\"${metric}\\",\\"ReplicationInstanceIdentifier\\",\\"orders-migration\\",\\"ReplicationTaskIdentifier\\",\\"REVERSETASKID\\"`,
+      );
+    }
+    for (const metric of ['ReplicationSlotDiskUsage', 'TransactionLogsDiskUsage']) {
+      expect(body).toContain(
+        `[\\"AWS/RDS\\",\\"${metric}\\",\\"DBClusterIdentifier\\",\\"orders-target\\",\\"Role\\",\\"WRITER\\"`,
+      );
+    }
+  });
+
+  test('without the reverse replication: no reverse alarm, rule or widget', () => {
+    const { stack, monitoring } = build({ targetClusterIdentifier: 'orders-target' });
+    const t = Template.fromStack(stack);
+    expect(monitoring.reverseLagAlarms).toEqual([]);
+    expect(monitoring.reverseTaskEventRule).toBeUndefined();
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    t.resourceCountIs('AWS::Events::Rule', 1);
+    const body = dashboardBody(t);
+    expect(body).not.toContain('Reverse replication');
+    expect(body).not.toContain('ReplicationSlotDiskUsage');
+  });
+});

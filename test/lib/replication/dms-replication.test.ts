@@ -29,7 +29,9 @@ function build(overrides: Partial<DmsReplicationProps> = {}, source: Partial<Dms
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON document
 const settingsOf = (template: Template): Record<string, any> => {
-  const tasks = Object.values(template.findResources('AWS::DMS::ReplicationTask'));
+  const tasks = Object.values(
+    template.findResources('AWS::DMS::ReplicationTask', { Properties: { MigrationType: 'full-load-and-cdc' } }),
+  );
   expect(tasks).toHaveLength(1);
   return JSON.parse(tasks[0].Properties.ReplicationTaskSettings);
 };
@@ -68,7 +70,7 @@ describe('DmsReplication defaults', () => {
 
   test('no password in any endpoint: credentials come from Secrets Manager', () => {
     const endpoints = template.findResources('AWS::DMS::Endpoint');
-    expect(Object.keys(endpoints)).toHaveLength(2);
+    expect(Object.keys(endpoints)).toHaveLength(4); // forward source and target, reverse source and target
     for (const endpoint of Object.values(endpoints)) {
       expect(endpoint.Properties.Password).toBeUndefined();
       expect(endpoint.Properties.Username).toBeUndefined();
@@ -95,9 +97,11 @@ describe('DmsReplication defaults', () => {
   });
 
   test('source endpoint reads the source secret', () => {
-    const source = Object.values(
-      template.findResources('AWS::DMS::Endpoint', { Properties: { EndpointType: 'source' } }),
-    )[0];
+    const sources = Object.values(
+      template.findResources('AWS::DMS::Endpoint', { Properties: { EndpointType: 'source', EngineName: 'postgres' } }),
+    );
+    expect(sources).toHaveLength(1);
+    const source = sources[0];
     expect(JSON.stringify(source.Properties.PostgreSqlSettings.SecretsManagerSecretId)).toContain(':secret:zdm/source');
   });
 

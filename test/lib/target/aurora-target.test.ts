@@ -67,6 +67,8 @@ describe('AuroraTarget (new serverless v2 cluster)', () => {
         session_replication_role: 'origin',
         // logical decoding for the cutover's change-tracking slot on the target (static: set at creation)
         'rds.logical_replication': '1',
+        // DMS reading Aurora (the reverse replication) needs 0 or >= 10 s
+        wal_sender_timeout: '60000',
       }),
     });
   });
@@ -119,6 +121,27 @@ describe('AuroraTarget options', () => {
       '/TestStack/Target',
       Match.stringLikeRegexp('rds.logical_replication = 1.*zero-downtime-migration:logicalReplication'),
     );
+    // and what DMS reading it (the reverse replication) needs
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Target',
+      Match.stringLikeRegexp('wal_sender_timeout.*0 or 10000 ms or more.*zero-downtime-migration:walSenderTimeout'),
+    );
+  });
+
+  test('wal_sender_timeout: 0 or at least 10000 ms may be set; 1 to 9999 ms is refused (DMS cannot read Aurora)', () => {
+    for (const value of ['0', '10000', '120000']) {
+      const { stack, vpc } = testEnv();
+      new AuroraTarget(stack, 'Target', { vpc, parameters: { wal_sender_timeout: value } });
+      Template.fromStack(stack).hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
+        Parameters: Match.objectLike({ wal_sender_timeout: value }),
+      });
+    }
+    for (const value of ['1', '5000', '9999']) {
+      const { stack, vpc } = testEnv();
+      expect(() => new AuroraTarget(stack, 'Target', { vpc, parameters: { wal_sender_timeout: value } })).toThrow(
+        new RegExp(`wal_sender_timeout must be 0 or at least 10000 .*got "${value}"`),
+      );
+    }
   });
 
   test('warns when deletion protection is off', () => {

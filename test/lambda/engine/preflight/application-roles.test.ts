@@ -232,6 +232,7 @@ describe('the cutover', () => {
       migrationId,
       mode: 'execute',
       action: 'cutover',
+      direction: 'forward',
       applicationRoles: roles,
       startedAt: new Date().toISOString(),
     } as CutoverInput;

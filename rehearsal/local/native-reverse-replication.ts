@@ -1,0 +1,104 @@
+/**
+ * The way back in the rehearsal and the tests: native logical replication target → source standing in for the
+ * reverse DMS task. The publication is created on the target before the engine creates the slot (pgoutput reads the
+ * publication as of each change, so it must exist before the slot's start); `start` creates the subscription on the
+ * source on that slot, without a copy (`copy_data = false`) and without what the target itself received by
+ * replication (`origin = none`: no echo of forward changes).
+ */
+import type { ConnectionSpec } from '../../lambda/engine/pg/connection';
+import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
+import type { ReplicationStatus, ReverseReplicationPort } from '../../lambda/engine/ports';
+import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableSelection } from '../../contract';
+import { listTables, toConnInfo, withClient } from './native-replication-setup';
+
+export interface NativeReverseReplicationOptions {
+  /** The old source: where the subscription lives and the target's changes are applied. */
+  readonly source: ConnectionSpec;
+  /** The target (Aurora's stand-in): the publisher. */
+  readonly target: ConnectionSpec;
+  readonly tables: TableSelection;
+  /** Name of the publication, the subscription and the slot. */
+  readonly name: string;
+  /** How the source server reaches the target. @default - built from `target` */
+  readonly targetConnInfo?: string;
+}
+
+export class NativeReverseReplication implements ReverseReplicationPort {
+  readonly description: string;
+  readonly slotName: string;
+  readonly slotPlugin = 'pgoutput';
+  private readonly port: NativeLogicalReplication;
+
+  constructor(private readonly options: NativeReverseReplicationOptions) {
+    this.slotName = options.name;
+    this.description = `native reverse replication ${JSON.stringify(options.name)} (target → source)`;
+    // The same port, the other way round: the target publishes, the source subscribes.
+    this.port = new NativeLogicalReplication({
+      source: options.target,
+      target: options.source,
+      subscription: options.name,
+    });
+  }
+
+  async prepare(): Promise<void> {
+    await withClient(this.options.target, async (c) => {
+      const exists = await c.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [this.options.name]);
+      if (exists.rows.length > 0) return;
+      const tables = selectTables(this.options.tables, await listTables(c)).filter(
+        (t) => !(t.schema === ZDM_SCHEMA && t.table === MARKER_TABLE),
+      );
+      const list = [...tables, { schema: ZDM_SCHEMA, table: MARKER_TABLE }].map(qualify).join(', ');
+      await c.query(
+        `CREATE PUBLICATION ${quoteIdent(this.options.name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`,
+      );
+    });
+  }
+
+  async start(): Promise<void> {
+    await withClient(this.options.source, async (c) => {
+      const { rows } = await c.query(`SELECT subenabled FROM pg_subscription WHERE subname = $1`, [this.options.name]);
+      if (rows.length > 0) return;
+      const name = quoteIdent(this.options.name);
+      await c.query(
+        `CREATE SUBSCRIPTION ${name} CONNECTION ${quoteLiteral(this.options.targetConnInfo ?? toConnInfo(this.options.target))}
+           PUBLICATION ${name}
+           WITH (create_slot = false, slot_name = ${quoteLiteral(this.options.name)}, copy_data = false, origin = none, enabled = true)`,
+      );
+    });
+  }
+
+  /** No initial copy: ready as soon as the subscription exists. */
+  async status(): Promise<ReplicationStatus> {
+    const status = await this.port.status();
+    return status.state === 'unknown' ? status : { ...status, fullLoadComplete: true };
+  }
+
+  stop(): Promise<void> {
+    return this.port.stop();
+  }
+
+  close(): Promise<void> {
+    return this.port.close();
+  }
+
+  /** Drops the subscription (its slot stays: the engine drops it) and the publication. */
+  async teardown(): Promise<void> {
+    await this.close();
+    await withClient(this.options.source, async (c) => {
+      const { rows } = await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [this.options.name]);
+      if (rows.length === 0) return;
+      const name = quoteIdent(this.options.name);
+      await c.query(`ALTER SUBSCRIPTION ${name} DISABLE`);
+      await c.query(`ALTER SUBSCRIPTION ${name} SET (slot_name = NONE)`);
+      await c.query(`DROP SUBSCRIPTION ${name}`);
+    });
+    await withClient(this.options.target, async (c) => {
+      await c.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(this.options.name)}`);
+      await c.query(
+        `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
+        [this.options.name],
+      );
+    });
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The way back, executed: the synthesized cutover machine (with ArmReverse / StartReverse) and the synthesized
+ * fallback machine, both run with the real step handlers against two real PostgreSQL servers. Forward replication is
+ * a native subscription on the target, the reverse one a native subscription on the source (`origin = none`).
+ */
+import { CutoverError, ERRORS, type StepEvent } from '../../contract';
+import { createStepHandler } from '../../lambda/engine/cutover/steps';
+import { MemoryTrafficSwitch } from '../../lambda/engine/traffic/memory-traffic-switch';
+import { runCutover, synthesizeCutoverDefinition } from '../../rehearsal/local/run-state-machine';
+import { dropFixtures, fixture, roleState, stepsRun, subscriptionOn, type Fixture } from '../support/cutover-fixture';
+import { sql } from '../support/databases';
+
+jest.setTimeout(90_000);
+
+const SOURCE = 'source.example:5432';
+const TARGET = 'aurora.example:5432';
+let forward: string;
+let fallback: string;
+
+beforeAll(async () => {
+  [forward, fallback] = await Promise.all([
+    synthesizeCutoverDefinition({ validationMaxConcurrency: 2, wayBack: 'forward' }),
+    synthesizeCutoverDefinition({ validationMaxConcurrency: 2, wayBack: 'fallback' }),
+  ]);
+});
+const roles: { server: string; role: string }[] = [];
+afterAll(async () => {
+  await dropFixtures();
+  for (const r of roles) await sql(r.server, `DROP ROLE IF EXISTS ${r.role}`).catch(() => undefined);
+});
+
+interface WayBack {
+  readonly f: Fixture;
+  readonly traffic: MemoryTrafficSwitch;
+}
+
+/** A fixture with the way back, the application role on both servers, the application on the source. */
+async function withWayBack(): Promise<WayBack> {
+  const traffic = new MemoryTrafficSwitch({ endpoint: SOURCE }, 'application endpoint (in memory)');
+  const f = await fixture({
+    rows: 80,
+    reverse: true,
+    traffic,
+    defaults: { switchTrafficTo: TARGET, fallbackTrafficTo: SOURCE },
+  });
+  // the application logs in on Aurora after the cutover: its role exists there too
+  const targetServer = f.target.replace(/\/[^/]+$/, '/postgres');
+  await sql(targetServer, `DROP ROLE IF EXISTS ${f.role}`);
+  await sql(targetServer, `CREATE ROLE ${f.role} LOGIN PASSWORD 'app'`);
+  roles.push({ server: targetServer, role: f.role });
+  await sql(f.target, `GRANT ALL ON public.orders, public.orders_id_seq TO ${f.role}`);
+  return { f, traffic };
+}
+
+const outcome = (r: { status: string; error?: string; cause?: string }) => ({
+  status: r.status,
+  error: r.error,
+  cause: r.cause,
+});
+
+async function rows(url: string): Promise<string[]> {
+  return (
+    await sql<{ r: string }>(
+      url,
+      `SELECT id || ':' || note || ':' || coalesce(amount::text, '') AS r FROM public.orders ORDER BY id`,
+    )
+  ).map((x) => x.r);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function cutOver(w: WayBack, migrationId: string): Promise<void> {
+  const result = await runCutover({
+    definition: forward,
+    stepHandler: createStepHandler(w.f.deps),
+    input: { migrationId, mode: 'execute' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(result)).toEqual({ status: 'SUCCEEDED' });
+  const steps = stepsRun(result);
+  // armed inside the freeze, before the switch; started only after the forward stop
+  expect(steps.indexOf('ArmReverse')).toBeGreaterThan(steps.indexOf('SyncSequences'));
+  expect(steps.indexOf('ArmReverse')).toBeLessThan(steps.indexOf('SwitchTraffic'));
+  expect(steps.indexOf('StartReverse')).toBeGreaterThan(steps.lastIndexOf('StopReplication'));
+}
+
+async function fallBack(w: WayBack, migrationId: string, handler = createStepHandler(w.f.deps)) {
+  return runCutover({
+    definition: fallback,
+    stepHandler: handler,
+    input: { migrationId, mode: 'execute' },
+    waitTimeOverrideMs: 50,
+  });
+}
+
+test('cutover arms the way back; writes on the target flow back once; the fallback returns everything to the source', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back');
+  const record = f.deps.state.snapshot()['way-back'];
+  expect(record.reverse).toMatchObject({
+    slot: `${f.name}_rev`,
+    lsn: expect.any(String),
+    startedAt: expect.any(String),
+  });
+  expect(f.deps.reverseAlarms.calls).toEqual(['enable']);
+  expect(await w.traffic.current()).toBe(TARGET);
+  // forward stopped, reverse running with origin = none (what forward replication applied never flows back)
+  expect(await subscriptionOn(f)).toBe(false);
+  const [reverseSub] = await sql<{ enabled: boolean; origin: string }>(
+    f.source,
+    `SELECT subenabled AS enabled, suborigin AS origin FROM pg_subscription WHERE subname = $1`,
+    [`${f.name}_rev`],
+  );
+  expect(reverseSub).toEqual({ enabled: true, origin: 'none' });
+
+  // the application writes on Aurora: inserts, an update, a delete
+  await sql(
+    f.target,
+    `INSERT INTO public.orders (note, amount) SELECT 'on aurora ' || g, g FROM generate_series(1, 25) g`,
+  );
+  await sql(f.target, `UPDATE public.orders SET note = 'changed on aurora' WHERE id = 3`);
+  await sql(f.target, `DELETE FROM public.orders WHERE id = 4`);
+  await waitFor('the reverse replication', async () => (await rows(f.source)).join() === (await rows(f.target)).join());
+  // each write once: no duplicate, nothing echoed
+  expect((await rows(f.source)).filter((r) => /^\d+:on aurora \d+:/.test(r))).toHaveLength(25);
+
+  const result = await fallBack(w, 'way-back');
+  expect(outcome(result)).toEqual({ status: 'SUCCEEDED' });
+  expect(result.lastState).toBe('FallbackSucceeded');
+  const steps = stepsRun(result);
+  expect(steps.indexOf('ReopenSource')).toBeLessThan(steps.indexOf('SwitchTraffic'));
+  expect(steps.slice(-2)).toEqual(['CloseWayBack', 'Complete']);
+  // the application is on the source again, its role as it was; Aurora's role is frozen
+  expect(await w.traffic.current()).toBe(SOURCE);
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
+  const [aurora] = await sql<{ rolcanlogin: boolean }>(
+    f.target,
+    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+    [f.role],
+  );
+  expect(aurora.rolcanlogin).toBe(false);
+  // every row, equal; the source's sequence past every id Aurora handed out
+  expect(await rows(f.source)).toEqual(await rows(f.target));
+  const [seq] = await sql<{ last_value: string }>(f.source, `SELECT last_value FROM public.orders_id_seq`);
+  const [max] = await sql<{ m: string }>(f.target, `SELECT max(id) AS m FROM public.orders`);
+  expect(Number(seq.last_value)).toBeGreaterThanOrEqual(Number(max.m));
+  // the way back is closed: reverse stopped, its slot dropped, alarms muted again
+  const state = f.deps.state.snapshot();
+  expect(state['way-back#fallback'].status).toBe('succeeded');
+  // both freezes: the cutover's and the fallback's, from their records (FreezeWrites start to SwitchTraffic end)
+  const freezeOf = (key: string): number =>
+    Date.parse(state[key].phases.switchTraffic!.endedAt!) - Date.parse(state[key].freeze!.frozenAt);
+  console.log(`write freeze: cutover ${freezeOf('way-back')} ms, fallback ${freezeOf('way-back#fallback')} ms`);
+  expect(state['way-back'].reverse?.endedAt).toEqual(expect.any(String));
+  expect(await sql(f.target, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`${f.name}_rev`])).toEqual([]);
+  expect(f.deps.reverseAlarms.calls).toEqual(['enable', 'disable', 'disable']);
+});
+
+test('a failure inside the fallback freeze rolls back to "on Aurora, way back open"; a second fallback succeeds', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-rollback');
+  const real = createStepHandler(f.deps);
+  const failing = async (event: StepEvent): Promise<unknown> => {
+    if (event.step === 'proveChanges') throw new CutoverError(ERRORS.validationFailed, 'injected: a row differs');
+    return real(event);
+  };
+  const failed = await fallBack(w, 'way-back-rollback', failing);
+  expect(outcome(failed)).toMatchObject({ status: 'FAILED', error: ERRORS.validationFailed });
+  expect(failed.lastState).toBe('RolledBack');
+  // still on Aurora: traffic there, Aurora's role writable, the source's still frozen, reverse replication running
+  expect(await w.traffic.current()).toBe(TARGET);
+  const [aurora] = await sql<{ rolcanlogin: boolean }>(
+    f.target,
+    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+    [f.role],
+  );
+  expect(aurora.rolcanlogin).toBe(true);
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
+  await sql(f.target, `INSERT INTO public.orders (note) VALUES ('after the failed fallback')`);
+  await waitFor('the reverse replication', async () => (await rows(f.source)).join() === (await rows(f.target)).join());
+
+  const again = await fallBack(w, 'way-back-rollback');
+  expect(outcome(again)).toEqual({ status: 'SUCCEEDED' });
+  expect(await w.traffic.current()).toBe(SOURCE);
+  expect(await rows(f.source)).toEqual(await rows(f.target));
+});
+
+test('a dry-run fallback changes nothing; end-fallback-window closes the way back', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-end');
+  const dry = await runCutover({
+    definition: fallback,
+    stepHandler: createStepHandler(f.deps),
+    input: { migrationId: 'way-back-end', mode: 'dry-run' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(dry)).toEqual({ status: 'SUCCEEDED' });
+  expect(await w.traffic.current()).toBe(TARGET);
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
+  const [aurora] = await sql<{ rolcanlogin: boolean }>(
+    f.target,
+    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+    [f.role],
+  );
+  expect(aurora.rolcanlogin).toBe(true);
+
+  const end = await runCutover({
+    definition: forward,
+    stepHandler: createStepHandler(f.deps),
+    input: { migrationId: 'way-back-end', mode: 'end-fallback-window' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(end)).toEqual({ status: 'SUCCEEDED' });
+  expect(end.lastState).toBe('FallbackWindowEnded');
+  expect(await sql(f.target, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`${f.name}_rev`])).toEqual([]);
+  // nothing to fall back over any more: the fallback refuses in its preflight, changing nothing
+  const late = await fallBack(w, 'way-back-end');
+  expect(outcome(late)).toMatchObject({ status: 'FAILED', error: ERRORS.preflightFailed });
+  expect(late.cause).toMatch(/replication/i);
+  expect(await w.traffic.current()).toBe(TARGET);
+});
