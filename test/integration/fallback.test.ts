@@ -228,3 +228,25 @@ test('a dry-run fallback changes nothing; end-fallback-window closes the way bac
   expect(late.cause).toMatch(/replication/i);
   expect(await w.traffic.current()).toBe(TARGET);
 });
+
+test('a cutover that fails after arming the way back (before its switch) drops the reverse slot in its rollback', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  const real = createStepHandler(f.deps);
+  const failing = async (event: StepEvent): Promise<unknown> => {
+    if (event.step === 'switchTraffic') throw new CutoverError(ERRORS.replicationFailed, 'injected: the switch failed');
+    return real(event);
+  };
+  const result = await runCutover({
+    definition: forward,
+    stepHandler: failing,
+    input: { migrationId: 'way-back-unarmed', mode: 'execute' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(result)).toMatchObject({ status: 'FAILED', error: ERRORS.replicationFailed });
+  expect(stepsRun(result)).toContain('ArmReverse');
+  expect(await sql(f.target, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`${f.name}_rev`])).toEqual([]);
+  expect(f.deps.state.snapshot()['way-back-unarmed'].reverse).toMatchObject({ endedBy: 'rollback' });
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
+  expect(await w.traffic.current()).toBe(SOURCE);
+});

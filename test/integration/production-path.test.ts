@@ -29,6 +29,7 @@ import {
   AccessDeniedFault,
   DatabaseMigrationServiceClient,
   DescribeReplicationTasksCommand,
+  StartReplicationTaskCommand,
   InvalidResourceStateFault,
   ResourceNotFoundFault,
   StopReplicationTaskCommand,
@@ -45,6 +46,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -97,6 +99,11 @@ const HOST_PARAMETER = '/orders/database-host';
 /** The application's read-only endpoint (the read-first switch), and the Aurora reader endpoint it moves to. */
 const READ_HOST_PARAMETER = '/orders/database-read-host';
 const READER_ENDPOINT = 'orders.cluster-ro-local.example:5432';
+/** The way back: the CDC-only task Aurora → source, the slot its source endpoint reads, its lag alarm. */
+const REVERSE_TASK_ID = 'ZDMREVERSEPATH';
+const REVERSE_TASK_ARN = `arn:aws:dms:${REGION}:${ACCOUNT}:task:${REVERSE_TASK_ID}`;
+const REVERSE_SLOT = 'zdm_reverse_productionpath';
+const REVERSE_ALARM = 'zdm-production-path-reverse-lag';
 
 // ---- the synthesized template ------------------------------------------------------------------------------
 
@@ -205,6 +212,20 @@ function synthesize(): Synthesized {
       ssm.StringParameter.fromStringParameterName(stack, 'ReadHostParameter', READ_HOST_PARAMETER),
     ),
     readEndpoint: READER_ENDPOINT,
+    reverseReplication: {
+      taskArn: REVERSE_TASK_ARN,
+      taskIdentifier: REVERSE_TASK_ID,
+      instanceIdentifier: INSTANCE_ID,
+      slotName: REVERSE_SLOT,
+      slotPlugin: 'test_decoding',
+      lagAlarms: [
+        cloudwatch.Alarm.fromAlarmArn(
+          stack,
+          'ReverseLag',
+          `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${REVERSE_ALARM}`,
+        ),
+      ],
+    },
     validationMaxConcurrency: 2,
   });
   const template = Template.fromStack(stack).toJSON() as { Resources: Resources };
@@ -222,7 +243,8 @@ function synthesize(): Synthesized {
     functionEnv[id] = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolve(v)]));
   }
 
-  const [[, machine]] = ofType('AWS::StepFunctions::StateMachine');
+  // the cutover machine (the fallback machine, with the way back, runs the same functions the other way)
+  const [[, machine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) => !id.includes('Fallback'));
   const definition = resolveDefinitionString(machine.DefinitionString);
   const functionOfStep = new Map<StepName, string>();
   const walk = (states: Record<string, StateJson>): void => {
@@ -243,7 +265,8 @@ function synthesize(): Synthesized {
 
   // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
   const stateMachineRules = ofType('AWS::Events::Rule').filter(
-    ([, r]) => JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]',
+    ([id, r]) =>
+      JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]' && !id.includes('Fallback'),
   );
   if (stateMachineRules.length !== 1) throw new Error(`expected one rule on Step Functions events`);
   const [target] = stateMachineRules[0][1].Targets as Array<{
@@ -375,6 +398,8 @@ interface Aws {
   readonly published: PublishCommandInput[];
   /** Called for each SNS publish (after it is recorded). */
   onPublish?: (input: PublishCommandInput) => Promise<void>;
+  /** The reverse task's status (a deploy creates it `ready`, never started). */
+  reverseStatus: string;
 }
 
 const DMS_STATUS: Record<string, string> = {
@@ -411,6 +436,7 @@ function installAws(f: Fixture, s: Synthesized): Aws {
     table: new FakeDynamoDbTable(s.stateTable.name, s.stateTable.partitionKey),
     parameters: new FakeParameterStore(),
     published: [],
+    reverseStatus: 'ready',
   };
   aws.parameters.set(HOST_PARAMETER, `127.0.0.1:${serverPort('source')}`);
   aws.parameters.set(READ_HOST_PARAMETER, `127.0.0.1:${serverPort('source')}`);
@@ -447,10 +473,23 @@ function installAws(f: Fixture, s: Synthesized): Aws {
     .on(DescribeReplicationTasksCommand)
     .callsFake(async (input: { Filters?: Array<{ Name?: string; Values?: string[] }> }) => {
       const arns = input.Filters?.find((x) => x.Name === 'replication-task-arn')?.Values ?? [];
+      if (arns.includes(REVERSE_TASK_ARN)) {
+        const reverse = { ReplicationTaskArn: REVERSE_TASK_ARN, MigrationType: 'cdc', Status: aws.reverseStatus };
+        return { ReplicationTasks: [reverse] };
+      }
       if (!arns.includes(TASK_ARN)) throw notFound();
       return { ReplicationTasks: [await describeTask(f)] };
     });
+  dmsMock.on(StartReplicationTaskCommand).callsFake(async (input: { ReplicationTaskArn?: string }) => {
+    if (input.ReplicationTaskArn !== REVERSE_TASK_ARN) throw notFound();
+    aws.reverseStatus = 'running';
+    return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'starting' } };
+  });
   dmsMock.on(StopReplicationTaskCommand).callsFake(async (input: { ReplicationTaskArn?: string }) => {
+    if (input.ReplicationTaskArn === REVERSE_TASK_ARN) {
+      aws.reverseStatus = 'stopped';
+      return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'stopping' } };
+    }
     if (input.ReplicationTaskArn !== TASK_ARN) throw notFound();
     const task = await describeTask(f);
     if (task.Status !== 'running' && task.Status !== 'starting') {
@@ -511,6 +550,15 @@ beforeEach(async () => {
   for (const mock of [secretsMock, dynamoMock, dmsMock, cloudwatchMock, snsMock, ssmMock]) mock.reset();
   await resetHandlerCache();
   clearDatabaseSecretCache();
+});
+
+// The reverse slot's name is the construct's, one per target server: each test's switch creates it anew.
+afterEach(async () => {
+  await sql(
+    serverUrl('target'),
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
+    [REVERSE_SLOT],
+  );
 });
 
 afterAll(async () => {
@@ -655,7 +703,8 @@ test('the synthesized template wires four functions, the watchdog rule, a lag al
     step: 'watchdog',
     detail,
   });
-  expect(synthesized.stoppableTaskArns).toEqual([TASK_ARN]);
+  // the forward task (the cutover's StopReplication) and the reverse one (the fallback's, end-fallback-window)
+  expect([...new Set(synthesized.stoppableTaskArns)].sort()).toEqual([REVERSE_TASK_ARN, TASK_ARN].sort());
   expect(synthesized.lagAlarmNames).toHaveLength(2);
   expect(synthesized.lagDimensions).toEqual({
     ReplicationInstanceIdentifier: INSTANCE_ID,
@@ -784,10 +833,9 @@ test('execute through the production handler: every row on the target, source fr
 
   // AWS calls: exactly the template's task and lag alarms; the parameter points at the target
   expect(dmsMock.commandCalls(StopReplicationTaskCommand).map((c) => c.args[0].input)).toEqual([
-    { ReplicationTaskArn: synthesized.stoppableTaskArns[0] },
+    { ReplicationTaskArn: TASK_ARN },
   ]);
   expect(alarmCalls(DisableAlarmActionsCommand)).toEqual([synthesized.lagAlarmNames]);
-  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([]);
   // reads first (to the reader endpoint the construct defaulted), then the writes
   expect(ssmMock.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toEqual([
     { Name: READ_HOST_PARAMETER, Value: READER_ENDPOINT, Overwrite: true },
@@ -808,16 +856,18 @@ test('execute through the production handler: every row on the target, source fr
     'finalSync done',
     'changeProof done',
     'sequences done',
+    'armReverse done',
     'switchTraffic done',
     'stopReplication done',
+    'startReverse done',
     'lateWrites done',
     'postValidation done',
     'dropTracking done',
     'done succeeded',
   ]);
 
-  // no way back in this stack (no reverse replication), no read revert, no fallback
-  const NOT_RUN: string[] = ['revertReads', 'armReverse', 'startReverse', 'reopenSource', 'endFallbackWindow'];
+  // no read revert and no fallback (the way back is armed and started, not used)
+  const NOT_RUN: string[] = ['revertReads', 'reopenSource', 'endFallbackWindow'];
   // the state item: every phase succeeded (approval was not required), the switch recorded as the point of no return
   const item = aws.table.item('orders-production-path') as unknown as MigrationRecord;
   expect(item.status).toBe('succeeded');
@@ -832,6 +882,27 @@ test('execute through the production handler: every row on the target, source fr
   expect(item.phases.lateWrites?.summary).toMatchObject({ lateWrites: 0 });
   expect(item.tracking?.droppedAt).toEqual(expect.any(String));
   expect(await trackingSlots(f)).toEqual([]);
+
+  // the way back: its slot created on the target inside the freeze (before the switch), the reverse task started
+  // from that slot's position only after the forward task stopped, its lag alarm's actions switched on
+  expect(item.reverse).toMatchObject({ slot: REVERSE_SLOT, lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+  expect(Date.parse(item.phases.armReverse!.endedAt!)).toBeLessThanOrEqual(Date.parse(item.pointOfNoReturn!.at));
+  const [slot] = await sql<{ plugin: string; database: string }>(
+    f.target,
+    `SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1`,
+    [REVERSE_SLOT],
+  );
+  expect(slot).toEqual({ plugin: 'test_decoding', database: new URL(f.target).pathname.slice(1) });
+  expect(dmsMock.commandCalls(StartReplicationTaskCommand).map((c) => c.args[0].input)).toEqual([
+    {
+      ReplicationTaskArn: REVERSE_TASK_ARN,
+      StartReplicationTaskType: 'start-replication',
+      CdcStartPosition: item.reverse!.lsn,
+    },
+  ]);
+  expect(ran.indexOf('startReverse')).toBeGreaterThan(ran.lastIndexOf('stopReplication'));
+  expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([[REVERSE_ALARM]]);
+  expect(aws.reverseStatus).toBe('running');
 });
 
 test('final sync fails after the freeze: Rollback restores the role exactly, execution fails in RolledBack', async () => {
