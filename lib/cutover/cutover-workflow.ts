@@ -549,16 +549,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
    * SendTaskFailure for the approval gate.
    */
   public grantStartCutover(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.stateMachine.grantStartExecution(grantee);
-    this.stateMachine.grant(grantee, 'states:DescribeStateMachine', 'states:ListExecutions');
-    this.stateMachine.grantExecution(
-      grantee,
-      'states:DescribeExecution',
-      'states:GetExecutionHistory',
-      'states:StopExecution',
-    );
-    this.stateMachine.grantTaskResponse(grantee);
-    return grant;
+    return grantStart(this.stateMachine, grantee);
   }
 
   /**
@@ -566,13 +557,10 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
    * Fails without `reverseReplication` (there is no fallback machine).
    */
   public grantStartFallback(grantee: iam.IGrantable): iam.Grant {
-    const machine = this.fallbackStateMachine;
-    if (!machine) throw new Error('grantStartFallback: this CutoverWorkflow has no reverseReplication, so no fallback');
-    const grant = machine.grantStartExecution(grantee);
-    machine.grant(grantee, 'states:DescribeStateMachine', 'states:ListExecutions');
-    machine.grantExecution(grantee, 'states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution');
-    machine.grantTaskResponse(grantee);
-    return grant;
+    if (!this.fallbackStateMachine) {
+      throw new Error('grantStartFallback: this CutoverWorkflow has no reverseReplication, so no fallback');
+    }
+    return grantStart(this.fallbackStateMachine, grantee);
   }
 
   /** Failed cutover executions (statistic Sum, 1 minute). */
@@ -780,6 +768,15 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     approvalTimeout,
     timeout,
   };
+}
+
+/** StartExecution on `machine`, reading and stopping its executions, and the approval gate's task responses. */
+function grantStart(machine: sfn.StateMachine, grantee: iam.IGrantable): iam.Grant {
+  const grant = machine.grantStartExecution(grantee);
+  machine.grant(grantee, 'states:DescribeStateMachine', 'states:ListExecutions');
+  machine.grantExecution(grantee, 'states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution');
+  machine.grantTaskResponse(grantee);
+  return grant;
 }
 
 function pascal(text: string): string {

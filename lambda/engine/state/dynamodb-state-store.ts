@@ -1,5 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type PutCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type {
   FreezeRecord,
   MigrationRecord,
@@ -52,32 +58,27 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async ensure(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord> {
-    const record: MigrationRecord = {
-      migrationId,
-      mode,
-      status: 'running',
-      createdAt: now,
-      updatedAt: now,
-      phases: {},
-    };
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: record,
-          ConditionExpression: 'attribute_not_exists(migrationId)',
-        }),
-      );
-      return record;
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-      const existing = await this.get(migrationId);
-      if (!existing) throw new Error(`state record ${migrationId} vanished while being created`, { cause: error });
-      return existing;
-    }
+    return this.putNew(migrationId, mode, now, 'created', {
+      ConditionExpression: 'attribute_not_exists(migrationId)',
+    });
   }
 
   async restart(migrationId: string, mode: MigrationRecord['mode'], now: string): Promise<MigrationRecord> {
+    return this.putNew(migrationId, mode, now, 'restarted', {
+      ConditionExpression: 'attribute_not_exists(migrationId) OR #status = :rolledBack',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':rolledBack': 'rolled-back' },
+    });
+  }
+
+  /** Puts a new record when `condition` holds; otherwise returns the stored one. */
+  private async putNew(
+    migrationId: string,
+    mode: MigrationRecord['mode'],
+    now: string,
+    what: string,
+    condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<MigrationRecord> {
     const record: MigrationRecord = {
       migrationId,
       mode,
@@ -87,20 +88,12 @@ export class DynamoDbStateStore implements StateStore {
       phases: {},
     };
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: record,
-          ConditionExpression: 'attribute_not_exists(migrationId) OR #status = :rolledBack',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':rolledBack': 'rolled-back' },
-        }),
-      );
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: record, ...condition }));
       return record;
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const existing = await this.get(migrationId);
-      if (!existing) throw new Error(`state record ${migrationId} vanished while being restarted`, { cause: error });
+      if (!existing) throw new Error(`state record ${migrationId} vanished while being ${what}`, { cause: error });
       return existing;
     }
   }

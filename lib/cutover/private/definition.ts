@@ -223,32 +223,36 @@ class DefinitionBuilder {
 
   /** `mode: "end-fallback-window"`: EndFallbackWindow → FallbackWindowEnded, or EndFallbackWindowFailed. */
   endFallbackWindowAlone(): tasks.LambdaInvoke {
-    const end = this.task('EndFallbackWindow');
-    end.addCatch(
-      this.fail(STATES.endFallbackWindowFailed, {
-        comment: 'The reverse replication could not be stopped or its slot dropped; see the notice.',
-        errorPath: '$.error.Error',
-        causePath: '$.error.Cause',
-      }),
-      { errors: [sfn.Errors.ALL], resultPath: '$.error' },
-    );
-    end.next(this.succeedAs(STATES.fallbackWindowEnded, 'The way back is closed.'));
-    return end;
+    return this.alone('EndFallbackWindow', {
+      failed: STATES.endFallbackWindowFailed,
+      failedComment: 'The reverse replication could not be stopped or its slot dropped; see the notice.',
+      succeeded: STATES.fallbackWindowEnded,
+      succeededComment: 'The way back is closed.',
+    });
   }
 
   /** `mode: "revert-reads"`: RevertReads → ReadsReverted, or RevertReadsFailed. */
   revertReadsAlone(): tasks.LambdaInvoke {
-    const revert = this.task('RevertReads');
-    revert.addCatch(
-      this.fail(STATES.revertReadsFailed, {
-        comment: 'The read path could not be pointed back; it still goes to the target.',
-        errorPath: '$.error.Error',
-        causePath: '$.error.Cause',
-      }),
+    return this.alone('RevertReads', {
+      failed: STATES.revertReadsFailed,
+      failedComment: 'The read path could not be pointed back; it still goes to the target.',
+      succeeded: STATES.readsReverted,
+      succeededComment: 'The read path goes to the source again.',
+    });
+  }
+
+  /** An operator action that is one step: it succeeds into its own state or fails into its own (nothing to roll back). */
+  private alone(
+    name: TaskStateName,
+    ends: { failed: string; failedComment: string; succeeded: string; succeededComment: string },
+  ): tasks.LambdaInvoke {
+    const task = this.task(name);
+    task.addCatch(
+      this.fail(ends.failed, { comment: ends.failedComment, errorPath: '$.error.Error', causePath: '$.error.Cause' }),
       { errors: [sfn.Errors.ALL], resultPath: '$.error' },
     );
-    revert.next(this.succeedAs(STATES.readsReverted, 'The read path goes to the source again.'));
-    return revert;
+    task.next(this.succeedAs(ends.succeeded, ends.succeededComment));
+    return task;
   }
 
   /** The raw execution input goes in as `input`; the state becomes `{ input: <validated> }` (raw fields do not linger). */

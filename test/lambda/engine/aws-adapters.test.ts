@@ -211,6 +211,36 @@ describe('DynamoDbStateStore', () => {
     });
   });
 
+  it('restarts only a rolled-back record (a fallback starting over), and returns any other as it is', async () => {
+    ddb.on(PutCommand).resolves({});
+    const fresh = await store.restart('m1#fallback', 'execute', 't1');
+    expect(fresh).toMatchObject({ migrationId: 'm1#fallback', status: 'running', phases: {}, createdAt: 't1' });
+    expect(ddb.commandCalls(PutCommand)[0].args[0].input).toMatchObject({
+      ConditionExpression: 'attribute_not_exists(migrationId) OR #status = :rolledBack',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':rolledBack': 'rolled-back' },
+    });
+    ddb.on(PutCommand).rejects(conditionFailed());
+    const running = { ...fresh, status: 'running', phases: { preflight: { status: 'succeeded', startedAt: 'a' } } };
+    ddb.on(GetCommand).resolves({ Item: running });
+    expect(await store.restart('m1#fallback', 'execute', 't2')).toEqual(running);
+  });
+
+  it('replaces the way back and the read switch as a whole, on an existing record only', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await store.putReverse('m1', { slot: 's', lsn: '0/1', armedAt: 't' });
+    expect(ddb.commandCalls(UpdateCommand)[0].args[0].input).toMatchObject({
+      UpdateExpression: 'SET #field = :value',
+      ConditionExpression: 'attribute_exists(migrationId)',
+      ExpressionAttributeNames: { '#field': 'reverse' },
+      ExpressionAttributeValues: { ':value': { slot: 's', lsn: '0/1', armedAt: 't' } },
+    });
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    await expect(
+      store.putReadSwitch('nope', { target: 't', from: null, to: 'r', switchedAt: 't', switchedBy: 'k' }),
+    ).rejects.toThrow(/no state record for migration "nope"/);
+  });
+
   it('updates one phase with attribute-name placeholders', async () => {
     ddb.on(UpdateCommand).resolves({});
     await store.putPhase('m1', 'freezeWrites', { status: 'running', startedAt: 't0' });
