@@ -157,7 +157,12 @@ test('cutover arms the way back; writes on the target flow back once; the fallba
   // both freezes: the cutover's and the fallback's, from their records (FreezeWrites start to SwitchTraffic end)
   const freezeOf = (key: string): number =>
     Date.parse(state[key].phases.switchTraffic!.endedAt!) - Date.parse(state[key].freeze!.frozenAt);
-  console.log(`write freeze: cutover ${freezeOf('way-back')} ms, fallback ${freezeOf('way-back#fallback')} ms`);
+  const phaseMs = (key: string, phase: 'armReverse' | 'reopenSource'): number =>
+    Date.parse(state[key].phases[phase]!.endedAt!) - Date.parse(state[key].phases[phase]!.startedAt);
+  console.log(
+    `write freeze: cutover ${freezeOf('way-back')} ms (armReverse ${phaseMs('way-back', 'armReverse')} ms), ` +
+      `fallback ${freezeOf('way-back#fallback')} ms (reopenSource ${phaseMs('way-back#fallback', 'reopenSource')} ms)`,
+  );
   expect(state['way-back'].reverse?.endedAt).toEqual(expect.any(String));
   expect(await sql(f.target, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`${f.name}_rev`])).toEqual([]);
   expect(f.deps.reverseAlarms.calls).toEqual(['enable', 'disable', 'disable']);
