@@ -5,12 +5,17 @@
 import './local/polyfills';
 import type { CutoverInput, StepEvent, TableSelection } from '../contract';
 import { createStepHandler, stateKey } from '../lambda/engine/cutover/steps';
-import type { ReplicationPort } from '../lambda/engine/ports';
+import type { ReplicationPort, ReverseReplicationPort } from '../lambda/engine/ports';
 import { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { createLocalCutoverDeps, type LocalCutoverDeps } from './local/local-cutover-deps';
+import {
+  createLocalCutoverDeps,
+  type LocalCutoverDeps,
+  type LocalCutoverDepsOptions,
+} from './local/local-cutover-deps';
 import {
   runCutover,
   synthesizeCutoverDefinition,
+  synthesizeWayBackDefinitions,
   type CutoverRunResult,
   type RunCutoverOptions,
 } from './local/run-state-machine';
@@ -39,15 +44,32 @@ export function createCutoverDeps(options: {
   readonly onNotice?: (subject: string, message: string) => void;
   /** Rows per validation range (Map item). @default engine default */
   readonly rowsPerRange?: number;
+  /**
+   * The way back (fallback scenarios): the reverse replication, and the endpoints the cutover and the fallback point
+   * the application at (the target's and the source's).
+   */
+  readonly wayBack?: {
+    readonly reverse: ReverseReplicationPort;
+    readonly switchTrafficTo: string;
+    readonly fallbackTrafficTo: string;
+  };
 }): RehearsalCutoverDeps {
+  const defaults: NonNullable<LocalCutoverDepsOptions['defaults']> = {
+    // A read switch, as the construct's `readTrafficSwitch` declares one (switch-reads / revert-reads need it).
+    ...(options.readTraffic ? { readTrafficSwitch: true } : {}),
+    ...(options.wayBack
+      ? { switchTrafficTo: options.wayBack.switchTrafficTo, fallbackTrafficTo: options.wayBack.fallbackTrafficTo }
+      : {}),
+  };
   const deps = createLocalCutoverDeps({
     sourceUrl: options.sourceUrl,
     targetUrl: options.targetUrl,
     tables: options.tables,
     replication: options.replication,
     traffic: options.traffic,
-    // A read switch, as the construct's `readTrafficSwitch` declares one (switch-reads / revert-reads need it).
-    ...(options.readTraffic ? { readTraffic: options.readTraffic, defaults: { readTrafficSwitch: true } } : {}),
+    ...(options.readTraffic ? { readTraffic: options.readTraffic } : {}),
+    ...(options.wayBack ? { reverse: options.wayBack.reverse } : {}),
+    ...(Object.keys(defaults).length ? { defaults } : {}),
     onNotice: (n) => options.onNotice?.(n.subject, n.message),
     ...(options.rowsPerRange ? { rowsPerRange: options.rowsPerRange } : {}),
   });
@@ -69,18 +91,36 @@ export function createStepHandlerFor(
 export { stateKey };
 
 export interface CutoverRunner {
+  /** The cutover machine (with the way back: ArmReverse / StartReverse). */
   readonly definition: string;
+  /** The fallback machine (fallback scenarios only). */
+  readonly fallbackDefinition?: string;
   runCutover(options: RunCutoverOptions): Promise<CutoverRunResult>;
 }
 
-let definition: Promise<string> | undefined;
+interface Definitions {
+  readonly definition: string;
+  readonly fallbackDefinition?: string;
+}
+
+const definitions: { plain?: Promise<Definitions>; wayBack?: Promise<Definitions> } = {};
 
 /**
  * Synthesizes the state machine of the real CutoverWorkflow construct (once per process: a CDK synth takes a few
- * seconds) and pairs it with the local runner.
+ * seconds) and pairs it with the local runner. `wayBack`: the construct with a reverse replication — its cutover
+ * machine (which arms the way back) and its fallback machine, from one synth.
  */
-export async function loadCutoverRunner(): Promise<CutoverRunner> {
-  definition ??= synthesizeCutoverDefinition();
-  definition.catch(() => (definition = undefined));
-  return { definition: await definition, runCutover };
+export async function loadCutoverRunner(wayBack = false): Promise<CutoverRunner> {
+  const kind = wayBack ? 'wayBack' : 'plain';
+  let pending = definitions[kind];
+  if (!pending) {
+    pending = wayBack
+      ? synthesizeWayBackDefinitions().then((d) => ({ definition: d.forward, fallbackDefinition: d.fallback }))
+      : synthesizeCutoverDefinition().then((definition) => ({ definition }));
+    definitions[kind] = pending;
+    pending.catch(() => {
+      if (definitions[kind] === pending) delete definitions[kind];
+    });
+  }
+  return { ...(await pending), runCutover };
 }

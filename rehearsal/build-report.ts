@@ -5,6 +5,9 @@ import type { CleanupFailure } from './cleanup-ledger';
 import {
   BETWEEN_PHASES,
   commitsAfterFreeze,
+  type CutoverPhaseTimes,
+  type FreezeSegment,
+  type FreezeWindow,
   cutoverPhaseTimes,
   phaseTimes,
   freezeHeldAt,
@@ -20,6 +23,8 @@ import {
   toReportPhase,
   writeRateBuckets,
   type ExecutionSummary,
+  type FreezeReport,
+  type WritePeriodReport,
   type ReadsReport,
   type ReadSwitchReport,
   type RehearsalReport,
@@ -29,7 +34,7 @@ import type { ExecutionRun } from './run-cutover';
 import { compareOutcome, type Actual, type ScenarioPlan } from './scenarios';
 import type { ServerState } from './server-state';
 import type { Servers } from './setup-servers';
-import type { VerificationResult } from './verify';
+import { periodOfWrite, WRITE_PERIODS, type VerificationResult } from './verify';
 import type { AckedWrite, WriteFailure, WriteLoadStats } from './write-load';
 
 export interface ReportInput {
@@ -63,6 +68,15 @@ export interface ReportInput {
   };
   /** The workflow's read-switch record (read-first). */
   readonly readSwitch?: ReadSwitchRecord;
+  /**
+   * The fallback scenarios: the executed cutover's record (as the fallback left it), the fallback's, and when the
+   * fallback started (it divides the source's writes into before the cutover and after the fallback).
+   */
+  readonly wayBack?: {
+    readonly cutoverRecord?: MigrationRecord;
+    readonly fallbackRecord?: MigrationRecord;
+    readonly fallbackStartedAt?: number;
+  };
   readonly actual: Actual;
   readonly verification: VerificationResult[];
   readonly validation?: RehearsalReport['validation'];
@@ -76,10 +90,12 @@ export interface ReportInput {
 }
 
 function executionSummaries(runs: readonly ExecutionRun[]): ExecutionSummary[] {
+  const wayBack = runs.some((r) => r.machine === 'fallback');
   return runs.map((r, index) => {
     const failed = r.events.find((e) => e.type === 'StateFailed' && e.index === undefined && e.step);
     return {
       index,
+      ...(wayBack ? { machine: r.machine } : {}),
       ...(r.mode ? { mode: r.mode } : {}),
       status: r.status,
       ...(r.error ? { error: r.error } : {}),
@@ -99,10 +115,10 @@ function reasons(args: {
   lostWrites: number | null;
   lostUnknown?: string;
   acks: number;
-  freeze: ReturnType<typeof freezeWindow>;
+  freezes: readonly FreezeReport[];
   validation: RehearsalReport['validation'];
 }): string[] {
-  const { input, mismatches, lostWrites, freeze, validation } = args;
+  const { input, mismatches, lostWrites, freezes, validation } = args;
   const out: string[] = [];
   if (input.interrupted) out.push(`interrupted (${input.interrupted.message}) before it finished`);
   if (input.failure) out.push(input.failure.message);
@@ -134,8 +150,12 @@ function reasons(args: {
       `${reads.failed} read(s) of the application failed (${where}; ${n}× ${code}: "${(reads.failures[0]?.message ?? '').slice(0, 120)}")`,
     );
   }
-  if (freeze.status === 'ongoing' && !input.interrupted && !input.failure) {
-    out.push(`the write freeze did not end while the writes ran (${formatMs(freeze.ongoingMs ?? 0)} so far)`);
+  for (const freeze of freezes) {
+    if (freeze.status === 'ongoing' && !input.interrupted && !input.failure) {
+      out.push(
+        `the ${freezes.length > 1 ? `${freeze.execution}'s ` : ''}write freeze did not end while the writes ran (${formatMs(freeze.ongoingMs ?? 0)} so far)`,
+      );
+    }
   }
   const stillFrozen = (input.serverState?.roles ?? []).filter(
     (r) => r.server === 'source' && r.exists && r.canLogin === false && !input.ending?.keptFrozen,
@@ -196,22 +216,155 @@ function readSwitchReport(input: ReportInput): ReadSwitchReport {
   };
 }
 
+/** The freeze of one execution, measured on the writes around it. */
+function freezeOf(args: {
+  execution: 'cutover' | 'fallback';
+  acks: readonly AckedWrite[];
+  record: MigrationRecord | undefined;
+  phases: readonly CutoverPhaseTimes[];
+  observedUntil: number;
+  servers?: Servers;
+}): FreezeReport {
+  const fallback = args.execution === 'fallback';
+  const offsets = { source: args.servers?.clockOffsetMs.source ?? 0, target: args.servers?.clockOffsetMs.target ?? 0 };
+  const { ms, ...window } = freezeWindow(args.acks, args.phases, {
+    heldAt: freezeHeldAt(args.record),
+    observedUntil: args.observedUntil,
+    sourceClockOffsetMs: offsets.source,
+    targetClockOffsetMs: offsets.target,
+    direction: fallback ? 'fallback' : 'forward',
+  });
+  const frozenServer = fallback ? 'target' : 'source';
+  const commits = commitsAfterFreeze(args.acks, args.record, offsets[frozenServer], frozenServer);
+  const unknownReason =
+    ms !== null
+      ? undefined
+      : window.status === 'ongoing'
+        ? `the freeze had not ended when the writes stopped: no write committed for ${formatMs(window.ongoingMs ?? 0)} after the last acknowledged one`
+        : 'fewer than two acknowledged writes: nothing to measure';
+  return {
+    ...window,
+    ...(commits !== undefined && !fallback ? { sourceCommitsAfterFreeze: commits } : {}),
+    execution: args.execution,
+    frozenServer,
+    ms,
+    ...(unknownReason ? { unknownReason } : {}),
+    ...(commits !== undefined ? { commitsAfterFreeze: commits } : {}),
+  };
+}
+
+/**
+ * The cutover's phases (and the other executions', labelled) and its freeze; the fallback scenarios: the cutover's
+ * and the fallback's, each freeze measured on the writes of the periods around it.
+ */
+function executionsOf(
+  input: ReportInput,
+  acks: readonly AckedWrite[],
+): { phases: CutoverPhaseTimes[]; freezes: FreezeReport[] } {
+  const observedUntil = input.writer?.stoppedAt ?? input.finishedAt;
+  const byTime = (a: CutoverPhaseTimes, b: CutoverPhaseTimes): number =>
+    Date.parse(a.startedAt) - Date.parse(b.startedAt);
+  if (!input.wayBack) {
+    const lastPhases = cutoverPhaseTimes(input.record, input.runs);
+    // The phases of the other executions' records (read-first: the switch-reads execution) are on the timeline too.
+    const phases = [
+      ...(input.earlierRecords ?? []).flatMap((r) => phaseTimes(r).map((p) => ({ ...p, execution: executionOf(r) }))),
+      ...lastPhases,
+    ].sort(byTime);
+    const freeze = freezeOf({
+      execution: 'cutover',
+      acks,
+      record: input.record,
+      phases: lastPhases,
+      observedUntil,
+      ...(input.servers ? { servers: input.servers } : {}),
+    });
+    return { phases, freezes: [freeze] };
+  }
+  const { cutoverRecord, fallbackRecord, fallbackStartedAt } = input.wayBack;
+  const periodOf = periodOfWrite(fallbackStartedAt);
+  const of = (machine: 'cutover' | 'fallback', record: MigrationRecord | undefined): CutoverPhaseTimes[] =>
+    cutoverPhaseTimes(
+      record,
+      input.runs.filter((r) => r.machine === machine),
+    ).map((p) => ({ ...p, execution: machine }));
+  const cutover = of('cutover', cutoverRecord);
+  const fallback = fallbackRecord ? of('fallback', fallbackRecord) : [];
+  const freezes = [
+    freezeOf({
+      execution: 'cutover',
+      acks: acks.filter((a) => periodOf(a) !== WRITE_PERIODS.after),
+      record: cutoverRecord,
+      phases: cutover,
+      observedUntil: fallbackStartedAt ?? observedUntil,
+      ...(input.servers ? { servers: input.servers } : {}),
+    }),
+    ...(fallbackRecord
+      ? [
+          freezeOf({
+            execution: 'fallback',
+            acks: acks.filter((a) => periodOf(a) !== WRITE_PERIODS.before),
+            record: fallbackRecord,
+            phases: fallback,
+            observedUntil,
+            ...(input.servers ? { servers: input.servers } : {}),
+          }),
+        ]
+      : []),
+  ];
+  return { phases: [...cutover, ...fallback].sort(byTime), freezes };
+}
+
+/** The freeze window alone (the report's `freeze`: the cutover's). */
+function windowOnly(f: FreezeReport): FreezeWindow {
+  const {
+    execution: _execution,
+    frozenServer: _frozenServer,
+    ms: _ms,
+    unknownReason: _unknownReason,
+    commitsAfterFreeze: _commits,
+    ...window
+  } = f;
+  return window;
+}
+
+/** The fallback scenarios' periods of writes, each with what every database has of it. */
+function writePeriods(input: ReportInput, acks: readonly AckedWrite[]): WritePeriodReport[] | undefined {
+  if (!input.wayBack) return undefined;
+  const periodOf = periodOfWrite(input.wayBack.fallbackStartedAt);
+  const periods = new Map<string, { server: string; n: number; from: number; to: number }>();
+  for (const period of Object.values(WRITE_PERIODS))
+    periods.set(period, { server: '', n: 0, from: Infinity, to: -Infinity });
+  for (const a of acks) {
+    const p = periods.get(periodOf(a))!;
+    p.server = a.server;
+    p.n++;
+    p.from = Math.min(p.from, a.at);
+    p.to = Math.max(p.to, a.at);
+  }
+  // A period without writes is left out (after a fallback that rolled back, nothing was written on the source again).
+  return [...periods]
+    .filter(([, p]) => p.n > 0)
+    .map(([period, p]) => ({
+      period,
+      server: p.server || (period === WRITE_PERIODS.onTarget ? 'target' : 'source'),
+      acknowledged: p.n,
+      from: p.n ? new Date(p.from).toISOString() : null,
+      to: p.n ? new Date(p.to).toISOString() : null,
+      lookedUp: input.verification.flatMap((v) =>
+        (v.byPeriod ?? [])
+          .filter((b) => b.period === period)
+          .map((b) => ({ database: v.database, checked: b.checked, found: b.found, lost: b.lost })),
+      ),
+    }));
+}
+
 export function buildReport(input: ReportInput): RehearsalReport {
   const { options, plan, servers } = input;
   const acks = input.writer?.acks ?? [];
-  const lastPhases = cutoverPhaseTimes(input.record, input.runs);
-  // The phases of the other executions' records (read-first: the switch-reads execution) are on the timeline too.
-  const cutoverPhases = [
-    ...(input.earlierRecords ?? []).flatMap((r) => phaseTimes(r).map((p) => ({ ...p, execution: executionOf(r) }))),
-    ...lastPhases,
-  ].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
-  const offset = servers?.clockOffsetMs.source ?? 0;
-  const freeze = freezeWindow(acks, lastPhases, {
-    heldAt: freezeHeldAt(input.record),
-    observedUntil: input.writer?.stoppedAt ?? input.finishedAt,
-    sourceClockOffsetMs: offset,
-    targetClockOffsetMs: servers?.clockOffsetMs.target ?? 0,
-  });
+  const { phases: cutoverPhases, freezes } = executionsOf(input, acks);
+  const { ms: freezeMs, unknownReason } = freezes[0];
+  const freeze = windowOnly(freezes[0]);
   const expected = plan.expected(options.mode);
   const mismatches = input.failure || input.interrupted ? [] : compareOutcome(expected, input.actual);
   const verified = input.verification.length > 0;
@@ -238,7 +391,7 @@ export function buildReport(input: ReportInput): RehearsalReport {
   const loadMs = acks.length > 1 ? lastAck - firstAck : 0;
   const stats = input.writer?.stats;
   const validation = input.validation ?? { ok: false, by: 'not run' };
-  const failedBecause = reasons({ input, mismatches, lostWrites, lostUnknown, acks: acks.length, freeze, validation });
+  const failedBecause = reasons({ input, mismatches, lostWrites, lostUnknown, acks: acks.length, freezes, validation });
   const phases = [
     ...input.phases.map(toReportPhase),
     ...cutoverPhases.map((p) => ({
@@ -252,17 +405,11 @@ export function buildReport(input: ReportInput): RehearsalReport {
       ...(p.error || p.execution
         ? { detail: [p.execution, p.error].filter((d): d is string => Boolean(d)).join(': ') }
         : {}),
+      ...(p.execution ? { execution: p.execution } : {}),
     })),
   ].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   const tables = input.tables;
-  const { ms: freezeMs, ...freezeRest } = freeze;
-  const freezeUnknown =
-    freezeMs !== null
-      ? undefined
-      : freeze.status === 'ongoing'
-        ? `the freeze had not ended when the writes stopped: no write committed for ${formatMs(freeze.ongoingMs ?? 0)} after the last acknowledged one`
-        : 'fewer than two acknowledged writes: nothing to measure';
-  const sourceCommits = commitsAfterFreeze(acks, input.record, offset);
+  const periods = writePeriods(input, acks);
   return {
     ok: failedBecause.length === 0,
     failedBecause,
@@ -310,6 +457,8 @@ export function buildReport(input: ReportInput): RehearsalReport {
     reads: readsReport(input),
     readSwitch: readSwitchReport(input),
     writeSwitchAt: writeSwitchAt(input),
+    writeSwitches: (input.switches?.writes ?? []).map((w) => ({ at: new Date(w.at).toISOString(), to: w.to })),
+    ...(periods ? { writePeriods: periods } : {}),
     acknowledgedByKind,
     writesFoundOnTarget: onTarget ? onTarget.found : null,
     lostWrites,
@@ -317,8 +466,9 @@ export function buildReport(input: ReportInput): RehearsalReport {
     lostSamples: input.verification.flatMap((v) => v.samples).slice(0, 20),
     verification: input.verification,
     writeFreezeMs: freezeMs,
-    ...(freezeUnknown ? { writeFreezeUnknownReason: freezeUnknown } : {}),
-    freeze: { ...freezeRest, ...(sourceCommits !== undefined ? { sourceCommitsAfterFreeze: sourceCommits } : {}) },
+    ...(unknownReason ? { writeFreezeUnknownReason: unknownReason } : {}),
+    freeze,
+    freezes,
     phases,
     cutover: {
       executions: executionSummaries(input.runs),
@@ -354,8 +504,11 @@ function ms(value: number): string {
  * The freeze breakdown as an aligned table (name, ms, share, bar). The short gaps between phases are merged into one
  * line that keeps each of them (`1 + 1 + 3`), placed after the workflow's phases and before the reconnect.
  */
-export function freezeBreakdownLines(report: RehearsalReport, indent = '    '): string[] {
-  const { breakdown } = report.freeze;
+export function freezeBreakdownLines(
+  report: Pick<RehearsalReport, 'freeze'>,
+  indent = '    ',
+  breakdown: readonly FreezeSegment[] = report.freeze.breakdown,
+): string[] {
   if (breakdown.length === 0) return [];
   const gaps = breakdown.filter((b) => b.name === BETWEEN_PHASES);
   const rows: Array<{ name: string; ms: number; note?: string }> = breakdown
@@ -405,6 +558,13 @@ export function describeExpectation(e: RehearsalReport['expected']): string {
         : []),
     ...(e.readsOnTargetFirst ? ['reads on the target before the writes'] : []),
     ...(e.resumedSkippedDonePhases ? ['resume skipped the finished phases'] : []),
+    ...(e.targetWritable === true ? ['target writable'] : e.targetWritable === false ? ['target locked'] : []),
+    ...(e.reverseRunning === true
+      ? ['reverse replication running']
+      : e.reverseRunning === false
+        ? ['reverse replication stopped']
+        : []),
+    ...(e.lastState ? [`ended in ${e.lastState}`] : []),
   ].join(', ');
 }
 
@@ -445,9 +605,12 @@ export function readLines(
     ...(latency ? [`${pad}latency ${latency}`] : []),
   ];
   const sw = report.readSwitch;
-  const writes = report.writeSwitchAt
-    ? `writes → target at ${sinceStart(report, report.writeSwitchAt)}`
-    : 'writes stayed on the source';
+  const writes =
+    report.writePeriods && report.writeSwitches.length
+      ? `writes ${report.writeSwitches.map((w) => `→ ${w.to} at ${sinceStart(report, w.at)}`).join(', ')}`
+      : report.writeSwitchAt
+        ? `writes → target at ${sinceStart(report, report.writeSwitchAt)}`
+        : 'writes stayed on the source';
   if (!sw.own) {
     lines.push(`${label('read switch')}none — the reads follow the write endpoint (${writes})`);
     return lines;
@@ -541,11 +704,18 @@ export function summaryLines(
 ): string[] {
   const paint = painter(color);
   const label = (text: string): string => `  ${text.padEnd(19)} `;
+  const tabular = new Set<string>();
+  const table = (rows: string[]): string[] => {
+    for (const r of rows) tabular.add(r);
+    return rows;
+  };
   const pad = ' '.repeat(label('').length);
   const verdict = report.ok ? paint('ok', 'OK') : paint('bad', 'FAILED');
 
   // Lost writes, with where each acknowledged write was looked for.
-  const where = report.verification.map((v) => `${v.database} ${v.found}/${v.checked}`).join(', ');
+  const where = report.verification
+    .map((v) => `${v.database} ${v.found}/${v.checked}${v.scope ? ` ${v.scope}` : ''}`)
+    .join(', ');
   const lost =
     report.lostWrites === null
       ? `${paint('bad', 'unknown')} — ${report.lostWritesUnknownReason ?? 'not verified'} (${report.acknowledgedWrites} acknowledged)`
@@ -571,8 +741,10 @@ export function summaryLines(
                 : 'last commit before the freeze → first after it'
           } ${stats}`;
   const after = report.freeze.sourceCommitsAfterFreeze;
-  const held =
-    after === undefined
+  const twoFreezes = report.freezes.length > 1;
+  const held = twoFreezes
+    ? heldLines(report, label, paint)
+    : after === undefined
       ? []
       : [
           `${label('freeze held')}${after === 0 ? paint('ok', 'yes') : paint('bad', 'NO')} — ${after} source commits after the ` +
@@ -597,9 +769,12 @@ export function summaryLines(
       ? []
       : report.failedBecause.map((r, i) => `${i === 0 ? label('failed because') : pad}- ${r}`)),
     `${label('lost writes')}${lost}`,
-    `${label('write freeze')}${freeze}`,
-    ...(single ? [] : freezeBreakdownLines(report, pad)),
+    ...periodLines(report, label, pad, paint),
+    ...(twoFreezes
+      ? freezesLines(report, label, pad, paint, tabular)
+      : [`${label('write freeze')}${freeze}`, ...table(single ? [] : freezeBreakdownLines(report, pad))]),
     ...held,
+    ...switchLines(report, label),
     `${label(writer)}${report.acknowledgedWrites} acknowledged (${
       Object.entries(report.acknowledgedOn)
         .map(([k, v]) => `${k} ${v}`)
@@ -622,7 +797,7 @@ export function summaryLines(
       report.cutover.executions
         .map(
           (e) =>
-            `#${e.index + 1}${e.mode && report.cutover.executions.some((x) => x.mode !== e.mode) ? ` (${e.mode})` : ''} ${e.status}${e.error ? ` ${e.error}` : ''}${e.failedState ? ` in ${paint('bad', e.failedState)}` : ''}${
+            `#${e.index + 1}${e.machine ? ` ${e.machine}` : ''}${e.mode && report.cutover.executions.some((x) => x.mode !== e.mode) ? ` (${e.mode})` : ''} ${e.status}${e.error ? ` ${e.error}` : ''}${e.failedState ? ` in ${paint('bad', e.failedState)}` : ''}${
               e.lastState ? ` at ${e.lastState}` : ''
             } in ${formatMs(e.durationMs)}`,
         )
@@ -637,7 +812,82 @@ export function summaryLines(
     `${label('reports')}${options.reportPath}`,
     `${pad}${htmlReportPath(options.reportPath)}`,
   ];
-  return lines.flatMap((line) => wrap(line, pad));
+  // The breakdown tables stay one row a line (their notes would break at ", " otherwise).
+  return lines.flatMap((line) => (tabular.has(line) ? [line] : wrap(line, pad)));
+}
+
+/** The fallback scenarios: each period's writes, and where each database has them. */
+function periodLines(
+  report: RehearsalReport,
+  label: (t: string) => string,
+  pad: string,
+  paint: ReturnType<typeof painter>,
+): string[] {
+  const periods = report.writePeriods;
+  if (!periods) return [];
+  const width = Math.max(...periods.map((p) => p.period.length));
+  const count = Math.max(...periods.map((p) => String(p.acknowledged).length));
+  return periods.map((p, i) => {
+    const found = p.lookedUp.length
+      ? p.lookedUp
+          .map((l) => `${l.database} ${l.lost ? paint('bad', `${l.found}/${l.checked}`) : `${l.found}/${l.checked}`}`)
+          .join(', ')
+      : 'not looked up';
+    return `${i === 0 ? label('write periods') : pad}${p.period.padEnd(width)}  ${String(p.acknowledged).padStart(
+      count,
+    )} on the ${p.server.padEnd(6)}  found: ${found}`;
+  });
+}
+
+/** Both freezes (fallback scenarios), each with its breakdown. */
+function freezesLines(
+  report: RehearsalReport,
+  label: (t: string) => string,
+  pad: string,
+  paint: ReturnType<typeof painter>,
+  tabular: Set<string>,
+): string[] {
+  const width = Math.max(...report.freezes.map((f) => f.execution.length));
+  return report.freezes.flatMap((f, i) => {
+    const head = `${i === 0 ? label('write freezes') : pad}${f.execution.padEnd(width)} `;
+    const what =
+      f.status === 'ongoing'
+        ? `${paint('bad', 'ONGOING')} when the writes stopped — no write committed for ${formatMs(f.ongoingMs ?? 0)} so far`
+        : f.ms === null
+          ? `unknown (${f.unknownReason ?? 'not measured'})`
+          : `${paint('bold', `${f.ms} ms`)}  ${
+              f.status === 'none'
+                ? 'longest pause between acknowledged commits (nothing was frozen)'
+                : `last ${f.lastWriteBefore?.server ?? f.frozenServer} commit → first ${
+                    f.firstWriteAfter?.server ?? (f.execution === 'fallback' ? 'source' : 'target')
+                  } commit`
+            } (longest other pause ${f.nextLongestGapMs} ms, median ${f.medianGapMs} ms)`;
+    const rows = freezeBreakdownLines(report, pad, f.breakdown);
+    for (const r of rows) tabular.add(r);
+    return [`${head}${what}`, ...rows];
+  });
+}
+
+/** Whether each freeze held (fallback scenarios): no commit on the frozen server after its freeze step ended. */
+function heldLines(report: RehearsalReport, label: (t: string) => string, paint: ReturnType<typeof painter>): string[] {
+  const known = report.freezes.filter((f) => f.commitsAfterFreeze !== undefined);
+  if (known.length === 0) return [];
+  const ok = known.every((f) => f.commitsAfterFreeze === 0);
+  return [
+    `${label('freezes held')}${ok ? paint('ok', 'yes') : paint('bad', 'NO')} — ${known
+      .map(
+        (f, i) =>
+          `${f.frozenServer}: ${f.commitsAfterFreeze} commits after the ${f.execution}'s freeze step${i === 0 ? ' ended' : ''}`,
+      )
+      .join('; ')} (server clock)`,
+  ];
+}
+
+/** Where the writes went (fallback scenarios): to the target, and back. */
+function switchLines(report: RehearsalReport, label: (t: string) => string): string[] {
+  if (!report.writePeriods) return [];
+  const moves = report.writeSwitches.map((w) => `→ ${w.to} at ${sinceStart(report, w.at)}`).join(', ');
+  return [`${label('write switches')}${moves || 'none — the writes stayed on the source'}`];
 }
 
 const ANSI_CODE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');

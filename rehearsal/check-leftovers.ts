@@ -18,6 +18,7 @@ import {
   REHEARSAL_MIGRATION_PREFIX,
   rehearsalRoleNames,
   replicationName,
+  reverseReplicationName,
   ZDM_PREFIX,
 } from './names';
 import { withAdmin } from './pg-clients';
@@ -77,7 +78,7 @@ async function probeRun(client: Client): Promise<string | undefined> {
  * its native replication, and the workflow's change tracking on either side in either mode.
  */
 export function ownReplicationNames(sourceUrl: string, migrationIds: Iterable<string>): Set<string> {
-  const names = new Set([replicationName(sourceUrl)]);
+  const names = new Set([replicationName(sourceUrl), reverseReplicationName(sourceUrl)]);
   for (const id of migrationIds) {
     for (const mode of ['execute', 'dry-run'] as const) {
       const t = trackingNames(id, mode);
@@ -112,7 +113,8 @@ async function replicationObjects(
       detail: `${s.active ? 'active' : 'inactive'}, retains ${s.retained ?? '?'} of WAL`,
     });
   }
-  if (side === 'target') {
+  // Subscriptions: the forward one on the target, the way back's (fallback scenarios) on the source.
+  {
     const subs = await client.query<{ subname: string }>(
       `SELECT subname FROM pg_subscription
         WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname LIKE $1 ORDER BY 1`,
@@ -203,6 +205,18 @@ export async function dropSlotAndPublication(client: Client, name: string): Prom
   await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(name)}`);
 }
 
+/**
+ * Removes a reverse replication (fallback scenarios): its subscription on the source, then its slot (ending the
+ * walsender that holds it) and its publication on the target — the forward teardown with the sides swapped. Safe to
+ * call twice, and when only part of it exists.
+ */
+export async function teardownReverseReplication(
+  servers: Pick<Servers, 'sourceUrl' | 'targetUrl'>,
+  name: string,
+): Promise<void> {
+  await teardownNativeReplication({ source: servers.targetUrl, target: servers.sourceUrl, name });
+}
+
 function describe(l: Leftover): string {
   return `${l.kind} ${l.name} on the ${l.server}${l.detail ? ` (${l.detail})` : ''}`;
 }
@@ -245,6 +259,8 @@ export async function removeLeftovers(
     }`,
   );
   const { sourceUrl, targetUrl } = servers;
+  // The way back first (its subscription on the source reads a slot on the target), then the forward replication.
+  await teardownReverseReplication(servers, reverseReplicationName(sourceUrl));
   await teardownNativeReplication({ source: sourceUrl, target: targetUrl, name: replicationName(sourceUrl) });
   if (copy.length) await withAdmin(targetUrl, (c) => c.query(`TRUNCATE ${copy.map(qualify).join(', ')}`));
   for (const [side, url] of [

@@ -19,6 +19,8 @@ import type { Servers } from './setup-servers';
 export interface EndOfRun {
   readonly ending?: FreezeEnding;
   readonly record?: MigrationRecord;
+  /** The fallback scenarios: the executed cutover's record and the fallback's, as the end found them. */
+  readonly wayBack?: { readonly cutoverRecord?: MigrationRecord; readonly fallbackRecord?: MigrationRecord };
   readonly serverState?: ServerState;
 }
 
@@ -39,7 +41,7 @@ async function endFreeze(
   session: CutoverSession | undefined,
   roles: RehearsalRoles | undefined,
   crashed: boolean,
-): Promise<{ ending: FreezeEnding; record?: MigrationRecord }> {
+): Promise<{ ending: FreezeEnding; record?: MigrationRecord; wayBack?: EndOfRun['wayBack'] }> {
   const restoredByRehearsal: string[] = [];
   let watchdog: FreezeEnding['watchdog'];
   const errors: string[] = [];
@@ -53,8 +55,12 @@ async function endFreeze(
     }
     if (!watchdog && (ctx.stop.isStopped || crashed)) {
       const why = ctx.stop.reason?.message ?? 'the rehearsal crashed';
+      // Stopped in (or after) the fallback: the dead man's switch of the fallback's machine, which froze the target.
+      const direction = session.fallbackStartedAt !== undefined ? 'fallback' : 'forward';
       try {
-        watchdog = await restoreAfterAbort(session.deps, ctx.options.migrationId, `rehearsal: ${why}`);
+        watchdog = await restoreAfterAbort(session.deps, ctx.options.migrationId, `rehearsal: ${why}`, 'execute', {
+          direction,
+        });
         ctx.progress.log(`  dead man's switch: ${watchdog.outcome} — ${watchdog.message}`);
       } catch (error) {
         errors.push(`the dead man's switch failed: ${(error as Error).message}`);
@@ -62,43 +68,65 @@ async function endFreeze(
     }
   }
   const record = await session?.record().catch(() => undefined);
-  const toRestore = savedSettings(record, roles);
-  if (ctx.options.keepFrozen && toRestore.length) {
-    return {
-      ending: {
-        ...(watchdog ? { watchdog } : {}),
-        restoredByRehearsal,
-        keptFrozen: `--keep-frozen: ${toRestore.map((r) => r.role).join(', ')} left as the cutover left them`,
-        ...(errors.length ? { error: errors.join('; ') } : {}),
-      },
-      record,
-    };
-  }
-  if (servers.kind === 'external') {
-    try {
-      await withAdmin(servers.sourceUrl, async (c) => {
-        for (const saved of toRestore) {
-          const now = await readRole(c, saved.role);
-          if (!now || (now.canLogin === saved.canLogin && now.connectionLimit === saved.connectionLimit)) continue;
-          await restoreLoginSettings(c, saved);
-          restoredByRehearsal.push(saved.role);
-        }
-      });
-      if (restoredByRehearsal.length) {
-        ctx.progress.log(`  restored the saved login settings of ${restoredByRehearsal.join(', ')} on the source`);
+  // The fallback scenarios: the cutover froze the source (its record), the fallback the target (its own record).
+  const wayBack = session?.deps.reverse
+    ? {
+        cutoverRecord: await session.cutoverRecord().catch(() => undefined),
+        fallbackRecord: await session.fallbackRecord().catch(() => undefined),
       }
-    } catch (error) {
-      errors.push(`restoring the source's roles failed: ${(error as Error).message}`);
-    }
-  }
-  return {
-    ending: {
+    : undefined;
+  const toRestore = savedSettings(wayBack ? wayBack.cutoverRecord : record, roles);
+  const toRestoreOnTarget = wayBack?.fallbackRecord?.freeze?.roles ?? [];
+  const result = (ending: FreezeEnding) => ({ ending, ...(record ? { record } : {}), ...(wayBack ? { wayBack } : {}) });
+  if (ctx.options.keepFrozen && toRestore.length + toRestoreOnTarget.length) {
+    return result({
       ...(watchdog ? { watchdog } : {}),
       restoredByRehearsal,
+      keptFrozen: `--keep-frozen: ${[...toRestore, ...toRestoreOnTarget].map((r) => r.role).join(', ')} left as the ${
+        wayBack?.fallbackRecord ? 'cutover and the fallback' : 'cutover'
+      } left them`,
       ...(errors.length ? { error: errors.join('; ') } : {}),
-    },
-    record,
-  };
+    });
+  }
+  if (servers.kind === 'external') {
+    for (const [side, url, saved] of [
+      ['source', servers.sourceUrl, toRestore],
+      ['target', servers.targetUrl, toRestoreOnTarget],
+    ] as const) {
+      if (saved.length === 0) continue;
+      try {
+        const restored = await restoreRoles(url, saved);
+        restoredByRehearsal.push(...restored.map((r) => (side === 'source' ? r : `${r} (on the target)`)));
+        if (restored.length) {
+          ctx.progress.log(`  restored the saved login settings of ${restored.join(', ')} on the ${side}`);
+        }
+      } catch (error) {
+        errors.push(`restoring the ${side}'s roles failed: ${(error as Error).message}`);
+      }
+    }
+  }
+  return result({
+    ...(watchdog ? { watchdog } : {}),
+    restoredByRehearsal,
+    ...(errors.length ? { error: errors.join('; ') } : {}),
+  });
+}
+
+/** Gives each role that still exists and differs its saved login settings; returns the roles it changed. */
+async function restoreRoles(
+  url: string,
+  saved: ReadonlyArray<{ role: string; canLogin: boolean; connectionLimit: number }>,
+): Promise<string[]> {
+  const restored: string[] = [];
+  await withAdmin(url, async (c) => {
+    for (const s of saved) {
+      const now = await readRole(c, s.role);
+      if (!now || (now.canLogin === s.canLogin && now.connectionLimit === s.connectionLimit)) continue;
+      await restoreLoginSettings(c, s);
+      restored.push(s.role);
+    }
+  });
+  return restored;
 }
 
 export async function finishRehearsal(
@@ -119,7 +147,7 @@ export async function finishRehearsal(
     await ctx.ledger.runAll();
     return {};
   }
-  const { ending, record } = await endFreeze(ctx, facts.servers, facts.session, facts.roles, facts.crashed);
+  const { ending, record, wayBack } = await endFreeze(ctx, facts.servers, facts.session, facts.roles, facts.crashed);
   if (ending.error) ctx.progress.log(`  ${ending.error}`);
   await ctx.ledger.runSince(facts.mark);
   const serverState = await readServerState({
@@ -130,5 +158,5 @@ export async function finishRehearsal(
     demo: ctx.options.demo,
   }).catch((error: Error) => ({ embedded: false, roles: [], leftBehind: [], unreadable: error.message }));
   await ctx.ledger.runAll();
-  return { ending, ...(record ? { record } : {}), serverState };
+  return { ending, ...(record ? { record } : {}), ...(wayBack ? { wayBack } : {}), serverState };
 }

@@ -59,6 +59,20 @@ export interface CutoverPhaseTimes {
 /** The breakdown's name for the time between two phases inside the freeze. */
 export const BETWEEN_PHASES = 'between phases (state transitions, step start-up)';
 export const RECONNECT_TARGET = 'application reconnects to the target';
+export const RECONNECT_SOURCE = 'application reconnects to the source';
+
+/**
+ * Which way the execution whose freeze it is moved the application: the cutover's (to the target; back to the source
+ * on rollback) or the fallback's (to the source; back to the target on rollback).
+ */
+export type FreezeDirection = 'forward' | 'fallback';
+
+/** Where the application reconnects after the switch, and after a rollback. */
+function reconnects(direction: FreezeDirection): { switched: string; rolledBack: string } {
+  return direction === 'fallback'
+    ? { switched: RECONNECT_SOURCE, rolledBack: RECONNECT_TARGET }
+    : { switched: RECONNECT_TARGET, rolledBack: RECONNECT_SOURCE };
+}
 export const STILL_FROZEN = 'still frozen when the writes stopped';
 
 /** Whether a phase can fall inside the write freeze: freezeWrites and every phase after it, and failure handling. */
@@ -192,7 +206,9 @@ export function freezeBreakdown(
   to: number,
   phases: readonly CutoverPhaseTimes[],
   tail?: string,
+  direction: FreezeDirection = 'forward',
 ): FreezeSegment[] {
+  const reconnect = reconnects(direction);
   const segments: FreezeSegment[] = [];
   const push = (name: string, ms: number, keepEmpty = false): void => {
     if (ms < 0 || (ms === 0 && !keepEmpty)) return;
@@ -215,10 +231,13 @@ export function freezeBreakdown(
     const s = Math.max(p.start, from);
     const e = Math.min(p.end, to);
     if (s > cursor) {
-      push(switched ? RECONNECT_TARGET : cursor === from ? 'last commit → freeze starts' : BETWEEN_PHASES, s - cursor);
+      push(
+        switched ? reconnect.switched : cursor === from ? 'last commit → freeze starts' : BETWEEN_PHASES,
+        s - cursor,
+      );
     }
     // A phase inside the window is listed even when it took under a millisecond.
-    push(switched ? RECONNECT_TARGET : p.name, Math.max(0, e - Math.max(s, cursor)), !switched);
+    push(switched ? reconnect.switched : p.name, Math.max(0, e - Math.max(s, cursor)), !switched);
     cursor = Math.max(cursor, e);
     if (p.name === 'switchTraffic') switched = true;
   }
@@ -226,11 +245,11 @@ export function freezeBreakdown(
     push(
       tail ??
         (switched
-          ? RECONNECT_TARGET
+          ? reconnect.switched
           : inWindow.length === 0
             ? 'no cutover phase in this pause (nothing was frozen)'
             : inWindow.some((p) => p.name === 'rollback')
-              ? 'application reconnects to the source'
+              ? reconnect.rolledBack
               : 'after the last phase'),
       to - cursor,
     );
@@ -254,6 +273,8 @@ export interface FreezeWindowOptions {
   /** Each server's clock minus the local clock, ms (for `serverAt`). */
   readonly sourceClockOffsetMs?: number;
   readonly targetClockOffsetMs?: number;
+  /** Whose freeze it is (the fallback's: the target is frozen, the application goes back to the source). */
+  readonly direction?: FreezeDirection;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -294,7 +315,7 @@ export function freezeWindow(
     to: new Date(after.at).toISOString(),
     lastWriteBefore: { server: before.server, kind: before.kind },
     firstWriteAfter: { server: after.server, kind: after.kind },
-    breakdown: freezeBreakdown(before.at, after.at, phases),
+    breakdown: freezeBreakdown(before.at, after.at, phases, undefined, options.direction),
     ...others({ before, after }),
   });
   if (options.heldAt === undefined) {
@@ -313,7 +334,7 @@ export function freezeWindow(
       to: null,
       ongoingMs: Math.round(until - last.at),
       lastWriteBefore: { server: last.server, kind: last.kind },
-      breakdown: freezeBreakdown(last.at, until, phases, STILL_FROZEN),
+      breakdown: freezeBreakdown(last.at, until, phases, STILL_FROZEN, options.direction),
       ...stats,
     };
   }
@@ -322,11 +343,15 @@ export function freezeWindow(
   return window(before, sorted[resumed], 'ended');
 }
 
-/** Source commits (by the source's clock) after the freeze step ended and before a rollback restored the logins. */
+/**
+ * Commits on the frozen server (by its clock) after the freeze step ended and before a rollback (or, for the cutover,
+ * the fallback) restored the logins. The cutover freezes the source; the fallback freezes the target.
+ */
 export function commitsAfterFreeze(
   acks: readonly AckedWrite[],
   record: MigrationRecord | undefined,
-  sourceClockOffsetMs = 0,
+  clockOffsetMs = 0,
+  frozenServer: 'source' | 'target' = 'source',
 ): number | undefined {
   const frozen = record?.phases.freezeWrites;
   if (!record?.freeze || record.mode !== 'execute' || frozen?.status !== 'succeeded' || !frozen.endedAt) {
@@ -335,7 +360,7 @@ export function commitsAfterFreeze(
   const from = Date.parse(frozen.endedAt);
   const until = record.freeze.restoredAt ? Date.parse(record.freeze.restoredAt) : Infinity;
   return acks.filter((a) => {
-    const at = a.serverAt - sourceClockOffsetMs;
-    return a.server === 'source' && at > from && at < until;
+    const at = a.serverAt - clockOffsetMs;
+    return a.server === frozenServer && at > from && at < until;
   }).length;
 }

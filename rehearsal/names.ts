@@ -45,6 +45,14 @@ export function replicationName(sourceUrl: string): string {
   return named('zdm_rehearsal_', sourceUrl);
 }
 
+/**
+ * Name of the reverse replication's publication (on the target), subscription (on the source) and slot (on the
+ * target) in the fallback scenarios: the way back, target → source.
+ */
+export function reverseReplicationName(sourceUrl: string): string {
+  return named('zdm_rh_rev_', sourceUrl);
+}
+
 export interface RehearsalRoleNames {
   /** The probe writer's login role (frozen with the application role). */
   readonly probe: string;

@@ -3,7 +3,17 @@ import { parseTableRule, ZDM_SCHEMA, type TableRule, type TableSelection } from 
 import { redactUrl } from '../lambda/engine/pg/connection';
 import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from '../cli/command-line';
 
-export const SCENARIOS = ['happy', 'lag-timeout', 'fail-during-freeze', 'resume', 'read-first'] as const;
+export const SCENARIOS = [
+  'happy',
+  'lag-timeout',
+  'fail-during-freeze',
+  'resume',
+  'read-first',
+  'fallback',
+  'fallback-rollback',
+] as const;
+/** The scenarios with the way back: a cutover, the application on the target, then the fallback execution. */
+export const WAY_BACK_SCENARIOS: readonly Scenario[] = ['fallback', 'fallback-rollback'];
 export type Scenario = (typeof SCENARIOS)[number];
 export const MODES = ['dry-run', 'execute'] as const;
 export type RehearsalMode = (typeof MODES)[number];
@@ -31,9 +41,14 @@ export interface RehearsalOptions {
   readonly readRate: number;
   /** read-first: seconds the reads run on the target between the read switch and the write cutover. */
   readonly readObservationSeconds: number;
+  /**
+   * fallback scenarios: seconds the application writes on the target between the cutover and the fallback (the
+   * writes that must flow back to the source).
+   */
+  readonly targetSeconds: number;
   /** Seconds of load (after the initial copy) before the cutover starts. */
   readonly warmupSeconds: number;
-  /** Seconds the load keeps running after the cutover ends. */
+  /** Seconds the load keeps running after the cutover ends (fallback scenarios: after the fallback ends). */
   readonly afterSeconds: number;
   /** Path of the JSON report; the HTML report is written next to it. */
   readonly reportPath: string;
@@ -79,6 +94,7 @@ export const DEFAULTS = {
   concurrency: 8,
   readRate: 50,
   readObservationSeconds: 2,
+  targetSeconds: 3,
   warmupSeconds: 2,
   afterSeconds: 1.5,
   reportPath: 'rehearsal-report.json',
@@ -106,10 +122,18 @@ At the end the servers are left as they were: the source accepts writes again, a
 created (roles, replication, probe, markers, the copy on the target) is removed, or named in the summary.
 
 Options:
-  --scenario <name>      happy | lag-timeout | fail-during-freeze | resume | read-first (default happy)
+  --scenario <name>      happy | lag-timeout | fail-during-freeze | resume | read-first | fallback |
+                         fallback-rollback                                          (default happy)
                          read-first: an execution with mode switch-reads moves the application's reads to the
                          target while the writes stay on the source; after --observe-reads seconds the cutover
                          (--mode) moves the writes
+                         fallback: the cutover (with the way back: reverse replication target → source), the
+                         application writes on the target for --on-target seconds, then the fallback execution
+                         moves it back to the source, where it writes for --after seconds; every acknowledged
+                         write must be on the source at the end
+                         fallback-rollback: as fallback, but a failure inside the fallback's freeze: it rolls
+                         back, the application stays on the target, the reverse replication keeps running
+                         (both need --mode execute)
   --mode <mode>          dry-run | execute                                          (default execute)
   --rows <n>             rows in the demo schema                                   (default 200000)
   --rate <n>             writes per second of the demo load / the probe            (default 300)
@@ -117,8 +141,10 @@ Options:
   --read-rate <n>        reads per second of the application (2 connections of its own; each looks up the
                          latest acknowledged write; 0: no reads)                   (default 50)
   --observe-reads <s>    read-first: seconds of reads on the target before the write cutover (default 2)
+  --on-target <s>        fallback scenarios: seconds the application writes on the target before the
+                         fallback                                                  (default 3)
   --warmup <seconds>     load before the cutover starts                            (default 2)
-  --after <seconds>      load kept running after the cutover                       (default 1.5)
+  --after <seconds>      load kept running after the cutover (fallback: after the fallback) (default 1.5)
   --report <path>        JSON report; the HTML report goes next to it  (default ./rehearsal-report.json)
   --source <url>         rehearse against this existing source database (needs --target; a superuser)
   --target <url>         ... and this existing target database (its schema must exist)
@@ -163,6 +189,7 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
       concurrency: { type: 'string' },
       'read-rate': { type: 'string' },
       'observe-reads': { type: 'string' },
+      'on-target': { type: 'string' },
       warmup: { type: 'string' },
       after: { type: 'string' },
       report: { type: 'string' },
@@ -210,6 +237,7 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
         concurrency: v.concurrency,
         readRate: v['read-rate'],
         readObservationSeconds: v['observe-reads'],
+        targetSeconds: v['on-target'],
         warmupSeconds: v.warmup,
         afterSeconds: v.after,
         reportPath: v.report,
@@ -250,6 +278,11 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
       '--scenario resume needs --mode execute (every dry-run execution keeps its own state, so there is nothing to resume), got --mode dry-run',
     );
   }
+  if (WAY_BACK_SCENARIOS.includes(scenario) && mode === 'dry-run') {
+    throw new UsageError(
+      `--scenario ${scenario} needs --mode execute (a dry-run cutover switches nothing and arms no way back, so there is nothing to fall back from), got --mode dry-run`,
+    );
+  }
   const rows = num('--rows', input.rows, DEFAULTS.rows, { min: 100, max: 100_000_000, integer: true });
   const rate = num('--rate', input.rate, DEFAULTS.rate, { min: 1, max: 50_000 });
   const concurrency = num('--concurrency', input.concurrency, DEFAULTS.concurrency, {
@@ -270,6 +303,12 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     min: 0,
     max: 3600,
   });
+  if (!WAY_BACK_SCENARIOS.includes(scenario) && input.targetSeconds !== undefined) {
+    throw new UsageError(
+      `--on-target applies to --scenario fallback and fallback-rollback (writes on the target before the fallback), got --scenario ${scenario}`,
+    );
+  }
+  const targetSeconds = num('--on-target', input.targetSeconds, DEFAULTS.targetSeconds, { min: 0, max: 3600 });
   const warmupSeconds = num('--warmup', input.warmupSeconds, DEFAULTS.warmupSeconds, { min: 0, max: 3600 });
   const afterSeconds = num('--after', input.afterSeconds, DEFAULTS.afterSeconds, { min: 0.2, max: 3600 });
   const lagThresholdSeconds = num('--lag-threshold', input.lagThresholdSeconds, DEFAULTS.lagThresholdSeconds, {
@@ -380,6 +419,7 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     concurrency,
     readRate,
     readObservationSeconds,
+    targetSeconds,
     warmupSeconds,
     afterSeconds,
     reportPath: resolve(reportPath),

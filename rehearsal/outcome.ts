@@ -14,7 +14,7 @@ import type { RehearsalOptions } from './options';
 import type { RehearsalReport } from './report-json';
 import type { Actual } from './scenarios';
 import type { ExecutionRun } from './run-cutover';
-import { verifyAcknowledgedWrites, type VerificationResult } from './verify';
+import { periodOfWrite, verifyAcknowledgedWrites, WRITE_PERIODS, type VerificationResult } from './verify';
 import type { AckedWrite, Workload } from './write-load';
 
 /** Phases the engine runs again on resume whatever the earlier execution did (the read switch). */
@@ -71,11 +71,20 @@ export async function inspectOutcome(args: {
   /** The record as each execution left it. */
   snapshots?: ReadonlyArray<MigrationRecord | undefined>;
   record?: MigrationRecord;
+  /** The fallback scenarios: the target (the writer's login there is tried too) and the reverse replication. */
+  wayBack?: { targetUrl: string; reverse: ReplicationPort };
 }): Promise<Actual> {
   const { options, writer, record } = args;
   const last = args.runs[args.runs.length - 1];
   // A real login and write as the writer, on the source.
   const sourceWritable = await canWrite(args.sourceUrl, writer.role, writer.password, writer.workload);
+  const wayBack = args.wayBack
+    ? {
+        targetWritable: await canWrite(args.wayBack.targetUrl, writer.role, writer.password, writer.workload),
+        reverseRunning: (await args.wayBack.reverse.status().catch(() => undefined))?.state === 'running',
+        ...(last?.lastState ? { lastState: last.lastState } : {}),
+      }
+    : {};
   const status = await args.replication.status().catch(() => undefined);
   const actual: Actual = {
     executionStatus: last?.status === 'SUCCEEDED' ? 'SUCCEEDED' : last ? 'FAILED' : undefined,
@@ -93,6 +102,7 @@ export async function inspectOutcome(args: {
             (args.reads.firstWriteOnTarget === undefined || args.reads.firstOnTarget < args.reads.firstWriteOnTarget),
         }
       : {}),
+    ...wayBack,
   };
   if (options.scenario === 'resume' && args.runs.length > 1 && record) {
     // The second execution skipped what the first had finished: each phase finished after the first execution
@@ -113,32 +123,78 @@ export async function inspectOutcome(args: {
   return actual;
 }
 
-/** Every acknowledged write, looked up on the target (and on the source when traffic stayed there). */
+/**
+ * Looks `acks` up in one database; with `waitMs`, again until none is missing or the time is up (a replication
+ * still applying the last writes).
+ */
+async function lookUp(
+  url: string,
+  acks: readonly AckedWrite[],
+  database: string,
+  workload: Workload,
+  options: { waitMs?: number; scope?: string; periodOf?: (a: AckedWrite) => string } = {},
+): Promise<VerificationResult> {
+  return withAdmin(url, async (c) => {
+    const deadline = Date.now() + (options.waitMs ?? 0);
+    for (;;) {
+      const result = await verifyAcknowledgedWrites(c, acks, database, workload, options.periodOf);
+      if (result.lost === 0 || Date.now() >= deadline) {
+        return options.scope ? { ...result, scope: options.scope } : result;
+      }
+      await sleep(200);
+    }
+  });
+}
+
+/**
+ * Every acknowledged write, looked up on the target (and on the source when traffic stayed there). The fallback
+ * scenarios, once the fallback ran: every write on the source (its home again after the fallback; after a fallback
+ * that rolled back, once the reverse replication caught up), and on the target every write up to the fallback's
+ * switch (all of them when the application stayed there) — each counted per period.
+ */
 export async function verifyWrites(args: {
   sourceUrl: string;
   targetUrl: string;
   acks: readonly AckedWrite[];
   switched: boolean;
   workload: Workload;
+  /** The fallback ran (started then); `switched` says whether traffic stayed on the target. */
+  wayBack?: { fallbackStartedAt: number };
 }): Promise<VerificationResult[]> {
+  const { acks, workload } = args;
+  if (args.wayBack) {
+    const periodOf = periodOfWrite(args.wayBack.fallbackStartedAt);
+    if (!args.switched) {
+      // Fell back: the reverse replication was stopped after the fallback's final sync, the forward one at the
+      // cutover. Nothing is still on its way: no waiting.
+      return [
+        await lookUp(args.sourceUrl, acks, 'source', workload, { periodOf }),
+        await lookUp(
+          args.targetUrl,
+          acks.filter((a) => periodOf(a) !== WRITE_PERIODS.after),
+          'target',
+          workload,
+          { periodOf, scope: "up to the fallback's switch" },
+        ),
+      ];
+    }
+    // Still on the target (the fallback rolled back): everything is there, and flows back to the source.
+    return [
+      await lookUp(args.targetUrl, acks, 'target', workload, { periodOf }),
+      await lookUp(args.sourceUrl, acks, 'source', workload, {
+        periodOf,
+        waitMs: 20_000,
+        scope: 'after the reverse replication caught up',
+      }),
+    ];
+  }
   const results: VerificationResult[] = [];
   if (!args.switched) {
     // The application stayed on the source: every write must be there ...
-    results.push(
-      await withAdmin(args.sourceUrl, (c) => verifyAcknowledgedWrites(c, args.acks, 'source', args.workload)),
-    );
+    results.push(await lookUp(args.sourceUrl, acks, 'source', workload));
   }
   // ... and on the target (replication still running: give it a moment to apply the last writes).
-  results.push(
-    await withAdmin(args.targetUrl, async (c) => {
-      const deadline = Date.now() + (args.switched ? 0 : 20_000);
-      for (;;) {
-        const result = await verifyAcknowledgedWrites(c, args.acks, 'target', args.workload);
-        if (result.lost === 0 || Date.now() >= deadline) return result;
-        await sleep(200);
-      }
-    }),
-  );
+  results.push(await lookUp(args.targetUrl, acks, 'target', workload, { waitMs: args.switched ? 0 : 20_000 }));
   return results;
 }
 
@@ -155,8 +211,19 @@ export async function validationOutcome(args: {
   targetUrl: string;
   selection: TableSelection;
   switched: boolean;
+  /**
+   * The application is on the target and the reverse replication runs (a fallback that rolled back): with the writes
+   * stopped, the source must converge to an exact copy of the target.
+   */
+  flowingBack?: boolean;
 }): Promise<RehearsalReport['validation']> {
   const { record } = args;
+  if (args.flowingBack) {
+    return convergence(
+      args,
+      'full validation (counts and checksums) after the writes stopped and the reverse replication caught up, target against source',
+    );
+  }
   const proofs = proofPhases(record).map((p) => ({
     name: p,
     phase: record!.phases[p as keyof MigrationRecord['phases']]!,
@@ -176,6 +243,14 @@ export async function validationOutcome(args: {
   }
   // The application stayed on the source and replication kept running: with the writes stopped, the target must
   // converge to an exact copy.
+  return convergence(args, 'full validation (counts and checksums) after the writes stopped, source against target');
+}
+
+/** Full validation, again until it matches or 20 s passed (a replication still applying the last writes). */
+async function convergence(
+  args: { sourceUrl: string; targetUrl: string; selection: TableSelection },
+  by: string,
+): Promise<RehearsalReport['validation']> {
   return withPools(args.sourceUrl, args.targetUrl, async ({ source, target }) => {
     let last: Awaited<ReturnType<typeof validate>> | undefined;
     const deadline = Date.now() + 20_000;
@@ -184,10 +259,6 @@ export async function validationOutcome(args: {
       if (last.ok) break;
       await sleep(250);
     } while (Date.now() < deadline);
-    return {
-      ok: last.ok,
-      by: 'full validation (counts and checksums) after the writes stopped, source against target',
-      summary: last.summary,
-    };
+    return { ok: last.ok, by, summary: last.summary };
   });
 }

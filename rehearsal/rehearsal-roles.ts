@@ -9,6 +9,7 @@
  */
 import { MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../contract';
 import { UsageError } from '../cli/command-line';
+import { WAY_BACK_SCENARIOS } from './options';
 import { PROBE_TABLE, rehearsalRoleNames } from './names';
 import { withAdmin } from './pg-clients';
 import {
@@ -114,7 +115,7 @@ async function createRole(
   servers: Servers,
   name: string,
   where: ReadonlyArray<'source' | 'target'>,
-  options: { replication?: boolean; keep?: () => string | undefined } = {},
+  options: { replication?: boolean; keep?: (side: 'source' | 'target') => string | undefined } = {},
 ): Promise<LoginRole> {
   const password = newPassword();
   ctx.secrets.add(password);
@@ -124,7 +125,7 @@ async function createRole(
     ctx.ledger.push({
       name: `drop role ${name} on the ${servers.sameServer ? 'server' : side}`,
       run: async () => {
-        const why = options.keep?.();
+        const why = options.keep?.(side);
         if (why) {
           ctx.progress.log(`  kept role ${name} on the ${side} (${why})`);
           return;
@@ -154,12 +155,18 @@ export async function createRoles(
 ): Promise<RehearsalRoles> {
   const { options } = ctx;
   const keepIfFrozen = (): string | undefined => (keptFrozen() ? '--keep-frozen: the source stays frozen' : undefined);
-  const replication = await createRole(ctx, servers, plan.replication, ['source'], {
+  // The way back: the reverse subscription (on the source) logs in to the target as the same replication role.
+  const wayBack = WAY_BACK_SCENARIOS.includes(options.scenario);
+  const replication = await createRole(ctx, servers, plan.replication, wayBack ? ['source', 'target'] : ['source'], {
     replication: true,
-    keep: () => (options.keepReplication ? '--keep-replication: the subscription logs in as it' : undefined),
+    // --keep-replication keeps the forward replication (its login is on the source); the way back is removed.
+    keep: (side) =>
+      options.keepReplication && side === 'source' ? '--keep-replication: the subscription logs in as it' : undefined,
   });
   const published = [...tables.tables, ...workflowTables()];
-  await withAdmin(servers.sourceUrl, (c) => grantTables(c, replication.name, published, 'read'));
+  for (const url of wayBack ? [servers.sourceUrl, servers.targetUrl] : [servers.sourceUrl]) {
+    await withAdmin(url, (c) => grantTables(c, replication.name, published, 'read'));
+  }
 
   let probe: LoginRole | undefined;
   if (plan.probe) {
@@ -187,4 +194,16 @@ export async function createRoles(
   if (!writer) throw new Error('internal: the rehearsal has no writer role');
   const frozen = [...new Set([...(app ? [app.name] : []), ...(probe ? [probe.name] : [])])];
   return { ...(app ? { app } : {}), ...(probe ? { probe } : {}), replication, frozen, writer };
+}
+
+/**
+ * The roles of `roles` that exist on the target: the ones the fallback freezes there (the application logs in on the
+ * target after the cutover as those; a role only the source has — the `--load` role of your own tables, which stays
+ * on the source — has nothing to freeze on the target).
+ */
+export async function rolesOnTarget(servers: Servers, roles: readonly string[]): Promise<string[]> {
+  const { rows } = await withAdmin(servers.targetUrl, (c) =>
+    c.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])`, [roles]),
+  );
+  return roles.filter((r) => rows.some((row) => row.rolname === r));
 }

@@ -6,7 +6,8 @@
  *   3. rehearsal-roles     application, probe and replication roles
  *   4. start-load          the rehearsal's writer (demo load or probe) and the user's --load
  *   5. setup-replication   slot, publication, subscription; the initial copy (fails fast)
- *   6. run-cutover         the real state machine and step handler, one or two executions
+ *   6. run-cutover         the real state machine and step handler, one or two executions (the fallback scenarios:
+ *                          the cutover with the way back, the application on the target, the fallback machine)
  *   7. outcome             the outcome, every acknowledged write looked up, the validation
  *   8. finish-rehearsal    the freeze ends, everything created is removed, the servers are read back
  * then the report (build-report, report-json, report-html). Nothing is changed on the user's servers until every
@@ -195,7 +196,11 @@ async function replicate(ctx: RehearsalContext, facts: Facts, endpoints: Endpoin
   }
 }
 
-/** Part 6: the cutover, then the writes go on for a moment (on the target, after a switch) and stop. */
+/**
+ * Part 6: the cutover, then the writes go on for a moment (on the target, after a switch) and stop. The fallback
+ * scenarios: the cutover, the writes on the target for `--on-target` seconds, the fallback, then the writes go on
+ * for a moment where the fallback left them (on the source again, or on the target after its rollback).
+ */
 async function cutover(
   ctx: RehearsalContext,
   facts: Facts,
@@ -203,12 +208,17 @@ async function cutover(
   runner: Promise<CutoverRunner>,
 ): Promise<void> {
   const { options } = ctx;
-  const loaded = await ctx.phase('synthesize cutover state machine', () => runner);
+  const plan = SCENARIO_PLANS[options.scenario];
+  const loaded = await ctx.phase(
+    plan.wayBack ? 'synthesize the cutover and fallback state machines' : 'synthesize cutover state machine',
+    () => runner,
+  );
   const session = (facts.session = createCutoverSession(
     ctx,
     facts.servers!,
     facts.tables!,
     facts.replication!,
+    facts.roles!,
     endpoints.traffic,
     endpoints.readTraffic,
   ));
@@ -216,7 +226,11 @@ async function cutover(
   if (endpoints.readTraffic) {
     facts.readSwitch = (await session.deps.state.get(readSwitchKey(options.migrationId)))?.readSwitch;
   }
-  await ctx.phase(`load after cutover (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
+  const after =
+    plan.wayBack && session.fallbackStartedAt !== undefined
+      ? `load after the fallback, on the ${(await endpoints.traffic.current()) === endpointOf(facts.servers!.sourceUrl) ? 'source' : 'target'}`
+      : 'load after cutover';
+  await ctx.phase(`${after} (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
   const loads = facts.loads!;
   await ctx.phase(
     'stop write load',
@@ -260,13 +274,25 @@ async function verify(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints)
       runs: session.runs,
       snapshots: session.snapshots,
       ...(facts.record ? { record: facts.record } : {}),
+      ...(session.deps.reverse ? { wayBack: { targetUrl: servers.targetUrl, reverse: session.deps.reverse } } : {}),
     }),
   );
   const switched = facts.actual.trafficSwitched === true;
+  const fellBackAt = session.fallbackStartedAt;
   facts.verification = await ctx.phase(
     'verify acknowledged writes',
-    () => verifyWrites({ ...servers, acks: facts.loads!.writer.acks, switched, workload }),
-    (r) => r.map((v) => `${v.database}: ${v.found}/${v.checked} found, ${v.lost} lost`).join('; '),
+    () =>
+      verifyWrites({
+        ...servers,
+        acks: facts.loads!.writer.acks,
+        switched,
+        workload,
+        ...(fellBackAt !== undefined ? { wayBack: { fallbackStartedAt: fellBackAt } } : {}),
+      }),
+    (r) =>
+      r
+        .map((v) => `${v.database}${v.scope ? ` (${v.scope})` : ''}: ${v.found}/${v.checked} found, ${v.lost} lost`)
+        .join('; '),
   );
   facts.validation = await ctx.phase(
     'validation',
@@ -277,6 +303,8 @@ async function verify(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints)
         targetUrl: servers.targetUrl,
         selection: tables.selection,
         switched,
+        // A fallback that rolled back: the application on the target, its writes flowing back to the source.
+        flowingBack: fellBackAt !== undefined && switched && facts.actual.reverseRunning === true,
       }),
     (v) => `${v.ok ? 'match' : 'MISMATCH'} (${v.by})`,
   );
@@ -285,7 +313,7 @@ async function verify(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints)
 /** Parts 1-7, in order. */
 async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
   // The CDK synth of the state machine takes a few seconds: start it now, in parallel with the setup.
-  const runner = loadCutoverRunner();
+  const runner = loadCutoverRunner(SCENARIO_PLANS[ctx.options.scenario].wayBack);
   runner.catch(() => undefined);
   await prepare(ctx, facts);
   const endpoints = createEndpoints(ctx, facts);
@@ -333,6 +361,7 @@ function writeReports(ctx: RehearsalContext, report: RehearsalReport): Rehearsal
 function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: Error | undefined): RehearsalReport {
   const writer = facts.loads?.writer;
   const record = end.record ?? facts.record;
+  const wayBack = SCENARIO_PLANS[ctx.options.scenario].wayBack;
   return buildReport({
     options: ctx.options,
     plan: SCENARIO_PLANS[ctx.options.scenario],
@@ -358,9 +387,22 @@ function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: E
     runs: facts.session?.runs ?? [],
     ...(record ? { record } : {}),
     // Records of the other executions (read-first: the switch-reads execution's), for their phases.
-    earlierRecords: (facts.session?.snapshots ?? []).filter(
-      (r): r is MigrationRecord => r !== undefined && r.migrationId !== record?.migrationId,
-    ),
+    earlierRecords: wayBack
+      ? []
+      : (facts.session?.snapshots ?? []).filter(
+          (r): r is MigrationRecord => r !== undefined && r.migrationId !== record?.migrationId,
+        ),
+    ...(wayBack
+      ? {
+          wayBack: {
+            ...(end.wayBack?.cutoverRecord ? { cutoverRecord: end.wayBack.cutoverRecord } : {}),
+            ...(end.wayBack?.fallbackRecord ? { fallbackRecord: end.wayBack.fallbackRecord } : {}),
+            ...(facts.session?.fallbackStartedAt !== undefined
+              ? { fallbackStartedAt: facts.session.fallbackStartedAt }
+              : {}),
+          },
+        }
+      : {}),
     switches: facts.switches,
     ...(facts.readSwitch ? { readSwitch: facts.readSwitch } : {}),
     actual: facts.actual,

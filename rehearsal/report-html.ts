@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { PHASES } from '../contract';
 import { RECONNECT_TARGET, STILL_FROZEN } from './freeze';
 import { formatMs } from './progress';
-import type { RehearsalReport } from './report-json';
+import type { FreezeReport, RehearsalReport } from './report-json';
 
 /** Escapes text for HTML element content and attribute values. */
 export function esc(value: unknown): string {
@@ -163,10 +163,58 @@ function switchMarks(report: RehearsalReport): Array<{ at: number; label: string
   if (report.readSwitch?.at) {
     marks.push({ at: Date.parse(report.readSwitch.at), label: 'reads → target', className: 'switch-reads' });
   }
-  if (report.writeSwitchAt) {
+  if (report.writePeriods && report.writeSwitches?.length) {
+    // The way back: every move of the writes (to the target, back to the source).
+    for (const w of report.writeSwitches) {
+      marks.push({ at: Date.parse(w.at), label: `writes → ${w.to}`, className: 'switch-writes' });
+    }
+  } else if (report.writeSwitchAt) {
     marks.push({ at: Date.parse(report.writeSwitchAt), label: 'writes → target', className: 'switch-writes' });
   }
   return marks;
+}
+
+/** A write freeze as the HTML report draws it. */
+interface DrawnFreeze {
+  /** `write freeze`, or (two freezes) `cutover freeze` / `fallback freeze`. */
+  readonly label: string;
+  readonly execution: string;
+  readonly from: number | undefined;
+  readonly to: number | undefined;
+  readonly text: string;
+  readonly report: Pick<RehearsalReport['freeze'], 'status' | 'from' | 'to' | 'breakdown' | 'ongoingMs'> &
+    Partial<Pick<FreezeReport, 'commitsAfterFreeze' | 'frozenServer'>> & { readonly sourceCommitsAfterFreeze?: number };
+}
+
+/** The freezes to draw: the one of a cutover, or both of the fallback scenarios. */
+function drawnFreezes(report: RehearsalReport): DrawnFreeze[] {
+  const window = (f: Pick<RehearsalReport['freeze'], 'from' | 'to' | 'ongoingMs'>) => ({
+    from: f.from ? Date.parse(f.from) : undefined,
+    to: f.to ? Date.parse(f.to) : f.from && f.ongoingMs !== undefined ? Date.parse(f.from) + f.ongoingMs : undefined,
+  });
+  if (!report.writePeriods || !report.freezes || report.freezes.length < 2) {
+    return [
+      {
+        label: 'write freeze',
+        execution: 'cutover',
+        ...window(report.freeze),
+        text: freezeText(report),
+        report: report.freeze,
+      },
+    ];
+  }
+  return report.freezes.map((f) => ({
+    label: `${f.execution} freeze`,
+    execution: f.execution,
+    ...window(f),
+    text:
+      f.status === 'ongoing'
+        ? `ONGOING (${formatMs(f.ongoingMs ?? 0)} so far)`
+        : f.ms === null
+          ? 'unknown'
+          : formatMs(f.ms),
+    report: f,
+  }));
 }
 
 /**
@@ -325,12 +373,20 @@ function timelineSvg(
 
   // The switches: a line across everything where the reads, then the writes, moved to the target; each labelled
   // above the chart it is about (reads: the read chart; writes: the write chart).
-  for (const m of switchMarks(report)) {
-    if (m.at < t0 || m.at > t1) continue;
+  const marks = switchMarks(report).filter((m) => m.at >= t0 && m.at <= t1);
+  const stamp = (at: number): string => `+${((at - view.origin) / 1000).toFixed(2)}s`;
+  // Labels of one row kept apart (the way back: writes → target, then → source).
+  const sides = new Map<(typeof marks)[number], boolean>();
+  for (const row of ['switch-reads', 'switch-writes']) {
+    const inRow = marks.filter((m) => m.className === row);
+    const right = labelSides(inRow.map((m) => ({ at: x(m.at), width: `${m.label} ${stamp(m.at)}`.length * 7 })));
+    inRow.forEach((m, i) => sides.set(m, right[i]));
+  }
+  for (const m of marks) {
     const mx = x(m.at);
     const labelY = m.className === 'switch-reads' && reads ? readTop - 6 : rateTop - 6;
-    const right = mx + 6 + m.label.length * 7 < W - RIGHT;
-    const at = `+${((m.at - view.origin) / 1000).toFixed(2)}s`;
+    const at = stamp(m.at);
+    const right = sides.get(m) ?? true;
     parts.push(
       `<line class="${m.className}" x1="${mx.toFixed(1)}" y1="${laneTop - 4}" x2="${mx.toFixed(1)}" y2="${bottom}"><title>${esc(
         `${m.label} at ${at}`,
@@ -341,17 +397,22 @@ function timelineSvg(
     );
   }
 
-  // The write freeze, across lanes and rate, labelled above (kept inside the chart). An ongoing one runs to the end.
-  const freezeTo = report.freeze.to
-    ? Date.parse(report.freeze.to)
-    : report.freeze.from && report.freeze.ongoingMs !== undefined
-      ? Date.parse(report.freeze.from) + report.freeze.ongoingMs
-      : undefined;
-  if (report.freeze.from && freezeTo !== undefined) {
-    const fx = x(Date.parse(report.freeze.from));
-    const fw = Math.max(3, x(freezeTo) - fx);
-    const text = `write freeze ${freezeText(report)}`;
-    const right = fx + fw + 4 + text.length * 7 < W - RIGHT;
+  // The write freeze(s), across lanes and rate, labelled above (kept inside the chart). An ongoing one runs to the end.
+  const shown = drawnFreezes(report).filter(
+    (f) => f.from !== undefined && f.to !== undefined && f.to >= t0 && f.from <= t1,
+  );
+  const freezeSides = labelSides(
+    shown.map((f) => ({
+      at: x(f.from!) + Math.max(3, x(f.to!) - x(f.from!)),
+      leftOf: x(f.from!),
+      width: `${f.label} ${f.text}`.length * 7,
+    })),
+  );
+  for (const [i, f] of shown.entries()) {
+    const fx = x(f.from!);
+    const fw = Math.max(3, x(f.to!) - fx);
+    const text = `${f.label} ${f.text}`;
+    const right = freezeSides[i];
     parts.push(
       `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${bottom - 16}"><title>${esc(
         text,
@@ -362,6 +423,24 @@ function timelineSvg(
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="100%" role="img" aria-label="${esc(
     view.label,
   )}">${parts.join('')}</svg>`;
+}
+
+/**
+ * Which side of its mark each label of one row goes (true: right of `at`; false: left of `leftOf`, default `at`),
+ * placed from the last to the first: right when it fits inside the chart and ends before the next label starts,
+ * else left.
+ */
+function labelSides(items: ReadonlyArray<{ at: number; width: number; leftOf?: number }>): boolean[] {
+  const sides: boolean[] = new Array<boolean>(items.length).fill(true);
+  let nextStart = W - RIGHT;
+  for (let i = items.length - 1; i >= 0; i--) {
+    const { at, width } = items[i];
+    const leftOf = items[i].leftOf ?? at;
+    const right = at + 6 + width < nextStart || leftOf - 6 - width < LABEL;
+    sides[i] = right;
+    nextStart = right ? at + 4 : leftOf - 4 - width;
+  }
+  return sides;
 }
 
 /** The freeze in words: `812 ms`, `ongoing (12.3 s so far)`, `unknown`. */
@@ -398,23 +477,35 @@ function timelines(report: RehearsalReport): string {
   const origin = timeAxisOrigin(report, times);
   const out: string[] = [];
   const cutover = phases.filter((p) => p.group === 'cutover');
-  if (cutover.length) {
-    let from = Math.min(...cutover.map((p) => Date.parse(p.startedAt)));
-    let to = Math.max(...cutover.map((p) => Date.parse(p.endedAt as string)));
-    if (report.freeze.from) {
-      from = Math.min(from, Date.parse(report.freeze.from));
-      if (report.freeze.to) to = Math.max(to, Date.parse(report.freeze.to));
+  // The fallback scenarios: one close-up per execution (the cutover's, the fallback's), each around its freeze.
+  const closeUps = report.writePeriods
+    ? drawnFreezes(report).map((f) => ({
+        title: `${f.execution === 'fallback' ? 'Fallback' : 'Cutover'} close-up`,
+        phases: cutover.filter((p) => (p.execution ?? 'cutover') === f.execution),
+        freeze: f,
+      }))
+    : [{ title: 'Cutover close-up', phases: cutover, freeze: drawnFreezes(report)[0] }];
+  for (const closeUp of closeUps) {
+    if (closeUp.phases.length === 0) continue;
+    let from = Math.min(...closeUp.phases.map((p) => Date.parse(p.startedAt)));
+    let to = Math.max(...closeUp.phases.map((p) => Date.parse(p.endedAt as string)));
+    if (closeUp.freeze.from !== undefined) {
+      from = Math.min(from, closeUp.freeze.from);
+      if (closeUp.freeze.report.to) to = Math.max(to, Date.parse(closeUp.freeze.report.to));
     }
     const pad = Math.max(300, (to - from) * 0.15);
-    const marks = switchMarks(report);
+    const marks = switchMarks(report).filter((m) => m.at >= from - pad && m.at <= to + pad);
+    const fallback = closeUp.freeze.execution === 'fallback';
     out.push(
-      `<h2>Cutover close-up</h2><p class="muted">The cutover phases and the writes the application got acknowledged, per ${esc(
+      `<h2>${esc(closeUp.title)}</h2><p class="muted">The ${fallback ? 'fallback' : 'cutover'} phases and the writes the application got acknowledged, per ${esc(
         report.writeRate.bucketMs,
       )} ms${
         report.reads?.reads ? ', and its reads (the stale ones — behind the latest acknowledged write — in orange)' : ''
       }. The shaded band is the write freeze: the longest time no write could commit.${
         marks.length
-          ? ` The vertical lines are the moments the application's ${marks.map((m) => m.label.replace(' → target', '')).join(', then its ')} went to the target.`
+          ? report.writePeriods
+            ? ` The vertical line is the moment the application's writes went to the ${fallback ? 'source again' : 'target'}.`
+            : ` The vertical lines are the moments the application's ${marks.map((m) => m.label.replace(' → target', '')).join(', then its ')} went to the target.`
           : ''
       }</p>`,
       timelineSvg(report, {
@@ -439,12 +530,12 @@ function timelines(report: RehearsalReport): string {
   return out.join('\n');
 }
 
-function breakdownSvg(report: RehearsalReport): string {
+function breakdownSvg(report: RehearsalReport, breakdown = report.freeze.breakdown): string {
   const failed = failedNames(report);
-  const total = report.freeze.breakdown.reduce((s, b) => s + b.ms, 0);
+  const total = breakdown.reduce((s, b) => s + b.ms, 0);
   if (total <= 0) return '';
   let x = 0;
-  const parts = report.freeze.breakdown.map((b) => {
+  const parts = breakdown.map((b) => {
     const w = (b.ms / total) * W;
     const color = segmentColor(b.name, failed);
     const label = w > 70 ? `${b.name.length * 6.5 + 50 < w ? `${b.name} ` : ''}${Math.round(b.ms)} ms` : '';
@@ -599,6 +690,33 @@ ${
 }`;
 }
 
+/** The fallback scenarios: the writes of each period, and where each database has them. */
+function periodsHtml(report: RehearsalReport): string {
+  const periods = report.writePeriods;
+  if (!periods) return '';
+  const databases = [...new Set(periods.flatMap((p) => p.lookedUp.map((l) => l.database)))];
+  const rows = periods
+    .map(
+      (p) =>
+        `<tr><td>${esc(p.period)}</td><td>${esc(p.server)}</td><td class="num">${esc(p.acknowledged)}</td><td class="muted">${esc(
+          sinceStart(report, p.from),
+        )} → ${esc(sinceStart(report, p.to))}</td>${databases
+          .map((d) => {
+            const l = p.lookedUp.find((x) => x.database === d);
+            return l
+              ? `<td class="num${l.lost ? ' bad' : ''}">${esc(l.found)}/${esc(l.checked)}${l.lost ? ` (${esc(l.lost)} lost)` : ''}</td>`
+              : '<td class="num muted">not looked up</td>';
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
+  return `<h2>Writes by period</h2>
+<p class="muted">Every acknowledged write, looked up where it must be: on the source at the end (the reverse replication brought the target's back), and on the target up to the fallback's switch.</p>
+<table><tr><th>period</th><th>written on</th><th class="num">acknowledged</th><th>when</th>${databases
+    .map((d) => `<th class="num">found on the ${esc(d)}</th>`)
+    .join('')}</tr>${rows}</table>`;
+}
+
 export function renderHtmlReport(report: RehearsalReport): string {
   const lostOk = report.lostWrites === 0 && report.verification.length > 0;
   const asExpected = !report.error && report.mismatches.length === 0;
@@ -615,21 +733,25 @@ export function renderHtmlReport(report: RehearsalReport): string {
       )}</td><td>${esc(plain(want))}</td><td class="${match ? '' : 'bad'}">${esc(plain(got))}</td></tr>`;
     })
     .join('');
-  const freezeTotal = report.freeze.breakdown.reduce((s, b) => s + b.ms, 0);
   const failed = failedNames(report);
-  const breakdownRows = report.freeze.breakdown
-    .map((b) => {
-      const color = segmentColor(b.name, failed);
-      return (
-        `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}<span class="${
-          failed.has(b.name) ? 'bad' : ''
-        }">${esc(b.name)}${failed.has(b.name) ? ' (failed)' : ''}</span></td>` +
-        `<td class="num">${esc(b.ms.toFixed(1))} ms</td><td class="num">${
-          freezeTotal > 0 ? esc(((b.ms / freezeTotal) * 100).toFixed(0)) : '0'
-        }%</td></tr>`
-      );
-    })
-    .join('');
+  const breakdownRows = (breakdown: RehearsalReport['freeze']['breakdown']): string => {
+    const freezeTotal = breakdown.reduce((s, b) => s + b.ms, 0);
+    return breakdown
+      .map((b) => {
+        const color = segmentColor(b.name, failed);
+        return (
+          `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}<span class="${
+            failed.has(b.name) ? 'bad' : ''
+          }">${esc(b.name)}${failed.has(b.name) ? ' (failed)' : ''}</span></td>` +
+          `<td class="num">${esc(b.ms.toFixed(1))} ms</td><td class="num">${
+            freezeTotal > 0 ? esc(((b.ms / freezeTotal) * 100).toFixed(0)) : '0'
+          }%</td></tr>`
+        );
+      })
+      .join('');
+  };
+  const freezes = drawnFreezes(report);
+  const two = freezes.length > 1;
   const phaseRows = report.phases
     .map(
       (p) =>
@@ -643,7 +765,7 @@ export function renderHtmlReport(report: RehearsalReport): string {
   const executions = report.cutover.executions
     .map(
       (e) =>
-        `<tr><td>#${e.index + 1}${e.mode ? ` <span class="muted">${esc(e.mode)}</span>` : ''}</td><td class="${e.status === 'SUCCEEDED' ? 'ok' : 'bad'}">${esc(e.status)}</td><td>${esc(
+        `<tr><td>#${e.index + 1}${e.machine ? ` ${esc(e.machine)}` : ''}${e.mode ? ` <span class="muted">${esc(e.mode)}</span>` : ''}</td><td class="${e.status === 'SUCCEEDED' ? 'ok' : 'bad'}">${esc(e.status)}</td><td>${esc(
           e.error ?? '',
         )}</td><td>${esc(e.lastState ?? '')}</td><td class="num">${esc(formatMs(e.durationMs))}</td><td class="muted">${esc(
           (e.cause ?? '').slice(0, 300),
@@ -660,7 +782,9 @@ export function renderHtmlReport(report: RehearsalReport): string {
         )
         .join('')}</table>`
     : '';
-  const verifiedOn = report.verification.map((v) => `${v.database} ${v.found}/${v.checked}`).join(', ');
+  const verifiedOn = report.verification
+    .map((v) => `${v.database} ${v.found}/${v.checked}${v.scope ? ` ${v.scope}` : ''}`)
+    .join(', ');
   const headline = report.ok
     ? `✔ PASS — outcome as expected, no acknowledged write lost`
     : `✘ FAIL — ${report.failedBecause.join('; ') || 'see below'}`;
@@ -678,11 +802,19 @@ export function renderHtmlReport(report: RehearsalReport): string {
 <div><span class="muted">lost writes</span><b class="${lostOk ? 'ok' : 'bad'}" id="lost-writes">${
     report.lostWrites === null ? 'unknown' : esc(report.lostWrites)
   }</b><small>of ${esc(report.acknowledgedWrites)} acknowledged${verifiedOn ? ` · found: ${esc(verifiedOn)}` : ''}</small></div>
-<div><span class="muted">write freeze</span><b id="write-freeze"${
-    report.freeze.status === 'ongoing' ? ' class="bad"' : ''
-  }>${esc(freezeText(report))}</b><small>${
-    report.freeze.status === 'ongoing' ? 'no commit since the freeze took hold' : 'longest pause between commits'
-  } · longest other pause ${esc(report.freeze.nextLongestGapMs)} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>
+${
+  two
+    ? `<div><span class="muted">write freezes</span><b id="write-freeze"${
+        freezes.some((f) => f.report.status === 'ongoing') ? ' class="bad"' : ''
+      }>${freezes.map((f) => `<span id="${esc(f.execution)}-freeze">${esc(f.text)}</span>`).join(' · ')}</b><small>${esc(
+        freezes.map((f) => f.execution).join(' · '),
+      )}: each the longest pause between commits around its freeze</small></div>`
+    : `<div><span class="muted">write freeze</span><b id="write-freeze"${
+        report.freeze.status === 'ongoing' ? ' class="bad"' : ''
+      }>${esc(freezeText(report))}</b><small>${
+        report.freeze.status === 'ongoing' ? 'no commit since the freeze took hold' : 'longest pause between commits'
+      } · longest other pause ${esc(report.freeze.nextLongestGapMs)} ms · median ${esc(report.freeze.medianGapMs)} ms</small></div>`
+}
 <div><span class="muted">expected vs actual</span><b class="${asExpected ? 'ok' : 'bad'}">${
     report.error || report.interrupted
       ? 'not reached'
@@ -714,17 +846,27 @@ ${lost}
       ? ` · reads:${swatch(READ_SOURCE)}on source${swatch(READ_TARGET)}on target${swatch(READ_STALE)}stale${swatch(READ_FAILED)}failed`
       : ''
   }${switchMarks(report).length ? ` · ${swatch(SWITCH_READS)}reads → target${swatch(SWITCH_WRITES)}writes → target` : ''}</div>
+${periodsHtml(report)}
 ${timelines(report)}
-<h2>Write freeze: ${esc(freezeText(report))}</h2>
+${freezes
+  .map((f) => {
+    const fr = f.report;
+    const commits = two ? fr.commitsAfterFreeze : fr.sourceCommitsAfterFreeze;
+    const server = two ? (fr.frozenServer ?? 'source') : 'source';
+    return `<h2>${two ? `Write freeze of the ${esc(f.execution)}` : 'Write freeze'}: ${esc(f.text)}</h2>
 <p class="muted">${
-    report.freeze.status === 'ongoing'
-      ? 'No write committed after the freeze took hold: from the last acknowledged commit'
-      : report.freeze.status === 'none'
-        ? 'Nothing was frozen; the longest time between two acknowledged commits'
-        : 'From the last acknowledged commit before the freeze to the first after it'
-  }: ${esc(report.freeze.from ?? '-')} → ${esc(report.freeze.to ?? 'still frozen when the writes stopped')}${report.freeze.sourceCommitsAfterFreeze === undefined ? '' : `; source commits after the freeze step ended: ${esc(report.freeze.sourceCommitsAfterFreeze)}`}.</p>
-${breakdownSvg(report)}
-<table><tr><th>inside the freeze, in order</th><th class="num">duration</th><th class="num">share</th></tr>${breakdownRows}</table>
+      fr.status === 'ongoing'
+        ? 'No write committed after the freeze took hold: from the last acknowledged commit'
+        : fr.status === 'none'
+          ? 'Nothing was frozen; the longest time between two acknowledged commits'
+          : 'From the last acknowledged commit before the freeze to the first after it'
+    }: ${esc(fr.from ?? '-')} → ${esc(fr.to ?? 'still frozen when the writes stopped')}${
+      commits === undefined ? '' : `; ${esc(server)} commits after the freeze step ended: ${esc(commits)}`
+    }.</p>
+${breakdownSvg(report, fr.breakdown)}
+<table><tr><th>inside the freeze, in order</th><th class="num">duration</th><th class="num">share</th></tr>${breakdownRows(fr.breakdown)}</table>`;
+  })
+  .join('\n')}
 <h2>Expected vs actual (${esc(report.scenario)})</h2>
 <table><tr><th></th><th>field</th><th>expected</th><th>actual</th></tr>${expectRows}</table>
 ${report.mismatches.length ? `<p class="bad">${report.mismatches.map(esc).join('<br>')}</p>` : ''}

@@ -24,6 +24,39 @@ export interface ReportPhase {
   readonly detail?: string;
   /** Cutover entries: a phase of the state record, a failed step or a failure handler. */
   readonly kind?: CutoverPhaseTimes['kind'];
+  /** Cutover entries of another execution than the last, or (fallback scenarios) `cutover` / `fallback`. */
+  readonly execution?: string;
+}
+
+/** One write freeze: the cutover's, and in the fallback scenarios the fallback's too. */
+export type FreezeReport = FreezeWindow & {
+  /** Whose freeze: the cutover's (it froze the source) or the fallback's (it froze the target). */
+  readonly execution: 'cutover' | 'fallback';
+  readonly frozenServer: 'source' | 'target';
+  /** The pause in ms; null when it was not measured or did not end (see `unknownReason`). */
+  readonly ms: number | null;
+  readonly unknownReason?: string;
+  /** Commits on the frozen server after the freeze step ended (and before its roles were given back): 0. */
+  readonly commitsAfterFreeze?: number;
+};
+
+/** The writes of one period of a fallback scenario, and where each database has them. */
+export interface WritePeriodReport {
+  /** `before the cutover`, `on the target`, `after the fallback`. */
+  readonly period: string;
+  /** The server the application wrote to then. */
+  readonly server: string;
+  readonly acknowledged: number;
+  /** First and last acknowledgement (ISO). */
+  readonly from: string | null;
+  readonly to: string | null;
+  /** Each database's count of this period's writes (a database where they are not looked for is not listed). */
+  readonly lookedUp: Array<{
+    readonly database: string;
+    readonly checked: number;
+    readonly found: number;
+    readonly lost: number;
+  }>;
 }
 
 /** The application's reads (see read-load.ts): what each server answered, per bucket, and when. */
@@ -56,6 +89,8 @@ export interface ReadSwitchReport {
 
 export interface ExecutionSummary {
   readonly index: number;
+  /** The fallback scenarios: which state machine ran it (the cutover's or the fallback's). */
+  readonly machine?: 'cutover' | 'fallback';
   /** The execution input's mode (`execute`, `dry-run`, `switch-reads`). */
   readonly mode?: string;
   readonly status: string;
@@ -122,6 +157,10 @@ export interface RehearsalReport {
   readonly readSwitch: ReadSwitchReport;
   /** When the write endpoint pointed at the target, as the application saw it (ISO); null: it never did. */
   readonly writeSwitchAt: string | null;
+  /** Every change of the write endpoint, as the application saw it (fallback: to the target, then back). */
+  readonly writeSwitches: Array<{ readonly at: string; readonly to: string }>;
+  /** The fallback scenarios: the writes before the cutover, on the target, after the fallback, each looked up. */
+  readonly writePeriods?: WritePeriodReport[];
   /** Acknowledged writes by kind: event / order / customer inserts, customer updates, probe rows. */
   readonly acknowledgedByKind: Record<string, number>;
   /** null when the writes were not looked up (see lostWritesUnknownReason). */
@@ -137,7 +176,10 @@ export interface RehearsalReport {
    */
   readonly writeFreezeMs: number | null;
   readonly writeFreezeUnknownReason?: string;
+  /** The cutover's freeze (the first of `freezes`). */
   readonly freeze: FreezeWindow;
+  /** Every write freeze in order: the cutover's, and in the fallback scenarios the fallback's. */
+  readonly freezes: FreezeReport[];
   readonly phases: ReportPhase[];
   readonly cutover: {
     readonly executions: ExecutionSummary[];

@@ -7,7 +7,9 @@ import type { CutoverInput, ExecutionMode, StepEvent } from '../contract';
 import { closeSharedPools } from '../lambda/engine/cutover/connections';
 import { trackingNames } from '../lambda/engine/cutover/change-tracking';
 import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
-import { dropSlotAndPublication } from './check-leftovers';
+import { dropSlotAndPublication, teardownReverseReplication } from './check-leftovers';
+import { NativeReverseReplication } from './local/native-reverse-replication';
+import { PROBE_TABLE, reverseReplicationName } from './names';
 import { withAdmin } from './pg-clients';
 import type { MigrationRecord } from '../lambda/engine/ports';
 import { createCutoverDeps, createStepHandlerFor, stateKey, type CutoverRunner } from './adapters';
@@ -15,18 +17,23 @@ import { phaseTimes } from './freeze';
 import type { LocalCutoverDeps } from './local/local-cutover-deps';
 import type { CutoverRunResult, CutoverStateEvent } from './local/run-state-machine';
 import { formatMs, type Progress } from './progress';
-import type { RehearsalRoles } from './rehearsal-roles';
+import { rolesOnTarget, type RehearsalRoles } from './rehearsal-roles';
 import type { RehearsedTables } from './rehearsed-tables';
 import type { RehearsalContext } from './run-context';
 import { InterruptedError } from './run-context';
 import { SCENARIO_PLANS } from './scenarios';
-import type { ReplicationHandle } from './setup-replication';
+import { subscriptionConnInfo, type ReplicationHandle } from './setup-replication';
 import type { Servers } from './setup-servers';
 import { endpointOf } from './start-load';
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
 import { sleep } from '../lambda/engine/validation/concurrency';
 
-export type ExecutionRun = CutoverRunResult & { readonly startedAt: number; readonly mode?: ExecutionMode };
+export type ExecutionRun = CutoverRunResult & {
+  readonly startedAt: number;
+  readonly mode?: ExecutionMode;
+  /** Which state machine ran it: the cutover's, or the fallback's (the way back). */
+  readonly machine: 'cutover' | 'fallback';
+};
 
 /** What the runner's watchdog step returned, when it is a watchdog report. */
 export function watchdogOf(run: Pick<CutoverRunResult, 'watchdog'>): WatchdogReport | undefined {
@@ -41,6 +48,8 @@ export class CutoverSession {
   readonly snapshots: Array<MigrationRecord | undefined> = [];
   /** The validated input (to find the state record afterwards). */
   input?: CutoverInput;
+  /** When the fallback execution started (epoch ms; fallback scenarios). */
+  fallbackStartedAt?: number;
   private readonly inFlight = new Set<Promise<unknown>>();
   private current?: Promise<unknown>;
 
@@ -52,6 +61,18 @@ export class CutoverSession {
   /** The state record of the last execution (dry runs keep one per execution, keyed with its start time). */
   record(): Promise<MigrationRecord | undefined> {
     return this.deps.state.get(this.input ? stateKey(this.input) : this.ctx.options.migrationId);
+  }
+
+  /** The executed cutover's record (the fallback reads and updates it too: its saved freeze, the way back). */
+  cutoverRecord(): Promise<MigrationRecord | undefined> {
+    return this.deps.state.get(this.ctx.options.migrationId);
+  }
+
+  /** The fallback's record (`<migrationId>#fallback`), once a fallback execution validated its input. */
+  fallbackRecord(): Promise<MigrationRecord | undefined> {
+    return this.input?.direction === 'fallback'
+      ? this.deps.state.get(stateKey(this.input))
+      : Promise.resolve(undefined);
   }
 
   /**
@@ -76,10 +97,15 @@ export class CutoverSession {
   }
 
   /** Runs one execution; it is recorded in `runs` when it ends, even after the rehearsal stopped waiting for it. */
-  execute(run: () => Promise<CutoverRunResult>, mode?: ExecutionMode): Promise<ExecutionRun> {
+  execute(
+    run: () => Promise<CutoverRunResult>,
+    mode?: ExecutionMode,
+    machine: 'cutover' | 'fallback' = 'cutover',
+  ): Promise<ExecutionRun> {
     const startedAt = Date.now();
+    if (machine === 'fallback') this.fallbackStartedAt = startedAt;
     const execution = run().then((result) => {
-      const recorded = { ...result, startedAt, ...(mode ? { mode } : {}) };
+      const recorded = { ...result, startedAt, machine, ...(mode ? { mode } : {}) };
       this.runs.push(recorded);
       return recorded;
     });
@@ -108,10 +134,12 @@ export function createCutoverSession(
   servers: Servers,
   tables: RehearsedTables,
   replication: ReplicationHandle,
+  roles: RehearsalRoles,
   traffic: MemoryTrafficSwitch,
   readTraffic?: MemoryTrafficSwitch,
 ): CutoverSession {
   const plan = SCENARIO_PLANS[ctx.options.scenario];
+  const reverse = plan.wayBack ? createReverseReplication(ctx, servers, tables, roles) : undefined;
   const { deps } = createCutoverDeps({
     sourceUrl: servers.sourceUrl,
     targetUrl: servers.targetUrl,
@@ -119,29 +147,73 @@ export function createCutoverSession(
     replication: plan.wrapReplication(replication.port),
     traffic,
     ...(readTraffic ? { readTraffic } : {}),
+    ...(reverse
+      ? {
+          wayBack: {
+            reverse,
+            switchTrafficTo: endpointOf(servers.targetUrl),
+            fallbackTrafficTo: endpointOf(servers.sourceUrl),
+          },
+        }
+      : {}),
     onNotice: (subject) => {
       ctx.notices.push(subject);
     },
   });
   if (servers.kind === 'external') {
     // The workflow drops its change-tracking slots itself, except past the point of no return (for a resumed run):
-    // a rehearsal removes them in any case. A switch-reads execution tracks changes as a dry run does.
+    // a rehearsal removes them in any case. A switch-reads execution tracks changes as a dry run does. The fallback
+    // tracks under the same names with the sides swapped: each name is looked for on both servers.
     const modes = new Set(
       Array.from({ length: plan.executions }, (_, i) => engineMode(plan.executionMode(i, ctx.options.mode))),
     );
     for (const mode of modes) {
       const names = trackingNames(ctx.options.migrationId, mode);
       ctx.ledger.push({
-        name: `drop the workflow's change-tracking slots ${names.source} (source) and ${names.target} (target)`,
+        name: `drop the workflow's change-tracking slots ${names.source} and ${names.target}`,
         run: async () => {
-          await withAdmin(servers.sourceUrl, (c) => dropSlotAndPublication(c, names.source));
-          await withAdmin(servers.targetUrl, (c) => dropSlotAndPublication(c, names.target));
+          for (const url of [servers.sourceUrl, servers.targetUrl]) {
+            await withAdmin(url, async (c) => {
+              await dropSlotAndPublication(c, names.source);
+              await dropSlotAndPublication(c, names.target);
+            });
+          }
         },
       });
     }
   }
   ctx.ledger.push({ name: 'close the cutover connections', run: () => closeSharedPools(deps) });
   return new CutoverSession(ctx, deps);
+}
+
+/**
+ * The way back in a rehearsal: native reverse replication target → source (publication and slot on the target, the
+ * subscription on the source, logging in to the target as the replication role), named after the rehearsal. The
+ * cutover creates its slot (ArmReverse) and starts it (StartReverse); the rehearsal removes all of it at the end.
+ */
+function createReverseReplication(
+  ctx: RehearsalContext,
+  servers: Servers,
+  tables: RehearsedTables,
+  roles: RehearsalRoles,
+): NativeReverseReplication {
+  const name = reverseReplicationName(servers.sourceUrl);
+  const reverse = new NativeReverseReplication({
+    source: servers.sourceUrl,
+    target: servers.targetUrl,
+    tables: tables.selection,
+    name,
+    targetConnInfo: subscriptionConnInfo(servers.targetUrl, roles.replication),
+    extraTables: [PROBE_TABLE],
+  });
+  ctx.ledger.push({
+    name: `remove the reverse replication ${name} (subscription on the source, slot and publication on the target)`,
+    run: async () => {
+      await reverse.close();
+      await teardownReverseReplication(servers, name);
+    },
+  });
+  return reverse;
 }
 
 /** The engine's mode of an execution: switch-reads and revert-reads check (and track) as a dry run does. */
@@ -151,7 +223,9 @@ export function engineMode(mode: ExecutionMode): 'dry-run' | 'execute' {
 
 /**
  * Runs the scenario's executions, logging the states as they run and the phases at the end. read-first: the reads
- * run on the target for `--observe-reads` seconds after the switch-reads execution, before the cutover.
+ * run on the target for `--observe-reads` seconds after the switch-reads execution, before the cutover. The fallback
+ * scenarios: the application writes on the target for `--on-target` seconds after the cutover, then the fallback
+ * machine runs with the same migrationId.
  */
 export async function runExecutions(
   ctx: RehearsalContext,
@@ -176,24 +250,34 @@ export async function runExecutions(
   };
   for (let i = 0; i < plan.executions; i++) {
     const mode = plan.executionMode(i, options.mode);
-    const label =
-      plan.executions > 1
+    const machine = plan.machine(i);
+    const label = plan.wayBack
+      ? machine === 'fallback'
+        ? 'fallback'
+        : 'cutover (with the way back)'
+      : plan.executions > 1
         ? `cutover execution ${i + 1}/${plan.executions}${plan.readSwitch ? ` (mode ${mode})` : ''}`
         : 'cutover';
+    const executionInput =
+      machine === 'fallback' ? await fallbackInput(ctx, servers, roles, input) : { ...input, mode };
+    const definition = machine === 'fallback' ? runner.fallbackDefinition : runner.definition;
+    if (!definition) throw new Error(`internal: no ${machine} state machine was synthesized`);
     const run = await ctx.phase(
       label,
       () =>
         session.execute(
           () =>
             runner.runCutover({
-              definition: runner.definition,
+              definition,
               stepHandler: session.stepHandler(i),
-              input: { ...input, mode },
+              input: executionInput,
               waitTimeOverrideMs: options.pollMs,
               onStateEvent: stateEventLogger(ctx.progress),
               signal: ctx.stop.signal,
+              ...(machine === 'fallback' ? { watchdogDirection: 'fallback' as const } : {}),
             }),
           mode,
+          machine,
         ),
       (r) => `${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
     );
@@ -202,20 +286,51 @@ export async function runExecutions(
     if (run.status === 'FAILED') {
       ctx.progress.log(`  execution failed: ${run.error}: ${(run.cause ?? '').slice(0, 300)}`);
     }
+    if (plan.wayBack) logPhases(ctx, await session.record(), `${machine} `);
     if (run.status !== 'SUCCEEDED' && !plan.continueAfterFailure) break;
     if (i === plan.observeReadsAfter && i < plan.executions - 1 && options.readObservationSeconds > 0) {
       await ctx.phase(`reads on the target, writes on the source (${options.readObservationSeconds}s)`, () =>
         sleep(options.readObservationSeconds * 1000),
       );
     }
+    if (plan.wayBack && machine === 'cutover' && i < plan.executions - 1) {
+      await ctx.phase(`application on the target, writes flowing back (${options.targetSeconds}s)`, () =>
+        sleep(options.targetSeconds * 1000),
+      );
+    }
   }
   const record = await session.record();
+  if (!plan.wayBack) logPhases(ctx, record, '');
+  return record;
+}
+
+/** The phases of the execution that just ended, as its record has them. */
+function logPhases(ctx: RehearsalContext, record: MigrationRecord | undefined, prefix: string): void {
   for (const p of phaseTimes(record)) {
     ctx.progress.log(
-      `  phase ${p.name.padEnd(16)} ${p.status.padEnd(9)} ${p.durationMs === undefined ? '' : formatMs(p.durationMs)}`,
+      `  ${prefix}phase ${p.name.padEnd(16)} ${p.status.padEnd(9)} ${p.durationMs === undefined ? '' : formatMs(p.durationMs)}`,
     );
   }
-  return record;
+}
+
+/**
+ * The fallback's input: the cutover's migrationId, the application's roles that exist on the target (the fallback
+ * freezes them there), the source as where traffic goes back to.
+ */
+async function fallbackInput(
+  ctx: RehearsalContext,
+  servers: Servers,
+  roles: RehearsalRoles,
+  cutover: { readonly migrationId: string } & Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const onTarget = await rolesOnTarget(servers, roles.frozen);
+  if (onTarget.length < roles.frozen.length) {
+    const missing = roles.frozen.filter((r) => !onTarget.includes(r));
+    ctx.progress.log(
+      `  the fallback freezes ${onTarget.join(', ')} on the target (${missing.join(', ')}: source only)`,
+    );
+  }
+  return { ...cutover, mode: 'execute', applicationRoles: onTarget, switchTrafficTo: endpointOf(servers.sourceUrl) };
 }
 
 /**

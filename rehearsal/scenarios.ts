@@ -1,4 +1,12 @@
-import { FREEZE_PHASES, PHASES, type ExecutionMode, type PhaseName, type StepEvent, type StepName } from '../contract';
+import {
+  FREEZE_PHASES,
+  PHASES,
+  STATES,
+  type ExecutionMode,
+  type PhaseName,
+  type StepEvent,
+  type StepName,
+} from '../contract';
 import type { StepHandler } from '../lambda/engine/cutover/steps';
 import type { MigrationRecord, ReplicationPort, ReplicationStatus } from '../lambda/engine/ports';
 
@@ -32,6 +40,12 @@ export interface Expectation {
   readonly readsOnTargetFirst?: boolean;
   /** resume: the second execution skipped the phases the first had finished. */
   readonly resumedSkippedDonePhases?: boolean;
+  /** The state the last execution ended in (its Succeed or Fail state, e.g. `FallbackSucceeded`, `RolledBack`). */
+  readonly lastState?: string;
+  /** fallback scenarios: whether the writer can log in and write on the target at the end. */
+  readonly targetWritable?: boolean;
+  /** fallback scenarios: whether the reverse replication (target → source) is running at the end. */
+  readonly reverseRunning?: boolean;
 }
 
 export type Actual = { [K in keyof Expectation]?: Expectation[K] };
@@ -53,6 +67,13 @@ export interface ScenarioPlan {
   readonly readSwitch: boolean;
   /** After this execution (0-based) the reads run on the target for `--observe-reads` seconds. */
   readonly observeReadsAfter?: number;
+  /**
+   * The way back (fallback scenarios): the cutover machine arms the reverse replication, and execution 1 is the
+   * fallback machine's. After the cutover the application writes on the target for `--on-target` seconds.
+   */
+  readonly wayBack: boolean;
+  /** Which state machine runs execution `index`: the cutover's, or the fallback's (the way back). */
+  machine(index: number): 'cutover' | 'fallback';
   /** Replication as the workflow sees it (lag-timeout: lag never converges). */
   wrapReplication(port: ReplicationPort): ReplicationPort;
   /** The step handler of execution `index` (0-based); `record` reads the execution's state record. */
@@ -114,8 +135,28 @@ export function laggingReplication(port: ReplicationPort, lagSeconds = 3600): Re
 const same = <T>(x: T): T => x;
 const rehearsalMode = (_index: number, mode: RehearsalMode): ExecutionMode => mode;
 
+const cutoverOnly = (): 'cutover' => 'cutover';
+
 /** Every scenario but read-first: one kind of execution, reads follow the writes. */
-const WRITES_ONLY = { executionMode: rehearsalMode, continueAfterFailure: true, readSwitch: false } as const;
+const WRITES_ONLY = {
+  executionMode: rehearsalMode,
+  continueAfterFailure: true,
+  readSwitch: false,
+  wayBack: false,
+  machine: cutoverOnly,
+} as const;
+
+/** The fallback scenarios: the cutover (with the way back), the application on the target, the fallback. */
+const WAY_BACK = {
+  executions: 2,
+  executionMode: (): ExecutionMode => 'execute',
+  // A cutover that failed leaves nothing to fall back from.
+  continueAfterFailure: false,
+  readSwitch: false,
+  wayBack: true,
+  machine: (index: number): 'cutover' | 'fallback' => (index === 0 ? 'cutover' : 'fallback'),
+  wrapReplication: same,
+} as const;
 
 export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
   happy: {
@@ -212,6 +253,8 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
     executionMode: (index, mode) => (index === 0 ? 'switch-reads' : mode),
     continueAfterFailure: false,
     readSwitch: true,
+    wayBack: false,
+    machine: cutoverOnly,
     observeReadsAfter: 0,
     wrapReplication: same,
     wrapStepHandler: same,
@@ -236,6 +279,48 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
             readsSwitched: true,
             readsOnTargetFirst: true,
           },
+  },
+  fallback: {
+    name: 'fallback',
+    ...WAY_BACK,
+    description:
+      'the way back: the cutover arms the reverse replication, the application writes on the target, then the fallback moves it back to the source with every write',
+    wrapStepHandler: same,
+    expected: () => ({
+      executionStatus: 'SUCCEEDED',
+      migrationStatus: 'succeeded',
+      lastState: STATES.fellBack,
+      froze: true,
+      sourceWritable: true,
+      targetWritable: false,
+      trafficSwitched: false,
+      replicationStopped: true,
+      reverseRunning: false,
+      readsSwitched: false,
+    }),
+  },
+  'fallback-rollback': {
+    name: 'fallback-rollback',
+    ...WAY_BACK,
+    description:
+      "the fallback fails inside its freeze: it rolls back to where it started — the application on the target, the target's roles writable, the reverse replication running",
+    wrapStepHandler: (handler, index, record) =>
+      index === 1
+        ? failAfterPhase(handler, 'finalSync', "simulated crash inside the fallback's freeze", record)
+        : handler,
+    expected: () => ({
+      executionStatus: 'FAILED',
+      error: INJECTED_ERROR,
+      migrationStatus: 'rolled-back',
+      lastState: STATES.rolledBack,
+      froze: true,
+      sourceWritable: false,
+      targetWritable: true,
+      trafficSwitched: true,
+      replicationStopped: true,
+      reverseRunning: true,
+      readsSwitched: false,
+    }),
   },
 };
 

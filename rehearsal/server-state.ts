@@ -74,7 +74,8 @@ async function leftInDatabase(
     LIKE_ZDM,
   ]);
   for (const p of pubs.rows) add('publication', p.pubname);
-  if (side === 'target') {
+  // The forward subscription is on the target; the way back's (fallback scenarios) on the source.
+  {
     const subs = await client.query<{ subname: string; subenabled: boolean }>(
       `SELECT subname, subenabled FROM pg_subscription
         WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname LIKE $1`,

@@ -35,6 +35,27 @@ const DEMO_CHECK = `
      WHERE c.id IS NULL OR c.version < u.version OR (c.version = u.version AND c.write_token IS DISTINCT FROM u.token)
      ORDER BY 1`;
 
+/** The periods of a fallback scenario's writes, in order. */
+export const WRITE_PERIODS = {
+  before: 'before the cutover',
+  onTarget: 'on the target',
+  after: 'after the fallback',
+} as const;
+
+/**
+ * The period of each write of a fallback scenario: on the source before the cutover, on the target, on the source
+ * again after the fallback (the source is frozen from the cutover's freeze until the fallback reopens it, so the
+ * fallback's start divides the source's writes).
+ */
+export function periodOfWrite(fallbackStartedAt: number | undefined): (ack: AckedWrite) => string {
+  return (a) =>
+    a.server === 'target'
+      ? WRITE_PERIODS.onTarget
+      : fallbackStartedAt !== undefined && a.at >= fallbackStartedAt
+        ? WRITE_PERIODS.after
+        : WRITE_PERIODS.before;
+}
+
 export interface LostWrite {
   readonly kind: WriteKind;
   readonly key: string;
@@ -46,9 +67,22 @@ export interface LostWrite {
   readonly found: string;
 }
 
+/** The acknowledged writes of one period of the run (fallback scenarios), as one database has them. */
+export interface PeriodVerification {
+  /** `before the cutover`, `on the target`, `after the fallback`. */
+  readonly period: string;
+  readonly checked: number;
+  readonly found: number;
+  readonly lost: number;
+}
+
 export interface VerificationResult {
   /** Where the check ran (`target`, `source`). */
   readonly database: string;
+  /** Which acknowledged writes were looked up there, when not all of them (`up to the fallback's switch`). */
+  readonly scope?: string;
+  /** Per period of the run, in order (fallback scenarios). */
+  readonly byPeriod?: PeriodVerification[];
   readonly checked: number;
   readonly found: number;
   readonly lost: number;
@@ -71,6 +105,8 @@ export async function verifyAcknowledgedWrites(
   acks: readonly AckedWrite[],
   database: string,
   workload: Workload = 'demo',
+  /** Names the period of each write: the result then counts per period (in the order they first appear). */
+  periodOf?: (ack: AckedWrite) => string,
 ): Promise<VerificationResult> {
   const started = Date.now();
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS rehearsal_ack (
@@ -111,7 +147,24 @@ export async function verifyAcknowledgedWrites(
     checked: acks.length,
     found: acks.length - rows.length,
     lost: rows.length,
+    ...(periodOf ? { byPeriod: countByPeriod(acks, new Set(rows.map((r) => r.n)), periodOf) } : {}),
     samples,
     durationMs: Date.now() - started,
   };
+}
+
+function countByPeriod(
+  acks: readonly AckedWrite[],
+  lost: ReadonlySet<number>,
+  periodOf: (ack: AckedWrite) => string,
+): PeriodVerification[] {
+  const counts = new Map<string, { checked: number; lost: number }>();
+  acks.forEach((a, i) => {
+    const period = periodOf(a);
+    const c = counts.get(period) ?? { checked: 0, lost: 0 };
+    c.checked++;
+    if (lost.has(i)) c.lost++;
+    counts.set(period, c);
+  });
+  return [...counts].map(([period, c]) => ({ period, checked: c.checked, found: c.checked - c.lost, lost: c.lost }));
 }

@@ -22,6 +22,34 @@ export function synthesizeDefinitionForLocalRun(
   options: CutoverWorkflowDefinitionOptions & { wayBack?: 'forward' | 'fallback' } = {},
 ): string {
   const { wayBack, ...definitionOptions } = options;
+  const { stack, workflow } = buildLocalWorkflow(definitionOptions, Boolean(wayBack));
+  return definitionOf(stack, wayBack === 'fallback' ? workflow.fallbackStateMachine! : workflow.stateMachine);
+}
+
+/**
+ * Both machines of the way back from one construct tree (one synth instead of two): the cutover machine with
+ * ArmReverse / StartReverse, and the fallback machine.
+ */
+export function synthesizeWayBackDefinitionsForLocalRun(options: CutoverWorkflowDefinitionOptions = {}): {
+  readonly forward: string;
+  readonly fallback: string;
+} {
+  const { stack, workflow } = buildLocalWorkflow(options, true);
+  return {
+    forward: definitionOf(stack, workflow.stateMachine),
+    fallback: definitionOf(stack, workflow.fallbackStateMachine!),
+  };
+}
+
+function definitionOf(stack: Stack, machine: sfn.IStateMachine): string {
+  const cfn = machine.node.defaultChild as sfn.CfnStateMachine;
+  return resolveDefinitionString(stack.resolve(cfn.definitionString));
+}
+
+function buildLocalWorkflow(
+  definitionOptions: CutoverWorkflowDefinitionOptions,
+  wayBack: boolean,
+): { stack: Stack; workflow: CutoverWorkflow } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'LocalCutover', { env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
   const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
@@ -57,9 +85,7 @@ export function synthesizeDefinitionForLocalRun(
     replicationTaskIdentifier: 'LOCALTASK',
     alarmTopic: sns.Topic.fromTopicArn(stack, 'Topic', `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:local`),
   });
-  const machine = wayBack === 'fallback' ? workflow.fallbackStateMachine! : workflow.stateMachine;
-  const cfn = machine.node.defaultChild as sfn.CfnStateMachine;
-  return resolveDefinitionString(stack.resolve(cfn.definitionString));
+  return { stack, workflow };
 }
 
 /** Turns a resolved `DefinitionString` (plain string or Fn::Join of strings, GetAtt and Ref) into ASL text. */

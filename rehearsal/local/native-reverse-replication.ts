@@ -9,7 +9,7 @@ import type { ConnectionSpec } from '../../lambda/engine/pg/connection';
 import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
 import type { ReplicationStatus, ReverseReplicationPort } from '../../lambda/engine/ports';
-import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableSelection } from '../../contract';
+import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableName, type TableSelection } from '../../contract';
 import { listTables, toConnInfo, withClient } from './native-replication-setup';
 
 export interface NativeReverseReplicationOptions {
@@ -22,6 +22,8 @@ export interface NativeReverseReplicationOptions {
   readonly name: string;
   /** How the source server reaches the target. @default - built from `target` */
   readonly targetConnInfo?: string;
+  /** Tables published besides the selection and the marker table (e.g. the rehearsal's probe table). */
+  readonly extraTables?: readonly TableName[];
 }
 
 export class NativeReverseReplication implements ReverseReplicationPort {
@@ -48,7 +50,10 @@ export class NativeReverseReplication implements ReverseReplicationPort {
       const tables = selectTables(this.options.tables, await listTables(c)).filter(
         (t) => !(t.schema === ZDM_SCHEMA && t.table === MARKER_TABLE),
       );
-      const list = [...tables, { schema: ZDM_SCHEMA, table: MARKER_TABLE }].map(qualify).join(', ');
+      const extra = (this.options.extraTables ?? []).filter(
+        (t) => !tables.some((x) => x.schema === t.schema && x.table === t.table),
+      );
+      const list = [...tables, ...extra, { schema: ZDM_SCHEMA, table: MARKER_TABLE }].map(qualify).join(', ');
       await c.query(
         `CREATE PUBLICATION ${quoteIdent(this.options.name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`,
       );

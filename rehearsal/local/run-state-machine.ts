@@ -20,7 +20,7 @@ import {
   type TaskStateName,
 } from '../../contract';
 import type { CutoverWorkflowDefinitionOptions } from '../../lib';
-import { synthesizeDefinitionForLocalRun } from './local-definition';
+import { synthesizeDefinitionForLocalRun, synthesizeWayBackDefinitionsForLocalRun } from './local-definition';
 
 /** Options for `synthesizeCutoverDefinition`: the definition-shaping props of `CutoverWorkflow`. */
 export interface SynthesizeCutoverOptions extends CutoverWorkflowDefinitionOptions {
@@ -39,6 +39,13 @@ export interface SynthesizeCutoverOptions extends CutoverWorkflowDefinitionOptio
  */
 export async function synthesizeCutoverDefinition(props: SynthesizeCutoverOptions = {}): Promise<string> {
   return synthesizeDefinitionForLocalRun(props);
+}
+
+/** Both machines of the way back (one synth): the cutover machine with ArmReverse / StartReverse, and the fallback's. */
+export async function synthesizeWayBackDefinitions(
+  props: CutoverWorkflowDefinitionOptions = {},
+): Promise<{ readonly forward: string; readonly fallback: string }> {
+  return synthesizeWayBackDefinitionsForLocalRun(props);
 }
 
 /** What the runner asks the approver. */
@@ -111,6 +118,11 @@ export interface RunCutoverOptions {
    * (once every step still running has returned). @default true
    */
   readonly watchdog?: boolean;
+  /**
+   * The machine's direction as its watchdog rule passes it (`fallback`: the fallback machine's rule, so the
+   * watchdog looks at the fallback's record and Aurora's roles). @default - the cutover machine's (none)
+   */
+  readonly watchdogDirection?: 'fallback';
 }
 
 interface LambdaInvokeParameters {
@@ -263,7 +275,11 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
   let watchdog: unknown;
   if (status !== 'SUCCEEDED' && options.watchdog !== false) {
     await Promise.allSettled([...inFlight]);
-    const event = { step: 'watchdog', detail: { status, input: JSON.stringify(options.input), startDate: started } };
+    const event = {
+      step: 'watchdog',
+      ...(options.watchdogDirection ? { direction: options.watchdogDirection } : {}),
+      detail: { status, input: JSON.stringify(options.input), startDate: started },
+    };
     watchdog = await options.stepHandler(event as never).catch((e: Error) => ({ failed: e.message }));
   }
 

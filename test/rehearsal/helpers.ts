@@ -52,21 +52,23 @@ export async function freshPair(prefix: string, su: Superuser): Promise<Pair> {
 }
 
 export async function removePair(pair: Pair): Promise<void> {
-  // A subscription left by a failed test must let go of its slot before its database can go.
-  await sql(
-    serverUrl('target', pair.name),
-    `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-  )
-    .then(async (subs) => {
-      for (const { subname } of subs as Array<{ subname: string }>) {
-        await sql(serverUrl('target', pair.name), `ALTER SUBSCRIPTION "${subname}" DISABLE`).catch(() => undefined);
-        await sql(serverUrl('target', pair.name), `ALTER SUBSCRIPTION "${subname}" SET (slot_name = NONE)`).catch(
-          () => undefined,
-        );
-        await sql(serverUrl('target', pair.name), `DROP SUBSCRIPTION "${subname}"`).catch(() => undefined);
-      }
-    })
-    .catch(() => undefined);
+  // A subscription left by a failed test (the forward one on the target, the way back's on the source) must let go
+  // of its slot before its database can go.
+  for (const side of ['target', 'source'] as const) {
+    const db = serverUrl(side, pair.name);
+    await sql<{ subname: string }>(
+      db,
+      `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    )
+      .then(async (subs) => {
+        for (const { subname } of subs) {
+          await sql(db, `ALTER SUBSCRIPTION "${subname}" DISABLE`).catch(() => undefined);
+          await sql(db, `ALTER SUBSCRIPTION "${subname}" SET (slot_name = NONE)`).catch(() => undefined);
+          await sql(db, `DROP SUBSCRIPTION "${subname}"`).catch(() => undefined);
+        }
+      })
+      .catch(() => undefined);
+  }
   for (const side of ['source', 'target'] as const) {
     const slots = await sql<{ slot_name: string }>(
       serverUrl(side),

@@ -4,10 +4,12 @@ import { UsageError } from '../../cli/command-line';
 import { trackingNames } from '../../lambda/engine/cutover/change-tracking';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
 import { setupNativeReplication, teardownNativeReplication } from '../../rehearsal/local/native-replication-setup';
+import { NativeReverseReplication } from '../../rehearsal/local/native-reverse-replication';
 import {
   probeComment,
   replicationName,
   rehearsalRoleNames,
+  reverseReplicationName,
   REHEARSAL_ROLE_COMMENT,
   REHEARSAL_SCHEMA_COMMENT,
 } from '../../rehearsal/names';
@@ -58,6 +60,17 @@ describe('what an earlier run left', () => {
       name,
     });
     await run(pair.source, `SELECT pg_create_logical_replication_slot('${tracking.source}', 'pgoutput')`);
+    // ... the way back of a fallback scenario: publication and slot on the target, the subscription on the source.
+    const reverse = new NativeReverseReplication({
+      source: pair.source,
+      target: pair.target,
+      tables: { include: [{ schema: 'shop' }] },
+      name: reverseReplicationName(pair.source),
+    });
+    await reverse.prepare();
+    await run(pair.target, `SELECT pg_create_logical_replication_slot('${reverse.slotName}', 'pgoutput')`);
+    await reverse.start();
+    await reverse.close();
     for (const url of [pair.source, pair.target]) {
       await run(
         url,
@@ -93,7 +106,16 @@ describe('what an earlier run left', () => {
     const report = await runRehearsal(options(pair), { out: (l) => lines.push(l), err: (l) => lines.push(l) });
     expect(report.failedBecause).toEqual([]);
     const removing = lines.find((l) => l.includes('removing what an earlier rehearsal left:')) ?? '';
-    for (const part of [/slot zdm_rehearsal_/, /slot zdm_trk_xs_/, /marker rows/]) expect(removing).toMatch(part);
+    for (const part of [
+      /slot zdm_rehearsal_/,
+      /slot zdm_trk_xs_/,
+      /marker rows/,
+      /subscription zdm_rh_rev_\w+ on the source/,
+      /slot zdm_rh_rev_\w+ on the target/,
+      /publication zdm_rh_rev_\w+ on the target/,
+    ]) {
+      expect(removing).toMatch(part);
+    }
     expect(await rehearsalObjects(pair)).toEqual([]);
     expect(await sql(serverUrl('source'), `SELECT 1 FROM pg_roles WHERE rolname = $1`, [roles.probe])).toEqual([]);
   });

@@ -186,7 +186,7 @@ describe('rehearsal options', () => {
 
   test('fails when the scenario is unknown, naming it', () => {
     expect(failure(['--scenario', 'sunny']).message).toBe(
-      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, read-first, got "sunny"',
+      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, read-first, fallback, fallback-rollback, got "sunny"',
     );
   });
 
@@ -267,6 +267,24 @@ describe('rehearsal options', () => {
     expect(failure(['--scenario', 'resume', '--mode', 'dry-run']).message).toMatch(
       /--scenario resume needs --mode execute/,
     );
+  });
+
+  test('the fallback scenarios need --mode execute; --on-target (default 3) is theirs alone', () => {
+    for (const scenario of ['fallback', 'fallback-rollback']) {
+      expect(options(['--scenario', scenario])).toMatchObject({ scenario, mode: 'execute', targetSeconds: 3 });
+      expect(failure(['--scenario', scenario, '--mode', 'dry-run']).message).toBe(
+        `--scenario ${scenario} needs --mode execute (a dry-run cutover switches nothing and arms no way back, so there is nothing to fall back from), got --mode dry-run`,
+      );
+    }
+    expect(options(['--scenario', 'fallback', '--on-target', '0.5']).targetSeconds).toBe(0.5);
+    expect(failure(['--on-target', '2']).message).toMatch(
+      /--on-target applies to --scenario fallback and fallback-rollback .*got --scenario happy/,
+    );
+    expect(failure(['--scenario', 'fallback', '--on-target', 'x']).message).toMatch(
+      /--on-target must be a number from 0 to 3600, got "x"/,
+    );
+    expect(USAGE).toMatch(/fallback: the cutover \(with the way back/);
+    expect(USAGE).toMatch(/--on-target <s>/);
   });
 
   test('fails when --keep-replication is given without external servers', () => {

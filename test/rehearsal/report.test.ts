@@ -612,7 +612,35 @@ describe('reads', () => {
       expect(SCENARIO_PLANS[other].readSwitch).toBe(false);
       expect(SCENARIO_PLANS[other].expected('execute').readsSwitched).toBe(false);
       expect(SCENARIO_PLANS[other].executionMode(1, 'execute')).toBe('execute');
+      expect(SCENARIO_PLANS[other]).toMatchObject({ wayBack: false });
+      expect(SCENARIO_PLANS[other].machine(1)).toBe('cutover');
     }
+  });
+
+  test('the fallback plans: the cutover machine, then the fallback machine, both executed; nothing after a failed cutover', () => {
+    for (const name of ['fallback', 'fallback-rollback'] as const) {
+      const plan = SCENARIO_PLANS[name];
+      expect(plan).toMatchObject({ executions: 2, wayBack: true, readSwitch: false, continueAfterFailure: false });
+      expect([plan.machine(0), plan.machine(1)]).toEqual(['cutover', 'fallback']);
+      expect([plan.executionMode(0, 'execute'), plan.executionMode(1, 'execute')]).toEqual(['execute', 'execute']);
+    }
+    expect(SCENARIO_PLANS.fallback.expected('execute')).toMatchObject({
+      executionStatus: 'SUCCEEDED',
+      lastState: 'FallbackSucceeded',
+      trafficSwitched: false,
+      sourceWritable: true,
+      targetWritable: false,
+      reverseRunning: false,
+    });
+    expect(SCENARIO_PLANS['fallback-rollback'].expected('execute')).toMatchObject({
+      executionStatus: 'FAILED',
+      lastState: 'RolledBack',
+      migrationStatus: 'rolled-back',
+      trafficSwitched: true,
+      sourceWritable: false,
+      targetWritable: true,
+      reverseRunning: true,
+    });
   });
 });
 
