@@ -93,15 +93,17 @@ export async function restoreAfterAbort(
   if (record && !past && record.status === 'running') {
     await deps.state.setStatus(ctx.key, 'rolled-back', ctx.iso(), `execution ended: ${why}`.slice(0, 1000));
   }
+  // The fallback freezes Aurora (the target), the cutover the source.
+  const frozenSide = input.direction === 'fallback' ? 'target' : 'source';
   const message = [
     `Migration ${migrationId}${modeLabel(input)}: the execution ended (${why}).`,
     outcome === 'restored'
-      ? `The source was frozen and is now restored: roles ${restoredRoles.join(', ')} have their saved login settings again.`
+      ? `The ${frozenSide} was frozen and is now restored: roles ${restoredRoles.join(', ')} have their saved login settings again.`
       : outcome === 'already-restored'
-        ? `The source had already been restored at ${record?.freeze?.restoredAt}.`
+        ? `The ${frozenSide} had already been restored at ${record?.freeze?.restoredAt}.`
         : outcome === 'past-point-of-no-return'
-          ? `It was past the point of no return (${record?.pointOfNoReturn?.what} at ${record?.pointOfNoReturn?.at}): the source stays frozen; finish forward by resuming with the same migrationId.`
-          : `Nothing had been frozen; no role on the source was changed.`,
+          ? `It was past the point of no return (${record?.pointOfNoReturn?.what} at ${record?.pointOfNoReturn?.at}): the ${frozenSide} stays frozen; finish by resuming with the same migrationId.`
+          : `Nothing had been frozen; no role on the ${frozenSide} was changed.`,
     slots.left.length
       ? `LEFT BEHIND: ${slots.left.join(', ')} — retains WAL until dropped (a resumed execution drops it after its late-write check).`
       : slots.dropped.length
