@@ -260,7 +260,9 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
   it('synthesizes the DMS tasks, the state machines and the cutover functions without esbuild or Docker', () => {
     expect(() => require.resolve('esbuild', { paths: [app] })).toThrow();
     // forward (full load + CDC) and the way back (CDC only, Aurora → source); the cutover and the fallback
-    const tasks = resourcesOf(template, 'AWS::DMS::ReplicationTask').map((t) => t.Properties.MigrationType).sort();
+    const tasks = resourcesOf(template, 'AWS::DMS::ReplicationTask')
+      .map((t) => t.Properties.MigrationType)
+      .sort();
     expect(tasks).toEqual(['cdc', 'full-load-and-cdc']);
     expect(resourcesOf(template, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
     const steps = cutoverFunctions(template);

@@ -5,14 +5,16 @@
  * pending until a recheck delay has passed; slots advance only past what was verified or stored.
  */
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { formatTableName, type TableName } from '../../../contract';
 import { readCatalog } from '../catalog';
-import { withPooledClient } from '../pg/connection';
+import { connectionLost, ConnectionLostError } from '../pg/connection';
 import type { TrackingRecord, TrackingSide } from '../ports';
 import {
   advance,
   EMPTY_PENDING,
+  flushWal as flushTrackedWal,
+  logRestartPoint,
   mergePending,
   readChanges,
   startTracking,
@@ -31,8 +33,11 @@ import type { StepContext } from './common';
 export const RECHECK_DELAY_MS = 15_000;
 /** Rows decoded per slot per read; a read that hits it says `more` and the next iteration goes on. */
 export const MAX_CHANGES_PER_READ = 50_000;
-/** Tables whose keys are re-verified at once (each verification uses up to two connections per side). */
-const KEY_CHECK_CONCURRENCY = 2;
+/**
+ * Tables whose keys are re-verified at once: a table's check is one query per side and batch of keys (contexts are
+ * reused across rounds); three at once leave no connection of a side's pool (4, one of them decoding) idle.
+ */
+const KEY_CHECK_CONCURRENCY = 3;
 /** "In sync" needs at most this many keys still pending. */
 export const MAX_PENDING_IN_SYNC = 1_000;
 
@@ -167,6 +172,43 @@ async function verifyByRanges(pools: { source: Pool; target: Pool }, table: Tabl
 }
 
 /**
+ * Runs `fn` with one connection per side checked out (source first, then target, as everywhere) for the slots' reads
+ * and advances. Decoding flushes the catalog caches of the connection it runs on: kept to one connection per side,
+ * the other connections (catalog signature, key checks) stay warm. A connection whose work failed, or `discard`, is
+ * closed rather than returned to the pool.
+ */
+async function withDecoders<T>(
+  pools: { source: Pool; target: Pool },
+  discard: boolean,
+  fn: (decoders: { source: PoolClient; target: PoolClient }) => Promise<T>,
+): Promise<T> {
+  const source = await pools.source.connect();
+  let target: PoolClient | undefined;
+  let result: T;
+  try {
+    target = await pools.target.connect();
+    result = await fn({ source, target });
+  } catch (error) {
+    source.release(true);
+    target?.release(true);
+    const lost = connectionLost(source) ?? (target ? connectionLost(target) : undefined);
+    throw lost ? new ConnectionLostError(lost) : error;
+  }
+  source.release(discard);
+  target.release(discard);
+  return result;
+}
+
+export interface RoundOptions {
+  readonly sourceUptoLsn?: string;
+  readonly targetUptoLsn?: string;
+  /** The change proof: no recheck delay, every key still differing is a difference. */
+  readonly final?: boolean;
+  /** Flush both servers' WAL first (in the reads' first round trip), so the reads see every commit so far. */
+  readonly flush?: boolean;
+}
+
+/**
  * One verification round: reads the new changes of both slots (the source's up to `sourceUptoLsn` when given),
  * re-verifies their keys and the pending ones, range-checks flagged tables, stores the result, then advances the
  * slots past what was read. `final` (the change proof): no delay, every key still differing is a difference.
@@ -174,13 +216,36 @@ async function verifyByRanges(pools: { source: Pool; target: Pool }, table: Tabl
 export async function verifyTrackedChanges(
   ctx: StepContext,
   pools: { source: Pool; target: Pool },
-  options: { readonly sourceUptoLsn?: string; readonly targetUptoLsn?: string; readonly final?: boolean } = {},
+  options: RoundOptions = {},
 ): Promise<VerificationRound> {
   const record = (await ctx.deps.state.get(ctx.key))?.tracking;
   if (!record) throw new Error('change tracking was not started for this migration (the StartTracking step)');
+  // The change proof is the last round before the switch: its decoding connections (their catalog caches flushed by
+  // decoding) are closed after it rather than handed to the steps that follow in the freeze.
+  return withDecoders(pools, Boolean(options.final), (decoders) => round(ctx, pools, decoders, record, options));
+}
+
+async function round(
+  ctx: StepContext,
+  pools: { source: Pool; target: Pool },
+  decoders: { source: PoolClient; target: PoolClient },
+  record: TrackingRecord,
+  options: RoundOptions,
+): Promise<VerificationRound> {
+  if (!options.final) {
+    // Outside the freeze: so that the next read (the change proof's included) decodes from about here.
+    await Promise.all([logRestartPoint(pools.source), logRestartPoint(pools.target)]);
+  }
+  const read = (side: 'source' | 'target', uptoLsn: string | undefined): Promise<TrackedChanges> =>
+    readChanges(pools[side], record[side], {
+      uptoLsn,
+      maxChanges: MAX_CHANGES_PER_READ,
+      client: decoders[side],
+      flush: Boolean(options.flush),
+    });
   const [sourceChanges, targetChanges] = await Promise.all([
-    readChanges(pools.source, record.source, { uptoLsn: options.sourceUptoLsn, maxChanges: MAX_CHANGES_PER_READ }),
-    readChanges(pools.target, record.target, { uptoLsn: options.targetUptoLsn, maxChanges: MAX_CHANGES_PER_READ }),
+    read('source', options.sourceUptoLsn),
+    read('target', options.targetUptoLsn),
   ]);
   const fresh = new Map<string, FreshInput>();
   mergeChanges(fresh, sourceChanges);
@@ -203,8 +268,15 @@ export async function verifyTrackedChanges(
     rangeChecked.push(display);
   }
   const keyed = [...fresh.values()].filter((entry) => !entry.rangeCheck && entry.keys.size > 0);
+  // Both reads' catalog signatures cover the tables of both publications: their contexts are reused from the last
+  // round while neither catalog changed (one query per side instead of four per table and side).
+  const covered = new Set(sourceChanges.catalog.tables.filter((t) => targetChanges.catalog.tables.includes(t)));
+  const catalog = { source: sourceChanges.catalog.signature, target: targetChanges.catalog.signature };
   const verified = await mapLimit(keyed, KEY_CHECK_CONCURRENCY, (entry) =>
-    verifyKeys(pools.source, pools.target, entry.table, [...entry.keys.values()], { keyColumns: entry.keyColumns }),
+    verifyKeys(pools.source, pools.target, entry.table, [...entry.keys.values()], {
+      keyColumns: entry.keyColumns,
+      ...(covered.has(formatTableName(entry.table)) ? { catalog } : {}),
+    }),
   );
   for (const v of verified) {
     keysVerified += v.checked.length;
@@ -242,8 +314,8 @@ export async function verifyTrackedChanges(
   // Store first, then advance: a step that dies in between reads the same changes again and reaches the same verdict.
   await ctx.deps.state.putTracking(ctx.key, next);
   await Promise.all([
-    sourceChanges.lastLsn ? advance(pools.source, record.source.slot, sourceChanges.lastLsn) : undefined,
-    targetChanges.lastLsn ? advance(pools.target, record.target.slot, targetChanges.lastLsn) : undefined,
+    sourceChanges.lastLsn ? advance(decoders.source, record.source.slot, sourceChanges.lastLsn) : undefined,
+    targetChanges.lastLsn ? advance(decoders.target, record.target.slot, targetChanges.lastLsn) : undefined,
   ]);
   return {
     record: next,
@@ -257,34 +329,9 @@ export async function verifyTrackedChanges(
   };
 }
 
-/**
- * Makes the server flush everything committed so far, so that a read up to its flushed WAL sees every commit
- * (decoding sees flushed WAL only, and with asynchronous commit the last commits may wait up to wal_writer_delay).
- * A transaction that wrote WAL and commits synchronously flushes it up to its commit record, and so everything
- * before it: here an xid and a non-transactional logical message (ignored by pgoutput, which is not asked for
- * messages). Where the role may not emit messages, it falls back to waiting for the WAL writer.
- */
+/** Makes the server flush everything committed so far (see `flushWal` in the tracking engine). */
 export async function flushWal(pool: Pool): Promise<void> {
-  await withPooledClient(pool, async (client) => {
-    const { rows } = await client.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
-    await client.query('BEGIN');
-    try {
-      await client.query(`SET LOCAL synchronous_commit = on`);
-      await client.query(`SELECT pg_current_xact_id(), pg_logical_emit_message(false, 'zdm-flush', '')`);
-      await client.query('COMMIT');
-      return;
-    } catch {
-      await client.query('ROLLBACK').catch(() => undefined);
-    }
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const r = await client.query<{ ok: boolean }>(`SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok`, [
-        rows[0].lsn,
-      ]);
-      if (r.rows[0].ok) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  });
+  await flushTrackedWal(pool);
 }
 
 /** Short text of confirmed differences: tables and a few keys. */

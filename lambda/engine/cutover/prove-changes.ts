@@ -1,6 +1,6 @@
 import { CutoverError, ERRORS } from '../../../contract';
 import { getRecord, runPhase, withPools, type StepContext } from './common';
-import { flushWal, describeDifferences, verifyTrackedChanges } from './change-tracking';
+import { describeDifferences, verifyTrackedChanges } from './change-tracking';
 import { sleep } from '../validation/concurrency';
 
 /** Reads of one slot in the proof are bounded; past this many rounds the proof fails (and rolls back). */
@@ -24,13 +24,14 @@ export async function proveChanges(ctx: StepContext): Promise<Record<string, unk
     let changes = 0;
     const rangeChecked: string[] = [];
     const outcome = await withPools(ctx, async (pools) => {
-      // Everything the target committed so far (its apply may not have flushed the last of it yet).
-      await Promise.all([flushWal(pools.source), flushWal(pools.target)]);
       for (let round = 1; ; round++) {
         // A dry run froze nothing: keys still in flight stay pending, only differences past the delay count.
         const r = await verifyTrackedChanges(ctx, pools, {
           sourceUptoLsn: markerLsn,
           final: Boolean(markerLsn),
+          // Everything the target committed so far (its apply may not have flushed the last of it yet), in the
+          // reads' first round trip.
+          flush: round === 1,
         });
         keys += r.keysVerified;
         changes += r.changesRead;

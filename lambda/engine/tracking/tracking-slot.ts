@@ -121,19 +121,96 @@ export async function stopTracking(pool: Pool, spec: TrackingSpec): Promise<Trac
 /**
  * Consumes the slot's changes up to `lsn` (call only once the keys read up to there are verified or stored).
  * Idempotent: a slot already at or past `lsn` is left where it is. Returns the slot's confirmed position.
+ * One round trip: the advance runs only when the slot is behind `lsn`.
  */
-export async function advance(pool: Pool, slot: string, lsn: string): Promise<{ lsn: string; moved: boolean }> {
+export async function advance(
+  pool: Pick<Pool, 'query'>,
+  slot: string,
+  lsn: string,
+): Promise<{ lsn: string; moved: boolean }> {
   assertSlotName(slot);
-  const { rows } = await pool.query<{ at: string | null; done: boolean }>(
-    `SELECT confirmed_flush_lsn::text AS at, confirmed_flush_lsn >= $2::pg_lsn AS done
-       FROM pg_replication_slots WHERE slot_name = $1`,
+  const { rows } = await pool.query<{ at: string; moved: boolean }>(
+    `SELECT CASE WHEN s.confirmed_flush_lsn >= $2::pg_lsn THEN s.confirmed_flush_lsn::text
+                 ELSE (SELECT end_lsn::text FROM pg_replication_slot_advance($1, $2::pg_lsn)) END AS at,
+            NOT coalesce(s.confirmed_flush_lsn >= $2::pg_lsn, false) AS moved
+       FROM pg_replication_slots s WHERE s.slot_name = $1`,
     [slot, lsn],
   );
   if (!rows[0]) throw new Error(`replication slot ${slot} does not exist`);
-  if (rows[0].done) return { lsn: rows[0].at!, moved: false };
-  const moved = await pool.query<{ lsn: string }>(
-    `SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, $2::pg_lsn)`,
-    [slot, lsn],
-  );
-  return { lsn: moved.rows[0].lsn, moved: true };
+  return { lsn: rows[0].at, moved: rows[0].moved };
+}
+
+/** Pools whose server refused `pg_log_standby_snapshot` (before PostgreSQL 16, or not granted): not asked again. */
+const noRestartPoint = new WeakSet<object>();
+
+/**
+ * Lets the database's logical slots restart decoding from here once they are advanced past this point: logs a
+ * running-transactions record (what the server's background writer does every 15 s, and a checkpoint) and flushes
+ * it. Every read of a slot decodes the WAL from its restart point, not from where the last read ended; without
+ * this the restart point trails by up to two such intervals, and the WAL in them (which holds full-page images,
+ * more of them the larger the tables) is decoded again at every read and every advance. Decoding from an earlier
+ * restart point gives the same changes, so this only saves work. Returns false (and is not tried again on that
+ * pool) where the function is missing or not granted.
+ */
+export async function logRestartPoint(pool: Pool): Promise<boolean> {
+  if (noRestartPoint.has(pool)) return false;
+  try {
+    // The record first, then an xid: committing a transaction that wrote WAL synchronously flushes up to its commit.
+    await pool.query(
+      `SELECT pg_log_standby_snapshot(), pg_current_xact_id(), set_config('synchronous_commit', 'on', true)`,
+    );
+    return true;
+  } catch (error) {
+    // Undefined function (42883), not granted (42501), in recovery or wal_level too low (55000): never there.
+    if (/^(42|55)/.test(code(error) ?? '')) noRestartPoint.add(pool);
+    return false;
+  }
+}
+
+/**
+ * Flushes everything committed so far in one statement: its implicit transaction writes WAL (a non-transactional
+ * logical message, which pgoutput ignores: messages are not asked for) and commits an xid with synchronous_commit on
+ * (set locally, still in force at its commit), which flushes the WAL up to its commit record and so every commit
+ * before it.
+ */
+export const FLUSH_SQL = `SELECT set_config('synchronous_commit', 'on', true), pg_current_xact_id(),
+         pg_logical_emit_message(false, 'zdm-flush', '')`;
+
+/** Pools whose role may not emit logical messages (not superuser nor REPLICATION): flushed by the WAL writer. */
+const cannotEmit = new WeakSet<object>();
+
+/** Whether `FLUSH_SQL` is known to be refused on this pool. */
+export const flushRefused = (pool: object): boolean => cannotEmit.has(pool);
+
+/** Records that `FLUSH_SQL` failed on this pool with `error`: not tried again there when the role was refused. */
+export function flushFailed(pool: object, error: unknown): void {
+  if (code(error) === '42501') cannotEmit.add(pool);
+}
+
+/** Waits (up to 5 s) until the WAL writer has flushed everything inserted so far. */
+export async function waitForFlush(db: Pick<Pool, 'query'>): Promise<void> {
+  const { rows } = await db.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const r = await db.query<{ ok: boolean }>(`SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok`, [rows[0].lsn]);
+    if (r.rows[0].ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Makes the server flush everything committed so far, so that a read up to its flushed WAL sees every commit
+ * (decoding sees flushed WAL only, and with asynchronous commit the last commits may wait up to wal_writer_delay).
+ * Where the role may not emit messages, it waits for the WAL writer instead.
+ */
+export async function flushWal(pool: Pool): Promise<void> {
+  if (!flushRefused(pool)) {
+    try {
+      await pool.query(FLUSH_SQL);
+      return;
+    } catch (error) {
+      flushFailed(pool, error);
+    }
+  }
+  await waitForFlush(pool);
 }

@@ -57,6 +57,18 @@ export interface TrackedChanges {
    * not flushed yet (read again).
    */
   readonly more: boolean;
+  /**
+   * The catalog signature of the publication's tables, read at the start of the read (before any catalog data used),
+   * and the tables (display names) it covers: pass it to `verifyKeys` for those tables to reuse their context.
+   */
+  readonly catalog: CatalogSignature;
+}
+
+/** See `catalog-signature.ts`. */
+export interface CatalogSignature {
+  readonly signature: string;
+  /** Display names of the tables whose catalog entries the signature covers. */
+  readonly tables: string[];
 }
 
 export type KeyStatus = 'equal' | DifferenceKind;

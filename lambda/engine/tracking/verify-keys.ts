@@ -5,9 +5,10 @@
 import type { Pool } from 'pg';
 import { formatTableName, type TableName } from '../../../contract';
 import { mapLimit } from '../validation/concurrency';
-import { tableContext } from '../validation/range-checksum';
+import { tableContext, type TableContext } from '../validation/range-checksum';
 import { rowsByKey } from '../validation/recheck';
 import type { HashMethod } from '../validation/types';
+import { SignedCache } from './catalog-signature';
 import type { KeyCheck, KeyStatus, KeyVerification } from './types';
 
 export interface VerifyKeysOptions {
@@ -21,7 +22,19 @@ export interface VerifyKeysOptions {
   readonly batchSize?: number;
   /** Batches in flight at once. @default 2 */
   readonly concurrency?: number;
+  /**
+   * Catalog signatures of both databases that cover this table (`TrackedChanges.catalog`), read before this call:
+   * the table's context (columns, key, row hash on both sides) is reused while both are the ones it was read under,
+   * and read again otherwise. @default none: the context is read
+   */
+  readonly catalog?: { readonly source: string; readonly target: string };
 }
+
+/**
+ * Contexts by source pool, under both signatures. A context is a function of the catalog data the signatures cover
+ * (and of the options in the key), so one stored under equal signatures is the context a fresh read would return.
+ */
+const contexts = new SignedCache<TableContext>();
 
 function statusOf(source: string | undefined, target: string | undefined): KeyStatus {
   if (source === undefined) return target === undefined ? 'equal' : 'extra';
@@ -41,14 +54,20 @@ export async function verifyKeys(
   options: VerifyKeysOptions = {},
 ): Promise<KeyVerification> {
   const display = formatTableName(table);
-  const ctx = await tableContext(
-    source,
-    target,
-    table,
-    options.keyColumns,
-    options.exactNumeric ?? true,
+  const exactNumeric = options.exactNumeric ?? true;
+  const signed = options.catalog && JSON.stringify([options.catalog.source, options.catalog.target]);
+  const cacheKey = JSON.stringify([
+    table.schema,
+    table.table,
+    options.keyColumns ?? null,
+    exactNumeric,
     options.hashMethod,
-  );
+  ]);
+  let ctx: TableContext | { error: string } | undefined = signed ? contexts.get(source, cacheKey, signed) : undefined;
+  if (!ctx) {
+    ctx = await tableContext(source, target, table, options.keyColumns, exactNumeric, options.hashMethod);
+    if (signed && !('error' in ctx)) contexts.set(source, cacheKey, signed, ctx);
+  }
   const keyColumns = 'error' in ctx ? [...(options.keyColumns ?? [])] : ctx.keyColumns;
   if ('error' in ctx) return { table, display, keyColumns, checked: [], error: ctx.error };
   const wrong = keys.find((k) => k.length !== keyColumns.length);

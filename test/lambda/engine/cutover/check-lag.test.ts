@@ -230,6 +230,33 @@ describe('checkLag', () => {
     expect(deps.state.snapshot()[`${id}#dry-run#${input.startedAt}`].phases.waitForSync?.status).toBe('failed');
   });
 
+  it('sees a schema change between rounds: table contexts kept from the last round are read again', async () => {
+    const now = { t: Date.now() };
+    const { replication, step } = onDatabases(now, 'target');
+    const input = await started(step, { migrationId: `schema-${tag}`, consecutiveChecks: 3 });
+    replication.statuses = [running(0)];
+    let previous = { consecutive: 0, iterations: 0 };
+    const check = async (): Promise<SyncCheck> => {
+      const r = await step<SyncCheck>({ step: 'checkLag', input, previous });
+      previous = { consecutive: r.consecutive, iterations: r.iterations! };
+      return r;
+    };
+    const both = async (statement: string): Promise<void> => {
+      await change(pair.source, statement);
+      await change(pair.target, statement);
+    };
+    await both(`update public.t set v = 'same' where id = 3`);
+    expect(await check()).toMatchObject({ keysVerified: 1, pendingKeys: 0, rangeChecksPending: 0 });
+    // The target's table gets a column the source's does not have: its rows can no longer be compared by key.
+    await change(pair.target, `alter table public.t add column extra int default 1`);
+    try {
+      await both(`update public.t set v = 'same again' where id = 3`);
+      expect(await check()).toMatchObject({ keysVerified: 0, rangeChecksPending: 1, consecutive: 0 });
+    } finally {
+      await sql(pair.target, `alter table public.t drop column extra`);
+    }
+  });
+
   it('fails when replication has failed', async () => {
     const now = { t: Date.now() };
     const { replication, step } = setup(now);

@@ -200,7 +200,10 @@ describe('the read-switch modes', () => {
   });
 
   it.each([
-    [{ mode: 'reads' }, /"mode" must be "dry-run", "execute", "switch-reads", "revert-reads", "end-fallback-window", got "reads"/],
+    [
+      { mode: 'reads' },
+      /"mode" must be "dry-run", "execute", "switch-reads", "revert-reads", "end-fallback-window", got "reads"/,
+    ],
     [{ mode: 'switch-reads', switchReadsTo: 'a b' }, /"switchReadsTo" must be an endpoint .* got "a b"/],
     [{ mode: 'switch-reads', switchReadsTo: '' }, /"switchReadsTo" must name the endpoint the reads go to/],
   ])('refuses %j naming the field, writing nothing', async (fields, message) => {
