@@ -52,6 +52,46 @@ export async function openApplicationClient(
   return client;
 }
 
+/** An application connection to the endpoint a traffic switch gave (`postgres://host:port/db`), marked when it broke. */
+export interface EndpointConnection {
+  readonly client: Client;
+  readonly endpoint: string;
+  broken: boolean;
+}
+
+/** Connects as the application role to `endpoint`; the connection marks itself broken when the server drops it. */
+export async function connectToEndpoint(
+  endpoint: string,
+  login: { readonly role: string; readonly password?: string; readonly applicationName: string },
+): Promise<EndpointConnection> {
+  const url = new URL(endpoint);
+  const state = { broken: false };
+  const client = await openApplicationClient(
+    {
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      database: decodeURIComponent(url.pathname.replace(/^\//, '')),
+      user: login.role,
+      ...(login.password !== undefined ? { password: login.password } : {}),
+      application_name: login.applicationName,
+      connectionTimeoutMillis: 3000,
+    },
+    () => {
+      state.broken = true;
+    },
+  );
+  return {
+    client,
+    endpoint,
+    get broken() {
+      return state.broken;
+    },
+    set broken(value: boolean) {
+      state.broken = value;
+    },
+  };
+}
+
 /** Runs `fn` with a fresh client, closed afterwards. */
 export async function withAdmin<T>(url: ConnectionSpec, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await openClient(url);

@@ -8,9 +8,8 @@
  * The loop runs in the load's worker thread beside the writes (its connections are its own, its pace is its own;
  * a read never waits for a write). `ReadTally` is the bounded summary the rehearsal keeps of the samples.
  */
-import type { Client } from 'pg';
 import { sleep } from '../lambda/engine/validation/concurrency';
-import { openApplicationClient } from './pg-clients';
+import { connectToEndpoint, type EndpointConnection } from './pg-clients';
 import { errorCode, isRetryable, nowMs, WRITE_TABLE, type AckedWrite, type EndpointSource } from './write-load';
 
 /** Connections of the application's read loop (each reads in sequence). */
@@ -80,12 +79,6 @@ export function freshnessQuery(ack: AckedWrite): {
   };
 }
 
-interface ReadConnection {
-  readonly client: Client;
-  readonly endpoint: string;
-  broken: boolean;
-}
-
 /** The read loop (runs where the writes run, on its own connections). */
 export class ReadLoad {
   private pending: ReadSample[] = [];
@@ -134,7 +127,7 @@ export class ReadLoad {
   }
 
   private async worker(): Promise<void> {
-    let conn: ReadConnection | undefined;
+    let conn: EndpointConnection | undefined;
     const drop = (): void => {
       if (!conn) return;
       const c = conn.client;
@@ -205,33 +198,12 @@ export class ReadLoad {
     }
   }
 
-  private async connect(endpoint: string): Promise<ReadConnection> {
-    const url = new URL(endpoint);
-    const state = { broken: false };
-    const client = await openApplicationClient(
-      {
-        host: url.hostname,
-        port: Number(url.port || 5432),
-        database: decodeURIComponent(url.pathname.replace(/^\//, '')),
-        user: this.options.role,
-        ...(this.options.password !== undefined ? { password: this.options.password } : {}),
-        application_name: this.options.applicationName ?? 'rehearsal-reads',
-        connectionTimeoutMillis: 3000,
-      },
-      () => {
-        state.broken = true;
-      },
-    );
-    return {
-      client,
-      endpoint,
-      get broken() {
-        return state.broken;
-      },
-      set broken(value: boolean) {
-        state.broken = value;
-      },
-    };
+  private connect(endpoint: string): Promise<EndpointConnection> {
+    return connectToEndpoint(endpoint, {
+      role: this.options.role,
+      ...(this.options.password !== undefined ? { password: this.options.password } : {}),
+      applicationName: this.options.applicationName ?? 'rehearsal-reads',
+    });
   }
 }
 

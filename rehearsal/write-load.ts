@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
 import { sleep } from '../lambda/engine/validation/concurrency';
-import { openApplicationClient } from './pg-clients';
+import { connectToEndpoint, type EndpointConnection } from './pg-clients';
 
 /** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */
 export interface EndpointSource {
@@ -126,12 +126,6 @@ export function errorCode(error: unknown): string {
 /** Server clock in epoch milliseconds, returned by every write (its commit follows at once: autocommit). */
 const SERVER_TIME = `(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
 
-interface WorkerConnection {
-  readonly client: Client;
-  readonly endpoint: string;
-  broken: boolean;
-}
-
 /**
  * An application under load: `concurrency` connections as the application role, writing at `rate` writes/s.
  * Before every attempt it re-reads where to connect; a rejected write (connection refused or ended, NOLOGIN, ...)
@@ -195,7 +189,7 @@ export class WriteLoad {
   }
 
   private async worker(): Promise<void> {
-    let conn: WorkerConnection | undefined;
+    let conn: EndpointConnection | undefined;
     const drop = (): void => {
       if (!conn) return;
       const c = conn.client;
@@ -252,34 +246,12 @@ export class WriteLoad {
     }
   }
 
-  private async connect(endpoint: string): Promise<WorkerConnection> {
-    const url = new URL(endpoint);
-    const state = { broken: false };
-    const client = await openApplicationClient(
-      {
-        host: url.hostname,
-        port: Number(url.port || 5432),
-        database: decodeURIComponent(url.pathname.replace(/^\//, '')),
-        user: this.options.role,
-        ...(this.options.password !== undefined ? { password: this.options.password } : {}),
-        application_name: `rehearsal-${this.options.workload}`,
-        connectionTimeoutMillis: 3000,
-      },
-      () => {
-        state.broken = true;
-      },
-    );
-    const conn: WorkerConnection = {
-      client,
-      endpoint,
-      get broken() {
-        return state.broken;
-      },
-      set broken(value: boolean) {
-        state.broken = value;
-      },
-    };
-    return conn;
+  private connect(endpoint: string): Promise<EndpointConnection> {
+    return connectToEndpoint(endpoint, {
+      role: this.options.role,
+      ...(this.options.password !== undefined ? { password: this.options.password } : {}),
+      applicationName: `rehearsal-${this.options.workload}`,
+    });
   }
 
   private async write(
