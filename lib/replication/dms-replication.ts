@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { endpointTuning } from './endpoint-tuning';
 import { toDmsTableMappings } from '../../contract';
 import type { TableSelection } from '../tables';
 import { defaultPrivateSubnets } from '../private/subnets';
@@ -256,14 +257,7 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
     assertDmsIdentifier('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
     const maxSubTasks = props.maxFullLoadSubTasks ?? 8;
     assertNumberInRange('maxFullLoadSubTasks', maxSubTasks, 1, 49);
-    const lobMaxSizeKiB = (props.lobMaxSize ?? Size.kibibytes(32)).toKibibytes();
-    assertNumberInRange('lobMaxSize (KiB)', lobMaxSizeKiB, 1, 102400);
-    const heartbeatMinutes = (props.heartbeatFrequency ?? Duration.minutes(5)).toMinutes();
-    assertNumberInRange('heartbeatFrequency (minutes)', heartbeatMinutes, 1, 1440);
-    const maxFileSizeKiB = (props.maxFileSize ?? Size.mebibytes(32)).toKibibytes();
-    assertNumberInRange('maxFileSize (KiB)', maxFileSizeKiB, 1, 1048576);
-    const executeTimeoutSeconds = (props.executeTimeout ?? Duration.seconds(60)).toSeconds();
-    assertNumberInRange('executeTimeout (seconds)', executeTimeoutSeconds, 1, 86400);
+    const tuning = endpointTuning(props);
     const tableMappings = JSON.stringify(toDmsTableMappings(props.tables));
 
     const sslMode = props.source.sslMode ?? SslMode.REQUIRE;
@@ -411,13 +405,7 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
         secretsManagerAccessRoleArn: secretsAccessRole.roleArn,
         slotName: props.slotName,
         pluginName: props.pluginName?.value,
-        heartbeatEnable: props.heartbeatEnabled ?? true,
-        heartbeatFrequency: heartbeatMinutes,
-        heartbeatSchema: props.heartbeatSchema,
-        captureDdls: props.captureDdls ?? false,
-        maxFileSize: maxFileSizeKiB,
-        executeTimeout: executeTimeoutSeconds,
-        failTasksOnLobTruncation: props.failTasksOnLobTruncation ?? true,
+        ...tuning.source,
       },
     });
 
@@ -432,8 +420,7 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
         secretsManagerAccessRoleArn: secretsAccessRole.roleArn,
         // Triggers and foreign keys must not fire for replicated rows (they fired on the source already).
         afterConnectScript: "SET session_replication_role = 'replica'",
-        maxFileSize: maxFileSizeKiB,
-        executeTimeout: executeTimeoutSeconds,
+        ...tuning.target,
       },
     });
     // DMS tests the connection when the endpoint is used: the role policy must exist first.
@@ -453,7 +440,7 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
       replicationTaskSettings: JSON.stringify(
         replicationTaskSettings({
           targetTablePrepMode: (props.targetTablePrepMode ?? TargetTablePrepMode.DO_NOTHING).value,
-          lobMaxSizeKiB,
+          lobMaxSizeKiB: tuning.lobMaxSizeKiB,
           enableValidation: props.enableValidation ?? true,
           maxFullLoadSubTasks: maxSubTasks,
         }),

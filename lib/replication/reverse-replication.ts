@@ -4,10 +4,11 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { endpointTuning } from './endpoint-tuning';
 import { toDmsTableMappings } from '../../contract';
 import type { TableSelection } from '../tables';
 import { replicationTaskSettings } from '../private/task-settings';
-import { assertNonEmpty, assertNumberInRange } from '../private/validation';
+import { assertNonEmpty } from '../private/validation';
 
 /** Output plugin of the reverse replication slot: built into PostgreSQL, so Aurora needs no extension for it. */
 const REVERSE_SLOT_PLUGIN = 'test_decoding';
@@ -103,14 +104,7 @@ export class ReverseReplication extends Construct {
 
     assertNonEmpty('reverse replication Aurora databaseName', props.aurora.databaseName);
     assertNonEmpty('reverse replication source databaseName', props.source.databaseName);
-    const heartbeatMinutes = (props.heartbeatFrequency ?? Duration.minutes(5)).toMinutes();
-    assertNumberInRange('heartbeatFrequency (minutes)', heartbeatMinutes, 1, 1440);
-    const maxFileSizeKiB = (props.maxFileSize ?? Size.mebibytes(32)).toKibibytes();
-    assertNumberInRange('maxFileSize (KiB)', maxFileSizeKiB, 1, 1048576);
-    const executeTimeoutSeconds = (props.executeTimeout ?? Duration.seconds(60)).toSeconds();
-    assertNumberInRange('executeTimeout (seconds)', executeTimeoutSeconds, 1, 86400);
-    const lobMaxSizeKiB = (props.lobMaxSize ?? Size.kibibytes(32)).toKibibytes();
-    assertNumberInRange('lobMaxSize (KiB)', lobMaxSizeKiB, 1, 102400);
+    const tuning = endpointTuning(props);
 
     // Deterministic and unique per construct: the construct address is a SHA-1 of its path.
     this.slotName = `zdm_reverse_${this.node.addr.slice(2, 18)}`;
@@ -134,13 +128,7 @@ export class ReverseReplication extends Construct {
         // The slot the cutover creates inside the write freeze; the task starts at the LSN it recorded.
         slotName: this.slotName,
         pluginName: this.slotPlugin,
-        heartbeatEnable: props.heartbeatEnabled ?? true,
-        heartbeatFrequency: heartbeatMinutes,
-        heartbeatSchema: props.heartbeatSchema,
-        captureDdls: props.captureDdls ?? false,
-        maxFileSize: maxFileSizeKiB,
-        executeTimeout: executeTimeoutSeconds,
-        failTasksOnLobTruncation: props.failTasksOnLobTruncation ?? true,
+        ...tuning.source,
       },
     });
 
@@ -156,8 +144,7 @@ export class ReverseReplication extends Construct {
         secretsManagerAccessRoleArn: props.secretsAccessRole.roleArn,
         // Triggers and foreign keys must not fire for replicated rows (they fired on Aurora already).
         afterConnectScript: "SET session_replication_role = 'replica'",
-        maxFileSize: maxFileSizeKiB,
-        executeTimeout: executeTimeoutSeconds,
+        ...tuning.target,
       },
     });
     // DMS tests the connection when the endpoint is used: the role policy must exist first.
@@ -178,7 +165,7 @@ export class ReverseReplication extends Construct {
         replicationTaskSettings({
           // The source has the tables: nothing is created, truncated or loaded.
           targetTablePrepMode: 'DO_NOTHING',
-          lobMaxSizeKiB,
+          lobMaxSizeKiB: tuning.lobMaxSizeKiB,
           // The fallback runs the cutover's own checks in that direction; DMS validation would only add load.
           enableValidation: false,
           maxFullLoadSubTasks: 8,
