@@ -152,21 +152,33 @@ export interface PhaseOutcome {
   readonly status?: 'succeeded' | 'skipped';
 }
 
+export interface RunPhaseOptions {
+  /**
+   * Run it on every execution, even when it succeeded before (the read switch: its own record says what is done,
+   * not the phase). @default false
+   */
+  readonly everyRun?: boolean;
+  /** Also send a notice when it fails (when no later step reports it). @default false */
+  readonly notifyFailure?: boolean;
+}
+
 export async function runPhase(
   ctx: StepContext,
   phase: PhaseName,
   work: () => Promise<PhaseOutcome>,
+  options: RunPhaseOptions = {},
 ): Promise<Summary> {
   // One read for both the resume check and the start (most of these phases run inside the write freeze).
   const existing = (await ctx.deps.state.get(ctx.key))?.phases[phase];
-  const done = finishedSummary(existing);
+  const done = options.everyRun ? undefined : finishedSummary(existing);
   if (done) return { ...done, skipped: true };
   const started = await markRunning(ctx, phase, existing);
   let outcome: PhaseOutcome;
   try {
     outcome = await work();
   } catch (error) {
-    await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
+    await endPhase(ctx, phase, started, 'failed', {}, errorMessage(error)).catch(() => undefined);
+    if (options.notifyFailure) await notifyPhase(ctx, phase, 'FAILED', errorMessage(error)).catch(() => undefined);
     throw error;
   }
   await endPhase(ctx, phase, started, outcome.status ?? 'succeeded', outcome.result);

@@ -7,17 +7,7 @@
 import { CutoverError, ERRORS, changesReads } from '../../../contract';
 import type { ReadSwitchRecord } from '../ports';
 import type { CutoverDeps } from './deps';
-import {
-  beginPhase,
-  endPhase,
-  errorMessage,
-  modeLabel,
-  notifyPhase,
-  readSwitchKey,
-  runPhase,
-  withPools,
-  type StepContext,
-} from './common';
+import { errorMessage, modeLabel, readSwitchKey, runPhase, withPools, type StepContext } from './common';
 import { dropChangeTracking } from './change-tracking';
 
 /** The consistency rule, said in every notice that moves reads. */
@@ -29,25 +19,8 @@ async function readSwitchRecord(ctx: StepContext): Promise<ReadSwitchRecord | un
   return (await ctx.deps.state.get(readSwitchKey(ctx.input.migrationId)))?.readSwitch;
 }
 
-/** Runs a read-switch phase. Never skipped on resume: the read-switch record, not the phase, says what is done. */
-async function readPhase(
-  ctx: StepContext,
-  phase: 'switchReads' | 'revertReads',
-  work: () => Promise<{ result: Record<string, unknown>; line: string; status?: 'succeeded' | 'skipped' }>,
-): Promise<Record<string, unknown>> {
-  const started = await beginPhase(ctx, phase);
-  let outcome: Awaited<ReturnType<typeof work>>;
-  try {
-    outcome = await work();
-  } catch (error) {
-    await endPhase(ctx, phase, started, 'failed', {}, errorMessage(error)).catch(() => undefined);
-    await notifyPhase(ctx, phase, 'FAILED', errorMessage(error)).catch(() => undefined);
-    throw error;
-  }
-  await endPhase(ctx, phase, started, outcome.status ?? 'succeeded', outcome.result);
-  await notifyPhase(ctx, phase, outcome.status === 'skipped' ? 'skipped' : 'done', outcome.line);
-  return outcome.result;
-}
+/** A read-switch phase runs on every execution (its record, not the phase, says what is done) and reports failure. */
+const READ_PHASE = { everyRun: true, notifyFailure: true } as const;
 
 /**
  * Points the read path at `switchReadsTo`. The record is written before the switch is asked for, so a switch whose
@@ -55,41 +28,56 @@ async function readPhase(
  * A dry run of the cutover reports what it would do.
  */
 export async function switchReads(ctx: StepContext): Promise<Record<string, unknown>> {
-  return readPhase(ctx, 'switchReads', async () => {
-    const reads = ctx.deps.readTraffic;
-    const to = ctx.input.switchReadsTo;
-    if (!reads || !to) {
-      const reason = !reads ? 'no read traffic switch is configured' : 'switchReadsTo is empty';
-      return { result: { switched: false, reason }, line: `${reason}; reads move with the writes.`, status: 'skipped' };
-    }
-    const current = (await reads.current()) ?? null;
-    if (!changesReads(ctx.input)) {
-      return {
-        result: { dryRun: true, switched: false, target: reads.description, from: current, wouldSwitchTo: to },
-        line: `would point ${reads.description} from ${current ?? '(unset)'} to ${to}. ${READ_CONSISTENCY_RULE}`,
+  return runPhase(
+    ctx,
+    'switchReads',
+    async () => {
+      const reads = ctx.deps.readTraffic;
+      const to = ctx.input.switchReadsTo;
+      if (!reads || !to) {
+        const reason = !reads ? 'no read traffic switch is configured' : 'switchReadsTo is empty';
+        return {
+          result: { switched: false, reason },
+          line: `${reason}; reads move with the writes.`,
+          status: 'skipped',
+        };
+      }
+      const current = (await reads.current()) ?? null;
+      if (!changesReads(ctx.input)) {
+        return {
+          result: { dryRun: true, switched: false, target: reads.description, from: current, wouldSwitchTo: to },
+          line: `would point ${reads.description} from ${current ?? '(unset)'} to ${to}. ${READ_CONSISTENCY_RULE}`,
+        };
+      }
+      const key = readSwitchKey(ctx.input.migrationId);
+      await ctx.deps.state.ensure(key, 'execute', ctx.iso());
+      const earlier = (await ctx.deps.state.get(key))?.readSwitch;
+      const stillSwitched = earlier && !earlier.revertedAt;
+      const record: ReadSwitchRecord = {
+        target: reads.description,
+        from: stillSwitched ? earlier.from : current,
+        to,
+        switchedAt: stillSwitched ? earlier.switchedAt : ctx.iso(),
+        switchedBy: stillSwitched ? earlier.switchedBy : ctx.key,
       };
-    }
-    const key = readSwitchKey(ctx.input.migrationId);
-    await ctx.deps.state.ensure(key, 'execute', ctx.iso());
-    const earlier = (await ctx.deps.state.get(key))?.readSwitch;
-    const stillSwitched = earlier && !earlier.revertedAt;
-    const record: ReadSwitchRecord = {
-      target: reads.description,
-      from: stillSwitched ? earlier.from : current,
-      to,
-      switchedAt: stillSwitched ? earlier.switchedAt : ctx.iso(),
-      switchedBy: stillSwitched ? earlier.switchedBy : ctx.key,
-    };
-    await ctx.deps.state.putReadSwitch(key, record);
-    if (current !== to) await reads.switchTo(to);
-    return {
-      result: { switched: current !== to, target: reads.description, from: record.from, to, since: record.switchedAt },
-      line:
-        current === to
-          ? `${reads.description} already points to ${to} (since ${record.switchedAt}). ${READ_CONSISTENCY_RULE}`
-          : `${reads.description} now points to ${to} (was ${current ?? '(unset)'}); writes stay on the source. ${READ_CONSISTENCY_RULE}`,
-    };
-  });
+      await ctx.deps.state.putReadSwitch(key, record);
+      if (current !== to) await reads.switchTo(to);
+      return {
+        result: {
+          switched: current !== to,
+          target: reads.description,
+          from: record.from,
+          to,
+          since: record.switchedAt,
+        },
+        line:
+          current === to
+            ? `${reads.description} already points to ${to} (since ${record.switchedAt}). ${READ_CONSISTENCY_RULE}`
+            : `${reads.description} now points to ${to} (was ${current ?? '(unset)'}); writes stay on the source. ${READ_CONSISTENCY_RULE}`,
+      };
+    },
+    READ_PHASE,
+  );
 }
 
 /** What pointing the reads back did: `reverted`, or why not (`line`). */
@@ -140,36 +128,42 @@ export async function pointReadsBack(
  * reads there would be stale. Nothing switched: nothing to do.
  */
 export async function revertReads(ctx: StepContext): Promise<Record<string, unknown>> {
-  return readPhase(ctx, 'revertReads', async () => {
-    const reads = ctx.deps.readTraffic;
-    if (!reads) {
-      const line = 'no read traffic switch is configured.';
-      return { result: { reverted: false, reason: line }, line, status: 'skipped' };
-    }
-    const record = await readSwitchRecord(ctx);
-    if (!record || record.revertedAt) {
-      const line = record
-        ? `reads were already pointed back to ${record.from ?? '(unset)'} at ${record.revertedAt}.`
-        : 'reads were never switched; nothing to revert.';
-      return { result: { reverted: false, reason: line }, line, status: 'skipped' };
-    }
-    if (!changesReads(ctx.input)) {
-      return {
-        result: { dryRun: true, reverted: false, target: reads.description, wouldSwitchTo: record.from },
-        line: `a dry run leaves the reads where they are (${reads.description} → ${record.to}).`,
-        status: 'skipped',
-      };
-    }
-    const cutover = await ctx.deps.state.get(ctx.input.migrationId);
-    // The fallback moves the writes back too: then, and only then, reads follow them past that point.
-    if (cutover?.pointOfNoReturn && ctx.input.direction !== 'fallback') {
-      const line = `the write cutover passed its point of no return (${cutover.pointOfNoReturn.what} at ${cutover.pointOfNoReturn.at}): reads stay on the target, the source no longer receives the writes.`;
-      if (ctx.input.action === 'revert-reads') throw new CutoverError(ERRORS.badInput, `revert-reads refused: ${line}`);
-      return { result: { reverted: false, reason: line }, line, status: 'skipped' };
-    }
-    const { result, line } = await pointReadsBack(ctx.deps, ctx.input.migrationId, record, ctx.key, ctx.iso());
-    return { result, line };
-  });
+  return runPhase(
+    ctx,
+    'revertReads',
+    async () => {
+      const reads = ctx.deps.readTraffic;
+      if (!reads) {
+        const line = 'no read traffic switch is configured.';
+        return { result: { reverted: false, reason: line }, line, status: 'skipped' };
+      }
+      const record = await readSwitchRecord(ctx);
+      if (!record || record.revertedAt) {
+        const line = record
+          ? `reads were already pointed back to ${record.from ?? '(unset)'} at ${record.revertedAt}.`
+          : 'reads were never switched; nothing to revert.';
+        return { result: { reverted: false, reason: line }, line, status: 'skipped' };
+      }
+      if (!changesReads(ctx.input)) {
+        return {
+          result: { dryRun: true, reverted: false, target: reads.description, wouldSwitchTo: record.from },
+          line: `a dry run leaves the reads where they are (${reads.description} → ${record.to}).`,
+          status: 'skipped',
+        };
+      }
+      const cutover = await ctx.deps.state.get(ctx.input.migrationId);
+      // The fallback moves the writes back too: then, and only then, reads follow them past that point.
+      if (cutover?.pointOfNoReturn && ctx.input.direction !== 'fallback') {
+        const line = `the write cutover passed its point of no return (${cutover.pointOfNoReturn.what} at ${cutover.pointOfNoReturn.at}): reads stay on the target, the source no longer receives the writes.`;
+        if (ctx.input.action === 'revert-reads')
+          throw new CutoverError(ERRORS.badInput, `revert-reads refused: ${line}`);
+        return { result: { reverted: false, reason: line }, line, status: 'skipped' };
+      }
+      const { result, line } = await pointReadsBack(ctx.deps, ctx.input.migrationId, record, ctx.key, ctx.iso());
+      return { result, line };
+    },
+    READ_PHASE,
+  );
 }
 
 /** Ends a `switch-reads` execution: its tracking slots go (they retain WAL), the record is done, the rule is said. */
