@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import { CutoverError, ERRORS } from '../../../contract';
 import type { ReverseRecord } from '../ports';
 import type { CutoverDeps } from './deps';
-import { getRecord, runPhase, sleep, withClient, type StepContext } from './common';
+import { getRecord, runPhase, sleep, type StepContext } from './common';
 import { sharedPool } from './connections';
 
 /** How long closing the way back waits for the reverse replication to stop (DMS takes minutes). */
@@ -40,24 +40,20 @@ export async function armReverse(ctx: StepContext): Promise<Record<string, unkno
     const armed = (await getRecord(ctx)).reverse;
     if (armed && !armed.endedAt) return { result: { ...armed }, line: `armed already at ${armed.lsn}.` };
     await reverse.prepare?.();
-    const lsn = await withClient(ctx, 'target', async (client) => {
-      const { rows } = await client.query<{ active: boolean }>(
-        `SELECT active FROM pg_replication_slots WHERE slot_name = $1`,
-        [reverse.slotName],
+    const pool = await sharedPool(ctx.deps, 'target');
+    const existing = await slotOn(pool, reverse.slotName);
+    if (existing) {
+      throw new CutoverError(
+        ERRORS.preflightFailed,
+        `the reverse slot ${reverse.slotName} already exists on the target (${existing.active ? 'in use' : 'not in use'}): ` +
+          `an earlier cutover's way back is still open — end its fallback window ({"mode": "end-fallback-window"}) first`,
       );
-      if (rows.length > 0) {
-        throw new CutoverError(
-          ERRORS.preflightFailed,
-          `the reverse slot ${reverse.slotName} already exists on the target (${rows[0].active ? 'in use' : 'not in use'}): ` +
-            `an earlier cutover's way back is still open — end its fallback window ({"mode": "end-fallback-window"}) first`,
-        );
-      }
-      const created = await client.query<{ lsn: string }>(
-        `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, $2)`,
-        [reverse.slotName, reverse.slotPlugin],
-      );
-      return created.rows[0].lsn;
-    });
+    }
+    const created = await pool.query<{ lsn: string }>(
+      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, $2)`,
+      [reverse.slotName, reverse.slotPlugin],
+    );
+    const lsn = created.rows[0].lsn;
     const record: ReverseRecord = { slot: reverse.slotName, lsn, armedAt: ctx.iso() };
     await ctx.deps.state.putReverse(ctx.key, record);
     return {
