@@ -6,9 +6,18 @@ import { startLocalPostgres, type LocalPostgres } from '../../rehearsal/local/em
  */
 export default async function globalSetup(): Promise<void> {
   const fast = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
+  // Every test file's fixtures hold slots (forward, tracking, reverse) and workers on these two servers at once, and
+  // an initial copy needs a temporary slot and a sync worker of its own: room for all of them, so a fixture's copy
+  // never waits for another file's teardown.
+  const shared = {
+    max_replication_slots: 64,
+    max_wal_senders: 64,
+    max_worker_processes: 64,
+    max_logical_replication_workers: 48,
+  };
   const [source, target] = await Promise.all([
-    startLocalPostgres({ name: 'test-source', settings: fast }),
-    startLocalPostgres({ name: 'test-target', settings: fast }),
+    startLocalPostgres({ name: 'test-source', settings: { ...fast, ...shared } }),
+    startLocalPostgres({ name: 'test-target', settings: { ...fast, ...shared } }),
   ]);
   (globalThis as { __ZDM_SERVERS__?: LocalPostgres[] }).__ZDM_SERVERS__ = [source, target];
   process.env.ZDM_TEST_SOURCE_PORT = String(source.port);
