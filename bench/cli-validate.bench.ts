@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const report = JSON.parse(run.stdout) as {
       ok: boolean;
       durationMs: number;
-      tables: { sourceRows: number; rangesChecked: number }[];
+      tables: { sourceRows: number; rangesChecked: number; blockRangesChecked?: number }[];
     };
     if (!report.ok) throw new Error('validation of equal data reported differences');
     const [floor, , floorRuns] = await best(3, () =>
@@ -121,7 +121,8 @@ async function main(): Promise<void> {
     console.log(`zdm --help (start-up):            ${seconds(help)}  (runs: ${list(helpRuns)})`);
     console.log(
       `zdm validate --mode full (wall):  ${seconds(cli)}  (runs: ${list(cliRuns)}; engine ${seconds(report.durationMs)}, ` +
-        `${report.tables[0].rangesChecked} ranges)`,
+        `${report.tables[0].blockRangesChecked ?? 0} block ranges per side, ` +
+        `${report.tables[0].rangesChecked - (report.tables[0].blockRangesChecked ?? 0)} key ranges)`,
     );
     console.log(`hashing floor (both at once):     ${seconds(floor)}  (runs: ${list(floorRuns)})`);
     console.log(`naive md5 (both at once):         ${seconds(naive)}  (runs: ${list(naiveRuns)})`);

@@ -66,26 +66,37 @@ async function main(): Promise<void> {
     const [full, r2] = await timed(() => validate(source, target, selection, { concurrency: CONCURRENCY }));
     const rss2 = process.resourceUsage().maxRSS;
     if (!r2.ok) throw new Error('validation of equal data reported differences');
+    // The same check without the block pass: every range read through the primary key's index.
+    const [keysOnly, rk] = await timed(() =>
+      validate(source, target, selection, { concurrency: CONCURRENCY, blockScan: false }),
+    );
+    if (!rk.ok) throw new Error('validation of equal data (key ranges only) reported differences');
     const [floor] = await timed(() => both(`SELECT sum(hashtextextended(t::text, 0)) FROM bench.orders t`));
     const [naive] = await timed(() => both(`SELECT md5(string_agg(t::text, '' ORDER BY id)) FROM bench.orders t`));
 
     // Plant one changed row and time finding it.
     await target.query(`UPDATE bench.orders SET amount = amount + 0.01 WHERE id = $1`, [Math.floor(ROWS / 3)]);
     const [withDiff, r3] = await timed(() => validate(source, target, selection, { concurrency: CONCURRENCY }));
-    const found = r3.tables[0]?.differences.map((d) => `${d.kind} ${JSON.stringify(d.key)}`).join(', ');
+    const planted = r3.tables[0];
+    const found = planted?.differences.map((d) => `${d.kind} ${JSON.stringify(d.key)}`).join(', ');
 
     const rows = r2.summary.sourceRows;
     console.log(
       `rows: ${rows.toLocaleString('en-US')} (8 columns: bigint, text, numeric, float8, timestamptz, bool, jsonb, uuid), concurrency ${CONCURRENCY}, hash method ${r2.hashMethod}`,
     );
     console.log(
-      `full validation:                 ${seconds(full)}  (${((rows / full) * 1000).toFixed(0)} rows/s per side, ${r2.tables[0].rangesChecked} ranges)`,
+      `full validation:                 ${seconds(full)}  (${((rows / full) * 1000).toFixed(0)} rows/s per side, ${r2.tables[0].blockRangesChecked ?? 0} block ranges, then ${r2.tables[0].rangesChecked - (r2.tables[0].blockRangesChecked ?? 0)} key ranges)`,
+    );
+    console.log(
+      `key ranges only (blockScan off): ${seconds(keysOnly)}  (${rk.tables[0].rangesChecked} ranges; blocks take ${(full / keysOnly).toFixed(2)}x its time)`,
     );
     console.log(`hashing floor (both at once):    ${seconds(floor)}  sum(hashtextextended(t::text, 0))`);
     console.log(`naive (both at once):            ${seconds(naive)}  md5(string_agg(t::text, '' ORDER BY id))`);
     console.log(`full / floor:                    ${(full / floor).toFixed(2)}x  (target <= 1.5x)`);
     console.log(`naive / full:                    ${(naive / full).toFixed(2)}x  (target >= 3x)`);
-    console.log(`one planted change found in:     ${seconds(withDiff)}  -> ${found}`);
+    console.log(
+      `one planted change found in:     ${seconds(withDiff)}  -> ${found} (${planted?.blockRangesChecked ?? 0} block + ${(planted?.rangesChecked ?? 0) - (planted?.blockRangesChecked ?? 0)} key ranges)`,
+    );
     console.log(
       `peak RSS after ${half.toLocaleString('en-US')} rows: ${mb(rss1)} (validation ${seconds(t1)}); after ${rows.toLocaleString('en-US')} rows: ${mb(rss2)}`,
     );

@@ -16,6 +16,8 @@ export interface CliOptions {
   readonly concurrency: number;
   readonly maxDifferences: number;
   readonly recheckSeconds?: number;
+  /** validate --mode full: read every table by key ranges only (no block pass first). */
+  readonly byKeys: boolean;
   readonly allowReplicaIdentityFull: boolean;
   /** No progress on stderr. */
   readonly quiet: boolean;
@@ -40,6 +42,9 @@ Options:
   --mode quick|full         validate: counts only, or checksums of every row (default full)
   --recheck <seconds>       validate: re-read differing rows after this delay, 0 to 3600 (in-flight rows converge)
   --max-differences <n>     validate: rows listed per table (default 1000)
+  --by-keys                 validate: skip the block pass (a sequential read of each table, compared by its
+                            totals) and read every table by key ranges; for tables under heavy writes, whose
+                            block totals differ anyway
   --concurrency <n>         queries in flight per database (default 2)
   --sync                    sequences: set the target sequences
   --allow-replica-identity-full  preflight: accept tables without a primary key that have REPLICA IDENTITY FULL
@@ -126,6 +131,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       'max-differences': { type: 'string' },
       concurrency: { type: 'string' },
       sync: { type: 'boolean' },
+      'by-keys': { type: 'boolean' },
       'allow-replica-identity-full': { type: 'boolean' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
@@ -143,6 +149,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     'max-differences'?: string;
     concurrency?: string;
     sync?: boolean;
+    'by-keys'?: boolean;
     'allow-replica-identity-full'?: boolean;
     json?: boolean;
     quiet?: boolean;
@@ -161,6 +168,9 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   if (mode !== 'quick' && mode !== 'full') throw new UsageError(`--mode must be quick or full, got ${showValue(mode)}`);
   if (v.mode !== undefined && command !== 'validate') throw new UsageError('--mode applies to validate only');
   if (v.sync && command !== 'sequences') throw new UsageError('--sync applies to sequences only');
+  if (v['by-keys'] && (command !== 'validate' || mode !== 'full')) {
+    throw new UsageError('--by-keys applies to validate --mode full only');
+  }
   let recheckSeconds: number | undefined;
   if (v.recheck !== undefined) {
     if (!/^\d+(\.\d+)?$/.test(v.recheck) || Number(v.recheck) > MAX_RECHECK_SECONDS)
@@ -210,6 +220,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     concurrency: positiveInt('concurrency', v.concurrency, 2),
     maxDifferences: positiveInt('max-differences', v['max-differences'], 1000),
     recheckSeconds,
+    byKeys: Boolean(v['by-keys']),
     allowReplicaIdentityFull: Boolean(v['allow-replica-identity-full']),
     quiet: Boolean(v.quiet),
   };

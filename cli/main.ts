@@ -110,6 +110,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           mode: opts.mode,
           concurrency: opts.concurrency,
           maxDifferences: opts.maxDifferences,
+          blockScan: !opts.byKeys,
           onProgress,
         });
         if (opts.recheckSeconds !== undefined && r.tables.some((t) => t.differences.length)) {

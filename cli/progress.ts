@@ -13,6 +13,7 @@ const UNIT: Record<Progress['phase'], string> = {
   plan: 'steps',
   counts: 'tables',
   checksums: 'ranges',
+  differences: 'ranges',
   recheck: 'rows',
 };
 

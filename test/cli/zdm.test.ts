@@ -43,6 +43,10 @@ describe('zdm CLI', () => {
       ['validate', '--source', 'postgres://a/b', '--target', 'postgres://a/c', '--concurrency', '0'],
       '--concurrency must be a positive integer',
     ],
+    [
+      ['validate', '--source', 'postgres://a/b', '--target', 'postgres://a/c', '--mode', 'quick', '--by-keys'],
+      '--by-keys applies to validate --mode full only',
+    ],
   ])('fails with exit code 2 when the arguments are %j', async (argv, message) => {
     const r = await run(...argv);
     expect(r.code).toBe(2);
@@ -78,6 +82,23 @@ describe('zdm CLI', () => {
       ok: true,
       tables: [{ table: 'public.accounts', sourceRows: 500, targetRows: 500, status: 'match', differences: [] }],
     });
+    // Decided by the block pass; --by-keys reads by key ranges only, to the same verdict.
+    expect(okReport.tables[0]).toMatchObject({ blockRangesChecked: 1, rangesChecked: 1 });
+    const byKeys = await run(
+      'validate',
+      '--source',
+      p.sourceUrl,
+      '--target',
+      p.targetUrl,
+      '--include',
+      'public.accounts',
+      '--json',
+      '--by-keys',
+    );
+    expect(byKeys.code).toBe(0);
+    const byKeysTable = JSON.parse(byKeys.out).tables[0];
+    expect(byKeysTable).toMatchObject({ status: 'match', sourceRows: 500, rangesChecked: 1 });
+    expect(byKeysTable.blockRangesChecked).toBeUndefined();
 
     await sql(
       p.targetUrl,

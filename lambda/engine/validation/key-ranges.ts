@@ -109,6 +109,9 @@ export function compareNames(a: TableName, b: TableName): number {
 }
 
 const DEFAULT_RANGE_ROWS = 200_000;
+
+/** Rows per range (key or block range), from the options or the default. */
+export const rangeRowsOf = (options: ChecksumOptions): number => Math.max(1, options.rangeRows ?? DEFAULT_RANGE_ROWS);
 const BLOCKS_PER_RANGE = 30;
 const MAX_UNINDEXED_RANGES = 16;
 
@@ -120,10 +123,25 @@ export async function planRanges(
   options: ChecksumOptions = {},
 ): Promise<ValidationPlan> {
   const [sc, tc] = await Promise.all([readCatalog(source, selection), readCatalog(target, selection)]);
-  const rangeRows = Math.max(1, options.rangeRows ?? DEFAULT_RANGE_ROWS);
+  return planKeyRanges(source, { source: sc, target: tc }, sc.tables, options, targetOnlyTables(sc, tc));
+}
+
+/**
+ * The key ranges of the given source tables (catalogs already read); `targetOnly` tables are listed as errors.
+ * Task ids are `<table index>:<range index>` in the order of `tables`.
+ */
+export async function planKeyRanges(
+  source: Pool,
+  catalogs: { source: Catalog; target: Catalog },
+  sourceTables: readonly TableInfo[],
+  options: ChecksumOptions = {},
+  targetOnly: readonly TableInfo[] = [],
+): Promise<ValidationPlan> {
+  const { source: sc, target: tc } = catalogs;
+  const rangeRows = rangeRowsOf(options);
   const tables: TablePlan[] = [];
   const tasks: RangeTask[] = [];
-  const planned = await mapLimit(sc.tables, options.concurrency ?? 2, async (t) => {
+  const planned = await mapLimit(sourceTables, options.concurrency ?? 2, async (t) => {
     const problem = tableProblem(t, tc.byName(t.name));
     if (problem) return { table: t, problem, bounds: [] as string[][], estimate: Math.max(0, t.estimatedRows) };
     const estimate = t.estimatedRows > 0 ? t.estimatedRows : await exactCount(source, t);
@@ -137,7 +155,7 @@ export async function planRanges(
     const bounds = n > 1 ? await sampleBounds(source, { catalog: sc, table: t }, n, estimate) : [];
     return { table: t, problem: undefined, bounds, estimate };
   });
-  for (const t of targetOnlyTables(sc, tc)) {
+  for (const t of targetOnly) {
     tables.push({
       table: t.display,
       name: t.name,

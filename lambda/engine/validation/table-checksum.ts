@@ -1,7 +1,7 @@
 /** A table's row hash on both sides (its context) and the count + hash sum of one key range of it. */
 import type { Pool } from 'pg';
 import { formatTableName, type TableName } from '../../../contract';
-import { fromTable, readTable } from '../catalog';
+import { fromTable, readTable, type Catalog } from '../catalog';
 import { planColumnHashes, rowHashSql } from './column-hash';
 import { hashMethodFor, rangeWhere, tableProblem, type Side } from './key-ranges';
 import type { HashMethod } from './types';
@@ -37,24 +37,36 @@ export async function tableContext(
   hashMethod?: HashMethod,
 ): Promise<TableContext | { error: string }> {
   const [s, t] = await Promise.all([readTable(source, name), readTable(target, name)]);
-  if (!s.table) return { error: `table ${formatTableName(name)} does not exist on the source` };
-  const problem = tableProblem(s.table, t.table);
-  if (problem) return { error: problem };
-  const keys = keyColumns && keyColumns.length ? [...keyColumns] : s.table.keyColumns;
-  const src: Side = { catalog: s.catalog, table: s.table };
-  const tgt: Side = { catalog: t.catalog, table: t.table! };
-  const method = hashMethodFor(s.catalog, t.catalog, hashMethod);
-  const plan = planColumnHashes(s.table.columns, t.table!.columns, exactNumeric);
+  return contextFromCatalogs(name, s.catalog, t.catalog, keyColumns, exactNumeric, hashMethod);
+}
+
+/** The context of a table from catalogs already read, or why the table cannot be compared. */
+export function contextFromCatalogs(
+  name: TableName,
+  source: Catalog,
+  target: Catalog,
+  keyColumns: readonly string[] | undefined,
+  exactNumeric: boolean,
+  hashMethod?: HashMethod,
+): TableContext | { error: string } {
+  const s = source.byName(name);
+  const t = target.byName(name);
+  if (!s) return { error: `table ${formatTableName(name)} does not exist on the source` };
+  const problem = tableProblem(s, t);
+  if (problem || !t) return { error: problem ?? `table ${s.display} exists on the source but not on the target` };
+  const keys = keyColumns && keyColumns.length ? [...keyColumns] : s.keyColumns;
+  const method = hashMethodFor(source, target, hashMethod);
+  const plan = planColumnHashes(s.columns, t.columns, exactNumeric);
   return {
     name,
-    display: s.table.display,
+    display: s.display,
     keyColumns: keys,
-    source: src,
-    target: tgt,
-    sourceHash: rowHashSql(plan, s.table.columns, method),
-    targetHash: rowHashSql(plan, t.table!.columns, method),
+    source: { catalog: source, table: s },
+    target: { catalog: target, table: t },
+    sourceHash: rowHashSql(plan, s.columns, method),
+    targetHash: rowHashSql(plan, t.columns, method),
     method,
-    integerKey: keys.map((k) => INTEGER_TYPES.has(s.table!.columns.find((c) => c.name === k)?.typeName ?? '')),
+    integerKey: keys.map((k) => INTEGER_TYPES.has(s.columns.find((c) => c.name === k)?.typeName ?? '')),
   };
 }
 

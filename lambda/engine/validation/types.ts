@@ -18,7 +18,8 @@ export interface EngineOptions {
 }
 
 export interface Progress {
-  readonly phase: 'plan' | 'counts' | 'checksums' | 'recheck';
+  /** `differences`: key ranges of the tables whose block totals differed, bisected down to rows. */
+  readonly phase: 'plan' | 'counts' | 'checksums' | 'differences' | 'recheck';
   readonly done: number;
   readonly total: number;
   /** Rows covered so far (checksums only; estimated). */
@@ -173,7 +174,10 @@ export interface TableValidation {
   readonly differencesTruncated: boolean;
   /** True when some differing ranges were not bisected (cap reached): `differenceCount` is then at least this. */
   readonly differenceCountIsLowerBound: boolean;
+  /** Checksum queries per side: block ranges (first pass) plus key ranges (where the blocks' totals differed). */
   readonly rangesChecked: number;
+  /** Block ranges read in the first pass (the side that needed more); absent when the table was read by keys only. */
+  readonly blockRangesChecked?: number;
   readonly confirmed?: number;
   readonly converged?: number;
   readonly durationMs: number;
@@ -200,6 +204,13 @@ export interface ValidationReport {
 export interface ValidateOptions extends ChecksumOptions {
   /** `quick`: exact row counts; `full`: counts and checksums of every row, bisected to the differing rows. @default 'full' */
   readonly mode?: 'quick' | 'full';
+  /**
+   * `full` reads each table first in block ranges (sequential reads, PostgreSQL 14+ on both sides) and compares
+   * the table's totals; only a table whose totals differ is read again by key ranges to find the rows. Set false to
+   * read every table by key ranges only.
+   * @default true
+   */
+  readonly blockScan?: boolean;
 }
 
 export interface RecheckOptions extends EngineOptions {

@@ -1,7 +1,9 @@
 import type { Pool } from 'pg';
 import type { TableSelection } from '../../../contract';
 import { countRows } from './counts';
-import { planRanges } from './key-ranges';
+import { readCatalog } from '../catalog';
+import { blockScanTables, scanTablesByBlocks, type BlockTotals } from './block-scan';
+import { compareNames, hashMethodFor, planKeyRanges, rangeRowsOf, targetOnlyTables } from './key-ranges';
 import { validateRanges } from './range-checksum';
 import type {
   ChecksumOptions,
@@ -38,22 +40,91 @@ export async function validate(
       durationMs: counts.durationMs,
       ...(t.error ? { error: t.error } : {}),
     }));
-    return report('quick', tables, started);
+    return reportOf('quick', tables, started);
   }
   options.onProgress?.({ phase: 'plan', done: 0, total: 1 });
-  const plan = await planRanges(source, target, selection, options);
+  const [sc, tc] = await Promise.all([readCatalog(source, selection), readCatalog(target, selection)]);
+  const catalogs = { source: sc, target: tc };
+  const exactNumeric = options.exactNumeric ?? true;
+  const hashMethod = hashMethodFor(sc, tc, options.hashMethod);
+  const byBlocks = await blockScanTables(source, target, catalogs, options.blockScan ?? true, exactNumeric, hashMethod);
   options.onProgress?.({ phase: 'plan', done: 1, total: 1 });
+
+  const rowsTotal = byBlocks.reduce((n, t) => n + Math.max(0, t.estimatedRows), 0);
+  let rowsDone = 0;
+  const totals = await scanTablesByBlocks(source, target, byBlocks, {
+    rangeRows: rangeRowsOf(options),
+    concurrency: options.concurrency ?? 2,
+    onRange: (done, total, rows, table) => {
+      rowsDone += rows / 2;
+      options.onProgress?.({ phase: 'checksums', done, total, table, rowsDone: Math.round(rowsDone), rowsTotal });
+    },
+  });
+  const matched = totals.filter((t) => !t.error && t.source.rows === t.target.rows && t.source.sum === t.target.sum);
+  const decided = new Set(matched.map((t) => t.context.display));
+  // Tables that differ (or failed) by blocks are read again by key ranges, which find the rows and decide.
+  const rest = sc.tables.filter((t) => !decided.has(t.display));
+  const plan = await planKeyRanges(source, catalogs, rest, options, targetOnlyTables(sc, tc));
+  const keyed = plan.tasks.length ? await checkKeyRanges(source, target, plan, options, byBlocks.length > 0) : [];
+  const report = aggregateResults({ ...plan, options: { exactNumeric, hashMethod } }, keyed, options);
+  const blockResults = new Map(totals.map((t) => [t.context.display, t]));
+  const tables = [
+    ...report.tables.map((t) => withBlockRanges(t, blockResults.get(t.table))),
+    ...matched.map(matchByBlocks),
+  ];
+  tables.sort((a, b) => compareNames(a.name, b.name));
+  return { ...reportOf('full', tables, started), hashMethod };
+}
+
+/** Checksums the key ranges of the tables the blocks could not decide. */
+function checkKeyRanges(
+  source: Pool,
+  target: Pool,
+  plan: ValidationPlan,
+  options: ValidateOptions,
+  afterBlocks: boolean,
+): Promise<RangeResult[]> {
   const rowsTotal = plan.tasks.reduce((n, t) => n + (t.estimatedRows ?? 0), 0);
   const onProgress = options.onProgress;
-  const results = await validateRanges(source, target, plan.tasks, {
+  // After a block pass this is the search for the differing rows; without one it is the checksum pass itself.
+  const phase = afterBlocks ? 'differences' : 'checksums';
+  return validateRanges(source, target, plan.tasks, {
     ...options,
     onProgress: onProgress
-      ? (p) => onProgress({ ...p, rowsDone: Math.round((rowsTotal * p.done) / Math.max(1, p.total)), rowsTotal })
+      ? (p) => onProgress({ ...p, phase, rowsDone: Math.round((rowsTotal * p.done) / Math.max(1, p.total)), rowsTotal })
       : undefined,
     exactNumeric: plan.options.exactNumeric,
     hashMethod: plan.options.hashMethod,
   });
-  return { ...aggregateResults(plan, results, options), durationMs: Date.now() - started };
+}
+
+/** A table whose totals agreed by blocks. */
+function matchByBlocks(t: BlockTotals): TableValidation {
+  return {
+    table: t.context.display,
+    name: t.context.name,
+    sourceRows: t.source.rows,
+    targetRows: t.target.rows,
+    status: 'match',
+    differences: [],
+    differenceCount: 0,
+    differencesTruncated: false,
+    differenceCountIsLowerBound: false,
+    rangesChecked: t.ranges,
+    blockRangesChecked: t.ranges,
+    durationMs: t.durationMs,
+  };
+}
+
+/** A table decided by key ranges after its block totals differed: both passes' ranges and time count. */
+function withBlockRanges(t: TableValidation, blocks: BlockTotals | undefined): TableValidation {
+  if (!blocks) return t;
+  return {
+    ...t,
+    rangesChecked: t.rangesChecked + blocks.ranges,
+    blockRangesChecked: blocks.ranges,
+    durationMs: t.durationMs + blocks.durationMs,
+  };
 }
 
 /** Folds range results (from one or many `validateRanges` calls) into the per-table report. */
@@ -113,7 +184,7 @@ export function aggregateResults(
       ...(error ? { error } : {}),
     };
   });
-  return { ...report('full', tables, Date.now()), hashMethod: plan.options.hashMethod, durationMs: 0 };
+  return { ...reportOf('full', tables, Date.now()), hashMethod: plan.options.hashMethod, durationMs: 0 };
 }
 
 /** The verdict and totals of a report over `tables`. */
@@ -133,7 +204,7 @@ export function summarize(tables: TableValidation[]): Pick<ValidationReport, 'ok
   };
 }
 
-function report(mode: 'quick' | 'full', tables: TableValidation[], started: number): ValidationReport {
+function reportOf(mode: 'quick' | 'full', tables: TableValidation[], started: number): ValidationReport {
   const { ok, summary } = summarize(tables);
   return { ok, mode, tables, summary, durationMs: Date.now() - started };
 }
