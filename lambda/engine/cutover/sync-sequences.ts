@@ -2,17 +2,24 @@ import { runPhase, withPools, type StepContext } from './common';
 import { CutoverError, ERRORS } from '../../../contract';
 import { compareSequences, syncSequences as syncTargetSequences } from './validation-adapter';
 
+/** Inside the freeze, nothing may read a whole table. */
+const IN_FREEZE = { skipUnindexedColumns: true } as const;
+
 /**
  * Sets every target sequence past the source's value, read now (after the final sync and the stop; earlier
  * reads go stale). Dry run: compares only. Fails with ZdmValidationFailed when a sequence cannot be set.
+ *
+ * This runs inside the write freeze, so a column's max() is read only through a btree index that leads with it;
+ * columns without one are named in the result (their max() would read the whole table, and without an index they
+ * have no unique constraint a repeated value could break).
  */
 export async function syncSequences(ctx: StepContext): Promise<Record<string, unknown>> {
   return runPhase(ctx, 'sequences', async () => {
     const execute = ctx.input.mode === 'execute';
     const report = await withPools(ctx, ({ source, target }) =>
       execute
-        ? syncTargetSequences(source, target, ctx.deps.tables)
-        : compareSequences(source, target, ctx.deps.tables),
+        ? syncTargetSequences(source, target, ctx.deps.tables, IN_FREEZE)
+        : compareSequences(source, target, ctx.deps.tables, IN_FREEZE),
     );
     const count = (status: string): number => report.sequences.filter((s) => s.status === status).length;
     const problems = report.sequences
@@ -25,6 +32,7 @@ export async function syncSequences(ctx: StepContext): Promise<Record<string, un
         targetNext: s.targetNext,
         ...(s.error ? { error: s.error } : {}),
       }));
+    const notChecked = report.sequences.flatMap((s) => s.columnsNotChecked ?? []);
     const result = {
       ...(execute ? {} : { dryRun: true }),
       ok: report.ok,
@@ -34,7 +42,13 @@ export async function syncSequences(ctx: StepContext): Promise<Record<string, un
       missing: count('missing'),
       errors: count('error'),
       problems,
+      ...(notChecked.length
+        ? { columnsNotChecked: notChecked.length, columnsNotCheckedSample: notChecked.slice(0, 10) }
+        : {}),
     };
+    const unchecked = notChecked.length
+      ? ` ${notChecked.length} column(s) without an index were not read for their maximum (${notChecked.slice(0, 3).join(', ')}${notChecked.length > 3 ? ', ...' : ''}).`
+      : '';
     if (execute && !report.ok) {
       throw new CutoverError(
         ERRORS.validationFailed,
@@ -44,8 +58,8 @@ export async function syncSequences(ctx: StepContext): Promise<Record<string, un
     return {
       result,
       line: execute
-        ? `${result.set} of ${result.sequences} target sequence(s) moved past the source.`
-        : `${result.sequences} sequence(s) compared; ${result.behind} behind and ${result.missing} missing on the target (would be set); changed nothing.`,
+        ? `${result.set} of ${result.sequences} target sequence(s) moved past the source.${unchecked}`
+        : `${result.sequences} sequence(s) compared; ${result.behind} behind and ${result.missing} missing on the target (would be set); changed nothing.${unchecked}`,
     };
   });
 }

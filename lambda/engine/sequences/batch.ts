@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { withPooledClient } from '../pg/connection';
 import { qualify } from '../pg/identifiers';
 import { assess, describe, missingResult, nextValue } from './assess';
-import { extremeSql, extremeValue, guardColumns } from './column-guard';
+import { extremeSql, extremeValue, guardColumns, withNotChecked, type Guard } from './column-guard';
 import { seqKey, type SequenceRow } from './list';
 import type { SequenceResult } from '../validation/types';
 
@@ -21,6 +21,7 @@ export async function runBatch(
   targetByKey: ReadonlyMap<string, SequenceRow>,
   margin: bigint,
   sync: boolean,
+  skipUnindexed = false,
 ): Promise<SequenceResult[]> {
   if (chosen.length === 0) return [];
   const src = await source.query<{ i: number; last_value: string; is_called: boolean }>(
@@ -35,6 +36,7 @@ export async function runBatch(
   // A failed client is destroyed rather than returned: it may still be inside the failed transaction.
   return withPooledClient(target, async (client) => {
     const targetState = new Map<number, { last_value: string; is_called: boolean; extreme: string | null }>();
+    const guardOf = new Map<number, Guard>();
     if (present.length > 0) {
       if (sync) {
         await client.query('BEGIN');
@@ -44,11 +46,12 @@ export async function runBatch(
           [present.map(({ s }) => nameOf(s))],
         );
       }
-      const guards = await guardColumns(client, present);
+      const guards = await guardColumns(client, present, skipUnindexed);
+      present.forEach(({ i }, n) => guardOf.set(i, guards[n]));
       const tgt = await client.query<{ i: number; last_value: string; is_called: boolean; extreme: string | null }>(
         present
           .map(({ s, i }, n) => {
-            const extreme = extremeSql(guards[n], s.increment > 0n) ?? 'NULL::text';
+            const extreme = extremeSql(guards[n].columns, s.increment > 0n) ?? 'NULL::text';
             return `SELECT ${i}::int AS i, q.last_value::text AS last_value, q.is_called, ${extreme} AS extreme FROM ${nameOf(s)} q`;
           })
           .join(' UNION ALL '),
@@ -73,7 +76,7 @@ export async function runBatch(
       const colExtreme = extremeValue(tst.extreme);
       const { result, setTo } = assess(base, s.increment, sourceNext!, targetNext, colExtreme, margin, sync);
       if (setTo !== undefined) toSet.push({ name: nameOf(s), value: setTo });
-      results.push(result);
+      results.push(withNotChecked(result, guardOf.get(i)!));
     });
     if (toSet.length > 0) {
       // setval(v, true): the next nextval() returns v + increment.

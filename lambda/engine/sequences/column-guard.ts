@@ -1,33 +1,58 @@
 import type { Pool, PoolClient } from 'pg';
 import { qualify, quoteIdent } from '../pg/identifiers';
 import { userName, type SequenceRow, type SequenceUser } from './list';
+import type { SequenceResult } from '../validation/types';
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
+
+/** The columns of one sequence whose target maximum is read, and those left out. */
+export interface Guard {
+  readonly columns: SequenceUser[];
+  /** Left out with `skipUnindexed`: no btree index leads with the column, so its max() would scan the table. */
+  readonly notChecked: SequenceUser[];
+}
 
 /**
  * For each sequence, the target's columns whose values came from it: every column that draws from it on either
  * side (owned or not), that exists on the target with an integer or numeric type. One query for all of them.
+ * With `skipUnindexed`, a column that no valid, non-partial btree index leads with is left out (and named): inside
+ * the write freeze, its max() would read the whole table. Such a column has no unique constraint either, so a value
+ * handed out again cannot fail an insert.
  */
 export async function guardColumns(
   target: Queryable,
   pairs: readonly { readonly s: SequenceRow; readonly t: SequenceRow }[],
-): Promise<SequenceUser[][]> {
+  skipUnindexed = false,
+): Promise<Guard[]> {
   const candidates = pairs.map(({ s, t }) => {
     const byName = new Map([...s.users, ...t.users].map((u) => [userName(u), u]));
     return [...byName.values()];
   });
   const all = candidates.flat();
-  if (all.length === 0) return candidates;
-  const r = await target.query<{ i: string }>(
-    `SELECT u.i::text AS i FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(s, t, c, i)
+  if (all.length === 0) return candidates.map(() => ({ columns: [], notChecked: [] }));
+  const r = await target.query<{ i: string; indexed: boolean }>(
+    `SELECT u.i::text AS i,
+            EXISTS (SELECT 1 FROM pg_index x JOIN pg_class xc ON xc.oid = x.indexrelid JOIN pg_am am ON am.oid = xc.relam
+                     WHERE x.indrelid = r.oid AND x.indkey[0] = a.attnum AND x.indpred IS NULL AND x.indisvalid
+                       AND am.amname = 'btree') AS indexed
+       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(s, t, c, i)
        JOIN pg_namespace n ON n.nspname = u.s
        JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = u.t AND r.relkind IN ('r', 'p')
        JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = u.c AND a.attnum > 0 AND NOT a.attisdropped
       WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`,
     [all.map((u) => u.table.schema), all.map((u) => u.table.table), all.map((u) => u.column)],
   );
-  const present = new Set(r.rows.map((x) => all[Number(x.i) - 1]));
-  return candidates.map((list) => list.filter((u) => present.has(u)));
+  const indexed = new Map(r.rows.map((x) => [all[Number(x.i) - 1], x.indexed]));
+  return candidates.map((list) => {
+    const present = list.filter((u) => indexed.has(u));
+    const read = (u: SequenceUser): boolean => !skipUnindexed || indexed.get(u) === true;
+    return { columns: present.filter(read), notChecked: present.filter((u) => !read(u)) };
+  });
+}
+
+/** The result with the columns a guard left out named, when there are any. */
+export function withNotChecked(result: SequenceResult, guard: Guard): SequenceResult {
+  return guard.notChecked.length ? { ...result, columnsNotChecked: guard.notChecked.map(userName) } : result;
 }
 
 /** `(SELECT ...)`: the highest value (lowest for descending sequences) over the columns as text; null when none. */

@@ -26,12 +26,13 @@ async function run(
   const margin = BigInt(options.margin ?? 0);
   const chosen = chooseSequences(selection, src, tgt);
   const refused = uncoveredUses(selection, src, tgt, chosen);
-  let results = await runBatch(source, target, chosen, targetByKey, margin, sync).catch(() => undefined);
+  const skip = options.skipUnindexedColumns ?? false;
+  let results = await runBatch(source, target, chosen, targetByKey, margin, sync, skip).catch(() => undefined);
   // One sequence at a time when the batch failed: each failure is then reported with its own sequence.
   if (!results) {
     results = [];
     for (const s of chosen) {
-      results.push(await runOne(source, target, s, targetByKey.get(seqKey(s.schema, s.name)), margin, sync));
+      results.push(await runOne(source, target, s, targetByKey.get(seqKey(s.schema, s.name)), margin, sync, skip));
     }
   }
   const sequences: SequenceResult[] = [...results, ...refused];

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { withPooledClient } from '../pg/connection';
 import { qualify } from '../pg/identifiers';
 import { assess, describe, errorResult, missingResult, nextValue } from './assess';
-import { extremeSql, extremeValue, guardColumns } from './column-guard';
+import { extremeSql, extremeValue, guardColumns, withNotChecked } from './column-guard';
 import type { SequenceRow } from './list';
 import type { SequenceResult } from '../validation/types';
 
@@ -21,6 +21,7 @@ export async function runOne(
   t: SequenceRow | undefined,
   margin: bigint,
   sync: boolean,
+  skipUnindexed = false,
 ): Promise<SequenceResult> {
   const name = qualify({ schema: s.schema, table: s.name });
   const base = describe(s, t);
@@ -35,8 +36,8 @@ export async function runOne(
         await client.query(`SELECT pg_advisory_xact_lock($1::regclass::oid::int8)`, [name]);
       }
       const tst = await state(client, name);
-      const [guard] = await guardColumns(client, [{ s, t }]);
-      const sql = extremeSql(guard, s.increment > 0n);
+      const [guard] = await guardColumns(client, [{ s, t }], skipUnindexed);
+      const sql = extremeSql(guard.columns, s.increment > 0n);
       const extreme = sql
         ? extremeValue((await client.query<{ v: string | null }>(`SELECT ${sql} AS v`)).rows[0].v)
         : null;
@@ -46,7 +47,7 @@ export async function runOne(
         if (setTo !== undefined) await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [name, setTo]);
         await client.query('COMMIT');
       }
-      return result;
+      return withNotChecked(result, guard);
     });
   } catch (error) {
     return errorResult(base, error);

@@ -226,6 +226,13 @@ export interface RecheckOptions extends EngineOptions {
 export interface SequenceOptions {
   /** Extra headroom added past the highest value seen. @default 0 */
   readonly margin?: number;
+  /**
+   * Leave out of `targetColumnMax` the columns that no btree index leads with (named in `columnsNotChecked`): their
+   * max() reads the whole table. The cutover sets this inside the write freeze. Such a column has no unique
+   * constraint, so a value handed out again cannot fail an insert.
+   * @default false
+   */
+  readonly skipUnindexedColumns?: boolean;
 }
 
 export interface SequenceResult {
@@ -241,8 +248,10 @@ export interface SequenceResult {
   /** The value the next `nextval` returns on the source (null when the sequence is missing there). */
   readonly sourceNext: string | null;
   readonly targetNext: string | null;
-  /** Highest (lowest for descending) value on the target over every column in `usedBy`. */
+  /** Highest (lowest for descending) value on the target over every column in `usedBy` (but `columnsNotChecked`). */
   readonly targetColumnMax: string | null;
+  /** Columns of `usedBy` whose maximum was not read (`skipUnindexedColumns`: no btree index leads with them). */
+  readonly columnsNotChecked?: string[];
   /**
    * `ok`: the target will not hand out a used value; `behind`: it would; `missing`: no such sequence on target;
    * `error`: it could not be read or set, or a selected table draws from a sequence the selection cannot cover.

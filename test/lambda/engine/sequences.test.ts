@@ -176,3 +176,46 @@ describe('sequences drawn from by column defaults, owned or not', () => {
     expect(none).toEqual({ ok: true, synced: false, sequences: [] });
   });
 });
+
+describe('sequences inside the write freeze (skipUnindexedColumns)', () => {
+  let p: Pair;
+  const selection = { include: [{ schema: 'log' }] };
+  beforeAll(async () => {
+    p = await openPair('seq_freeze');
+    // events.seq_no draws from log.seq_nos but has no index (a max() on it reads the whole table); entries.id
+    // draws from the same sequence through its primary key; notes.n has only a partial index, which cannot serve max().
+    await p.both(`
+      CREATE SCHEMA log;
+      CREATE SEQUENCE log.seq_nos;
+      CREATE TABLE log.events (id bigint PRIMARY KEY, seq_no bigint DEFAULT nextval('log.seq_nos'));
+      CREATE TABLE log.entries (id bigint PRIMARY KEY DEFAULT nextval('log.seq_nos'));
+      CREATE TABLE log.notes (id bigint PRIMARY KEY, n bigint DEFAULT nextval('log.seq_nos'));
+      CREATE INDEX notes_recent ON log.notes (n) WHERE n > 100`);
+    await sql(p.sourceUrl, `SELECT setval('log.seq_nos', 10)`);
+    await sql(
+      p.targetUrl,
+      `INSERT INTO log.events VALUES (1, 900);
+       INSERT INTO log.entries VALUES (20);
+       INSERT INTO log.notes VALUES (1, 700)`,
+    );
+  });
+  afterAll(() => p.close());
+
+  it('reads the maximum only through an index, names the columns it left out, and reads them all by default', async () => {
+    const freeze = await compareSequences(p.source, p.target, selection, { skipUnindexedColumns: true });
+    expect(freeze.sequences).toEqual([
+      expect.objectContaining({
+        sequence: 'log.seq_nos',
+        targetColumnMax: '20',
+        columnsNotChecked: ['log.events.seq_no', 'log.notes.n'],
+        status: 'behind',
+      }),
+    ]);
+    const full = await compareSequences(p.source, p.target, selection);
+    expect(full.sequences[0]).toMatchObject({ targetColumnMax: '900' });
+    expect(full.sequences[0].columnsNotChecked).toBeUndefined();
+
+    const synced = await syncSequences(p.source, p.target, selection, { skipUnindexedColumns: true });
+    expect(synced.sequences[0]).toMatchObject({ action: 'set', targetNext: '21' });
+  });
+});

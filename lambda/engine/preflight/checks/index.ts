@@ -12,6 +12,7 @@ import { partitionedTable } from './partitioned-table';
 import { preparedTransaction } from './prepared-transaction';
 import { replicationSlotRetainsWal } from './replication-slot-retains-wal';
 import { replicationSlots } from './replication-slots';
+import { sequenceColumnUnindexed } from './sequence-column-unindexed';
 import { serverVersion } from './server-version';
 import { targetLogicalDecoding } from './target-logical-decoding';
 import { targetReplicationSlots } from './target-replication-slots';
@@ -39,6 +40,7 @@ export const SOURCE_CHECKS: readonly PreflightCheck[] = [
   generatedColumn,
   unsupportedType,
   arrayWithoutKey,
+  sequenceColumnUnindexed,
 ];
 
 /** Checks of the target (run when `target` is given). */
@@ -59,6 +61,7 @@ export {
   preparedTransaction,
   replicationSlotRetainsWal,
   replicationSlots,
+  sequenceColumnUnindexed,
   serverVersion,
   targetLogicalDecoding,
   targetReplicationSlots,

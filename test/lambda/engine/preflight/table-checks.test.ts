@@ -13,9 +13,11 @@ import {
   noTables,
   partitionedTable,
   partitionSelected,
+  sequenceColumnUnindexed,
   unsupportedType,
 } from '../../../../lambda/engine/preflight/checks';
 import type { TableSelection } from '../../../../contract';
+import { sql } from '../../../support/databases';
 import { openPair, type Pair } from '../validation/helpers';
 
 let p: Pair;
@@ -33,7 +35,9 @@ beforeAll(async () => {
     CREATE TABLE public.typed (id int PRIMARY KEY, m public.mood, addr inet, ms public.mood[]);
     CREATE TABLE public.orders (id int, placed date, PRIMARY KEY (id, placed)) PARTITION BY RANGE (placed);
     CREATE TABLE public.orders_2024 PARTITION OF public.orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-    CREATE TABLE public.orders_2025 PARTITION OF public.orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`);
+    CREATE TABLE public.orders_2025 PARTITION OF public.orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+    CREATE SEQUENCE public.entry_nos;
+    CREATE TABLE public.ledger (id serial PRIMARY KEY, entry_no bigint DEFAULT nextval('public.entry_nos'));`);
 });
 afterAll(() => p.close());
 
@@ -115,6 +119,26 @@ describe('partitions: one way to select them (the partitioned table)', () => {
 });
 
 describe('columns', () => {
+  it('sequence-column-unindexed accepts a serial primary key (its index serves max())', async () => {
+    await sql(p.sourceUrl, `CREATE INDEX ledger_entry_no ON public.ledger (entry_no)`);
+    try {
+      expect(await run(sequenceColumnUnindexed, only('ledger'))).toEqual([]);
+    } finally {
+      await sql(p.sourceUrl, `DROP INDEX public.ledger_entry_no`);
+    }
+  });
+
+  it('sequence-column-unindexed fails when a column drawing from a sequence has no index (warning)', async () => {
+    expect(await run(sequenceColumnUnindexed, only('ledger'))).toEqual([
+      expect.objectContaining({
+        code: 'sequence-column-unindexed',
+        severity: 'warning',
+        object: 'public.ledger.entry_no',
+        message: expect.stringContaining('public.entry_nos'),
+      }),
+    ]);
+  });
+
   it('generated-column accepts tables without one', async () => {
     expect(await run(generatedColumn, only('clean'))).toEqual([]);
   });
