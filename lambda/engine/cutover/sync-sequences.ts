@@ -33,6 +33,7 @@ export async function syncSequences(ctx: StepContext): Promise<Record<string, un
         ...(s.error ? { error: s.error } : {}),
       }));
     const notChecked = report.sequences.flatMap((s) => s.columnsNotChecked ?? []);
+    const scanned = report.sequences.flatMap((s) => s.columnsScanned ?? []);
     const result = {
       ...(execute ? {} : { dryRun: true }),
       ok: report.ok,
@@ -45,6 +46,7 @@ export async function syncSequences(ctx: StepContext): Promise<Record<string, un
       ...(notChecked.length
         ? { columnsNotChecked: notChecked.length, columnsNotCheckedSample: notChecked.slice(0, 10) }
         : {}),
+      ...(scanned.length ? { columnsScanned: scanned.length, columnsScannedSample: scanned.slice(0, 10) } : {}),
     };
     const unchecked = notChecked.length
       ? ` ${notChecked.length} column(s) without an index were not read for their maximum (${notChecked.slice(0, 3).join(', ')}${notChecked.length > 3 ? ', ...' : ''}).`

@@ -228,8 +228,8 @@ export interface SequenceOptions {
   readonly margin?: number;
   /**
    * Leave out of `targetColumnMax` the columns that no btree index leads with (named in `columnsNotChecked`): their
-   * max() reads the whole table. The cutover sets this inside the write freeze. Such a column has no unique
-   * constraint, so a value handed out again cannot fail an insert.
+   * max() reads the whole table. The cutover sets this inside the write freeze. A column that a unique index
+   * includes is read all the same (named in `columnsScanned`): a value handed out again would fail an insert.
    * @default false
    */
   readonly skipUnindexedColumns?: boolean;
@@ -250,8 +250,13 @@ export interface SequenceResult {
   readonly targetNext: string | null;
   /** Highest (lowest for descending) value on the target over every column in `usedBy` (but `columnsNotChecked`). */
   readonly targetColumnMax: string | null;
-  /** Columns of `usedBy` whose maximum was not read (`skipUnindexedColumns`: no btree index leads with them). */
+  /**
+   * Columns of `usedBy` whose maximum was not read (`skipUnindexedColumns`: no btree index leads with them, and no
+   * unique index includes them, so a value handed out again cannot fail an insert).
+   */
   readonly columnsNotChecked?: string[];
+  /** With `skipUnindexedColumns`: columns read by a scan all the same, because a unique index includes them. */
+  readonly columnsScanned?: string[];
   /**
    * `ok`: the target will not hand out a used value; `behind`: it would; `missing`: no such sequence on target;
    * `error`: it could not be read or set, or a selected table draws from a sequence the selection cannot cover.

@@ -183,39 +183,44 @@ describe('sequences inside the write freeze (skipUnindexedColumns)', () => {
   beforeAll(async () => {
     p = await openPair('seq_freeze');
     // events.seq_no draws from log.seq_nos but has no index (a max() on it reads the whole table); entries.id
-    // draws from the same sequence through its primary key; notes.n has only a partial index, which cannot serve max().
+    // draws from the same sequence through its primary key; notes.n has only a partial index, which cannot serve
+    // max(); tenant_docs.doc_no is second in a unique index: a repeat there would fail inserts, so it is read.
     await p.both(`
       CREATE SCHEMA log;
       CREATE SEQUENCE log.seq_nos;
       CREATE TABLE log.events (id bigint PRIMARY KEY, seq_no bigint DEFAULT nextval('log.seq_nos'));
       CREATE TABLE log.entries (id bigint PRIMARY KEY DEFAULT nextval('log.seq_nos'));
       CREATE TABLE log.notes (id bigint PRIMARY KEY, n bigint DEFAULT nextval('log.seq_nos'));
-      CREATE INDEX notes_recent ON log.notes (n) WHERE n > 100`);
+      CREATE INDEX notes_recent ON log.notes (n) WHERE n > 100;
+      CREATE TABLE log.tenant_docs (tenant int, doc_no bigint DEFAULT nextval('log.seq_nos'), UNIQUE (tenant, doc_no))`);
     await sql(p.sourceUrl, `SELECT setval('log.seq_nos', 10)`);
     await sql(
       p.targetUrl,
       `INSERT INTO log.events VALUES (1, 900);
        INSERT INTO log.entries VALUES (20);
-       INSERT INTO log.notes VALUES (1, 700)`,
+       INSERT INTO log.notes VALUES (1, 700);
+       INSERT INTO log.tenant_docs VALUES (1, 30)`,
     );
   });
   afterAll(() => p.close());
 
-  it('reads the maximum only through an index, names the columns it left out, and reads them all by default', async () => {
+  it('reads the maximum through an index or where a unique index needs it, names the rest, and reads all by default', async () => {
     const freeze = await compareSequences(p.source, p.target, selection, { skipUnindexedColumns: true });
     expect(freeze.sequences).toEqual([
       expect.objectContaining({
         sequence: 'log.seq_nos',
-        targetColumnMax: '20',
+        targetColumnMax: '30',
         columnsNotChecked: ['log.events.seq_no', 'log.notes.n'],
+        columnsScanned: ['log.tenant_docs.doc_no'],
         status: 'behind',
       }),
     ]);
     const full = await compareSequences(p.source, p.target, selection);
     expect(full.sequences[0]).toMatchObject({ targetColumnMax: '900' });
     expect(full.sequences[0].columnsNotChecked).toBeUndefined();
+    expect(full.sequences[0].columnsScanned).toBeUndefined();
 
     const synced = await syncSequences(p.source, p.target, selection, { skipUnindexedColumns: true });
-    expect(synced.sequences[0]).toMatchObject({ action: 'set', targetNext: '21' });
+    expect(synced.sequences[0]).toMatchObject({ action: 'set', targetNext: '31' });
   });
 });

@@ -29,15 +29,26 @@ export const sequenceColumnUnindexed: PreflightCheck = {
       chosen.map((s) => ({ s, t: s })),
       true,
     );
-    return chosen.flatMap((s, i) =>
-      guards[i].notChecked.map((u) =>
-        finding(
-          sequenceColumnUnindexed,
-          userName(u),
-          `draws from sequence ${formatTableName({ schema: s.schema, table: s.name })} and no btree index leads with ` +
-            'it: inside the write freeze its maximum is not read (that would scan the table)',
+    return chosen.flatMap((s, i) => {
+      const draws = `draws from sequence ${formatTableName({ schema: s.schema, table: s.name })} and no btree index leads with it`;
+      return [
+        ...guards[i].notChecked.map((u) =>
+          finding(
+            sequenceColumnUnindexed,
+            userName(u),
+            `${draws}: inside the write freeze its maximum is not read (that would scan the table)`,
+          ),
         ),
-      ),
-    );
+        ...guards[i].scanned.map((u) =>
+          finding(
+            sequenceColumnUnindexed,
+            userName(u),
+            `${draws}, but a unique index includes it: its maximum is read by a scan of the table inside the write ` +
+              'freeze, which grows the freeze with the table',
+            { action: 'Create a btree index leading with the column (CREATE INDEX CONCURRENTLY) on both sides.' },
+          ),
+        ),
+      ];
+    });
   },
 };

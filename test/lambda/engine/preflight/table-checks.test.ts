@@ -37,7 +37,10 @@ beforeAll(async () => {
     CREATE TABLE public.orders_2024 PARTITION OF public.orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
     CREATE TABLE public.orders_2025 PARTITION OF public.orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
     CREATE SEQUENCE public.entry_nos;
-    CREATE TABLE public.ledger (id serial PRIMARY KEY, entry_no bigint DEFAULT nextval('public.entry_nos'));`);
+    CREATE TABLE public.ledger (id serial PRIMARY KEY, entry_no bigint DEFAULT nextval('public.entry_nos'));
+    CREATE SEQUENCE public.doc_nos;
+    CREATE TABLE public.tenant_docs (
+      tenant int, doc_no bigint DEFAULT nextval('public.doc_nos'), PRIMARY KEY (tenant, doc_no));`);
 });
 afterAll(() => p.close());
 
@@ -126,6 +129,15 @@ describe('columns', () => {
     } finally {
       await sql(p.sourceUrl, `DROP INDEX public.ledger_entry_no`);
     }
+  });
+
+  it('sequence-column-unindexed fails when a unique index needs a scan of the column in the freeze (warning)', async () => {
+    expect(await run(sequenceColumnUnindexed, only('tenant_docs'))).toEqual([
+      expect.objectContaining({
+        object: 'public.tenant_docs.doc_no',
+        message: expect.stringContaining('read by a scan of the table inside the write freeze'),
+      }),
+    ]);
   });
 
   it('sequence-column-unindexed fails when a column drawing from a sequence has no index (warning)', async () => {
