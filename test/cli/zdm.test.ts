@@ -66,16 +66,9 @@ describe('zdm CLI', () => {
   });
 
   it('exits 0 with a JSON report when everything matches, 1 with the differing rows when not', async () => {
-    const ok = await run(
-      'validate',
-      '--source',
-      p.sourceUrl,
-      '--target',
-      p.targetUrl,
-      '--include',
-      'public.accounts',
-      '--json',
-    );
+    const accountsArgs = ['validate', '--source', p.sourceUrl, '--target', p.targetUrl];
+    accountsArgs.push('--include', 'public.accounts', '--json');
+    const ok = await run(...accountsArgs);
     expect(ok.code).toBe(0);
     const okReport = JSON.parse(ok.out);
     expect(okReport).toMatchObject({
@@ -84,17 +77,7 @@ describe('zdm CLI', () => {
     });
     // Decided by the block pass; --by-keys reads by key ranges only, to the same verdict.
     expect(okReport.tables[0]).toMatchObject({ blockRangesChecked: 1, rangesChecked: 1 });
-    const byKeys = await run(
-      'validate',
-      '--source',
-      p.sourceUrl,
-      '--target',
-      p.targetUrl,
-      '--include',
-      'public.accounts',
-      '--json',
-      '--by-keys',
-    );
+    const byKeys = await run(...accountsArgs, '--by-keys');
     expect(byKeys.code).toBe(0);
     const byKeysTable = JSON.parse(byKeys.out).tables[0];
     expect(byKeysTable).toMatchObject({ status: 'match', sourceRows: 500, rangesChecked: 1 });

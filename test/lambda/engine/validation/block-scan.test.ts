@@ -64,15 +64,9 @@ describe('full validation: block pass first, key ranges where it differs', () =>
   afterAll(() => p.close());
 
   it('decides equal tables by their block totals alone, whatever their physical order', async () => {
-    const pages = await sql<{ s: number; t: number }>(
-      p.sourceUrl,
-      `SELECT pg_relation_size('public.items') / 8192 AS s`,
-    ).then(async (s) => ({
-      source: Number(s[0].s),
-      target: Number(
-        (await sql<{ s: number }>(p.targetUrl, `SELECT pg_relation_size('public.items') / 8192 AS s`))[0].s,
-      ),
-    }));
+    const heapBlocks = async (url: string): Promise<number> =>
+      Number((await sql<{ b: string }>(url, `SELECT pg_relation_size('public.items') / 8192 AS b`))[0].b);
+    const pages = { source: await heapBlocks(p.sourceUrl), target: await heapBlocks(p.targetUrl) };
     expect(pages.target).toBeGreaterThan(pages.source); // the layouts really differ
     const report = await validate(p.source, p.target, only('items'), small);
     const t = tableOf(report, 'public.items');
