@@ -2,8 +2,9 @@
  * The phases of a cutover, in order, as the state store records them and the rehearsal reports them. The write
  * freeze runs from freezeWrites to switchTraffic (the point of no return); everything after it runs while the
  * application already writes to the target. The read switch (switchReads) runs before the approval gate;
- * revertReads runs on rollback or on its own (`mode: "revert-reads"`). The way back: armReverse (cutover, inside the
- * freeze) creates the reverse slot, startReverse (after the forward stop) starts the reverse replication; the fallback
+ * revertReads runs on rollback or on its own (`mode: "revert-reads"`). The way back: prepareReverse (cutover, just before
+ * the freeze) creates the reverse slot, armReverse (inside the freeze) records where it starts, startReverse (after the
+ * forward stop) advances the slot there and starts the reverse replication; the fallback
  * runs the same phases the other way, with reopenSource (the old source's roles restored) before its switch, and
  * endFallbackWindow closes the way back.
  */
@@ -14,6 +15,7 @@ export const PHASES = [
   'waitForSync',
   'switchReads',
   'approval',
+  'prepareReverse',
   'freezeWrites',
   'finalSync',
   'changeProof',

@@ -145,7 +145,15 @@ export const STEP_SPECS = {
     deps: ['source', 'target', 'tables', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
-  // The way back, armed inside the freeze: the reverse slot on the target, its position recorded (O(1)).
+  // The way back, prepared just before the freeze: the reverse slot on the target (creating it waits for the
+  // target's running transactions, which must not lengthen the freeze).
+  prepareReverse: {
+    states: ['PrepareReverse'],
+    function: 'database',
+    deps: ['target', 'reverse', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'reverseReplication'],
+  },
+  // Armed inside the freeze: the target's position recorded, where the way back starts (O(1)).
   armReverse: {
     states: ['ArmReverse'],
     function: 'database',
@@ -172,11 +180,12 @@ export const STEP_SPECS = {
     access: ['replicationStatus', 'stopReplication', 'disableAlarmActions'],
   },
   // After the forward stop (never while it runs: no echo): the reverse replication from the armed position.
+  // The slot advanced to the armed position first (it holds the forward replication's last writes before it).
   startReverse: {
     states: ['StartReverse'],
-    function: 'replication',
-    deps: ['reverse', 'reverseAlarms', ...BOOKKEEPING],
-    access: ['reverseReplication'],
+    function: 'database',
+    deps: ['target', 'reverse', 'reverseAlarms', ...BOOKKEEPING],
+    access: ['databaseSecrets', 'reverseReplication'],
   },
   // Closes the way back: stops the reverse replication, drops its slot (`mode: "end-fallback-window"`, and the
   // fallback's last step).
@@ -218,7 +227,8 @@ export const STEP_SPECS = {
   watchdog: {
     states: [],
     function: 'watchdog',
-    deps: ['source', 'target', 'readTraffic', ...BOOKKEEPING],
+    // reverse: the slot a cutover that did not switch prepared or armed is dropped (its name only, no AWS call).
+    deps: ['source', 'target', 'readTraffic', 'reverse', ...BOOKKEEPING],
     access: ['databaseSecrets', 'readTrafficSwitch'],
   },
 } as const satisfies Record<string, StepSpec>;

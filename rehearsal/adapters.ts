@@ -91,7 +91,7 @@ export function createStepHandlerFor(
 export { stateKey };
 
 export interface CutoverRunner {
-  /** The cutover machine (with the way back: ArmReverse / StartReverse). */
+  /** The cutover machine (with the way back: PrepareReverse / ArmReverse / StartReverse). */
   readonly definition: string;
   /** The fallback machine (fallback scenarios only). */
   readonly fallbackDefinition?: string;

@@ -189,7 +189,8 @@ export function createCutoverSession(
 /**
  * The way back in a rehearsal: native reverse replication target → source (publication and slot on the target, the
  * subscription on the source, logging in to the target as the replication role), named after the rehearsal. The
- * cutover creates its slot (ArmReverse) and starts it (StartReverse); the rehearsal removes all of it at the end.
+ * cutover creates its slot (PrepareReverse), arms it (ArmReverse) and starts it (StartReverse); the rehearsal removes
+ * all of it at the end.
  */
 function createReverseReplication(
   ctx: RehearsalContext,

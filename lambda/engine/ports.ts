@@ -28,9 +28,10 @@ export interface ReplicationPort {
 
 /**
  * The replication target → source, the way back after the switch. Its slot on the target is created by the cutover
- * (inside the freeze, so it starts exactly where the target's own writes start) and it is started from that slot's
- * position once forward replication has stopped: DMS (a CDC-only task, `CdcStartPosition`), or native logical
- * replication (a subscription on the source with `copy_data = false, origin = none`).
+ * just before the freeze; inside the freeze the cutover records the target's position (from there on every change
+ * is the application's), and once forward replication has stopped the slot is advanced to that position and the
+ * replication started from it: DMS (a CDC-only task, `CdcStartPosition`), or native logical replication (a
+ * subscription on the source with `copy_data = false, origin = none`).
  */
 export interface ReverseReplicationPort extends ReplicationPort {
   /** The logical slot on the target the engine reads. */
@@ -121,12 +122,22 @@ export interface ReadSwitchRecord {
   readonly revertedBy?: string;
 }
 
-/** The way back, on the cutover's record: the reverse slot armed inside the freeze and when replication started. */
+/**
+ * The way back, on the cutover's record: the reverse slot (created just before the freeze), the position armed inside
+ * the freeze, and when replication started.
+ */
 export interface ReverseRecord {
   readonly slot: string;
-  /** The slot's consistent point: where the reverse replication starts (`CdcStartPosition`). */
-  readonly lsn: string;
-  readonly armedAt: string;
+  /** Where the slot was created (PrepareReverse, before the freeze; or ArmReverse when nothing prepared it). */
+  readonly createdLsn?: string;
+  readonly preparedAt?: string;
+  /**
+   * The target's WAL position inside the freeze, before the switch: from there on every change on the target is the
+   * application's. The slot is advanced to it and the reverse replication starts there (`CdcStartPosition`).
+   * Absent until ArmReverse.
+   */
+  readonly lsn?: string;
+  readonly armedAt?: string;
   readonly startedAt?: string;
   /** Set when the way back was closed (reverse replication stopped, slot dropped). */
   readonly endedAt?: string;

@@ -168,9 +168,9 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
    */
   readonly lagAlarms?: cloudwatch.IAlarm[];
   /**
-   * The reverse replication (Aurora → source): the way back. With it, the cutover creates the reverse slot inside the
-   * freeze and starts the reverse task once forward replication has stopped, and a second state machine
-   * (`fallbackStateMachine`) runs the cutover the other way.
+   * The reverse replication (Aurora → source): the way back. With it, the cutover creates the reverse slot just before
+   * the freeze, records Aurora's position inside it, and starts the reverse task from there once forward replication
+   * has stopped; a second state machine (`fallbackStateMachine`) runs the cutover the other way.
    * @default - no way back after the switch, no fallback machine
    */
   readonly reverseReplication?: ReverseReplicationBinding;

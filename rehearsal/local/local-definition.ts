@@ -28,7 +28,7 @@ export function synthesizeDefinitionForLocalRun(
 
 /**
  * Both machines of the way back from one construct tree (one synth instead of two): the cutover machine with
- * ArmReverse / StartReverse, and the fallback machine.
+ * PrepareReverse / ArmReverse / StartReverse, and the fallback machine.
  */
 export function synthesizeWayBackDefinitionsForLocalRun(options: CutoverWorkflowDefinitionOptions = {}): {
   readonly forward: string;

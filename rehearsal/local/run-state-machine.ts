@@ -25,7 +25,7 @@ import { synthesizeDefinitionForLocalRun, synthesizeWayBackDefinitionsForLocalRu
 /** Options for `synthesizeCutoverDefinition`: the definition-shaping props of `CutoverWorkflow`. */
 export interface SynthesizeCutoverOptions extends CutoverWorkflowDefinitionOptions {
   /**
-   * With a reverse replication (the way back): `forward` is the cutover machine with ArmReverse / StartReverse,
+   * With a reverse replication (the way back): `forward` is the cutover machine with PrepareReverse / ArmReverse / StartReverse,
    * `fallback` the fallback machine. @default - the cutover machine without a way back
    */
   readonly wayBack?: 'forward' | 'fallback';
@@ -41,7 +41,7 @@ export async function synthesizeCutoverDefinition(props: SynthesizeCutoverOption
   return synthesizeDefinitionForLocalRun(props);
 }
 
-/** Both machines of the way back (one synth): the cutover machine with ArmReverse / StartReverse, and the fallback's. */
+/** Both machines of the way back (one synth): the cutover machine with PrepareReverse / ArmReverse / StartReverse, and the fallback's. */
 export async function synthesizeWayBackDefinitions(
   props: CutoverWorkflowDefinitionOptions = {},
 ): Promise<{ readonly forward: string; readonly fallback: string }> {

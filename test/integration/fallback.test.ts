@@ -84,7 +84,8 @@ async function cutOver(w: WayBack, migrationId: string): Promise<void> {
   });
   expect(outcome(result)).toEqual({ status: 'SUCCEEDED' });
   const steps = stepsRun(result);
-  // armed inside the freeze, before the switch; started only after the forward stop
+  // its slot created before the freeze; armed inside it, before the switch; started only after the forward stop
+  expect(steps.indexOf('PrepareReverse')).toBeLessThan(steps.indexOf('FreezeWrites'));
   expect(steps.indexOf('ArmReverse')).toBeGreaterThan(steps.indexOf('SyncSequences'));
   expect(steps.indexOf('ArmReverse')).toBeLessThan(steps.indexOf('SwitchTraffic'));
   expect(steps.indexOf('StartReverse')).toBeGreaterThan(steps.lastIndexOf('StopReplication'));
@@ -157,10 +158,11 @@ test('cutover arms the way back; writes on the target flow back once; the fallba
   // both freezes: the cutover's and the fallback's, from their records (FreezeWrites start to SwitchTraffic end)
   const freezeOf = (key: string): number =>
     Date.parse(state[key].phases.switchTraffic!.endedAt!) - Date.parse(state[key].freeze!.frozenAt);
-  const phaseMs = (key: string, phase: 'armReverse' | 'reopenSource'): number =>
+  const phaseMs = (key: string, phase: 'prepareReverse' | 'armReverse' | 'reopenSource'): number =>
     Date.parse(state[key].phases[phase]!.endedAt!) - Date.parse(state[key].phases[phase]!.startedAt);
   console.log(
-    `write freeze: cutover ${freezeOf('way-back')} ms (armReverse ${phaseMs('way-back', 'armReverse')} ms), ` +
+    `write freeze: cutover ${freezeOf('way-back')} ms (armReverse ${phaseMs('way-back', 'armReverse')} ms; ` +
+      `prepareReverse before it ${phaseMs('way-back', 'prepareReverse')} ms), ` +
       `fallback ${freezeOf('way-back#fallback')} ms (reopenSource ${phaseMs('way-back#fallback', 'reopenSource')} ms)`,
   );
   expect(state['way-back'].reverse?.endedAt).toEqual(expect.any(String));

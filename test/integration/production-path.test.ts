@@ -852,6 +852,7 @@ test('execute through the production handler: every row on the target, source fr
     'preValidation done',
     'waitForSync done',
     'switchReads done',
+    'prepareReverse done',
     'freezeWrites done',
     'finalSync done',
     'changeProof done',
@@ -883,16 +884,33 @@ test('execute through the production handler: every row on the target, source fr
   expect(item.tracking?.droppedAt).toEqual(expect.any(String));
   expect(await trackingSlots(f)).toEqual([]);
 
-  // the way back: its slot created on the target inside the freeze (before the switch), the reverse task started
-  // from that slot's position only after the forward task stopped, its lag alarm's actions switched on
-  expect(item.reverse).toMatchObject({ slot: REVERSE_SLOT, lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
-  expect(Date.parse(item.phases.armReverse!.endedAt!)).toBeLessThanOrEqual(Date.parse(item.pointOfNoReturn!.at));
-  const [slot] = await sql<{ plugin: string; database: string }>(
-    f.target,
-    `SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1`,
-    [REVERSE_SLOT],
+  // the way back: its slot created on the target before the freeze, its position recorded inside the freeze
+  // (before the switch), the slot advanced there and the reverse task started from it only after the forward task
+  // stopped, its lag alarm's actions switched on
+  const lsnPattern = /^[0-9A-F]+\/[0-9A-F]+$/;
+  expect(item.reverse).toMatchObject({
+    slot: REVERSE_SLOT,
+    createdLsn: expect.stringMatching(lsnPattern),
+    lsn: expect.stringMatching(lsnPattern),
+  });
+  expect(Date.parse(item.reverse!.preparedAt!)).toBeLessThanOrEqual(Date.parse(item.phases.freezeWrites!.startedAt));
+  expect(Date.parse(item.phases.armReverse!.startedAt)).toBeGreaterThanOrEqual(
+    Date.parse(item.phases.freezeWrites!.startedAt),
   );
-  expect(slot).toEqual({ plugin: 'test_decoding', database: new URL(f.target).pathname.slice(1) });
+  expect(Date.parse(item.phases.armReverse!.endedAt!)).toBeLessThanOrEqual(Date.parse(item.pointOfNoReturn!.at));
+  const [slot] = await sql<{ plugin: string; database: string; advanced: boolean; past_created: boolean }>(
+    f.target,
+    `SELECT plugin, database, confirmed_flush_lsn = $2::pg_lsn AS advanced, $2::pg_lsn > $3::pg_lsn AS past_created
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [REVERSE_SLOT, item.reverse!.lsn, item.reverse!.createdLsn],
+  );
+  // the forward replication's last writes (between the slot's creation and the freeze) are behind its position
+  expect(slot).toEqual({
+    plugin: 'test_decoding',
+    database: new URL(f.target).pathname.slice(1),
+    advanced: true,
+    past_created: true,
+  });
   expect(dmsMock.commandCalls(StartReplicationTaskCommand).map((c) => c.args[0].input)).toEqual([
     {
       ReplicationTaskArn: REVERSE_TASK_ARN,
@@ -943,6 +961,14 @@ test('final sync fails after the freeze: Rollback restores the role exactly, exe
   // nothing to do (roles restored, reads already back)
   expect(ran.slice(-3)).toEqual(['rollback', 'revertReads', 'watchdog']);
   expect(result.watchdog).toMatchObject({ outcome: 'already-restored', restoredRoles: [], leftBehind: [] });
+  // the way back's slot, created before the freeze, was dropped by the rollback itself
+  expect(ran.indexOf('prepareReverse')).toBeLessThan(ran.indexOf('freezeWrites'));
+  expect(
+    await sql(f.target, `SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1`, [REVERSE_SLOT]),
+  ).toEqual([]);
+  expect((aws.table.item('orders-final-sync-fails') as unknown as MigrationRecord).reverse).toMatchObject({
+    endedBy: 'rollback',
+  });
   expect(result.watchdog).not.toHaveProperty('readsReverted');
   expect(await trackingSlots(f)).toEqual([]);
 
@@ -1010,6 +1036,12 @@ test('aborted during the freeze: the watchdog function restores the role exactly
     leftBehind: [],
     readsReverted: true,
   });
+  // the way back's slot, created before the freeze, went with it: the watchdog function knows the slot's name
+  expect(ran).toContain('prepareReverse');
+  expect(result.watchdog).toMatchObject({ droppedSlots: expect.arrayContaining([`reverse slot ${REVERSE_SLOT}`]) });
+  expect(
+    await sql(f.target, `SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1`, [REVERSE_SLOT]),
+  ).toEqual([]);
   expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
   expect(await trackingSlots(f)).toEqual([]);
   expect(await subscriptionOn(f)).toBe(true);

@@ -29,7 +29,7 @@ import { switchTraffic } from './switch-traffic';
 import { finishReadSwitch, revertReads, switchReads } from './switch-reads';
 import { depsFor } from './directions';
 import { reopenSource } from './reopen-source';
-import { armReverse, endFallbackWindow, startReverse } from './way-back';
+import { armReverse, endFallbackWindow, prepareReverse, startReverse } from './way-back';
 import { syncSequences } from './sync-sequences';
 import { validateInput } from './validate-input';
 import { aggregateValidation, planValidation, validateRange } from './validation-steps';
@@ -94,6 +94,7 @@ const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog'>]:
   switchReads: (ctx) => switchReads(ctx),
   revertReads: (ctx) => revertReads(ctx),
   finishReadSwitch: (ctx) => finishReadSwitch(ctx),
+  prepareReverse: (ctx) => prepareReverse(ctx),
   armReverse: (ctx) => armReverse(ctx),
   startReverse: (ctx) => startReverse(ctx),
   // These two act on what the cutover did (the old source's roles, the way back): the forward dependencies.

@@ -1,12 +1,15 @@
 /**
- * The way back after the switch: the reverse replication (target → source). Armed inside the cutover's freeze (its
- * slot on the target, O(1): from that position on, every change on the target is the application's), started once
- * forward replication has stopped (never while it runs: no echo), closed by `end-fallback-window` or at the end of a
- * fallback. Its state is on the executed cutover's record (`reverse`), keyed by the migrationId.
+ * The way back after the switch: the reverse replication (target → source). Its slot is created on the target just
+ * before the cutover's freeze (PrepareReverse: creating a slot waits for the target's running transactions, which
+ * must not lengthen the freeze); inside the freeze ArmReverse records the target's position, O(1): from there on every
+ * change on the target is the application's. StartReverse, once forward replication has stopped (never while it
+ * runs: no echo), advances the slot to that position (past the forward replication's last writes) and starts the
+ * reverse replication there. Closed by `end-fallback-window` or at the end of a fallback. Its state is on the
+ * executed cutover's record (`reverse`), keyed by the migrationId.
  */
 import type { Pool } from 'pg';
 import { CutoverError, ERRORS } from '../../../contract';
-import type { ReverseRecord } from '../ports';
+import type { ReverseRecord, ReverseReplicationPort } from '../ports';
 import type { CutoverDeps } from './deps';
 import { getRecord, runPhase, sleep, type StepContext } from './common';
 import { sharedPool } from './connections';
@@ -23,7 +26,63 @@ async function slotOn(pool: Pool, slot: string): Promise<{ active: boolean } | u
   return rows[0];
 }
 
-/** Creates the reverse slot on the target inside the freeze and records its position. Dry run: says it would. */
+/** Creates the reverse slot on the target (after what the engine needs first); refuses one left by an earlier cutover. */
+async function createReverseSlot(ctx: StepContext, reverse: ReverseReplicationPort): Promise<string> {
+  await reverse.prepare?.();
+  const pool = await sharedPool(ctx.deps, 'target');
+  const existing = await slotOn(pool, reverse.slotName);
+  if (existing) {
+    throw new CutoverError(
+      ERRORS.preflightFailed,
+      `the reverse slot ${reverse.slotName} already exists on the target (${existing.active ? 'in use' : 'not in use'}): ` +
+        `an earlier cutover's way back is still open — end its fallback window ({"mode": "end-fallback-window"}) first`,
+    );
+  }
+  const created = await pool.query<{ lsn: string }>(
+    `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, $2)`,
+    [reverse.slotName, reverse.slotPlugin],
+  );
+  return created.rows[0].lsn;
+}
+
+/** A prepared (not armed, not ended) way back whose slot still exists, else undefined. */
+async function preparedSlot(ctx: StepContext, record: ReverseRecord | undefined): Promise<ReverseRecord | undefined> {
+  if (!record?.preparedAt || record.armedAt || record.endedAt) return undefined;
+  return (await slotOn(await sharedPool(ctx.deps, 'target'), record.slot)) ? record : undefined;
+}
+
+/** Before the freeze: creates the reverse slot on the target and records it. Dry run: says it would. */
+export async function prepareReverse(ctx: StepContext): Promise<Record<string, unknown>> {
+  return runPhase(ctx, 'prepareReverse', async () => {
+    const reverse = ctx.deps.reverse;
+    if (!reverse) {
+      const line = 'no reverse replication is configured: there is no way back after the switch.';
+      return { result: { prepared: false, reason: line }, line, status: 'skipped' };
+    }
+    if (ctx.input.mode !== 'execute') {
+      return {
+        result: { dryRun: true, prepared: false, wouldCreateSlot: reverse.slotName },
+        line: `would create the reverse slot ${reverse.slotName} on the target before the freeze.`,
+      };
+    }
+    const record = (await getRecord(ctx)).reverse;
+    if (record?.armedAt && !record.endedAt) return { result: { ...record }, line: `armed already at ${record.lsn}.` };
+    const prepared = await preparedSlot(ctx, record);
+    if (prepared) return { result: { ...prepared }, line: `reverse slot ${prepared.slot} prepared already.` };
+    const createdLsn = await createReverseSlot(ctx, reverse);
+    const next: ReverseRecord = { slot: reverse.slotName, createdLsn, preparedAt: ctx.iso() };
+    await ctx.deps.state.putReverse(ctx.key, next);
+    return {
+      result: { prepared: true, slot: next.slot, createdLsn },
+      line: `reverse slot ${next.slot} created on the target at ${createdLsn}, before the freeze.`,
+    };
+  });
+}
+
+/**
+ * Inside the freeze: records the target's position, where the way back starts (O(1)). Without a prepared slot (an
+ * execution from before PrepareReverse existed, or a slot dropped since), creates the slot here. Dry run: says it would.
+ */
 export async function armReverse(ctx: StepContext): Promise<Record<string, unknown>> {
   return runPhase(ctx, 'armReverse', async () => {
     const reverse = ctx.deps.reverse;
@@ -33,41 +92,41 @@ export async function armReverse(ctx: StepContext): Promise<Record<string, unkno
     }
     if (ctx.input.mode !== 'execute') {
       return {
-        result: { dryRun: true, armed: false, wouldCreateSlot: reverse.slotName },
-        line: `would create the reverse slot ${reverse.slotName} on the target and start ${reverse.description} from it after the switch.`,
+        result: { dryRun: true, armed: false, wouldArmSlot: reverse.slotName },
+        line: `would record the target's position in the reverse slot ${reverse.slotName} and start ${reverse.description} from it after the switch.`,
       };
     }
-    const armed = (await getRecord(ctx)).reverse;
-    if (armed && !armed.endedAt) return { result: { ...armed }, line: `armed already at ${armed.lsn}.` };
-    await reverse.prepare?.();
-    const pool = await sharedPool(ctx.deps, 'target');
-    const existing = await slotOn(pool, reverse.slotName);
-    if (existing) {
-      throw new CutoverError(
-        ERRORS.preflightFailed,
-        `the reverse slot ${reverse.slotName} already exists on the target (${existing.active ? 'in use' : 'not in use'}): ` +
-          `an earlier cutover's way back is still open — end its fallback window ({"mode": "end-fallback-window"}) first`,
-      );
+    const record = (await getRecord(ctx)).reverse;
+    if (record?.armedAt && !record.endedAt) return { result: { ...record }, line: `armed already at ${record.lsn}.` };
+    const prepared = await preparedSlot(ctx, record);
+    let armed: ReverseRecord;
+    if (prepared) {
+      const pool = await sharedPool(ctx.deps, 'target');
+      const { rows } = await pool.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+      armed = { ...prepared, lsn: rows[0].lsn, armedAt: ctx.iso() };
+    } else {
+      const lsn = await createReverseSlot(ctx, reverse);
+      armed = { slot: reverse.slotName, createdLsn: lsn, lsn, armedAt: ctx.iso() };
     }
-    const created = await pool.query<{ lsn: string }>(
-      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, $2)`,
-      [reverse.slotName, reverse.slotPlugin],
-    );
-    const lsn = created.rows[0].lsn;
-    const record: ReverseRecord = { slot: reverse.slotName, lsn, armedAt: ctx.iso() };
-    await ctx.deps.state.putReverse(ctx.key, record);
+    await ctx.deps.state.putReverse(ctx.key, armed);
     return {
-      result: { armed: true, slot: record.slot, lsn },
-      line: `reverse slot ${record.slot} created on the target at ${lsn}: the way back starts there.`,
+      result: { armed: true, slot: armed.slot, lsn: armed.lsn, createdInFreeze: !prepared },
+      line: prepared
+        ? `reverse slot ${armed.slot} armed at ${armed.lsn}: the way back starts there.`
+        : `reverse slot ${armed.slot} created on the target at ${armed.lsn} (nothing prepared it): the way back starts there.`,
     };
   });
 }
 
-/** After the forward stop: starts the reverse replication from the armed position and unmutes its alarms. */
+/**
+ * After the forward stop: advances the slot to the armed position (past the forward replication's last writes, which
+ * must not flow back), starts the reverse replication there and unmutes its alarms.
+ */
 export async function startReverse(ctx: StepContext): Promise<Record<string, unknown>> {
   return runPhase(ctx, 'startReverse', async () => {
     const reverse = ctx.deps.reverse;
-    const armed = ctx.input.mode === 'execute' ? (await getRecord(ctx)).reverse : undefined;
+    const record = ctx.input.mode === 'execute' ? (await getRecord(ctx)).reverse : undefined;
+    const armed = record?.armedAt && record.lsn ? { ...record, lsn: record.lsn } : undefined;
     if (!reverse || (ctx.input.mode === 'execute' && !armed)) {
       const line = !reverse ? 'no reverse replication is configured.' : 'the way back was not armed.';
       return { result: { started: false, reason: line }, line, status: 'skipped' };
@@ -79,11 +138,18 @@ export async function startReverse(ctx: StepContext): Promise<Record<string, unk
       const line = `the way back was closed at ${armed.endedAt}.`;
       return { result: { started: false, reason: line }, line, status: 'skipped' };
     }
+    // Only while nothing reads the slot yet (a resumed step after the start finds it at or past the position).
+    const pool = await sharedPool(ctx.deps, 'target');
+    const advanced = await pool.query<{ lsn: string }>(
+      `SELECT (pg_replication_slot_advance(slot_name, $2::pg_lsn)).end_lsn::text AS lsn
+         FROM pg_replication_slots WHERE slot_name = $1 AND NOT active AND confirmed_flush_lsn < $2::pg_lsn`,
+      [armed.slot, armed.lsn],
+    );
     await reverse.start(armed.lsn);
     await ctx.deps.reverseAlarms?.enable();
     await ctx.deps.state.putReverse(ctx.key, { ...armed, startedAt: armed.startedAt ?? ctx.iso() });
     return {
-      result: { started: true, slot: armed.slot, fromLsn: armed.lsn },
+      result: { started: true, slot: armed.slot, fromLsn: armed.lsn, slotAdvanced: advanced.rows.length > 0 },
       line:
         `${reverse.description} started from ${armed.lsn}: every write on the target flows back to the source. ` +
         `Fall back with the fallback state machine; close the way back with {"mode": "end-fallback-window"}.`,

@@ -76,6 +76,9 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   const waitForSync = b.waitForSync(beforeSwitch, rollback);
   const approval = b.approvalGate(beforeSwitch);
 
+  // The cutover creates the way back's slot just before the freeze (its creation waits for running transactions).
+  const beforeTheFreeze = wayBack ? [beforeSwitch(b.task('PrepareReverse'))] : [];
+
   // ---- inside the freeze: O(1) and O(changes) only ------------------------------------------------------------
   const freeze = beforeSwitch(b.task('FreezeWrites'));
   const finalSync = beforeSwitch(b.task('FinalSync'));
@@ -99,7 +102,7 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   const postValidation = b.validation('postValidation', afterSwitch);
   const postValidated = b.postValidated([
     ...(fallback ? ['ReopenSource', 'FallBackReads'] : ['SwitchReads']),
-    ...(wayBack ? ['ArmReverse', 'StartReverse'] : []),
+    ...(wayBack ? ['PrepareReverse', 'ArmReverse', 'StartReverse'] : []),
   ]);
   const dropTracking = afterSwitch(b.task('DropTracking'));
   // The fallback ends the way back it came over.
@@ -150,7 +153,7 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
         .otherwise(approval.start),
     );
   }
-  approval.end(freeze);
+  approval.end(chain([...beforeTheFreeze, freeze]).start);
   chain([freeze, finalSync, prove, sequences, ...beforeTheSwitch, switchTraffic, ...afterTheSwitch]).next(stop.start);
   stop.stopped(chain([...afterTheStop, lateWrites]).start);
   lateWrites.next(isFullValidationRequested);

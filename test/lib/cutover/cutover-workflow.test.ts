@@ -80,8 +80,8 @@ describe('CutoverWorkflow resources', () => {
           .Variables.ALLOWED_STEPS,
     );
     expect(allowed.sort()).toEqual([
-      'stopReplication,startReverse,reportFailureAfterSwitch',
-      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,finishReadSwitch,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,armReverse,reopenSource,endFallbackWindow,checkLateWrites,dropTracking,complete,rollback,switchReads,revertReads,switchTraffic',
+      'stopReplication,reportFailureAfterSwitch',
+      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,finishReadSwitch,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,prepareReverse,armReverse,reopenSource,startReverse,endFallbackWindow,checkLateWrites,dropTracking,complete,rollback,switchReads,revertReads,switchTraffic',
       'watchdog',
     ]);
     for (const f of Object.values(fns)) {

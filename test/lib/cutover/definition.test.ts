@@ -70,7 +70,17 @@ test('every Task state of STATE_STEP is in one of the two machines', () => {
   }
 });
 
-test('with a way back: armed inside the freeze before the switch, started after the forward stop, closed on demand', () => {
+test('with a way back: prepared before the freeze, armed inside it before the switch, started after the forward stop, closed on demand', () => {
+  // the slot is created before the freeze: every way into FreezeWrites passes PrepareReverse
+  expect(wayBackJson('PrepareReverse')).toMatchObject({
+    Parameters: { step: 'prepareReverse' },
+    Next: 'FreezeWrites',
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
+  });
+  const intoFreeze = Object.entries(wayBack.graph)
+    .filter(([, state]) => JSON.stringify(state).includes('"FreezeWrites"'))
+    .map(([name]) => name);
+  expect(intoFreeze).toEqual(['PrepareReverse']);
   expect(wayBackJson('SyncSequences')).toMatchObject({ Next: 'ArmReverse' });
   expect(wayBackJson('ArmReverse')).toMatchObject({
     Parameters: { step: 'armReverse' },
@@ -95,7 +105,7 @@ test('with a way back: armed inside the freeze before the switch, started after 
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'EndFallbackWindowFailed' }],
   });
   // without one, none of it
-  for (const name of ['ArmReverse', 'StartReverse', 'IsEndFallbackWindow', 'EndFallbackWindow']) {
+  for (const name of ['PrepareReverse', 'ArmReverse', 'StartReverse', 'IsEndFallbackWindow', 'EndFallbackWindow']) {
     expect(states[name]).toBeUndefined();
   }
 });

@@ -63,7 +63,8 @@ describe('the way back (reverse replication)', () => {
     const starters = Object.entries(workflow.functions).filter(([, fn]) =>
       statementsOf(stack, fn).some((s) => actionsOf(s).includes('dms:StartReplicationTask')),
     );
-    expect(starters.map(([role]) => role).sort()).toEqual(['database', 'replication']);
+    // StartReverse advances the slot on the target first: it runs on the database function.
+    expect(starters.map(([role]) => role).sort()).toEqual(['database']);
     for (const [, fn] of starters) {
       const start = statementsOf(stack, fn).filter((s) => actionsOf(s).includes('dms:StartReplicationTask'));
       expect(start.map((s) => s.Resource)).toEqual([REVERSE_TASK]);
@@ -84,6 +85,13 @@ describe('the way back (reverse replication)', () => {
       REVERSE_SLOT_PLUGIN: 'test_decoding',
     });
     expect(JSON.parse(String(variables.DEFAULTS_JSON))).toMatchObject({ fallbackTrafficTo: 'db.internal:5432' });
+    // The watchdog drops the slot of a cutover that did not switch: it knows the slot, and may not start anything.
+    const watchdog = workflow.functions.watchdog!;
+    const watchdogId = stack.getLogicalId(watchdog.node.defaultChild as lambda.CfnFunction);
+    expect(template.findResources('AWS::Lambda::Function')[watchdogId].Properties.Environment.Variables).toMatchObject({
+      REVERSE_SLOT_NAME: 'zdm_reverse_0123456789abcdef',
+    });
+    expect(statementsOf(stack, watchdog).flatMap(actionsOf)).not.toContain('dms:StartReplicationTask');
   });
 
   test('grantStartFallback lets an operator start the fallback machine', () => {
