@@ -21,6 +21,8 @@ export interface PreflightRunOptions extends PreflightOptions {
   readonly trackingSlots?: number;
   /** Also check the target (logical decoding, free slots for change tracking). @default - source only */
   readonly target?: Pool;
+  /** A reverse replication (the way back) will write on the source: its user's write privileges are checked. @default false */
+  readonly reverseReplication?: boolean;
   /** Source roles the cutover will freeze: checked that they may be (see checks/application-roles.ts). */
   readonly applicationRoles?: readonly string[];
   /**

@@ -12,6 +12,7 @@ import { partitionedTable } from './partitioned-table';
 import { preparedTransaction } from './prepared-transaction';
 import { replicationSlotRetainsWal } from './replication-slot-retains-wal';
 import { replicationSlots } from './replication-slots';
+import { reverseTargetPrivileges } from './reverse-target-privileges';
 import { sequenceColumnUnindexed } from './sequence-column-unindexed';
 import { serverVersion } from './server-version';
 import { targetLogicalDecoding } from './target-logical-decoding';
@@ -41,6 +42,7 @@ export const SOURCE_CHECKS: readonly PreflightCheck[] = [
   unsupportedType,
   arrayWithoutKey,
   sequenceColumnUnindexed,
+  reverseTargetPrivileges,
 ];
 
 /** Checks of the target (run when `target` is given). */
@@ -61,6 +63,7 @@ export {
   preparedTransaction,
   replicationSlotRetainsWal,
   replicationSlots,
+  reverseTargetPrivileges,
   sequenceColumnUnindexed,
   serverVersion,
   targetLogicalDecoding,

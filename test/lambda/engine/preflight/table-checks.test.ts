@@ -13,10 +13,12 @@ import {
   noTables,
   partitionedTable,
   partitionSelected,
+  reverseTargetPrivileges,
   sequenceColumnUnindexed,
   unsupportedType,
 } from '../../../../lambda/engine/preflight/checks';
 import type { TableSelection } from '../../../../contract';
+import { createPool } from '../../../../lambda/engine/pg/connection';
 import { sql } from '../../../support/databases';
 import { openPair, type Pair } from '../validation/helpers';
 
@@ -118,6 +120,48 @@ describe('partitions: one way to select them (the partitioned table)', () => {
     expect(f).toMatchObject({ code: 'partitioned-table', severity: 'warning', object: 'public.orders' });
     expect(f.message).toContain(PARTITION_SELECTION_RULE);
     expect(f.action).not.toMatch(/include the partitions/i);
+  });
+});
+
+describe('reverse-target-privileges', () => {
+  const reader = `zdm_pf_reader_${process.pid}`;
+  afterAll(async () => {
+    await sql(p.sourceUrl, `DROP OWNED BY ${reader}; DROP ROLE IF EXISTS ${reader}`).catch(() => undefined);
+  });
+
+  it('accepts a user that may write every selected table, and is not run without a way back', async () => {
+    expect(await run(reverseTargetPrivileges, only('clean', 'orders'), { reverseReplication: true })).toEqual([]);
+    await sql(p.sourceUrl, `DROP ROLE IF EXISTS ${reader}; CREATE ROLE ${reader} LOGIN PASSWORD 'r'`);
+    const url = new URL(p.sourceUrl);
+    [url.username, url.password] = [reader, 'r'];
+    const pool = await createPool(url.toString(), { max: 1 });
+    try {
+      const ctx = createPreflightContext('source', pool, only('clean'), {});
+      expect(await reverseTargetPrivileges.run(ctx)).toEqual([]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('fails when the source user may only read a selected table (the way back could not apply to it)', async () => {
+    await sql(p.sourceUrl, `DROP ROLE IF EXISTS ${reader}; CREATE ROLE ${reader} LOGIN PASSWORD 'r'`);
+    await sql(p.sourceUrl, `GRANT SELECT, UPDATE ON public.clean TO ${reader}; GRANT ALL ON public.gen TO ${reader}`);
+    const url = new URL(p.sourceUrl);
+    [url.username, url.password] = [reader, 'r'];
+    const pool = await createPool(url.toString(), { max: 1 });
+    try {
+      const ctx = createPreflightContext('source', pool, only('clean', 'gen'), { reverseReplication: true });
+      expect(await reverseTargetPrivileges.run(ctx)).toEqual([
+        expect.objectContaining({
+          code: 'reverse-target-privileges',
+          severity: 'error',
+          object: 'public.clean',
+          message: expect.stringContaining('lacks INSERT, DELETE'),
+        }),
+      ]);
+    } finally {
+      await pool.end();
+    }
   });
 });
 
