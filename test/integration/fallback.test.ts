@@ -257,3 +257,37 @@ test('a cutover that fails after arming the way back (before its switch) drops t
   expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
   expect(await w.traffic.current()).toBe(SOURCE);
 });
+
+test('a slot gone after PrepareReverse is created by ArmReverse in the freeze, and the way back starts there', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  const real = createStepHandler(f.deps);
+  // someone drops the prepared slot before the freeze
+  const dropping = async (event: StepEvent): Promise<unknown> => {
+    const r = await real(event);
+    if (event.step === 'prepareReverse') {
+      await sql(f.target, `SELECT pg_drop_replication_slot($1)`, [`${f.name}_rev`]);
+    }
+    return r;
+  };
+  const result = await runCutover({
+    definition: forward,
+    stepHandler: dropping,
+    input: { migrationId: 'way-back-recreated', mode: 'execute' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(result)).toEqual({ status: 'SUCCEEDED' });
+  const reverse = f.deps.state.snapshot()['way-back-recreated'].reverse!;
+  // created again inside the freeze: its creation point is where the way back starts
+  expect(reverse.createdLsn).toBe(reverse.lsn);
+  expect(reverse.preparedAt).toEqual(expect.any(String));
+  await sql(f.target, `INSERT INTO public.orders (note) VALUES ('written on Aurora after the switch')`);
+  await waitFor('the reverse replication', async () => (await rows(f.source)).join() === (await rows(f.target)).join());
+  const end = await runCutover({
+    definition: forward,
+    stepHandler: real,
+    input: { migrationId: 'way-back-recreated', mode: 'end-fallback-window' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(end)).toEqual({ status: 'SUCCEEDED' });
+});

@@ -11,7 +11,7 @@ import type { Pool } from 'pg';
 import { CutoverError, ERRORS } from '../../../contract';
 import type { ReverseRecord, ReverseReplicationPort } from '../ports';
 import type { CutoverDeps } from './deps';
-import { getRecord, runPhase, sleep, type StepContext } from './common';
+import { getRecord, runPhase, sleep, type PhaseOutcome, type StepContext } from './common';
 import { sharedPool } from './connections';
 
 /** How long closing the way back waits for the reverse replication to stop (DMS takes minutes). */
@@ -51,26 +51,40 @@ async function preparedSlot(ctx: StepContext, record: ReverseRecord | undefined)
   return (await slotOn(await sharedPool(ctx.deps, 'target'), record.slot)) ? record : undefined;
 }
 
+/**
+ * What PrepareReverse and ArmReverse check first: a way back is configured, this is an execute run, it is not armed
+ * already. Returns the outcome to end with, or the reverse replication and the record to go on with.
+ */
+async function toArm(
+  ctx: StepContext,
+  flag: 'prepared' | 'armed',
+  wouldDo: (reverse: ReverseReplicationPort) => PhaseOutcome,
+): Promise<{ outcome: PhaseOutcome } | { reverse: ReverseReplicationPort; record?: ReverseRecord }> {
+  const reverse = ctx.deps.reverse;
+  if (!reverse) {
+    const line = 'no reverse replication is configured: there is no way back after the switch.';
+    return { outcome: { result: { [flag]: false, reason: line }, line, status: 'skipped' } };
+  }
+  if (ctx.input.mode !== 'execute') return { outcome: wouldDo(reverse) };
+  const record = (await getRecord(ctx)).reverse;
+  if (record?.armedAt && !record.endedAt) {
+    return { outcome: { result: { ...record }, line: `armed already at ${record.lsn}.` } };
+  }
+  return { reverse, record };
+}
+
 /** Before the freeze: creates the reverse slot on the target and records it. Dry run: says it would. */
 export async function prepareReverse(ctx: StepContext): Promise<Record<string, unknown>> {
   return runPhase(ctx, 'prepareReverse', async () => {
-    const reverse = ctx.deps.reverse;
-    if (!reverse) {
-      const line = 'no reverse replication is configured: there is no way back after the switch.';
-      return { result: { prepared: false, reason: line }, line, status: 'skipped' };
-    }
-    if (ctx.input.mode !== 'execute') {
-      return {
-        result: { dryRun: true, prepared: false, wouldCreateSlot: reverse.slotName },
-        line: `would create the reverse slot ${reverse.slotName} on the target before the freeze.`,
-      };
-    }
-    const record = (await getRecord(ctx)).reverse;
-    if (record?.armedAt && !record.endedAt) return { result: { ...record }, line: `armed already at ${record.lsn}.` };
-    const prepared = await preparedSlot(ctx, record);
+    const go = await toArm(ctx, 'prepared', (reverse) => ({
+      result: { dryRun: true, prepared: false, wouldCreateSlot: reverse.slotName },
+      line: `would create the reverse slot ${reverse.slotName} on the target before the freeze.`,
+    }));
+    if ('outcome' in go) return go.outcome;
+    const prepared = await preparedSlot(ctx, go.record);
     if (prepared) return { result: { ...prepared }, line: `reverse slot ${prepared.slot} prepared already.` };
-    const createdLsn = await createReverseSlot(ctx, reverse);
-    const next: ReverseRecord = { slot: reverse.slotName, createdLsn, preparedAt: ctx.iso() };
+    const createdLsn = await createReverseSlot(ctx, go.reverse);
+    const next: ReverseRecord = { slot: go.reverse.slotName, createdLsn, preparedAt: ctx.iso() };
     await ctx.deps.state.putReverse(ctx.key, next);
     return {
       result: { prepared: true, slot: next.slot, createdLsn },
@@ -85,19 +99,12 @@ export async function prepareReverse(ctx: StepContext): Promise<Record<string, u
  */
 export async function armReverse(ctx: StepContext): Promise<Record<string, unknown>> {
   return runPhase(ctx, 'armReverse', async () => {
-    const reverse = ctx.deps.reverse;
-    if (!reverse) {
-      const line = 'no reverse replication is configured: there is no way back after the switch.';
-      return { result: { armed: false, reason: line }, line, status: 'skipped' };
-    }
-    if (ctx.input.mode !== 'execute') {
-      return {
-        result: { dryRun: true, armed: false, wouldArmSlot: reverse.slotName },
-        line: `would record the target's position in the reverse slot ${reverse.slotName} and start ${reverse.description} from it after the switch.`,
-      };
-    }
-    const record = (await getRecord(ctx)).reverse;
-    if (record?.armedAt && !record.endedAt) return { result: { ...record }, line: `armed already at ${record.lsn}.` };
+    const go = await toArm(ctx, 'armed', (reverse) => ({
+      result: { dryRun: true, armed: false, wouldArmSlot: reverse.slotName },
+      line: `would record the target's position in the reverse slot ${reverse.slotName} and start ${reverse.description} from it after the switch.`,
+    }));
+    if ('outcome' in go) return go.outcome;
+    const { reverse, record } = go;
     const prepared = await preparedSlot(ctx, record);
     let armed: ReverseRecord;
     if (prepared) {
@@ -106,7 +113,9 @@ export async function armReverse(ctx: StepContext): Promise<Record<string, unkno
       armed = { ...prepared, lsn: rows[0].lsn, armedAt: ctx.iso() };
     } else {
       const lsn = await createReverseSlot(ctx, reverse);
-      armed = { slot: reverse.slotName, createdLsn: lsn, lsn, armedAt: ctx.iso() };
+      // a slot prepared and dropped since keeps the record of its preparation
+      const preparedAt = record?.preparedAt && !record.endedAt ? { preparedAt: record.preparedAt } : {};
+      armed = { slot: reverse.slotName, createdLsn: lsn, ...preparedAt, lsn, armedAt: ctx.iso() };
     }
     await ctx.deps.state.putReverse(ctx.key, armed);
     return {
