@@ -128,7 +128,7 @@ export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions
   readonly readEndpoint?: string;
   /**
    * The endpoint a fallback points the application back to (the execution input field `switchTrafficTo` overrides it).
-   * @default - none: each fallback execution names it (`switchTrafficTo`), or the operator repoints the application
+   * @default - where the cutover found the application (the value its SwitchTraffic replaced)
    */
   readonly fallbackEndpoint?: string;
   /**

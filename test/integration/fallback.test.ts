@@ -35,13 +35,14 @@ interface WayBack {
 }
 
 /** A fixture with the way back, the application role on both servers, the application on the source. */
-async function withWayBack(): Promise<WayBack> {
+/** `fallbackTrafficTo: null`: none configured. */
+async function withWayBack(fallbackTrafficTo: string | null = SOURCE): Promise<WayBack> {
   const traffic = new MemoryTrafficSwitch({ endpoint: SOURCE }, 'application endpoint (in memory)');
   const f = await fixture({
     rows: 80,
     reverse: true,
     traffic,
-    defaults: { switchTrafficTo: TARGET, fallbackTrafficTo: SOURCE },
+    defaults: { switchTrafficTo: TARGET, ...(fallbackTrafficTo ? { fallbackTrafficTo } : {}) },
   });
   // the application logs in on Aurora after the cutover: its role exists there too
   const targetServer = f.target.replace(/\/[^/]+$/, '/postgres');
@@ -290,4 +291,12 @@ test('a slot gone after PrepareReverse is created by ArmReverse in the freeze, a
     waitTimeOverrideMs: 50,
   });
   expect(outcome(end)).toEqual({ status: 'SUCCEEDED' });
+});
+
+test('a fallback with no endpoint configured points the application back where the cutover found it', async () => {
+  const w = await withWayBack(null);
+  await cutOver(w, 'way-back-recorded');
+  const back = await fallBack(w, 'way-back-recorded');
+  expect(outcome(back)).toEqual({ status: 'SUCCEEDED' });
+  expect(await w.traffic.current()).toBe(SOURCE);
 });

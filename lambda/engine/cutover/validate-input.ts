@@ -289,6 +289,17 @@ export function parseExecutionInput(
 }
 
 /**
+ * A fallback with no endpoint to switch back to (none given, none configured) goes back to where the cutover found the
+ * application: the value its SwitchTraffic recorded as `from`. An explicit `"switchTrafficTo": ""` stays empty.
+ */
+async function withFallbackEndpoint(deps: CutoverDeps, input: CutoverInput, rawInput: unknown): Promise<CutoverInput> {
+  if (input.direction !== 'fallback' || input.switchTrafficTo) return input;
+  if ((rawInput as { switchTrafficTo?: unknown }).switchTrafficTo !== undefined) return input;
+  const from = (await deps.state.get(input.migrationId))?.phases.switchTraffic?.summary?.from;
+  return typeof from === 'string' && from ? { ...input, switchTrafficTo: from } : input;
+}
+
+/**
  * The first step: validate the input (nothing is written when it is bad), create or load the state record,
  * and tell the operator the cutover started (or resumed, when a previous execution left phases behind).
  *
@@ -300,7 +311,7 @@ export async function validateInput(
   rawInput: unknown,
   direction: CutoverDirection = 'forward',
 ): Promise<CutoverInput> {
-  const input = parseExecutionInput(rawInput, deps, direction);
+  const input = await withFallbackEndpoint(deps, parseExecutionInput(rawInput, deps, direction), rawInput);
   const ctx = createContext(deps, input);
   const existing = await deps.state.get(stateKey(input));
   if (!existing && (rawInput as { startedAt?: unknown }).startedAt !== undefined) {
