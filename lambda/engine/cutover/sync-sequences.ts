@@ -1,6 +1,7 @@
 import { runPhase, withPools, type StepContext } from './common';
 import { CutoverError, ERRORS } from '../../../contract';
 import { compareSequences, syncSequences as syncTargetSequences } from './validation-adapter';
+import { listBounded } from '../preflight/context';
 
 /** Inside the freeze, nothing may read a whole table. */
 const IN_FREEZE = { skipUnindexedColumns: true } as const;
@@ -10,8 +11,8 @@ const IN_FREEZE = { skipUnindexedColumns: true } as const;
  * reads go stale). Dry run: compares only. Fails with ZdmValidationFailed when a sequence cannot be set.
  *
  * This runs inside the write freeze, so a column's max() is read only through a btree index that leads with it;
- * columns without one are named in the result (their max() would read the whole table, and without an index they
- * have no unique constraint a repeated value could break).
+ * columns without one are named in the result (`columnsNotChecked`: their max() would read the whole table), except
+ * those a unique index includes, which are read by a scan all the same and named (`columnsScanned`).
  */
 export async function syncSequences(ctx: StepContext): Promise<Record<string, unknown>> {
   return runPhase(ctx, 'sequences', async () => {
@@ -49,7 +50,7 @@ export async function syncSequences(ctx: StepContext): Promise<Record<string, un
       ...(scanned.length ? { columnsScanned: scanned.length, columnsScannedSample: scanned.slice(0, 10) } : {}),
     };
     const unchecked = notChecked.length
-      ? ` ${notChecked.length} column(s) without an index were not read for their maximum (${notChecked.slice(0, 3).join(', ')}${notChecked.length > 3 ? ', ...' : ''}).`
+      ? ` ${notChecked.length} column(s) without an index were not read for their maximum (${listBounded(notChecked, 3)}).`
       : '';
     if (execute && !report.ok) {
       throw new CutoverError(

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { withPooledClient } from '../pg/connection';
 import { qualify } from '../pg/identifiers';
 import { assess, describe, missingResult, nextValue } from './assess';
-import { extremeSql, extremeValue, guardColumns, withNotChecked, type Guard } from './column-guard';
+import { extremeSql, extremeValue, guardColumns, withGuardNotes, type Guard } from './column-guard';
 import { seqKey, type SequenceRow } from './list';
 import type { SequenceResult } from '../validation/types';
 
@@ -76,7 +76,7 @@ export async function runBatch(
       const colExtreme = extremeValue(tst.extreme);
       const { result, setTo } = assess(base, s.increment, sourceNext!, targetNext, colExtreme, margin, sync);
       if (setTo !== undefined) toSet.push({ name: nameOf(s), value: setTo });
-      results.push(withNotChecked(result, guardOf.get(i)!));
+      results.push(withGuardNotes(result, guardOf.get(i)!));
     });
     if (toSet.length > 0) {
       // setval(v, true): the next nextval() returns v + increment.

@@ -61,7 +61,7 @@ export async function guardColumns(
 }
 
 /** The result with the columns a guard left out, or had to scan, named when there are any. */
-export function withNotChecked(result: SequenceResult, guard: Guard): SequenceResult {
+export function withGuardNotes(result: SequenceResult, guard: Guard): SequenceResult {
   return {
     ...result,
     ...(guard.notChecked.length ? { columnsNotChecked: guard.notChecked.map(userName) } : {}),

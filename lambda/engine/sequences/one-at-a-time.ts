@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { withPooledClient } from '../pg/connection';
 import { qualify } from '../pg/identifiers';
 import { assess, describe, errorResult, missingResult, nextValue } from './assess';
-import { extremeSql, extremeValue, guardColumns, withNotChecked } from './column-guard';
+import { extremeSql, extremeValue, guardColumns, withGuardNotes } from './column-guard';
 import type { SequenceRow } from './list';
 import type { SequenceResult } from '../validation/types';
 
@@ -47,7 +47,7 @@ export async function runOne(
         if (setTo !== undefined) await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [name, setTo]);
         await client.query('COMMIT');
       }
-      return withNotChecked(result, guard);
+      return withGuardNotes(result, guard);
     });
   } catch (error) {
     return errorResult(base, error);

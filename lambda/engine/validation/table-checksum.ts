@@ -52,8 +52,9 @@ export function contextFromCatalogs(
   const s = source.byName(name);
   const t = target.byName(name);
   if (!s) return { error: `table ${formatTableName(name)} does not exist on the source` };
+  // tableProblem names a table missing on the target too
   const problem = tableProblem(s, t);
-  if (problem || !t) return { error: problem ?? `table ${s.display} exists on the source but not on the target` };
+  if (problem || !t) return { error: problem! };
   const keys = keyColumns && keyColumns.length ? [...keyColumns] : s.keyColumns;
   const method = hashMethodFor(source, target, hashMethod);
   const plan = planColumnHashes(s.columns, t.columns, exactNumeric);
