@@ -44,6 +44,8 @@ export const CUTOVER_INPUT_DEFAULTS = {
   fullValidationAfterSwitch: false,
   switchTrafficTo: '',
   switchReadsTo: '',
+  writersInFlightSeconds: 5,
+  acknowledgedWriters: [] as readonly string[],
 } as const;
 
 /** A migration id: what the state record is keyed by. */
@@ -59,6 +61,10 @@ export interface CutoverExecutionInput {
   readonly syncTimeoutSeconds?: unknown;
   readonly finalSyncTimeoutSeconds?: unknown;
   readonly applicationRoles?: unknown;
+  /** Login roles besides the application roles that can write selected tables, accepted by the operator. */
+  readonly acknowledgedWriters?: unknown;
+  /** @default 5 */
+  readonly writersInFlightSeconds?: unknown;
   readonly requireApproval?: unknown;
   /** @default false */
   readonly fullValidationAfterSwitch?: unknown;
@@ -88,6 +94,17 @@ export interface CutoverInput {
   readonly finalSyncTimeoutSeconds: number;
   /** Source roles whose connections the freeze blocks and ends. */
   readonly applicationRoles: readonly string[];
+  /**
+   * Other login roles that can write a selected table and that the operator accepts (they are not frozen): preflight
+   * warns about them instead of refusing when they have sessions open. Any change one makes after the final-sync
+   * marker is still found and fails the execution after the switch (LateWritesFound).
+   */
+  readonly acknowledgedWriters: readonly string[];
+  /**
+   * Inside the freeze, after the application roles are blocked: how long to wait for write transactions already
+   * open on a selected table (any role) to end before rolling back, naming them.
+   */
+  readonly writersInFlightSeconds: number;
   readonly requireApproval: boolean;
   /**
    * Also validate every row after the switch (outside the freeze; rows the application changed on the target since
@@ -147,6 +164,10 @@ export const ERRORS = {
   replicationFailed: 'ZdmReplicationFailed',
   rejected: 'ZdmApprovalRejected',
   readSwitchFailed: 'ZdmReadSwitchFailed',
+  /** A write transaction on a selected table did not end within writersInFlightSeconds inside the freeze. */
+  writersInFlight: 'ZdmWritersInFlight',
+  /** A selected table changed on the source after the final-sync marker (after the switch: not on the target). */
+  lateWrites: 'ZdmLateWrites',
 } as const;
 
 /** An error whose `name` Step Functions sees as the error name. */

@@ -44,6 +44,13 @@ export const STATES = {
   rollbackFailed: 'RollbackFailed',
   /** Fail state after ReportFailureAfterSwitch (failure past the point of no return: no automatic rollback). */
   failedAfterSwitch: 'FailedAfterSwitch',
+  /** Choice after ReportFailureAfterSwitch: late writes (ZdmLateWrites) end in LateWritesFound. */
+  isLateWrites: 'IsLateWrites',
+  /**
+   * Fail state for late writes: a selected table changed on the source after the final-sync marker (after the switch:
+   * those changes are not on the target). The source's tracking slot is kept; the notice lists tables and keys.
+   */
+  lateWritesFound: 'LateWritesFound',
   /** Choice after ValidateInput: `mode: "revert-reads"` → RevertReads, anything else → Preflight. */
   isRevertReads: 'IsRevertReads',
   /** Choice after SwitchReads: `mode: "switch-reads"` → FinishReadSwitch, the cutover → the approval gate. */

@@ -120,10 +120,11 @@ export const STEP_SPECS = {
     access: ['readTrafficSwitch'],
   },
   requestApproval: { states: ['RequestApproval'], function: 'database', deps: [...BOOKKEEPING], access: [] },
+  // tables: the writers in flight it waits for are those on a selected table.
   freezeWrites: {
     states: ['FreezeWrites'],
     function: 'database',
-    deps: ['source', ...BOOKKEEPING],
+    deps: ['source', 'tables', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
   // replication: its description only (no AWS call)
@@ -198,13 +199,13 @@ export const STEP_SPECS = {
   checkLateWrites: {
     states: ['CheckLateWrites'],
     function: 'database',
-    deps: ['source', 'target', ...BOOKKEEPING],
+    deps: ['source', 'target', 'tables', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
   dropTracking: {
     states: ['DropTracking'],
     function: 'database',
-    deps: ['source', 'target', ...BOOKKEEPING],
+    deps: ['source', 'target', 'tables', ...BOOKKEEPING],
     access: ['databaseSecrets'],
   },
   complete: { states: ['Complete'], function: 'database', deps: [...BOOKKEEPING], access: [] },

@@ -4,6 +4,7 @@
  * local stores. Handlers never know which one they have.
  */
 import type { ConfirmedTable, PendingState } from './tracking/types';
+import type { SchemaDifference } from './validation/types';
 
 /** Replication engine state, normalised across DMS and native logical replication. */
 export type ReplicationState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' | 'unknown';
@@ -102,6 +103,17 @@ export interface TrackingRecord {
   readonly markerLsn?: string;
   /** Set when the slots were dropped. */
   readonly droppedAt?: string;
+  /**
+   * The selected tables' catalog signatures last seen on each side, and the blocking schema differences found when
+   * they last changed (see cutover/schema-watch.ts).
+   */
+  readonly schema?: {
+    readonly source: string;
+    readonly target: string;
+    readonly differences: readonly SchemaDifference[];
+    /** When (ms since the epoch) the differences were first seen. */
+    readonly since?: number;
+  };
 }
 
 /**

@@ -117,8 +117,12 @@ export interface VerificationRound {
   readonly rangeChecked: string[];
   /** Tables still waiting for a range re-verification. */
   readonly rangeChecksPending: number;
+  /** Pending keys a validation found (they may never change again: "in sync" waits for them). */
+  readonly seededPending: number;
   /** A slot holds more changes than one read took. */
   readonly more: boolean;
+  /** The catalog signatures of both publications' tables, read by this round (a change means DDL ran). */
+  readonly catalog: { readonly source: string; readonly target: string };
 }
 
 function pendingCount(pending: PendingState): number {
@@ -304,9 +308,12 @@ async function round(
       confirmed.push({ table: e.table, display: e.display, keyColumns: [], differences: [], count: 1 });
     }
   }
+  // Outside the freeze a confirmed difference stays pending until it is re-verified equal: the caller decides whether
+  // it is fatal (replication healthy) or may still be explained (replication stalled); it is never forgotten.
+  const pending = options.final ? EMPTY_PENDING : keepConfirmed(merged.pending, merged.confirmed);
   const next: TrackingRecord = {
     ...record,
-    pending: options.final ? EMPTY_PENDING : merged.pending,
+    pending,
     confirmed: [...record.confirmed, ...confirmed].slice(0, 50),
     keysVerified: record.keysVerified + keysVerified,
     changesRead: record.changesRead + sourceChanges.changes + targetChanges.changes,
@@ -325,23 +332,27 @@ async function round(
     confirmed,
     rangeChecked,
     rangeChecksPending: Object.values(next.pending.tables).filter((t) => t.rangeCheck).length,
+    seededPending: Object.values(next.pending.tables).reduce((n, t) => n + t.keys.filter((k) => k.seeded).length, 0),
     more: sourceChanges.more || targetChanges.more,
+    catalog,
   };
+}
+
+/** Puts confirmed keys back into the pending set (keeping when they were first seen differing). */
+function keepConfirmed(pending: PendingState, confirmed: readonly ConfirmedTable[]): PendingState {
+  if (confirmed.length === 0) return pending;
+  const tables = { ...pending.tables };
+  for (const c of confirmed) {
+    const prev = tables[c.display];
+    if (prev?.rangeCheck) continue;
+    const keys = new Map((prev?.keys ?? []).map((k) => [JSON.stringify(k.key), k]));
+    for (const d of c.differences) keys.set(JSON.stringify(d.key), d);
+    tables[c.display] = { table: c.table, keyColumns: c.keyColumns, keys: [...keys.values()] };
+  }
+  return { tables };
 }
 
 /** Makes the server flush everything committed so far (see `flushWal` in the tracking engine). */
 export async function flushWal(pool: Pool): Promise<void> {
   await flushTrackedWal(pool);
-}
-
-/** Short text of confirmed differences: tables and a few keys. */
-export function describeDifferences(confirmed: readonly ConfirmedTable[], max = 5): string {
-  return confirmed
-    .slice(0, max)
-    .map((t) => {
-      const keys = t.differences.slice(0, 3).map((d) => `${d.kind} (${t.keyColumns.join(', ')})=(${d.key.join(', ')})`);
-      return `${t.display}: ${t.count} row(s)${keys.length ? ` — ${keys.join('; ')}` : ''}`;
-    })
-    .join('; ')
-    .slice(0, 1500);
 }

@@ -1,6 +1,8 @@
 import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
 import { CutoverError, ERRORS, type LagCheckResult } from '../../../contract';
-import { describeDifferences, MAX_PENDING_IN_SYNC, verifyTrackedChanges } from './change-tracking';
+import { MAX_PENDING_IN_SYNC, RECHECK_DELAY_MS, verifyTrackedChanges } from './change-tracking';
+import { describeConfirmed } from './describe-differences';
+import { describeSchemaDifferences, watchSchema } from './schema-watch';
 import { heartbeatLagSeconds } from './marker';
 import { recordMetric } from '../telemetry';
 import { CUTOVER_METRIC } from '../../../contract';
@@ -50,17 +52,14 @@ export async function checkLag(
     await endPhase(ctx, 'waitForSync', started, 'failed', { state: status.state }, message);
     throw new CutoverError(ERRORS.replicationFailed, message);
   }
-  const { heartbeat, round } = await withPools(ctx, async (pools) => ({
-    heartbeat: await heartbeatLagSeconds(pools.source, pools.target, ctx.input.migrationId),
-    round: await verifyTrackedChanges(ctx, pools),
-  }));
-  if (round.confirmed.length > 0) {
-    const message =
-      `rows differ between source and target for longer than the recheck delay while replication runs: ` +
-      describeDifferences(round.confirmed);
-    await endPhase(ctx, 'waitForSync', started, 'failed', { confirmed: round.confirmed.length }, message);
-    throw new CutoverError(ERRORS.validationFailed, message);
-  }
+  const { heartbeat, round, schema, differences } = await withPools(ctx, async (pools) => {
+    const beat = await heartbeatLagSeconds(pools.source, pools.target, ctx.input.migrationId);
+    const r = await verifyTrackedChanges(ctx, pools);
+    const watched = await watchSchema(ctx, pools, r.catalog);
+    // Named with the columns that differ, while the connections are at hand (only when there is something to name).
+    const described = r.confirmed.length > 0 ? await describeConfirmed(pools, r.confirmed) : '';
+    return { heartbeat: beat, round: r, schema: watched, differences: described };
+  });
   recordMetric(CUTOVER_METRIC.verificationBacklog, round.pendingKeys, 'Count');
   // Lag is the heartbeat's; an engine that reports more (CloudWatch) is believed too.
   // A dry run without the marker table has no heartbeat: it falls back to the engine's own lag.
@@ -72,13 +71,42 @@ export async function checkLag(
       : heartbeat === null
         ? null
         : Math.max(heartbeat, status.lagSeconds ?? 0);
-  const good =
+  const healthy =
     status.state === 'running' &&
     status.fullLoadComplete &&
     lagSeconds !== null &&
     lagSeconds <= ctx.input.lagThresholdSeconds &&
+    schema.differences.length === 0;
+  // A schema change that leaves source and target different stops replication of those tables: say so by name
+  // before any difference logic (rows differ because of it, not by themselves).
+  // (Given the recheck delay: a DMS task that replicates the DDL itself brings the target level within it.)
+  const lagging = lagSeconds === null || lagSeconds > ctx.input.lagThresholdSeconds;
+  if (
+    schema.differences.length > 0 &&
+    schema.standingMs >= RECHECK_DELAY_MS &&
+    (lagging || round.confirmed.length > 0)
+  ) {
+    const message =
+      `replication of the selected tables is blocked by a schema change: ${describeSchemaDifferences(schema.differences)}; ` +
+      `apply the same DDL on the other side (nothing was frozen)`;
+    await endPhase(ctx, 'waitForSync', started, 'failed', { schemaDifferences: schema.differences.length }, message);
+    throw new CutoverError(ERRORS.replicationFailed, message);
+  }
+  // A difference that outlived the recheck delay while replication is healthy cannot be in flight: fatal. While
+  // replication lags or is stalled it may still be explained, so it stays pending and the wait goes on.
+  if (round.confirmed.length > 0 && healthy) {
+    const message =
+      `rows differ between source and target for longer than the recheck delay while replication runs with lag ` +
+      `${lagSeconds}s: ${differences}`;
+    await endPhase(ctx, 'waitForSync', started, 'failed', { confirmed: round.confirmed.length }, message);
+    throw new CutoverError(ERRORS.validationFailed, message);
+  }
+  const good =
+    healthy &&
+    round.confirmed.length === 0 &&
     round.pendingKeys <= MAX_PENDING_IN_SYNC &&
     round.rangeChecksPending === 0 &&
+    round.seededPending === 0 &&
     !round.more;
   const prev = typeof previous?.consecutive === 'number' && previous.consecutive > 0 ? previous.consecutive : 0;
   const iterations = (typeof previous?.iterations === 'number' ? previous.iterations : 0) + 1;
@@ -117,7 +145,9 @@ export async function checkLag(
     const message =
       `not in sync within ${ctx.input.syncTimeoutSeconds}s / ${iterations} checks (last: state ${status.state}, ` +
       `initial copy ${status.fullLoadComplete ? 'complete' : 'not complete'}, lag ${lagSeconds ?? 'unknown'}s, ` +
-      `${round.pendingKeys} key(s) pending, ${round.rangeChecksPending} table(s) awaiting a range check)`;
+      `${round.pendingKeys} key(s) pending, ${round.rangeChecksPending} table(s) awaiting a range check` +
+      `${round.confirmed.length ? `; rows differ: ${differences}` : ''}` +
+      `${schema.differences.length ? `; schema differs: ${describeSchemaDifferences(schema.differences)}` : ''})`;
     await endPhase(ctx, 'waitForSync', started, 'failed', { ...result }, message);
     await notifyPhase(ctx, 'waitForSync', 'timed out', `${message}; nothing was changed.`);
   }

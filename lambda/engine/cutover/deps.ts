@@ -37,6 +37,8 @@ export interface CutoverDeps {
   /** Defaults for execution input fields the operator leaves out (from the construct's props). */
   readonly defaults?: {
     readonly applicationRoles?: readonly string[];
+    readonly acknowledgedWriters?: readonly string[];
+    readonly writersInFlightSeconds?: number;
     readonly lagThresholdSeconds?: number;
     readonly consecutiveChecks?: number;
     readonly syncTimeoutSeconds?: number;

@@ -1,3 +1,4 @@
+import { ERRORS } from '../../../contract';
 import { PHASES, type MigrationRecord } from '../ports';
 import { beginPhase, endPhase, getRecord, modeLabel, succeededPhase, withPools, type StepContext } from './common';
 import { dropChangeTracking } from './change-tracking';
@@ -190,23 +191,29 @@ export async function reportFailureAfterSwitch(ctx: StepContext, error: CaughtEr
   const point = record?.pointOfNoReturn;
   const restoreSql = roles.map((r) => `${restoreRoleSql(r)};`).join(' ');
   const mode = modeLabel(ctx.input);
+  const late = error?.Error === ERRORS.lateWrites;
   const lines = [
-    `Migration ${id}${mode} FAILED in phase ${failedPhase} after the point of no return. Nothing was undone automatically.`,
+    late
+      ? `Migration ${id}${mode} switched, but selected tables changed on the source after the final-sync marker: those changes are NOT on the target. Nothing was undone automatically.`
+      : `Migration ${id}${mode} FAILED in phase ${failedPhase} after the point of no return. Nothing was undone automatically.`,
     `Cause: ${cause}`,
     ``,
     `State now: ${point?.what === 'traffic-switched' ? `traffic was switched to the target at ${point.at}` : `the application was handed over at ${point?.at ?? 'an unknown time'} (no traffic switch configured)`}; ` +
       `forward replication (${ctx.deps.replication.description}) is ${replication}; the source is still FROZEN ` +
       `(roles ${roles.map((r) => r.role).join(', ') || '(none saved)'} cannot log in).`,
     ``,
-    `Finish forward: fix the cause and start a new execution with the same migrationId and mode "execute" — finished phases are skipped and it resumes at ${failedPhase}.`,
+    late
+      ? `Copy the listed changes to the target (the source's tracking slot ${record?.tracking?.source.slot ?? '(unknown)'} keeps them), then drop that slot: it retains WAL. The way back was not started.`
+      : `Finish forward: fix the cause and start a new execution with the same migrationId and mode "execute" — finished phases are skipped and it resumes at ${failedPhase}.`,
     `Unfreeze the source only if the application does not write to the target (${restoreSql || 'see the saved freeze record'}).`,
   ];
   if (!alreadyReported) {
-    await ctx.deps.notifier.notify(`zdm ${id}${mode}: cutover FAILED after the switch`, lines.join('\n'), {
+    const subject = late ? 'LATE WRITES after the switch' : 'cutover FAILED after the switch';
+    await ctx.deps.notifier.notify(`zdm ${id}${mode}: ${subject}`, lines.join('\n'), {
       migrationId: id,
       mode: ctx.input.mode,
       phase: failedPhase,
-      outcome: 'failed',
+      outcome: late ? 'late-writes' : 'failed',
     });
   }
   return {

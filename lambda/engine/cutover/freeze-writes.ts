@@ -5,6 +5,8 @@ import { listBounded } from '../preflight/context';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
 import { restoreRoleSql } from './restore-roles';
+import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
+import { CutoverError, ERRORS } from '../../../contract';
 
 type Queryable = Pick<ClientBase, 'query'>;
 
@@ -109,14 +111,22 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
       const current = await inspectRoles(client, roles);
       if (ctx.input.mode === 'dry-run') {
         const sessions = await roleSessions(client, roles);
+        const writers = (await writersInFlight(client, ctx.deps.tables)).filter((w) => !roles.includes(w.role ?? ''));
         return {
           result: {
             dryRun: true,
             roles: current,
             wouldEndSessions: sessions.length,
             sessions: sessions.slice(0, 20),
+            writersInFlight: writers.length,
+            writers: writers.slice(0, 5).map(describeWriter),
           },
-          line: `would block logins of ${roles.join(', ')} and end ${sessions.length} session(s); changed nothing.`,
+          line:
+            `would block logins of ${roles.join(', ')} and end ${sessions.length} session(s); changed nothing.` +
+            (writers.length
+              ? ` ${writers.length} other session(s) are writing selected tables now (the freeze waits up to ` +
+                `${ctx.input.writersInFlightSeconds}s for them): ${writers.slice(0, 3).map(describeWriter).join('; ')}.`
+              : ''),
         };
       }
       // An execution that ended meanwhile (aborted, timed out: the watchdog marks the record) must not freeze.
@@ -169,14 +179,30 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
         // Ended backends exit within milliseconds; the application cannot write while we wait, so look again soon.
         await sleep(TERMINATE_POLL_MS);
       }
+      // Writes already under way on a selected table (any other role) must end before the final-sync marker.
+      const inFlight = await waitForWritersInFlight(client, ctx.deps.tables, ctx.input.writersInFlightSeconds * 1000);
+      if (inFlight.left.length > 0) {
+        throw new CutoverError(
+          ERRORS.writersInFlight,
+          `${inFlight.left.length} session(s) still writing selected tables after ${ctx.input.writersInFlightSeconds}s ` +
+            `inside the freeze (their commits would not reach the target): ${inFlight.left
+              .slice(0, 5)
+              .map(describeWriter)
+              .join('; ')}; let them finish or end them, or name their roles in applicationRoles (rolling back)`,
+        );
+      }
       return {
         result: {
           roles: saved.roles,
           frozenAt: saved.frozenAt,
           sessionsEnded: terminated,
+          writersWaitedFor: inFlight.seen,
+          writersWaitMs: inFlight.waitedMs,
           durationMs: Date.now() - started,
         },
-        line: `logins of ${roles.join(', ')} blocked; ${terminated} session(s) ended; original settings saved.`,
+        line:
+          `logins of ${roles.join(', ')} blocked; ${terminated} session(s) ended; original settings saved` +
+          (inFlight.seen ? `; waited ${inFlight.waitedMs} ms for ${inFlight.seen} other writer(s) to finish.` : '.'),
       };
     }),
   );

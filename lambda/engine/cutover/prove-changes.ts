@@ -1,6 +1,7 @@
 import { CutoverError, ERRORS } from '../../../contract';
 import { getRecord, runPhase, withPools, type StepContext } from './common';
-import { describeDifferences, verifyTrackedChanges } from './change-tracking';
+import { verifyTrackedChanges } from './change-tracking';
+import { describeConfirmed } from './describe-differences';
 import { sleep } from '../validation/concurrency';
 
 /** Reads of one slot in the proof are bounded; past this many rounds the proof fails (and rolls back). */
@@ -36,8 +37,9 @@ export async function proveChanges(ctx: StepContext): Promise<Record<string, unk
         keys += r.keysVerified;
         changes += r.changesRead;
         rangeChecked.push(...r.rangeChecked);
-        if (r.confirmed.length > 0) return { differences: r.confirmed };
-        if (!r.more) return { differences: [] };
+        if (r.confirmed.length > 0)
+          return { differences: r.confirmed, described: await describeConfirmed(pools, r.confirmed) };
+        if (!r.more) return { differences: [], described: '' };
         // A bound not flushed yet: WAL is flushed within wal_writer_delay (200 ms by default).
         if (r.changesRead === 0) await sleep(10);
         if (round >= MAX_ROUNDS)
@@ -54,7 +56,7 @@ export async function proveChanges(ctx: StepContext): Promise<Record<string, unk
     if (outcome.differences.length > 0) {
       throw new CutoverError(
         ERRORS.validationFailed,
-        `the change proof found rows that differ after the final sync: ${describeDifferences(outcome.differences)}`,
+        `the change proof found rows that differ after the final sync: ${outcome.described}`,
       );
     }
     return {

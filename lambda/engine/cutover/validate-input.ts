@@ -68,6 +68,8 @@ const KNOWN_FIELDS = new Set([
   'syncTimeoutSeconds',
   'finalSyncTimeoutSeconds',
   'applicationRoles',
+  'acknowledgedWriters',
+  'writersInFlightSeconds',
   'requireApproval',
   'fullValidationAfterSwitch',
   'switchTrafficTo',
@@ -187,6 +189,21 @@ export function parseExecutionInput(
   const duplicate = (roles as string[]).find((r, i) => roles.indexOf(r) !== i);
   if (duplicate !== undefined) throw bad('applicationRoles', duplicate, 'must not repeat a role');
 
+  const writers =
+    raw.acknowledgedWriters === undefined ? (deps.defaults?.acknowledgedWriters ?? []) : raw.acknowledgedWriters;
+  if (!Array.isArray(writers) || writers.length > MAX_APPLICATION_ROLES) {
+    throw bad('acknowledgedWriters', writers, `must be a list of at most ${MAX_APPLICATION_ROLES} role names`);
+  }
+  writers.forEach((role, i) => {
+    if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
+      throw bad(`acknowledgedWriters[${i}]`, role, 'must be a role name of 1 to 63 characters without NUL');
+    }
+  });
+  const writersInFlightSeconds = num(raw, 'writersInFlightSeconds', defaults.writersInFlightSeconds, {
+    min: 0,
+    max: 60,
+  });
+
   const requireApproval = raw.requireApproval === undefined ? defaults.requireApproval : raw.requireApproval;
   if (typeof requireApproval !== 'boolean') throw bad('requireApproval', requireApproval, 'must be true or false');
   const fullValidationAfterSwitch =
@@ -280,6 +297,8 @@ export function parseExecutionInput(
     syncTimeoutSeconds,
     finalSyncTimeoutSeconds,
     applicationRoles: [...(roles as string[])],
+    acknowledgedWriters: [...(writers as string[])],
+    writersInFlightSeconds,
     requireApproval,
     fullValidationAfterSwitch,
     switchTrafficTo,

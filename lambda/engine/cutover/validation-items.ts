@@ -19,6 +19,8 @@ export const MAX_BOUND_CHARS = 512;
 /** Per item: tables named, example differences, characters of an error message. */
 export const MAX_ITEM_TABLES = 2;
 export const MAX_ITEM_EXAMPLES = 3;
+/** Names of differing tables an item lists (Map results stay small: 64 items × 16 names is about 50 KB). */
+export const MAX_ITEM_MISMATCHED_NAMES = 16;
 export const MAX_ITEM_ERROR_CHARS = 160;
 /** Example differences whose key is longer than this (JSON characters) are counted, not listed. */
 export const MAX_EXAMPLE_KEY_CHARS = 200;
@@ -72,6 +74,8 @@ export interface ValidationItemResult {
   /** Tables (portions) with differences; the first few with their counts and examples in `mismatches`. */
   readonly mismatched: number;
   readonly mismatches: ItemMismatch[];
+  /** Every table (portion) with differences, by name (at most MAX_ITEM_MISMATCHED_NAMES; more are counted only). */
+  readonly mismatchedNames?: TableName[];
   readonly errorCount: number;
   readonly errors: { readonly table: string; readonly error: string }[];
 }
@@ -156,6 +160,7 @@ const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n -
 /** Summarizes one item's range results (bounded). `missing`: tables planned in the span but not found. */
 export function summarizeItem(results: readonly RangeResult[], expectedTables: number): ValidationItemResult {
   const mismatches: ItemMismatch[] = [];
+  const mismatchedNames: TableName[] = [];
   const errors: { table: string; error: string }[] = [];
   let examples = 0;
   let mismatched = 0;
@@ -166,6 +171,7 @@ export function summarizeItem(results: readonly RangeResult[], expectedTables: n
       if (errors.length < MAX_ITEM_TABLES) errors.push({ table: r.table, error: clip(r.error, MAX_ITEM_ERROR_CHARS) });
     } else if (!r.match) {
       mismatched++;
+      if (mismatchedNames.length < MAX_ITEM_MISMATCHED_NAMES) mismatchedNames.push(r.name);
       if (mismatches.length < MAX_ITEM_TABLES) {
         const listed: RowDifference[] = [];
         for (const d of r.differences) {
@@ -203,6 +209,7 @@ export function summarizeItem(results: readonly RangeResult[], expectedTables: n
     differences: results.reduce((n, r) => n + r.differenceCount, 0),
     mismatched,
     mismatches,
+    mismatchedNames,
     errorCount,
     errors,
   };

@@ -1,6 +1,7 @@
 import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
 import { readCatalog } from '../catalog';
-import { CutoverError, ERRORS } from '../../../contract';
+import { CutoverError, ERRORS, formatTableName } from '../../../contract';
+import { seedPending, seedsOf, type PendingSeed } from './pending-seeds';
 import {
   aggregateResults,
   planRanges,
@@ -155,6 +156,8 @@ export interface AggregateValidationResult {
   readonly targetRows: number;
   /** preValidation: differences found while replication is live (a warning, not a failure). */
   readonly warning?: string;
+  /** preValidation: tables whose differing rows joined the pending set. */
+  readonly pendingTables?: number;
   readonly skipped?: boolean;
 }
 
@@ -208,6 +211,7 @@ export async function aggregateValidation(
   if (done) return { ...(done as unknown as AggregateValidationResult), skipped: true };
   const started = await beginPhase(ctx, phase);
   let result: AggregateValidationResult;
+  let seeds: PendingSeed[];
   try {
     const outlineGiven = planOutline as PlanOutline | undefined;
     const itemResults = Array.isArray(rangeResults)
@@ -221,15 +225,15 @@ export async function aggregateValidation(
       outlineGiven.options &&
       itemResults.every(isItemResult)
     ) {
-      result = await foldItems(ctx, phase, itemResults, outlineGiven);
+      ({ result, seeds } = await foldItems(ctx, phase, itemResults, outlineGiven));
     } else {
-      result = await foldRangeResults(ctx, phase, rangeResults, planOutline);
+      ({ result, seeds } = await foldRangeResults(ctx, phase, rangeResults, planOutline));
     }
   } catch (error) {
     await endPhase(ctx, phase, started, 'failed', {}, (error as Error).message).catch(() => undefined);
     throw error;
   }
-  return finish(ctx, phase, started, result);
+  return finish(ctx, phase, started, result, seeds);
 }
 
 /** Folds bounded item results (the state machine's path). Rechecks listed differences while rows may be in flight. */
@@ -238,7 +242,7 @@ async function foldItems(
   phase: ValidationPhase,
   items: ValidationItemResult[],
   outline: PlanOutline,
-): Promise<AggregateValidationResult> {
+): Promise<Folded> {
   const byTable = new Map<string, TableValidation>();
   let unlistedMismatches = 0;
   for (const item of items) {
@@ -299,7 +303,8 @@ async function foldItems(
       firstDifferences.push({ table: t.table, key: d.key, kind: d.kind, ...(d.recheck ? { recheck: d.recheck } : {}) });
     }
   }
-  return {
+  const unlistedNames = items.flatMap((i) => i.mismatchedNames ?? []).filter((n) => !byTable.has(formatTableName(n)));
+  const result = {
     ok: outline.tables > 0 && errorCount === 0 && stillMismatched.length === 0 && unlistedMismatches === 0,
     phase,
     tables: outline.tables,
@@ -310,6 +315,21 @@ async function foldItems(
     sourceRows: items.reduce((n, i) => n + i.sourceRows, 0),
     targetRows: items.reduce((n, i) => n + i.targetRows, 0),
   };
+  // Portions whose names no item could list (bounded names): every table of the plan with differences is unknown,
+  // so say so rather than seed nothing.
+  const unnamed = items.reduce((n, i) => n + i.mismatched - (i.mismatchedNames?.length ?? i.mismatched), 0);
+  if (unnamed > 0 && phase === 'preValidation') {
+    throw new Error(
+      `${unnamed} differing table portion(s) could not be named by the validation items; nothing was frozen`,
+    );
+  }
+  return { result, seeds: seedsOf(stillMismatched, unlistedNames) };
+}
+
+interface Folded {
+  readonly result: AggregateValidationResult;
+  /** Rows (or tables) still differing: they stay pending until re-verified equal. */
+  readonly seeds: PendingSeed[];
 }
 
 /** Folds full RangeResults (direct callers that validated plan tasks themselves). */
@@ -318,7 +338,7 @@ async function foldRangeResults(
   phase: ValidationPhase,
   rangeResults: unknown,
   planOutline: unknown,
-): Promise<AggregateValidationResult> {
+): Promise<Folded> {
   {
     const results = flattenResults(rangeResults);
     // No database work unless the outline is missing or differences need a recheck.
@@ -345,7 +365,7 @@ async function foldRangeResults(
         }),
       );
     }
-    return summarize(phase, report);
+    return { result: summarize(phase, report), seeds: seedsOf(report.tables) };
   }
 }
 
@@ -354,6 +374,7 @@ async function finish(
   phase: ValidationPhase,
   started: Awaited<ReturnType<typeof beginPhase>>,
   folded: AggregateValidationResult,
+  seeds: readonly PendingSeed[],
 ): Promise<AggregateValidationResult> {
   let result = folded;
   const failMessage =
@@ -365,15 +386,19 @@ async function finish(
     await notifyPhase(ctx, phase, 'failed', failMessage);
     throw new CutoverError(ERRORS.validationFailed, `${phase}: ${failMessage}`);
   }
+  // Before the switch, every row still differing stays pending until it is re-verified equal: the wait for sync
+  // fails when one still differs after the recheck delay with replication healthy, and the change proof re-reads it.
+  const pending = phase === 'preValidation' ? await seedPending(ctx, seeds) : 0;
   if (!result.ok) {
     result = {
       ...result,
       ok: true,
+      ...(pending > 0 ? { pendingTables: pending } : {}),
       warning:
         `${result.differences} difference(s) in ${result.mismatchedTables.join(', ')} while replication is live ` +
         `(rechecked after ${PRE_VALIDATION_RECHECK_DELAY_MS / 1000}s; may still be in flight); ` +
         (phase === 'preValidation'
-          ? 'every changed key is re-verified before the switch'
+          ? `they stay pending: each must be re-verified equal before the freeze, or the wait for sync fails naming it`
           : 'after the switch: rows the application changed on the target since then are counted too'),
     };
   }

@@ -56,9 +56,9 @@ export function mergePending(
       const seen = keys.get(k);
       if (status === 'equal') keys.delete(k);
       else if (seen && now - seen.since >= recheckDelayMs) {
-        done.push({ key, kind: status, since: seen.since });
+        done.push({ ...seen, key, kind: status });
         keys.delete(k);
-      } else keys.set(k, { key, kind: status, since: seen?.since ?? now });
+      } else keys.set(k, { ...seen, key, kind: status, since: seen?.since ?? now });
     }
     if (done.length) {
       confirmed.push({ ...base, display: f.display, differences: done.slice(0, maxKeys), count: done.length });

@@ -93,6 +93,11 @@ export interface PendingKey {
   readonly kind: DifferenceKind;
   /** When (ms since the epoch) the key was first seen differing. */
   readonly since: number;
+  /**
+   * Found by a validation (not by a tracked change): the row may never change again, so "in sync" waits until it is
+   * re-verified equal, or confirmed different after the recheck delay.
+   */
+  readonly seeded?: boolean;
 }
 
 export interface PendingTable {

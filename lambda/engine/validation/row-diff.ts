@@ -117,12 +117,13 @@ export async function diffRows(
   return diffRowsWithContext(source, target, ctx, keys, options);
 }
 
-/** `(id)=(7) changed in amount, note` / `(id)=(8) missing on the target`: bounded text for messages. */
+/** `changed (id)=(7) in amount, note` / `missing (id)=(8) on the target`: bounded text for messages. */
 export function describeRowDiff(keyColumns: readonly string[], d: RowDiff): string {
   const key = `(${keyColumns.join(', ')})=(${d.key.join(', ')})`;
-  if (d.kind === 'missing') return `${key} missing on the target`;
-  if (d.kind === 'extra') return `${key} only on the target`;
-  if (d.kind === 'equal') return `${key} now equal`;
+  if (d.kind === 'missing') return `missing ${key} on the target`;
+  if (d.kind === 'extra') return `extra ${key} on the target only`;
+  if (d.kind === 'equal') return `${key} equal now`;
   const shown = d.columns.slice(0, 8).join(', ');
-  return `${key} differs in ${shown}${d.columns.length > 8 ? ` (+${d.columns.length - 8} more)` : ''}`;
+  const more = d.columns.length > 8 ? ` (+${d.columns.length - 8} more)` : '';
+  return `changed ${key} in ${shown || 'its row hash only'}${more}`;
 }

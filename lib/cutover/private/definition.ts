@@ -96,7 +96,7 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   // The fallback points the reads back with the writes.
   const afterTheSwitch = fallback ? [afterSwitch(b.task('FallBackReads'))] : [];
   const stop = b.stopReplicationLoop(afterSwitch);
-  // Only once forward replication has stopped does the reverse one start (no echo).
+  // Only once forward replication has stopped (and no late write is found) does the reverse one start (no echo).
   const afterTheStop = wayBack ? [afterSwitch(b.task('StartReverse'))] : [];
   const lateWrites = afterSwitch(b.task('CheckLateWrites'));
   const postValidation = b.validation('postValidation', afterSwitch);
@@ -155,8 +155,10 @@ export function buildCutoverDefinition(scope: Construct, props: CutoverDefinitio
   }
   approval.end(chain([...beforeTheFreeze, freeze]).start);
   chain([freeze, finalSync, prove, sequences, ...beforeTheSwitch, switchTraffic, ...afterTheSwitch]).next(stop.start);
-  stop.stopped(chain([...afterTheStop, lateWrites]).start);
-  lateWrites.next(isFullValidationRequested);
+  // Late writes are read before the way back starts: from then on the reverse replication writes on the source too.
+  const afterStop = chain([lateWrites, ...afterTheStop]);
+  stop.stopped(afterStop.start);
+  afterStop.next(isFullValidationRequested);
   chain([dropTracking, ...beforeComplete, complete]).next(
     fallback ? b.succeedAs(STATES.fellBack, 'The application is on the source again.') : b.succeed(),
   );
@@ -307,7 +309,18 @@ class DefinitionBuilder {
     rollback.next(rollbackReads).next(rolledBack);
     const reportAfterSwitch = this.task('ReportFailureAfterSwitch', { error: sfn.JsonPath.objectAt('$.error') });
     reportAfterSwitch.addCatch(failedAfterSwitch, { errors: [sfn.Errors.ALL], resultPath: '$.reportError' });
-    reportAfterSwitch.next(failedAfterSwitch);
+    const lateWritesFound = this.fail(STATES.lateWritesFound, {
+      comment:
+        'Selected tables changed on the source after the final-sync marker: those changes are not on the target. ' +
+        "The source's tracking slot keeps them; see the notice.",
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    reportAfterSwitch.next(
+      this.choice(STATES.isLateWrites)
+        .when(sfn.Condition.stringEquals('$.error.Error', ERRORS.lateWrites), lateWritesFound)
+        .otherwise(failedAfterSwitch),
+    );
     return { rollback, reportAfterSwitch };
   }
 
