@@ -40,23 +40,24 @@ export async function watchSchema(
   const now = ctx.now().getTime();
   if (!record) return { changed: false, differences: [], standingMs: 0 };
   const seen = record.schema;
-  if (!seen) {
-    await ctx.deps.state.putTracking(ctx.key, { ...record, schema: { ...signatures, differences: [] } });
-    return { changed: false, differences: [], standingMs: 0 };
-  }
-  if (seen.source === signatures.source && seen.target === signatures.target) {
+  // The first round diffs too: DDL may have run between the validation and the first look.
+  if (seen && seen.source === signatures.source && seen.target === signatures.target) {
     return { changed: false, differences: seen.differences, standingMs: seen.since ? now - seen.since : 0 };
   }
   const report = await diffSchema(pools.source, pools.target, ctx.deps.tables);
   const differences = report.differences.filter((d) => d.severity === 'error' && BLOCKING.has(d.objectType));
-  const sides = [seen.source !== signatures.source ? 'source' : '', seen.target !== signatures.target ? 'target' : '']
-    .filter(Boolean)
-    .join(' and ');
-  const since = differences.length ? (seen.since ?? now) : undefined;
+  const sides = seen
+    ? [seen.source !== signatures.source ? 'source' : '', seen.target !== signatures.target ? 'target' : '']
+        .filter(Boolean)
+        .join(' and ')
+    : 'source or target';
+  const since = differences.length ? (seen?.since ?? now) : undefined;
   await ctx.deps.state.putTracking(ctx.key, {
     ...record,
     schema: { ...signatures, differences: differences.slice(0, 20), ...(since ? { since } : {}) },
   });
+  // Said the moment it is seen; the first look says nothing when both sides agree.
+  if (!seen && differences.length === 0) return { changed: false, differences, standingMs: 0 };
   await notifyPhase(
     ctx,
     'waitForSync',
