@@ -87,10 +87,13 @@ test('with a way back: prepared before the freeze, armed inside it before the sw
     Next: 'SwitchTraffic',
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rollback' }],
   });
-  expect((wayBackJson('IsReplicationStopped') as { Choices: { Next: string }[] }).Choices[0].Next).toBe('StartReverse');
+  // late writes are read before the way back opens: a reverse task must not start over changes the target lacks
+  expect((wayBackJson('IsReplicationStopped') as { Choices: { Next: string }[] }).Choices[0].Next).toBe(
+    'CheckLateWrites',
+  );
+  expect(wayBackJson('CheckLateWrites')).toMatchObject({ Next: 'StartReverse' });
   expect(wayBackJson('StartReverse')).toMatchObject({
     Parameters: { step: 'startReverse' },
-    Next: 'CheckLateWrites',
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportFailureAfterSwitch' }],
   });
   expect(wayBackJson('IsRevertReads')).toMatchObject({ Default: 'IsEndFallbackWindow' });
@@ -339,8 +342,19 @@ test('the failure handlers: Rollback → RollbackReads → RolledBack (RollbackF
   expect(json('RollbackFailed')).toMatchObject({ Type: 'Fail', Error: 'ZdmRollbackFailed' });
   expect(json('ReportFailureAfterSwitch')).toMatchObject({
     Parameters: { step: 'reportFailureAfterSwitch', 'input.$': '$.input', 'error.$': '$.error' },
-    Next: 'FailedAfterSwitch',
+    Next: 'IsLateWrites',
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.reportError', Next: 'FailedAfterSwitch' }],
+  });
+  // late writes end in a state of their own: the console says what happened without opening the error
+  expect(json('IsLateWrites')).toEqual({
+    Type: 'Choice',
+    Choices: [{ Variable: '$.error.Error', StringEquals: 'ZdmLateWrites', Next: 'LateWritesFound' }],
+    Default: 'FailedAfterSwitch',
+  });
+  expect(json('LateWritesFound')).toMatchObject({
+    Type: 'Fail',
+    ErrorPath: '$.error.Error',
+    CausePath: '$.error.Cause',
   });
   expect(json('FailedAfterSwitch')).toEqual({
     Type: 'Fail',
