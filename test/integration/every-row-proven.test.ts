@@ -6,7 +6,15 @@ import { Client } from 'pg';
 import { ERRORS } from '../../contract';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
 import type { StepEvent } from '../../contract';
-import { dropFixtures, fixture, roleState, run, stepsRun, trackingSlots, type Fixture } from '../support/cutover-fixture';
+import {
+  dropFixtures,
+  fixture,
+  roleState,
+  run,
+  stepsRun,
+  trackingSlots,
+  type Fixture,
+} from '../support/cutover-fixture';
 import { sql } from '../support/databases';
 
 jest.setTimeout(120_000);
@@ -80,7 +88,9 @@ describe('writers the freeze does not block', () => {
       });
       const result = await run(f, { migrationId: 'in-flight', mode: 'execute', writersInFlightSeconds: 1 }, handler);
       expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.writersInFlight, lastState: 'RolledBack' });
-      expect(result.cause).toMatch(/pid \d+ \(role "postgres", transaction [\d.]+ s old, idle in transaction\) on public\.orders/);
+      expect(result.cause).toMatch(
+        /pid \d+ \(role "postgres", transaction [\d.]+ s old, idle in transaction\) on public\.orders/,
+      );
       // Literals are blanked: a statement may hold data.
       expect(result.cause).toContain('UPDATE public.orders SET amount = 0 WHERE id <= 0');
       expect(stepsRun(result)).not.toContain('FinalSync');
@@ -124,7 +134,9 @@ test('a write after the marker by a role that was not frozen ends the execution 
   const result = await run(f, { migrationId: 'late', mode: 'execute' }, handler);
   expect(result).toMatchObject({ status: 'FAILED', error: ERRORS.lateWrites, lastState: 'LateWritesFound' });
   expect(stepsRun(result)).toContain('SwitchTraffic');
-  expect(result.cause).toMatch(/1 change\(s\) reached the source after the final-sync marker .*public\.orders: 1 key\(s\) \(id\)=\(21\)/);
+  expect(result.cause).toMatch(
+    /1 change\(s\) reached the source after the final-sync marker .*public\.orders: 1 key\(s\) \(id\)=\(21\)/,
+  );
   const subjects = f.deps.notifier.notices.map((n) => n.subject);
   expect(subjects).toEqual(
     expect.arrayContaining([

@@ -27,6 +27,7 @@ import type { ConfirmedTable, PendingState } from '../tracking/types';
 import { validate } from '../validation';
 import { mapLimit } from '../validation/concurrency';
 import type { KeyValue } from '../validation/types';
+import { inheritSeeds, seededCount } from './pending-seeds';
 import type { StepContext } from './common';
 
 /** A key stays pending at least this long before it counts as a confirmed difference. */
@@ -289,8 +290,16 @@ async function round(
   const now = ctx.now().getTime();
   // Tables range-checked this round start afresh; every other pending key keeps when it was first seen differing.
   const previous: PendingState = { tables: { ...record.pending.tables } };
-  for (const display of rangeChecked) delete (previous.tables as Record<string, unknown>)[display];
-  const merged = mergePending(previous, checks, now, options.final ? 0 : RECHECK_DELAY_MS);
+  const seededSince = new Map<string, number>();
+  for (const display of rangeChecked) {
+    const since = previous.tables[display]?.seededSince;
+    if (since !== undefined) seededSince.set(display, since);
+    delete (previous.tables as Record<string, unknown>)[display];
+  }
+  const delay = options.final ? 0 : RECHECK_DELAY_MS;
+  const mergedKeys = mergePending(previous, checks, now, delay);
+  const seeded = inheritSeeds(mergedKeys.pending, seededSince, now, delay);
+  const merged = { pending: seeded.pending, confirmed: [...mergedKeys.confirmed, ...seeded.confirmed] };
   const errors = checks.filter((c) => c.error);
   const confirmed = [...merged.confirmed];
   if (options.final) {
@@ -332,7 +341,7 @@ async function round(
     confirmed,
     rangeChecked,
     rangeChecksPending: Object.values(next.pending.tables).filter((t) => t.rangeCheck).length,
-    seededPending: Object.values(next.pending.tables).reduce((n, t) => n + t.keys.filter((k) => k.seeded).length, 0),
+    seededPending: seededCount(next.pending),
     more: sourceChanges.more || targetChanges.more,
     catalog,
   };

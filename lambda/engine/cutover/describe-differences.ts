@@ -33,6 +33,10 @@ export async function describeConfirmed(
       // The row diff is descriptive: without it, say what the row hash said.
       described = keys.map((d) => `${d.kind} (${t.keyColumns.join(', ')})=(${d.key.join(', ')})`);
     }
+    if (t.reason && described.length === 0) {
+      parts.push(`${t.display}: ${t.reason}`);
+      continue;
+    }
     const more = t.count - described.length;
     parts.push(
       `${t.display}: ${t.count} row(s)${described.length ? ` — ${described.join('; ')}` : ''}${more > 0 && described.length ? ` (+${more} more)` : ''}`,

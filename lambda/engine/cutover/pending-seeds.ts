@@ -5,7 +5,7 @@
  * until they are equal. A table whose differing rows were not all listed is re-verified by ranges instead.
  */
 import { formatTableName, type TableName } from '../../../contract';
-import type { PendingKey, PendingState, PendingTable } from '../tracking/types';
+import type { ConfirmedTable, PendingKey, PendingState, PendingTable } from '../tracking/types';
 import type { TableValidation } from '../validation/types';
 import type { StepContext } from './common';
 
@@ -64,7 +64,13 @@ export function addSeeds(pending: PendingState, seeds: readonly PendingSeed[], n
     const prev = tables[display];
     if (prev?.rangeCheck) continue;
     if (seed.rangeCheck) {
-      tables[display] = { table: seed.table, keyColumns: seed.keyColumns, keys: [], rangeCheck: seed.rangeCheck };
+      tables[display] = {
+        table: seed.table,
+        keyColumns: seed.keyColumns,
+        keys: [],
+        rangeCheck: seed.rangeCheck,
+        seededSince: now,
+      };
       continue;
     }
     const keys = new Map((prev?.keys ?? []).map((k) => [JSON.stringify(k.key), k]));
@@ -87,4 +93,51 @@ export async function seedPending(ctx: StepContext, seeds: readonly PendingSeed[
     pending: addSeeds(record.pending, seeds, ctx.now().getTime()),
   });
   return seeds.length;
+}
+
+/**
+ * After a round's range checks: what a range check of a seeded table found is seeded too, first seen when the
+ * validation saw it (so it is confirmed one recheck delay after the validation, not after the range check). A seeded
+ * table that still needs ranges after the recheck delay is a confirmed difference of its own.
+ */
+export function inheritSeeds(
+  pending: PendingState,
+  seededSince: ReadonlyMap<string, number>,
+  now: number,
+  recheckDelayMs: number,
+): { pending: PendingState; confirmed: ConfirmedTable[] } {
+  if (seededSince.size === 0) return { pending, confirmed: [] };
+  const tables: Record<string, PendingTable> = { ...pending.tables };
+  const confirmed: ConfirmedTable[] = [];
+  for (const [display, since] of seededSince) {
+    const t = tables[display];
+    if (!t) continue; // re-verified equal
+    if (t.rangeCheck) {
+      tables[display] = { ...t, seededSince: since };
+      if (now - since >= recheckDelayMs) {
+        confirmed.push({
+          table: t.table,
+          display,
+          keyColumns: t.keyColumns,
+          differences: [],
+          count: 1,
+          reason: t.rangeCheck,
+        });
+      }
+      continue;
+    }
+    tables[display] = {
+      ...t,
+      keys: t.keys.map((k) => ({ ...k, seeded: true, since: Math.min(k.since, since) })),
+    };
+  }
+  return { pending: { tables }, confirmed };
+}
+
+/** Keys (and tables re-verified by ranges) found by a validation and not yet re-verified equal. */
+export function seededCount(pending: PendingState): number {
+  return Object.values(pending.tables).reduce(
+    (n, t) => n + (t.rangeCheck ? (t.seededSince ? 1 : 0) : t.keys.filter((k) => k.seeded).length),
+    0,
+  );
 }

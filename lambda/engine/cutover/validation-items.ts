@@ -8,7 +8,7 @@
  * `from.key` and the rows of `to.table` with a key up to `to.key` (a missing key is open). So a Map item is two
  * positions whatever the size of the database, and validateRange answers each with a summary of bounded size.
  */
-import type { TableName } from '../../../contract';
+import { formatTableName, type TableName } from '../../../contract';
 import { compareNames } from '../validation/key-ranges';
 import type { HashMethod, RangeResult, RangeTask, RowDifference, ValidationPlan } from './validation-adapter';
 
@@ -19,8 +19,13 @@ export const MAX_BOUND_CHARS = 512;
 /** Per item: tables named, example differences, characters of an error message. */
 export const MAX_ITEM_TABLES = 2;
 export const MAX_ITEM_EXAMPLES = 3;
-/** Names of differing tables an item lists (Map results stay small: 64 items × 16 names is about 50 KB). */
+/**
+ * Names of differing tables an item lists, distinct, at most this many and this many JSON characters (Map results
+ * stay small: 64 items at every cap stay under half of Step Functions' 256 KB). An item with more differing tables
+ * fails the pre-validation (nothing frozen) rather than seed an incomplete set.
+ */
 export const MAX_ITEM_MISMATCHED_NAMES = 16;
+export const MAX_ITEM_MISMATCHED_NAME_CHARS = 240;
 export const MAX_ITEM_ERROR_CHARS = 160;
 /** Example differences whose key is longer than this (JSON characters) are counted, not listed. */
 export const MAX_EXAMPLE_KEY_CHARS = 200;
@@ -74,8 +79,10 @@ export interface ValidationItemResult {
   /** Tables (portions) with differences; the first few with their counts and examples in `mismatches`. */
   readonly mismatched: number;
   readonly mismatches: ItemMismatch[];
-  /** Every table (portion) with differences, by name (at most MAX_ITEM_MISMATCHED_NAMES; more are counted only). */
+  /** The tables with differences, by name, distinct (bounded: MAX_ITEM_MISMATCHED_NAMES and _NAME_CHARS). */
   readonly mismatchedNames?: TableName[];
+  /** False when some differing table could not be named within the bounds. */
+  readonly mismatchedNamesComplete?: boolean;
   readonly errorCount: number;
   readonly errors: { readonly table: string; readonly error: string }[];
 }
@@ -161,6 +168,21 @@ const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n -
 export function summarizeItem(results: readonly RangeResult[], expectedTables: number): ValidationItemResult {
   const mismatches: ItemMismatch[] = [];
   const mismatchedNames: TableName[] = [];
+  const named = new Set<string>();
+  let nameChars = 0;
+  let mismatchedNamesComplete = true;
+  const nameTable = (name: TableName): void => {
+    const display = formatTableName(name);
+    if (named.has(display)) return;
+    const chars = JSON.stringify(name).length;
+    if (mismatchedNames.length >= MAX_ITEM_MISMATCHED_NAMES || nameChars + chars > MAX_ITEM_MISMATCHED_NAME_CHARS) {
+      mismatchedNamesComplete = false;
+      return;
+    }
+    named.add(display);
+    nameChars += chars;
+    mismatchedNames.push(name);
+  };
   const errors: { table: string; error: string }[] = [];
   let examples = 0;
   let mismatched = 0;
@@ -171,7 +193,7 @@ export function summarizeItem(results: readonly RangeResult[], expectedTables: n
       if (errors.length < MAX_ITEM_TABLES) errors.push({ table: r.table, error: clip(r.error, MAX_ITEM_ERROR_CHARS) });
     } else if (!r.match) {
       mismatched++;
-      if (mismatchedNames.length < MAX_ITEM_MISMATCHED_NAMES) mismatchedNames.push(r.name);
+      nameTable(r.name);
       if (mismatches.length < MAX_ITEM_TABLES) {
         const listed: RowDifference[] = [];
         for (const d of r.differences) {
@@ -210,6 +232,7 @@ export function summarizeItem(results: readonly RangeResult[], expectedTables: n
     mismatched,
     mismatches,
     mismatchedNames,
+    mismatchedNamesComplete,
     errorCount,
     errors,
   };

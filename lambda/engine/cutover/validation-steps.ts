@@ -317,10 +317,11 @@ async function foldItems(
   };
   // Portions whose names no item could list (bounded names): every table of the plan with differences is unknown,
   // so say so rather than seed nothing.
-  const unnamed = items.reduce((n, i) => n + i.mismatched - (i.mismatchedNames?.length ?? i.mismatched), 0);
+  const unnamed = items.filter((i) => i.mismatched > 0 && i.mismatchedNamesComplete === false).length;
   if (unnamed > 0 && phase === 'preValidation') {
     throw new Error(
-      `${unnamed} differing table portion(s) could not be named by the validation items; nothing was frozen`,
+      `${unnamed} validation item(s) found more differing tables than they could name; nothing was frozen: ` +
+        `run zdm validate to list them`,
     );
   }
   return { result, seeds: seedsOf(stillMismatched, unlistedNames) };

@@ -106,6 +106,11 @@ export interface PendingTable {
   readonly keys: PendingKey[];
   /** Set when the table must be re-verified by ranges; its keys are then no longer kept. */
   readonly rangeCheck?: string;
+  /**
+   * When (ms since the epoch) a validation found this table differing without listing every key: the keys its range
+   * check finds are seeded keys first seen then, and a table that still needs ranges after the recheck delay differs.
+   */
+  readonly seededSince?: number;
 }
 
 /** Keys that differed and are waiting for a recheck, by display name. Bounded in size. */
@@ -121,4 +126,6 @@ export interface ConfirmedTable {
   readonly differences: PendingKey[];
   /** All confirmed differences, listed or not. */
   readonly count: number;
+  /** Set when the keys are not listed (the table is re-verified by ranges): what its last range check found. */
+  readonly reason?: string;
 }

@@ -223,9 +223,18 @@ describe('checkLag', () => {
     now.t += RECHECK_DELAY_MS - 1_000;
     expect(await check()).toMatchObject({ pendingKeys: 1 });
     now.t += 2_000;
+    // With the lag unknown (no heartbeat yet) the difference may still be in flight: it stays pending, never synced.
+    expect(await check()).toMatchObject({ pendingKeys: 1, synced: false, consecutive: 0 });
+    // With replication healthy (a fresh heartbeat, lag under the threshold) it cannot be: fatal, the columns named.
+    await sql(
+      pair.target,
+      `insert into zdm_cutover.cutover_marker (migration_id, token, written_at) values ($1, $2, clock_timestamp())
+       on conflict (migration_id, token) do update set written_at = excluded.written_at`,
+      [id, HEARTBEAT_TOKEN],
+    );
     await expect(check()).rejects.toMatchObject({
       name: 'ZdmValidationFailed',
-      message: expect.stringMatching(/public\.t: 1 row\(s\) — changed \(id\)=\(2\)/),
+      message: expect.stringMatching(/public\.t: 1 row\(s\) — changed \(id\)=\(2\) in v/),
     });
     expect(deps.state.snapshot()[`${id}#dry-run#${input.startedAt}`].phases.waitForSync?.status).toBe('failed');
   });

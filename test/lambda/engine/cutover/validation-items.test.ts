@@ -51,10 +51,12 @@ function worstItemResult(): ValidationItemResult {
   const name = { schema: 'x'.repeat(63), table: 'y'.repeat(63) };
   const results: RangeResult[] = [];
   for (let i = 0; i < 10; i++) {
+    // distinct tables, so that the item names as many as its bounds allow
+    const table = { ...name, table: `${i}${name.table}`.slice(0, 63) };
     results.push({
       taskId: String(i),
-      table: formatTableName(name),
-      name,
+      table: formatTableName(table),
+      name: table,
       sourceRows: 1e12,
       targetRows: 1e12,
       match: false,
@@ -136,10 +138,10 @@ describe('bounded validation payloads (Step Functions caps state input/output at
     expect(largestItem).toBeLessThan(2 * 1024);
     expect(bytes(worst)).toBeLessThan(2 * 1024);
     expect(bytes(mapOutput)).toBeLessThan(LIMIT / 2);
-    // Every cap hit in every item at once (absurd) still leaves 40% headroom.
-    expect(bytes(stateAfterAggregation)).toBeLessThan(LIMIT * 0.6);
+    // Every cap hit in every item at once (absurd, differing tables named in every item) still leaves 35% headroom.
+    expect(bytes(stateAfterAggregation)).toBeLessThan(LIMIT * 0.65);
     // The post-switch validation runs last: the results of every step before it are in the state too. Each is a few
-    // hundred bytes (see the step tests); even at 4 KB each (the bound of a phase summary) 20% headroom is left.
+    // hundred bytes (see the step tests); even at 4 KB each (the bound of a phase summary) 15% headroom is left.
     const earlier = Object.fromEntries(
       [
         'preflight',
@@ -157,7 +159,7 @@ describe('bounded validation payloads (Step Functions caps state input/output at
       ].map((key) => [key, { allowance: 'x'.repeat(4000) }]),
     );
     expect(bytes({ ...stateAfterAggregation, results: { ...earlier, ...stateAfterAggregation.results } })).toBeLessThan(
-      LIMIT * 0.8,
+      LIMIT * 0.85,
     );
   });
 
