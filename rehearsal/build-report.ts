@@ -5,6 +5,7 @@ import type { CleanupFailure } from './cleanup-ledger';
 import {
   BETWEEN_PHASES,
   commitsAfterFreeze,
+  lateWritesOf,
   type CutoverPhaseTimes,
   type FreezeSegment,
   type FreezeWindow,
@@ -156,6 +157,11 @@ function reasons(args: {
         `the ${freezes.length > 1 ? `${freeze.execution}'s ` : ''}write freeze did not end while the writes ran (${formatMs(freeze.ongoingMs ?? 0)} so far)`,
       );
     }
+    if (freeze.lateWrites?.status === 'found') {
+      out.push(
+        `writes reached the ${freeze.frozenServer} after its freeze (CheckLateWrites): ${freeze.lateWrites.detail}`,
+      );
+    }
   }
   const stillFrozen = (input.serverState?.roles ?? []).filter(
     (r) => r.server === 'source' && r.exists && r.canLogin === false && !input.ending?.keptFrozen,
@@ -236,6 +242,7 @@ function freezeOf(args: {
   });
   const frozenServer = fallback ? 'target' : 'source';
   const commits = commitsAfterFreeze(args.acks, args.record, offsets[frozenServer], frozenServer);
+  const lateWrites = lateWritesOf(args.record);
   const unknownReason =
     ms !== null
       ? undefined
@@ -250,6 +257,7 @@ function freezeOf(args: {
     ms,
     ...(unknownReason ? { unknownReason } : {}),
     ...(commits !== undefined ? { commitsAfterFreeze: commits } : {}),
+    ...(lateWrites ? { lateWrites } : {}),
   };
 }
 
@@ -746,10 +754,7 @@ export function summaryLines(
     ? heldLines(report, label, paint)
     : after === undefined
       ? []
-      : [
-          `${label('freeze held')}${after === 0 ? paint('ok', 'yes') : paint('bad', 'NO')} — ${after} source commits after the ` +
-            'freeze step ended (server clock)',
-        ];
+      : [freezeHeldLine(after, report.freeze.lateWrites, label, paint)];
 
   const load = report.load;
   const expected =
@@ -866,6 +871,27 @@ function freezesLines(
     for (const r of rows) tabular.add(r);
     return [`${head}${what}`, ...rows];
   });
+}
+
+/**
+ * Whether the cutover's freeze held: the rehearsal's own writes after the freeze step ended AND what the cutover's
+ * CheckLateWrites found there from any writer. "yes" needs both; a step that never answered is "unknown".
+ */
+function freezeHeldLine(
+  after: number,
+  late: FreezeReport['lateWrites'],
+  label: (t: string) => string,
+  paint: ReturnType<typeof painter>,
+): string {
+  const load = `${after} rehearsal commits after the freeze step (server clock)`;
+  if (late?.status === 'found')
+    return `${label('freeze held')}${paint('bad', 'NO')} — CheckLateWrites: ${late.detail}; ${load}`;
+  if (after > 0) return `${label('freeze held')}${paint('bad', 'NO')} — ${load}`;
+  if (late?.status === 'none') {
+    return `${label('freeze held')}${paint('ok', 'yes')} — ${load}; CheckLateWrites: no change by any role after the marker`;
+  }
+  const why = late?.detail ? `CheckLateWrites failed: ${late.detail}` : 'CheckLateWrites did not run';
+  return `${label('freeze held')}${paint('bad', 'unknown')} — ${load}; ${why}`;
 }
 
 /** Whether each freeze held (fallback scenarios): no commit on the frozen server after its freeze step ended. */

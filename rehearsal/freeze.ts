@@ -35,6 +35,21 @@ export interface FreezeWindow {
    * commit after the final-sync marker, and its write would not reach the target.
    */
   readonly sourceCommitsAfterFreeze?: number;
+  /**
+   * What the cutover's own CheckLateWrites found on the frozen server after the final-sync marker, whoever wrote it
+   * (the load above counts only the rehearsal's own writes): `none`, `found` (with its error), `unknown` (the step
+   * failed otherwise) or absent when the execution never reached it.
+   */
+  readonly lateWrites?: { readonly status: 'none' | 'found' | 'unknown'; readonly detail?: string };
+}
+
+/** The cutover's CheckLateWrites verdict, from its phase record (see {@link FreezeWindow.lateWrites}). */
+export function lateWritesOf(record: MigrationRecord | undefined): FreezeWindow['lateWrites'] {
+  const phase = record?.mode === 'execute' ? record.phases.lateWrites : undefined;
+  if (!phase || phase.status === 'running' || phase.status === 'skipped') return undefined;
+  if (phase.status === 'succeeded') return { status: 'none' };
+  const detail = (phase.error ?? '').slice(0, 300);
+  return /after the final-sync marker/.test(detail) ? { status: 'found', detail } : { status: 'unknown', detail };
 }
 
 export type CutoverPhaseKind = 'phase' | 'failed step' | 'failure handler';

@@ -24,7 +24,7 @@
  * | `REVERSE_LAG_ALARM_NAMES` | no | JSON list of the reverse task's lag alarms (actions on when it starts). Default `[]` |
  * | `READ_TRAFFIC_SWITCH_KIND`, `READ_TRAFFIC_SWITCH_TARGET` | no | the same for the read path (read-first switch). Default `none` |
  * | `TRAFFIC_SWITCH_TTL_SECONDS` | no | CNAME TTL for `route53-cname` (both switches). Default 60 |
- * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false,"fallbackTrafficTo":""}` |
+ * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"acknowledgedWriters":[],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false,"fallbackTrafficTo":""}` |
  * | `ROWS_PER_RANGE` | no | rows per validation range (Map item). Default: the validation engine's |
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
  * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |

@@ -80,6 +80,14 @@ export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions
    */
   readonly applicationRoles?: string[];
   /**
+   * Other login roles that can write the selected tables on the source but will not during the cutover (a batch
+   * job you stop, an admin role). Preflight refuses a cutover while such a role has sessions open unless it is
+   * listed here; a write one makes after the freeze still fails the execution (LateWritesFound). Default for the
+   * execution input field `acknowledgedWriters`.
+   * @default - none
+   */
+  readonly acknowledgedWriters?: string[];
+  /**
    * Default replication lag that counts as in sync.
    * @default Duration.seconds(5)
    */
@@ -276,6 +284,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         : {}),
       [CUTOVER_ENVIRONMENT.defaults]: stack.toJsonString({
         applicationRoles: props.applicationRoles ?? [],
+        acknowledgedWriters: props.acknowledgedWriters ?? [],
         lagThresholdSeconds: settings.lagThresholdSeconds,
         consecutiveChecks: settings.consecutiveChecks,
         syncTimeoutSeconds: settings.syncTimeoutSeconds,
@@ -705,6 +714,15 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     }
     if (seen.has(role)) throw new Error(`applicationRoles: ${JSON.stringify(role)} is listed twice`);
     seen.add(role);
+  }
+  for (const role of props.acknowledgedWriters ?? []) {
+    if (Token.isUnresolved(role)) continue;
+    if (typeof role !== 'string' || role.length === 0 || role.length > 63 || role.includes('\0')) {
+      throw new Error(
+        `acknowledgedWriters: each role must be a name of 1 to 63 characters, got ${JSON.stringify(String(role).slice(0, 80))}`,
+      );
+    }
+    if (seen.has(role)) throw new Error(`acknowledgedWriters: ${JSON.stringify(role)} is also an application role`);
   }
 
   if (props.readEndpoint !== undefined && !Token.isUnresolved(props.readEndpoint)) {

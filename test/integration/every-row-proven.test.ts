@@ -76,6 +76,41 @@ describe('a difference is a difference until it is proven gone', () => {
 });
 
 describe('writers the freeze does not block', () => {
+  test('a second login role that can write, with a session open: refused in Preflight, nothing frozen; acknowledged: it runs', async () => {
+    const f = await fixture({ rows: 10 });
+    const writer = `${f.role}_batch`;
+    await sql(f.source, `DROP ROLE IF EXISTS ${writer}`);
+    await sql(f.source, `CREATE ROLE ${writer} LOGIN PASSWORD 'batch'`);
+    await sql(f.source, `GRANT INSERT ON public.orders TO ${writer}`);
+    const url = new URL(f.source);
+    url.username = writer;
+    url.password = 'batch';
+    const session = new Client({ connectionString: url.toString() });
+    session.on('error', () => undefined);
+    await session.connect();
+    try {
+      const refused = await run(f, { migrationId: 'second-writer', mode: 'execute' });
+      expect(refused).toMatchObject({ status: 'FAILED', lastState: 'RolledBack' });
+      expect(refused.cause).toContain(`role "${writer}"`);
+      expect(refused.cause).toContain('1 session(s) open in this database now');
+      expect(stepsRun(refused)).not.toContain('FreezeWrites');
+      expect(await roleState(f)).toEqual(NOT_FROZEN);
+
+      const acknowledged = await run(f, {
+        migrationId: 'second-writer-acknowledged',
+        mode: 'dry-run',
+        acknowledgedWriters: [writer],
+      });
+      expect({ status: acknowledged.status, cause: acknowledged.cause }).toEqual({
+        status: 'SUCCEEDED',
+        cause: undefined,
+      });
+    } finally {
+      await session.end();
+      await sql(f.source, `DROP OWNED BY ${writer}; DROP ROLE IF EXISTS ${writer}`).catch(() => undefined);
+    }
+  });
+
   test('a transaction open across the freeze by a role that is not frozen: the freeze waits, then rolls back naming it', async () => {
     const f = await fixture({ rows: 20 });
     const other = new Client({ connectionString: f.source, application_name: 'batch-job' });

@@ -249,6 +249,30 @@ describe('reports', () => {
     expect(report.freeze.sourceCommitsAfterFreeze).toBe(0);
   });
 
+  test("freeze held: the rehearsal's own commits and the cutover's CheckLateWrites must both say so", () => {
+    const base = input();
+    const withLate = (phase: Record<string, unknown>) =>
+      sampleReport({ record: { ...base.record!, phases: { ...base.record!.phases, lateWrites: phase } } as never });
+    const held = withLate({ status: 'succeeded', startedAt: iso(1100), endedAt: iso(1110) });
+    expect(held.ok).toBe(true);
+    expect(summaryLines(held, OPTIONS).join('\n')).toMatch(
+      /freeze held +yes — 0 rehearsal commits .*; CheckLateWrites: no change by any role after the marker/,
+    );
+    const error =
+      '3 change(s) reached the source after the final-sync marker (found after the stop) and are not on the target: public.orders: 3 key(s) (id)=(7)';
+    const late = withLate({ status: 'failed', startedAt: iso(1100), endedAt: iso(1110), error });
+    expect(late.ok).toBe(false);
+    expect(late.freeze.lateWrites).toEqual({ status: 'found', detail: error });
+    expect(late.failedBecause).toEqual(
+      expect.arrayContaining([`writes reached the source after its freeze (CheckLateWrites): ${error}`]),
+    );
+    expect(summaryLines(late, OPTIONS).join('\n')).toMatch(/freeze held +NO — CheckLateWrites: 3 change\(s\) reached/);
+    const notReached = withLate({ status: 'running', startedAt: iso(1100) });
+    expect(summaryLines(notReached, OPTIONS).join('\n')).toMatch(
+      /freeze held +unknown — .*CheckLateWrites did not run/,
+    );
+  });
+
   test('lost writes are unknown (null, with the reason) when the writes were not looked up', () => {
     const report = sampleReport({
       verification: [],

@@ -40,6 +40,7 @@ export async function preflightStep(ctx: StepContext): Promise<Record<string, un
         // Replication runs (checked above): its slot and WAL sender exist already.
         replicationSlots: 0,
         applicationRoles: roles,
+        acknowledgedWriters: ctx.input.acknowledgedWriters,
         // The way back writes on this side after the switch (the fallback's own preflight checks Aurora).
         reverseReplication: Boolean(ctx.deps.reverse),
         frozenRoles: freeze && !freeze.restoredAt ? freeze.roles : [],

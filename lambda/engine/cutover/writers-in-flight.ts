@@ -7,6 +7,7 @@
 import type { ClientBase } from 'pg';
 import { isSelected, type TableName, type TableSelection } from '../../../contract';
 import { sleep } from '../validation/concurrency';
+import { redactQuery } from '../pg/redact-query';
 
 type Queryable = Pick<ClientBase, 'query'>;
 
@@ -21,18 +22,6 @@ export interface WriterInFlight {
   readonly tables: string[];
   /** What it runs, with literals blanked (they may hold data or secrets), bounded. */
   readonly query: string;
-}
-
-/** Blanks string and number literals of a statement (`'…'`, `$$…$$`, `E'…'`, digits), bounded in length. */
-export function redactQuery(query: string | null, max = 120): string {
-  if (!query) return '';
-  const blanked = query
-    .replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, '$$…$$')
-    .replace(/[EeBbXxUu]?'(?:[^']|'')*'/g, "'…'")
-    .replace(/\b\d+(\.\d+)?\b/g, '0')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return blanked.length > max ? `${blanked.slice(0, max)}…` : blanked;
 }
 
 /**

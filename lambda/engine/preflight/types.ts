@@ -26,6 +26,11 @@ export interface PreflightRunOptions extends PreflightOptions {
   /** Source roles the cutover will freeze: checked that they may be (see checks/application-roles.ts). */
   readonly applicationRoles?: readonly string[];
   /**
+   * Other login roles that can write a selected table and that the operator accepts (not frozen): the
+   * unfrozen-writers check does not name them.
+   */
+  readonly acknowledgedWriters?: readonly string[];
+  /**
    * The roles this migration froze already (the state store's saved freeze record, when not restored): such a role
    * is NOLOGIN because of the freeze, not by design.
    */

@@ -17,6 +17,7 @@ import { sequenceColumnUnindexed } from './sequence-column-unindexed';
 import { serverVersion } from './server-version';
 import { targetLogicalDecoding } from './target-logical-decoding';
 import { targetReplicationSlots } from './target-replication-slots';
+import { unfrozenWriters } from './unfrozen-writers';
 import { unsupportedType } from './unsupported-type';
 import { walLevel } from './wal-level';
 import { walSenderTimeout } from './wal-sender-timeout';
@@ -35,6 +36,7 @@ export const SOURCE_CHECKS: readonly PreflightCheck[] = [
   replicationSlotRetainsWal,
   applicationRoles,
   noTables,
+  unfrozenWriters,
   partitionSelected,
   noPrimaryKey,
   partitionedTable,
@@ -68,6 +70,7 @@ export {
   serverVersion,
   targetLogicalDecoding,
   targetReplicationSlots,
+  unfrozenWriters,
   unsupportedType,
   walLevel,
   walSenderTimeout,
