@@ -52,7 +52,7 @@ async function emptyCopiedTables(ctx: RehearsalContext, servers: Servers, tables
     await c.query(`TRUNCATE ${tables.tables.map(qualify).join(', ')}`);
     const reset = await restoreSequences(c, tables.targetSequences);
     ctx.progress.log(
-      `  emptied ${tables.tables.length} target table(s) the copy filled${reset.length ? `; reset sequence(s) ${reset.join(', ')}` : ''}`,
+      `  emptied ${tables.tables.length} target table(s) the copy filled${reset.length ? `; reset ${reset.length} sequence(s): ${reset.slice(0, 5).join(', ')}${reset.length > 5 ? ', …' : ''}` : ''}`,
     );
   });
 }

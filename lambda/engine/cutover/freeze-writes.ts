@@ -5,6 +5,7 @@ import { listBounded } from '../preflight/context';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
 import { restoreRoleSql } from './restore-roles';
+import { warmSequenceReads } from './sync-sequences';
 import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
 import { CutoverError, ERRORS } from '../../../contract';
 
@@ -129,6 +130,8 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
               : ''),
         };
       }
+      // Outside the freeze still: what SyncSequences will read inside it, read once now.
+      await warmSequenceReads(ctx);
       // An execution that ended meanwhile (aborted, timed out: the watchdog marks the record) must not freeze.
       // (the record read at the start of this step; the check after freezing covers a watchdog run since)
       const before = record;

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { withPooledClient } from '../pg/connection';
 import { qualify } from '../pg/identifiers';
+import { queryEach } from '../pg/statements';
 import { assess, describe, missingResult, nextValue } from './assess';
 import { extremeSql, extremeValue, guardColumns, withGuardNotes, type Guard } from './column-guard';
 import { seqKey, type SequenceRow } from './list';
@@ -9,9 +10,10 @@ import type { SequenceResult } from '../validation/types';
 const nameOf = (s: SequenceRow): string => qualify({ schema: s.schema, table: s.name });
 
 /**
- * All chosen sequences in a fixed number of round trips, whatever their number: one query reads every source
+ * All chosen sequences in a fixed number of round trips, whatever their number: one message reads every source
  * value; on the target one transaction takes every advisory lock (in name order), finds the columns to guard, reads
- * every value and column extreme in one query and sets every sequence that is behind in one query. Throws on any
+ * every value and column extreme in one message (a statement per sequence: see pg/statements.ts) and sets every
+ * sequence that is behind in one query. Throws on any
  * error (the caller then goes one sequence at a time, so that a failure names its sequence).
  */
 export async function runBatch(
@@ -24,12 +26,12 @@ export async function runBatch(
   skipUnindexed = false,
 ): Promise<SequenceResult[]> {
   if (chosen.length === 0) return [];
-  const src = await source.query<{ i: number; last_value: string; is_called: boolean }>(
-    chosen
-      .map((s, i) => `SELECT ${i}::int AS i, last_value::text AS last_value, is_called FROM ${nameOf(s)}`)
-      .join(' UNION ALL '),
+  // The source (frozen: its values no longer move) is read while the target is locked and read.
+  const reading = queryEach<{ i: number; last_value: string; is_called: boolean }>(
+    source,
+    chosen.map((s, i) => `SELECT ${i}::int AS i, last_value::text AS last_value, is_called FROM ${nameOf(s)}`),
   );
-  const sourceState = new Map(src.rows.map((r) => [r.i, r]));
+  reading.catch(() => undefined);
   const present = chosen
     .map((s, i) => ({ s, i, t: targetByKey.get(seqKey(s.schema, s.name)) }))
     .filter((x): x is { s: SequenceRow; i: number; t: SequenceRow } => x.t !== undefined);
@@ -48,16 +50,16 @@ export async function runBatch(
       }
       const guards = await guardColumns(client, present, skipUnindexed);
       present.forEach(({ i }, n) => guardOf.set(i, guards[n]));
-      const tgt = await client.query<{ i: number; last_value: string; is_called: boolean; extreme: string | null }>(
-        present
-          .map(({ s, i }, n) => {
-            const extreme = extremeSql(guards[n].columns, s.increment > 0n) ?? 'NULL::text';
-            return `SELECT ${i}::int AS i, q.last_value::text AS last_value, q.is_called, ${extreme} AS extreme FROM ${nameOf(s)} q`;
-          })
-          .join(' UNION ALL '),
+      const tgt = await queryEach<{ i: number; last_value: string; is_called: boolean; extreme: string | null }>(
+        client,
+        present.map(({ s, i }, n) => {
+          const extreme = extremeSql(guards[n].columns, s.increment > 0n) ?? 'NULL::text';
+          return `SELECT ${i}::int AS i, q.last_value::text AS last_value, q.is_called, ${extreme} AS extreme FROM ${nameOf(s)} q`;
+        }),
       );
-      for (const r of tgt.rows) targetState.set(r.i, r);
+      for (const r of tgt.flat()) targetState.set(r.i, r);
     }
+    const sourceState = new Map((await reading).flat().map((r) => [r.i, r]));
     const results: SequenceResult[] = [];
     const toSet: { name: string; value: string }[] = [];
     chosen.forEach((s, i) => {
