@@ -300,3 +300,29 @@ test('a fallback with no endpoint configured points the application back where t
   expect(outcome(back)).toEqual({ status: 'SUCCEEDED' });
   expect(await w.traffic.current()).toBe(SOURCE);
 });
+
+test('rows changed on the old source behind the way back: the fallback refuses before freezing Aurora, naming them', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-differs');
+  // A superuser edits the old source while the application runs on Aurora: these rows never change again there.
+  await sql(
+    f.source,
+    `SET session_replication_role = replica;
+     DELETE FROM public.orders WHERE id BETWEEN 1 AND 3;
+     UPDATE public.orders SET note = 'edited on the old source' WHERE id = 10`,
+  );
+  const result = await fallBack(w, 'way-back-differs');
+  expect(outcome(result)).toMatchObject({ status: 'FAILED', error: ERRORS.validationFailed });
+  expect(result.lastState).toBe('RolledBack');
+  expect(stepsRun(result)).not.toContain('FreezeWrites');
+  expect(result.cause).toContain('public.orders: 4 row(s)');
+  // Nothing moved: the application stays on Aurora, which stays writable.
+  expect(await w.traffic.current()).toBe(TARGET);
+  const [aurora] = await sql<{ rolcanlogin: boolean }>(
+    f.target,
+    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+    [f.role],
+  );
+  expect(aurora.rolcanlogin).toBe(true);
+});
