@@ -70,22 +70,51 @@ export function formatMs(ms: number): string {
   return `${Math.floor(ms / 60_000)} min ${((ms % 60_000) / 1000).toFixed(1)} s`;
 }
 
+/** The longest the console stays silent while a phase runs. */
+export const DEFAULT_SILENCE_MS = 10_000;
+
 /** Prints phases as they start and end (with durations) and keeps their timings for the report. */
 export class Progress {
   readonly phases: PhaseTiming[] = [];
+  private lastLineAt = Date.now();
+  private silenceTimer?: ReturnType<typeof setInterval>;
 
-  /** `t0` (epoch ms) is t = 0 of the log lines, and of the report's time axis. */
+  /**
+   * `t0` (epoch ms) is t = 0 of the log lines, and of the report's time axis. `silenceMs`: no silence longer than
+   * this while a phase runs — a line says which phase is still running and for how long.
+   */
   constructor(
     private readonly io: RehearsalIO,
     private readonly quiet = false,
     readonly t0 = Date.now(),
+    private readonly silenceMs = DEFAULT_SILENCE_MS,
   ) {}
 
   /** A progress line, prefixed with the elapsed time (seconds since t0). */
   log(line: string): void {
     if (this.quiet) return;
+    this.lastLineAt = Date.now();
     const t = ((Date.now() - this.t0) / 1000).toFixed(1).padStart(6);
     this.io.err(`[${t}s] ${line}`);
+  }
+
+  /** The innermost phase still running, if any. */
+  private running(): PhaseTiming | undefined {
+    return [...this.phases].reverse().find((p) => p.status === 'running');
+  }
+
+  /** Starts (once) the check that says what is still running after `silenceMs` without a line. */
+  private watchSilence(): void {
+    if (this.quiet || this.silenceTimer) return;
+    this.silenceTimer = setInterval(
+      () => {
+        const phase = this.running();
+        if (!phase || Date.now() - this.lastLineAt < this.silenceMs) return;
+        this.log(`… still ${phase.name} (${formatMs(Date.now() - phase.startedAt)} so far)`);
+      },
+      Math.max(50, Math.floor(this.silenceMs / 4)),
+    );
+    this.silenceTimer.unref();
   }
 
   /** Runs `fn` as a named rehearsal phase. */
@@ -93,6 +122,7 @@ export class Progress {
     const timing: PhaseTiming = { name, group: 'rehearsal', startedAt: Date.now(), status: 'running' };
     this.phases.push(timing);
     this.log(`▶ ${name}`);
+    this.watchSilence();
     try {
       const result = await fn();
       timing.endedAt = Date.now();
