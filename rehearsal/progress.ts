@@ -117,8 +117,16 @@ export class Progress {
     this.silenceTimer.unref();
   }
 
-  /** Runs `fn` as a named rehearsal phase. */
-  async phase<T>(name: string, fn: () => Promise<T>, describe?: (result: T) => string | undefined): Promise<T> {
+  /**
+   * Runs `fn` as a named rehearsal phase. `describe` words its result; `failed` says whether that result is a
+   * failure the phase reports rather than throws (an execution that FAILED): its line is marked ✘, not ✔.
+   */
+  async phase<T>(
+    name: string,
+    fn: () => Promise<T>,
+    describe?: (result: T) => string | undefined,
+    failed?: (result: T) => boolean,
+  ): Promise<T> {
     const timing: PhaseTiming = { name, group: 'rehearsal', startedAt: Date.now(), status: 'running' };
     this.phases.push(timing);
     this.log(`▶ ${name}`);
@@ -128,8 +136,9 @@ export class Progress {
       timing.endedAt = Date.now();
       timing.status = 'succeeded';
       timing.detail = describe?.(result);
+      const mark = failed?.(result) ? '✘' : '✔';
       this.log(
-        `✔ ${name} (${formatMs(timing.endedAt - timing.startedAt)})${timing.detail ? ` — ${timing.detail}` : ''}`,
+        `${mark} ${name} (${formatMs(timing.endedAt - timing.startedAt)})${timing.detail ? ` — ${timing.detail}` : ''}`,
       );
       return result;
     } catch (error) {

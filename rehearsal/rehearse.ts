@@ -101,9 +101,9 @@ function createContext(options: RehearsalOptions, io: RehearsalIO, signal?: Abor
     stop,
     startedAt,
     notices: [],
-    phase: (name, fn, describe) => {
+    phase: (name, fn, describe, failed) => {
       if (stop.isStopped) return Promise.reject(new InterruptedError(stop.reason!));
-      return progress.phase(name, () => stop.race(fn()), describe);
+      return progress.phase(name, () => stop.race(fn()), describe, failed);
     },
   };
 }

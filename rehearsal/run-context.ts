@@ -99,5 +99,10 @@ export interface RehearsalContext {
   readonly startedAt: number;
   readonly notices: string[];
   /** Runs `fn` as a named, timed phase of the rehearsal; refuses to start one once stopped. */
-  phase<T>(name: string, fn: () => Promise<T>, describe?: (result: T) => string | undefined): Promise<T>;
+  phase<T>(
+    name: string,
+    fn: () => Promise<T>,
+    describe?: (result: T) => string | undefined,
+    failed?: (result: T) => boolean,
+  ): Promise<T>;
 }

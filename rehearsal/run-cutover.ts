@@ -280,7 +280,8 @@ export async function runExecutions(
           mode,
           machine,
         ),
-      (r) => `${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
+      (r) => `execution ${r.status}${r.error ? ` ${r.error}` : ''}${r.lastState ? ` (last state ${r.lastState})` : ''}`,
+      (r) => r.status !== 'SUCCEEDED',
     );
     session.snapshots.push(structuredClone(await session.record()));
     if (run.status === 'ABORTED') ctx.stop.check();
@@ -340,6 +341,8 @@ async function fallbackInput(
  */
 export function stateEventLogger(progress: Progress): (event: CutoverStateEvent) => void {
   const entered = new Map<string, number>();
+  // A state that failed is printed once, as failed: the exit the runner reports after a caught failure is not shown.
+  const failedStates = new Set<string>();
   let looping: { state: string; count: number; since: number } | undefined;
   const endLoop = (now: number): void => {
     if (looping && looping.count > 1) {
@@ -359,11 +362,13 @@ export function stateEventLogger(progress: Progress): (event: CutoverStateEvent)
       progress.log(`  → ${event.state}`);
     } else if (event.type === 'StateExited') {
       if (looping?.state === event.state) return;
+      if (failedStates.delete(event.state)) return;
       const t = entered.get(event.state);
       progress.log(`  ✔ ${event.state}${t === undefined ? '' : ` (${formatMs(event.timestamp - t)})`}`);
       looping = { state: event.state, count: 1, since: t ?? event.timestamp };
     } else if (event.type === 'StateFailed') {
       endLoop(event.timestamp);
+      failedStates.add(event.state);
       progress.log(`  ✘ ${event.state}: ${event.error ?? ''} ${(event.cause ?? '').slice(0, 200)}`);
     }
   };

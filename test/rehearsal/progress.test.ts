@@ -1,5 +1,6 @@
 /** No silence longer than the progress interval: a phase that runs long is named while it runs. */
 import { Progress } from '../../rehearsal/progress';
+import { stateEventLogger } from '../../rehearsal/run-cutover';
 
 test('a long phase says it is still running, named, with how long so far; a finished one says nothing more', async () => {
   const lines: string[] = [];
@@ -22,4 +23,30 @@ test('a long phase says it is still running, named, with how long so far; a fini
     async () => undefined,
   );
   expect(quiet).toEqual([]);
+});
+
+test('a state that fails is printed once, as failed; an execution that FAILED is marked ✘', async () => {
+  const lines: string[] = [];
+  const progress = new Progress({ out: () => undefined, err: (l: string) => lines.push(l) }, false, 0, 60_000);
+  const log = stateEventLogger(progress);
+  const at = (timestamp: number) => ({ timestamp, step: 'finalSync' as const });
+  log({ type: 'StateEntered', state: 'FinalSync', ...at(1) });
+  log({ type: 'StateFailed', state: 'FinalSync', error: 'Boom', cause: 'injected', ...at(2) });
+  log({ type: 'StateExited', state: 'FinalSync', ...at(3) });
+  log({ type: 'StateEntered', state: 'FinalSync', ...at(4) });
+  log({ type: 'StateExited', state: 'FinalSync', ...at(5) });
+  const finalSync = lines.filter((l) => l.includes('FinalSync'));
+  expect(finalSync.map((l) => l.replace(/^\[[ \d.]+s\] +/, ''))).toEqual([
+    '→ FinalSync',
+    '✘ FinalSync: Boom injected',
+    '→ FinalSync',
+    '✔ FinalSync (1 ms)',
+  ]);
+  await progress.phase(
+    'cutover',
+    async () => ({ status: 'FAILED' }),
+    (r) => `execution ${r.status}`,
+    (r) => r.status !== 'SUCCEEDED',
+  );
+  expect(lines[lines.length - 1]).toMatch(/✘ cutover \(\d+ ms\) — execution FAILED$/);
 });
