@@ -54,12 +54,15 @@ function describeDifference(d: SchemaDifference): string {
   return `${d.severity} ${d.code} ${d.object}: ${d.message}${d.fix ? ` (fix: ${d.fix})` : ''}`;
 }
 
-/** Rows per table: pg_class.reltuples, or a capped count for a table never analyzed (reltuples -1). */
+/**
+ * Rows per table: pg_class.reltuples, or a capped count where it says nothing: -1 (never analyzed) or 0 (also what
+ * an index built on the empty table at CREATE time leaves behind, whatever was inserted since).
+ */
 async function estimatedRows(client: Client, tables: readonly TableName[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const t of tables) {
     const { rows } = await client.query<{ n: number; unknown: boolean }>(
-      `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS n, bool_or(c.reltuples < 0) AS unknown
+      `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS n, bool_or(c.reltuples <= 0) AS unknown
          FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf`,
       [qualify(t)],
     );
