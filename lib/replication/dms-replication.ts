@@ -44,10 +44,13 @@ export class SslMode {
 export class LogicalReplicationPlugin {
   /** pglogical (the extension must be installed and in `shared_preload_libraries`). */
   public static readonly PGLOGICAL = new LogicalReplicationPlugin('pglogical');
-  /** test_decoding (built into PostgreSQL). */
-  public static readonly TEST_DECODING = new LogicalReplicationPlugin('test_decoding');
+  /**
+   * test_decoding (built into PostgreSQL). The DMS API spells it `test-decoding` (the SDK's `PluginNameValue`); the
+   * PostgreSQL plugin DMS then uses is `test_decoding`.
+   */
+  public static readonly TEST_DECODING = new LogicalReplicationPlugin('test-decoding');
   private constructor(
-    /** The DMS `PluginName` value. */
+    /** The DMS `PluginName` value (`PluginNameValue` of the DMS API: `pglogical`, `test-decoding`). */
     public readonly value: string,
   ) {}
 }

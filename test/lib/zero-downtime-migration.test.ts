@@ -187,7 +187,7 @@ describe('ZeroDowntimeMigration reverse replication', () => {
       DatabaseName: 'orders',
       PostgreSqlSettings: Match.objectLike({
         SlotName: reverse.slotName,
-        PluginName: 'test_decoding',
+        PluginName: 'test-decoding',
         SecretsManagerSecretId: env.stack.resolve(migration.target.secret.secretArn),
       }),
     });
