@@ -35,6 +35,12 @@ export interface PreflightRunOptions extends PreflightOptions {
    * @default 32 (the construct's `lobMaxSize` default)
    */
   readonly lobMaxSizeKiB?: number;
+  /**
+   * The replication engine's LOB limit is not known here (native logical replication carries any value, as in the
+   * rehearsal): values over `lobMaxSizeKiB` are warnings (DMS, as deployed by default, would fail on them), not errors.
+   * @default false
+   */
+  readonly lobLimitUnknown?: boolean;
   /** DMS runs in full LOB mode (no size limit): the LOB size check is skipped. @default false */
   readonly fullLobMode?: boolean;
   /** Tables larger than this are not scanned for LOB sizes (reported as unknown). @default 2 GiB */

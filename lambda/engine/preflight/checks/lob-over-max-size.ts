@@ -121,8 +121,10 @@ export const lobOverMaxSize: PreflightCheck = {
             lobOverMaxSize,
             `${table.display}.${c.name}`,
             `column ${c.name} (${c.type}) holds a value of ${human(largest)} (${largest} bytes), over lobMaxSize ` +
-              `${maxKiB} KiB: DMS in limited LOB mode fails the task on it`,
+              `${maxKiB} KiB: DMS in limited LOB mode fails the task on it` +
+              (ctx.options.lobLimitUnknown ? ' (this replication has no such limit; DMS would)' : ''),
             {
+              ...(ctx.options.lobLimitUnknown ? { severity: 'warning' as const } : {}),
               action: `Raise lobMaxSize to at least ${Math.ceil(largest / 1024)} KiB (up to 100 MiB), or replicate ${table.display} in full LOB mode.`,
             },
           ),

@@ -68,6 +68,13 @@ describe('lob-over-max-size', () => {
     expect(await run(only('docs'), { fullLobMode: true })).toEqual([]);
   });
 
+  it('warns instead when the replication has no known LOB limit (native replication, the rehearsal)', async () => {
+    const findings = await run(only('docs'), { lobLimitUnknown: true });
+    expect(findings).toHaveLength(5);
+    for (const f of findings) expect(f.severity).toBe('warning');
+    expect(findings[0].message).toMatch(/fails the task on it \(this replication has no such limit; DMS would\)$/);
+  });
+
   it('accepts tables whose LOB values all fit, and tables without LOB columns', async () => {
     expect(await run(only('small_docs', 'no_lobs'))).toEqual([]);
   });
