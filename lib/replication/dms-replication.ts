@@ -9,6 +9,7 @@ import { endpointTuning } from './endpoint-tuning';
 import { toDmsTableMappings } from '../../contract';
 import type { TableSelection } from '../tables';
 import { defaultPrivateSubnets } from '../private/subnets';
+import { warnWhenIsolatedWithoutEndpoints } from '../private/network';
 import { ReverseReplication } from './reverse-replication';
 import { replicationTaskSettings } from '../private/task-settings';
 import {
@@ -309,6 +310,16 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
         `DMS replication subnet group needs subnets in at least 2 availability zones, got ${azs.size}: ${listed}`,
       );
     }
+
+    // DMS reads the endpoint secrets itself: "If you are using AWS Secrets Manager ... you also need to set up a VPC
+    // endpoint" (or a NAT route) for Secrets Manager.
+    warnWhenIsolatedWithoutEndpoints(
+      this,
+      props.vpc,
+      selection.subnets,
+      [{ service: 'secretsmanager', why: 'DMS reads the endpoint credentials' }],
+      'the DMS replication instance',
+    );
 
     let serviceRoles: iam.Role[] = [];
     if (props.createDmsServiceRoles) {
