@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -31,7 +32,9 @@ export function sourceCaDelivery(
   variables: { readonly file: string; readonly pem: string },
 ): CaDelivery {
   if (Token.isUnresolved(pem)) return { environment: { [variables.pem]: pem } };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdm-source-ca-'));
+  // One directory per certificate (named by its hash): repeated synths reuse it instead of leaving copies behind.
+  const digest = crypto.createHash('sha256').update(pem).digest('hex').slice(0, 32);
+  const dir = path.join(os.tmpdir(), `zdm-source-ca-${digest}`);
   const file = path.join(dir, path.relative('/opt', SOURCE_CA_PATH));
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, pem.endsWith('\n') ? pem : `${pem}\n`);
