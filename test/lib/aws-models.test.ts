@@ -127,6 +127,20 @@ function enumFieldsOf(shape: string): Record<string, readonly string[]> {
   return fields;
 }
 
+/**
+ * The values a string field's documentation in the SDK model lists (`Valid values ... include <code>"x"</code>, ...`):
+ * for fields the model types as a plain string, such as `CreateEndpointMessage.EngineName`.
+ */
+function documentedValuesOf(shape: string, field: string): string[] {
+  const start = sdkModels.indexOf(`export interface ${shape} {`);
+  const end = sdkModels.indexOf('\n}', start);
+  const body = sdkModels.slice(start, end);
+  const at = body.search(new RegExp(`^\\s+${field}\\??: string`, 'm'));
+  if (start < 0 || at < 0) throw new Error(`the DMS SDK has no string field ${shape}.${field}`);
+  const doc = body.slice(body.lastIndexOf('/**', at), at);
+  return [...doc.matchAll(/<code>"?([a-z0-9-]+)"?<\/code>/g)].map((m) => m[1]);
+}
+
 /** CloudFormation resource type → the SDK shape of its create call, and nested settings → their shapes. */
 const RESOURCE_SHAPES: Record<string, { shape: string; nested?: Record<string, string> }> = {
   'AWS::DMS::Endpoint': { shape: 'CreateEndpointMessage', nested: { PostgreSqlSettings: 'PostgreSQLSettings' } },
@@ -186,6 +200,18 @@ describe('the template against the AWS API models', () => {
     );
     const bad = values.filter((v) => typeof v.value !== 'string' || !v.members.includes(v.value));
     expect(bad.map((v) => `${v.where} = ${JSON.stringify(v.value)} (one of ${v.members.join(', ')})`)).toEqual([]);
+  });
+
+  test('every endpoint EngineName is one the SDK model documents (a plain string there, not an enum)', () => {
+    const documented = documentedValuesOf('CreateEndpointMessage', 'EngineName');
+    expect(documented).toEqual(expect.arrayContaining(['postgres', 'aurora-postgresql']));
+    for (const template of [example, worst.template]) {
+      const engines = Object.values<Json>(template.Resources)
+        .filter((r) => r.Type === 'AWS::DMS::Endpoint')
+        .map((r) => r.Properties.EngineName);
+      expect(engines).toHaveLength(4);
+      expect(engines.filter((e) => !documented.includes(e))).toEqual([]);
+    }
   });
 
   test.each([
