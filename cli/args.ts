@@ -19,6 +19,10 @@ export interface CliOptions {
   /** validate --mode full: read every table by key ranges only (no block pass first). */
   readonly byKeys: boolean;
   readonly allowReplicaIdentityFull: boolean;
+  /** preflight: DMS `LobMaxSize` in KiB (limited LOB mode). @default - preflight's default (32, the construct's) */
+  readonly lobMaxSizeKiB?: number;
+  /** preflight: DMS runs in full LOB mode (no LOB size limit to check). */
+  readonly fullLobMode: boolean;
   /** No progress on stderr. */
   readonly quiet: boolean;
 }
@@ -48,6 +52,9 @@ Options:
   --concurrency <n>         queries in flight per database (default 2)
   --sync                    sequences: set the target sequences
   --allow-replica-identity-full  preflight: accept tables without a primary key that have REPLICA IDENTITY FULL
+  --lob-max-size <KiB>      preflight: the DMS task's LobMaxSize (limited LOB mode; default 32, the construct's
+                            lobMaxSize default): a text, bytea, json(b), xml or array value larger fails the task
+  --full-lob-mode           preflight: the DMS task runs in full LOB mode (no LOB size to check)
   --json                    print one JSON document on stdout
   --quiet, -q               no progress on stderr (a bar on a terminal, else a line every few seconds)
   --help                    this text
@@ -64,6 +71,7 @@ const NUMERIC_OPTIONS: Readonly<Record<string, string>> = {
   recheck: `a number of seconds from 0 to ${MAX_RECHECK_SECONDS}`,
   concurrency: 'a positive integer',
   'max-differences': 'a positive integer',
+  'lob-max-size': 'a number of KiB from 1 to 102400',
 };
 
 /** `--recheck -5` would read as a missing value followed by an option: name the negative number instead. */
@@ -133,6 +141,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       sync: { type: 'boolean' },
       'by-keys': { type: 'boolean' },
       'allow-replica-identity-full': { type: 'boolean' },
+      'lob-max-size': { type: 'string' },
+      'full-lob-mode': { type: 'boolean' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -151,6 +161,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     sync?: boolean;
     'by-keys'?: boolean;
     'allow-replica-identity-full'?: boolean;
+    'lob-max-size'?: string;
+    'full-lob-mode'?: boolean;
     json?: boolean;
     quiet?: boolean;
     help?: boolean;
@@ -170,6 +182,20 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   if (v.sync && command !== 'sequences') throw new UsageError('--sync applies to sequences only');
   if (v['by-keys'] && (command !== 'validate' || mode !== 'full')) {
     throw new UsageError('--by-keys applies to validate --mode full only');
+  }
+  let lobMaxSizeKiB: number | undefined;
+  if (v['lob-max-size'] !== undefined) {
+    const kib = v['lob-max-size'];
+    if (!/^\d+$/.test(kib) || Number(kib) < 1 || Number(kib) > 102400) {
+      throw new UsageError(`--lob-max-size must be ${NUMERIC_OPTIONS['lob-max-size']}, got ${showValue(kib)}`);
+    }
+    lobMaxSizeKiB = Number(kib);
+  }
+  if ((lobMaxSizeKiB !== undefined || v['full-lob-mode']) && command !== 'preflight') {
+    throw new UsageError('--lob-max-size and --full-lob-mode apply to preflight only');
+  }
+  if (lobMaxSizeKiB !== undefined && v['full-lob-mode']) {
+    throw new UsageError('--lob-max-size is the limited LOB mode size: not with --full-lob-mode');
   }
   let recheckSeconds: number | undefined;
   if (v.recheck !== undefined) {
@@ -222,6 +248,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     recheckSeconds,
     byKeys: Boolean(v['by-keys']),
     allowReplicaIdentityFull: Boolean(v['allow-replica-identity-full']),
+    ...(lobMaxSizeKiB !== undefined ? { lobMaxSizeKiB } : {}),
+    fullLobMode: Boolean(v['full-lob-mode']),
     quiet: Boolean(v.quiet),
   };
 }

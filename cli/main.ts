@@ -100,6 +100,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       case 'preflight': {
         const r = await preflight(source, opts.selection, {
           allowReplicaIdentityFull: opts.allowReplicaIdentityFull,
+          lobMaxSizeKiB: opts.lobMaxSizeKiB,
+          fullLobMode: opts.fullLobMode,
           ...(target ? { target } : {}),
         });
         [ok, json, human] = [r.ok, { command: 'preflight', ...r }, formatPreflight(r)];

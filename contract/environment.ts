@@ -34,11 +34,14 @@ export const CUTOVER_ENVIRONMENT = {
   rowsPerRange: 'ROWS_PER_RANGE',
   allowedSteps: 'ALLOWED_STEPS',
   // Read by lambda/engine/aws/database-secret.ts (connection settings). The construct sets the two modes and, for a
-  // source verified against a private CA, the source CA PEM; DB_SSL and DB_SECRET_CACHE_SECONDS stay at their defaults.
+  // source verified against a private CA, the path of the source CA file (a layer: a PEM in the environment would
+  // not fit Lambda's 4 KB); DB_SSL and DB_SECRET_CACHE_SECONDS stay at their defaults.
   sourceDbSslMode: 'SOURCE_DB_SSL_MODE',
   sourceDbSslCaPem: 'SOURCE_DB_SSL_CA_PEM',
+  sourceDbSslCaFile: 'SOURCE_DB_SSL_CA_FILE',
   targetDbSslMode: 'TARGET_DB_SSL_MODE',
   targetDbSslCaPem: 'TARGET_DB_SSL_CA_PEM',
+  targetDbSslCaFile: 'TARGET_DB_SSL_CA_FILE',
   dbSsl: 'DB_SSL',
   dbSecretCacheSeconds: 'DB_SECRET_CACHE_SECONDS',
 } as const;
@@ -73,6 +76,7 @@ export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly
     CUTOVER_ENVIRONMENT.sourceSecretArn,
     CUTOVER_ENVIRONMENT.sourceDbSslMode,
     CUTOVER_ENVIRONMENT.sourceDbSslCaPem,
+    CUTOVER_ENVIRONMENT.sourceDbSslCaFile,
     CUTOVER_ENVIRONMENT.dbSsl,
     CUTOVER_ENVIRONMENT.dbSecretCacheSeconds,
   ],
@@ -80,6 +84,7 @@ export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly
     CUTOVER_ENVIRONMENT.targetSecretArn,
     CUTOVER_ENVIRONMENT.targetDbSslMode,
     CUTOVER_ENVIRONMENT.targetDbSslCaPem,
+    CUTOVER_ENVIRONMENT.targetDbSslCaFile,
     CUTOVER_ENVIRONMENT.dbSsl,
     CUTOVER_ENVIRONMENT.dbSecretCacheSeconds,
   ],

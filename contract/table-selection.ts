@@ -27,6 +27,16 @@ export interface TableName {
 export const ZDM_SCHEMA = 'zdm_cutover';
 export const MARKER_TABLE = 'cutover_marker';
 
+/**
+ * Tables DMS itself creates in a PostgreSQL endpoint's database, never user data, so never selected (DMS table
+ * mappings, preflight, validation, schema diff). The DMS API reference (PostgreSQLSettings): `HeartbeatSchema` "Sets
+ * the schema in which the heartbeat artifacts are created. The default value is public." and `DdlArtifactsSchema`
+ * likewise defaults to `public`. With heartbeats on (this library's default, on the forward source and on Aurora for
+ * the way back) `awsdms_heartbeat` lands in `public`, inside a `public` selection: a source-only table in the schema
+ * diff, and rows the reverse task would carry back. Excluded by name in every schema, whatever `heartbeatSchema` is.
+ */
+export const DMS_ARTIFACT_TABLES: readonly string[] = ['awsdms_heartbeat', 'awsdms_ddl_audit'];
+
 /** Schemas that are never user data. */
 export const SYSTEM_SCHEMAS: readonly string[] = ['pg_catalog', 'information_schema', 'pg_toast'];
 
@@ -71,6 +81,7 @@ function ruleMatches(rule: TableRule, name: TableName): boolean {
 /** Whether a table is in the selection (system schemas never are). */
 export function isSelected(selection: TableSelection, name: TableName): boolean {
   if (SYSTEM_SCHEMAS.includes(name.schema) || name.schema.startsWith('pg_temp')) return false;
+  if (DMS_ARTIFACT_TABLES.includes(name.table)) return false;
   if (!selection.include.some((rule) => ruleMatches(rule, name))) return false;
   return !(selection.exclude ?? []).some((rule) => ruleMatches(rule, name));
 }
@@ -113,6 +124,7 @@ export function toDmsTableMappings(selection: TableSelection): { rules: Record<s
   };
   full.include.forEach((r) => add(r, 'include'));
   (full.exclude ?? []).forEach((r) => add(r, 'exclude'));
+  DMS_ARTIFACT_TABLES.forEach((table) => add({ schema: '%', table }, 'exclude'));
   return { rules };
 }
 

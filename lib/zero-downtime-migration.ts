@@ -14,6 +14,8 @@ import type { TableSelection } from './tables';
 import { MigrationMonitoring, MigrationMonitoringOptions } from './monitoring/migration-monitoring';
 import { DmsReplication, DmsReplicationOptions, SourceDatabaseProps } from './replication/dms-replication';
 import { AuroraTarget, AuroraTargetOptions } from './target/aurora-target';
+import { warnWhenIsolatedWithoutEndpoints } from './private/network';
+import { defaultPrivateSubnets } from './private/subnets';
 
 /** Properties of a {@link ZeroDowntimeMigration}. */
 export interface ZeroDowntimeMigrationProps {
@@ -195,6 +197,21 @@ export class ZeroDowntimeMigration extends Construct {
       sourceCaCertificatePem: props.source.caCertificatePem,
     });
     this.target.allowDefaultPortFrom(this.cutover, 'Cutover step functions');
+    // The step functions call AWS APIs from their subnets (the same selection CutoverWorkflow makes).
+    warnWhenIsolatedWithoutEndpoints(
+      this.cutover,
+      props.vpc,
+      props.vpc.selectSubnets(props.cutover?.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false)).subnets,
+      [
+        { service: 'secretsmanager', why: 'database credentials' },
+        { service: 'dynamodb', why: 'the state table' },
+        { service: 'sns', why: 'notices' },
+        { service: 'dms', why: 'replication status, stop and start' },
+        { service: 'monitoring', why: 'lag metrics and alarm actions' },
+        { service: 'xray', why: 'tracing' },
+      ],
+      'the cutover step functions',
+    );
     this.stateMachine = this.cutover.stateMachine;
     this.stateTable = this.cutover.stateTable;
   }

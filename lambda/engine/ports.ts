@@ -19,10 +19,22 @@ export interface ReplicationStatus {
   readonly detail?: string;
 }
 
+/** How the engine carries large values: DMS limited LOB mode fails its task on a LOB-typed value over `lobMaxSizeKiB`. */
+export interface LobSettings {
+  readonly fullLobMode: boolean;
+  /** `LobMaxSize` (KiB) of limited LOB mode. */
+  readonly lobMaxSizeKiB: number;
+}
+
 export interface ReplicationPort {
   /** A short human name: "AWS DMS task arn:...", "native logical replication subscription zdm_sub". */
   readonly description: string;
   status(): Promise<ReplicationStatus>;
+  /**
+   * The engine's limit on large values, as deployed (DMS: the task's `TargetMetadata`); undefined when it has none or
+   * cannot tell (native logical replication carries any value). @default - none
+   */
+  lobSettings?(): Promise<LobSettings | undefined>;
   /** Asks the engine to stop applying changes. Idempotent: a stopped engine is left as it is. */
   stop(): Promise<void>;
 }

@@ -29,6 +29,7 @@
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
  * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |
  * | `SOURCE_DB_SSL_CA_PEM`, `TARGET_DB_SSL_CA_PEM` | no | PEM text of a CA trusted for that side in addition to the default store (which holds `NODE_EXTRA_CA_CERTS`, the RDS CA bundle) |
+ * | `SOURCE_DB_SSL_CA_FILE`, `TARGET_DB_SSL_CA_FILE` | no | the same CA as a file path (the construct ships the source CA in a layer under `/opt`); not with `*_DB_SSL_CA_PEM` |
  * | `DB_SSL` | no | legacy, both sides: `disable`/`false`/`off`/`0`/`no` turns TLS off where no `*_DB_SSL_MODE` is set; `require`/`true`/`on`/`1`/`yes` changes nothing; anything else is an error. `DB_SSL_REJECT_UNAUTHORIZED` / `DB_SSL_CA_FILE` are no longer read (setting them is an error) |
  * | `DB_SECRET_CACHE_SECONDS` | no | see `lambda/engine/aws/database-secret.ts`. Default 900 |
  */

@@ -25,6 +25,7 @@ import {
   type StepName,
 } from '../../contract';
 import { defaultPrivateSubnets } from '../private/subnets';
+import { sourceCaDelivery } from '../private/ca-file';
 import { SslMode } from '../replication/dms-replication';
 import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
 import { buildCutoverDefinition } from './private/definition';
@@ -258,6 +259,13 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
 
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
+    // The source CA reaches the functions as a file in a layer: as text it would not fit Lambda's 4 KB environment.
+    const sourceCa = settings.sourceCaCertificatePem
+      ? sourceCaDelivery(this, 'SourceCaCertificate', settings.sourceCaCertificatePem, {
+          file: CUTOVER_ENVIRONMENT.sourceDbSslCaFile,
+          pem: CUTOVER_ENVIRONMENT.sourceDbSslCaPem,
+        })
+      : undefined;
     // Values of the handler's variables (lambda/handlers/environment-names.ts); each function gets only those
     // of the dependencies its steps use (environmentOf).
     const environmentValues: Partial<Record<CutoverEnvironmentVariable, string>> = {
@@ -299,9 +307,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
       // against the RDS CA (NODE_EXTRA_CA_CERTS below).
       [CUTOVER_ENVIRONMENT.sourceDbSslMode]: settings.sourceSslMode,
-      ...(settings.sourceCaCertificatePem
-        ? { [CUTOVER_ENVIRONMENT.sourceDbSslCaPem]: settings.sourceCaCertificatePem }
-        : {}),
+      ...sourceCa?.environment,
       [CUTOVER_ENVIRONMENT.targetDbSslMode]: 'verify-full',
       // A path without a switch: its step runs (and records the phase as skipped) without one.
       ...(props.trafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
@@ -324,6 +330,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         encryptionKey: props.encryptionKey,
         removalPolicy: RemovalPolicy.RETAIN,
       });
+      const stepEnvironment = environmentOf(allowed, environmentValues);
       const fn = new lambda.Function(this, `${pascal(role)}Function`, {
         description: `zero-downtime-migration cutover, ${role} steps: ${allowed.join(', ')}`.slice(0, 256),
         code,
@@ -338,8 +345,10 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         tracing: lambda.Tracing.ACTIVE,
         logGroup: fnLogGroup,
         environmentEncryption: props.encryptionKey,
+        layers:
+          sourceCa?.layer && CUTOVER_ENVIRONMENT.sourceDbSslCaFile in stepEnvironment ? [sourceCa.layer] : undefined,
         environment: {
-          ...environmentOf(allowed, environmentValues),
+          ...stepEnvironment,
           NODE_OPTIONS: '--enable-source-maps',
           // TLS to the target verifies its certificate (TARGET_DB_SSL_MODE verify-full). Node.js 20+ Lambda
           // runtimes no longer trust the Amazon CAs (RDS / Aurora included) unless told to load the bundle the

@@ -12,8 +12,8 @@ const LOG_COMPONENTS = [
   'TARGET_LOAD',
   'TARGET_APPLY',
   'TASK_MANAGER',
+  // DMS documents VALIDATOR_EXT only; a task with `VALIDATOR` is rejected ("Unsupported keys were found: VALIDATOR").
   'VALIDATOR_EXT',
-  'VALIDATOR',
 ];
 
 /** DMS `ReplicationTaskSettings` for a PostgreSQL to Aurora PostgreSQL full-load-and-cdc task. */

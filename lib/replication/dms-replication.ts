@@ -9,6 +9,7 @@ import { endpointTuning } from './endpoint-tuning';
 import { toDmsTableMappings } from '../../contract';
 import type { TableSelection } from '../tables';
 import { defaultPrivateSubnets } from '../private/subnets';
+import { warnWhenIsolatedWithoutEndpoints } from '../private/network';
 import { ReverseReplication } from './reverse-replication';
 import { replicationTaskSettings } from '../private/task-settings';
 import {
@@ -44,10 +45,13 @@ export class SslMode {
 export class LogicalReplicationPlugin {
   /** pglogical (the extension must be installed and in `shared_preload_libraries`). */
   public static readonly PGLOGICAL = new LogicalReplicationPlugin('pglogical');
-  /** test_decoding (built into PostgreSQL). */
-  public static readonly TEST_DECODING = new LogicalReplicationPlugin('test_decoding');
+  /**
+   * test_decoding (built into PostgreSQL). The DMS API spells it `test-decoding` (the SDK's `PluginNameValue`); the
+   * PostgreSQL plugin DMS then uses is `test_decoding`.
+   */
+  public static readonly TEST_DECODING = new LogicalReplicationPlugin('test-decoding');
   private constructor(
-    /** The DMS `PluginName` value. */
+    /** The DMS `PluginName` value (`PluginNameValue` of the DMS API: `pglogical`, `test-decoding`). */
     public readonly value: string,
   ) {}
 }
@@ -306,6 +310,16 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
         `DMS replication subnet group needs subnets in at least 2 availability zones, got ${azs.size}: ${listed}`,
       );
     }
+
+    // DMS reads the endpoint secrets itself: "If you are using AWS Secrets Manager ... you also need to set up a VPC
+    // endpoint" (or a NAT route) for Secrets Manager.
+    warnWhenIsolatedWithoutEndpoints(
+      this,
+      props.vpc,
+      selection.subnets,
+      [{ service: 'secretsmanager', why: 'DMS reads the endpoint credentials' }],
+      'the DMS replication instance',
+    );
 
     let serviceRoles: iam.Role[] = [];
     if (props.createDmsServiceRoles) {

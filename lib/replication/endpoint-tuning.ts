@@ -24,11 +24,26 @@ export interface EndpointTuning {
     readonly maxFileSize: number;
     readonly executeTimeout: number;
     readonly failTasksOnLobTruncation: boolean;
+    readonly mapBooleanAsBoolean: boolean;
   };
   /** `PostgreSqlSettings` of an endpoint that applies them. */
-  readonly target: { readonly maxFileSize: number; readonly executeTimeout: number };
+  readonly target: {
+    readonly maxFileSize: number;
+    readonly executeTimeout: number;
+    readonly mapBooleanAsBoolean: boolean;
+  };
   readonly lobMaxSizeKiB: number;
 }
+
+/**
+ * `MapBooleanAsBoolean` on every PostgreSQL endpoint, source and target alike. DMS documents (PostgreSQLSettings in the
+ * DMS API reference): "When true, lets PostgreSQL migrate the boolean type as boolean. By default, PostgreSQL migrates
+ * booleans as varchar(5). You must set this setting on both the source and target endpoints for it to take effect."
+ * Left at its default, a `boolean` travels as the text 'true'/'false': a table DMS creates (DROP_AND_CREATE) gets a
+ * `varchar(5)` column, and DMS validation compares text with the boolean the target holds. Both directions of this
+ * construct are PostgreSQL to PostgreSQL with the same schema, so a boolean stays a boolean: true, deliberately.
+ */
+const MAP_BOOLEAN_AS_BOOLEAN = true;
 
 export function endpointTuning(options: EndpointTuningOptions): EndpointTuning {
   const lobMaxSizeKiB = (options.lobMaxSize ?? Size.kibibytes(32)).toKibibytes();
@@ -48,8 +63,9 @@ export function endpointTuning(options: EndpointTuningOptions): EndpointTuning {
       maxFileSize,
       executeTimeout,
       failTasksOnLobTruncation: options.failTasksOnLobTruncation ?? true,
+      mapBooleanAsBoolean: MAP_BOOLEAN_AS_BOOLEAN,
     },
-    target: { maxFileSize, executeTimeout },
+    target: { maxFileSize, executeTimeout, mapBooleanAsBoolean: MAP_BOOLEAN_AS_BOOLEAN },
     lobMaxSizeKiB,
   };
 }

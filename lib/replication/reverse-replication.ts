@@ -12,6 +12,11 @@ import { assertNonEmpty } from '../private/validation';
 
 /** Output plugin of the reverse replication slot: built into PostgreSQL, so Aurora needs no extension for it. */
 const REVERSE_SLOT_PLUGIN = 'test_decoding';
+/**
+ * The same plugin as the DMS API names it in `PostgreSqlSettings.PluginName` (`PluginNameValue`: `no-preference`,
+ * `pglogical`, `test-decoding`): a hyphen where PostgreSQL has an underscore.
+ */
+const REVERSE_DMS_PLUGIN_NAME = 'test-decoding';
 
 /** The Aurora database the reverse replication reads from (the migration's target). */
 export interface ReverseReplicationAurora {
@@ -96,7 +101,10 @@ export class ReverseReplication extends Construct {
    * cutover: `zdm_reverse_` and a hash of this construct's path (lowercase letters, digits and `_`, 28 characters).
    */
   public readonly slotName: string;
-  /** Output plugin of the slot (`PluginName` of the source endpoint): `test_decoding`. */
+  /**
+   * PostgreSQL output plugin of the slot, as `pg_create_logical_replication_slot` takes it: `test_decoding` (the
+   * source endpoint's DMS `PluginName` for it is `test-decoding`).
+   */
   public readonly slotPlugin: string;
 
   constructor(scope: Construct, id: string, props: ReverseReplicationProps) {
@@ -127,7 +135,7 @@ export class ReverseReplication extends Construct {
         secretsManagerAccessRoleArn: props.secretsAccessRole.roleArn,
         // The slot the cutover creates inside the write freeze; the task starts at the LSN it recorded.
         slotName: this.slotName,
-        pluginName: this.slotPlugin,
+        pluginName: REVERSE_DMS_PLUGIN_NAME,
         ...tuning.source,
       },
     });

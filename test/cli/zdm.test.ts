@@ -169,6 +169,38 @@ describe('zdm CLI', () => {
     }
   });
 
+  it("preflight --lob-max-size: a LOB value over the DMS task's LobMaxSize is an error; --full-lob-mode skips it", async () => {
+    await sql(
+      p.sourceUrl,
+      `CREATE TABLE public.docs (id int PRIMARY KEY, body text); INSERT INTO public.docs VALUES (1, repeat('x', 40000))`,
+    );
+    try {
+      const base = ['preflight', '--source', p.sourceUrl, '--include', 'public.docs', '--json'];
+      const over = await run(...base);
+      expect(over.code).toBe(1);
+      expect(JSON.parse(over.out).findings).toContainEqual(
+        expect.objectContaining({ code: 'lob-over-max-size', object: 'public.docs.body', severity: 'error' }),
+      );
+      expect((await run(...base, '--lob-max-size', '64')).code).toBe(0);
+      expect((await run(...base, '--full-lob-mode')).code).toBe(0);
+    } finally {
+      await sql(p.sourceUrl, `DROP TABLE public.docs`);
+    }
+  });
+
+  it.each([
+    [['--lob-max-size', '0'], '--lob-max-size must be a number of KiB from 1 to 102400, got "0"'],
+    [['--lob-max-size', '32k'], '--lob-max-size must be a number of KiB from 1 to 102400, got "32k"'],
+    [
+      ['--lob-max-size', '64', '--full-lob-mode'],
+      '--lob-max-size is the limited LOB mode size: not with --full-lob-mode',
+    ],
+  ])('fails with exit code 2 when preflight gets %j', async (extra, message) => {
+    const r = await run('preflight', '--source', 'postgres://a/b', ...extra);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(message);
+  });
+
   it('runs as bin/zdm.ts and prints exactly one JSON document', async () => {
     const root = join(__dirname, '..', '..');
     const { stdout } = await promisify(execFile)(

@@ -44,7 +44,14 @@ describe('table selection', () => {
 
   it('produces DMS selection rules, includes before excludes', () => {
     const { rules } = toDmsTableMappings(selection);
-    expect(rules.map((r) => r['rule-action'])).toEqual(['include', 'include', 'include', 'exclude']);
+    expect(rules.map((r) => r['rule-action'])).toEqual([
+      'include',
+      'include',
+      'include',
+      'exclude',
+      'exclude',
+      'exclude',
+    ]);
     expect(rules[1]).toEqual({
       'rule-type': 'selection',
       'rule-id': '2',
@@ -53,6 +60,21 @@ describe('table selection', () => {
       'rule-action': 'include',
     });
     expect(rules[2]['object-locator']).toEqual({ 'schema-name': ZDM_SCHEMA, 'table-name': MARKER_TABLE });
+  });
+
+  it("never selects DMS's own tables: the heartbeat (created in public by default) and the DDL audit table", () => {
+    const all = { include: [{ schema: '%' }] };
+    expect(isSelected(all, { schema: 'public', table: 'awsdms_heartbeat' })).toBe(false);
+    expect(isSelected(all, { schema: 'zdm_cutover', table: 'awsdms_heartbeat' })).toBe(false);
+    expect(isSelected(all, { schema: 'public', table: 'awsdms_ddl_audit' })).toBe(false);
+    expect(isSelected(all, { schema: 'public', table: 'awsdms_heartbeats' })).toBe(true);
+    const excluded = toDmsTableMappings(all)
+      .rules.filter((r) => r['rule-action'] === 'exclude')
+      .map((r) => r['object-locator']);
+    expect(excluded).toEqual([
+      { 'schema-name': '%', 'table-name': 'awsdms_heartbeat' },
+      { 'schema-name': '%', 'table-name': 'awsdms_ddl_audit' },
+    ]);
   });
 
   it('fails when include is empty', () => {

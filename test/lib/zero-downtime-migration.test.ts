@@ -132,7 +132,7 @@ test('the cutover connects to the source with its sslMode and CA, to the target 
     .Variables;
   expect(variables).toMatchObject({
     SOURCE_DB_SSL_MODE: 'verify-ca',
-    SOURCE_DB_SSL_CA_PEM: caCertificatePem,
+    SOURCE_DB_SSL_CA_FILE: '/opt/zdm/source-ca.pem',
     TARGET_DB_SSL_MODE: 'verify-full',
     NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
   });
@@ -187,7 +187,7 @@ describe('ZeroDowntimeMigration reverse replication', () => {
       DatabaseName: 'orders',
       PostgreSqlSettings: Match.objectLike({
         SlotName: reverse.slotName,
-        PluginName: 'test_decoding',
+        PluginName: 'test-decoding',
         SecretsManagerSecretId: env.stack.resolve(migration.target.secret.secretArn),
       }),
     });

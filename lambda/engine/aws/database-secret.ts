@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
@@ -20,6 +21,9 @@ import {
  *   to** Node's default trust store, which already holds `NODE_EXTRA_CA_CERTS` (the construct points that at the
  *   Lambda runtime's Amazon/RDS CA bundle). Literal `\n` sequences are read as newlines. Used by `verify-ca` /
  *   `verify-full` only.
+ * - `SOURCE_DB_SSL_CA_FILE` / `TARGET_DB_SSL_CA_FILE`: the same CA as a file path instead (the construct ships the
+ *   source CA in a layer, `/opt/...`: a certificate in the environment would not fit Lambda's 4 KB). At most one of
+ *   the two per side.
  * - `DB_SSL` (legacy, both sides): `disable`, `false`, `off`, `0` or `no` turns TLS off where no
  *   `*_DB_SSL_MODE` is set; `require`, `true`, `on`, `1` or `yes` changes nothing (the mode's default applies).
  *   Any other value is an error. `DB_SSL_REJECT_UNAUTHORIZED` and `DB_SSL_CA_FILE` are no longer read: setting
@@ -35,8 +39,8 @@ export interface DatabaseSecretOptions {
 }
 
 const SIDE_VARIABLES = {
-  source: { mode: E.sourceDbSslMode, caPem: E.sourceDbSslCaPem },
-  target: { mode: E.targetDbSslMode, caPem: E.targetDbSslCaPem },
+  source: { mode: E.sourceDbSslMode, caPem: E.sourceDbSslCaPem, caFile: E.sourceDbSslCaFile },
+  target: { mode: E.targetDbSslMode, caPem: E.targetDbSslCaPem, caFile: E.targetDbSslCaFile },
 } as const;
 
 const DB_SSL_OFF = ['disable', 'false', 'off', '0', 'no'];
@@ -105,8 +109,23 @@ export function databaseSslOption(side: DatabaseSide, env: NodeJS.ProcessEnv = p
   const mode = databaseSslMode(side, env);
   if (mode === 'disable') return false;
   if (mode === 'require') return { rejectUnauthorized: false };
-  const name = SIDE_VARIABLES[side].caPem;
-  const raw = env[name]?.trim();
+  const { caPem, caFile } = SIDE_VARIABLES[side];
+  const file = env[caFile]?.trim();
+  if (file && env[caPem]?.trim()) {
+    throw new Error(`environment variables ${caPem} and ${caFile} are both set: give the ${side} CA once`);
+  }
+  let name: string = caPem;
+  let raw = env[caPem]?.trim();
+  if (file) {
+    name = `${caFile} (${file})`;
+    try {
+      raw = fs.readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new Error(`environment variable ${caFile}: cannot read the CA file ${JSON.stringify(file)}: ${String(e)}`, {
+        cause: e,
+      });
+    }
+  }
   let ca: string[] | undefined;
   if (raw) {
     const pem = raw.replace(/\\n/g, '\n');

@@ -33,6 +33,8 @@ export async function preflightStep(ctx: StepContext): Promise<Record<string, un
     // Roles this migration froze already (a resumed run) are NOLOGIN because of the freeze, not by design.
     const freeze = (await ctx.deps.state.get(ctx.key))?.freeze;
     const roles = ctx.input.applicationRoles;
+    // DMS fails its task on a LOB over the deployed LobMaxSize; an engine without that limit gets warnings instead.
+    const lob = await ctx.deps.replication.lobSettings?.();
     return withPools(ctx, async ({ source, target }) => {
       // Everything is checked before anything changes (the marker table is created only after this).
       const report = await sourcePreflight(source, ctx.deps.tables, {
@@ -44,6 +46,7 @@ export async function preflightStep(ctx: StepContext): Promise<Record<string, un
         // The way back writes on this side after the switch (the fallback's own preflight checks Aurora).
         reverseReplication: Boolean(ctx.deps.reverse),
         frozenRoles: freeze && !freeze.restoredAt ? freeze.roles : [],
+        ...(lob ?? { lobLimitUnknown: true }),
       });
       const errors = report.findings.filter((f) => f.severity === 'error');
       if (!report.ok || errors.length > 0) throw fail(describeErrors(errors));

@@ -35,6 +35,23 @@ export interface PreflightRunOptions extends PreflightOptions {
    * is NOLOGIN because of the freeze, not by design.
    */
   readonly frozenRoles?: readonly SavedRoleSettings[];
+  /**
+   * DMS `LobMaxSize` in KiB (limited LOB mode): a LOB-typed value larger than this fails the DMS task.
+   * @default 32 (the construct's `lobMaxSize` default)
+   */
+  readonly lobMaxSizeKiB?: number;
+  /**
+   * The replication engine's LOB limit is not known here (native logical replication carries any value, as in the
+   * rehearsal): values over `lobMaxSizeKiB` are warnings (DMS, as deployed by default, would fail on them), not errors.
+   * @default false
+   */
+  readonly lobLimitUnknown?: boolean;
+  /** DMS runs in full LOB mode (no size limit): the LOB size check is skipped. @default false */
+  readonly fullLobMode?: boolean;
+  /** Tables larger than this are not scanned for LOB sizes (reported as unknown). @default 2 GiB */
+  readonly lobScanMaxTableBytes?: number;
+  /** Statement timeout of each table's LOB size scan (over it: reported as unknown). @default 30000 */
+  readonly lobScanTimeoutMs?: number;
 }
 
 export type PreflightSide = 'source' | 'target';

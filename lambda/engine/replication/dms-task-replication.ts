@@ -5,7 +5,7 @@ import {
   StopReplicationTaskCommand,
   type ReplicationTask,
 } from '@aws-sdk/client-database-migration-service';
-import type { ReplicationPort, ReplicationState, ReplicationStatus } from '../ports';
+import type { LobSettings, ReplicationPort, ReplicationState, ReplicationStatus } from '../ports';
 
 export interface DmsReplicationOptions {
   readonly replicationTaskArn: string;
@@ -73,6 +73,31 @@ export class DmsTaskReplication implements ReplicationPort {
       }),
     );
     return out.ReplicationTasks?.[0];
+  }
+
+  /**
+   * The task's LOB settings (`ReplicationTaskSettings.TargetMetadata`: `FullLobMode`, `LimitedSizeLobMode`,
+   * `LobMaxSize` in KiB), read from DMS so preflight checks the values against what is deployed. Undefined when the
+   * task or its settings cannot be read, or LOBs are not supported at all.
+   */
+  async lobSettings(): Promise<LobSettings | undefined> {
+    const out = await this.client.send(
+      new DescribeReplicationTasksCommand({
+        Filters: [{ Name: 'replication-task-arn', Values: [this.options.replicationTaskArn] }],
+      }),
+    );
+    const raw = out.ReplicationTasks?.[0]?.ReplicationTaskSettings;
+    if (!raw) return undefined;
+    let metadata: { SupportLobs?: unknown; FullLobMode?: unknown; LimitedSizeLobMode?: unknown; LobMaxSize?: unknown };
+    try {
+      metadata = (JSON.parse(raw) as { TargetMetadata?: typeof metadata }).TargetMetadata ?? {};
+    } catch {
+      return undefined;
+    }
+    if (metadata.SupportLobs === false) return undefined;
+    if (metadata.FullLobMode === true) return { fullLobMode: true, lobMaxSizeKiB: 0 };
+    const kib = Number(metadata.LobMaxSize);
+    return Number.isFinite(kib) && kib > 0 ? { fullLobMode: false, lobMaxSizeKiB: kib } : undefined;
   }
 
   async status(): Promise<ReplicationStatus> {

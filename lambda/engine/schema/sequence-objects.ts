@@ -1,4 +1,4 @@
-import { formatTableName, type TableName } from '../../../contract';
+import { DMS_ARTIFACT_TABLES, formatTableName, type TableName } from '../../../contract';
 import { qualify } from '../pg/identifiers';
 import { notExtensionMember, type CatalogClient } from './catalog-session';
 import { compareObjects, type SchemaObject } from './compare-objects';
@@ -11,7 +11,8 @@ export interface SequenceObject extends SchemaObject {
 }
 
 /**
- * Sequences of the compared schemas, without those behind identity columns (compared as their column): type,
+ * Sequences of the compared schemas, without those behind identity columns (compared as their column) and those
+ * owned by DMS's own tables (`awsdms_heartbeat`'s serial: DMS creates it on its side only): type,
  * increment, bounds and cycling. Values are compared by `compareSequences`, not here.
  */
 export async function readSequenceObjects(db: CatalogClient, scope: SideScope): Promise<SequenceObject[]> {
@@ -22,8 +23,12 @@ export async function readSequenceObjects(db: CatalogClient, scope: SideScope): 
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence q ON q.seqrelid = c.oid
       WHERE n.nspname = ANY($1::text[]) AND ${notExtensionMember('pg_class', 'c.oid')}
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                          AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i')`,
-    [scope.schemas],
+                          AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                           AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
+                           AND t.relname = ANY($2::text[]))`,
+    [scope.schemas, DMS_ARTIFACT_TABLES],
   );
   return r.rows.map((q) => {
     const sequence = { schema: q.s, table: q.n };

@@ -185,6 +185,20 @@ describe('DmsTaskReplication', () => {
     dms.on(StopReplicationTaskCommand).rejects(new InvalidResourceStateFault({ message: 'modifying', $metadata: {} }));
     await expect(adapter.stop()).rejects.toThrow(/modifying/);
   });
+
+  it("reads the deployed task's LOB settings (with its settings, for preflight's lob-over-max-size)", async () => {
+    const settings = (metadata: Record<string, unknown>) => JSON.stringify({ TargetMetadata: metadata });
+    task('running', {}, { ReplicationTaskSettings: settings({ LimitedSizeLobMode: true, LobMaxSize: 64 }) });
+    expect(await adapter.lobSettings()).toEqual({ fullLobMode: false, lobMaxSizeKiB: 64 });
+    // asked with its settings: status() asks without them
+    expect(dms.commandCalls(DescribeReplicationTasksCommand)[0].args[0].input.WithoutSettings).toBeUndefined();
+    task('running', {}, { ReplicationTaskSettings: settings({ FullLobMode: true, LobChunkSize: 64 }) });
+    expect(await adapter.lobSettings()).toEqual({ fullLobMode: true, lobMaxSizeKiB: 0 });
+    task('running');
+    expect(await adapter.lobSettings()).toBeUndefined();
+    task('running', {}, { ReplicationTaskSettings: 'not json' });
+    expect(await adapter.lobSettings()).toBeUndefined();
+  });
 });
 
 describe('DynamoDbStateStore', () => {

@@ -5,6 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -395,12 +396,30 @@ describe('source TLS of the step functions', () => {
     });
   });
 
-  test('a verifying mode gets the source CA PEM (the target never does)', () => {
-    expect(variables({ sourceSslMode: SslMode.VERIFY_FULL, sourceCaCertificatePem: CA_PEM })).toEqual({
+  test('a verifying mode gets the source CA as a file in a layer, not as environment text (the target never does)', () => {
+    const { stack, workflow } = workflowStack({ sourceSslMode: SslMode.VERIFY_FULL, sourceCaCertificatePem: CA_PEM });
+    const template = Template.fromStack(stack);
+    expect(databaseTlsVariables(template, workflow.functions.database!)).toEqual({
       SOURCE_DB_SSL_MODE: 'verify-full',
-      SOURCE_DB_SSL_CA_PEM: CA_PEM,
+      SOURCE_DB_SSL_CA_FILE: '/opt/zdm/source-ca.pem',
       TARGET_DB_SSL_MODE: 'verify-full',
     });
+    // one layer holding exactly that PEM at that path, on every function that reads the variable
+    const layers = stack.node.findAll().filter((c): c is lambda.LayerVersion => c instanceof LayerVersion);
+    expect(layers).toHaveLength(1);
+    const asset = (layers[0].node.findChild('Code') as unknown as { assetPath: string }).assetPath;
+    const assembly = stack.node.root as unknown as { outdir: string };
+    expect(readFileSync(path.join(assembly.outdir, asset, 'zdm', 'source-ca.pem'), 'utf8').trim()).toBe(CA_PEM.trim());
+    const layerRef = stack.resolve(layers[0].layerVersionArn);
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    const reading = functions.filter((f) => f.Properties.Environment.Variables.SOURCE_DB_SSL_CA_FILE);
+    expect(reading.length).toBeGreaterThanOrEqual(2); // the database function and the watchdog
+    for (const f of functions) {
+      expect(f.Properties.Layers ?? []).toEqual(
+        f.Properties.Environment.Variables.SOURCE_DB_SSL_CA_FILE ? [layerRef] : [],
+      );
+      expect(JSON.stringify(f.Properties.Environment)).not.toContain('BEGIN CERTIFICATE');
+    }
   });
 
   test('require leaves the CA PEM out (it is not used, and the environment is limited to 4 KB)', () => {

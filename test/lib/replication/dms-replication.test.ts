@@ -148,6 +148,18 @@ describe('DmsReplication defaults', () => {
     expect(settings.FullLoadSettings.TargetTablePrepMode).toBe('DO_NOTHING');
   });
 
+  test('task log components are the documented ones: VALIDATOR_EXT, never VALIDATOR', () => {
+    const ids = settingsOf(template).Logging.LogComponents.map((c: { Id: string }) => c.Id);
+    expect(ids).toContain('VALIDATOR_EXT');
+    expect(ids).not.toContain('VALIDATOR');
+  });
+
+  test('MapBooleanAsBoolean is true on all four PostgreSQL endpoints (DMS needs it on both sides)', () => {
+    const endpoints = Object.values(template.findResources('AWS::DMS::Endpoint'));
+    expect(endpoints).toHaveLength(4);
+    for (const endpoint of endpoints) expect(endpoint.Properties.PostgreSqlSettings.MapBooleanAsBoolean).toBe(true);
+  });
+
   test('DMS service roles are not created by default', () => {
     template.resourcePropertiesCountIs('AWS::IAM::Role', { RoleName: 'dms-vpc-role' }, 0);
     template.resourcePropertiesCountIs('AWS::IAM::Role', { RoleName: 'dms-cloudwatch-logs-role' }, 0);
@@ -264,6 +276,15 @@ describe('DmsReplication options', () => {
         MaxFileSize: 65536,
         ExecuteTimeout: 300,
       }),
+    });
+  });
+
+  test('LogicalReplicationPlugin.TEST_DECODING is the DMS API value test-decoding', () => {
+    const { stack } = build({ pluginName: LogicalReplicationPlugin.TEST_DECODING });
+    Template.fromStack(stack).hasResourceProperties('AWS::DMS::Endpoint', {
+      EndpointType: 'source',
+      EngineName: 'postgres',
+      PostgreSqlSettings: Match.objectLike({ PluginName: 'test-decoding' }),
     });
   });
 

@@ -84,7 +84,7 @@ describe('ReverseReplication (created by DmsReplication by default)', () => {
     expect(settings.ValidationSettings.EnableValidation).toBe(false);
   });
 
-  test('its source endpoint is Aurora, reading the named slot with test_decoding, credentials from the target secret', () => {
+  test('its source endpoint is Aurora, reading the named slot with test-decoding, credentials from the target secret', () => {
     const [id, endpoint] = only(built.template, 'AWS::DMS::Endpoint', {
       EndpointType: 'source',
       EngineName: 'aurora-postgresql',
@@ -93,7 +93,8 @@ describe('ReverseReplication (created by DmsReplication by default)', () => {
     expect(endpoint.Properties).toMatchObject({ DatabaseName: 'orders_aurora', SslMode: 'require' });
     expect(endpoint.Properties.PostgreSqlSettings).toMatchObject({
       SlotName: reverse.slotName,
-      PluginName: 'test_decoding',
+      // the DMS API value (PluginNameValue.TEST_DECODING); the PostgreSQL plugin of the slot is test_decoding
+      PluginName: 'test-decoding',
       SecretsManagerSecretId: built.stack.resolve(built.target.secret.secretArn),
       SecretsManagerAccessRoleArn: built.stack.resolve(built.replication.secretsAccessRole.roleArn),
       HeartbeatEnable: true,

@@ -3,6 +3,7 @@ import type { PreflightCheck } from '../types';
 import { applicationRoles } from './application-roles';
 import { arrayWithoutKey } from './array-without-key';
 import { generatedColumn } from './generated-column';
+import { lobOverMaxSize } from './lob-over-max-size';
 import { longTransaction } from './long-transaction';
 import { maxSlotWalKeepSize } from './max-slot-wal-keep-size';
 import { noPrimaryKey } from './no-primary-key';
@@ -45,6 +46,7 @@ export const SOURCE_CHECKS: readonly PreflightCheck[] = [
   arrayWithoutKey,
   sequenceColumnUnindexed,
   reverseTargetPrivileges,
+  lobOverMaxSize,
 ];
 
 /** Checks of the target (run when `target` is given). */

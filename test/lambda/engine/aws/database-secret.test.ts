@@ -114,6 +114,30 @@ describe('databaseSslOption: mode → pg ssl', () => {
     },
   );
 
+  it('verify-full with the CA as a file (the layer the construct ships): checks the chain and the host name', async () => {
+    const file = path.join(__dirname, '..', '..', '..', 'support', 'tls', 'ca.pem');
+    const ssl = databaseSslOption('source', { SOURCE_DB_SSL_MODE: 'verify-full', SOURCE_DB_SSL_CA_FILE: file });
+    expect((ssl as { ca: string[] }).ca).toContain(CA_PEM.trim());
+    expect(await handshake(ssl, 'db.internal')).toBe('ok');
+    expect(await handshake(ssl, 'another.host')).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+  });
+
+  it('fails when the CA file cannot be read, naming the variable and the path', () => {
+    expect(() =>
+      databaseSslOption('source', { SOURCE_DB_SSL_MODE: 'verify-full', SOURCE_DB_SSL_CA_FILE: '/opt/zdm/missing.pem' }),
+    ).toThrow(/environment variable SOURCE_DB_SSL_CA_FILE: cannot read the CA file "\/opt\/zdm\/missing.pem"/);
+  });
+
+  it('fails when both the CA text and the CA file are given for one side', () => {
+    expect(() =>
+      databaseSslOption('source', {
+        SOURCE_DB_SSL_MODE: 'verify-full',
+        SOURCE_DB_SSL_CA_PEM: CA_PEM,
+        SOURCE_DB_SSL_CA_FILE: '/opt/zdm/source-ca.pem',
+      }),
+    ).toThrow('environment variables SOURCE_DB_SSL_CA_PEM and SOURCE_DB_SSL_CA_FILE are both set');
+  });
+
   it('fails when the CA variable holds no PEM certificate', () => {
     expect(() =>
       databaseSslOption('target', { TARGET_DB_SSL_MODE: 'verify-full', TARGET_DB_SSL_CA_PEM: '/opt/ca.pem' }),

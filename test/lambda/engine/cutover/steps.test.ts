@@ -191,6 +191,35 @@ describe('validateInput', () => {
   });
 });
 
+describe('preflight and the deployed LOB limit', () => {
+  // The replication as DMS reports it: its task's LobMaxSize (here tiny, so the items' names are over it).
+  const withLobSettings = (lob: { fullLobMode: boolean; lobMaxSizeKiB: number }) =>
+    createStepHandler({
+      ...deps,
+      replication: {
+        description: deps.replication.description,
+        status: () => deps.replication.status(),
+        stop: () => deps.replication.stop(),
+        lobSettings: async () => lob,
+      },
+    });
+
+  it("fails when a value is over the replication's LobMaxSize, naming the column; not in full LOB mode", async () => {
+    const input = await step<CutoverInput>({
+      step: 'validateInput',
+      input: { migrationId: 'lob', applicationRoles: [APP] } as never,
+    });
+    const limited = withLobSettings({ fullLobMode: false, lobMaxSizeKiB: 0.001 });
+    const error = await limited({ step: 'preflight', input } as StepEvent).catch((e: Error) => e);
+    expect(error).toMatchObject({
+      name: 'ZdmPreflightFailed',
+      message: expect.stringMatching(/\[lob-over-max-size\] public\.items\.name: column name \(text\)/),
+    });
+    const full = withLobSettings({ fullLobMode: true, lobMaxSizeKiB: 0 });
+    await expect(full({ step: 'preflight', input } as StepEvent)).resolves.toBeDefined();
+  });
+});
+
 describe('dry run', () => {
   it('runs every step and changes nothing; its tracking slots are dropped at the end', async () => {
     const rolesBefore = await roleSettings(APP);

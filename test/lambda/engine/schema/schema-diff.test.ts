@@ -21,7 +21,9 @@ describe('schema diff on a real schema, both directions', () => {
     await sql(
       p.sourceUrl,
       `CREATE SCHEMA zdm_cutover; CREATE TABLE zdm_cutover.cutover_marker (id int PRIMARY KEY);
-       CREATE FUNCTION zdm_cutover.f() RETURNS int LANGUAGE sql AS 'SELECT 1'`,
+       CREATE FUNCTION zdm_cutover.f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+       -- DMS's heartbeat table, as DMS creates it on a source (HeartbeatSchema, public by default): never compared
+       CREATE TABLE same.awsdms_heartbeat (hearbeat_id serial PRIMARY KEY, hearbeat_timestamp timestamp)`,
     );
   });
   afterAll(() => p.close());
