@@ -27,7 +27,8 @@ const SILENCED = ['reserved-word', 'metadata/missing-dev-dependency'];
 function run(command: string, args: string[]): void {
   execFileSync(process.execPath, [join(ROOT, 'node_modules', command), ...args], {
     cwd: ROOT,
-    stdio: 'inherit',
+    // jsii reports on stdout; send it to stderr, so that `npm pack --json` (prepack builds) prints only its JSON.
+    stdio: ['inherit', 2, 'inherit'],
     // jsii warns at length on every run that it prefers Node 22+; it works on 20 (its engines allow >= 20.16).
     env: { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0] },
   });
