@@ -438,9 +438,9 @@ describe(`the ${PKG.name} tarball through the jsii kernel (as Python uses it)`, 
     });
   }, 120_000);
 
-  afterAll(() => {
-    host?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+  afterAll(async () => {
+    await host?.close();
+    if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     console.log(
       `jsii kernel check: ${Object.entries(timings)
         .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)

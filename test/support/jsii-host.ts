@@ -89,9 +89,17 @@ export class JsiiHost {
     return (await this.request<{ value: unknown }>({ api: 'get', objref, property })).value;
   }
 
-  public close(): void {
+  /**
+   * Ends the session: closes stdin (the runtime exits at its end) and waits for the process to exit, killing it after
+   * `timeoutMs`. Only then may its files (the kernel's package cache) be removed.
+   */
+  public async close(timeoutMs = 5_000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.stdin.end();
-    this.child.kill();
+    const timer = setTimeout(() => this.child.kill(), timeoutMs);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
