@@ -354,6 +354,30 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
     expect(codeOf(linked)).toEqual(codeOf(template));
     expect(existsSync(join(app2, 'node_modules', PKG.name, 'dist', 'handlers'))).toBe(true);
   });
+  it('says what to do, in any language, when installed without its Lambda bundle', () => {
+    const broken = join(work, 'broken');
+    mkdirSync(broken);
+    run('tar', ['-xzf', tarball, '-C', broken], work);
+    const pkgDir = join(broken, 'package');
+    rmSync(join(pkgDir, 'dist', 'handlers'), { recursive: true });
+    link(pkgDir, ['aws-cdk-lib', 'constructs']);
+    const app3 = join(work, 'app-broken');
+    mkdirSync(join(app3, 'node_modules'), { recursive: true });
+    symlinkSync(pkgDir, join(app3, 'node_modules', PKG.name), 'dir');
+    link(app3, ['aws-cdk-lib', 'constructs']);
+    cpSync(join(app, 'app.js'), join(app3, 'app.js'));
+    const message = (() => {
+      try {
+        run(process.execPath, ['app.js'], app3);
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toContain('lacks the pre-built cutover Lambda code');
+    expect(message).toContain('Install a released package (npm tarball, Python wheel, ...)');
+    expect(message).not.toContain('run "npm run build"');
+  });
 });
 
 /**
