@@ -71,8 +71,10 @@ export function bundleHandlers(outRoot: string = join(DIST, 'handlers')): Record
 }
 
 /**
- * The esbuild options of the CLI: one file, so `zdm` starts without resolving a hundred modules. Packages stay
- * external (`require`d at run time): each must be a `dependency` of the package, which {@link bundleCli} checks.
+ * The esbuild options of the CLI: one file, so `zdm` starts without resolving a hundred modules. Its packages (`pg`)
+ * are bundled too, so the package has no runtime `dependencies`: a jsii package may depend only on jsii modules (or
+ * bundle the others), and a consumer installs nothing but the constructs' peers. Only `pg-native`, which pg loads on
+ * demand and the CLI never asks for, stays external ({@link bundleCli} checks that nothing else does).
  */
 export function cliBuildOptions(outfile: string = join(DIST, 'bin', 'zdm.js')): BuildOptions {
   return {
@@ -82,7 +84,7 @@ export function cliBuildOptions(outfile: string = join(DIST, 'bin', 'zdm.js')): 
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    packages: 'external',
+    external: [...CLI_OPTIONAL_EXTERNALS],
     logLevel: 'warning',
     metafile: true,
   };
@@ -104,18 +106,24 @@ export function externalPackages(metafile: Metafile): string[] {
 
 const BUILTINS = new Set(builtinModules);
 
-/** Bundles the CLI into `outfile` (default `dist/bin/zdm.js`); fails when it needs a package that is not a dependency. */
+/** Packages the bundled CLI may leave out: loaded only on demand by a bundled package, never by the CLI. */
+export const CLI_OPTIONAL_EXTERNALS = ['pg-native'] as const;
+
+/**
+ * Bundles the CLI into `outfile` (default `dist/bin/zdm.js`); fails when the bundle still `require`s a package at run
+ * time that is neither a dependency nor one of {@link CLI_OPTIONAL_EXTERNALS}.
+ */
 export function bundleCli(outfile?: string): string {
   const options = cliBuildOptions(outfile);
   const result = buildSync(options);
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
-  const dependencies = Object.keys(pkg.dependencies ?? {});
-  const missing = externalPackages(result.metafile as Metafile).filter((name) => !dependencies.includes(name));
+  const allowed = new Set<string>([...Object.keys(pkg.dependencies ?? {}), ...CLI_OPTIONAL_EXTERNALS]);
+  const missing = externalPackages(result.metafile as Metafile).filter((name) => !allowed.has(name));
   if (missing.length > 0) {
     rmSync(options.outfile as string, { force: true });
     throw new Error(
-      `the zdm CLI imports ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not in package.json "dependencies": ` +
-        'an installed package would fail at run time (move it to dependencies, or keep it out of cli/ and lambda/engine/)',
+      `the zdm CLI requires ${missing.join(', ')} at run time, which ${missing.length === 1 ? 'is' : 'are'} not bundled: ` +
+        'an installed package would fail (bundle it, or keep it out of cli/ and lambda/engine/)',
     );
   }
   return options.outfile as string;

@@ -1,3 +1,4 @@
+import { CfnOutput } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dms from 'aws-cdk-lib/aws-dms';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -8,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { CUTOVER_METRIC } from '../contract';
 import { CutoverWorkflow, type CutoverWorkflowOptions } from './cutover/cutover-workflow';
 import type { ReverseReplicationBinding } from './cutover/reverse-replication-binding';
 import type { TableSelection } from './tables';
@@ -41,6 +43,14 @@ export interface ZeroDowntimeMigrationProps {
    * the application roles in their input
    */
   readonly cutover?: CutoverWorkflowOptions;
+  /**
+   * Stack outputs of what an operator needs: the cutover (and fallback) state machine ARNs, the target's endpoint,
+   * port and secret ARN, the replication task ARN and the alarm topic ARN. Their logical IDs derive from this
+   * construct's path; none is exported.
+   *
+   * @default true
+   */
+  readonly outputs?: boolean;
 }
 
 /**
@@ -83,7 +93,7 @@ export interface MigrationCutoverInputs {
  * A running DMS task cannot be modified by a stack update; changing the replication instance replaces
  * the task and forces a full reload. See {@link DmsReplication}.
  */
-export class ZeroDowntimeMigration extends Construct {
+export class ZeroDowntimeMigration extends Construct implements ec2.IConnectable {
   /** The Aurora PostgreSQL target. */
   public readonly target: AuroraTarget;
   /** DMS replication (instance, endpoints, task). */
@@ -113,6 +123,11 @@ export class ZeroDowntimeMigration extends Construct {
   public readonly reverseReplicationBinding?: ReverseReplicationBinding;
   /** CDC latency alarms of the reverse task, created with their actions disabled; empty without reverse replication. */
   public readonly reverseLagAlarms: cloudwatch.Alarm[];
+  /**
+   * What connects to the source database: the DMS replication instance and the cutover functions (their security
+   * groups). `sourceSecurityGroup.connections.allowFrom(migration, ec2.Port.tcp(5432))` lets both in.
+   */
+  public readonly connections: ec2.Connections;
 
   constructor(scope: Construct, id: string, props: ZeroDowntimeMigrationProps) {
     super(scope, id);
@@ -214,6 +229,29 @@ export class ZeroDowntimeMigration extends Construct {
     );
     this.stateMachine = this.cutover.stateMachine;
     this.stateTable = this.cutover.stateTable;
+    this.connections = new ec2.Connections({
+      securityGroups: [...this.replication.connections.securityGroups, ...this.cutover.connections.securityGroups],
+    });
+
+    if (props.outputs ?? true) this.addOutputs();
+  }
+
+  private addOutputs(): void {
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description: `${this.node.path}: ${description}` });
+    output('CutoverStateMachineArn', this.stateMachine.stateMachineArn, 'the cutover state machine');
+    if (this.cutover.fallbackStateMachine) {
+      output(
+        'FallbackStateMachineArn',
+        this.cutover.fallbackStateMachine.stateMachineArn,
+        'the fallback state machine',
+      );
+    }
+    output('TargetEndpoint', this.target.cluster.clusterEndpoint.hostname, 'the Aurora target writer endpoint');
+    output('TargetPort', this.target.cluster.clusterEndpoint.port.toString(), 'the Aurora target port');
+    output('TargetSecretArn', this.target.secret.secretArn, 'the Aurora target credentials');
+    output('ReplicationTaskArn', this.replicationTaskArn, 'the DMS replication task');
+    output('AlarmTopicArn', this.alarmTopic.topicArn, 'the alarm and notice topic');
   }
 
   /**
@@ -222,6 +260,54 @@ export class ZeroDowntimeMigration extends Construct {
    */
   public grantStartCutover(grantee: iam.IGrantable): iam.Grant {
     return this.cutover.grantStartCutover(grantee);
+  }
+
+  /**
+   * Lets `grantee` start, follow and stop fallback executions (the cutover run the other way, Aurora → source).
+   * Fails when the migration has no way back (`replication.reverseReplication: false`).
+   */
+  public grantStartFallback(grantee: iam.IGrantable): iam.Grant {
+    if (!this.cutover.fallbackStateMachine) {
+      throw new Error(
+        'ZeroDowntimeMigration.grantStartFallback: this migration has no fallback state machine, because its ' +
+          'replication has no way back (replication.reverseReplication is false)',
+      );
+    }
+    return this.cutover.grantStartFallback(grantee);
+  }
+
+  /**
+   * How long writes were frozen on the source in the execution of `migrationId` (milliseconds, emitted when it
+   * completes in execute mode). Statistic Maximum over 1 minute unless overridden.
+   */
+  public metricFreezeDuration(migrationId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metricCutover(CUTOVER_METRIC.freezeDuration, migrationId, props);
+  }
+
+  /**
+   * Keys changed during replication that still await verification, for `migrationId`. Statistic Maximum over 1
+   * minute unless overridden.
+   */
+  public metricVerificationBacklog(migrationId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metricCutover(CUTOVER_METRIC.verificationBacklog, migrationId, props);
+  }
+
+  /**
+   * Replication lag (seconds) that the cutover's CheckLag measured with its heartbeat, for `migrationId`. Statistic
+   * Maximum over 1 minute unless overridden.
+   */
+  public metricCutoverReplicationLag(migrationId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metricCutover(CUTOVER_METRIC.replicationLag, migrationId, props);
+  }
+
+  /** Source rows checksummed by validation, for `migrationId`. Statistic Sum over 1 minute unless overridden. */
+  public metricRowsValidated(migrationId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metricCutover(CUTOVER_METRIC.rowsValidated, migrationId, { statistic: 'Sum', ...props });
+  }
+
+  /** Rows found different by a validation, for `migrationId`. Statistic Maximum over 1 minute unless overridden. */
+  public metricValidationDifferences(migrationId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metricCutover(CUTOVER_METRIC.validationDifferences, migrationId, props);
   }
 
   /** CDCLatencySource of the task (seconds), statistic Maximum over 1 minute unless overridden. */

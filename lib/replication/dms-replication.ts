@@ -305,9 +305,15 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
     const azs = new Set(selection.subnets.map((s) => s.availabilityZone));
     const azsKnown = selection.subnets.every((s) => !Token.isUnresolved(s.availabilityZone));
     if (selection.subnets.length < 2 || (azsKnown && azs.size < 2)) {
-      const listed = selection.subnets.map((s) => `${s.subnetId} (${s.availabilityZone})`).join(', ') || 'none';
+      // Subnet IDs and AZs of an imported or environment-agnostic VPC are tokens: name them as such, never `${Token[...]}`.
+      const shown = (value: string) => (Token.isUnresolved(value) ? 'a token' : value);
+      const listed =
+        selection.subnets.map((s) => `${shown(s.subnetId)} (${shown(s.availabilityZone)})`).join(', ') || 'none';
+      const got = azsKnown
+        ? `${azs.size} availability zone(s)`
+        : `${selection.subnets.length} subnet(s) in availability zones known only at deploy time`;
       throw new Error(
-        `DMS replication subnet group needs subnets in at least 2 availability zones, got ${azs.size}: ${listed}`,
+        `DMS replication subnet group needs subnets in at least 2 availability zones, got ${got}: ${listed}`,
       );
     }
 

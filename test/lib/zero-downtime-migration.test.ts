@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { type CfnElement, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { IConstruct } from 'constructs';
 import { CUTOVER_ENVIRONMENT, toDmsTableMappings } from '../../contract';
 import { SslMode, ZeroDowntimeMigration } from '../../lib';
 import { TABLES, testEnv } from './helpers';
@@ -279,5 +283,132 @@ describe('ZeroDowntimeMigration validation', () => {
           tables: TABLES,
         }),
     ).toThrow(/source port .*got 99999/);
+  });
+});
+
+describe('ZeroDowntimeMigration L2 verbs and outputs', () => {
+  let env: ReturnType<typeof testEnv>;
+  let migration: ZeroDowntimeMigration;
+  let template: Template;
+  let sourceSg: ec2.SecurityGroup;
+  let operator: iam.Role;
+  beforeAll(() => {
+    env = testEnv();
+    migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
+      vpc: env.vpc,
+      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      tables: TABLES,
+    });
+    sourceSg = new ec2.SecurityGroup(env.stack, 'SourceSg', { vpc: env.vpc });
+    sourceSg.connections.allowFrom(migration, ec2.Port.tcp(5432), 'migration to the source');
+    operator = new iam.Role(env.stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    migration.grantStartFallback(operator);
+    template = Template.fromStack(env.stack);
+  });
+
+  const groupIdOf = (sg: ec2.ISecurityGroup) => ({
+    'Fn::GetAtt': [env.stack.getLogicalId(sg.node.defaultChild as ec2.CfnSecurityGroup), 'GroupId'],
+  });
+
+  test('is IConnectable: allowing the migration in allows DMS and the cutover functions', () => {
+    const groups = migration.connections.securityGroups;
+    expect(groups).toEqual([
+      ...migration.replication.connections.securityGroups,
+      ...migration.cutover.connections.securityGroups,
+    ]);
+    expect(groups.length).toBeGreaterThanOrEqual(2);
+    for (const sg of groups) {
+      template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        GroupId: groupIdOf(sourceSg),
+        SourceSecurityGroupId: groupIdOf(sg),
+        FromPort: 5432,
+        ToPort: 5432,
+        Description: 'migration to the source',
+      });
+    }
+  });
+
+  test('grantStartFallback allows starting the fallback state machine only', () => {
+    const fallback = migration.cutover.fallbackStateMachine!;
+    const policy = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: env.stack.getLogicalId(operator.node.defaultChild as iam.CfnRole) }] },
+      }),
+    )[0];
+    const starts = policy.Properties.PolicyDocument.Statement.filter((s: { Action: string | string[] }) =>
+      ([] as string[]).concat(s.Action).includes('states:StartExecution'),
+    );
+    expect(starts).toEqual([
+      expect.objectContaining({
+        Resource: { Ref: env.stack.getLogicalId(fallback.node.defaultChild as sfn.CfnStateMachine) },
+      }),
+    ]);
+  });
+
+  test('fails when grantStartFallback is asked of a migration without the way back', () => {
+    const other = testEnv();
+    const oneWay = new ZeroDowntimeMigration(other.stack, 'Migration', {
+      vpc: other.vpc,
+      source: { host: 'db.example.com', databaseName: 'orders', secret: other.sourceSecret },
+      tables: TABLES,
+      replication: { reverseReplication: false },
+    });
+    const role = new iam.Role(other.stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => oneWay.grantStartFallback(role)).toThrow(
+      /no fallback state machine, because its replication has no way back \(replication.reverseReplication is false\)/,
+    );
+  });
+
+  test('typed cutover metrics: name, namespace, the migration id dimension, statistic', () => {
+    const cases: [cloudwatch.Metric, string, string][] = [
+      [migration.metricFreezeDuration('orders-1'), 'FreezeDuration', 'Maximum'],
+      [migration.metricVerificationBacklog('orders-1'), 'VerificationBacklog', 'Maximum'],
+      [migration.metricCutoverReplicationLag('orders-1'), 'ReplicationLag', 'Maximum'],
+      [migration.metricRowsValidated('orders-1'), 'RowsValidated', 'Sum'],
+      [migration.metricValidationDifferences('orders-1'), 'ValidationDifferences', 'Maximum'],
+    ];
+    for (const [metric, name, statistic] of cases) {
+      expect(metric).toMatchObject({ metricName: name, namespace: 'ZeroDowntimeMigration', statistic });
+      expect(metric.dimensions).toMatchObject({ MigrationId: 'orders-1' });
+      expect(metric.period.toMinutes()).toBe(1);
+    }
+    const overridden = migration.metricFreezeDuration('orders-2', { statistic: 'p99', period: Duration.minutes(5) });
+    expect(overridden).toMatchObject({ statistic: 'p99' });
+    expect(overridden.period.toMinutes()).toBe(5);
+    expect(overridden.dimensions).toMatchObject({ MigrationId: 'orders-2' });
+  });
+
+  test('outputs: state machine ARNs, target endpoint, port and secret, task and topic ARNs', () => {
+    const ref = (c: IConstruct) => ({ Ref: env.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement) });
+    const outputs = template.findOutputs('*');
+    const byId = (id: string) => {
+      const found = Object.entries(outputs).filter(([key]) => key.startsWith(`Migration${id}`));
+      expect(found).toHaveLength(1);
+      return found[0][1];
+    };
+    expect(byId('CutoverStateMachineArn').Value).toEqual(ref(migration.stateMachine));
+    expect(byId('FallbackStateMachineArn').Value).toEqual(ref(migration.cutover.fallbackStateMachine!));
+    expect(byId('TargetEndpoint').Value).toEqual({
+      'Fn::GetAtt': [
+        env.stack.getLogicalId(migration.target.cluster.node.defaultChild as CfnElement),
+        'Endpoint.Address',
+      ],
+    });
+    expect(byId('TargetPort').Value).toBeDefined();
+    expect(byId('TargetSecretArn').Value).toEqual(ref(migration.target.secret));
+    expect(byId('ReplicationTaskArn').Value).toEqual(ref(migration.replicationTask));
+    expect(byId('AlarmTopicArn').Value).toEqual(ref(migration.alarmTopic));
+    for (const output of Object.values(outputs)) expect(output.Export).toBeUndefined();
+  });
+
+  test('outputs: false adds none', () => {
+    const other = testEnv();
+    new ZeroDowntimeMigration(other.stack, 'Migration', {
+      vpc: other.vpc,
+      source: { host: 'db.example.com', databaseName: 'orders', secret: other.sourceSecret },
+      tables: TABLES,
+      outputs: false,
+    });
+    expect(Template.fromStack(other.stack).findOutputs('*')).toEqual({});
   });
 });

@@ -3,8 +3,8 @@
  * that has neither esbuild nor Docker, compiled there with strict TypeScript and synthesized. Then the same package
  * as a `file:` dependency (a directory outside the app, linked), which used to fail with PathNotUnderRoot.
  *
- * Offline: the app's npm install resolves `pg` (the one runtime dependency) from a lockfile made from this
- * repository's, so every tarball comes from the npm cache that `npm ci` filled. `aws-cdk-lib`, `constructs` (peer
+ * Offline: the package has no runtime dependency (the CLI bundles pg); the app's npm install resolves from a
+ * lockfile made from this repository's, so any tarball comes from the npm cache that `npm ci` filled. `aws-cdk-lib`, `constructs` (peer
  * dependencies) and `@types/node` are linked from this repository's node_modules, as the app's own would be.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { JsiiHost, jsiiClosure, type ObjRef, packFromCache, struct } from '../support/jsii-host';
 
 const ROOT = join(__dirname, '..', '..');
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -30,7 +31,7 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   license: string;
   bin: Record<string, string>;
   engines: Record<string, string>;
-  dependencies: Record<string, string>;
+  dependencies?: Record<string, string>;
   peerDependencies: Record<string, string>;
 };
 const LOCK = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
@@ -62,7 +63,7 @@ function run(command: string, args: string[], cwd: string): string {
 /** `node_modules/<name>` of the runtime dependencies and everything they need, as this repository's lockfile has them. */
 function runtimeDependencyClosure(): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
-  const todo = Object.keys(PKG.dependencies);
+  const todo = Object.keys(PKG.dependencies ?? {});
   while (todo.length > 0) {
     const name = todo.pop() as string;
     const key = `node_modules/${name}`;
@@ -120,6 +121,26 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
+/** The package as `npm pack` makes it (`prepack` builds it), once for the file: both describes use it. */
+let packedOnce: { tarball: string; entries: string[]; size: number } | undefined;
+const packDir = mkdtempSync(join(tmpdir(), 'zdm-pack-'));
+afterAll(() => rmSync(packDir, { recursive: true, force: true }));
+function pack(): { tarball: string; entries: string[]; size: number } {
+  if (!packedOnce) {
+    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)) as {
+      filename: string;
+      size: number;
+      files: { path: string }[];
+    }[];
+    packedOnce = {
+      tarball: join(packDir, packed[0].filename),
+      entries: packed[0].files.map((f) => f.path),
+      size: packed[0].size,
+    };
+  }
+  return packedOnce;
+}
+
 const resourcesOf = (template: Template, type: string) =>
   Object.values(template.Resources).filter((r) => r.Type === type);
 
@@ -147,13 +168,9 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'zdm-consumer-'));
-    const packDir = join(work, 'pack');
-    mkdirSync(packDir);
-    const packed = timed('npm pack (prepack: build)', () =>
-      JSON.parse(run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)),
-    ) as { filename: string; files: { path: string }[] }[];
-    tarball = join(packDir, packed[0].filename);
-    entries = packed[0].files.map((f) => f.path);
+    const packed = timed('npm pack (prepack: build)', pack);
+    tarball = packed.tarball;
+    entries = packed.entries;
 
     // A fresh app: the tarball and what its lockfile says, from the cache only.
     app = join(work, 'app');
@@ -224,6 +241,7 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
       'dist/contract/index.js',
       'dist/handlers/cutover-step/index.js',
       'dist/bin/zdm.js',
+      '.jsii',
     ]) {
       expect(entries).toContain(path);
     }
@@ -231,17 +249,18 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
       (p) =>
         !/^dist\/(lib|contract)\/.+\.(js|d\.ts)$/.test(p) &&
         !/^dist\/handlers\/[^/]+\/index\.js(\.map)?$/.test(p) &&
-        !['dist/bin/zdm.js', 'LICENSE', 'README.md', 'package.json', 'API.md'].includes(p),
+        !['dist/bin/zdm.js', 'LICENSE', 'README.md', 'package.json', 'API.md', '.jsii', 'CHANGELOG.md'].includes(p),
     );
     expect(unexpected).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
   });
 
-  it('declares aws-cdk-lib and constructs as peers, and its types import nothing else (no @types/pg needed)', () => {
+  it('declares aws-cdk-lib and constructs as peers, no runtime dependency, and its types import nothing else', () => {
     const installed = join(app, 'node_modules', PKG.name);
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as typeof PKG;
     expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['aws-cdk-lib', 'constructs']);
-    expect(Object.keys(manifest.dependencies)).not.toEqual(expect.arrayContaining(['aws-cdk-lib']));
+    // No runtime dependencies at all: the zdm CLI bundles pg, and a jsii package may depend only on jsii modules.
+    expect(manifest.dependencies ?? {}).toEqual({});
     const imports = new Set<string>();
     const visit = (dir: string): void => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -334,5 +353,163 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
         .sort();
     expect(codeOf(linked)).toEqual(codeOf(template));
     expect(existsSync(join(app2, 'node_modules', PKG.name, 'dist', 'handlers'))).toBe(true);
+  });
+  it('says what to do, in any language, when installed without its Lambda bundle', () => {
+    const broken = join(work, 'broken');
+    mkdirSync(broken);
+    run('tar', ['-xzf', tarball, '-C', broken], work);
+    const pkgDir = join(broken, 'package');
+    rmSync(join(pkgDir, 'dist', 'handlers'), { recursive: true });
+    link(pkgDir, ['aws-cdk-lib', 'constructs']);
+    const app3 = join(work, 'app-broken');
+    mkdirSync(join(app3, 'node_modules'), { recursive: true });
+    symlinkSync(pkgDir, join(app3, 'node_modules', PKG.name), 'dir');
+    link(app3, ['aws-cdk-lib', 'constructs']);
+    cpSync(join(app, 'app.js'), join(app3, 'app.js'));
+    const message = (() => {
+      try {
+        run(process.execPath, ['app.js'], app3);
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toContain('lacks the pre-built cutover Lambda code');
+    expect(message).toContain('Install a released package (npm tarball, Python wheel, ...)');
+    expect(message).not.toContain('run "npm run build"');
+  });
+});
+
+/**
+ * The packed tarball as Python (Java, .NET, Go) uses it: through the jsii runtime process those languages ship, with
+ * aws-cdk-lib, constructs and their jsii dependencies loaded from their registry tarballs (npm's cache), then this
+ * package's tarball. The calls are the ones `app = App(); stack = Stack(app, ...); vpc = ec2.Vpc(stack, ...);
+ * ZeroDowntimeMigration(stack, ...); app.synth()` makes in Python.
+ */
+describe(`the ${PKG.name} tarball through the jsii kernel (as Python uses it)`, () => {
+  let work: string;
+  let host: JsiiHost;
+  let outdir: string;
+  let stack: ObjRef;
+  const timings: Record<string, number> = {};
+  const timed = async <T>(what: string, fn: () => Promise<T> | T): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      timings[what] = Date.now() - t0;
+    }
+  };
+
+  beforeAll(async () => {
+    const { tarball } = pack();
+    work = mkdtempSync(join(tmpdir(), 'zdm-jsii-'));
+    outdir = join(work, 'cdk.out');
+    const deps = [...jsiiClosure(ROOT, 'aws-cdk-lib'), ...jsiiClosure(ROOT, 'constructs')].filter(
+      (d, i, all) => all.findIndex((o) => o.name === d.name) === i,
+    );
+    const tarballs = await timed('npm pack of the jsii dependencies (cache)', () =>
+      deps.map((d) => ({ ...d, tarball: packFromCache(d.name, d.version, work, npmEnv()) })),
+    );
+    host = new JsiiHost(require.resolve('@jsii/runtime/webpack/bin/jsii-runtime.js'), {
+      // The kernel's own cache of extracted packages, kept out of the home directory.
+      JSII_RUNTIME_PACKAGE_CACHE_ROOT: join(work, 'kernel-cache'),
+      JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0],
+    });
+    await timed('load', async () => {
+      // constructs before aws-cdk-lib (it is not among aws-cdk-lib's non-bundled dependencies in every release)
+      for (const d of [...tarballs].sort((a, b) => Number(b.name === 'constructs') - Number(a.name === 'constructs'))) {
+        await host.load(d.name, d.version, d.tarball);
+      }
+      await host.load(PKG.name, PKG.version, tarball);
+    });
+    const app = await host.create('aws-cdk-lib.App', [
+      struct('aws-cdk-lib.AppProps', { outdir, builtinCloudFormationValidation: false }),
+    ]);
+    stack = await host.create('aws-cdk-lib.Stack', [
+      app,
+      'Py',
+      struct('aws-cdk-lib.StackProps', { env: { account: '111111111111', region: 'eu-west-1' } }),
+    ]);
+    const vpc = await host.create('aws-cdk-lib.aws_ec2.Vpc', [
+      stack,
+      'Vpc',
+      struct('aws-cdk-lib.aws_ec2.VpcProps', { maxAzs: 2, natGateways: 1 }),
+    ]);
+    const secret = await host.sinvoke('aws-cdk-lib.aws_secretsmanager.Secret', 'fromSecretNameV2', [
+      stack,
+      'SourceSecret',
+      'zdm/source-postgres',
+    ]);
+    const parameter = await host.sinvoke('aws-cdk-lib.aws_ssm.StringParameter', 'fromStringParameterName', [
+      stack,
+      'Host',
+      '/orders/database-host',
+    ]);
+    const trafficSwitch = await host.sinvoke(`${PKG.name}.TrafficSwitchTarget`, 'ssmParameter', [parameter]);
+    await timed('construct + synth', async () => {
+      await host.create(`${PKG.name}.ZeroDowntimeMigration`, [
+        stack,
+        'Migration',
+        struct(`${PKG.name}.ZeroDowntimeMigrationProps`, {
+          vpc,
+          source: { host: 'orders-db.internal.example.com', databaseName: 'orders', secret },
+          tables: { include: [{ schema: 'public' }] },
+          cutover: { applicationRoles: ['orders_app'], trafficSwitch },
+        }),
+      ]);
+      await host.invoke(app, 'synth');
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await host?.close();
+    if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    console.log(
+      `jsii kernel check: ${Object.entries(timings)
+        .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)
+        .join(', ')}`,
+    );
+  });
+
+  it('synthesizes the migration: DMS tasks, state machines, the cutover functions on the pre-built bundle', () => {
+    const template = JSON.parse(readFileSync(join(outdir, 'Py.template.json'), 'utf8')) as Template;
+    expect(
+      resourcesOf(template, 'AWS::DMS::ReplicationTask')
+        .map((t) => t.Properties.MigrationType)
+        .sort(),
+    ).toEqual(['cdc', 'full-load-and-cdc']);
+    expect(resourcesOf(template, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
+    const keys = new Set(cutoverFunctions(template).map((f) => (f.Properties.Code as { S3Key: string }).S3Key));
+    expect(keys.size).toBe(1);
+    // The asset is the bundle that travelled in the tarball, byte for byte.
+    const staged = readFileSync(join(outdir, `asset.${[...keys][0].replace(/\.zip$/, '')}`, 'index.js'));
+    const packed = execFileSync('tar', ['-xzOf', pack().tarball, 'package/dist/handlers/cutover-step/index.js']);
+    expect(staged.equals(packed)).toBe(true);
+  });
+
+  it('reports bad input to the foreign language with the value named', async () => {
+    const vpc = await host.create('aws-cdk-lib.aws_ec2.Vpc', [
+      stack,
+      'Vpc2',
+      struct('aws-cdk-lib.aws_ec2.VpcProps', { maxAzs: 2 }),
+    ]);
+    const secret = await host.sinvoke('aws-cdk-lib.aws_secretsmanager.Secret', 'fromSecretNameV2', [
+      stack,
+      'SourceSecret2',
+      'zdm/source-postgres',
+    ]);
+    await expect(
+      host.create(`${PKG.name}.ZeroDowntimeMigration`, [
+        stack,
+        'Bad',
+        struct(`${PKG.name}.ZeroDowntimeMigrationProps`, {
+          vpc,
+          source: { host: 'db', databaseName: 'orders', secret },
+          tables: { include: [{ schema: 'public' }] },
+          target: { readers: 99 },
+        }),
+      ]),
+    ).rejects.toThrow(/readers.*99/);
   });
 });

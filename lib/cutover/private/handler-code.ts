@@ -35,8 +35,9 @@ export function cutoverStepCode(): lambda.Code {
     const dir = path.join(BASE, 'handlers', BUNDLE);
     if (!existsSync(path.join(dir, 'index.js'))) {
       throw new Error(
-        `zero-downtime-migration: the pre-built cutover Lambda code is missing (${dir}). ` +
-          'The package was packed without its build: run "npm run build" in the package before packing it.',
+        `zero-downtime-migration: this installation of the package lacks the pre-built cutover Lambda code (${dir}); ` +
+          'it was packaged without its build. Install a released package (npm tarball, Python wheel, ...) instead. ' +
+          '(Packaging it yourself: "npm pack" and "jsii-pacmak" build it through the prepack script; do not skip scripts.)',
       );
     }
     return lambda.Code.fromAsset(dir);

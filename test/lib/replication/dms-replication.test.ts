@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Size } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -358,7 +358,36 @@ describe('DmsReplication validation', () => {
           target,
           tables: TABLES,
         }),
-    ).toThrow(new RegExp(`at least 2 availability zones, got 1: .*\\(${env.vpc.availabilityZones[0]}\\)`));
+    ).toThrow(
+      new RegExp(
+        `at least 2 availability zones, got 1 availability zone\\(s\\): .*\\(${env.vpc.availabilityZones[0]}\\)`,
+      ),
+    );
+  });
+
+  test('fails when one subnet is given whose ID and AZ are tokens, naming them as tokens (never ${Token[...]})', () => {
+    const env = testEnv();
+    const target = new AuroraTarget(env.stack, 'Target', { vpc: env.vpc });
+    const subnet = ec2.Subnet.fromSubnetAttributes(env.stack, 'Imported', {
+      subnetId: new CfnParameter(env.stack, 'SubnetId').valueAsString,
+      availabilityZone: new CfnParameter(env.stack, 'SubnetAz').valueAsString,
+    });
+    let message = '';
+    try {
+      new DmsReplication(env.stack, 'R', {
+        vpc: env.vpc,
+        vpcSubnets: { subnets: [subnet] },
+        source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+        target,
+        tables: TABLES,
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(
+      'DMS replication subnet group needs subnets in at least 2 availability zones, got 1 subnet(s) in availability ' +
+        'zones known only at deploy time: a token (a token)',
+    );
   });
 
   test('fails when verify-full comes without a CA certificate', () => {
