@@ -55,15 +55,17 @@ function describeDifference(d: SchemaDifference): string {
 }
 
 /**
- * Rows per table: pg_class.reltuples, or a capped count where it says nothing: -1 (never analyzed) or 0 (also what
- * an index built on the empty table at CREATE time leaves behind, whatever was inserted since).
+ * Rows per table: pg_class.reltuples (of its leaf partitions, or of itself: pg_partition_tree returns no rows for a
+ * table that is not partitioned), or a capped count where it says nothing: -1 (never analyzed) or 0.
  */
 async function estimatedRows(client: Client, tables: readonly TableName[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const t of tables) {
     const { rows } = await client.query<{ n: number; unknown: boolean }>(
       `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS n, bool_or(c.reltuples <= 0) AS unknown
-         FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf`,
+         FROM pg_class c
+        WHERE c.oid IN (SELECT relid FROM pg_partition_tree($1::regclass) WHERE isleaf)
+           OR (c.oid = $1::regclass AND c.relkind <> 'p')`,
       [qualify(t)],
     );
     let n = rows[0].n;
