@@ -6,7 +6,7 @@ import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
 import { restoreRoleSql } from './restore-roles';
 import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
-import { CutoverError, ERRORS } from '../../../contract';
+import { applicationRolesProblem, CutoverError, describeApplicationRolesProblem, ERRORS } from '../../../contract';
 
 type Queryable = Pick<ClientBase, 'query'>;
 
@@ -20,6 +20,19 @@ export interface RoleSession {
 
 /** Reads the roles' current login settings; throws naming the problem before anything is changed. */
 export async function inspectRoles(client: Queryable, roles: readonly string[]): Promise<SavedRoleSettings[]> {
+  // The rule the input was checked with (contract/roles.ts), again: the freeze is the last line of defense.
+  const problem = applicationRolesProblem(roles);
+  if (problem?.kind === 'reserved') {
+    throw new Error(
+      `refusing to freeze role(s) ${describeRoleRefusals([{ role: problem.role, reasons: [problem.reason] }])}; nothing was changed`,
+    );
+  }
+  if (problem) {
+    const { field, value, expected } = describeApplicationRolesProblem(problem);
+    throw new Error(
+      `refusing to freeze: ${field} ${expected}, got ${String(JSON.stringify(value)).slice(0, 200)}; nothing was changed`,
+    );
+  }
   const { rows } = await client.query<{
     rolname: string;
     rolcanlogin: boolean;
@@ -46,7 +59,7 @@ export async function inspectRoles(client: Queryable, roles: readonly string[]):
         `give the workflow its own role; nothing was changed`,
     );
   }
-  // Defense in depth (preflight refuses these first): never freeze a reserved, superuser or replication role.
+  // Defense in depth (preflight refuses these first): never freeze a superuser or replication role.
   const reserved = rows.flatMap((row) => {
     const reason = reservedRoleReason(row);
     return reason ? [{ role: row.rolname, reasons: [reason] }] : [];

@@ -1,6 +1,12 @@
 import { createContext, notifyPhase, stateKey } from './common';
 import {
+  applicationRolesProblem,
   CUTOVER_INPUT_DEFAULTS,
+  CUTOVER_WORKFLOW_DEFAULTS,
+  describeApplicationRolesProblem,
+  isRoleName,
+  MAX_APPLICATION_ROLES,
+  MAX_LAG_CHECKS,
   MIGRATION_ID_PATTERN,
   CutoverError,
   ERRORS,
@@ -12,32 +18,15 @@ import {
   type CutoverMode,
 } from '../../../contract';
 import type { CutoverDeps } from './deps';
-import { reservedRoleName } from '../preflight/checks/application-roles';
 import { listBounded } from '../preflight/context';
 
-/** The most application roles one cutover freezes (the saved freeze must fit a DynamoDB item and the state). */
-export const MAX_APPLICATION_ROLES = 1000;
+export { MAX_APPLICATION_ROLES, MAX_LAG_CHECKS };
 /** How far in the future an operator-given `startedAt` may be (clock skew between machines). */
 export const STARTED_AT_CLOCK_SKEW_SECONDS = 60;
 /** The construct's default execution timeout, used when the construct did not pass its own. */
-export const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 2 * 24 * 3600;
-/**
- * The most lag checks one execution may need. Each iteration of the wait-for-sync loop adds about 9 events to the
- * execution history (Task scheduled/started/succeeded, Choice, Wait entered/exited...), and Step Functions fails an
- * execution at 25,000 events: 2,000 iterations (~18,000 events) leave room for every other state.
- */
-export const MAX_LAG_CHECKS = 2000;
+export const DEFAULT_EXECUTION_TIMEOUT_SECONDS = CUTOVER_WORKFLOW_DEFAULTS.executionTimeoutSeconds;
 /** The longest error message this step produces. */
 const MAX_MESSAGE = 2000;
-
-/**
- * Limits the construct passes in DEFAULTS_JSON besides the input defaults: its execution timeout and the state
- * machine's poll interval between lag checks. Absent (older deployments, tests): those checks use what is known.
- */
-interface WorkflowLimits {
-  readonly executionTimeoutSeconds?: unknown;
-  readonly pollIntervalSeconds?: unknown;
-}
 
 function positiveLimit(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
@@ -176,18 +165,11 @@ export function parseExecutionInput(
       'must list at least one source role whose connections the freeze blocks (set it in the input or the construct)',
     );
   }
-  if (roles.length > MAX_APPLICATION_ROLES) {
-    throw bad('applicationRoles', roles, `must list at most ${MAX_APPLICATION_ROLES} roles (it lists ${roles.length})`);
+  const rolesProblem = applicationRolesProblem(roles);
+  if (rolesProblem) {
+    const { field, value, expected } = describeApplicationRolesProblem(rolesProblem);
+    throw bad(field, value, expected);
   }
-  roles.forEach((role, i) => {
-    if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
-      throw bad(`applicationRoles[${i}]`, role, 'must be a role name of 1 to 63 characters without NUL');
-    }
-    const reserved = reservedRoleName(role);
-    if (reserved) throw bad(`applicationRoles[${i}]`, role, `must be a role the application logs in as (${reserved})`);
-  });
-  const duplicate = (roles as string[]).find((r, i) => roles.indexOf(r) !== i);
-  if (duplicate !== undefined) throw bad('applicationRoles', duplicate, 'must not repeat a role');
 
   const writers =
     raw.acknowledgedWriters === undefined ? (deps.defaults?.acknowledgedWriters ?? []) : raw.acknowledgedWriters;
@@ -195,7 +177,7 @@ export function parseExecutionInput(
     throw bad('acknowledgedWriters', writers, `must be a list of at most ${MAX_APPLICATION_ROLES} role names`);
   }
   writers.forEach((role, i) => {
-    if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
+    if (!isRoleName(role)) {
       throw bad(`acknowledgedWriters[${i}]`, role, 'must be a role name of 1 to 63 characters without NUL');
     }
   });
@@ -236,7 +218,7 @@ export function parseExecutionInput(
     );
   }
 
-  const limits = (deps.defaults ?? {}) as WorkflowLimits;
+  const limits = deps.defaults ?? {};
   const executionTimeoutSeconds = positiveLimit(limits.executionTimeoutSeconds) ?? DEFAULT_EXECUTION_TIMEOUT_SECONDS;
   if (syncTimeoutSeconds + finalSyncTimeoutSeconds >= executionTimeoutSeconds) {
     throw bad(
