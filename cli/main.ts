@@ -1,15 +1,14 @@
 import type { Pool } from 'pg';
 import { createPool } from '../lambda/engine/pg/connection';
-import { PARTITION_SELECTION_RULE, partitionSelectedMessage, selectedPartitions } from '../lambda/engine/preflight';
+import { compareSequences, syncSequences } from '../lambda/engine/sequences';
+import { diffSchema } from '../lambda/engine/schema';
 import {
-  compareSequences,
-  diffSchema,
+  PARTITION_SELECTION_RULE,
+  partitionSelectedMessage,
   preflight,
-  recheck,
-  syncSequences,
-  validate,
-  type Progress,
-} from '../lambda/engine/validation';
+  selectedPartitions,
+} from '../lambda/engine/preflight';
+import { recheck, validate, type Progress } from '../lambda/engine/validation';
 import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
 import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
 import { createProgressReporter } from './progress';

@@ -8,7 +8,7 @@
 import { PHASES, type TableSelection } from '../contract';
 import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../lambda/engine/ports';
 import { validate } from '../lambda/engine/validation';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { sleep } from '../lambda/engine/helpers';
 import { openApplicationClient, withAdmin, withPools } from './pg-clients';
 import type { RehearsalOptions } from './options';
 import type { RehearsalReport } from './report-json';

@@ -35,10 +35,10 @@ import { describeTables, startReplication, waitForInitialCopy, type ReplicationH
 import { setupServers, type Servers } from './setup-servers';
 import { endpointOf, startLoads, type Loads } from './start-load';
 import { createWorkflowObjects } from './workflow-objects';
-import { readSwitchKey } from '../lambda/engine/cutover/common';
+import { readSwitchKey } from '../lambda/engine/cutover/state-keys';
 import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { sleep } from '../lambda/engine/helpers';
 import type { VerificationResult } from './verify';
 import { nowMs } from './write-load';
 

@@ -7,7 +7,8 @@
  */
 import type { Client } from 'pg';
 import { formatTableName, selectTables, type TableName, type TableSelection } from '../contract';
-import { diffSchema, type SchemaDifference } from '../lambda/engine/validation';
+import { diffSchema } from '../lambda/engine/schema';
+import type { SchemaDifference } from '../lambda/engine/validation';
 import { qualify } from '../lambda/engine/pg/identifiers';
 import { UsageError } from '../cli/command-line';
 import {

@@ -26,7 +26,7 @@ import { subscriptionConnInfo, type ReplicationHandle } from './setup-replicatio
 import type { Servers } from './setup-servers';
 import { endpointOf } from './start-load';
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { sleep } from '../lambda/engine/helpers';
 
 export type ExecutionRun = CutoverRunResult & {
   readonly startedAt: number;

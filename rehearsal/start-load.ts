@@ -7,7 +7,7 @@
  * switch in read-first, the write endpoint otherwise. The user's `--load` command runs beside it against the source.
  */
 import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { sleep } from '../lambda/engine/helpers';
 import { LoadCommand } from './load-command';
 import type { RehearsalRoles } from './rehearsal-roles';
 import type { RehearsedTables } from './rehearsed-tables';

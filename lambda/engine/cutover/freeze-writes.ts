@@ -1,9 +1,11 @@
 import type { ClientBase } from 'pg';
 import { quoteIdent } from '../pg/identifiers';
 import { describeRoleRefusals, reservedRoleReason } from '../preflight/checks/application-roles';
-import { listBounded } from '../preflight/context';
+import { listBounded, sleep } from '../helpers';
 import type { SavedRoleSettings } from '../ports';
-import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
+import { beginPhase, endPhase, getRecord, notifyPhase, runPhase } from './phase-records';
+import { withClient } from './pools';
+import type { StepContext } from './step-context';
 import { restoreRoleSql } from './restore-roles';
 import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
 import { applicationRolesProblem, CutoverError, describeApplicationRolesProblem, ERRORS } from '../../../contract';

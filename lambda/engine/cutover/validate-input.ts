@@ -1,4 +1,6 @@
-import { createContext, notifyPhase, stateKey } from './common';
+import { createContext } from './step-context';
+import { notifyPhase } from './phase-records';
+import { stateKey } from './state-keys';
 import {
   applicationRolesProblem,
   CUTOVER_INPUT_DEFAULTS,
@@ -18,7 +20,7 @@ import {
   type CutoverMode,
 } from '../../../contract';
 import type { CutoverDeps } from './deps';
-import { listBounded } from '../preflight/context';
+import { listBounded } from '../helpers';
 
 export { MAX_APPLICATION_ROLES, MAX_LAG_CHECKS };
 /** How far in the future an operator-given `startedAt` may be (clock skew between machines). */

@@ -6,7 +6,7 @@
  */
 import type { ClientBase } from 'pg';
 import { isSelected, type TableName, type TableSelection } from '../../../contract';
-import { sleep } from '../validation/concurrency';
+import { sleep } from '../helpers';
 
 type Queryable = Pick<ClientBase, 'query'>;
 

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { trackingNames } from '../../../../lambda/engine/cutover/change-tracking';
 import { HEARTBEAT_TOKEN } from '../../../../lambda/engine/cutover/marker';
 import { createStepHandler, stateKey } from '../../../../lambda/engine/cutover/steps';
-import { sleep } from '../../../../lambda/engine/validation/concurrency';
+import { sleep } from '../../../../lambda/engine/helpers';
 import { CUTOVER_INPUT_DEFAULTS, CutoverError, type CutoverInput, type StepEvent } from '../../../../contract';
 import { NativeLogicalReplication } from '../../../../lambda/engine/replication/native-logical-replication';
 import { MemoryTrafficSwitch } from '../../../../lambda/engine/traffic/memory-traffic-switch';
