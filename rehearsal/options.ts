@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseTableRule, ZDM_SCHEMA, type TableRule, type TableSelection } from '../contract';
+import { parseTableRule, reservedRoleName, ZDM_SCHEMA, type TableRule, type TableSelection } from '../contract';
 import { redactUrl } from '../lambda/engine/pg/connection';
 import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from '../cli/command-line';
 
@@ -349,7 +349,8 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
       `--app-role must be a lower-case SQL name (letters, digits, _; at most 63), got ${showValue(appRole)}`,
     );
   }
-  if (appRole !== undefined && (appRole === 'postgres' || appRole.startsWith('pg_'))) {
+  // The rule the construct and the cutover apply (contract/roles.ts).
+  if (appRole !== undefined && reservedRoleName(appRole) !== undefined) {
     throw new UsageError(`--app-role must not be a superuser or system role, got ${showValue(appRole)}`);
   }
 
