@@ -6,7 +6,7 @@ import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
 import type { CleanupLedger } from './cleanup-ledger';
 import type { RehearsalOptions } from './options';
 import type { Progress } from './progress';
-import type { Secrets } from './secrets';
+import type { Secrets } from './roles/secrets';
 
 /** Why a rehearsal stopped early: a signal (SIGINT, SIGTERM, SIGHUP, the parent went away) or a crash. */
 export interface StopReason {

@@ -14,9 +14,9 @@ import {
   REHEARSAL_SCHEMA_COMMENT,
 } from '../../rehearsal/names';
 import { resolveRehearsalOptions } from '../../rehearsal/options';
-import { openPool } from '../../rehearsal/pg-clients';
+import { openPool } from '../../rehearsal/servers/pg-clients';
 import { runRehearsal } from '../../rehearsal/rehearse';
-import { waitForInitialCopy } from '../../rehearsal/setup-replication';
+import { waitForInitialCopy } from '../../rehearsal/servers/setup-replication';
 import { serverUrl, sql } from '../support/databases';
 import { createUserSchema, freshPair, rehearsalObjects, run, type Pair, rehearsalTestContext } from './helpers';
 

@@ -1,7 +1,7 @@
-import { formatTableName } from '../contract';
-import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
-import { redactUrl } from '../lambda/engine/pg/connection';
-import type { CleanupFailure } from './cleanup-ledger';
+import { formatTableName } from '../../contract';
+import type { MigrationRecord, ReadSwitchRecord } from '../../lambda/engine/ports';
+import { redactUrl } from '../../lambda/engine/pg/connection';
+import type { CleanupFailure } from '../cleanup-ledger';
 import {
   BETWEEN_PHASES,
   commitsAfterFreeze,
@@ -14,11 +14,11 @@ import {
   freezeWindow,
   RECONNECT_TARGET,
 } from './freeze';
-import type { LoadCommandResult } from './load-command';
-import { htmlReportPath, type RehearsalOptions } from './options';
-import { formatMs, painter, type PhaseTiming, type RehearsalIO } from './progress';
-import { READ_CONNECTIONS, ReadTally, type ReadLoadStats, type ReadsSummary } from './read-load';
-import type { RehearsedTables } from './rehearsed-tables';
+import type { LoadCommandResult } from '../load/load-command';
+import { htmlReportPath, type RehearsalOptions } from '../options';
+import { formatMs, painter, type PhaseTiming, type RehearsalIO } from '../progress';
+import { READ_CONNECTIONS, ReadTally, type ReadLoadStats, type ReadsSummary } from '../load/read-load';
+import type { RehearsedTables } from '../tables/rehearsed-tables';
 import {
   toReportPhase,
   writeRateBuckets,
@@ -29,13 +29,13 @@ import {
   type ReadSwitchReport,
   type RehearsalReport,
 } from './report-json';
-import type { FreezeEnding, StopReason } from './run-context';
-import type { ExecutionRun } from './run-cutover';
-import { compareOutcome, type Actual, type ScenarioPlan } from './scenarios';
-import type { ServerState } from './server-state';
-import type { Servers } from './setup-servers';
-import { periodOfWrite, WRITE_PERIODS, type VerificationResult } from './verify';
-import type { AckedWrite, WriteFailure, WriteLoadStats } from './write-load';
+import type { FreezeEnding, StopReason } from '../run-context';
+import type { ExecutionRun } from '../run-cutover';
+import { compareOutcome, type Actual, type ScenarioPlan } from '../scenarios/scenarios';
+import type { ServerState } from '../servers/server-state';
+import type { Servers } from '../servers/setup-servers';
+import { periodOfWrite, WRITE_PERIODS, type VerificationResult } from '../scenarios/verify';
+import type { AckedWrite, WriteFailure, WriteLoadStats } from '../load/write-load';
 
 export interface ReportInput {
   readonly options: RehearsalOptions;

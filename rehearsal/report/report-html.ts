@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PHASES } from '../contract';
+import { PHASES } from '../../contract';
 import { RECONNECT_TARGET, STILL_FROZEN } from './freeze';
-import { formatMs } from './progress';
+import { formatMs } from '../progress';
 import type { FreezeReport, RehearsalReport } from './report-json';
 
 /** Escapes text for HTML element content and attribute values. */
