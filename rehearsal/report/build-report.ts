@@ -1,3 +1,13 @@
+/**
+ * The rehearsal's report, made once at the end from what the run gathered (ReportInput): the RehearsalReport that
+ * report-json.ts writes and report-html.ts draws, and the summary printed on the console.
+ *
+ * Reading order: `buildReport` (the report: the executions with their phases, each freeze from the state records
+ * (`freezeOf`, `executionsOf`), the writes and reads, the servers read back, and the verdict with every reason it did
+ * not pass (`reasons`)) → `printSummary` (the console: `summaryLines` with `freezeBreakdownLines`, `readLines`,
+ * `serverLines` and the other `*Lines` helpers). Timing arithmetic lives in ./freeze.ts, the report's types in
+ * ./report-json.ts.
+ */
 import { formatTableName } from '../../contract';
 import type { MigrationRecord, ReadSwitchRecord } from '../../lambda/engine/ports';
 import { redactUrl } from '../../lambda/engine/pg/connection';

@@ -1,3 +1,13 @@
+/**
+ * The rehearsal's HTML report (`rehearsal-report.html`): one self-contained page drawn from the RehearsalReport
+ * (report-json.ts) alone, no script and no external asset.
+ *
+ * Reading order: `renderHtmlReport` (the page: verdict, freeze, executions, writes, reads, servers) → `timelines`
+ * (one SVG per execution: `timelineSvg` draws the phase lanes, the freeze band, switch marks and the write-rate
+ * bars of `stackedBars`) → `breakdownSvg` (where the freeze's time went) → the HTML sections (`readsHtml`,
+ * `periodsHtml`, `serverStateHtml`). `writeHtmlReport` writes the file. The layout constants (W, LABEL, LANE...)
+ * are pixels of the SVG's view box.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PHASES } from '../../contract';
