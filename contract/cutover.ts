@@ -49,6 +49,19 @@ export const CUTOVER_INPUT_DEFAULTS = {
 } as const;
 
 /**
+ * The ranges of the numeric execution input fields (ValidateInput refuses anything outside them; the construct
+ * checks its props against the same ones where they coincide). `finalSyncTimeoutSeconds` runs inside one 15-minute
+ * Lambda invocation.
+ */
+export const CUTOVER_INPUT_LIMITS = {
+  lagThresholdSeconds: { min: 0, max: 3600 },
+  consecutiveChecks: { min: 1, max: 1000, integer: true },
+  syncTimeoutSeconds: { min: 1, max: 7 * 24 * 3600 },
+  finalSyncTimeoutSeconds: { min: 1, max: 14 * 60 },
+  writersInFlightSeconds: { min: 0, max: 60 },
+} as const;
+
+/**
  * Defaults of the state machine's own limits, which the construct passes in `DEFAULTS_JSON` so the input can be
  * checked against them: the execution timeout (the construct's `timeout`) and the wait between lag checks (its
  * `pollInterval`).

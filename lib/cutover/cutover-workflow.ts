@@ -18,6 +18,7 @@ import {
   assertValidSelection,
   CUTOVER_ENVIRONMENT,
   CUTOVER_INPUT_DEFAULTS,
+  CUTOVER_INPUT_LIMITS,
   CUTOVER_WORKFLOW_DEFAULTS,
   describeApplicationRolesProblem,
   type CutoverDefaults,
@@ -737,9 +738,10 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     'finalSyncTimeout',
     props.finalSyncTimeout ?? Duration.seconds(defaults.finalSyncTimeoutSeconds),
   );
-  if (!Token.isUnresolved(finalSyncTimeoutSeconds) && finalSyncTimeoutSeconds > 14 * 60) {
+  const finalSyncMax = CUTOVER_INPUT_LIMITS.finalSyncTimeoutSeconds.max;
+  if (!Token.isUnresolved(finalSyncTimeoutSeconds) && finalSyncTimeoutSeconds > finalSyncMax) {
     throw new Error(
-      `finalSyncTimeout must be at most 14 minutes (it runs inside one 15-minute Lambda invocation), got ${(props.finalSyncTimeout as Duration).toHumanString()}`,
+      `finalSyncTimeout must be at most ${finalSyncMax / 60} minutes (it runs inside one 15-minute Lambda invocation), got ${(props.finalSyncTimeout as Duration).toHumanString()}`,
     );
   }
   const pollInterval = props.pollInterval ?? Duration.seconds(CUTOVER_WORKFLOW_DEFAULTS.pollIntervalSeconds);
