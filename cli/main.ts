@@ -1,14 +1,17 @@
 import type { Pool } from 'pg';
-import { createPool } from '../lambda/engine/pg/connection';
-import { compareSequences, syncSequences } from '../lambda/engine/sequences';
-import { diffSchema } from '../lambda/engine/schema';
 import {
+  compareSequences,
+  createPool,
+  diffSchema,
   PARTITION_SELECTION_RULE,
   partitionSelectedMessage,
   preflight,
+  type Progress,
+  recheck,
   selectedPartitions,
-} from '../lambda/engine/preflight';
-import { recheck, validate, type Progress } from '../lambda/engine/validation';
+  syncSequences,
+  validate,
+} from '../lambda/engine';
 import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
 import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
 import { createProgressReporter } from './progress';

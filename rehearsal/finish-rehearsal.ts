@@ -5,8 +5,7 @@
  * writes again, unless --keep-frozen) — then everything it created is removed, and what each server is left with
  * is read back from the servers for the summary.
  */
-import { restoreAfterAbort } from '../lambda/engine/cutover/watchdog';
-import type { MigrationRecord } from '../lambda/engine/ports';
+import { type MigrationRecord, restoreAfterAbort } from '../lambda/engine';
 import { withAdmin } from './servers/pg-clients';
 import type { RehearsalRoles } from './roles/rehearsal-roles';
 import type { RehearsedTables } from './tables/rehearsed-tables';

@@ -7,7 +7,7 @@ import {
   type TableRule,
   type TableSelection,
 } from '../contract';
-import { redactUrl } from '../lambda/engine/pg/connection';
+import { redactUrl } from '../lambda/engine';
 import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from '../cli/command-line';
 
 export const SCENARIOS = [

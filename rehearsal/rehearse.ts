@@ -42,10 +42,13 @@ import {
 import { setupServers, type Servers } from './servers/setup-servers';
 import { endpointOf, startLoads, type Loads } from './load/start-load';
 import { createWorkflowObjects } from './servers/workflow-objects';
-import { readSwitchKey } from '../lambda/engine/cutover/state-keys';
-import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
-import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/helpers';
+import {
+  type MemoryTrafficSwitch,
+  type MigrationRecord,
+  readSwitchKey,
+  type ReadSwitchRecord,
+  sleep,
+} from '../lambda/engine';
 import type { VerificationResult } from './scenarios/verify';
 import { nowMs } from './load/write-load';
 

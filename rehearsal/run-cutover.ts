@@ -4,14 +4,18 @@
  * and the clean-up waits for the one in flight, so nothing freezes the source after the freeze was ended.
  */
 import type { CutoverInput, ExecutionMode, StepEvent } from '../contract';
-import { closeSharedPools } from '../lambda/engine/cutover/connections';
-import { trackingNames } from '../lambda/engine/cutover/change-tracking';
-import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
+import {
+  closeSharedPools,
+  type MemoryTrafficSwitch,
+  type MigrationRecord,
+  sleep,
+  trackingNames,
+  type WatchdogReport,
+} from '../lambda/engine';
 import { dropSlotAndPublication, teardownReverseReplication } from './servers/check-leftovers';
 import { NativeReverseReplication } from './local/native-reverse-replication';
 import { PROBE_TABLE, reverseReplicationName } from './names';
 import { withAdmin } from './servers/pg-clients';
-import type { MigrationRecord } from '../lambda/engine/ports';
 import { createCutoverDeps, createStepHandlerFor, stateKey, type CutoverRunner } from './adapters';
 import { phaseTimes } from './report/freeze';
 import type { LocalCutoverDeps } from './local/local-cutover-deps';
@@ -25,8 +29,6 @@ import { SCENARIO_PLANS } from './scenarios/scenarios';
 import { subscriptionConnInfo, type ReplicationHandle } from './servers/setup-replication';
 import type { Servers } from './servers/setup-servers';
 import { endpointOf } from './load/start-load';
-import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/helpers';
 
 export type ExecutionRun = CutoverRunResult & {
   readonly startedAt: number;

@@ -8,7 +8,7 @@
  * The loop runs in the load's worker thread beside the writes (its connections are its own, its pace is its own;
  * a read never waits for a write). `ReadTally` is the bounded summary the rehearsal keeps of the samples.
  */
-import { sleep } from '../../lambda/engine/helpers';
+import { sleep } from '../../lambda/engine';
 import { connectToEndpoint, type EndpointConnection } from '../servers/pg-clients';
 import { errorCode, isRetryable, nowMs, WRITE_TABLE, type AckedWrite, type EndpointSource } from './write-load';
 

@@ -6,8 +6,7 @@
  * of its own): each read looks up the latest acknowledged write on the server the read endpoint names — the read
  * switch in read-first, the write endpoint otherwise. The user's `--load` command runs beside it against the source.
  */
-import type { MemoryTrafficSwitch } from '../../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../../lambda/engine/helpers';
+import { type MemoryTrafficSwitch, sleep } from '../../lambda/engine';
 import { LoadCommand } from './load-command';
 import type { RehearsalRoles } from '../roles/rehearsal-roles';
 import type { RehearsedTables } from '../tables/rehearsed-tables';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
-import { sleep } from '../../lambda/engine/helpers';
+import { sleep } from '../../lambda/engine';
 import { connectToEndpoint, type EndpointConnection } from '../servers/pg-clients';
 
 /** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */

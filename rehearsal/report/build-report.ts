@@ -9,8 +9,7 @@
  * ./report-json.ts.
  */
 import { formatTableName } from '../../contract';
-import type { MigrationRecord, ReadSwitchRecord } from '../../lambda/engine/ports';
-import { redactUrl } from '../../lambda/engine/pg/connection';
+import { type MigrationRecord, type ReadSwitchRecord, redactUrl } from '../../lambda/engine';
 import type { CleanupFailure } from '../cleanup-ledger';
 import {
   BETWEEN_PHASES,

@@ -1,5 +1,5 @@
 import { PHASES, stepOfState, resultKey } from '../../contract';
-import type { MigrationRecord } from '../../lambda/engine/ports';
+import type { MigrationRecord } from '../../lambda/engine';
 import type { CutoverRunResult } from '../local/run-state-machine';
 import type { AckedWrite } from '../load/write-load';
 

@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { WatchdogReport } from '../../lambda/engine/cutover/watchdog';
-import type { ReadSwitchRecord } from '../../lambda/engine/ports';
+import type { ReadSwitchRecord, WatchdogReport } from '../../lambda/engine';
 import type { CleanupFailure } from '../cleanup-ledger';
 import type { CutoverPhaseTimes, FreezeSegment, FreezeWindow } from './freeze';
 import type { LoadCommandResult } from '../load/load-command';

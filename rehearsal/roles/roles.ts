@@ -7,7 +7,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import type { TableName } from '../../contract';
-import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine';
 import { REHEARSAL_ROLE_COMMENT } from '../names';
 import { withAdmin } from '../servers/pg-clients';
 

@@ -6,9 +6,7 @@
  * where the read switch points, and whether the reads reached the target before the writes did.
  */
 import { PHASES, type TableSelection } from '../../contract';
-import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
-import { validate } from '../../lambda/engine/validation';
-import { sleep } from '../../lambda/engine/helpers';
+import { type MigrationRecord, type ReplicationPort, sleep, type TrafficSwitch, validate } from '../../lambda/engine';
 import { openApplicationClient, withAdmin, withPools } from '../servers/pg-clients';
 import type { RehearsalOptions } from '../options';
 import type { RehearsalReport } from '../report/report-json';

@@ -7,8 +7,7 @@ import {
   type StepEvent,
   type StepName,
 } from '../../contract';
-import type { StepHandler } from '../../lambda/engine/cutover/steps';
-import type { MigrationRecord, ReplicationPort, ReplicationStatus } from '../../lambda/engine/ports';
+import type { MigrationRecord, ReplicationPort, ReplicationStatus, StepHandler } from '../../lambda/engine';
 
 import type { RehearsalMode, Scenario } from '../options';
 

@@ -7,9 +7,7 @@
  */
 import type { Client } from 'pg';
 import { formatTableName, MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../../contract';
-import { trackingNames } from '../../lambda/engine/cutover/change-tracking';
-import { MARKER_TABLE_SQL } from '../../lambda/engine/cutover/marker';
-import { qualify, quoteIdent } from '../../lambda/engine/pg/identifiers';
+import { MARKER_TABLE_SQL, qualify, quoteIdent, trackingNames } from '../../lambda/engine';
 import { UsageError } from '../../cli/command-line';
 import { teardownNativeReplication } from '../local/native-replication-setup';
 import {

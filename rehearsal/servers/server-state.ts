@@ -6,8 +6,7 @@
  */
 import type { Client } from 'pg';
 import { formatTableName, ZDM_SCHEMA } from '../../contract';
-import { MARKER_TABLE_SQL } from '../../lambda/engine/cutover/marker';
-import { qualify } from '../../lambda/engine/pg/identifiers';
+import { MARKER_TABLE_SQL, qualify } from '../../lambda/engine';
 import { DEMO_SCHEMAS } from '../tables/demo-schema';
 import { PROBE_TABLE, REHEARSAL_SCHEMA_COMMENT, rehearsalRoleNames, ZDM_PREFIX } from '../names';
 import { withAdmin } from './pg-clients';

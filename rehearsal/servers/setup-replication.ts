@@ -7,10 +7,7 @@
  */
 import type { Client } from 'pg';
 import { formatTableName } from '../../contract';
-import { NativeLogicalReplication, readSubscription } from '../../lambda/engine/replication/native-logical-replication';
-import type { ReplicationPort } from '../../lambda/engine/ports';
-import { sleep } from '../../lambda/engine/helpers';
-import { qualify } from '../../lambda/engine/pg/identifiers';
+import { NativeLogicalReplication, qualify, readSubscription, type ReplicationPort, sleep } from '../../lambda/engine';
 import { setupNativeReplication, teardownNativeReplication } from '../local/native-replication-setup';
 import { PROBE_TABLE, replicationName } from '../names';
 import { withAdmin } from './pg-clients';

@@ -4,7 +4,7 @@
  * changed: reachable, wal_level=logical on the source, whether both are one server, and their clocks.
  */
 import type { Client } from 'pg';
-import { redactSecrets, redactUrl } from '../../lambda/engine/pg/connection';
+import { redactSecrets, redactUrl } from '../../lambda/engine';
 import { UsageError } from '../../cli/command-line';
 import { LOGICAL_REPLICATION_SETTINGS, startLocalPostgres, type LocalPostgres } from '../local/embedded-postgres';
 import { openClient, withAdmin } from './pg-clients';

@@ -6,8 +6,7 @@
  */
 import type { Client } from 'pg';
 import { ZDM_SCHEMA } from '../../contract';
-import { ensureMarkerTable } from '../../lambda/engine/cutover/marker';
-import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import { ensureMarkerTable, qualify, quoteIdent, quoteLiteral } from '../../lambda/engine';
 import { PROBE_TABLE, probeComment, REHEARSAL_SCHEMA_COMMENT } from '../names';
 import { withAdmin } from './pg-clients';
 import type { RehearsalContext } from '../run-context';

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import { quoteIdent, quoteLiteral } from '../../lambda/engine';
 import type { TableSelection } from '../../contract';
 import { UsageError } from '../../cli/command-line';
 

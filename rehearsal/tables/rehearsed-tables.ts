@@ -7,9 +7,7 @@
  */
 import type { Client } from 'pg';
 import { formatTableName, selectTables, type TableName, type TableSelection } from '../../contract';
-import { diffSchema } from '../../lambda/engine/schema';
-import type { SchemaDifference } from '../../lambda/engine/validation';
-import { qualify } from '../../lambda/engine/pg/identifiers';
+import { diffSchema, qualify, type SchemaDifference } from '../../lambda/engine';
 import { UsageError } from '../../cli/command-line';
 import {
   createDemoSchema,
