@@ -2,6 +2,7 @@
  * The layout's dependency rules, checked by `npm run deps` (part of `npm test`):
  * contract → nothing; lib → contract only (and CDK); lambda/engine ↛ handlers, cli, rehearsal, lib;
  * lambda/handlers ↛ cli, rehearsal, lib; cli ↛ rehearsal, lib; build → nothing of the project;
+ * cli and rehearsal → lambda/engine only through lambda/engine/index.ts (the facade);
  * nothing outside lib imports lib/**\/private;
  * no file-level cycles anywhere.
  */
@@ -43,6 +44,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^lambda/' },
       to: { path: '^(cli|rehearsal|lib|bin|bench)/' },
+    },
+    {
+      name: 'runners-use-the-engine-facade',
+      comment:
+        'The CLI and the rehearsal reach the engine through its facade (lambda/engine/index.ts) only, never its internals.',
+      severity: 'error',
+      from: { path: '^(cli|rehearsal)/' },
+      to: { path: '^lambda/engine/', pathNot: '^lambda/engine/index\\.ts$' },
     },
     {
       name: 'cli-below-rehearsal',

@@ -23,7 +23,7 @@ import { loadavg, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startLocalPostgres, type LocalPostgres } from '../rehearsal/local/embedded-postgres';
 import { createPool } from '../lambda/engine/pg/connection';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { sleep } from '../lambda/engine/helpers';
 import { advance, logRestartPoint, readChanges, startTracking, stopTracking } from '../lambda/engine/tracking';
 
 const SECONDS = Number(process.env.ZDM_BENCH_SECONDS ?? 10);

@@ -13,7 +13,7 @@ import '../rehearsal/local/polyfills';
 import { parseRehearsalArgs, USAGE } from '../rehearsal/options';
 import { redactUrlsInText, UsageError } from '../cli/command-line';
 import { consoleIO } from '../rehearsal/progress';
-import type { RehearsalReport } from '../rehearsal/report-json';
+import type { RehearsalReport } from '../rehearsal/report/report-json';
 import { runRehearsal } from '../rehearsal/rehearse';
 import type { StopReason } from '../rehearsal/run-context';
 

@@ -1,6 +1,6 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
 import { databaseUrl, parseCommandLine, redactUrlsInText, sameDatabase, showValue, UsageError } from './command-line';
-import { redactUrl } from '../lambda/engine/pg/connection';
+import { redactUrl } from '../lambda/engine';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];

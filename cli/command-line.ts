@@ -3,7 +3,7 @@
  * option, never echo a password (a URL anywhere in the arguments is redacted, whatever its position) and stay short.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { redactUrl } from '../lambda/engine/pg/connection';
+import { redactUrl } from '../lambda/engine';
 
 /** A bad command line: the program prints the message and exits 2. Nothing was changed. */
 export class UsageError extends Error {

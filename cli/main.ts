@@ -1,15 +1,17 @@
 import type { Pool } from 'pg';
-import { createPool } from '../lambda/engine/pg/connection';
-import { PARTITION_SELECTION_RULE, partitionSelectedMessage, selectedPartitions } from '../lambda/engine/preflight';
 import {
   compareSequences,
+  createPool,
   diffSchema,
+  PARTITION_SELECTION_RULE,
+  partitionSelectedMessage,
   preflight,
+  type Progress,
   recheck,
+  selectedPartitions,
   syncSequences,
   validate,
-  type Progress,
-} from '../lambda/engine/validation';
+} from '../lambda/engine';
 import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
 import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
 import { createProgressReporter } from './progress';

@@ -1,10 +1,5 @@
 /** Human output for `zdm`: summary tables on stdout (progress on stderr is ./progress.ts). */
-import type {
-  PreflightReport,
-  SchemaReport,
-  SequenceReport,
-  ValidationReport,
-} from '../lambda/engine/validation/types';
+import type { PreflightReport, SchemaReport, SequenceReport, ValidationReport } from '../lambda/engine';
 
 export function table(header: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = [header, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];

@@ -6,7 +6,7 @@
  *
  * Pure formatting plus a reporter with an injected clock, so both are tested without waiting.
  */
-import type { Progress } from '../lambda/engine/validation/types';
+import type { Progress } from '../lambda/engine';
 
 /** What `done`/`total` count in each phase. */
 const UNIT: Record<Progress['phase'], string> = {

@@ -33,7 +33,7 @@ export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 /**
  * Defaults of the execution input fields, used when neither the construct (`DEFAULTS_JSON`) nor the operator sets
- * them. The construct's `@default`s are these values.
+ * them. The construct's `@default`s read these values (lib/cutover/cutover-workflow.ts).
  */
 export const CUTOVER_INPUT_DEFAULTS = {
   lagThresholdSeconds: 5,
@@ -47,6 +47,102 @@ export const CUTOVER_INPUT_DEFAULTS = {
   writersInFlightSeconds: 5,
   acknowledgedWriters: [] as readonly string[],
 } as const;
+
+/**
+ * The ranges of the numeric execution input fields (ValidateInput refuses anything outside them; the construct
+ * checks its props against the same ones where they coincide). `finalSyncTimeoutSeconds` runs inside one 15-minute
+ * Lambda invocation.
+ */
+export const CUTOVER_INPUT_LIMITS = {
+  lagThresholdSeconds: { min: 0, max: 3600 },
+  consecutiveChecks: { min: 1, max: 1000, integer: true },
+  syncTimeoutSeconds: { min: 1, max: 7 * 24 * 3600 },
+  finalSyncTimeoutSeconds: { min: 1, max: 14 * 60 },
+  writersInFlightSeconds: { min: 0, max: 60 },
+} as const;
+
+/**
+ * Defaults of the state machine's own limits, which the construct passes in `DEFAULTS_JSON` so the input can be
+ * checked against them: the execution timeout (the construct's `timeout`) and the wait between lag checks (its
+ * `pollInterval`).
+ */
+export const CUTOVER_WORKFLOW_DEFAULTS = {
+  executionTimeoutSeconds: 2 * 24 * 3600,
+  pollIntervalSeconds: 30,
+} as const;
+
+/**
+ * What the construct passes to its functions in `DEFAULTS_JSON` (CUTOVER_ENVIRONMENT.defaults): defaults for the
+ * execution input fields the operator leaves out, and the state machine's own limits. Every field is optional:
+ * whatever is absent falls back to CUTOVER_INPUT_DEFAULTS / CUTOVER_WORKFLOW_DEFAULTS.
+ */
+export interface CutoverDefaults {
+  readonly applicationRoles?: readonly string[];
+  readonly acknowledgedWriters?: readonly string[];
+  readonly writersInFlightSeconds?: number;
+  readonly lagThresholdSeconds?: number;
+  readonly consecutiveChecks?: number;
+  readonly syncTimeoutSeconds?: number;
+  readonly finalSyncTimeoutSeconds?: number;
+  readonly requireApproval?: boolean;
+  readonly fullValidationAfterSwitch?: boolean;
+  /** The state machine's own limits, so input limits can be checked against them. */
+  readonly executionTimeoutSeconds?: number;
+  readonly pollIntervalSeconds?: number;
+  readonly switchTrafficTo?: string;
+  readonly switchReadsTo?: string;
+  /** Where the fallback points the application back to (the source's endpoint). */
+  readonly fallbackTrafficTo?: string;
+  /** Whether the construct has a read traffic switch (`mode: "switch-reads"` / `"revert-reads"` need one). */
+  readonly readTrafficSwitch?: boolean;
+}
+
+/** The type of each CutoverDefaults field, for reading `DEFAULTS_JSON` back. */
+const CUTOVER_DEFAULTS_FIELDS: Record<keyof CutoverDefaults, 'number' | 'boolean' | 'string' | 'strings'> = {
+  applicationRoles: 'strings',
+  acknowledgedWriters: 'strings',
+  writersInFlightSeconds: 'number',
+  lagThresholdSeconds: 'number',
+  consecutiveChecks: 'number',
+  syncTimeoutSeconds: 'number',
+  finalSyncTimeoutSeconds: 'number',
+  requireApproval: 'boolean',
+  fullValidationAfterSwitch: 'boolean',
+  executionTimeoutSeconds: 'number',
+  pollIntervalSeconds: 'number',
+  switchTrafficTo: 'string',
+  switchReadsTo: 'string',
+  fallbackTrafficTo: 'string',
+  readTrafficSwitch: 'boolean',
+};
+
+/**
+ * Reads a parsed `DEFAULTS_JSON` as CutoverDefaults: a JSON object whose known fields have their declared types.
+ * Fields it does not know are left out (a newer construct than the handler). The values' ranges are checked where the
+ * input is (validate-input.ts), so a bad default is reported like a bad input field. Throws naming the field.
+ */
+export function parseCutoverDefaults(value: unknown, source = 'DEFAULTS_JSON'): CutoverDefaults {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${source} must be a JSON object, got ${JSON.stringify(value)}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [field, type] of Object.entries(CUTOVER_DEFAULTS_FIELDS)) {
+    const v = (value as Record<string, unknown>)[field];
+    if (v === undefined) continue;
+    const ok =
+      type === 'strings'
+        ? Array.isArray(v) && v.every((x) => typeof x === 'string')
+        : type === 'number'
+          ? typeof v === 'number' && Number.isFinite(v)
+          : typeof v === type;
+    if (!ok) {
+      const expected = type === 'strings' ? 'a list of strings' : `a ${type}`;
+      throw new Error(`${source} field "${field}" must be ${expected}, got ${JSON.stringify(v)}`);
+    }
+    out[field] = v;
+  }
+  return out as CutoverDefaults;
+}
 
 /** A migration id: what the state record is keyed by. */
 export const MIGRATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

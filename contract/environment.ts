@@ -1,8 +1,8 @@
 /**
  * The environment contract of the cutover Lambda functions: every variable name and every value of
- * `TRAFFIC_SWITCH_KIND`. The construct (lib/cutover) writes these and the handler (./environment.ts) reads
+ * `TRAFFIC_SWITCH_KIND`. The construct (lib/cutover) writes these and the handler (lambda/handlers/environment.ts) reads
  * them; both import them from here, so the names cannot drift apart. What each variable means is documented
- * in ./environment.ts.
+ * in lambda/handlers/environment.ts.
  *
  * Runtime-dependency free on purpose (no AWS SDK, no CDK): the construct library imports this file.
  */

@@ -7,6 +7,7 @@ export * from './database';
 export * from './environment';
 export * from './metrics';
 export * from './phases';
+export * from './roles';
 export * from './state-names';
 export * from './steps';
 export * from './table-selection';

@@ -4,9 +4,13 @@
  */
 import './local/polyfills';
 import type { CutoverInput, StepEvent, TableSelection } from '../contract';
-import { createStepHandler, stateKey } from '../lambda/engine/cutover/steps';
-import type { ReplicationPort, ReverseReplicationPort } from '../lambda/engine/ports';
-import { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
+import {
+  createStepHandler,
+  MemoryTrafficSwitch,
+  type ReplicationPort,
+  type ReverseReplicationPort,
+  stateKey,
+} from '../lambda/engine';
 import {
   createLocalCutoverDeps,
   type LocalCutoverDeps,

@@ -5,16 +5,15 @@
  * writes again, unless --keep-frozen) — then everything it created is removed, and what each server is left with
  * is read back from the servers for the summary.
  */
-import { restoreAfterAbort } from '../lambda/engine/cutover/watchdog';
-import type { MigrationRecord } from '../lambda/engine/ports';
-import { withAdmin } from './pg-clients';
-import type { RehearsalRoles } from './rehearsal-roles';
-import type { RehearsedTables } from './rehearsed-tables';
-import { readRole, restoreLoginSettings } from './roles';
+import { type MigrationRecord, restoreAfterAbort } from '../lambda/engine';
+import { withAdmin } from './servers/pg-clients';
+import type { RehearsalRoles } from './roles/rehearsal-roles';
+import type { RehearsedTables } from './tables/rehearsed-tables';
+import { readRole, restoreLoginSettings } from './roles/roles';
 import type { FreezeEnding, RehearsalContext } from './run-context';
 import { watchdogOf, type CutoverSession } from './run-cutover';
-import { readServerState, type ServerState } from './server-state';
-import type { Servers } from './setup-servers';
+import { readServerState, type ServerState } from './servers/server-state';
+import type { Servers } from './servers/setup-servers';
 
 export interface EndOfRun {
   readonly ending?: FreezeEnding;

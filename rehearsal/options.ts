@@ -1,6 +1,13 @@
 import { resolve } from 'node:path';
-import { parseTableRule, ZDM_SCHEMA, type TableRule, type TableSelection } from '../contract';
-import { redactUrl } from '../lambda/engine/pg/connection';
+import {
+  CUTOVER_INPUT_LIMITS,
+  parseTableRule,
+  reservedRoleName,
+  ZDM_SCHEMA,
+  type TableRule,
+  type TableSelection,
+} from '../contract';
+import { redactUrl } from '../lambda/engine';
 import { databaseUrl, parseCommandLine, sameDatabase, showValue, UsageError } from '../cli/command-line';
 
 export const SCENARIOS = [
@@ -269,8 +276,10 @@ export type RehearsalOptionsInput = {
   readonly exclude?: readonly string[];
 };
 
-/** Validates and defaults options; throws `UsageError` naming the bad value. */
-export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date = new Date()): RehearsalOptions {
+type Resolved<K extends keyof RehearsalOptions> = Pick<RehearsalOptions, K>;
+
+/** `--scenario` and `--mode`, and the scenarios that need an executed cutover. */
+function resolveScenario(input: RehearsalOptionsInput): Resolved<'scenario' | 'mode'> {
   const scenario = oneOf('--scenario', input.scenario, SCENARIOS, DEFAULTS.scenario);
   const mode = oneOf('--mode', input.mode, MODES, DEFAULTS.mode);
   if (scenario === 'resume' && mode === 'dry-run') {
@@ -283,6 +292,23 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
       `--scenario ${scenario} needs --mode execute (a dry-run cutover switches nothing and arms no way back, so there is nothing to fall back from), got --mode dry-run`,
     );
   }
+  return { scenario, mode };
+}
+
+/** The demo data and the application's load: its size, writes, reads, and how long each period lasts. */
+function resolveLoad(
+  input: RehearsalOptionsInput,
+  scenario: Scenario,
+): Resolved<
+  | 'rows'
+  | 'rate'
+  | 'concurrency'
+  | 'readRate'
+  | 'readObservationSeconds'
+  | 'targetSeconds'
+  | 'warmupSeconds'
+  | 'afterSeconds'
+> {
   const rows = num('--rows', input.rows, DEFAULTS.rows, { min: 100, max: 100_000_000, integer: true });
   const rate = num('--rate', input.rate, DEFAULTS.rate, { min: 1, max: 50_000 });
   const concurrency = num('--concurrency', input.concurrency, DEFAULTS.concurrency, {
@@ -311,10 +337,27 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   const targetSeconds = num('--on-target', input.targetSeconds, DEFAULTS.targetSeconds, { min: 0, max: 3600 });
   const warmupSeconds = num('--warmup', input.warmupSeconds, DEFAULTS.warmupSeconds, { min: 0, max: 3600 });
   const afterSeconds = num('--after', input.afterSeconds, DEFAULTS.afterSeconds, { min: 0.2, max: 3600 });
-  const lagThresholdSeconds = num('--lag-threshold', input.lagThresholdSeconds, DEFAULTS.lagThresholdSeconds, {
-    min: 0,
-    max: 3600,
-  });
+  return { rows, rate, concurrency, readRate, readObservationSeconds, targetSeconds, warmupSeconds, afterSeconds };
+}
+
+/** The cutover's timing (the execution input's, within its ranges: CUTOVER_INPUT_LIMITS), polling and the copy. */
+function resolveTiming(
+  input: RehearsalOptionsInput,
+  scenario: Scenario,
+): Resolved<
+  | 'lagThresholdSeconds'
+  | 'syncTimeoutSeconds'
+  | 'finalSyncTimeoutSeconds'
+  | 'consecutiveChecks'
+  | 'pollMs'
+  | 'copyTimeoutSeconds'
+> {
+  const lagThresholdSeconds = num(
+    '--lag-threshold',
+    input.lagThresholdSeconds,
+    DEFAULTS.lagThresholdSeconds,
+    CUTOVER_INPUT_LIMITS.lagThresholdSeconds,
+  );
   const syncTimeoutSeconds = num(
     '--sync-timeout',
     input.syncTimeoutSeconds,
@@ -325,34 +368,54 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     '--final-sync-timeout',
     input.finalSyncTimeoutSeconds,
     DEFAULTS.finalSyncTimeoutSeconds,
-    { min: 1, max: 3600 },
+    CUTOVER_INPUT_LIMITS.finalSyncTimeoutSeconds,
   );
-  const consecutiveChecks = num('--consecutive-checks', input.consecutiveChecks, DEFAULTS.consecutiveChecks, {
-    min: 1,
-    max: 1000,
-    integer: true,
-  });
+  const consecutiveChecks = num(
+    '--consecutive-checks',
+    input.consecutiveChecks,
+    DEFAULTS.consecutiveChecks,
+    CUTOVER_INPUT_LIMITS.consecutiveChecks,
+  );
   const pollMs = num('--poll-ms', input.pollMs, DEFAULTS.pollMs, { min: 1, max: 60_000, integer: true });
   const copyTimeoutSeconds = num('--copy-timeout', input.copyTimeoutSeconds, DEFAULTS.copyTimeoutSeconds, {
     min: 1,
     max: 86_400,
   });
+  return {
+    lagThresholdSeconds,
+    syncTimeoutSeconds,
+    finalSyncTimeoutSeconds,
+    consecutiveChecks,
+    pollMs,
+    copyTimeoutSeconds,
+  };
+}
 
+/** `--report` (a .json path; the HTML report goes beside it), as given. */
+function resolveReportPath(input: RehearsalOptionsInput): string {
   const reportPath = str('--report', input.reportPath, DEFAULTS.reportPath);
   if (!/\.json$/i.test(reportPath)) {
     throw new UsageError(`--report must be a path ending in .json, got ${showValue(reportPath)}`);
   }
+  return reportPath;
+}
 
+/** `--app-role` as given: a plain SQL name, never a reserved one. */
+function resolveAppRole(input: RehearsalOptionsInput): string | undefined {
   const appRole = input.appRole === undefined ? undefined : str('--app-role', input.appRole, DEFAULTS.appRole);
   if (appRole !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(appRole)) {
     throw new UsageError(
       `--app-role must be a lower-case SQL name (letters, digits, _; at most 63), got ${showValue(appRole)}`,
     );
   }
-  if (appRole !== undefined && (appRole === 'postgres' || appRole.startsWith('pg_'))) {
+  // The rule the construct and the cutover apply (contract/roles.ts).
+  if (appRole !== undefined && reservedRoleName(appRole) !== undefined) {
     throw new UsageError(`--app-role must not be a superuser or system role, got ${showValue(appRole)}`);
   }
+  return appRole;
+}
 
+function resolveMigrationId(input: RehearsalOptionsInput, now: Date): string {
   const migrationId = str(
     '--migration-id',
     input.migrationId,
@@ -361,7 +424,11 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/.test(migrationId)) {
     throw new UsageError(`--migration-id must be 1-80 letters, digits, ".", "_" or "-", got ${showValue(migrationId)}`);
   }
+  return migrationId;
+}
 
+/** `--source/--target`: both or neither, each with a user name, two different databases. */
+function resolveServers(input: RehearsalOptionsInput): Resolved<'sourceUrl' | 'targetUrl'> {
   const sourceUrl = input.sourceUrl === undefined ? undefined : databaseUrl('--source', input.sourceUrl);
   const targetUrl = input.targetUrl === undefined ? undefined : databaseUrl('--target', input.targetUrl);
   for (const [flag, url] of [
@@ -378,7 +445,14 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   if (sourceUrl && targetUrl && sameDatabase(sourceUrl, targetUrl)) {
     throw new UsageError(`--source and --target are the same database (${redactUrl(sourceUrl)})`);
   }
-  const external = sourceUrl !== undefined;
+  return { sourceUrl, targetUrl };
+}
+
+/** The flags that apply only to the user's servers, and what is rehearsed there (the demo or their tables). */
+function resolveExternalFlags(
+  input: RehearsalOptionsInput,
+  external: boolean,
+): Resolved<'keepReplication' | 'keepFrozen' | 'freezeExistingRole' | 'demo'> {
   const onlyExternal = (flag: string, value: boolean, why: string): boolean => {
     if (value && !external) throw new UsageError(`${flag} only applies with --source/--target (${why})`);
     return value;
@@ -407,36 +481,50 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   if (!demo && input.rows !== undefined) {
     throw new UsageError('--rows sizes the demo schema (embedded servers or --demo); your own tables keep their data');
   }
-  const load = input.load === undefined ? undefined : str('--load', input.load, '');
+  return { keepReplication, keepFrozen, freezeExistingRole, demo };
+}
+
+/** Validates and defaults options; throws `UsageError` naming the bad value (the first, in the order below). */
+export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date = new Date()): RehearsalOptions {
+  const { scenario, mode } = resolveScenario(input);
+  const load = resolveLoad(input, scenario);
+  const timing = resolveTiming(input, scenario);
+  const reportPath = resolveReportPath(input);
+  const appRole = resolveAppRole(input);
+  const migrationId = resolveMigrationId(input, now);
+  const { sourceUrl, targetUrl } = resolveServers(input);
+  const external = sourceUrl !== undefined;
+  const flags = resolveExternalFlags(input, external);
+  const command = input.load === undefined ? undefined : str('--load', input.load, '');
 
   return {
     scenario,
     mode,
-    demo,
-    rows,
-    ...(demo ? {} : { selection: tableSelection(input.include ?? [], input.exclude ?? []) }),
-    rate,
-    concurrency,
-    readRate,
-    readObservationSeconds,
-    targetSeconds,
-    warmupSeconds,
-    afterSeconds,
+    demo: flags.demo,
+    rows: load.rows,
+    ...(flags.demo ? {} : { selection: tableSelection(input.include ?? [], input.exclude ?? []) }),
+    rate: load.rate,
+    concurrency: load.concurrency,
+    readRate: load.readRate,
+    readObservationSeconds: load.readObservationSeconds,
+    targetSeconds: load.targetSeconds,
+    warmupSeconds: load.warmupSeconds,
+    afterSeconds: load.afterSeconds,
     reportPath: resolve(reportPath),
     sourceUrl,
     targetUrl,
     appRole: appRole ?? (external ? undefined : DEFAULTS.appRole),
-    freezeExistingRole,
-    ...(load !== undefined ? { load } : {}),
+    freezeExistingRole: flags.freezeExistingRole,
+    ...(command !== undefined ? { load: command } : {}),
     migrationId,
-    lagThresholdSeconds,
-    consecutiveChecks,
-    syncTimeoutSeconds,
-    finalSyncTimeoutSeconds,
-    copyTimeoutSeconds,
-    pollMs,
-    keepReplication,
-    keepFrozen,
+    lagThresholdSeconds: timing.lagThresholdSeconds,
+    consecutiveChecks: timing.consecutiveChecks,
+    syncTimeoutSeconds: timing.syncTimeoutSeconds,
+    finalSyncTimeoutSeconds: timing.finalSyncTimeoutSeconds,
+    copyTimeoutSeconds: timing.copyTimeoutSeconds,
+    pollMs: timing.pollMs,
+    keepReplication: flags.keepReplication,
+    keepFrozen: flags.keepFrozen,
     quiet: bool('--quiet', input.quiet),
   };
 }

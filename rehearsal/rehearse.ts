@@ -1,46 +1,56 @@
 /**
- * One rehearsal, in its parts (each in its own file):
- *   1. setup-servers       start embedded servers, or check the user's
- *   2. rehearsed-tables    the demo schema, or the user's tables (schema diff, empty target)
- *      check-leftovers     what an earlier run left: its own is removed, anything else refuses
- *   3. rehearsal-roles     application, probe and replication roles
- *   4. start-load          the rehearsal's writer (demo load or probe) and the user's --load
- *   5. setup-replication   slot, publication, subscription; the initial copy (fails fast)
- *   6. run-cutover         the real state machine and step handler, one or two executions (the fallback scenarios:
- *                          the cutover with the way back, the application on the target, the fallback machine)
- *   7. outcome             the outcome, every acknowledged write looked up, the validation
- *   8. finish-rehearsal    the freeze ends, everything created is removed, the servers are read back
- * then the report (build-report, report-json, report-html). Nothing is changed on the user's servers until every
- * check of parts 1-3 passed.
+ * One rehearsal, in its parts (each in its own file; folders by concern: servers/, tables/, roles/, load/,
+ * scenarios/, report/, local/ for the local stand-ins of AWS):
+ *   1. servers/setup-servers         start embedded servers, or check the user's
+ *   2. tables/rehearsed-tables       the demo schema, or the user's tables (schema diff, empty target)
+ *      servers/check-leftovers       what an earlier run left: its own is removed, anything else refuses
+ *   3. roles/rehearsal-roles         application, probe and replication roles
+ *   4. load/start-load               the rehearsal's writer (demo load or probe) and the user's --load
+ *   5. servers/setup-replication     slot, publication, subscription; the initial copy (fails fast)
+ *   6. run-cutover                   the real state machine and step handler, one or two executions (the fallback
+ *                                    scenarios: the cutover with the way back, the application on the target, the
+ *                                    fallback machine)
+ *   7. scenarios/outcome             the outcome, every acknowledged write looked up, the validation
+ *   8. finish-rehearsal              the freeze ends, everything created is removed, the servers are read back
+ * then the report (report/build-report, report/report-json, report/report-html). Nothing is changed on the user's
+ * servers until every check of parts 1-3 passed.
  */
 import './local/polyfills';
 import { UsageError } from '../cli/command-line';
 import { createTrafficSwitch, loadCutoverRunner, type CutoverRunner } from './adapters';
-import { buildReport, printSummary } from './build-report';
+import { buildReport, printSummary } from './report/build-report';
 import { CleanupLedger } from './cleanup-ledger';
-import { findLeftovers, hasOwnCopy, refuseForeignLeftovers, removeLeftovers } from './check-leftovers';
+import { findLeftovers, hasOwnCopy, refuseForeignLeftovers, removeLeftovers } from './servers/check-leftovers';
 import { finishRehearsal, type EndOfRun } from './finish-rehearsal';
 import { htmlReportPath, type RehearsalOptions } from './options';
-import { inspectOutcome, validationOutcome, verifyWrites } from './outcome';
+import { inspectOutcome, validationOutcome, verifyWrites } from './scenarios/outcome';
 import { Progress, redactingIO, type RehearsalIO } from './progress';
-import { createRoles, planRoles, type RehearsalRoles } from './rehearsal-roles';
-import { checkRehearsedTables, createDemoTables, type RehearsedTables } from './rehearsed-tables';
-import { writeHtmlReport } from './report-html';
-import { writeJsonReport, type RehearsalReport } from './report-json';
+import { createRoles, planRoles, type RehearsalRoles } from './roles/rehearsal-roles';
+import { checkRehearsedTables, createDemoTables, type RehearsedTables } from './tables/rehearsed-tables';
+import { writeHtmlReport } from './report/report-html';
+import { writeJsonReport, type RehearsalReport } from './report/report-json';
 import { InterruptedError, RunStop, type RehearsalContext } from './run-context';
 import { createCutoverSession, runExecutions, type CutoverSession } from './run-cutover';
-import { SCENARIO_PLANS, type Actual } from './scenarios';
-import { Secrets } from './secrets';
-import { describeTables, startReplication, waitForInitialCopy, type ReplicationHandle } from './setup-replication';
-import { setupServers, type Servers } from './setup-servers';
-import { endpointOf, startLoads, type Loads } from './start-load';
-import { createWorkflowObjects } from './workflow-objects';
-import { readSwitchKey } from '../lambda/engine/cutover/common';
-import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
-import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/validation/concurrency';
-import type { VerificationResult } from './verify';
-import { nowMs } from './write-load';
+import { SCENARIO_PLANS, type Actual } from './scenarios/scenarios';
+import { Secrets } from './roles/secrets';
+import {
+  describeTables,
+  startReplication,
+  waitForInitialCopy,
+  type ReplicationHandle,
+} from './servers/setup-replication';
+import { setupServers, type Servers } from './servers/setup-servers';
+import { endpointOf, startLoads, type Loads } from './load/start-load';
+import { createWorkflowObjects } from './servers/workflow-objects';
+import {
+  type MemoryTrafficSwitch,
+  type MigrationRecord,
+  readSwitchKey,
+  type ReadSwitchRecord,
+  sleep,
+} from '../lambda/engine';
+import type { VerificationResult } from './scenarios/verify';
+import { nowMs } from './load/write-load';
 
 export { replicationName } from './names';
 export { endpointOf };

@@ -2,11 +2,11 @@
  * What every part of a rehearsal shares: the options, the progress log, the secrets to redact, the clean-up
  * ledger, the stop signal (Ctrl-C, SIGTERM, a crash elsewhere in the process) and the facts gathered so far.
  */
-import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
+import type { WatchdogReport } from '../lambda/engine';
 import type { CleanupLedger } from './cleanup-ledger';
 import type { RehearsalOptions } from './options';
 import type { Progress } from './progress';
-import type { Secrets } from './secrets';
+import type { Secrets } from './roles/secrets';
 
 /** Why a rehearsal stopped early: a signal (SIGINT, SIGTERM, SIGHUP, the parent went away) or a crash. */
 export interface StopReason {

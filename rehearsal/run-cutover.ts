@@ -4,29 +4,31 @@
  * and the clean-up waits for the one in flight, so nothing freezes the source after the freeze was ended.
  */
 import type { CutoverInput, ExecutionMode, StepEvent } from '../contract';
-import { closeSharedPools } from '../lambda/engine/cutover/connections';
-import { trackingNames } from '../lambda/engine/cutover/change-tracking';
-import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
-import { dropSlotAndPublication, teardownReverseReplication } from './check-leftovers';
+import {
+  closeSharedPools,
+  type MemoryTrafficSwitch,
+  type MigrationRecord,
+  sleep,
+  trackingNames,
+  type WatchdogReport,
+} from '../lambda/engine';
+import { dropSlotAndPublication, teardownReverseReplication } from './servers/check-leftovers';
 import { NativeReverseReplication } from './local/native-reverse-replication';
 import { PROBE_TABLE, reverseReplicationName } from './names';
-import { withAdmin } from './pg-clients';
-import type { MigrationRecord } from '../lambda/engine/ports';
+import { withAdmin } from './servers/pg-clients';
 import { createCutoverDeps, createStepHandlerFor, stateKey, type CutoverRunner } from './adapters';
-import { phaseTimes } from './freeze';
+import { phaseTimes } from './report/freeze';
 import type { LocalCutoverDeps } from './local/local-cutover-deps';
 import type { CutoverRunResult, CutoverStateEvent } from './local/run-state-machine';
 import { formatMs, type Progress } from './progress';
-import { rolesOnTarget, type RehearsalRoles } from './rehearsal-roles';
-import type { RehearsedTables } from './rehearsed-tables';
+import { rolesOnTarget, type RehearsalRoles } from './roles/rehearsal-roles';
+import type { RehearsedTables } from './tables/rehearsed-tables';
 import type { RehearsalContext } from './run-context';
 import { InterruptedError } from './run-context';
-import { SCENARIO_PLANS } from './scenarios';
-import { subscriptionConnInfo, type ReplicationHandle } from './setup-replication';
-import type { Servers } from './setup-servers';
-import { endpointOf } from './start-load';
-import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { SCENARIO_PLANS } from './scenarios/scenarios';
+import { subscriptionConnInfo, type ReplicationHandle } from './servers/setup-replication';
+import type { Servers } from './servers/setup-servers';
+import { endpointOf } from './load/start-load';
 
 export type ExecutionRun = CutoverRunResult & {
   readonly startedAt: number;

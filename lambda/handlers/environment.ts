@@ -24,7 +24,7 @@
  * | `REVERSE_LAG_ALARM_NAMES` | no | JSON list of the reverse task's lag alarms (actions on when it starts). Default `[]` |
  * | `READ_TRAFFIC_SWITCH_KIND`, `READ_TRAFFIC_SWITCH_TARGET` | no | the same for the read path (read-first switch). Default `none` |
  * | `TRAFFIC_SWITCH_TTL_SECONDS` | no | CNAME TTL for `route53-cname` (both switches). Default 60 |
- * | `DEFAULTS_JSON` | no | defaults for execution input fields: `{"applicationRoles":["app"],"acknowledgedWriters":[],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false,"fallbackTrafficTo":""}` |
+ * | `DEFAULTS_JSON` | no | defaults for execution input fields (`CutoverDefaults`, contract/cutover.ts): `{"applicationRoles":["app"],"acknowledgedWriters":[],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false,"fallbackTrafficTo":""}` |
  * | `ROWS_PER_RANGE` | no | rows per validation range (Map item). Default: the validation engine's |
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
  * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |
@@ -54,6 +54,8 @@ import {
   TRAFFIC_SWITCH_KIND,
   TRAFFIC_SWITCH_KINDS,
   type CutoverEnvironmentVariable,
+  parseCutoverDefaults,
+  type CutoverDefaults,
 } from '../../contract';
 import type { CutoverDeps } from '../engine/cutover/deps';
 import type {
@@ -225,12 +227,12 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
   };
   const traffic = lazy(() => trafficSwitch(E.trafficSwitchKind, E.trafficSwitchTarget));
   const readTraffic = lazy(() => trafficSwitch(E.readTrafficSwitchKind, E.readTrafficSwitchTarget));
-  const defaults = lazy((): CutoverDeps['defaults'] => {
+  const defaults = lazy((): CutoverDefaults => {
     const value = parseJsonEnv<unknown>(env, E.defaults, {});
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
       throw new Error(`environment variable ${E.defaults} must be a JSON object, got ${env[E.defaults]}`);
     }
-    return value as CutoverDeps['defaults'];
+    return parseCutoverDefaults(value, `environment variable ${E.defaults}`);
   });
   const rowsPerRange = lazy((): number | undefined => {
     const raw = env[E.rowsPerRange];

@@ -14,8 +14,15 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
+  acknowledgedWritersProblem,
+  applicationRolesProblem,
   assertValidSelection,
   CUTOVER_ENVIRONMENT,
+  CUTOVER_INPUT_DEFAULTS,
+  CUTOVER_INPUT_LIMITS,
+  CUTOVER_WORKFLOW_DEFAULTS,
+  describeApplicationRolesProblem,
+  type CutoverDefaults,
   needsAccess,
   stepsOf,
   TRAFFIC_SWITCH_KIND,
@@ -266,7 +273,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           pem: CUTOVER_ENVIRONMENT.sourceDbSslCaPem,
         })
       : undefined;
-    // Values of the handler's variables (lambda/handlers/environment-names.ts); each function gets only those
+    // Values of the handler's variables (contract/environment.ts, read in lambda/handlers/environment.ts); each function gets only those
     // of the dependencies its steps use (environmentOf).
     const environmentValues: Partial<Record<CutoverEnvironmentVariable, string>> = {
       [CUTOVER_ENVIRONMENT.sourceSecretArn]: props.sourceSecret.secretArn,
@@ -297,13 +304,13 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         consecutiveChecks: settings.consecutiveChecks,
         syncTimeoutSeconds: settings.syncTimeoutSeconds,
         finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
-        requireApproval: props.requireApproval ?? false,
+        requireApproval: props.requireApproval ?? CUTOVER_INPUT_DEFAULTS.requireApproval,
         readTrafficSwitch: Boolean(props.readTrafficSwitch),
         ...(props.fallbackEndpoint ? { fallbackTrafficTo: props.fallbackEndpoint } : {}),
         ...(props.readTrafficSwitch && props.readEndpoint ? { switchReadsTo: props.readEndpoint } : {}),
         executionTimeoutSeconds: settings.timeout.toSeconds(),
         pollIntervalSeconds: settings.pollInterval.toSeconds(),
-      }),
+      } satisfies CutoverDefaults),
       // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
       // against the RDS CA (NODE_EXTRA_CA_CERTS below).
       [CUTOVER_ENVIRONMENT.sourceDbSslMode]: settings.sourceSslMode,
@@ -360,7 +367,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     }
     this.functions = functions;
 
-    // Permissions follow the steps each function serves (STEP_NEEDS in ./private/functions.ts).
+    // Permissions follow the steps each function serves (the `access` of each STEP_SPECS entry, contract/steps.ts).
     const taskArn = props.replicationTaskArn;
     const alarmArns = (props.lagAlarms ?? []).map((a) => a.alarmArn);
     for (const role of roles) {
@@ -645,9 +652,6 @@ interface Settings {
   readonly timeout: Duration;
 }
 
-/** PostgreSQL role names the freeze may touch (never reserved ones). */
-const RESERVED_ROLES = ['postgres', 'rdsadmin', 'rds_superuser', 'rds_replication', 'rdsrepladmin', 'public'];
-
 function seconds(what: string, value: Duration, integral = true): number {
   const s = value.toSeconds({ integral: false });
   if (Token.isUnresolved(s)) return s;
@@ -710,28 +714,18 @@ function validateProps(props: CutoverWorkflowProps): Settings {
   assertNonEmpty('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
   assertNonEmpty('replicationTaskIdentifier', props.replicationTaskIdentifier);
 
-  const seen = new Set<string>();
-  for (const role of props.applicationRoles ?? []) {
-    if (Token.isUnresolved(role)) continue;
-    if (typeof role !== 'string' || role.length === 0 || role.length > 63 || role.includes('\0')) {
-      throw new Error(`applicationRoles: each role must be a name of 1 to 63 characters, got ${JSON.stringify(role)}`);
-    }
-    if (role.startsWith('pg_') || RESERVED_ROLES.includes(role)) {
-      throw new Error(
-        `applicationRoles: ${JSON.stringify(role)} is a reserved or administrative role and cannot be frozen`,
-      );
-    }
-    if (seen.has(role)) throw new Error(`applicationRoles: ${JSON.stringify(role)} is listed twice`);
-    seen.add(role);
+  // The rule the execution input and the freeze apply too (contract/roles.ts).
+  const rolesProblem = applicationRolesProblem(props.applicationRoles ?? [], { isUnresolved: Token.isUnresolved });
+  if (rolesProblem) {
+    const { field, value, expected } = describeApplicationRolesProblem(rolesProblem);
+    throw new Error(`${field} ${expected}, got ${String(JSON.stringify(value)).slice(0, 200)}`);
   }
-  for (const role of props.acknowledgedWriters ?? []) {
-    if (Token.isUnresolved(role)) continue;
-    if (typeof role !== 'string' || role.length === 0 || role.length > 63 || role.includes('\0')) {
-      throw new Error(
-        `acknowledgedWriters: each role must be a name of 1 to 63 characters, got ${JSON.stringify(String(role).slice(0, 80))}`,
-      );
-    }
-    if (seen.has(role)) throw new Error(`acknowledgedWriters: ${JSON.stringify(role)} is also an application role`);
+  const writersProblem = acknowledgedWritersProblem(props.acknowledgedWriters ?? [], props.applicationRoles ?? [], {
+    isUnresolved: Token.isUnresolved,
+  });
+  if (writersProblem) {
+    const { field, value, expected } = writersProblem;
+    throw new Error(`${field} ${expected}, got ${String(JSON.stringify(value)).slice(0, 200)}`);
   }
 
   if (props.readEndpoint !== undefined && !Token.isUnresolved(props.readEndpoint)) {
@@ -757,23 +751,32 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     }
   }
 
-  const lagThresholdSeconds = seconds('lagThreshold', props.lagThreshold ?? Duration.seconds(5), false);
-  const consecutiveChecks = props.consecutiveLagChecks ?? 3;
+  const defaults = CUTOVER_INPUT_DEFAULTS;
+  const lagThresholdSeconds = seconds(
+    'lagThreshold',
+    props.lagThreshold ?? Duration.seconds(defaults.lagThresholdSeconds),
+    false,
+  );
+  const consecutiveChecks = props.consecutiveLagChecks ?? defaults.consecutiveChecks;
   assertNumberInRange('consecutiveLagChecks', consecutiveChecks, 1, 100);
-  const syncTimeoutSeconds = seconds('syncTimeout', props.syncTimeout ?? Duration.hours(2));
-  const finalSyncTimeoutSeconds = seconds('finalSyncTimeout', props.finalSyncTimeout ?? Duration.minutes(5));
-  if (!Token.isUnresolved(finalSyncTimeoutSeconds) && finalSyncTimeoutSeconds > 14 * 60) {
+  const syncTimeoutSeconds = seconds('syncTimeout', props.syncTimeout ?? Duration.seconds(defaults.syncTimeoutSeconds));
+  const finalSyncTimeoutSeconds = seconds(
+    'finalSyncTimeout',
+    props.finalSyncTimeout ?? Duration.seconds(defaults.finalSyncTimeoutSeconds),
+  );
+  const finalSyncMax = CUTOVER_INPUT_LIMITS.finalSyncTimeoutSeconds.max;
+  if (!Token.isUnresolved(finalSyncTimeoutSeconds) && finalSyncTimeoutSeconds > finalSyncMax) {
     throw new Error(
-      `finalSyncTimeout must be at most 14 minutes (it runs inside one 15-minute Lambda invocation), got ${(props.finalSyncTimeout as Duration).toHumanString()}`,
+      `finalSyncTimeout must be at most ${finalSyncMax / 60} minutes (it runs inside one 15-minute Lambda invocation), got ${(props.finalSyncTimeout as Duration).toHumanString()}`,
     );
   }
-  const pollInterval = props.pollInterval ?? Duration.seconds(30);
+  const pollInterval = props.pollInterval ?? Duration.seconds(CUTOVER_WORKFLOW_DEFAULTS.pollIntervalSeconds);
   seconds('pollInterval', pollInterval);
   const validationMaxConcurrency = props.validationMaxConcurrency ?? 4;
   assertNumberInRange('validationMaxConcurrency', validationMaxConcurrency, 1, 1000);
   const approvalTimeout = props.approvalTimeout ?? Duration.hours(24);
   seconds('approvalTimeout', approvalTimeout);
-  const timeout = props.timeout ?? Duration.days(2);
+  const timeout = props.timeout ?? Duration.seconds(CUTOVER_WORKFLOW_DEFAULTS.executionTimeoutSeconds);
   const timeoutSeconds = seconds('timeout', timeout);
   if (
     !Token.isUnresolved(timeoutSeconds) &&

@@ -156,61 +156,11 @@ export class MigrationMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MigrationMonitoringProps) {
     super(scope, id);
+    const settings = validateMonitoringProps(props);
 
-    const latencySeconds = (props.cdcLatencyThreshold ?? Duration.seconds(30)).toSeconds();
-    assertPositive('cdcLatencyThreshold (seconds)', latencySeconds);
-    const latencyPeriods = props.cdcLatencyEvaluationPeriods ?? 3;
-    assertNumberInRange('cdcLatencyEvaluationPeriods', latencyPeriods, 1, 1440);
-    const latencyPeriod = props.cdcLatencyPeriod ?? Duration.minutes(1);
-    assertNumberInRange('cdcLatencyPeriod (seconds)', latencyPeriod.toSeconds(), 60, 86400);
-    const cpuPercent = props.cpuUtilizationThresholdPercent ?? 80;
-    assertNumberInRange('cpuUtilizationThresholdPercent', cpuPercent, 1, 100, false);
-    const memoryBytes = (props.freeableMemoryThreshold ?? Size.mebibytes(512)).toBytes();
-    assertPositive('freeableMemoryThreshold (bytes)', memoryBytes);
-    const storageBytes = (props.freeStorageSpaceThreshold ?? Size.gibibytes(10)).toBytes();
-    assertPositive('freeStorageSpaceThreshold (bytes)', storageBytes);
-    const instancePeriods = props.instanceEvaluationPeriods ?? 3;
-    assertNumberInRange('instanceEvaluationPeriods', instancePeriods, 1, 288);
-    (props.emailSubscriptions ?? []).forEach((email, i) => assertEmail(`emailSubscriptions[${i}]`, email));
-    if (props.alarmTopic && props.topicEncryptionKey) {
-      throw new Error('MigrationMonitoring: "topicEncryptionKey" applies only to a new topic, not with "alarmTopic"');
-    }
-
-    // ---- topic ------------------------------------------------------------------------------------------
-    if (props.alarmTopic) {
-      this.alarmTopic = props.alarmTopic;
-    } else {
-      const key =
-        props.topicEncryptionKey ??
-        new kms.Key(this, 'TopicKey', {
-          enableKeyRotation: true,
-          description: 'Encrypts the zero-downtime-migration alarm topic',
-        });
-      // CloudWatch alarms and EventBridge publish to the encrypted topic: they need the key.
-      for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
-        key.addToResourcePolicy(
-          new iam.PolicyStatement({
-            sid: `AllowPublishFrom${service.split('.')[0]}`,
-            principals: [new iam.ServicePrincipal(service)],
-            actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-            resources: ['*'],
-            conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-          }),
-        );
-      }
-      const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true });
-      topic.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'AllowCloudWatchAlarms',
-          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['sns:Publish'],
-          resources: [topic.topicArn],
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-        }),
-      );
-      this.alarmTopic = topic;
-      this.topicEncryptionKey = key;
-    }
+    const { topic, key } = this.createTopic(props);
+    this.alarmTopic = topic;
+    this.topicEncryptionKey = key;
     for (const email of props.emailSubscriptions ?? []) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }
@@ -218,35 +168,18 @@ export class MigrationMonitoring extends Construct {
 
     // ---- alarms -----------------------------------------------------------------------------------------
     this.metrics = new DmsMetrics(props);
-    const lagAlarm = (
-      id: string,
-      metrics: DmsMetrics,
-      metricName: string,
-      description: string,
-      actionsEnabled?: boolean,
-    ): cloudwatch.Alarm => {
-      const alarm = new cloudwatch.Alarm(this, id, {
-        metric: metrics.task(metricName, { period: latencyPeriod }),
-        threshold: latencySeconds,
-        evaluationPeriods: latencyPeriods,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        // The metric is absent while the task is stopped; task failures are reported by the event rule.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${description} above ${latencySeconds} s for ${latencyPeriods} x ${latencyPeriod.toSeconds()} s`,
-        actionsEnabled,
-      });
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-      return alarm;
-    };
-    this.cdcLatencySourceAlarm = lagAlarm(
+    this.cdcLatencySourceAlarm = this.lagAlarm(
       'CdcLatencySourceAlarm',
+      settings,
+      action,
       this.metrics,
       'CDCLatencySource',
       'DMS source CDC latency',
     );
-    this.cdcLatencyTargetAlarm = lagAlarm(
+    this.cdcLatencyTargetAlarm = this.lagAlarm(
       'CdcLatencyTargetAlarm',
+      settings,
+      action,
       this.metrics,
       'CDCLatencyTarget',
       'DMS target CDC latency',
@@ -256,65 +189,34 @@ export class MigrationMonitoring extends Construct {
       const metrics = new DmsMetrics(reverse);
       this.reverseMetrics = metrics;
       // Muted until the cutover arms the way back (it enables their actions when it starts the task).
+      const description = 'Reverse replication (Aurora to source) DMS';
       this.reverseLagAlarms = [
-        lagAlarm(
+        this.lagAlarm(
           'ReverseCdcLatencySourceAlarm',
+          settings,
+          action,
           metrics,
           'CDCLatencySource',
-          'Reverse replication (Aurora to source) DMS source CDC latency',
+          `${description} source CDC latency`,
           false,
         ),
-        lagAlarm(
+        this.lagAlarm(
           'ReverseCdcLatencyTargetAlarm',
+          settings,
+          action,
           metrics,
           'CDCLatencyTarget',
-          'Reverse replication (Aurora to source) DMS target CDC latency',
+          `${description} target CDC latency`,
           false,
         ),
       ];
     } else {
       this.reverseLagAlarms = [];
     }
-
-    const instanceAlarm = (
-      id: string,
-      metricName: string,
-      threshold: number,
-      operator: cloudwatch.ComparisonOperator,
-      description: string,
-    ): cloudwatch.Alarm => {
-      const alarm = new cloudwatch.Alarm(this, id, {
-        metric: this.metrics.instance(metricName, { period: Duration.minutes(5) }),
-        threshold,
-        evaluationPeriods: instancePeriods,
-        comparisonOperator: operator,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
-        alarmDescription: description,
-      });
-      alarm.addAlarmAction(action);
-      return alarm;
-    };
-    this.cpuUtilizationAlarm = instanceAlarm(
-      'CpuUtilizationAlarm',
-      'CPUUtilization',
-      cpuPercent,
-      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      `DMS replication instance CPU above ${cpuPercent} %`,
-    );
-    this.freeableMemoryAlarm = instanceAlarm(
-      'FreeableMemoryAlarm',
-      'FreeableMemory',
-      memoryBytes,
-      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      `DMS replication instance freeable memory below ${memoryBytes} bytes`,
-    );
-    this.freeStorageSpaceAlarm = instanceAlarm(
-      'FreeStorageSpaceAlarm',
-      'FreeStorageSpace',
-      storageBytes,
-      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      `DMS replication instance free storage below ${storageBytes} bytes`,
-    );
+    const instance = this.createInstanceAlarms(settings, action);
+    this.cpuUtilizationAlarm = instance.cpu;
+    this.freeableMemoryAlarm = instance.memory;
+    this.freeStorageSpaceAlarm = instance.storage;
     this.lagAlarms = [this.cdcLatencySourceAlarm, this.cdcLatencyTargetAlarm];
     this.alarms = [
       ...this.lagAlarms,
@@ -325,36 +227,155 @@ export class MigrationMonitoring extends Construct {
     ];
 
     // ---- task events --------------------------------------------------------------------------------------
-    this.taskEventRule = new events.Rule(this, 'TaskEventRule', {
-      description: 'DMS replication task failed or stopped',
+    this.taskEventRule = this.taskEvents(
+      'TaskEventRule',
+      'DMS replication task failed or stopped',
+      props.replicationTaskArn,
+    );
+    if (reverse) {
+      this.reverseTaskEventRule = this.taskEvents(
+        'ReverseTaskEventRule',
+        'DMS reverse replication task (Aurora to source) failed or stopped',
+        reverse.replicationTaskArn,
+      );
+    }
+
+    this.dashboard = this.createDashboard(props, settings);
+  }
+
+  /** The alarm topic: the one given, or a new one encrypted with a key CloudWatch and EventBridge may use. */
+  private createTopic(props: MigrationMonitoringProps): { topic: sns.ITopic; key?: kms.IKey } {
+    if (props.alarmTopic) return { topic: props.alarmTopic };
+    const key =
+      props.topicEncryptionKey ??
+      new kms.Key(this, 'TopicKey', {
+        enableKeyRotation: true,
+        description: 'Encrypts the zero-downtime-migration alarm topic',
+      });
+    // CloudWatch alarms and EventBridge publish to the encrypted topic: they need the key.
+    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `AllowPublishFrom${service.split('.')[0]}`,
+          principals: [new iam.ServicePrincipal(service)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }),
+      );
+    }
+    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    return { topic, key };
+  }
+
+  /** A CDC latency alarm of a task (Maximum, task + instance dimensions), to the topic both ways. */
+  private lagAlarm(
+    id: string,
+    settings: MonitoringSettings,
+    action: cwActions.SnsAction,
+    metrics: DmsMetrics,
+    metricName: string,
+    description: string,
+    actionsEnabled?: boolean,
+  ): cloudwatch.Alarm {
+    const { latencySeconds, latencyPeriods, latencyPeriod } = settings;
+    const alarm = new cloudwatch.Alarm(this, id, {
+      metric: metrics.task(metricName, { period: latencyPeriod }),
+      threshold: latencySeconds,
+      evaluationPeriods: latencyPeriods,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // The metric is absent while the task is stopped; task failures are reported by the event rule.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${description} above ${latencySeconds} s for ${latencyPeriods} x ${latencyPeriod.toSeconds()} s`,
+      actionsEnabled,
+    });
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    return alarm;
+  }
+
+  /** The replication instance's CPU, freeable memory and free storage alarms. */
+  private createInstanceAlarms(
+    settings: MonitoringSettings,
+    action: cwActions.SnsAction,
+  ): { cpu: cloudwatch.Alarm; memory: cloudwatch.Alarm; storage: cloudwatch.Alarm } {
+    const { cpuPercent, memoryBytes, storageBytes } = settings;
+    const instanceAlarm = (
+      id: string,
+      metricName: string,
+      threshold: number,
+      operator: cloudwatch.ComparisonOperator,
+      description: string,
+    ): cloudwatch.Alarm => {
+      const alarm = new cloudwatch.Alarm(this, id, {
+        metric: this.metrics.instance(metricName, { period: Duration.minutes(5) }),
+        threshold,
+        evaluationPeriods: settings.instancePeriods,
+        comparisonOperator: operator,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(action);
+      return alarm;
+    };
+    const { GREATER_THAN_THRESHOLD, LESS_THAN_THRESHOLD } = cloudwatch.ComparisonOperator;
+    return {
+      cpu: instanceAlarm(
+        'CpuUtilizationAlarm',
+        'CPUUtilization',
+        cpuPercent,
+        GREATER_THAN_THRESHOLD,
+        `DMS replication instance CPU above ${cpuPercent} %`,
+      ),
+      memory: instanceAlarm(
+        'FreeableMemoryAlarm',
+        'FreeableMemory',
+        memoryBytes,
+        LESS_THAN_THRESHOLD,
+        `DMS replication instance freeable memory below ${memoryBytes} bytes`,
+      ),
+      storage: instanceAlarm(
+        'FreeStorageSpaceAlarm',
+        'FreeStorageSpace',
+        storageBytes,
+        LESS_THAN_THRESHOLD,
+        `DMS replication instance free storage below ${storageBytes} bytes`,
+      ),
+    };
+  }
+
+  /** A DMS task's failed / stopped events to the topic. */
+  private taskEvents(id: string, description: string, taskArn: string): events.Rule {
+    return new events.Rule(this, id, {
+      description,
       eventPattern: {
         source: ['aws.dms'],
         detailType: ['DMS Replication Task State Change'],
-        resources: [props.replicationTaskArn],
+        resources: [taskArn],
         detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
       },
       targets: [new targets.SnsTopic(this.alarmTopic)],
     });
-    if (reverse) {
-      this.reverseTaskEventRule = new events.Rule(this, 'ReverseTaskEventRule', {
-        description: 'DMS reverse replication task (Aurora to source) failed or stopped',
-        eventPattern: {
-          source: ['aws.dms'],
-          detailType: ['DMS Replication Task State Change'],
-          resources: [reverse.replicationTaskArn],
-          detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
-        },
-        targets: [new targets.SnsTopic(this.alarmTopic)],
-      });
-    }
+  }
 
-    // ---- dashboard ----------------------------------------------------------------------------------------
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+  /** The migration dashboard: replication, the instance, the alarms, Aurora's readers, the way back, the cutover. */
+  private createDashboard(props: MigrationMonitoringProps, settings: MonitoringSettings): cloudwatch.Dashboard {
+    const { latencySeconds } = settings;
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
     });
     const sum = { statistic: 'Sum' };
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'CDC latency (s, Maximum)',
         left: [this.metrics.task('CDCLatencySource'), this.metrics.task('CDCLatencyTarget')],
@@ -372,7 +393,7 @@ export class MigrationMonitoring extends Construct {
         width: 12,
       }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Replication instance CPU (%)',
         left: [this.metrics.instance('CPUUtilization')],
@@ -385,12 +406,12 @@ export class MigrationMonitoring extends Construct {
         width: 16,
       }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Migration alarms', alarms: this.alarms, width: 24 }),
     );
     if (props.targetClusterIdentifier !== undefined) {
       // Reads on the readers lag the writes by the CDC latency (while writes go to the source) plus this.
-      this.dashboard.addWidgets(
+      dashboard.addWidgets(
         new cloudwatch.GraphWidget({
           title: 'Aurora readers: replica lag behind the writer (ms, Maximum)',
           left: [this.metricAuroraReplicaLag(props.targetClusterIdentifier)],
@@ -427,7 +448,7 @@ export class MigrationMonitoring extends Construct {
           }),
         );
       }
-      this.dashboard.addWidgets(...widgets);
+      dashboard.addWidgets(...widgets);
     }
     // The cutover steps' own metrics (EMF, lambda/handlers/observability.ts): one line per migration id, found by
     // SEARCH since migration ids are execution input, unknown at synth.
@@ -437,12 +458,13 @@ export class MigrationMonitoring extends Construct {
         left: [cutoverSearch(metricName, statistic, label)],
         width: 6,
       });
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       cutover('Cutover: write freeze (ms, Maximum)', CUTOVER_METRIC.freezeDuration, 'Maximum', 'freeze'),
       cutover('Cutover: verification backlog (keys)', CUTOVER_METRIC.verificationBacklog, 'Maximum', 'backlog'),
       cutover('Cutover: replication lag seen by CheckLag (s)', CUTOVER_METRIC.replicationLag, 'Maximum', 'lag'),
       cutover('Cutover: rows validated (Sum)', CUTOVER_METRIC.rowsValidated, 'Sum', 'rows'),
     );
+    return dashboard;
   }
 
   /**
@@ -483,6 +505,40 @@ export class MigrationMonitoring extends Construct {
       },
     });
   }
+}
+
+/** The alarm thresholds and periods, validated and defaulted. */
+interface MonitoringSettings {
+  readonly latencySeconds: number;
+  readonly latencyPeriods: number;
+  readonly latencyPeriod: Duration;
+  readonly cpuPercent: number;
+  readonly memoryBytes: number;
+  readonly storageBytes: number;
+  readonly instancePeriods: number;
+}
+
+function validateMonitoringProps(props: MigrationMonitoringProps): MonitoringSettings {
+  const latencySeconds = (props.cdcLatencyThreshold ?? Duration.seconds(30)).toSeconds();
+  assertPositive('cdcLatencyThreshold (seconds)', latencySeconds);
+  const latencyPeriods = props.cdcLatencyEvaluationPeriods ?? 3;
+  assertNumberInRange('cdcLatencyEvaluationPeriods', latencyPeriods, 1, 1440);
+  const latencyPeriod = props.cdcLatencyPeriod ?? Duration.minutes(1);
+  assertNumberInRange('cdcLatencyPeriod (seconds)', latencyPeriod.toSeconds(), 60, 86400);
+  const cpuPercent = props.cpuUtilizationThresholdPercent ?? 80;
+  assertNumberInRange('cpuUtilizationThresholdPercent', cpuPercent, 1, 100, false);
+  const memoryBytes = (props.freeableMemoryThreshold ?? Size.mebibytes(512)).toBytes();
+  assertPositive('freeableMemoryThreshold (bytes)', memoryBytes);
+  const storageBytes = (props.freeStorageSpaceThreshold ?? Size.gibibytes(10)).toBytes();
+  assertPositive('freeStorageSpaceThreshold (bytes)', storageBytes);
+  const instancePeriods = props.instanceEvaluationPeriods ?? 3;
+  assertNumberInRange('instanceEvaluationPeriods', instancePeriods, 1, 288);
+  (props.emailSubscriptions ?? []).forEach((email, i) => assertEmail(`emailSubscriptions[${i}]`, email));
+  if (props.alarmTopic && props.topicEncryptionKey) {
+    throw new Error('MigrationMonitoring: "topicEncryptionKey" applies only to a new topic, not with "alarmTopic"');
+  }
+
+  return { latencySeconds, latencyPeriods, latencyPeriod, cpuPercent, memoryBytes, storageBytes, instancePeriods };
 }
 
 /** Every migration id's series of a cutover metric (a SEARCH expression; label `<label> <MigrationId>`). */

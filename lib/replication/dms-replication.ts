@@ -201,6 +201,99 @@ export interface DmsReplicationProps extends DmsReplicationOptions {
   readonly tables: TableSelection;
 }
 
+/** The replication settings, validated and defaulted (warnings for the unsafe choices on `scope`). */
+interface ReplicationSettings {
+  readonly instanceClass: string;
+  readonly allocatedStorage: number;
+  readonly maxSubTasks: number;
+  readonly tuning: ReturnType<typeof endpointTuning>;
+  readonly tableMappings: string;
+  readonly sslMode: SslMode;
+}
+
+function validateReplicationProps(scope: Construct, props: DmsReplicationProps): ReplicationSettings {
+  const instanceClass = props.replicationInstanceClass ?? 'dms.r6i.large';
+  assertDmsInstanceClass(instanceClass);
+  const allocatedStorage = props.allocatedStorageGiB ?? 100;
+  assertNumberInRange('allocatedStorageGiB', allocatedStorage, 5, 6144);
+  assertNumberInRange('source port', props.source.port, 1, 65535);
+  assertNonEmpty('source host', props.source.host);
+  assertNonEmpty('source databaseName', props.source.databaseName);
+  assertNonEmpty('target databaseName', props.target.databaseName);
+  assertDmsIdentifier('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
+  const maxSubTasks = props.maxFullLoadSubTasks ?? 8;
+  assertNumberInRange('maxFullLoadSubTasks', maxSubTasks, 1, 49);
+  const tuning = endpointTuning(props);
+  const tableMappings = JSON.stringify(toDmsTableMappings(props.tables));
+
+  const sslMode = props.source.sslMode ?? SslMode.REQUIRE;
+  if (sslMode.verifiesCertificate && !props.source.caCertificatePem) {
+    throw new Error(`source sslMode "${sslMode.value}" verifies the server certificate and needs "caCertificatePem"`);
+  }
+  if (props.source.caCertificatePem !== undefined && !Token.isUnresolved(props.source.caCertificatePem)) {
+    if (!props.source.caCertificatePem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new Error(
+        `source caCertificatePem must be a PEM certificate (-----BEGIN CERTIFICATE-----), got ${JSON.stringify(props.source.caCertificatePem.slice(0, 40))}`,
+      );
+    }
+    if (!sslMode.verifiesCertificate) {
+      warn(
+        scope,
+        'caCertificateUnused',
+        `source caCertificatePem is ignored with sslMode "${sslMode.value}"; use SslMode.VERIFY_FULL to verify the source.`,
+      );
+    }
+  }
+  if (sslMode === SslMode.NONE) {
+    warn(
+      scope,
+      'sourceSslNone',
+      'source sslMode is "none": credentials and data travel unencrypted between the source and DMS. Use SslMode.REQUIRE or SslMode.VERIFY_FULL.',
+    );
+  }
+  if (props.publiclyAccessible) {
+    warn(scope, 'publiclyAccessible', 'the DMS replication instance is publicly accessible.');
+  }
+  if (props.multiAz === false) {
+    warn(
+      scope,
+      'singleAz',
+      'the DMS replication instance is single-AZ: an AZ failure stops replication during the migration.',
+    );
+  }
+
+  return { instanceClass, allocatedStorage, maxSubTasks, tuning, tableMappings, sslMode };
+}
+
+/** The subnets of the replication subnet group: at least two, in at least two availability zones. */
+function replicationSubnets(scope: Construct, props: DmsReplicationProps): ec2.SelectedSubnets {
+  const selection = props.vpc.selectSubnets(props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false));
+  const azs = new Set(selection.subnets.map((s) => s.availabilityZone));
+  const azsKnown = selection.subnets.every((s) => !Token.isUnresolved(s.availabilityZone));
+  if (selection.subnets.length < 2 || (azsKnown && azs.size < 2)) {
+    // Subnet IDs and AZs of an imported or environment-agnostic VPC are tokens: name them as such, never `${Token[...]}`.
+    const shown = (value: string) => (Token.isUnresolved(value) ? 'a token' : value);
+    const listed =
+      selection.subnets.map((s) => `${shown(s.subnetId)} (${shown(s.availabilityZone)})`).join(', ') || 'none';
+    const got = azsKnown
+      ? `${azs.size} availability zone(s)`
+      : `${selection.subnets.length} subnet(s) in availability zones known only at deploy time`;
+    throw new Error(
+      `DMS replication subnet group needs subnets in at least 2 availability zones, got ${got}: ${listed}`,
+    );
+  }
+  // DMS reads the endpoint secrets itself: "If you are using AWS Secrets Manager ... you also need to set up a VPC
+  // endpoint" (or a NAT route) for Secrets Manager.
+  warnWhenIsolatedWithoutEndpoints(
+    scope,
+    props.vpc,
+    selection.subnets,
+    [{ service: 'secretsmanager', why: 'DMS reads the endpoint credentials' }],
+    'the DMS replication instance',
+  );
+  return selection;
+}
+
 /**
  * AWS DMS full-load-and-CDC replication from a self-managed PostgreSQL into the target: a Multi-AZ,
  * private replication instance, endpoints that read their credentials from Secrets Manager, and a task;
@@ -248,114 +341,17 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: DmsReplicationProps) {
     super(scope, id);
     this.source = props.source;
-
-    // ---- validation -------------------------------------------------------------------------------
-    const instanceClass = props.replicationInstanceClass ?? 'dms.r6i.large';
-    assertDmsInstanceClass(instanceClass);
-    const allocatedStorage = props.allocatedStorageGiB ?? 100;
-    assertNumberInRange('allocatedStorageGiB', allocatedStorage, 5, 6144);
-    assertNumberInRange('source port', props.source.port, 1, 65535);
-    assertNonEmpty('source host', props.source.host);
-    assertNonEmpty('source databaseName', props.source.databaseName);
-    assertNonEmpty('target databaseName', props.target.databaseName);
-    assertDmsIdentifier('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
-    const maxSubTasks = props.maxFullLoadSubTasks ?? 8;
-    assertNumberInRange('maxFullLoadSubTasks', maxSubTasks, 1, 49);
-    const tuning = endpointTuning(props);
-    const tableMappings = JSON.stringify(toDmsTableMappings(props.tables));
-
-    const sslMode = props.source.sslMode ?? SslMode.REQUIRE;
-    if (sslMode.verifiesCertificate && !props.source.caCertificatePem) {
-      throw new Error(`source sslMode "${sslMode.value}" verifies the server certificate and needs "caCertificatePem"`);
-    }
-    if (props.source.caCertificatePem !== undefined && !Token.isUnresolved(props.source.caCertificatePem)) {
-      if (!props.source.caCertificatePem.includes('-----BEGIN CERTIFICATE-----')) {
-        throw new Error(
-          `source caCertificatePem must be a PEM certificate (-----BEGIN CERTIFICATE-----), got ${JSON.stringify(props.source.caCertificatePem.slice(0, 40))}`,
-        );
-      }
-      if (!sslMode.verifiesCertificate) {
-        warn(
-          this,
-          'caCertificateUnused',
-          `source caCertificatePem is ignored with sslMode "${sslMode.value}"; use SslMode.VERIFY_FULL to verify the source.`,
-        );
-      }
-    }
-    if (sslMode === SslMode.NONE) {
-      warn(
-        this,
-        'sourceSslNone',
-        'source sslMode is "none": credentials and data travel unencrypted between the source and DMS. Use SslMode.REQUIRE or SslMode.VERIFY_FULL.',
-      );
-    }
-    if (props.publiclyAccessible) {
-      warn(this, 'publiclyAccessible', 'the DMS replication instance is publicly accessible.');
-    }
-    if (props.multiAz === false) {
-      warn(
-        this,
-        'singleAz',
-        'the DMS replication instance is single-AZ: an AZ failure stops replication during the migration.',
-      );
-    }
+    const settings = validateReplicationProps(this, props);
 
     // ---- network ----------------------------------------------------------------------------------
-    const selection = props.vpc.selectSubnets(props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false));
-    const azs = new Set(selection.subnets.map((s) => s.availabilityZone));
-    const azsKnown = selection.subnets.every((s) => !Token.isUnresolved(s.availabilityZone));
-    if (selection.subnets.length < 2 || (azsKnown && azs.size < 2)) {
-      // Subnet IDs and AZs of an imported or environment-agnostic VPC are tokens: name them as such, never `${Token[...]}`.
-      const shown = (value: string) => (Token.isUnresolved(value) ? 'a token' : value);
-      const listed =
-        selection.subnets.map((s) => `${shown(s.subnetId)} (${shown(s.availabilityZone)})`).join(', ') || 'none';
-      const got = azsKnown
-        ? `${azs.size} availability zone(s)`
-        : `${selection.subnets.length} subnet(s) in availability zones known only at deploy time`;
-      throw new Error(
-        `DMS replication subnet group needs subnets in at least 2 availability zones, got ${got}: ${listed}`,
-      );
-    }
-
-    // DMS reads the endpoint secrets itself: "If you are using AWS Secrets Manager ... you also need to set up a VPC
-    // endpoint" (or a NAT route) for Secrets Manager.
-    warnWhenIsolatedWithoutEndpoints(
-      this,
-      props.vpc,
-      selection.subnets,
-      [{ service: 'secretsmanager', why: 'DMS reads the endpoint credentials' }],
-      'the DMS replication instance',
-    );
-
+    const selection = replicationSubnets(this, props);
     let serviceRoles: iam.Role[] = [];
     if (props.createDmsServiceRoles) {
-      const principal = new iam.ServicePrincipal('dms.amazonaws.com');
-      const vpcRole = new iam.Role(this, 'DmsVpcRole', {
-        roleName: 'dms-vpc-role',
-        assumedBy: principal,
-        description: 'Account-level role DMS uses to manage VPC resources (fixed name, one per account)',
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
-      });
-      const logsRole = new iam.Role(this, 'DmsCloudWatchLogsRole', {
-        roleName: 'dms-cloudwatch-logs-role',
-        assumedBy: principal,
-        description: 'Account-level role DMS uses to write task logs to CloudWatch Logs (fixed name, one per account)',
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
-      });
-      for (const [role, name, policy] of [
-        [vpcRole, 'dms-vpc-role', 'AmazonDMSVPCManagementRole'],
-        [logsRole, 'dms-cloudwatch-logs-role', 'AmazonDMSCloudWatchLogsRole'],
-      ] as const) {
-        Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
-          reason: `DMS requires the account-level role "${name}" with exactly the AWS-managed policy ${policy}.`,
-        });
-      }
+      const { vpcRole, logsRole } = this.createDmsServiceRoles();
       this.dmsVpcRole = vpcRole;
       this.dmsCloudWatchLogsRole = logsRole;
       serviceRoles = [vpcRole, logsRole];
     }
-
     this.subnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
       replicationSubnetGroupDescription: `DMS replication subnets for ${this.node.path}`,
       subnetIds: selection.subnetIds,
@@ -378,9 +374,9 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
       props.replicationInstanceIdentifier ??
       toDmsIdentifier(Names.uniqueResourceName(this, { maxLength: 63, separator: '-', allowedSpecialCharacters: '-' }));
     this.replicationInstance = new dms.CfnReplicationInstance(this, 'Instance', {
-      replicationInstanceClass: instanceClass,
+      replicationInstanceClass: settings.instanceClass,
       replicationInstanceIdentifier: this.replicationInstanceIdentifier,
-      allocatedStorage,
+      allocatedStorage: settings.allocatedStorage,
       engineVersion: props.engineVersion,
       multiAz: props.multiAz ?? true,
       publiclyAccessible: props.publiclyAccessible ?? false,
@@ -396,6 +392,70 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
     this.replicationInstanceArn = this.replicationInstance.ref;
 
     // ---- endpoints ---------------------------------------------------------------------------------
+    this.secretsAccessRole = this.createSecretsAccessRole(props);
+    const { sslMode } = settings;
+    if (sslMode.verifiesCertificate && props.source.caCertificatePem) {
+      this.sourceCertificate = new dms.CfnCertificate(this, 'SourceCaCertificate', {
+        certificatePem: props.source.caCertificatePem,
+      });
+    }
+    const endpoints = this.createEndpoints(props, settings);
+    this.sourceEndpoint = endpoints.source;
+    this.targetEndpoint = endpoints.target;
+
+    // ---- task ------------------------------------------------------------------------------------------
+    this.replicationTask = new dms.CfnReplicationTask(this, 'Task', {
+      migrationType: 'full-load-and-cdc',
+      replicationInstanceArn: this.replicationInstance.ref,
+      sourceEndpointArn: this.sourceEndpoint.ref,
+      targetEndpointArn: this.targetEndpoint.ref,
+      tableMappings: settings.tableMappings,
+      replicationTaskSettings: JSON.stringify(
+        replicationTaskSettings({
+          targetTablePrepMode: (props.targetTablePrepMode ?? TargetTablePrepMode.DO_NOTHING).value,
+          lobMaxSizeKiB: settings.tuning.lobMaxSizeKiB,
+          enableValidation: props.enableValidation ?? true,
+          maxFullLoadSubTasks: settings.maxSubTasks,
+        }),
+      ),
+    });
+    this.replicationTaskArn = this.replicationTask.ref;
+    // arn:<partition>:dms:<region>:<account>:task:<resource id>
+    this.replicationTaskIdentifier = Fn.select(6, Fn.split(':', this.replicationTask.ref));
+
+    // ---- the way back ------------------------------------------------------------------------------------
+    if (props.reverseReplication ?? true) this.reverseReplication = this.createReverse(props, sslMode);
+  }
+
+  /** The account-level roles DMS needs (fixed names, one per account), when `createDmsServiceRoles` asks. */
+  private createDmsServiceRoles(): { vpcRole: iam.Role; logsRole: iam.Role } {
+    const principal = new iam.ServicePrincipal('dms.amazonaws.com');
+    const vpcRole = new iam.Role(this, 'DmsVpcRole', {
+      roleName: 'dms-vpc-role',
+      assumedBy: principal,
+      description: 'Account-level role DMS uses to manage VPC resources (fixed name, one per account)',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
+    });
+    const logsRole = new iam.Role(this, 'DmsCloudWatchLogsRole', {
+      roleName: 'dms-cloudwatch-logs-role',
+      assumedBy: principal,
+      description: 'Account-level role DMS uses to write task logs to CloudWatch Logs (fixed name, one per account)',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
+    });
+    for (const [role, name, policy] of [
+      [vpcRole, 'dms-vpc-role', 'AmazonDMSVPCManagementRole'],
+      [logsRole, 'dms-cloudwatch-logs-role', 'AmazonDMSCloudWatchLogsRole'],
+    ] as const) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+        reason: `DMS requires the account-level role "${name}" with exactly the AWS-managed policy ${policy}.`,
+      });
+    }
+    return { vpcRole, logsRole };
+  }
+
+  /** The role DMS reads the endpoint secrets with. */
+  private createSecretsAccessRole(props: DmsReplicationProps): iam.Role {
     const region = Stack.of(this).region;
     const secretsAccessRole = new iam.Role(this, 'SecretsAccessRole', {
       assumedBy: new iam.ServicePrincipal(
@@ -405,15 +465,16 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
     });
     props.source.secret.grantRead(secretsAccessRole);
     props.target.secret.grantRead(secretsAccessRole);
-    this.secretsAccessRole = secretsAccessRole;
+    return secretsAccessRole;
+  }
 
-    if (sslMode.verifiesCertificate && props.source.caCertificatePem) {
-      this.sourceCertificate = new dms.CfnCertificate(this, 'SourceCaCertificate', {
-        certificatePem: props.source.caCertificatePem,
-      });
-    }
-
-    this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
+  /** The source and target endpoints, reading their credentials from Secrets Manager. */
+  private createEndpoints(
+    props: DmsReplicationProps,
+    { sslMode, tuning }: ReplicationSettings,
+  ): { source: dms.CfnEndpoint; target: dms.CfnEndpoint } {
+    const secretsAccessRole = this.secretsAccessRole;
+    const source = new dms.CfnEndpoint(this, 'SourceEndpoint', {
       endpointType: 'source',
       engineName: 'postgres',
       databaseName: props.source.databaseName,
@@ -429,7 +490,7 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
       },
     });
 
-    this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
+    const target = new dms.CfnEndpoint(this, 'TargetEndpoint', {
       endpointType: 'target',
       engineName: 'aurora-postgresql',
       databaseName: props.target.databaseName,
@@ -446,56 +507,38 @@ export class DmsReplication extends Construct implements ec2.IConnectable {
     // DMS tests the connection when the endpoint is used: the role policy must exist first.
     const policy = secretsAccessRole.node.tryFindChild('DefaultPolicy');
     if (policy) {
-      this.sourceEndpoint.node.addDependency(policy);
-      this.targetEndpoint.node.addDependency(policy);
+      source.node.addDependency(policy);
+      target.node.addDependency(policy);
     }
 
-    // ---- task ------------------------------------------------------------------------------------------
-    this.replicationTask = new dms.CfnReplicationTask(this, 'Task', {
-      migrationType: 'full-load-and-cdc',
-      replicationInstanceArn: this.replicationInstance.ref,
-      sourceEndpointArn: this.sourceEndpoint.ref,
-      targetEndpointArn: this.targetEndpoint.ref,
-      tableMappings,
-      replicationTaskSettings: JSON.stringify(
-        replicationTaskSettings({
-          targetTablePrepMode: (props.targetTablePrepMode ?? TargetTablePrepMode.DO_NOTHING).value,
-          lobMaxSizeKiB: tuning.lobMaxSizeKiB,
-          enableValidation: props.enableValidation ?? true,
-          maxFullLoadSubTasks: maxSubTasks,
-        }),
-      ),
+    return { source, target };
+  }
+
+  /** The way back: the reverse task (Aurora → source) on the same instance, reaching the source as this task does. */
+  private createReverse(props: DmsReplicationProps, sslMode: SslMode): ReverseReplication {
+    return new ReverseReplication(this, 'Reverse', {
+      replicationInstanceArn: this.replicationInstanceArn,
+      replicationInstanceIdentifier: this.replicationInstanceIdentifier,
+      secretsAccessRole: this.secretsAccessRole,
+      aurora: { secret: props.target.secret, databaseName: props.target.databaseName },
+      // the source as the forward task reaches it: same secret, SSL mode and CA certificate
+      source: {
+        secret: props.source.secret,
+        databaseName: props.source.databaseName,
+        sslMode: sslMode.value,
+        certificateArn: this.sourceCertificate?.ref,
+      },
+      tables: props.tables,
+      kmsKey: props.kmsKey,
+      heartbeatEnabled: props.heartbeatEnabled,
+      heartbeatFrequency: props.heartbeatFrequency,
+      heartbeatSchema: props.heartbeatSchema,
+      captureDdls: props.captureDdls,
+      maxFileSize: props.maxFileSize,
+      executeTimeout: props.executeTimeout,
+      lobMaxSize: props.lobMaxSize,
+      failTasksOnLobTruncation: props.failTasksOnLobTruncation,
     });
-    this.replicationTaskArn = this.replicationTask.ref;
-    // arn:<partition>:dms:<region>:<account>:task:<resource id>
-    this.replicationTaskIdentifier = Fn.select(6, Fn.split(':', this.replicationTask.ref));
-
-    // ---- the way back ------------------------------------------------------------------------------------
-    if (props.reverseReplication ?? true) {
-      this.reverseReplication = new ReverseReplication(this, 'Reverse', {
-        replicationInstanceArn: this.replicationInstanceArn,
-        replicationInstanceIdentifier: this.replicationInstanceIdentifier,
-        secretsAccessRole,
-        aurora: { secret: props.target.secret, databaseName: props.target.databaseName },
-        // the source as the forward task reaches it: same secret, SSL mode and CA certificate
-        source: {
-          secret: props.source.secret,
-          databaseName: props.source.databaseName,
-          sslMode: sslMode.value,
-          certificateArn: this.sourceCertificate?.ref,
-        },
-        tables: props.tables,
-        kmsKey: props.kmsKey,
-        heartbeatEnabled: props.heartbeatEnabled,
-        heartbeatFrequency: props.heartbeatFrequency,
-        heartbeatSchema: props.heartbeatSchema,
-        captureDdls: props.captureDdls,
-        maxFileSize: props.maxFileSize,
-        executeTimeout: props.executeTimeout,
-        lobMaxSize: props.lobMaxSize,
-        failTasksOnLobTruncation: props.failTasksOnLobTruncation,
-      });
-    }
   }
 
   /**

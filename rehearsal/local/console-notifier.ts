@@ -1,4 +1,4 @@
-import type { Notifier } from '../../lambda/engine/ports';
+import type { Notifier } from '../../lambda/engine';
 
 export interface Notice {
   readonly subject: string;

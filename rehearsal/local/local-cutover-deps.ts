@@ -1,7 +1,11 @@
-import type { CutoverDeps } from '../../lambda/engine/cutover/deps';
-import type { ConnectionSpec } from '../../lambda/engine/pg/connection';
-import type { ReplicationPort, ReverseReplicationPort, TrafficSwitch } from '../../lambda/engine/ports';
-import { MemoryStateStore } from '../../lambda/engine/state/memory-state-store';
+import {
+  type ConnectionSpec,
+  type CutoverDeps,
+  MemoryStateStore,
+  type ReplicationPort,
+  type ReverseReplicationPort,
+  type TrafficSwitch,
+} from '../../lambda/engine';
 import type { TableSelection } from '../../contract';
 import { ConsoleNotifier, type Notice } from './console-notifier';
 import { RecordingAlarmControl } from './recording-alarm-control';

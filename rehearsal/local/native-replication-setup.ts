@@ -10,11 +10,16 @@
  * transaction, and PostgreSQL documents this order as the way around it.
  */
 import type { Client, ClientConfig } from 'pg';
-import { ensureMarkerTable } from '../../lambda/engine/cutover/marker';
-import { connect, type ConnectionSpec } from '../../lambda/engine/pg/connection';
-import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import {
+  connect,
+  type ConnectionSpec,
+  ensureMarkerTable,
+  qualify,
+  quoteIdent,
+  quoteLiteral,
+  readSubscription,
+} from '../../lambda/engine';
 import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableName, type TableSelection } from '../../contract';
-import { readSubscription } from '../../lambda/engine/replication/native-logical-replication';
 
 export interface NativeReplicationSetupOptions {
   readonly source: ConnectionSpec;

@@ -5,10 +5,15 @@
  * source on that slot, without a copy (`copy_data = false`) and without what the target itself received by
  * replication (`origin = none`: no echo of forward changes).
  */
-import type { ConnectionSpec } from '../../lambda/engine/pg/connection';
-import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
-import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
-import type { ReplicationStatus, ReverseReplicationPort } from '../../lambda/engine/ports';
+import {
+  type ConnectionSpec,
+  NativeLogicalReplication,
+  qualify,
+  quoteIdent,
+  quoteLiteral,
+  type ReplicationStatus,
+  type ReverseReplicationPort,
+} from '../../lambda/engine';
 import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableName, type TableSelection } from '../../contract';
 import { listTables, toConnInfo, withClient } from './native-replication-setup';
 

@@ -1,4 +1,4 @@
-import type { AlarmControl } from '../../lambda/engine/ports';
+import type { AlarmControl } from '../../lambda/engine';
 
 /** Alarm control that changes nothing and records the calls (rehearsal, tests). */
 export class RecordingAlarmControl implements AlarmControl {

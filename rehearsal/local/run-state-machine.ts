@@ -136,21 +136,17 @@ function isStepEvent(value: unknown): value is StepEvent {
 
 const validatedDefinitions = new Set<string>();
 
-/** Runs the definition locally until it ends; never throws for a failed execution (see `status`). */
-export async function runCutover(options: RunCutoverOptions): Promise<CutoverRunResult> {
-  const { StateMachine, ExecutionAbortedError, ExecutionTimeoutError } = loadLocalStepFunctions();
-  const definition = (
-    typeof options.definition === 'string' ? JSON.parse(options.definition) : options.definition
-  ) as LocalSfn.StateMachineDefinition;
-  const taskToken = `local-task-token-${randomUUID()}`;
-  const started = Date.now();
-
-  const taskStates = collectStates(definition, 'Task');
-  const waitStates = collectStates(definition, 'Wait');
-
+/**
+ * The local handler of each Task state: checks the state sent its own step, runs the step (tracked in `inFlight`
+ * while it runs), and for a task-token state (the approval gate) asks `approve` after it.
+ */
+function taskHandlers(
+  taskStates: readonly string[],
+  options: RunCutoverOptions,
+  taskToken: string,
+  inFlight: Set<Promise<unknown>>,
+): Record<string, (input: unknown) => Promise<unknown>> {
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-  // Steps still running when the execution ends (an abort does not stop a running Lambda either).
-  const inFlight = new Set<Promise<unknown>>();
   for (const name of taskStates) {
     const step = stepOfState(name);
     if (!step) throw new Error(`runCutover: Task state ${JSON.stringify(name)} is not in STATE_STEP`);
@@ -186,8 +182,21 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
       return { approved: true, approvedAt: new Date().toISOString() };
     };
   }
+  return handlers;
+}
+
+/** Starts the definition on aws-local-stepfunctions: Task states run locally, Wait states and retries don't wait. */
+function startExecution(
+  definition: LocalSfn.StateMachineDefinition,
+  options: RunCutoverOptions,
+  taskToken: string,
+  inFlight: Set<Promise<unknown>>,
+) {
+  const { StateMachine } = loadLocalStepFunctions();
+  const taskStates = collectStates(definition, 'Task');
+  const handlers = taskHandlers(taskStates, options, taskToken, inFlight);
   const waitTimeOverrides: Record<string, number> = {};
-  for (const name of waitStates) waitTimeOverrides[name] = options.waitTimeOverrideMs ?? 0;
+  for (const name of collectStates(definition, 'Wait')) waitTimeOverrides[name] = options.waitTimeOverrideMs ?? 0;
   const retryIntervalOverrides: Record<string, number> = {};
   for (const name of [...taskStates, ...collectStates(definition, 'Map')]) retryIntervalOverrides[name] = 0;
 
@@ -197,7 +206,7 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
     validationOptions: validatedDefinitions.has(key) ? { noValidate: true } : { checkArn: false },
   });
   validatedDefinitions.add(key);
-  const execution = machine.run(options.input as never, {
+  return machine.run(options.input as never, {
     overrides: {
       taskResourceLocalHandlers: handlers as never,
       waitTimeOverrides,
@@ -205,6 +214,82 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
     },
     context: { Task: { Token: taskToken } },
   });
+}
+
+type LocalExecution = ReturnType<typeof startExecution>;
+
+/** What the execution's event log says: the state events (each passed to `onStateEvent`), its last state, its failure. */
+interface CollectedEvents {
+  readonly events: CutoverStateEvent[];
+  lastState?: string;
+  failure?: { error?: string; cause?: string };
+}
+
+async function collectEvents(execution: LocalExecution, options: RunCutoverOptions, into: CollectedEvents) {
+  for await (const log of execution.eventLogs) {
+    let event: CutoverStateEvent | undefined;
+    switch (log.type) {
+      case 'ExecutionStarted':
+        event = { type: log.type, state: '', timestamp: log.timestamp };
+        break;
+      case 'ExecutionFailed':
+        into.failure = { error: log.Error, cause: stringifyCause(log.Cause) };
+        break;
+      case 'StateEntered':
+      case 'StateExited':
+      case 'StateRetried':
+      case 'StateCaught':
+      case 'StateFailed': {
+        const step = stepOfState(log.state.name);
+        event = {
+          type: log.type,
+          state: log.state.name,
+          ...(step ? { step } : {}),
+          ...(log.index !== undefined ? { index: log.index } : {}),
+          timestamp: log.timestamp,
+          ...(log.type === 'StateFailed' ? { error: log.Error, cause: stringifyCause(log.Cause) } : {}),
+        };
+        if (log.type === 'StateEntered' && log.index === undefined) into.lastState = log.state.name;
+        break;
+      }
+      default:
+        break;
+    }
+    if (event) {
+      into.events.push(event);
+      options.onStateEvent?.(event);
+    }
+  }
+}
+
+/** The dead man's switch after an execution that did not succeed, once the steps still running settled. */
+async function runWatchdog(
+  options: RunCutoverOptions,
+  status: CutoverRunStatus,
+  started: number,
+  inFlight: Set<Promise<unknown>>,
+): Promise<unknown> {
+  await Promise.allSettled([...inFlight]);
+  const event = {
+    step: 'watchdog',
+    ...(options.watchdogDirection ? { direction: options.watchdogDirection } : {}),
+    detail: { status, input: JSON.stringify(options.input), startDate: started },
+  };
+  return options.stepHandler(event as never).catch((e: Error) => ({ failed: e.message }));
+}
+
+/** Runs the definition locally until it ends; never throws for a failed execution (see `status`). */
+export async function runCutover(options: RunCutoverOptions): Promise<CutoverRunResult> {
+  const { ExecutionAbortedError, ExecutionTimeoutError } = loadLocalStepFunctions();
+  const definition = (
+    typeof options.definition === 'string' ? JSON.parse(options.definition) : options.definition
+  ) as LocalSfn.StateMachineDefinition;
+  const taskToken = `local-task-token-${randomUUID()}`;
+  const started = Date.now();
+  // Steps still running when the execution ends (an abort does not stop a running Lambda either).
+  const inFlight = new Set<Promise<unknown>>();
+  const execution = startExecution(definition, options, taskToken, inFlight);
+
   const onAbort = (): void => execution.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) execution.abort();
@@ -217,45 +302,8 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
           execution.abort();
         }, options.timeoutMs);
 
-  const events: CutoverStateEvent[] = [];
-  let lastState: string | undefined;
-  let failure: { error?: string; cause?: string } | undefined;
-  const collector = (async () => {
-    for await (const log of execution.eventLogs) {
-      let event: CutoverStateEvent | undefined;
-      switch (log.type) {
-        case 'ExecutionStarted':
-          event = { type: log.type, state: '', timestamp: log.timestamp };
-          break;
-        case 'ExecutionFailed':
-          failure = { error: log.Error, cause: stringifyCause(log.Cause) };
-          break;
-        case 'StateEntered':
-        case 'StateExited':
-        case 'StateRetried':
-        case 'StateCaught':
-        case 'StateFailed': {
-          const step = stepOfState(log.state.name);
-          event = {
-            type: log.type,
-            state: log.state.name,
-            ...(step ? { step } : {}),
-            ...(log.index !== undefined ? { index: log.index } : {}),
-            timestamp: log.timestamp,
-            ...(log.type === 'StateFailed' ? { error: log.Error, cause: stringifyCause(log.Cause) } : {}),
-          };
-          if (log.type === 'StateEntered' && log.index === undefined) lastState = log.state.name;
-          break;
-        }
-        default:
-          break;
-      }
-      if (event) {
-        events.push(event);
-        options.onStateEvent?.(event);
-      }
-    }
-  })();
+  const collected: CollectedEvents = { events: [] };
+  const collector = collectEvents(execution, options, collected);
 
   let status: CutoverRunStatus;
   let output: unknown;
@@ -266,23 +314,20 @@ export async function runCutover(options: RunCutoverOptions): Promise<CutoverRun
     if (err instanceof ExecutionAbortedError) status = timedOut ? 'TIMED_OUT' : 'ABORTED';
     else if (err instanceof ExecutionTimeoutError) status = 'TIMED_OUT';
     else status = 'FAILED';
-    if (!failure && status === 'FAILED') failure = { error: (err as Error).name, cause: (err as Error).message };
+    if (!collected.failure && status === 'FAILED') {
+      collected.failure = { error: (err as Error).name, cause: (err as Error).message };
+    }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     if (timer) clearTimeout(timer);
   }
   await collector.catch(() => undefined);
-  let watchdog: unknown;
-  if (status !== 'SUCCEEDED' && options.watchdog !== false) {
-    await Promise.allSettled([...inFlight]);
-    const event = {
-      step: 'watchdog',
-      ...(options.watchdogDirection ? { direction: options.watchdogDirection } : {}),
-      detail: { status, input: JSON.stringify(options.input), startDate: started },
-    };
-    watchdog = await options.stepHandler(event as never).catch((e: Error) => ({ failed: e.message }));
-  }
+  const watchdog =
+    status !== 'SUCCEEDED' && options.watchdog !== false
+      ? await runWatchdog(options, status, started, inFlight)
+      : undefined;
 
+  const { failure, lastState, events } = collected;
   return {
     status,
     ...(status === 'SUCCEEDED' ? { output } : {}),

@@ -6,7 +6,7 @@
  */
 import { ERRORS, type StepEvent } from '../../contract';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
-import { sleep } from '../../lambda/engine/validation/concurrency';
+import { sleep } from '../../lambda/engine/helpers';
 import {
   count,
   dropFixtures,

@@ -3,7 +3,7 @@
  * PostgreSQL servers (native logical replication), the read and write paths as in-memory switches.
  */
 import { CutoverError, ERRORS, type StepEvent } from '../../contract';
-import { readSwitchKey } from '../../lambda/engine/cutover/common';
+import { readSwitchKey } from '../../lambda/engine/cutover/state-keys';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
 import { MemoryTrafficSwitch } from '../../lambda/engine/traffic/memory-traffic-switch';
 import {

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRehearsalOptions, type RehearsalOptionsInput, type Scenario } from '../../rehearsal/options';
-import { PROBE_TABLE_DDL } from '../../rehearsal/workflow-objects';
-import { verifyWrites } from '../../rehearsal/outcome';
+import { PROBE_TABLE_DDL } from '../../rehearsal/servers/workflow-objects';
+import { verifyWrites } from '../../rehearsal/scenarios/outcome';
 import { runRehearsal } from '../../rehearsal/rehearse';
-import type { RehearsalReport } from '../../rehearsal/report-json';
-import { WRITE_PERIODS } from '../../rehearsal/verify';
-import type { AckedWrite } from '../../rehearsal/write-load';
+import type { RehearsalReport } from '../../rehearsal/report/report-json';
+import { WRITE_PERIODS } from '../../rehearsal/scenarios/verify';
+import type { AckedWrite } from '../../rehearsal/load/write-load';
 import {
   createUserSchema,
   freshPair,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../cli/command-line';
 import { resolveRehearsalOptions, type RehearsalOptionsInput } from '../../rehearsal/options';
 import { runRehearsal } from '../../rehearsal/rehearse';
-import type { RehearsalReport } from '../../rehearsal/report-json';
+import type { RehearsalReport } from '../../rehearsal/report/report-json';
 import { serverUrl, sql } from '../support/databases';
 import {
   as,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRehearsalOptions } from '../../rehearsal/options';
 import { endpointOf, runRehearsal } from '../../rehearsal/rehearse';
-import type { RehearsalReport } from '../../rehearsal/report-json';
+import type { RehearsalReport } from '../../rehearsal/report/report-json';
 import { freshPair, rehearsalObjects, rehearsalTestContext } from './helpers';
 
 /**

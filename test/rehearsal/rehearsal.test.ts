@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FREEZE_PHASES } from '../../contract';
 import { resolveRehearsalOptions, type RehearsalOptionsInput, type Scenario } from '../../rehearsal/options';
 import { runRehearsal } from '../../rehearsal/rehearse';
-import type { RehearsalReport } from '../../rehearsal/report-json';
+import type { RehearsalReport } from '../../rehearsal/report/report-json';
 import {
   createSuperuser,
   dropSuperuser,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RehearsalReport } from '../../rehearsal/report-json';
+import type { RehearsalReport } from '../../rehearsal/report/report-json';
 import { serverUrl, sql } from '../support/databases';
 import { createUserSchema, freshPair, rehearsalObjects, run, type Pair, rehearsalTestContext } from './helpers';
 

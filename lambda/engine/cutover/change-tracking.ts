@@ -25,10 +25,10 @@ import {
 } from '../tracking';
 import type { ConfirmedTable, PendingState } from '../tracking/types';
 import { validate } from '../validation';
-import { mapLimit } from '../validation/concurrency';
+import { mapLimit } from '../helpers';
 import type { KeyValue } from '../validation/types';
 import { inheritSeeds, seededCount } from './pending-seeds';
-import type { StepContext } from './common';
+import type { StepContext } from './step-context';
 
 /** A key stays pending at least this long before it counts as a confirmed difference. */
 export const RECHECK_DELAY_MS = 15_000;

@@ -1,11 +1,12 @@
-import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
-import { CutoverError, ERRORS, type LagCheckResult } from '../../../contract';
+import { beginPhase, endPhase, notifyPhase, succeededPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
+import { CutoverError, ERRORS, type LagCheckResult, CUTOVER_METRIC } from '../../../contract';
 import { MAX_PENDING_IN_SYNC, RECHECK_DELAY_MS, verifyTrackedChanges } from './change-tracking';
 import { describeConfirmed } from './describe-differences';
 import { describeSchemaDifferences, watchSchema } from './schema-watch';
 import { heartbeatLagSeconds } from './marker';
 import { recordMetric } from '../telemetry';
-import { CUTOVER_METRIC } from '../../../contract';
 
 /** What one wait-for-sync iteration saw, besides the loop counters. */
 export interface SyncCheck extends LagCheckResult {

@@ -1,7 +1,9 @@
 import { CutoverError, ERRORS, formatTableName } from '../../../contract';
 import { readChanges } from '../tracking';
 import type { TrackedChanges } from '../tracking/types';
-import { getRecord, runPhase, withPools, type StepContext } from './common';
+import { getRecord, runPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { flushWal } from './change-tracking';
 import { describeWriter, waitForWritersInFlight, type WriterInFlight } from './writers-in-flight';
 

@@ -1,4 +1,4 @@
-import type { CutoverDependency } from '../../../contract';
+import type { CutoverDefaults, CutoverDependency } from '../../../contract';
 import type { ConnectionSpec } from '../pg/connection';
 import type {
   AlarmControl,
@@ -34,27 +34,8 @@ export interface CutoverDeps {
   readonly reverseAlarms?: AlarmControl;
   /** @default - no read traffic switch; reads move with the writes and the read-switch steps are skipped */
   readonly readTraffic?: TrafficSwitch;
-  /** Defaults for execution input fields the operator leaves out (from the construct's props). */
-  readonly defaults?: {
-    readonly applicationRoles?: readonly string[];
-    readonly acknowledgedWriters?: readonly string[];
-    readonly writersInFlightSeconds?: number;
-    readonly lagThresholdSeconds?: number;
-    readonly consecutiveChecks?: number;
-    readonly syncTimeoutSeconds?: number;
-    readonly finalSyncTimeoutSeconds?: number;
-    readonly requireApproval?: boolean;
-    readonly fullValidationAfterSwitch?: boolean;
-    /** The state machine's own limits, so input limits can be checked against them. */
-    readonly executionTimeoutSeconds?: number;
-    readonly pollIntervalSeconds?: number;
-    readonly switchTrafficTo?: string;
-    readonly switchReadsTo?: string;
-    /** Where the fallback points the application back to (the source's endpoint). */
-    readonly fallbackTrafficTo?: string;
-    /** Whether the construct has a read traffic switch (`mode: "switch-reads"` / `"revert-reads"` need one). */
-    readonly readTrafficSwitch?: boolean;
-  };
+  /** Defaults for execution input fields the operator leaves out, and the state machine's limits (from the construct). */
+  readonly defaults?: CutoverDefaults;
   /** @default () => new Date() */
   readonly now?: () => Date;
   /** Target rows per validation range. @default engine default */

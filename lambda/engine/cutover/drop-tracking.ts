@@ -1,4 +1,6 @@
-import { runPhase, withPools, type StepContext } from './common';
+import { runPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { dropChangeTracking } from './change-tracking';
 import { failLateWrites, readLateWrites } from './check-late-writes';
 

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { getRecord, runPhase, sleep, withClient, type StepContext } from './common';
+import { getRecord, runPhase } from './phase-records';
+import { sleep } from '../helpers';
+import { withClient } from './pools';
+import type { StepContext } from './step-context';
 import { CutoverError, ERRORS } from '../../../contract';
 import { markerArrived, markerTableExists, writeMarker } from './marker';
 

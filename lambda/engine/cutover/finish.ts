@@ -1,6 +1,9 @@
 import { ERRORS } from '../../../contract';
 import { PHASES, type MigrationRecord } from '../ports';
-import { beginPhase, endPhase, getRecord, modeLabel, succeededPhase, withPools, type StepContext } from './common';
+import { beginPhase, endPhase, getRecord, succeededPhase } from './phase-records';
+import { modeLabel } from './state-keys';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { dropChangeTracking } from './change-tracking';
 import { restoreRoleSql, restoreSavedRoles } from './restore-roles';
 import { dropArmedReverse } from './way-back';

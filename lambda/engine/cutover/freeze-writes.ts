@@ -1,13 +1,15 @@
 import type { ClientBase } from 'pg';
 import { quoteIdent } from '../pg/identifiers';
 import { describeRoleRefusals, reservedRoleReason } from '../preflight/checks/application-roles';
-import { listBounded } from '../preflight/context';
+import { listBounded, sleep } from '../helpers';
 import type { SavedRoleSettings } from '../ports';
-import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
+import { beginPhase, endPhase, getRecord, notifyPhase, runPhase } from './phase-records';
+import { withClient } from './pools';
+import type { StepContext } from './step-context';
 import { restoreRoleSql } from './restore-roles';
 import { warmSequenceReads } from './sync-sequences';
 import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
-import { CutoverError, ERRORS } from '../../../contract';
+import { applicationRolesProblem, CutoverError, describeApplicationRolesProblem, ERRORS } from '../../../contract';
 
 type Queryable = Pick<ClientBase, 'query'>;
 
@@ -21,6 +23,19 @@ export interface RoleSession {
 
 /** Reads the roles' current login settings; throws naming the problem before anything is changed. */
 export async function inspectRoles(client: Queryable, roles: readonly string[]): Promise<SavedRoleSettings[]> {
+  // The rule the input was checked with (contract/roles.ts), again: the freeze is the last line of defense.
+  const problem = applicationRolesProblem(roles);
+  if (problem?.kind === 'reserved') {
+    throw new Error(
+      `refusing to freeze role(s) ${describeRoleRefusals([{ role: problem.role, reasons: [problem.reason] }])}; nothing was changed`,
+    );
+  }
+  if (problem) {
+    const { field, value, expected } = describeApplicationRolesProblem(problem);
+    throw new Error(
+      `refusing to freeze: ${field} ${expected}, got ${String(JSON.stringify(value)).slice(0, 200)}; nothing was changed`,
+    );
+  }
   const { rows } = await client.query<{
     rolname: string;
     rolcanlogin: boolean;
@@ -47,7 +62,7 @@ export async function inspectRoles(client: Queryable, roles: readonly string[]):
         `give the workflow its own role; nothing was changed`,
     );
   }
-  // Defense in depth (preflight refuses these first): never freeze a reserved, superuser or replication role.
+  // Defense in depth (preflight refuses these first): never freeze a superuser or replication role.
   const reserved = rows.flatMap((row) => {
     const reason = reservedRoleReason(row);
     return reason ? [{ role: row.rolname, reasons: [reason] }] : [];

@@ -7,7 +7,7 @@
 import { formatTableName, type TableName } from '../../../contract';
 import type { ConfirmedTable, PendingKey, PendingState, PendingTable } from '../tracking/types';
 import type { TableValidation } from '../validation/types';
-import type { StepContext } from './common';
+import type { StepContext } from './step-context';
 
 export interface PendingSeed {
   readonly table: TableName;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { runPhase, sleep, withPools, type StepContext } from './common';
+import { runPhase } from './phase-records';
+import { sleep, listBounded } from '../helpers';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { withPooledClient } from '../pg/connection';
 import { MAX_LISTED_ROLES } from '../preflight/checks/application-roles';
-import { listBounded } from '../preflight/context';
 import type { PreflightFinding } from '../validation/types';
 import { CutoverError, ERRORS } from '../../../contract';
 import { inspectRoles, roleSessions } from './freeze-writes';

@@ -1,8 +1,10 @@
 import { CutoverError, ERRORS } from '../../../contract';
-import { getRecord, runPhase, withPools, type StepContext } from './common';
+import { getRecord, runPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { verifyTrackedChanges } from './change-tracking';
 import { describeConfirmed } from './describe-differences';
-import { sleep } from '../validation/concurrency';
+import { sleep } from '../helpers';
 
 /** Reads of one slot in the proof are bounded; past this many rounds the proof fails (and rolls back). */
 const MAX_ROUNDS = 100;

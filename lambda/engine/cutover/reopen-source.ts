@@ -1,4 +1,5 @@
-import { runPhase, type StepContext } from './common';
+import { runPhase } from './phase-records';
+import type { StepContext } from './step-context';
 import { restoreRoleSql } from './restore-roles';
 import type { CutoverDeps } from './deps';
 import { sharedPool } from './connections';

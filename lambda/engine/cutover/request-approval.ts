@@ -1,4 +1,6 @@
-import { beginPhase, modeLabel, type StepContext } from './common';
+import { beginPhase } from './phase-records';
+import { modeLabel } from './state-keys';
+import type { StepContext } from './step-context';
 import { ERRORS } from '../../../contract';
 
 function shellQuote(text: string): string {

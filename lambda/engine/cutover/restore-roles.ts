@@ -1,6 +1,7 @@
 import { quoteIdent } from '../pg/identifiers';
 import type { SavedRoleSettings } from '../ports';
-import { withClient, type StepContext } from './common';
+import { withClient } from './pools';
+import type { StepContext } from './step-context';
 
 /** The statement that gives a frozen role its saved login settings back. */
 export function restoreRoleSql(role: SavedRoleSettings): string {

@@ -8,7 +8,8 @@
 import type { Pool } from 'pg';
 import { diffSchema } from '../schema';
 import type { SchemaDifference } from '../validation/types';
-import { notifyPhase, type StepContext } from './common';
+import { notifyPhase } from './phase-records';
+import type { StepContext } from './step-context';
 
 /** Schema differences that stop or corrupt replication of a selected table. */
 const BLOCKING = new Set(['table', 'column', 'generated-column', 'primary-key']);

@@ -4,7 +4,8 @@
  * state store shows them succeeded for this migration and mode.
  */
 import { checkLag } from './check-lag';
-import { createContext, redactAll } from './common';
+import { createContext } from './step-context';
+import { redactAll } from './redaction';
 import {
   CutoverError,
   MAX_LAG_CHECKS,
@@ -34,7 +35,7 @@ import { syncSequences } from './sync-sequences';
 import { validateInput } from './validate-input';
 import { aggregateValidation, planValidation, validateRange } from './validation-steps';
 
-export { stateKey } from './common';
+export { stateKey } from './state-keys';
 export { parseExecutionInput } from './validate-input';
 
 /**

@@ -1,5 +1,7 @@
 import type { ReplicationStatus } from '../ports';
-import { beginPhase, endPhase, notifyPhase, sleep, succeededPhase, type StepContext } from './common';
+import { beginPhase, endPhase, notifyPhase, succeededPhase } from './phase-records';
+import { sleep } from '../helpers';
+import type { StepContext } from './step-context';
 
 /** How long one invocation waits for the engine to report stopped; the state machine calls again until it is. */
 export const STOP_WAIT_MS = 60_000;

@@ -7,7 +7,11 @@
 import { CutoverError, ERRORS, changesReads } from '../../../contract';
 import type { ReadSwitchRecord } from '../ports';
 import type { CutoverDeps } from './deps';
-import { errorMessage, modeLabel, readSwitchKey, runPhase, withPools, type StepContext } from './common';
+import { errorMessage } from '../helpers';
+import { modeLabel, readSwitchKey } from './state-keys';
+import { runPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { dropChangeTracking } from './change-tracking';
 
 /** The consistency rule, said in every notice that moves reads. */

@@ -1,4 +1,5 @@
-import { runPhase, type StepContext } from './common';
+import { runPhase } from './phase-records';
+import type { StepContext } from './step-context';
 
 /**
  * Points the application at the target: the point of no return. It is recorded as a fact in the state store

@@ -1,7 +1,9 @@
-import { runPhase, withPools, type StepContext } from './common';
+import { runPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { CutoverError, ERRORS } from '../../../contract';
 import { compareSequences, syncSequences as syncTargetSequences } from './validation-adapter';
-import { listBounded } from '../preflight/context';
+import { listBounded } from '../helpers';
 
 /** Inside the freeze, nothing may read a whole table. */
 const IN_FREEZE = { skipUnindexedColumns: true } as const;

@@ -1,6 +1,15 @@
-import { createContext, notifyPhase, stateKey } from './common';
+import { createContext } from './step-context';
+import { notifyPhase } from './phase-records';
+import { stateKey } from './state-keys';
 import {
+  acknowledgedWritersProblem,
+  applicationRolesProblem,
   CUTOVER_INPUT_DEFAULTS,
+  CUTOVER_INPUT_LIMITS,
+  CUTOVER_WORKFLOW_DEFAULTS,
+  describeApplicationRolesProblem,
+  MAX_APPLICATION_ROLES,
+  MAX_LAG_CHECKS,
   MIGRATION_ID_PATTERN,
   CutoverError,
   ERRORS,
@@ -12,32 +21,15 @@ import {
   type CutoverMode,
 } from '../../../contract';
 import type { CutoverDeps } from './deps';
-import { reservedRoleName } from '../preflight/checks/application-roles';
-import { listBounded } from '../preflight/context';
+import { listBounded } from '../helpers';
 
-/** The most application roles one cutover freezes (the saved freeze must fit a DynamoDB item and the state). */
-export const MAX_APPLICATION_ROLES = 1000;
+export { MAX_APPLICATION_ROLES, MAX_LAG_CHECKS };
 /** How far in the future an operator-given `startedAt` may be (clock skew between machines). */
 export const STARTED_AT_CLOCK_SKEW_SECONDS = 60;
 /** The construct's default execution timeout, used when the construct did not pass its own. */
-export const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 2 * 24 * 3600;
-/**
- * The most lag checks one execution may need. Each iteration of the wait-for-sync loop adds about 9 events to the
- * execution history (Task scheduled/started/succeeded, Choice, Wait entered/exited...), and Step Functions fails an
- * execution at 25,000 events: 2,000 iterations (~18,000 events) leave room for every other state.
- */
-export const MAX_LAG_CHECKS = 2000;
+export const DEFAULT_EXECUTION_TIMEOUT_SECONDS = CUTOVER_WORKFLOW_DEFAULTS.executionTimeoutSeconds;
 /** The longest error message this step produces. */
 const MAX_MESSAGE = 2000;
-
-/**
- * Limits the construct passes in DEFAULTS_JSON besides the input defaults: its execution timeout and the state
- * machine's poll interval between lag checks. Absent (older deployments, tests): those checks use what is known.
- */
-interface WorkflowLimits {
-  readonly executionTimeoutSeconds?: unknown;
-  readonly pollIntervalSeconds?: unknown;
-}
 
 function positiveLimit(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
@@ -91,12 +83,12 @@ function bad(field: string, value: unknown, expected: string): CutoverError {
   return badInput(`execution input field "${field}" ${expected}, got ${shown}`);
 }
 
-function num(
-  raw: Record<string, unknown>,
-  field: keyof typeof CUTOVER_INPUT_DEFAULTS & string,
-  fallback: number,
-  { min, max, integer }: { min: number; max: number; integer?: boolean },
-): number {
+type RawInput = CutoverExecutionInput & Record<string, unknown>;
+type NumericField = keyof typeof CUTOVER_INPUT_LIMITS;
+
+function num(raw: RawInput, field: NumericField, fallback: number): number {
+  const limits: { min: number; max: number; integer?: boolean } = CUTOVER_INPUT_LIMITS[field];
+  const { min, max, integer } = limits;
   const value = raw[field] === undefined ? fallback : raw[field];
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw bad(field, value, `must be a ${integer ? 'whole ' : ''}number from ${min} to ${max}`);
@@ -105,16 +97,12 @@ function num(
   return value;
 }
 
-/** Validates and defaults the raw execution input. Throws ZdmBadInput naming the field and value; no side effects. */
-export function parseExecutionInput(
-  rawInput: unknown,
-  deps: Pick<CutoverDeps, 'defaults' | 'now'>,
-  direction: CutoverDirection = 'forward',
-): CutoverInput {
+/** The input as an object with known fields only. */
+function rawObject(rawInput: unknown): RawInput {
   if (rawInput === null || typeof rawInput !== 'object' || Array.isArray(rawInput)) {
     throw bad('(input)', rawInput, 'must be a JSON object such as {"migrationId": "orders-db", "mode": "dry-run"}');
   }
-  const raw = rawInput as CutoverExecutionInput & Record<string, unknown>;
+  const raw = rawInput as RawInput;
   const unknownFields = Object.keys(raw).filter((k) => !KNOWN_FIELDS.has(k));
   if (unknownFields.length > 0) {
     throw badInput(
@@ -124,13 +112,21 @@ export function parseExecutionInput(
       )}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
     );
   }
-  const defaults = {
+  return raw;
+}
+
+/** What a field the operator leaves out is: the construct's default, else the contract's. */
+function inputDefaults(deps: Pick<CutoverDeps, 'defaults'>, direction: CutoverDirection) {
+  return {
     ...CUTOVER_INPUT_DEFAULTS,
     ...(deps.defaults ?? {}),
     // The fallback points the application back at the source.
     ...(direction === 'fallback' ? { switchTrafficTo: deps.defaults?.fallbackTrafficTo ?? '' } : {}),
   };
+}
+type InputDefaults = ReturnType<typeof inputDefaults>;
 
+function parseMigrationId(raw: RawInput): string {
   const migrationId = raw.migrationId;
   if (typeof migrationId !== 'string' || !MIGRATION_ID_PATTERN.test(migrationId)) {
     throw bad(
@@ -139,6 +135,14 @@ export function parseExecutionInput(
       'is required: 1 to 128 characters, letters, digits, ".", "_" or "-", starting with a letter or digit',
     );
   }
+  return migrationId;
+}
+
+/** `mode` as given, and what it means: the action and whether it changes anything. */
+function parseMode(
+  raw: RawInput,
+  direction: CutoverDirection,
+): { readonly givenMode: unknown; readonly action: CutoverAction; readonly mode: CutoverMode } {
   const givenMode = raw.mode === undefined ? 'dry-run' : raw.mode;
   if (!(EXECUTION_MODES as readonly unknown[]).includes(givenMode)) {
     throw bad('mode', givenMode, `must be ${EXECUTION_MODES.map((m) => `"${m}"`).join(', ')}`);
@@ -151,22 +155,30 @@ export function parseExecutionInput(
   }
   // end-fallback-window acts (it closes the way back); the read-switch actions check sync as a dry run does.
   const mode: CutoverMode = givenMode === 'execute' || givenMode === 'end-fallback-window' ? 'execute' : 'dry-run';
+  return { givenMode, action, mode };
+}
 
-  const lagThresholdSeconds = num(raw, 'lagThresholdSeconds', defaults.lagThresholdSeconds, { min: 0, max: 3600 });
-  const consecutiveChecks = num(raw, 'consecutiveChecks', defaults.consecutiveChecks, {
-    min: 1,
-    max: 1000,
-    integer: true,
-  });
-  const syncTimeoutSeconds = num(raw, 'syncTimeoutSeconds', defaults.syncTimeoutSeconds, {
-    min: 1,
-    max: 7 * 24 * 3600,
-  });
-  const finalSyncTimeoutSeconds = num(raw, 'finalSyncTimeoutSeconds', defaults.finalSyncTimeoutSeconds, {
-    min: 1,
-    max: 840,
-  });
+type Timing = Pick<
+  CutoverInput,
+  'lagThresholdSeconds' | 'consecutiveChecks' | 'syncTimeoutSeconds' | 'finalSyncTimeoutSeconds'
+>;
 
+function parseTiming(raw: RawInput, defaults: InputDefaults): Timing {
+  return {
+    lagThresholdSeconds: num(raw, 'lagThresholdSeconds', defaults.lagThresholdSeconds),
+    consecutiveChecks: num(raw, 'consecutiveChecks', defaults.consecutiveChecks),
+    syncTimeoutSeconds: num(raw, 'syncTimeoutSeconds', defaults.syncTimeoutSeconds),
+    finalSyncTimeoutSeconds: num(raw, 'finalSyncTimeoutSeconds', defaults.finalSyncTimeoutSeconds),
+  };
+}
+
+/** Who writes: the roles the freeze blocks (contract/roles.ts), the writers accepted, how long to wait for writers. */
+function parseWriters(
+  raw: RawInput,
+  deps: Pick<CutoverDeps, 'defaults'>,
+  defaults: InputDefaults,
+  action: CutoverAction,
+): Pick<CutoverInput, 'applicationRoles' | 'acknowledgedWriters' | 'writersInFlightSeconds'> {
   const roles = raw.applicationRoles === undefined ? (deps.defaults?.applicationRoles ?? []) : raw.applicationRoles;
   // Only the freeze acts on the roles; pointing the reads back needs none.
   if (!Array.isArray(roles) || (roles.length === 0 && action !== 'revert-reads' && action !== 'end-fallback-window')) {
@@ -176,42 +188,36 @@ export function parseExecutionInput(
       'must list at least one source role whose connections the freeze blocks (set it in the input or the construct)',
     );
   }
-  if (roles.length > MAX_APPLICATION_ROLES) {
-    throw bad('applicationRoles', roles, `must list at most ${MAX_APPLICATION_ROLES} roles (it lists ${roles.length})`);
+  const rolesProblem = applicationRolesProblem(roles);
+  if (rolesProblem) {
+    const { field, value, expected } = describeApplicationRolesProblem(rolesProblem);
+    throw bad(field, value, expected);
   }
-  roles.forEach((role, i) => {
-    if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
-      throw bad(`applicationRoles[${i}]`, role, 'must be a role name of 1 to 63 characters without NUL');
-    }
-    const reserved = reservedRoleName(role);
-    if (reserved) throw bad(`applicationRoles[${i}]`, role, `must be a role the application logs in as (${reserved})`);
-  });
-  const duplicate = (roles as string[]).find((r, i) => roles.indexOf(r) !== i);
-  if (duplicate !== undefined) throw bad('applicationRoles', duplicate, 'must not repeat a role');
 
   const writers =
     raw.acknowledgedWriters === undefined ? (deps.defaults?.acknowledgedWriters ?? []) : raw.acknowledgedWriters;
-  if (!Array.isArray(writers) || writers.length > MAX_APPLICATION_ROLES) {
-    throw bad('acknowledgedWriters', writers, `must be a list of at most ${MAX_APPLICATION_ROLES} role names`);
-  }
-  writers.forEach((role, i) => {
-    if (typeof role !== 'string' || role.trim().length === 0 || role.length > 63 || role.includes('\0')) {
-      throw bad(`acknowledgedWriters[${i}]`, role, 'must be a role name of 1 to 63 characters without NUL');
-    }
-  });
-  const writersInFlightSeconds = num(raw, 'writersInFlightSeconds', defaults.writersInFlightSeconds, {
-    min: 0,
-    max: 60,
-  });
+  const writersProblem = acknowledgedWritersProblem(writers, roles as string[]);
+  if (writersProblem) throw bad(writersProblem.field, writersProblem.value, writersProblem.expected);
+  return {
+    applicationRoles: [...(roles as string[])],
+    acknowledgedWriters: [...(writers as string[])],
+    writersInFlightSeconds: num(raw, 'writersInFlightSeconds', defaults.writersInFlightSeconds),
+  };
+}
 
-  const requireApproval = raw.requireApproval === undefined ? defaults.requireApproval : raw.requireApproval;
-  if (typeof requireApproval !== 'boolean') throw bad('requireApproval', requireApproval, 'must be true or false');
-  const fullValidationAfterSwitch =
-    raw.fullValidationAfterSwitch === undefined ? defaults.fullValidationAfterSwitch : raw.fullValidationAfterSwitch;
-  if (typeof fullValidationAfterSwitch !== 'boolean') {
-    throw bad('fullValidationAfterSwitch', fullValidationAfterSwitch, 'must be true or false');
-  }
+function parseFlag(raw: RawInput, field: 'requireApproval' | 'fullValidationAfterSwitch', fallback: boolean): boolean {
+  const value = raw[field] === undefined ? fallback : raw[field];
+  if (typeof value !== 'boolean') throw bad(field, value, 'must be true or false');
+  return value;
+}
 
+/** Where the switches point: the write endpoint, and the read endpoint (the read-switch actions need one). */
+function parseEndpoints(
+  raw: RawInput,
+  deps: Pick<CutoverDeps, 'defaults'>,
+  defaults: InputDefaults,
+  { givenMode, action }: { readonly givenMode: unknown; readonly action: CutoverAction },
+): Pick<CutoverInput, 'switchTrafficTo' | 'switchReadsTo'> {
   const switchTrafficTo = raw.switchTrafficTo === undefined ? defaults.switchTrafficTo : raw.switchTrafficTo;
   if (typeof switchTrafficTo !== 'string' || switchTrafficTo.length > 1024 || /\s/.test(switchTrafficTo)) {
     throw bad('switchTrafficTo', switchTrafficTo, 'must be an endpoint (host name) without spaces, or ""');
@@ -235,8 +241,16 @@ export function parseExecutionInput(
       'must name the endpoint the reads go to (the target\'s reader endpoint) for mode "switch-reads"',
     );
   }
+  return { switchTrafficTo, switchReadsTo };
+}
 
-  const limits = (deps.defaults ?? {}) as WorkflowLimits;
+/**
+ * The timing against the state machine's own limits (from the construct): the execution timeout, and the lag checks
+ * an execution's history holds. Returns the execution timeout.
+ */
+function checkWorkflowLimits(deps: Pick<CutoverDeps, 'defaults'>, timing: Timing): number {
+  const { syncTimeoutSeconds, finalSyncTimeoutSeconds, consecutiveChecks } = timing;
+  const limits = deps.defaults ?? {};
   const executionTimeoutSeconds = positiveLimit(limits.executionTimeoutSeconds) ?? DEFAULT_EXECUTION_TIMEOUT_SECONDS;
   if (syncTimeoutSeconds + finalSyncTimeoutSeconds >= executionTimeoutSeconds) {
     throw bad(
@@ -264,45 +278,67 @@ export function parseExecutionInput(
       );
     }
   }
+  return executionTimeoutSeconds;
+}
 
+/**
+ * When the cutover started: now, or (set by the workflow; an operator passes it back only to resume an earlier
+ * execution, checked in validateInput) the given time, within the execution timeout.
+ */
+function parseStartedAt(raw: RawInput, deps: Pick<CutoverDeps, 'now'>, executionTimeoutSeconds: number): string {
   const now = (deps.now ?? (() => new Date()))();
-  let startedAt = now.toISOString();
-  // Set by the workflow; an operator passes it back only to resume an earlier execution (checked in validateInput).
-  if (raw.startedAt !== undefined) {
-    if (typeof raw.startedAt !== 'string' || raw.startedAt.length > 64 || Number.isNaN(Date.parse(raw.startedAt))) {
-      throw bad('startedAt', raw.startedAt, 'must be an ISO-8601 time');
-    }
-    const given = Date.parse(raw.startedAt);
-    if (given > now.getTime() + STARTED_AT_CLOCK_SKEW_SECONDS * 1000) {
-      throw bad('startedAt', raw.startedAt, `must not be in the future (now is ${startedAt})`);
-    }
-    if (given < now.getTime() - executionTimeoutSeconds * 1000) {
-      throw bad(
-        'startedAt',
-        raw.startedAt,
-        `must be within the execution timeout (${executionTimeoutSeconds} seconds) of now (${startedAt}); start a new cutover without it`,
-      );
-    }
-    startedAt = new Date(Math.min(given, now.getTime())).toISOString();
+  const startedAt = now.toISOString();
+  if (raw.startedAt === undefined) return startedAt;
+  if (typeof raw.startedAt !== 'string' || raw.startedAt.length > 64 || Number.isNaN(Date.parse(raw.startedAt))) {
+    throw bad('startedAt', raw.startedAt, 'must be an ISO-8601 time');
   }
+  const given = Date.parse(raw.startedAt);
+  if (given > now.getTime() + STARTED_AT_CLOCK_SKEW_SECONDS * 1000) {
+    throw bad('startedAt', raw.startedAt, `must not be in the future (now is ${startedAt})`);
+  }
+  if (given < now.getTime() - executionTimeoutSeconds * 1000) {
+    throw bad(
+      'startedAt',
+      raw.startedAt,
+      `must be within the execution timeout (${executionTimeoutSeconds} seconds) of now (${startedAt}); start a new cutover without it`,
+    );
+  }
+  return new Date(Math.min(given, now.getTime())).toISOString();
+}
+
+/**
+ * Validates and defaults the raw execution input. Throws ZdmBadInput naming the field and value; no side effects.
+ * Fields are checked in this order, so the first bad one is the one reported.
+ */
+export function parseExecutionInput(
+  rawInput: unknown,
+  deps: Pick<CutoverDeps, 'defaults' | 'now'>,
+  direction: CutoverDirection = 'forward',
+): CutoverInput {
+  const raw = rawObject(rawInput);
+  const defaults = inputDefaults(deps, direction);
+  const migrationId = parseMigrationId(raw);
+  const mode = parseMode(raw, direction);
+  const timing = parseTiming(raw, defaults);
+  const writers = parseWriters(raw, deps, defaults, mode.action);
+  const requireApproval = parseFlag(raw, 'requireApproval', defaults.requireApproval);
+  const fullValidationAfterSwitch = parseFlag(raw, 'fullValidationAfterSwitch', defaults.fullValidationAfterSwitch);
+  const endpoints = parseEndpoints(raw, deps, defaults, mode);
+  const startedAt = parseStartedAt(raw, deps, checkWorkflowLimits(deps, timing));
   if (raw.comment !== undefined && typeof raw.comment !== 'string') throw bad('comment', raw.comment, 'must be text');
 
   return {
     migrationId,
-    mode,
-    action,
+    mode: mode.mode,
+    action: mode.action,
     direction,
-    lagThresholdSeconds,
-    consecutiveChecks,
-    syncTimeoutSeconds,
-    finalSyncTimeoutSeconds,
-    applicationRoles: [...(roles as string[])],
-    acknowledgedWriters: [...(writers as string[])],
-    writersInFlightSeconds,
+    ...timing,
+    applicationRoles: writers.applicationRoles,
+    acknowledgedWriters: writers.acknowledgedWriters,
+    writersInFlightSeconds: writers.writersInFlightSeconds,
     requireApproval,
     fullValidationAfterSwitch,
-    switchTrafficTo,
-    switchReadsTo,
+    ...endpoints,
     startedAt,
   };
 }

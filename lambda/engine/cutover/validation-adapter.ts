@@ -1,15 +1,9 @@
 /**
  * The cutover's only dependency on the validation engine, isolated so it can be rewired in one place.
  */
-export {
-  aggregateResults,
-  compareSequences,
-  planRanges,
-  preflight,
-  recheck,
-  syncSequences,
-  validateRanges,
-} from '../validation';
+export { aggregateResults, planRanges, recheck, validateRanges } from '../validation';
+export { compareSequences, syncSequences } from '../sequences';
+export { preflight } from '../preflight';
 export type {
   HashMethod,
   PreflightReport,

@@ -1,4 +1,6 @@
-import { beginPhase, endPhase, notifyPhase, succeededPhase, withPools, type StepContext } from './common';
+import { beginPhase, endPhase, notifyPhase, succeededPhase } from './phase-records';
+import { withPools } from './pools';
+import type { StepContext } from './step-context';
 import { readCatalog } from '../catalog';
 import { CutoverError, ERRORS, formatTableName } from '../../../contract';
 import { seedPending, seedsOf, type PendingSeed } from './pending-seeds';

@@ -11,7 +11,10 @@ import {
   type CutoverInput,
   type CutoverMode,
 } from '../../../contract';
-import { createContext, errorMessage, modeLabel, readSwitchKey, withPools } from './common';
+import { createContext } from './step-context';
+import { errorMessage } from '../helpers';
+import { modeLabel, readSwitchKey } from './state-keys';
+import { withPools } from './pools';
 import { dropChangeTracking } from './change-tracking';
 import type { CutoverDeps } from './deps';
 import { restoreSavedRoles } from './restore-roles';

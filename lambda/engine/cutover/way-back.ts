@@ -11,7 +11,9 @@ import type { Pool } from 'pg';
 import { CutoverError, ERRORS } from '../../../contract';
 import type { ReverseRecord, ReverseReplicationPort } from '../ports';
 import type { CutoverDeps } from './deps';
-import { getRecord, runPhase, sleep, type PhaseOutcome, type StepContext } from './common';
+import { getRecord, runPhase, type PhaseOutcome } from './phase-records';
+import { sleep } from '../helpers';
+import type { StepContext } from './step-context';
 import { sharedPool } from './connections';
 
 /** How long closing the way back waits for the reverse replication to stop (DMS takes minutes). */

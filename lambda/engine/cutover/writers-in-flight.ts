@@ -6,7 +6,7 @@
  */
 import type { ClientBase } from 'pg';
 import { isSelected, type TableName, type TableSelection } from '../../../contract';
-import { sleep } from '../validation/concurrency';
+import { sleep } from '../helpers';
 import { redactQuery } from '../pg/redact-query';
 
 type Queryable = Pick<ClientBase, 'query'>;

@@ -87,9 +87,3 @@ export function finding(
 export function count(value: number | undefined, fallback: number): number {
   return value === undefined || !Number.isFinite(value) || value < 0 ? fallback : Math.floor(value);
 }
-
-/** At most `max` names, then `and N more`. */
-export function listBounded(names: readonly string[], max = 20): string {
-  const shown = names.slice(0, max).map((n) => (n.length > 70 ? `${n.slice(0, 70)}…` : n));
-  return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
-}

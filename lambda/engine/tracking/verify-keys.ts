@@ -4,7 +4,7 @@
  */
 import type { Pool } from 'pg';
 import { formatTableName, type TableName } from '../../../contract';
-import { mapLimit } from '../validation/concurrency';
+import { mapLimit } from '../helpers';
 import { tableContext, type TableContext } from '../validation/range-checksum';
 import { rowsByKey } from '../validation/recheck';
 import type { HashMethod } from '../validation/types';

@@ -12,7 +12,7 @@
  */
 import type { Pool } from 'pg';
 import { fromTable, type Catalog, type TableInfo } from '../catalog';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../helpers';
 import { contextFromCatalogs, type Checksum, type TableContext } from './table-checksum';
 import type { HashMethod } from './types';
 import type { Side } from './key-ranges';

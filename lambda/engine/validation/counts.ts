@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { readCatalog } from '../catalog';
 import type { TableSelection } from '../../../contract';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../helpers';
 import { compareNames, exactCount as count, targetOnlyProblem, targetOnlyTables } from './key-ranges';
 import type { CountsOptions, CountsReport, TableCount } from './types';
 

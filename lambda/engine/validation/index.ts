@@ -1,5 +1,7 @@
 /**
- * Public API of the validation engine, shared by the Lambda handlers and the `zdm` CLI.
+ * Public API of the validation engine, shared by the Lambda handlers and the `zdm` CLI. Preflight, sequences and the
+ * schema diff have their own folders (../preflight, ../sequences, ../schema); their report types are declared here
+ * (./types).
  *
  * Every function takes `pg.Pool`s made by `createPool` (session settings pinned), the one `TableSelection`,
  * and an options object, and returns plain JSON-serializable data.
@@ -26,6 +28,3 @@ export { planRanges } from './key-ranges';
 export { validateRanges } from './range-checksum';
 export { aggregateResults, validate } from './validate';
 export { recheck } from './recheck';
-export { preflight } from '../preflight';
-export { compareSequences, syncSequences } from '../sequences';
-export { diffSchema } from '../schema';

@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import { quoteIdent } from '../pg/identifiers';
 import { fromTable, readCatalog, type Catalog, type TableInfo } from '../catalog';
 import { MARKER_TABLE, ZDM_SCHEMA, type TableName, type TableSelection } from '../../../contract';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../helpers';
 import type { ChecksumOptions, HashMethod, RangeTask, TablePlan, ValidationPlan } from './types';
 
 export interface Side {

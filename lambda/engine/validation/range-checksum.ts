@@ -6,7 +6,7 @@ import type { Pool } from 'pg';
 import { formatTableName } from '../../../contract';
 import { resolveRange } from './bisect';
 import { checksum, tableContext, type TableContext } from './table-checksum';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../helpers';
 import type { ChecksumOptions, RangeResult, RangeTask } from './types';
 
 export { checksum, tableContext, type Checksum, type TableContext } from './table-checksum';

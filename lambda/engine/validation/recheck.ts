@@ -7,7 +7,7 @@ import { fromTable } from '../catalog';
 import { quoteIdent } from '../pg/identifiers';
 import { keyExprs, type Side } from './key-ranges';
 import { tableContext, type TableContext } from './table-checksum';
-import { mapLimit, sleep } from './concurrency';
+import { mapLimit, sleep } from '../helpers';
 import { summarize } from './validate';
 import type { DifferenceKind, RecheckOptions, RowDifference, TableValidation, ValidationReport } from './types';
 

@@ -1,4 +1,4 @@
-import { diffSchema } from '../../../lambda/engine/validation';
+import { diffSchema } from '../../../lambda/engine/schema';
 import { sql } from '../../support/databases';
 import { openPair, type Pair } from './validation/helpers';
 

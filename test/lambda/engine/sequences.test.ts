@@ -1,4 +1,4 @@
-import { compareSequences, syncSequences } from '../../../lambda/engine/validation';
+import { compareSequences, syncSequences } from '../../../lambda/engine/sequences';
 import { sql } from '../../support/databases';
 import { openPair, type Pair } from './validation/helpers';
 

@@ -453,9 +453,13 @@ describe('prop validation', () => {
     [{ pollInterval: Duration.millis(0) }, /pollInterval \(seconds\) must be greater than 0, got 0/],
     [{ timeout: Duration.hours(1) }, /timeout \(1 hour\) must be longer than syncTimeout plus finalSyncTimeout/],
     [{ consecutiveLagChecks: 0 }, /consecutiveLagChecks must be an integer between 1 and 100, got 0/],
-    [{ applicationRoles: [''] }, /applicationRoles: each role must be a name of 1 to 63 characters, got ""/],
-    [{ applicationRoles: ['pg_monitor'] }, /"pg_monitor" is a reserved or administrative role/],
-    [{ applicationRoles: ['app', 'app'] }, /"app" is listed twice/],
+    [{ applicationRoles: [''] }, /applicationRoles\[0\] must be a role name of 1 to 63 characters without NUL, got ""/],
+    [
+      { applicationRoles: ['pg_monitor'] },
+      /applicationRoles\[0\] must be a role the application logs in as \(reserved/,
+    ],
+    [{ applicationRoles: ['app', 'postgres'] }, /applicationRoles\[1\] .*\(reserved system role\), got "postgres"/],
+    [{ applicationRoles: ['app', 'app'] }, /applicationRoles must not repeat a role, got "app"/],
     [{ replicationTaskArn: 'my-task' }, /replicationTaskArn must be a DMS replication task ARN.*got "my-task"/],
     [{ tables: { include: [] } }, /"include" must list at least one/],
   ])('fails when %p', (overrides, message) => {

@@ -20,24 +20,12 @@
  * batch jobs often have it; freezing such a role is as safe as freezing any other.
  */
 import type { ClientBase } from 'pg';
+import { reservedRoleName } from '../../../../contract';
 import type { SavedRoleSettings } from '../../ports';
 import { finding } from '../context';
 import type { PreflightCheck } from '../types';
 
 type Queryable = Pick<ClientBase, 'query'>;
-
-/** Role names that are never application roles (besides every `pg_*` name). */
-export const RESERVED_ROLE_NAMES: readonly string[] = [
-  'public',
-  'rdsadmin',
-  'rdsrepladmin',
-  'rdstopmgr',
-  'rds_superuser',
-  'rds_replication',
-  'rds_password',
-  'rds_iam',
-  'rds_ad',
-];
 
 /** The most roles a refusal lists by name; the rest are counted. */
 export const MAX_LISTED_ROLES = 20;
@@ -45,13 +33,6 @@ export const MAX_LISTED_ROLES = 20;
 export interface RoleRefusal {
   readonly role: string;
   readonly reasons: string[];
-}
-
-/** Why a role may never be frozen whatever the server says about it (its name), or undefined. */
-export function reservedRoleName(role: string): string | undefined {
-  if (role.startsWith('pg_')) return 'reserved: names starting with pg_ are PostgreSQL predefined roles';
-  if (RESERVED_ROLE_NAMES.includes(role)) return 'reserved system role';
-  return undefined;
 }
 
 /**

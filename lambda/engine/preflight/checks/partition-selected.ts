@@ -5,7 +5,8 @@
  * table would be silently ignored, so it is an error here, and the CLI refuses it with the same words.
  */
 import type { Pool } from 'pg';
-import { finding, listBounded } from '../context';
+import { finding } from '../context';
+import { listBounded } from '../../helpers';
 import type { PreflightCheck } from '../types';
 import { formatTableName, isSelected, type TableName, type TableSelection } from '../../../../contract';
 

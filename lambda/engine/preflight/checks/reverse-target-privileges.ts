@@ -1,4 +1,5 @@
-import { finding, listBounded } from '../context';
+import { finding } from '../context';
+import { listBounded } from '../../helpers';
 import type { PreflightCheck } from '../types';
 
 const WRITES = ['INSERT', 'UPDATE', 'DELETE'] as const;

@@ -14,7 +14,7 @@
  */
 import { finding } from '../context';
 import type { PreflightCheck } from '../types';
-import { RESERVED_ROLE_NAMES } from './application-roles';
+import { RESERVED_ROLE_NAMES } from '../../../../contract';
 import { redactQuery } from '../../pg/redact-query';
 
 /** Roles listed by name at most (the rest are counted). */

@@ -1,6 +1,7 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { closeSharedPools, LIVENESS_TIMEOUT_MS, sharedPool } from '../../../../lambda/engine/cutover/connections';
-import { createContext, withClient, withPools } from '../../../../lambda/engine/cutover/common';
+import { createContext } from '../../../../lambda/engine/cutover/step-context';
+import { withClient, withPools } from '../../../../lambda/engine/cutover/pools';
 import { ConnectionLostError } from '../../../../lambda/engine/pg/connection';
 import type { CutoverDeps } from '../../../../lambda/engine/cutover/deps';
 import type { CutoverInput } from '../../../../contract';

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { trackingNames } from '../../../../lambda/engine/cutover/change-tracking';
 import { HEARTBEAT_TOKEN } from '../../../../lambda/engine/cutover/marker';
 import { createStepHandler, stateKey } from '../../../../lambda/engine/cutover/steps';
-import { sleep } from '../../../../lambda/engine/validation/concurrency';
+import { sleep } from '../../../../lambda/engine/helpers';
 import { CUTOVER_INPUT_DEFAULTS, CutoverError, type CutoverInput, type StepEvent } from '../../../../contract';
 import { NativeLogicalReplication } from '../../../../lambda/engine/replication/native-logical-replication';
 import { MemoryTrafficSwitch } from '../../../../lambda/engine/traffic/memory-traffic-switch';
@@ -340,11 +340,19 @@ describe('rollback', () => {
     await expect(step({ step: 'freezeWrites', input })).rejects.toThrow(/"no_such_role_x" do not exist/);
     expect(await roleSettings(RB_APP)).toEqual({ rolcanlogin: true, rolconnlimit: -1 });
     expect(deps.state.snapshot()['unknown-role'].freeze).toBeUndefined();
-    const own = await step<CutoverInput>({
-      step: 'validateInput',
-      input: { migrationId: 'own-role', mode: 'execute', applicationRoles: ['postgres'] } as never,
-    });
-    await expect(step({ step: 'freezeWrites', input: own })).rejects.toThrow(/refusing to freeze role "postgres"/);
+    // Our own role here is `postgres`, a reserved name (contract/roles.ts): the input refuses it, and so does the
+    // freeze when handed an input that skipped the check.
+    await expect(
+      step({
+        step: 'validateInput',
+        input: { migrationId: 'own-role', mode: 'execute', applicationRoles: ['postgres'] } as never,
+      }),
+    ).rejects.toThrow(/"applicationRoles\[0\]" must be a role the application logs in as \(reserved system role\)/);
+    const own = { ...input, migrationId: 'own-role', applicationRoles: ['postgres'] };
+    await deps.state.ensure('own-role', 'execute', new Date().toISOString());
+    await expect(step({ step: 'freezeWrites', input: own })).rejects.toThrow(
+      /refusing to freeze role\(s\) "postgres" \(reserved system role\); nothing was changed/,
+    );
     expect(await roleSettings('postgres')).toMatchObject({ rolcanlogin: true });
   });
 });

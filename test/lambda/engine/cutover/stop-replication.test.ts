@@ -1,4 +1,4 @@
-import { createContext } from '../../../../lambda/engine/cutover/common';
+import { createContext } from '../../../../lambda/engine/cutover/step-context';
 import { reportFailureAfterSwitch } from '../../../../lambda/engine/cutover/finish';
 import { parseExecutionInput } from '../../../../lambda/engine/cutover/validate-input';
 import { STOP_GIVE_UP_MS, stopReplication } from '../../../../lambda/engine/cutover/stop-replication';

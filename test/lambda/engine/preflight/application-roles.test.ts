@@ -4,7 +4,7 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import { createPool } from '../../../../lambda/engine/pg/connection';
-import { createContext } from '../../../../lambda/engine/cutover/common';
+import { createContext } from '../../../../lambda/engine/cutover/step-context';
 import { closeSharedPools } from '../../../../lambda/engine/cutover/connections';
 import type { CutoverDeps } from '../../../../lambda/engine/cutover/deps';
 import { freezeWrites } from '../../../../lambda/engine/cutover/freeze-writes';

@@ -1,4 +1,5 @@
-import { diffSchema, type SchemaDifference } from '../../../../lambda/engine/validation';
+import { diffSchema } from '../../../../lambda/engine/schema';
+import type { SchemaDifference } from '../../../../lambda/engine/validation';
 import { sql } from '../../../support/databases';
 import { openPair, type Pair } from '../validation/helpers';
 import { fixtureSchema } from './fixture';

@@ -2,13 +2,8 @@
  * Schemas, data and failures the engine's first fixtures did not cover: each case either must not produce a false
  * positive (equal data reported as different) or must find the planted difference (no false negative).
  */
-import {
-  countRows,
-  diffSchema,
-  planRanges,
-  validate,
-  type TableValidation,
-} from '../../../../lambda/engine/validation';
+import { countRows, planRanges, validate, type TableValidation } from '../../../../lambda/engine/validation';
+import { diffSchema } from '../../../../lambda/engine/schema';
 import type { ValidationReport } from '../../../../lambda/engine/validation';
 import { sql } from '../../../support/databases';
 import { openPair, type Pair } from './helpers';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
-import { sleep } from '../lambda/engine/validation/concurrency';
-import { connectToEndpoint, type EndpointConnection } from './pg-clients';
+import { sleep } from '../../lambda/engine';
+import { connectToEndpoint, type EndpointConnection } from '../servers/pg-clients';
 
 /** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */
 export interface EndpointSource {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { redactUrlsInText } from '../cli/command-line';
+import { redactUrlsInText } from '../../cli/command-line';
 
 /** A password the rehearsal makes for a role that exists only for the rehearsal (48 hex characters). */
 export function newPassword(): string {

@@ -5,15 +5,14 @@
  * retain, publications, subscriptions, roles, its tables, marker rows, the copy on the target.
  */
 import type { Client } from 'pg';
-import { formatTableName, ZDM_SCHEMA } from '../contract';
-import { MARKER_TABLE_SQL } from '../lambda/engine/cutover/marker';
-import { qualify } from '../lambda/engine/pg/identifiers';
-import { DEMO_SCHEMAS } from './demo-schema';
-import { PROBE_TABLE, REHEARSAL_SCHEMA_COMMENT, rehearsalRoleNames, ZDM_PREFIX } from './names';
+import { formatTableName, ZDM_SCHEMA } from '../../contract';
+import { MARKER_TABLE_SQL, qualify } from '../../lambda/engine';
+import { DEMO_SCHEMAS } from '../tables/demo-schema';
+import { PROBE_TABLE, REHEARSAL_SCHEMA_COMMENT, rehearsalRoleNames, ZDM_PREFIX } from '../names';
 import { withAdmin } from './pg-clients';
-import type { RehearsalRoles } from './rehearsal-roles';
-import type { RehearsedTables } from './rehearsed-tables';
-import { isRehearsalRole, readRole } from './roles';
+import type { RehearsalRoles } from '../roles/rehearsal-roles';
+import type { RehearsedTables } from '../tables/rehearsed-tables';
+import { isRehearsalRole, readRole } from '../roles/roles';
 import type { Servers } from './setup-servers';
 
 export interface RoleState {

@@ -5,7 +5,7 @@
  * flight, never the process.
  */
 import { Client, type ClientConfig, type Pool, type PoolClient } from 'pg';
-import { connect, createPool, type ConnectionSpec } from '../lambda/engine/pg/connection';
+import { connect, type ConnectionSpec, createPool } from '../../lambda/engine';
 
 const ignore = (): void => undefined;
 

@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
-import { quoteIdent, quoteLiteral } from '../lambda/engine/pg/identifiers';
-import type { TableSelection } from '../contract';
-import { UsageError } from '../cli/command-line';
+import { quoteIdent, quoteLiteral } from '../../lambda/engine';
+import type { TableSelection } from '../../contract';
+import { UsageError } from '../../cli/command-line';
 
 /** Comment that marks a schema as created by the rehearsal (so a re-run may drop it, and nothing else). */
 export const DEMO_COMMENT = 'zdm rehearsal demo schema (safe to drop)';

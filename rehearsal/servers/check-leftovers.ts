@@ -6,12 +6,10 @@
  * without its comment) refuses the rehearsal, naming each object.
  */
 import type { Client } from 'pg';
-import { formatTableName, MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../contract';
-import { trackingNames } from '../lambda/engine/cutover/change-tracking';
-import { MARKER_TABLE_SQL } from '../lambda/engine/cutover/marker';
-import { qualify, quoteIdent } from '../lambda/engine/pg/identifiers';
-import { UsageError } from '../cli/command-line';
-import { teardownNativeReplication } from './local/native-replication-setup';
+import { formatTableName, MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../../contract';
+import { MARKER_TABLE_SQL, qualify, quoteIdent, trackingNames } from '../../lambda/engine';
+import { UsageError } from '../../cli/command-line';
+import { teardownNativeReplication } from '../local/native-replication-setup';
 import {
   parseProbeComment,
   PROBE_TABLE,
@@ -20,10 +18,10 @@ import {
   replicationName,
   reverseReplicationName,
   ZDM_PREFIX,
-} from './names';
+} from '../names';
 import { withAdmin } from './pg-clients';
-import { dropRehearsalRole, isRehearsalRole, readRole } from './roles';
-import type { RehearsalContext } from './run-context';
+import { dropRehearsalRole, isRehearsalRole, readRole } from '../roles/roles';
+import type { RehearsalContext } from '../run-context';
 import type { Servers } from './setup-servers';
 
 export interface Leftover {

@@ -1,7 +1,16 @@
-import { formatTableName } from '../contract';
-import type { MigrationRecord, ReadSwitchRecord } from '../lambda/engine/ports';
-import { redactUrl } from '../lambda/engine/pg/connection';
-import type { CleanupFailure } from './cleanup-ledger';
+/**
+ * The rehearsal's report, made once at the end from what the run gathered (ReportInput): the RehearsalReport that
+ * report-json.ts writes and report-html.ts draws, and the summary printed on the console.
+ *
+ * Reading order: `buildReport` (the report: the executions with their phases, each freeze from the state records
+ * (`freezeOf`, `executionsOf`), the writes and reads, the servers read back, and the verdict with every reason it did
+ * not pass (`reasons`)) → `printSummary` (the console: `summaryLines` with `freezeBreakdownLines`, `readLines`,
+ * `serverLines` and the other `*Lines` helpers). Timing arithmetic lives in ./freeze.ts, the report's types in
+ * ./report-json.ts.
+ */
+import { formatTableName } from '../../contract';
+import { type MigrationRecord, type ReadSwitchRecord, redactUrl } from '../../lambda/engine';
+import type { CleanupFailure } from '../cleanup-ledger';
 import {
   BETWEEN_PHASES,
   commitsAfterFreeze,
@@ -15,11 +24,11 @@ import {
   freezeWindow,
   RECONNECT_TARGET,
 } from './freeze';
-import type { LoadCommandResult } from './load-command';
-import { htmlReportPath, type RehearsalOptions } from './options';
-import { formatMs, painter, type PhaseTiming, type RehearsalIO } from './progress';
-import { READ_CONNECTIONS, ReadTally, type ReadLoadStats, type ReadsSummary } from './read-load';
-import type { RehearsedTables } from './rehearsed-tables';
+import type { LoadCommandResult } from '../load/load-command';
+import { htmlReportPath, type RehearsalOptions } from '../options';
+import { formatMs, painter, type PhaseTiming, type RehearsalIO } from '../progress';
+import { READ_CONNECTIONS, ReadTally, type ReadLoadStats, type ReadsSummary } from '../load/read-load';
+import type { RehearsedTables } from '../tables/rehearsed-tables';
 import {
   toReportPhase,
   writeRateBuckets,
@@ -30,13 +39,13 @@ import {
   type ReadSwitchReport,
   type RehearsalReport,
 } from './report-json';
-import type { FreezeEnding, StopReason } from './run-context';
-import type { ExecutionRun } from './run-cutover';
-import { compareOutcome, type Actual, type ScenarioPlan } from './scenarios';
-import type { ServerState } from './server-state';
-import type { Servers } from './setup-servers';
-import { periodOfWrite, WRITE_PERIODS, type VerificationResult } from './verify';
-import type { AckedWrite, WriteFailure, WriteLoadStats } from './write-load';
+import type { FreezeEnding, StopReason } from '../run-context';
+import type { ExecutionRun } from '../run-cutover';
+import { compareOutcome, type Actual, type ScenarioPlan } from '../scenarios/scenarios';
+import type { ServerState } from '../servers/server-state';
+import type { Servers } from '../servers/setup-servers';
+import { periodOfWrite, WRITE_PERIODS, type VerificationResult } from '../scenarios/verify';
+import type { AckedWrite, WriteFailure, WriteLoadStats } from '../load/write-load';
 
 export interface ReportInput {
   readonly options: RehearsalOptions;

@@ -1,14 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FREEZE_PHASES } from '../../contract';
+import { FREEZE_PHASES } from '../../../contract';
 import {
   buildReport,
   describeExpectation,
   freezeBreakdownLines,
   summaryLines,
   type ReportInput,
-} from '../../rehearsal/build-report';
+} from '../../../rehearsal/report/build-report';
 import {
   BETWEEN_PHASES,
   freezeBreakdown,
@@ -16,14 +16,14 @@ import {
   longestGap,
   stateEventTimes,
   type CutoverPhaseTimes,
-} from '../../rehearsal/freeze';
-import { resolveRehearsalOptions } from '../../rehearsal/options';
-import { painter, stdoutWantsColor } from '../../rehearsal/progress';
-import { freshnessQuery, ReadTally, type ReadSample } from '../../rehearsal/read-load';
-import { esc, renderHtmlReport, timeAxisOrigin, writeHtmlReport } from '../../rehearsal/report-html';
-import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../rehearsal/report-json';
-import { SCENARIO_PLANS } from '../../rehearsal/scenarios';
-import type { AckedWrite } from '../../rehearsal/write-load';
+} from '../../../rehearsal/report/freeze';
+import { resolveRehearsalOptions } from '../../../rehearsal/options';
+import { painter, stdoutWantsColor } from '../../../rehearsal/progress';
+import { freshnessQuery, ReadTally, type ReadSample } from '../../../rehearsal/load/read-load';
+import { esc, renderHtmlReport, timeAxisOrigin, writeHtmlReport } from '../../../rehearsal/report/report-html';
+import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../../rehearsal/report/report-json';
+import { SCENARIO_PLANS } from '../../../rehearsal/scenarios/scenarios';
+import type { AckedWrite } from '../../../rehearsal/load/write-load';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const iso = (ms: number): string => new Date(T0 + ms).toISOString();

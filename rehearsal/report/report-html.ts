@@ -1,8 +1,18 @@
+/**
+ * The rehearsal's HTML report (`rehearsal-report.html`): one self-contained page drawn from the RehearsalReport
+ * (report-json.ts) alone, no script and no external asset.
+ *
+ * Reading order: `renderHtmlReport` (the page: verdict, freeze, executions, writes, reads, servers) → `timelines`
+ * (one SVG per execution: `timelineSvg` draws the phase lanes, the freeze band, switch marks and the write-rate
+ * bars of `stackedBars`) → `breakdownSvg` (where the freeze's time went) → the HTML sections (`readsHtml`,
+ * `periodsHtml`, `serverStateHtml`). `writeHtmlReport` writes the file. The layout constants (W, LABEL, LANE...)
+ * are pixels of the SVG's view box.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PHASES } from '../contract';
+import { PHASES } from '../../contract';
 import { RECONNECT_TARGET, STILL_FROZEN } from './freeze';
-import { formatMs } from './progress';
+import { formatMs } from '../progress';
 import type { FreezeReport, RehearsalReport } from './report-json';
 
 /** Escapes text for HTML element content and attribute values. */
@@ -217,17 +227,25 @@ function drawnFreezes(report: RehearsalReport): DrawnFreeze[] {
   }));
 }
 
-/**
- * A timeline: one lane per phase in [from, to], the acknowledged writes per bucket below (stacked source/target,
- * with a y axis), the application's reads below them (source/target, the stale ones marked), the write freeze
- * highlighted across all, and the moments the reads and the writes were switched to the target. Times on the x
- * axis are seconds since `origin`.
- */
-function timelineSvg(
-  report: RehearsalReport,
-  view: { from: number; to: number; origin: number; groups: ReadonlyArray<string>; label: string },
-): string {
-  const bars: Bar[] = report.phases
+/** What a timeline is drawn in: the time span, the x scale, and where each chart starts (pixels). */
+interface TimelineFrame {
+  readonly t0: number;
+  readonly t1: number;
+  readonly origin: number;
+  readonly x: (t: number) => number;
+  readonly lanes: readonly string[];
+  readonly laneTop: number;
+  readonly rateTop: number;
+  readonly axisY: number;
+  readonly readTop: number;
+  readonly bottom: number;
+}
+
+type TimelineView = { from: number; to: number; origin: number; groups: ReadonlyArray<string>; label: string };
+
+/** The phases of the view's groups that ended inside [from, to], each on its lane. */
+function timelineBars(report: RehearsalReport, view: TimelineView): Bar[] {
+  return report.phases
     .filter((p) => p.endedAt && view.groups.includes(p.group))
     .map((p) => ({
       lane: `${p.group === 'cutover' && view.groups.length > 1 ? '↳ ' : ''}${p.name}`,
@@ -238,61 +256,69 @@ function timelineSvg(
       group: p.group,
     }))
     .filter((b) => b.end >= view.from && b.start <= view.to);
+}
+
+function timelineFrame(view: TimelineView, lanes: readonly string[], hasReads: boolean): TimelineFrame {
   const t0 = view.from;
   const t1 = Math.max(view.to, t0 + 1);
   const x = (t: number): number => LABEL + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * (W - LABEL - RIGHT);
-  const lanes = [...new Set(bars.map((b) => b.lane))];
   const laneTop = 26;
   const rateTop = laneTop + lanes.length * LANE + 28;
   const axisY = rateTop + RATE_H;
-  const reads = report.reads && report.reads.reads > 0 ? report.reads : undefined;
   const readTop = axisY + 28;
-  const bottom = reads ? readTop + READ_H : axisY;
-  const height = bottom + 40;
-  const parts: string[] = [];
+  const bottom = hasReads ? readTop + READ_H : axisY;
+  return { t0, t1, origin: view.origin, x, lanes, laneTop, rateTop, axisY, readTop, bottom };
+}
 
-  // Time axis: seconds since the origin, with a grid.
-  const span = (t1 - t0) / 1000;
+/** Time axis: seconds since the origin, with a grid, and the view's label below. */
+function timeAxis(f: TimelineFrame, label: string): string[] {
+  const parts: string[] = [];
+  const span = (f.t1 - f.t0) / 1000;
   const step = niceStep(span, 10);
-  const firstTick = Math.ceil((t0 - view.origin) / 1000 / step) * step;
-  for (let s = firstTick; view.origin + s * 1000 <= t1 + 1e-6; s += step) {
-    const xx = x(view.origin + s * 1000);
+  const firstTick = Math.ceil((f.t0 - f.origin) / 1000 / step) * step;
+  for (let s = firstTick; f.origin + s * 1000 <= f.t1 + 1e-6; s += step) {
+    const xx = f.x(f.origin + s * 1000);
     parts.push(
-      `<line class="grid" x1="${xx.toFixed(1)}" y1="${laneTop - 4}" x2="${xx.toFixed(1)}" y2="${bottom}"/>`,
-      `<text class="axis" x="${xx.toFixed(1)}" y="${bottom + 16}" text-anchor="middle">${fmtSeconds(s, step)}</text>`,
+      `<line class="grid" x1="${xx.toFixed(1)}" y1="${f.laneTop - 4}" x2="${xx.toFixed(1)}" y2="${f.bottom}"/>`,
+      `<text class="axis" x="${xx.toFixed(1)}" y="${f.bottom + 16}" text-anchor="middle">${fmtSeconds(s, step)}</text>`,
     );
   }
   parts.push(
-    `<text class="axis" x="${((LABEL + W - RIGHT) / 2).toFixed(0)}" y="${bottom + 34}" text-anchor="middle">${esc(view.label)}</text>`,
+    `<text class="axis" x="${((LABEL + W - RIGHT) / 2).toFixed(0)}" y="${f.bottom + 34}" text-anchor="middle">${esc(label)}</text>`,
   );
-  if (reads) {
-    const b = reads.buckets;
-    parts.push(
-      ...stackedBars({
-        top: readTop,
-        height: READ_H,
-        t0,
-        t1,
-        x,
-        startedAt: b.startedAt,
-        bucketMs: b.bucketMs,
-        series: [
-          { className: 'read-source', values: b.source },
-          { className: 'read-target', values: b.target },
-          { className: 'read-failed', values: b.failed },
-        ],
-        overlay: { className: 'read-stale', values: b.stale },
-        unit: ['reads per', `${b.bucketMs} ms`],
-        tip: (i, at) =>
-          `${at}: ${b.source[i] ?? 0} reads on source, ${b.target[i] ?? 0} on target, ${b.stale[i] ?? 0} stale, ${
-            b.failed[i] ?? 0
-          } failed`,
-        origin: view.origin,
-      }),
-    );
-  }
+  return parts;
+}
 
-  // Write rate per bucket, stacked source/target, with a y axis in writes per bucket.
+/** The application's reads per bucket (source/target/failed, the stale ones marked). */
+function readChart(f: TimelineFrame, reads: NonNullable<RehearsalReport['reads']>): string[] {
+  const b = reads.buckets;
+  return stackedBars({
+    top: f.readTop,
+    height: READ_H,
+    t0: f.t0,
+    t1: f.t1,
+    x: f.x,
+    startedAt: b.startedAt,
+    bucketMs: b.bucketMs,
+    series: [
+      { className: 'read-source', values: b.source },
+      { className: 'read-target', values: b.target },
+      { className: 'read-failed', values: b.failed },
+    ],
+    overlay: { className: 'read-stale', values: b.stale },
+    unit: ['reads per', `${b.bucketMs} ms`],
+    tip: (i, at) =>
+      `${at}: ${b.source[i] ?? 0} reads on source, ${b.target[i] ?? 0} on target, ${b.stale[i] ?? 0} stale, ${
+        b.failed[i] ?? 0
+      } failed`,
+    origin: f.origin,
+  });
+}
+
+/** Write rate per bucket, stacked source/target, with a y axis in writes per bucket. */
+function writeRateChart(report: RehearsalReport, f: TimelineFrame): string[] {
+  const { t0, t1, x, axisY, rateTop } = f;
+  const parts: string[] = [];
   const { bucketMs } = report.writeRate;
   const rateStart = report.writeRate.startedAt ? Date.parse(report.writeRate.startedAt) : NaN;
   const totals = report.writeRate.source.map((s, i) => s + report.writeRate.target[i]);
@@ -314,31 +340,35 @@ function timelineSvg(
       LABEL - 40
     }">writes per</tspan><tspan x="${LABEL - 40}" dy="15">${bucketMs} ms</tspan></text>`,
   );
-  if (Number.isFinite(rateStart)) {
-    // Whole buckets only (a bucket cut by the view's edge would draw as a misleadingly short bar).
-    const full = (bucketMs / (t1 - t0)) * (W - LABEL - RIGHT);
-    const bw = Math.max(0.5, full - (full > 4 ? 1 : 0));
-    for (let i = 0; i < totals.length; i++) {
-      const bt = rateStart + i * bucketMs;
-      if (bt < t0 || bt + bucketMs > t1) continue;
-      const bx = x(bt);
-      const src = report.writeRate.source[i];
-      const tgt = report.writeRate.target[i];
-      const tip = `<title>+${((bt - view.origin) / 1000).toFixed(1)}s: ${src} on source, ${tgt} on target</title>`;
-      if (src) {
-        parts.push(
-          `<rect class="rate-source" x="${bx.toFixed(1)}" y="${y(src).toFixed(1)}" width="${bw.toFixed(1)}" height="${(axisY - y(src)).toFixed(1)}">${tip}</rect>`,
-        );
-      }
-      if (tgt) {
-        parts.push(
-          `<rect class="rate-target" x="${bx.toFixed(1)}" y="${y(src + tgt).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y(src) - y(src + tgt)).toFixed(1)}">${tip}</rect>`,
-        );
-      }
+  if (!Number.isFinite(rateStart)) return parts;
+  // Whole buckets only (a bucket cut by the view's edge would draw as a misleadingly short bar).
+  const full = (bucketMs / (t1 - t0)) * (W - LABEL - RIGHT);
+  const bw = Math.max(0.5, full - (full > 4 ? 1 : 0));
+  for (let i = 0; i < totals.length; i++) {
+    const bt = rateStart + i * bucketMs;
+    if (bt < t0 || bt + bucketMs > t1) continue;
+    const bx = x(bt);
+    const src = report.writeRate.source[i];
+    const tgt = report.writeRate.target[i];
+    const tip = `<title>+${((bt - f.origin) / 1000).toFixed(1)}s: ${src} on source, ${tgt} on target</title>`;
+    if (src) {
+      parts.push(
+        `<rect class="rate-source" x="${bx.toFixed(1)}" y="${y(src).toFixed(1)}" width="${bw.toFixed(1)}" height="${(axisY - y(src)).toFixed(1)}">${tip}</rect>`,
+      );
+    }
+    if (tgt) {
+      parts.push(
+        `<rect class="rate-target" x="${bx.toFixed(1)}" y="${y(src + tgt).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y(src) - y(src + tgt)).toFixed(1)}">${tip}</rect>`,
+      );
     }
   }
+  return parts;
+}
 
-  // Phase lanes.
+/** Phase lanes: a labelled, zebra-striped lane per phase and a bar per run of it, its duration beside it. */
+function phaseLanes(f: TimelineFrame, bars: readonly Bar[]): string[] {
+  const { x, lanes, laneTop } = f;
+  const parts: string[] = [];
   lanes.forEach((lane, i) => {
     const yy = laneTop + i * LANE;
     if (i % 2 === 0) {
@@ -370,11 +400,18 @@ function timelineSvg(
       label,
     );
   }
+  return parts;
+}
 
-  // The switches: a line across everything where the reads, then the writes, moved to the target; each labelled
-  // above the chart it is about (reads: the read chart; writes: the write chart).
-  const marks = switchMarks(report).filter((m) => m.at >= t0 && m.at <= t1);
-  const stamp = (at: number): string => `+${((at - view.origin) / 1000).toFixed(2)}s`;
+/**
+ * The switches: a line across everything where the reads, then the writes, moved to the target; each labelled
+ * above the chart it is about (reads: the read chart; writes: the write chart).
+ */
+function switchLines(report: RehearsalReport, f: TimelineFrame, hasReads: boolean): string[] {
+  const { x } = f;
+  const parts: string[] = [];
+  const marks = switchMarks(report).filter((m) => m.at >= f.t0 && m.at <= f.t1);
+  const stamp = (at: number): string => `+${((at - f.origin) / 1000).toFixed(2)}s`;
   // Labels of one row kept apart (the way back: writes → target, then → source).
   const sides = new Map<(typeof marks)[number], boolean>();
   for (const row of ['switch-reads', 'switch-writes']) {
@@ -384,11 +421,11 @@ function timelineSvg(
   }
   for (const m of marks) {
     const mx = x(m.at);
-    const labelY = m.className === 'switch-reads' && reads ? readTop - 6 : rateTop - 6;
+    const labelY = m.className === 'switch-reads' && hasReads ? f.readTop - 6 : f.rateTop - 6;
     const at = stamp(m.at);
     const right = sides.get(m) ?? true;
     parts.push(
-      `<line class="${m.className}" x1="${mx.toFixed(1)}" y1="${laneTop - 4}" x2="${mx.toFixed(1)}" y2="${bottom}"><title>${esc(
+      `<line class="${m.className}" x1="${mx.toFixed(1)}" y1="${f.laneTop - 4}" x2="${mx.toFixed(1)}" y2="${f.bottom}"><title>${esc(
         `${m.label} at ${at}`,
       )}</title></line>`,
       `<text class="${m.className}-label" x="${(right ? mx + 4 : mx - 4).toFixed(1)}" y="${labelY}"${
@@ -396,30 +433,57 @@ function timelineSvg(
       }>${esc(`${m.label} ${at}`)}</text>`,
     );
   }
+  return parts;
+}
 
-  // The write freeze(s), across lanes and rate, labelled above (kept inside the chart). An ongoing one runs to the end.
+/** The write freeze(s), across lanes and rate, labelled above (kept inside the chart). An ongoing one runs to the end. */
+function freezeBands(report: RehearsalReport, f: TimelineFrame): string[] {
+  const { x } = f;
+  const parts: string[] = [];
   const shown = drawnFreezes(report).filter(
-    (f) => f.from !== undefined && f.to !== undefined && f.to >= t0 && f.from <= t1,
+    (d) => d.from !== undefined && d.to !== undefined && d.to >= f.t0 && d.from <= f.t1,
   );
   const freezeSides = labelSides(
-    shown.map((f) => ({
-      at: x(f.from!) + Math.max(3, x(f.to!) - x(f.from!)),
-      leftOf: x(f.from!),
-      width: `${f.label} ${f.text}`.length * 7,
+    shown.map((d) => ({
+      at: x(d.from!) + Math.max(3, x(d.to!) - x(d.from!)),
+      leftOf: x(d.from!),
+      width: `${d.label} ${d.text}`.length * 7,
     })),
   );
-  for (const [i, f] of shown.entries()) {
-    const fx = x(f.from!);
-    const fw = Math.max(3, x(f.to!) - fx);
-    const text = `${f.label} ${f.text}`;
+  for (const [i, d] of shown.entries()) {
+    const fx = x(d.from!);
+    const fw = Math.max(3, x(d.to!) - fx);
+    const text = `${d.label} ${d.text}`;
     const right = freezeSides[i];
     parts.push(
-      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${bottom - 16}"><title>${esc(
+      `<rect class="freeze" x="${fx.toFixed(1)}" y="16" width="${fw.toFixed(1)}" height="${f.bottom - 16}"><title>${esc(
         text,
       )}</title></rect>`,
       `<text class="freeze-label" x="${(right ? fx + fw + 4 : fx - 4).toFixed(1)}" y="13"${right ? '' : ' text-anchor="end"'}>${esc(text)}</text>`,
     );
   }
+  return parts;
+}
+
+/**
+ * A timeline: one lane per phase in [from, to], the acknowledged writes per bucket below (stacked source/target,
+ * with a y axis), the application's reads below them (source/target, the stale ones marked), the write freeze
+ * highlighted across all, and the moments the reads and the writes were switched to the target. Times on the x
+ * axis are seconds since `origin`.
+ */
+function timelineSvg(report: RehearsalReport, view: TimelineView): string {
+  const bars = timelineBars(report, view);
+  const reads = report.reads && report.reads.reads > 0 ? report.reads : undefined;
+  const frame = timelineFrame(view, [...new Set(bars.map((b) => b.lane))], reads !== undefined);
+  const parts = [
+    ...timeAxis(frame, view.label),
+    ...(reads ? readChart(frame, reads) : []),
+    ...writeRateChart(report, frame),
+    ...phaseLanes(frame, bars),
+    ...switchLines(report, frame, reads !== undefined),
+    ...freezeBands(report, frame),
+  ];
+  const height = frame.bottom + 40;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="100%" role="img" aria-label="${esc(
     view.label,
   )}">${parts.join('')}</svg>`;
@@ -717,86 +781,19 @@ function periodsHtml(report: RehearsalReport): string {
     .join('')}</tr>${rows}</table>`;
 }
 
-export function renderHtmlReport(report: RehearsalReport): string {
+/** The verdict: PASS or FAIL, lost writes, the write freeze(s), expected vs actual. */
+function verdictHtml(report: RehearsalReport): string {
   const lostOk = report.lostWrites === 0 && report.verification.length > 0;
   const asExpected = !report.error && report.mismatches.length === 0;
-  const card = (label: string, value: string, cls = ''): string =>
-    `<div class="card"><span class="muted">${esc(label)}</span><b class="${cls}">${esc(value)}</b></div>`;
-  const rows = Object.values(report.tables.rows).reduce((a, b) => a + b, 0);
-  const expectRows = Object.keys({ ...report.expected, ...report.actual })
-    .map((k) => {
-      const want = (report.expected as unknown as Record<string, unknown>)[k];
-      const got = (report.actual as Record<string, unknown>)[k];
-      const match = want === undefined || want === got;
-      return `<tr class="${match ? '' : 'mismatch'}"><td class="${match ? 'ok' : 'bad'}">${match ? '✔' : '✘'}</td><td>${esc(
-        k,
-      )}</td><td>${esc(plain(want))}</td><td class="${match ? '' : 'bad'}">${esc(plain(got))}</td></tr>`;
-    })
-    .join('');
-  const failed = failedNames(report);
-  const breakdownRows = (breakdown: RehearsalReport['freeze']['breakdown']): string => {
-    const freezeTotal = breakdown.reduce((s, b) => s + b.ms, 0);
-    return breakdown
-      .map((b) => {
-        const color = segmentColor(b.name, failed);
-        return (
-          `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}<span class="${
-            failed.has(b.name) ? 'bad' : ''
-          }">${esc(b.name)}${failed.has(b.name) ? ' (failed)' : ''}</span></td>` +
-          `<td class="num">${esc(b.ms.toFixed(1))} ms</td><td class="num">${
-            freezeTotal > 0 ? esc(((b.ms / freezeTotal) * 100).toFixed(0)) : '0'
-          }%</td></tr>`
-        );
-      })
-      .join('');
-  };
   const freezes = drawnFreezes(report);
   const two = freezes.length > 1;
-  const phaseRows = report.phases
-    .map(
-      (p) =>
-        `<tr><td>${p.group === 'cutover' ? '↳ ' : ''}${esc(p.name)}</td><td class="${
-          p.status === 'failed' ? 'bad' : ''
-        }">${esc(p.status)}</td><td class="num">${
-          p.durationMs === null ? '-' : esc(formatMs(p.durationMs))
-        }</td><td class="muted">${esc(p.startedAt.slice(11, 23))}</td><td class="muted">${esc(p.detail ?? '')}</td></tr>`,
-    )
-    .join('');
-  const executions = report.cutover.executions
-    .map(
-      (e) =>
-        `<tr><td>#${e.index + 1}${e.machine ? ` ${esc(e.machine)}` : ''}${e.mode ? ` <span class="muted">${esc(e.mode)}</span>` : ''}</td><td class="${e.status === 'SUCCEEDED' ? 'ok' : 'bad'}">${esc(e.status)}</td><td>${esc(
-          e.error ?? '',
-        )}</td><td>${esc(e.lastState ?? '')}</td><td class="num">${esc(formatMs(e.durationMs))}</td><td class="muted">${esc(
-          (e.cause ?? '').slice(0, 300),
-        )}</td></tr>`,
-    )
-    .join('');
-  const lost = report.lostSamples.length
-    ? `<h2 class="bad">Lost writes (first ${report.lostSamples.length} of ${esc(report.lostWrites)})</h2><table><tr><th>kind</th><th>key</th><th>acknowledged by</th><th>at</th><th>found</th></tr>${report.lostSamples
-        .map(
-          (l) =>
-            `<tr><td>${esc(l.kind)}</td><td><code>${esc(l.key)}</code></td><td>${esc(l.server)}</td><td>${esc(l.at)}</td><td>${esc(
-              l.found,
-            )}</td></tr>`,
-        )
-        .join('')}</table>`
-    : '';
   const verifiedOn = report.verification
     .map((v) => `${v.database} ${v.found}/${v.checked}${v.scope ? ` ${v.scope}` : ''}`)
     .join(', ');
   const headline = report.ok
     ? `✔ PASS — outcome as expected, no acknowledged write lost`
     : `✘ FAIL — ${report.failedBecause.join('; ') || 'see below'}`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${report.ok ? 'PASS' : 'FAIL'} zdm rehearsal — ${esc(report.scenario)} (${esc(report.mode)})</title><style>${CSS}</style></head>
-<body>
-<h1>Cutover rehearsal: ${esc(report.scenario)} <span class="muted">(${esc(report.mode)})</span></h1>
-<p class="muted">${esc(report.description)} — migration <code>${esc(report.migrationId)}</code>, ${esc(
-    report.startedAt,
-  )}, ${esc(report.servers.kind)} servers</p>
-<div class="verdict ${report.ok ? 'pass' : 'fail'}">
+  return `<div class="verdict ${report.ok ? 'pass' : 'fail'}">
 <div class="head ${report.ok ? 'ok' : 'bad'}">${esc(headline)}</div>
 <div class="hero">
 <div><span class="muted">lost writes</span><b class="${lostOk ? 'ok' : 'bad'}" id="lost-writes">${
@@ -826,7 +823,15 @@ ${
   )}${report.actual.error ? ` (${esc(report.actual.error)})` : ''}</small></div>
 </div>
 </div>
-${report.error ? `<p class="bad">Error: ${esc(report.error)}</p>` : ''}
+`;
+}
+
+/** The error, if any, and the figures at a glance. */
+function cardsHtml(report: RehearsalReport): string {
+  const card = (label: string, value: string, cls = ''): string =>
+    `<div class="card"><span class="muted">${esc(label)}</span><b class="${cls}">${esc(value)}</b></div>`;
+  const rows = Object.values(report.tables.rows).reduce((a, b) => a + b, 0);
+  return `${report.error ? `<p class="bad">Error: ${esc(report.error)}</p>` : ''}
 <div class="cards">
 ${card('acknowledged writes', String(report.acknowledgedWrites))}
 ${card('found on target', report.writesFoundOnTarget === null ? 'unknown' : String(report.writesFoundOnTarget))}
@@ -838,43 +843,122 @@ ${card('validation', report.validation.ok ? 'match' : 'MISMATCH', report.validat
 ${card('rows', `${report.tables.rowsAreEstimates ? '≈' : ''}${rows}`)}
 ${card('total time', formatMs(report.durationMs))}
 </div>
-${lost}
-<div class="legend muted">commits:${swatch('#54aeff')}on source${swatch('#2da44e')}on target · phases:${swatch('#8c959f')}rehearsal step${swatch(
+`;
+}
+
+/** The acknowledged writes that were not found (the first few), or nothing. */
+function lostWritesHtml(report: RehearsalReport): string {
+  return report.lostSamples.length
+    ? `<h2 class="bad">Lost writes (first ${report.lostSamples.length} of ${esc(report.lostWrites)})</h2><table><tr><th>kind</th><th>key</th><th>acknowledged by</th><th>at</th><th>found</th></tr>${report.lostSamples
+        .map(
+          (l) =>
+            `<tr><td>${esc(l.kind)}</td><td><code>${esc(l.key)}</code></td><td>${esc(l.server)}</td><td>${esc(l.at)}</td><td>${esc(
+              l.found,
+            )}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '';
+}
+
+/** The colours of the timelines. */
+function legendHtml(report: RehearsalReport): string {
+  return `<div class="legend muted">commits:${swatch('#54aeff')}on source${swatch('#2da44e')}on target · phases:${swatch('#8c959f')}rehearsal step${swatch(
     '#0969da',
   )}cutover phase (colour per phase)${swatch('#cf222e')}failed${swatch('#cf222e', 'opacity:.25;outline:1px dashed #cf222e')}write freeze${
     report.reads?.reads
       ? ` · reads:${swatch(READ_SOURCE)}on source${swatch(READ_TARGET)}on target${swatch(READ_STALE)}stale${swatch(READ_FAILED)}failed`
       : ''
   }${switchMarks(report).length ? ` · ${swatch(SWITCH_READS)}reads → target${swatch(SWITCH_WRITES)}writes → target` : ''}</div>
-${periodsHtml(report)}
-${timelines(report)}
-${freezes
-  .map((f) => {
-    const fr = f.report;
-    const commits = two ? fr.commitsAfterFreeze : fr.sourceCommitsAfterFreeze;
-    const server = two ? (fr.frozenServer ?? 'source') : 'source';
-    return `<h2>${two ? `Write freeze of the ${esc(f.execution)}` : 'Write freeze'}: ${esc(f.text)}</h2>
+`;
+}
+
+/** Each write freeze: its window, where its time went (chart and table). */
+function freezeSectionsHtml(report: RehearsalReport): string {
+  const failed = failedNames(report);
+  const breakdownRows = (breakdown: RehearsalReport['freeze']['breakdown']): string => {
+    const freezeTotal = breakdown.reduce((s, b) => s + b.ms, 0);
+    return breakdown
+      .map((b) => {
+        const color = segmentColor(b.name, failed);
+        return (
+          `<tr class="${color === GAP_COLOR ? 'gap' : ''}"><td>${swatch(color)}<span class="${
+            failed.has(b.name) ? 'bad' : ''
+          }">${esc(b.name)}${failed.has(b.name) ? ' (failed)' : ''}</span></td>` +
+          `<td class="num">${esc(b.ms.toFixed(1))} ms</td><td class="num">${
+            freezeTotal > 0 ? esc(((b.ms / freezeTotal) * 100).toFixed(0)) : '0'
+          }%</td></tr>`
+        );
+      })
+      .join('');
+  };
+  const freezes = drawnFreezes(report);
+  const two = freezes.length > 1;
+  return freezes
+    .map((f) => {
+      const fr = f.report;
+      const commits = two ? fr.commitsAfterFreeze : fr.sourceCommitsAfterFreeze;
+      const server = two ? (fr.frozenServer ?? 'source') : 'source';
+      return `<h2>${two ? `Write freeze of the ${esc(f.execution)}` : 'Write freeze'}: ${esc(f.text)}</h2>
 <p class="muted">${
-      fr.status === 'ongoing'
-        ? 'No write committed after the freeze took hold: from the last acknowledged commit'
-        : fr.status === 'none'
-          ? 'Nothing was frozen; the longest time between two acknowledged commits'
-          : 'From the last acknowledged commit before the freeze to the first after it'
-    }: ${esc(fr.from ?? '-')} → ${esc(fr.to ?? 'still frozen when the writes stopped')}${
-      commits === undefined ? '' : `; ${esc(server)} commits after the freeze step ended: ${esc(commits)}`
-    }.</p>
+        fr.status === 'ongoing'
+          ? 'No write committed after the freeze took hold: from the last acknowledged commit'
+          : fr.status === 'none'
+            ? 'Nothing was frozen; the longest time between two acknowledged commits'
+            : 'From the last acknowledged commit before the freeze to the first after it'
+      }: ${esc(fr.from ?? '-')} → ${esc(fr.to ?? 'still frozen when the writes stopped')}${
+        commits === undefined ? '' : `; ${esc(server)} commits after the freeze step ended: ${esc(commits)}`
+      }.</p>
 ${breakdownSvg(report, fr.breakdown)}
 <table><tr><th>inside the freeze, in order</th><th class="num">duration</th><th class="num">share</th></tr>${breakdownRows(fr.breakdown)}</table>`;
-  })
-  .join('\n')}
-<h2>Expected vs actual (${esc(report.scenario)})</h2>
+    })
+    .join('\n');
+}
+
+/** Expected vs actual, the executions and the phases, as tables. */
+function outcomeTablesHtml(report: RehearsalReport): string {
+  const expectRows = Object.keys({ ...report.expected, ...report.actual })
+    .map((k) => {
+      const want = (report.expected as unknown as Record<string, unknown>)[k];
+      const got = (report.actual as Record<string, unknown>)[k];
+      const match = want === undefined || want === got;
+      return `<tr class="${match ? '' : 'mismatch'}"><td class="${match ? 'ok' : 'bad'}">${match ? '✔' : '✘'}</td><td>${esc(
+        k,
+      )}</td><td>${esc(plain(want))}</td><td class="${match ? '' : 'bad'}">${esc(plain(got))}</td></tr>`;
+    })
+    .join('');
+  const executions = report.cutover.executions
+    .map(
+      (e) =>
+        `<tr><td>#${e.index + 1}${e.machine ? ` ${esc(e.machine)}` : ''}${e.mode ? ` <span class="muted">${esc(e.mode)}</span>` : ''}</td><td class="${e.status === 'SUCCEEDED' ? 'ok' : 'bad'}">${esc(e.status)}</td><td>${esc(
+          e.error ?? '',
+        )}</td><td>${esc(e.lastState ?? '')}</td><td class="num">${esc(formatMs(e.durationMs))}</td><td class="muted">${esc(
+          (e.cause ?? '').slice(0, 300),
+        )}</td></tr>`,
+    )
+    .join('');
+  const phaseRows = report.phases
+    .map(
+      (p) =>
+        `<tr><td>${p.group === 'cutover' ? '↳ ' : ''}${esc(p.name)}</td><td class="${
+          p.status === 'failed' ? 'bad' : ''
+        }">${esc(p.status)}</td><td class="num">${
+          p.durationMs === null ? '-' : esc(formatMs(p.durationMs))
+        }</td><td class="muted">${esc(p.startedAt.slice(11, 23))}</td><td class="muted">${esc(p.detail ?? '')}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Expected vs actual (${esc(report.scenario)})</h2>
 <table><tr><th></th><th>field</th><th>expected</th><th>actual</th></tr>${expectRows}</table>
 ${report.mismatches.length ? `<p class="bad">${report.mismatches.map(esc).join('<br>')}</p>` : ''}
 <h2>Executions</h2>
 <table><tr><th></th><th>status</th><th>error</th><th>last state</th><th class="num">duration</th><th>cause</th></tr>${executions}</table>
 <h2>Phases</h2>
 <table><tr><th>phase</th><th>status</th><th class="num">duration</th><th>started (UTC)</th><th>detail</th></tr>${phaseRows}</table>
-<h2>Load</h2>
+`;
+}
+
+/** The load: the rehearsal's writer and the user's --load. */
+function loadHtml(report: RehearsalReport): string {
+  return `<h2>Load</h2>
 <p>${esc(report.load.concurrency)} connections as the application role, target ${esc(report.load.targetRate)} writes/s, achieved ${esc(
     report.load.achievedRate.toFixed(1),
   )} writes/s over ${esc(formatMs(report.load.durationMs))}; ${esc(report.load.retries)} retried attempts (${esc(
@@ -899,7 +983,24 @@ ${
       }`
     : ''
 }
-${readsHtml(report)}
+`;
+}
+
+/** The whole page (its sections above, the timelines and the reads, servers and periods sections). */
+export function renderHtmlReport(report: RehearsalReport): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${report.ok ? 'PASS' : 'FAIL'} zdm rehearsal — ${esc(report.scenario)} (${esc(report.mode)})</title><style>${CSS}</style></head>
+<body>
+<h1>Cutover rehearsal: ${esc(report.scenario)} <span class="muted">(${esc(report.mode)})</span></h1>
+<p class="muted">${esc(report.description)} — migration <code>${esc(report.migrationId)}</code>, ${esc(
+    report.startedAt,
+  )}, ${esc(report.servers.kind)} servers</p>
+${verdictHtml(report)}${cardsHtml(report)}${lostWritesHtml(report)}
+${legendHtml(report)}${periodsHtml(report)}
+${timelines(report)}
+${freezeSectionsHtml(report)}
+${outcomeTablesHtml(report)}${loadHtml(report)}${readsHtml(report)}
 <p class="muted">Source: ${esc(report.servers.source)} · Target: ${esc(report.servers.target)}</p>
 ${serverStateHtml(report)}
 </body></html>

@@ -5,17 +5,15 @@
  * writes were frozen) — or, when it did not get that far, a full validation once the writes stopped. read-first:
  * where the read switch points, and whether the reads reached the target before the writes did.
  */
-import { PHASES, type TableSelection } from '../contract';
-import type { MigrationRecord, ReplicationPort, TrafficSwitch } from '../lambda/engine/ports';
-import { validate } from '../lambda/engine/validation';
-import { sleep } from '../lambda/engine/validation/concurrency';
-import { openApplicationClient, withAdmin, withPools } from './pg-clients';
-import type { RehearsalOptions } from './options';
-import type { RehearsalReport } from './report-json';
+import { PHASES, type TableSelection } from '../../contract';
+import { type MigrationRecord, type ReplicationPort, sleep, type TrafficSwitch, validate } from '../../lambda/engine';
+import { openApplicationClient, withAdmin, withPools } from '../servers/pg-clients';
+import type { RehearsalOptions } from '../options';
+import type { RehearsalReport } from '../report/report-json';
 import type { Actual } from './scenarios';
-import type { ExecutionRun } from './run-cutover';
+import type { ExecutionRun } from '../run-cutover';
 import { periodOfWrite, verifyAcknowledgedWrites, WRITE_PERIODS, type VerificationResult } from './verify';
-import type { AckedWrite, Workload } from './write-load';
+import type { AckedWrite, Workload } from '../load/write-load';
 
 /** Phases the engine runs again on resume whatever the earlier execution did (the read switch). */
 const RERUN_ON_RESUME: ReadonlySet<string> = new Set(['switchReads', 'revertReads']);

@@ -6,10 +6,9 @@
  * at the end). The target's sequences are saved, because the cutover moves them.
  */
 import type { Client } from 'pg';
-import { formatTableName, selectTables, type TableName, type TableSelection } from '../contract';
-import { diffSchema, type SchemaDifference } from '../lambda/engine/validation';
-import { qualify } from '../lambda/engine/pg/identifiers';
-import { UsageError } from '../cli/command-line';
+import { formatTableName, selectTables, type TableName, type TableSelection } from '../../contract';
+import { diffSchema, qualify, type SchemaDifference } from '../../lambda/engine';
+import { UsageError } from '../../cli/command-line';
 import {
   createDemoSchema,
   DEMO_SCHEMAS,
@@ -19,10 +18,10 @@ import {
   prepareDemoSchemas,
   type DemoRowCounts,
 } from './demo-schema';
-import { listTables } from './local/native-replication-setup';
-import { withAdmin, withPools } from './pg-clients';
-import type { RehearsalContext } from './run-context';
-import type { Servers } from './setup-servers';
+import { listTables } from '../local/native-replication-setup';
+import { withAdmin, withPools } from '../servers/pg-clients';
+import type { RehearsalContext } from '../run-context';
+import type { Servers } from '../servers/setup-servers';
 
 export interface SequenceValue {
   readonly sequence: string;

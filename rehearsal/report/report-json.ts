@@ -1,16 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { WatchdogReport } from '../lambda/engine/cutover/watchdog';
-import type { ReadSwitchRecord } from '../lambda/engine/ports';
-import type { CleanupFailure } from './cleanup-ledger';
+import type { ReadSwitchRecord, WatchdogReport } from '../../lambda/engine';
+import type { CleanupFailure } from '../cleanup-ledger';
 import type { CutoverPhaseTimes, FreezeSegment, FreezeWindow } from './freeze';
-import type { LoadCommandResult } from './load-command';
-import type { PhaseTiming } from './progress';
-import type { ReadsSummary } from './read-load';
-import type { Actual, Expectation } from './scenarios';
-import type { ServerState } from './server-state';
-import type { LostWrite, VerificationResult } from './verify';
-import type { AckedWrite, WriteFailure } from './write-load';
+import type { LoadCommandResult } from '../load/load-command';
+import type { PhaseTiming } from '../progress';
+import type { ReadsSummary } from '../load/read-load';
+import type { Actual, Expectation } from '../scenarios/scenarios';
+import type { ServerState } from '../servers/server-state';
+import type { LostWrite, VerificationResult } from '../scenarios/verify';
+import type { AckedWrite, WriteFailure } from '../load/write-load';
 
 export type { FreezeSegment, FreezeWindow };
 
@@ -59,7 +58,7 @@ export interface WritePeriodReport {
   }>;
 }
 
-/** The application's reads (see read-load.ts): what each server answered, per bucket, and when. */
+/** The application’s reads (see ../load/read-load.ts): what each server answered, per bucket, and when. */
 export interface ReadsReport extends ReadsSummary {
   /** Reads per second asked (0: no reads) and the read loop's connections. */
   readonly targetRate: number;

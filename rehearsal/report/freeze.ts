@@ -1,7 +1,7 @@
-import { PHASES, stepOfState, resultKey } from '../contract';
-import type { MigrationRecord } from '../lambda/engine/ports';
-import type { CutoverRunResult } from './local/run-state-machine';
-import type { AckedWrite } from './write-load';
+import { PHASES, stepOfState, resultKey } from '../../contract';
+import type { MigrationRecord } from '../../lambda/engine';
+import type { CutoverRunResult } from '../local/run-state-machine';
+import type { AckedWrite } from '../load/write-load';
 
 /** A cutover phase as recorded in the state store, with epoch-ms times for arithmetic. */
 export interface FreezeSegment {

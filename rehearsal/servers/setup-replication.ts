@@ -6,17 +6,14 @@
  * retrying forever.
  */
 import type { Client } from 'pg';
-import { formatTableName } from '../contract';
-import { NativeLogicalReplication, readSubscription } from '../lambda/engine/replication/native-logical-replication';
-import type { ReplicationPort } from '../lambda/engine/ports';
-import { sleep } from '../lambda/engine/validation/concurrency';
-import { qualify } from '../lambda/engine/pg/identifiers';
-import { setupNativeReplication, teardownNativeReplication } from './local/native-replication-setup';
-import { PROBE_TABLE, replicationName } from './names';
+import { formatTableName } from '../../contract';
+import { NativeLogicalReplication, qualify, readSubscription, type ReplicationPort, sleep } from '../../lambda/engine';
+import { setupNativeReplication, teardownNativeReplication } from '../local/native-replication-setup';
+import { PROBE_TABLE, replicationName } from '../names';
 import { withAdmin } from './pg-clients';
-import type { RehearsalRoles } from './rehearsal-roles';
-import { restoreSequences, type RehearsedTables } from './rehearsed-tables';
-import type { RehearsalContext } from './run-context';
+import type { RehearsalRoles } from '../roles/rehearsal-roles';
+import { restoreSequences, type RehearsedTables } from '../tables/rehearsed-tables';
+import type { RehearsalContext } from '../run-context';
 import type { LogTail, Servers } from './setup-servers';
 
 export interface ReplicationHandle {

@@ -7,11 +7,11 @@
  * - the replication role: the subscription's login on the source (REPLICATION), with a password that exists only
  *   for this rehearsal — never the superuser's, whose password would otherwise sit in pg_subscription.
  */
-import { MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../contract';
-import { UsageError } from '../cli/command-line';
-import { WAY_BACK_SCENARIOS } from './options';
-import { PROBE_TABLE, rehearsalRoleNames } from './names';
-import { withAdmin } from './pg-clients';
+import { MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../../contract';
+import { UsageError } from '../../cli/command-line';
+import { WAY_BACK_SCENARIOS } from '../options';
+import { PROBE_TABLE, rehearsalRoleNames } from '../names';
+import { withAdmin } from '../servers/pg-clients';
 import {
   createRehearsalRole,
   dropRehearsalRole,
@@ -20,10 +20,10 @@ import {
   readRole,
   type RoleFacts,
 } from './roles';
-import type { RehearsedTables } from './rehearsed-tables';
-import type { RehearsalContext } from './run-context';
+import type { RehearsedTables } from '../tables/rehearsed-tables';
+import type { RehearsalContext } from '../run-context';
 import { newPassword } from './secrets';
-import type { Servers } from './setup-servers';
+import type { Servers } from '../servers/setup-servers';
 
 export interface LoginRole {
   readonly name: string;

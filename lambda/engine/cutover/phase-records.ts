@@ -1,64 +1,11 @@
 /**
- * Shared plumbing of the cutover steps: the state key, phase bookkeeping (resume = skip what succeeded),
- * notices, database access and secret redaction.
+ * Phase bookkeeping of the cutover steps in the state store (resume = skip what succeeded) and the notices that go
+ * with it.
  */
-import type { Pool, PoolClient } from 'pg';
-import { redactSecrets, withPooledClient } from '../pg/connection';
+import { errorMessage } from '../helpers';
 import type { MigrationRecord, PhaseName, PhaseRecord, PhaseStatus } from '../ports';
-import type { CutoverAction, CutoverDirection, CutoverInput, DatabaseSide } from '../../../contract';
-import { sharedPool, sharedPools } from './connections';
-import type { CutoverDeps } from './deps';
-
-/**
- * The key of a cutover's record in the state store.
- *
- * - `execute`: the migrationId itself, so a new execution with the same migrationId resumes (skips phases that
- *   succeeded, finds the saved freeze settings and marker token).
- * - `dry-run`: `<migrationId>#dry-run#<startedAt>` — every dry-run execution gets its own record, so a dry run
- *   never shares phase results with an execute run (nor with another dry run). `#` cannot occur in a valid
- *   migrationId, so the keys never collide. A redrive of the same execution keeps `startedAt`, so it still resumes.
- * - the fallback: `<migrationId>#fallback` (dry run: `<migrationId>#fallback#dry-run#<startedAt>`); what it shares
- *   with the cutover (its saved freeze, the way back) it reads from the cutover's record.
- * - `switch-reads` / `revert-reads` / `end-fallback-window`: `<migrationId>#<action>#<startedAt>`, for the same reason. What they share
- *   with the write cutover — where the read path pointed — is on its own record (readSwitchKey).
- */
-export function stateKey(
-  input: Pick<CutoverInput, 'migrationId' | 'mode' | 'startedAt'> & {
-    action?: CutoverAction;
-    direction?: CutoverDirection;
-  },
-): string {
-  if (input.action && input.action !== 'cutover') return `${input.migrationId}#${input.action}#${input.startedAt}`;
-  const id = input.direction === 'fallback' ? `${input.migrationId}#fallback` : input.migrationId;
-  return input.mode === 'execute' ? id : `${id}#dry-run#${input.startedAt}`;
-}
-
-/** The record of a migration's read switch, shared by every execution of that migration. */
-export function readSwitchKey(migrationId: string): string {
-  return `${migrationId}#reads`;
-}
-
-/** What notices add after the migration id: ` [dry run]`, ` [switch reads]`, ` [revert reads]` or nothing. */
-export function modeLabel(
-  input: Pick<CutoverInput, 'mode'> & { action?: CutoverAction; direction?: CutoverDirection },
-): string {
-  if (input.action && input.action !== 'cutover') return ` [${input.action.replace(/-/g, ' ')}]`;
-  const fallback = input.direction === 'fallback' ? ' [fallback]' : '';
-  return `${fallback}${input.mode === 'dry-run' ? ' [dry run]' : ''}`;
-}
-
-export interface StepContext {
-  readonly deps: CutoverDeps;
-  readonly input: CutoverInput;
-  readonly key: string;
-  now(): Date;
-  iso(): string;
-}
-
-export function createContext(deps: CutoverDeps, input: CutoverInput): StepContext {
-  const now = deps.now ?? (() => new Date());
-  return { deps, input, key: stateKey(input), now, iso: () => now().toISOString() };
-}
+import { modeLabel } from './state-keys';
+import type { StepContext } from './step-context';
 
 export type Summary = Record<string, unknown>;
 
@@ -184,46 +131,4 @@ export async function runPhase(
   await endPhase(ctx, phase, started, outcome.status ?? 'succeeded', outcome.result);
   await notifyPhase(ctx, phase, outcome.status === 'skipped' ? 'skipped' : 'done', outcome.line);
   return outcome.result;
-}
-
-/**
- * Runs `fn` with a pool per side (pinned session settings). The pools are shared across steps and kept open
- * (see connections.ts): `fn` must not end them.
- */
-export async function withPools<T>(
-  ctx: StepContext,
-  fn: (pools: { source: Pool; target: Pool }) => Promise<T>,
-): Promise<T> {
-  return fn(await sharedPools(ctx.deps));
-}
-
-/**
- * Runs `fn` with one pooled connection of a side. The connection goes back to the pool when `fn` succeeds and
- * is destroyed when it fails (whatever session state the failure left behind goes with it).
- */
-export async function withClient<T>(
-  ctx: StepContext,
-  side: DatabaseSide,
-  fn: (client: PoolClient) => Promise<T>,
-): Promise<T> {
-  return withPooledClient(await sharedPool(ctx.deps, side), fn);
-}
-
-/** Removes both databases' passwords from a message. */
-export async function redactAll(deps: CutoverDeps, message: string): Promise<string> {
-  let out = message;
-  for (const get of [deps.source, deps.target]) {
-    try {
-      out = redactSecrets(out, await get());
-    } catch {
-      // The spec itself could not be resolved; nothing of it can be in the message.
-    }
-  }
-  return out;
-}
-
-export { sleep } from '../validation/concurrency';
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

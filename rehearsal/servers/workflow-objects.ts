@@ -5,12 +5,11 @@
  * of this migration in those that were there before.
  */
 import type { Client } from 'pg';
-import { ZDM_SCHEMA } from '../contract';
-import { ensureMarkerTable } from '../lambda/engine/cutover/marker';
-import { qualify, quoteIdent, quoteLiteral } from '../lambda/engine/pg/identifiers';
-import { PROBE_TABLE, probeComment, REHEARSAL_SCHEMA_COMMENT } from './names';
+import { ZDM_SCHEMA } from '../../contract';
+import { ensureMarkerTable, qualify, quoteIdent, quoteLiteral } from '../../lambda/engine';
+import { PROBE_TABLE, probeComment, REHEARSAL_SCHEMA_COMMENT } from '../names';
 import { withAdmin } from './pg-clients';
-import type { RehearsalContext } from './run-context';
+import type { RehearsalContext } from '../run-context';
 import type { Servers } from './setup-servers';
 
 export const PROBE_TABLE_DDL = `CREATE TABLE ${qualify(PROBE_TABLE)} (

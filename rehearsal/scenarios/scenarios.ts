@@ -6,11 +6,10 @@ import {
   type PhaseName,
   type StepEvent,
   type StepName,
-} from '../contract';
-import type { StepHandler } from '../lambda/engine/cutover/steps';
-import type { MigrationRecord, ReplicationPort, ReplicationStatus } from '../lambda/engine/ports';
+} from '../../contract';
+import type { MigrationRecord, ReplicationPort, ReplicationStatus, StepHandler } from '../../lambda/engine';
 
-import type { RehearsalMode, Scenario } from './options';
+import type { RehearsalMode, Scenario } from '../options';
 
 /** What the rehearsal expects at the end of a scenario (only the fields set are compared). */
 export interface Expectation {

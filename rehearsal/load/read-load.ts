@@ -8,8 +8,8 @@
  * The loop runs in the load's worker thread beside the writes (its connections are its own, its pace is its own;
  * a read never waits for a write). `ReadTally` is the bounded summary the rehearsal keeps of the samples.
  */
-import { sleep } from '../lambda/engine/validation/concurrency';
-import { connectToEndpoint, type EndpointConnection } from './pg-clients';
+import { sleep } from '../../lambda/engine';
+import { connectToEndpoint, type EndpointConnection } from '../servers/pg-clients';
 import { errorCode, isRetryable, nowMs, WRITE_TABLE, type AckedWrite, type EndpointSource } from './write-load';
 
 /** Connections of the application's read loop (each reads in sequence). */

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import type { AckedWrite, WriteKind, Workload } from './write-load';
+import type { AckedWrite, WriteKind, Workload } from '../load/write-load';
 
 /** Acknowledged probe writes whose row is not there. */
 const PROBE_CHECK = `

@@ -4,12 +4,12 @@
  * changed: reachable, wal_level=logical on the source, whether both are one server, and their clocks.
  */
 import type { Client } from 'pg';
-import { redactSecrets, redactUrl } from '../lambda/engine/pg/connection';
-import { UsageError } from '../cli/command-line';
-import { LOGICAL_REPLICATION_SETTINGS, startLocalPostgres, type LocalPostgres } from './local/embedded-postgres';
+import { redactSecrets, redactUrl } from '../../lambda/engine';
+import { UsageError } from '../../cli/command-line';
+import { LOGICAL_REPLICATION_SETTINGS, startLocalPostgres, type LocalPostgres } from '../local/embedded-postgres';
 import { openClient, withAdmin } from './pg-clients';
-import type { RehearsalContext } from './run-context';
-import { newPassword } from './secrets';
+import type { RehearsalContext } from '../run-context';
+import { newPassword } from '../roles/secrets';
 
 /** The last lines a server logged (embedded servers only: the user's server logs are read with SQL). */
 export class LogTail {

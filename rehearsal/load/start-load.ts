@@ -6,13 +6,12 @@
  * of its own): each read looks up the latest acknowledged write on the server the read endpoint names — the read
  * switch in read-first, the write endpoint otherwise. The user's `--load` command runs beside it against the source.
  */
-import type { MemoryTrafficSwitch } from '../lambda/engine/traffic/memory-traffic-switch';
-import { sleep } from '../lambda/engine/validation/concurrency';
+import { type MemoryTrafficSwitch, sleep } from '../../lambda/engine';
 import { LoadCommand } from './load-command';
-import type { RehearsalRoles } from './rehearsal-roles';
-import type { RehearsedTables } from './rehearsed-tables';
-import type { RehearsalContext } from './run-context';
-import type { Servers } from './setup-servers';
+import type { RehearsalRoles } from '../roles/rehearsal-roles';
+import type { RehearsedTables } from '../tables/rehearsed-tables';
+import type { RehearsalContext } from '../run-context';
+import type { Servers } from '../servers/setup-servers';
 import { ThreadedWriteLoad } from './threaded-load';
 import { READ_CONNECTIONS, type ReadTally } from './read-load';
 import { nowMs, type WriteLoadStats } from './write-load';

@@ -6,10 +6,10 @@
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
-import type { TableName } from '../contract';
-import { qualify, quoteIdent, quoteLiteral } from '../lambda/engine/pg/identifiers';
-import { REHEARSAL_ROLE_COMMENT } from './names';
-import { withAdmin } from './pg-clients';
+import type { TableName } from '../../contract';
+import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine';
+import { REHEARSAL_ROLE_COMMENT } from '../names';
+import { withAdmin } from '../servers/pg-clients';
 
 type Queryable = Pick<Client, 'query'>;
 
