@@ -6,7 +6,7 @@
  * The state machine keeps `input` at `$.input` and each step's result at `$.results.<step>`.
  */
 import type { PhaseName } from './phases';
-import type { StepName } from './steps';
+import type { CutoverDirection, StepName } from './steps';
 
 export type CutoverMode = 'dry-run' | 'execute';
 
@@ -16,13 +16,6 @@ export type CutoverMode = 'dry-run' | 'execute';
  * path at the target's readers and stops, `revert-reads` points the read path back at the source.
  */
 export type CutoverAction = 'cutover' | 'switch-reads' | 'revert-reads' | 'end-fallback-window';
-
-/**
- * Which way an execution moves the application: `forward` (the cutover machine: source → Aurora) or `fallback` (the
- * fallback machine: the same steps with the databases' roles swapped, Aurora → source, over the reverse replication).
- * Set by the state machine, never by the operator.
- */
-export type CutoverDirection = 'forward' | 'fallback';
 
 /**
  * Values of the execution input field `mode`. `end-fallback-window` (cutover machine): stops the reverse replication

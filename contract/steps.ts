@@ -6,6 +6,13 @@
  * lambda/engine/cutover/, one line in that dispatch and one in the state-machine definition.
  */
 
+/**
+ * Which way an execution moves the application: `forward` (the cutover machine: source → Aurora) or `fallback` (the
+ * fallback machine: the same steps with the databases' roles swapped, Aurora → source, over the reverse replication).
+ * Set by the state machine, never by the operator.
+ */
+export type CutoverDirection = 'forward' | 'fallback';
+
 /** The cutover functions, one per set of permissions. */
 export type CutoverFunctionRole = 'database' | 'replication' | 'traffic' | 'watchdog';
 
@@ -45,7 +52,13 @@ export type StepAccess =
    * the reverse replication task: dms:DescribeReplicationTasks, StartReplicationTask, StopReplicationTask and
    * cloudwatch:GetMetricData (`deps.reverse`), and its lag alarms' actions on and off (`deps.reverseAlarms`).
    */
-  | 'reverseReplication';
+  | 'reverseReplication'
+  /** In the fallback, `replicationStatus` of the reverse task. */
+  | 'reverseStatus'
+  /** In the fallback, `stopReplication` of the reverse task (dms:StopReplicationTask on it). */
+  | 'stopReverse'
+  /** In the fallback, `disableAlarmActions` of the reverse task's lag alarms. */
+  | 'disableReverseAlarmActions';
 
 export interface StepSpec {
   /** Task state names that run this step (API: operators see them in the console). */
@@ -251,7 +264,50 @@ export function stepsOf(role: CutoverFunctionRole, hasTrafficFunction: boolean):
   return role === 'database' && !hasTrafficFunction ? [...served('database'), ...served('traffic')] : served(role);
 }
 
-/** Whether any of `steps` needs `access`. */
-export function needsAccess(steps: readonly StepName[], access: StepAccess): boolean {
-  return steps.some((step) => (STEP_SPECS[step].access as readonly StepAccess[]).includes(access));
+/**
+ * The fallback runs the cutover's steps with the sides swapped: where a step reads a field of the forward
+ * dependencies, in the fallback it reads this one (the engine's lambda/engine/cutover/directions.ts, and the
+ * construct's environment and grants, both follow this table). Absent: the same field; `null`: none.
+ */
+export const FALLBACK_DEPENDENCY: Readonly<Partial<Record<CutoverDependency, CutoverDependency | null>>> = {
+  source: 'target',
+  target: 'source',
+  replication: 'reverse',
+  alarms: 'reverseAlarms',
+  reverse: null,
+  reverseAlarms: null,
+};
+
+/** Access a step needs in the fallback instead of the forward one (the reverse task where the forward task was). */
+const FALLBACK_ACCESS: Readonly<Partial<Record<StepAccess, StepAccess>>> = {
+  replicationStatus: 'reverseStatus',
+  stopReplication: 'stopReverse',
+  disableAlarmActions: 'disableReverseAlarmActions',
+};
+
+/** The dependencies `step` reads when it runs in `direction`. */
+export function dependenciesOf(step: StepName, direction: CutoverDirection = 'forward'): readonly CutoverDependency[] {
+  const declared = STEP_SPECS[step].deps as readonly CutoverDependency[];
+  if (direction === 'forward') return declared;
+  const mapped = declared.map((dep) => {
+    const to = FALLBACK_DEPENDENCY[dep];
+    return to === undefined ? dep : to;
+  });
+  return [...new Set(mapped.filter((dep): dep is CutoverDependency => dep !== null))];
+}
+
+/** The AWS access `step` needs when it runs in `direction`. */
+export function accessOf(step: StepName, direction: CutoverDirection = 'forward'): readonly StepAccess[] {
+  const declared = STEP_SPECS[step].access as readonly StepAccess[];
+  if (direction === 'forward') return declared;
+  return [...new Set(declared.map((access) => FALLBACK_ACCESS[access] ?? access))];
+}
+
+/** Whether any of `steps`, run in any of `directions`, needs `access`. */
+export function needsAccess(
+  steps: readonly StepName[],
+  access: StepAccess,
+  directions: readonly CutoverDirection[] = ['forward'],
+): boolean {
+  return steps.some((step) => directions.some((direction) => accessOf(step, direction).includes(access)));
 }

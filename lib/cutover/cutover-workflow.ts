@@ -27,6 +27,7 @@ import {
   stepsOf,
   TRAFFIC_SWITCH_KIND,
   type CutoverEnvironmentVariable,
+  type CutoverDirection,
   type CutoverFunctionRole,
   type DatabaseSslMode,
   type StepName,
@@ -322,6 +323,9 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     };
 
     const hasTrafficFunction = Boolean(props.trafficSwitch || props.readTrafficSwitch);
+    // With the way back, every function also serves its steps in the fallback machine (the sides swapped): its
+    // environment and grants cover both directions (contract/steps.ts: dependenciesOf, accessOf).
+    const directions: readonly CutoverDirection[] = reverse ? ['forward', 'fallback'] : ['forward'];
     const roles: CutoverFunctionRole[] = hasTrafficFunction
       ? ['database', 'replication', 'traffic', 'watchdog']
       : ['database', 'replication', 'watchdog'];
@@ -337,7 +341,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         encryptionKey: props.encryptionKey,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      const stepEnvironment = environmentOf(allowed, environmentValues);
+      const stepEnvironment = environmentOf(allowed, environmentValues, directions);
       const fn = new lambda.Function(this, `${pascal(role)}Function`, {
         description: `zero-downtime-migration cutover, ${role} steps: ${allowed.join(', ')}`.slice(0, 256),
         code,
@@ -360,7 +364,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           // TLS to the target verifies its certificate (TARGET_DB_SSL_MODE verify-full). Node.js 20+ Lambda
           // runtimes no longer trust the Amazon CAs (RDS / Aurora included) unless told to load the bundle the
           // runtime ships; a source CA PEM is added to this default trust, never in its place.
-          ...(needsAccess(allowed, 'databaseSecrets') ? { NODE_EXTRA_CA_CERTS: RUNTIME_CA_BUNDLE } : {}),
+          ...(needsAccess(allowed, 'databaseSecrets', directions) ? { NODE_EXTRA_CA_CERTS: RUNTIME_CA_BUNDLE } : {}),
         },
       });
       functions[role] = fn;
@@ -376,11 +380,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       // every step keeps its phase in the state table and notifies the topic
       this.stateTable.grantReadWriteData(fn);
       props.alarmTopic.grantPublish(fn);
-      if (needsAccess(steps, 'databaseSecrets')) {
+      if (needsAccess(steps, 'databaseSecrets', directions)) {
         props.sourceSecret.grantRead(fn);
         props.targetSecret.grantRead(fn);
       }
-      if (needsAccess(steps, 'replicationStatus')) {
+      if (needsAccess(steps, 'replicationStatus', directions)) {
         // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
         // Reference) and cloudwatch:GetMetricData supports no resource-level permissions: both take "*"; the
         // adapter filters by this task's ARN and asks for its metric dimensions only.
@@ -391,15 +395,15 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           }),
         );
       }
-      if (needsAccess(steps, 'stopReplication')) {
+      if (needsAccess(steps, 'stopReplication', directions)) {
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
       }
-      if (needsAccess(steps, 'disableAlarmActions') && alarmArns.length > 0) {
+      if (needsAccess(steps, 'disableAlarmActions', directions) && alarmArns.length > 0) {
         fn.addToRolePolicy(
           new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: alarmArns }),
         );
       }
-      if (needsAccess(steps, 'reverseReplication') && reverse) {
+      if (needsAccess(steps, 'reverseReplication', directions) && reverse) {
         // Describe is account-level and GetMetricData has no resource types (granted above for the status); start
         // and stop name the reverse task, the alarm actions its alarms.
         fn.addToRolePolicy(
@@ -424,11 +428,31 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           );
         }
       }
-      if (needsAccess(steps, 'trafficSwitch') && props.trafficSwitch) {
+      // The fallback's status, stop and alarm steps act on the reverse task where the cutover's act on the forward one.
+      if (needsAccess(steps, 'reverseStatus', directions) && reverse) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
+            resources: ['*'],
+          }),
+        );
+      }
+      if (needsAccess(steps, 'stopReverse', directions) && reverse) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [reverse.taskArn] }),
+        );
+      }
+      const reverseAlarms = (reverse?.lagAlarms ?? []).map((a) => a.alarmArn);
+      if (needsAccess(steps, 'disableReverseAlarmActions', directions) && reverseAlarms.length > 0) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: reverseAlarms }),
+        );
+      }
+      if (needsAccess(steps, 'trafficSwitch', directions) && props.trafficSwitch) {
         const binding = props.trafficSwitch._bind(fn, 'writes');
         for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
       }
-      if (needsAccess(steps, 'readTrafficSwitch') && props.readTrafficSwitch) {
+      if (needsAccess(steps, 'readTrafficSwitch', directions) && props.readTrafficSwitch) {
         const binding = props.readTrafficSwitch._bind(fn, 'reads');
         for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
       }

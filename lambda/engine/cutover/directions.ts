@@ -3,18 +3,11 @@
  * side that is frozen and read from, the old source the side that must catch up, the reverse replication the one that
  * is waited for and stopped. Steps never know which way they run; they get these dependencies.
  */
-import type { CutoverDirection } from '../../../contract';
+import { FALLBACK_DEPENDENCY, type CutoverDirection } from '../../../contract';
 import type { CutoverDeps } from './deps';
 
-/** Fields the fallback reads from another field of the forward dependencies (undefined: none in that direction). */
-const FALLBACK_FIELDS: Partial<Record<keyof CutoverDeps, keyof CutoverDeps | undefined>> = {
-  source: 'target',
-  target: 'source',
-  replication: 'reverse',
-  alarms: 'reverseAlarms',
-  reverse: undefined,
-  reverseAlarms: undefined,
-};
+/** Fields the fallback reads from another field of the forward dependencies (null: none in that direction). */
+const FALLBACK_FIELDS: Partial<Record<keyof CutoverDeps, keyof CutoverDeps | null>> = FALLBACK_DEPENDENCY;
 
 const fallbacks = new WeakMap<CutoverDeps, CutoverDeps>();
 
@@ -29,7 +22,7 @@ export function fallbackDeps(deps: CutoverDeps): CutoverDeps {
       get(target, property, receiver) {
         if (typeof property === 'string' && Object.prototype.hasOwnProperty.call(FALLBACK_FIELDS, property)) {
           const from = FALLBACK_FIELDS[property as keyof CutoverDeps];
-          if (from === undefined) return undefined;
+          if (from === null || from === undefined) return undefined;
           if (property === 'replication' && !target.reverse) {
             throw new Error('the fallback needs the reverse replication, and none is configured');
           }

@@ -17,7 +17,18 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { resolveIntrinsics } from '../../../rehearsal/local/resolve-intrinsics';
 import { clearDatabaseSecretCache } from '../../../lambda/engine/aws/database-secret';
-import { ENVIRONMENT_VARIABLES, STEP_SPECS, type StepAccess, type StepName } from '../../../contract';
+import {
+  accessOf,
+  dependenciesOf,
+  ENVIRONMENT_VARIABLES,
+  STEP_SPECS,
+  type CutoverDirection,
+  type StepAccess,
+  type StepName,
+} from '../../../contract';
+import { depsFor } from '../../../lambda/engine/cutover/directions';
+import type { CutoverWorkflowProps } from '../../../lib/cutover/cutover-workflow';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { CutoverDeps } from '../../../lambda/engine/cutover/deps';
 import { DmsTaskReplication } from '../../../lambda/engine/replication/dms-task-replication';
 import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
@@ -68,6 +79,9 @@ const ACCESS_CALLS: Record<StepAccess, readonly string[]> = {
   readTrafficSwitch: [],
   // granted only with a reverse replication (its own template test)
   reverseReplication: [],
+  reverseStatus: STATUS,
+  stopReverse: ['dms:StopReplicationTask'],
+  disableReverseAlarmActions: ['cloudwatch:DisableAlarmActions'],
 };
 
 /** AWS calls a step's code makes: phase bookkeeping when it keeps state, plus its declared access. */
@@ -157,11 +171,11 @@ interface Synthesized {
   readonly expected: ReturnType<Case['make']>;
 }
 
-function synthesize(c: Case): Synthesized {
+function synthesize(c: Case, extra: (stack: Stack) => Partial<CutoverWorkflowProps> = () => ({})): Synthesized {
   let expected: ReturnType<Case['make']> | undefined;
   const { stack, workflow } = workflowStack((s) => {
     expected = c.make(s);
-    return expected.trafficSwitch ? { trafficSwitch: expected.trafficSwitch } : {};
+    return { ...(expected.trafficSwitch ? { trafficSwitch: expected.trafficSwitch } : {}), ...extra(s) };
   });
   const template = Template.fromStack(stack);
   const functions = template.findResources('AWS::Lambda::Function');
@@ -383,5 +397,78 @@ describe('the contract check itself', () => {
   test('fails when the watchdog function is asked for the replication task (it never stops it)', async () => {
     expect(allowedSteps(env.watchdog!)).toEqual(['watchdog']);
     await expect(touch(depsOf(env.watchdog!), 'replication')).rejects.toThrow(/REPLICATION_TASK_ARN is not set/);
+  });
+});
+
+describe('with the way back: each function serves its steps in the cutover and in the fallback machine', () => {
+  const REVERSE_TASK = `arn:aws:dms:${REGION}:${ACCOUNT}:task:REVERSEREVERSE01`;
+  const REVERSE_ALARM = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-reverse-lag`;
+  const synthesized = synthesize(CASES[1], (stack) => ({
+    reverseReplication: {
+      taskArn: REVERSE_TASK,
+      taskIdentifier: 'REVERSEREVERSE01',
+      instanceIdentifier: 'zdm-instance',
+      slotName: 'zdm_reverse_0123456789abcdef',
+      slotPlugin: 'test_decoding',
+      lagAlarms: [cloudwatch.Alarm.fromAlarmArn(stack, 'ReverseLag', REVERSE_ALARM)],
+    },
+    fallbackEndpoint: 'db.internal',
+  }));
+  const roles = Object.keys(synthesized.env) as CutoverFunctionRole[];
+  const DIRECTIONS: readonly CutoverDirection[] = ['forward', 'fallback'];
+  /** The reverse task's calls: describe, start, stop, its lag; its alarms' actions on and off. */
+  const REVERSE_CALLS = [...STATUS, 'dms:StartReplicationTask', 'dms:StopReplicationTask'];
+  const callsIn = (step: StepName, direction: CutoverDirection): string[] => [
+    ...((STEP_SPECS[step].deps as readonly string[]).includes('state') ? PHASE_CALLS : []),
+    ...accessOf(step, direction).flatMap((a) => (a === 'reverseReplication' ? REVERSE_CALLS : ACCESS_CALLS[a])),
+  ];
+
+  test('each function builds, from its own environment, every dependency its steps read in either direction', async () => {
+    const failures: string[] = [];
+    for (const role of roles) {
+      const env = synthesized.env[role]!;
+      for (const direction of DIRECTIONS) {
+        const deps = depsFor(depsOf(env), direction);
+        for (const step of allowedSteps(env)) {
+          for (const dependency of dependenciesOf(step, direction)) {
+            try {
+              await touch(deps, dependency as Dependency);
+            } catch (error) {
+              failures.push(`${role} ${direction} ${step} ${dependency}: ${(error as Error).message}`);
+            }
+          }
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    // The fallback's StopReplication stops the reverse task: the function that serves it knows that task.
+    const stopping = roles.filter((role) => allowedSteps(synthesized.env[role]!).includes('stopReplication'));
+    expect(stopping).toEqual(['replication']);
+    const fallbackReplication = depsFor(depsOf(synthesized.env.replication!), 'fallback').replication;
+    expect(fallbackReplication.description).toContain(REVERSE_TASK);
+  });
+
+  test('each function may make the AWS calls of its steps in either direction, on the right task', () => {
+    for (const role of roles) {
+      const env = synthesized.env[role]!;
+      const statements = synthesized.policies[role]!;
+      const granted = actionsOf(statements);
+      const needed = new Set(
+        allowedSteps(env).flatMap((step) =>
+          DIRECTIONS.flatMap((direction) =>
+            step === 'switchTraffic' ? synthesized.expected.calls : callsIn(step, direction),
+          ),
+        ),
+      );
+      const missing = [...needed].filter((action) => !granted.has(action));
+      expect({ role, missing }).toEqual({ role, missing: [] });
+      const stops = allowedSteps(env).some((step) =>
+        accessOf(step, 'fallback').some((a) => a === 'reverseReplication' || a === 'stopReverse'),
+      );
+      const onReverse = statements.some(
+        (s) => actionsOf([s]).has('dms:StopReplicationTask') && JSON.stringify(s.Resource).includes(REVERSE_TASK),
+      );
+      expect({ role, stopsTheReverseTask: onReverse }).toEqual({ role, stopsTheReverseTask: stops });
+    }
   });
 });
