@@ -93,6 +93,7 @@ describe('cutover defaults', () => {
     for (const json of written) {
       expect(parseCutoverDefaults(JSON.parse(json))).toEqual({
         applicationRoles: ['app_rw'],
+        acknowledgedWriters: [],
         lagThresholdSeconds: CUTOVER_INPUT_DEFAULTS.lagThresholdSeconds,
         consecutiveChecks: CUTOVER_INPUT_DEFAULTS.consecutiveChecks,
         syncTimeoutSeconds: CUTOVER_INPUT_DEFAULTS.syncTimeoutSeconds,
