@@ -68,6 +68,16 @@ async function rows(url: string): Promise<string[]> {
   ).map((x) => x.r);
 }
 
+/** Whether the application role may log in on Aurora (the fallback froze it there, or not). */
+async function auroraCanLogin(w: WayBack): Promise<boolean> {
+  const [aurora] = await sql<{ rolcanlogin: boolean }>(
+    w.f.target,
+    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+    [w.f.role],
+  );
+  return aurora.rolcanlogin;
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -185,12 +195,7 @@ test('a failure inside the fallback freeze rolls back to "on Aurora, way back op
   expect(failed.lastState).toBe('RolledBack');
   // still on Aurora: traffic there, Aurora's role writable, the source's still frozen, reverse replication running
   expect(await w.traffic.current()).toBe(TARGET);
-  const [aurora] = await sql<{ rolcanlogin: boolean }>(
-    f.target,
-    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
-    [f.role],
-  );
-  expect(aurora.rolcanlogin).toBe(true);
+  expect(await auroraCanLogin(w)).toBe(true);
   expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
   await sql(f.target, `INSERT INTO public.orders (note) VALUES ('after the failed fallback')`);
   await waitFor('the reverse replication', async () => (await rows(f.source)).join() === (await rows(f.target)).join());
@@ -214,12 +219,7 @@ test('a dry-run fallback changes nothing; end-fallback-window closes the way bac
   expect(outcome(dry)).toEqual({ status: 'SUCCEEDED' });
   expect(await w.traffic.current()).toBe(TARGET);
   expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
-  const [aurora] = await sql<{ rolcanlogin: boolean }>(
-    f.target,
-    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
-    [f.role],
-  );
-  expect(aurora.rolcanlogin).toBe(true);
+  expect(await auroraCanLogin(w)).toBe(true);
 
   const end = await runCutover({
     definition: forward,
@@ -319,10 +319,5 @@ test('rows changed on the old source behind the way back: the fallback refuses b
   expect(result.cause).toContain('public.orders: 4 row(s)');
   // Nothing moved: the application stays on Aurora, which stays writable.
   expect(await w.traffic.current()).toBe(TARGET);
-  const [aurora] = await sql<{ rolcanlogin: boolean }>(
-    f.target,
-    `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
-    [f.role],
-  );
-  expect(aurora.rolcanlogin).toBe(true);
+  expect(await auroraCanLogin(w)).toBe(true);
 });
