@@ -245,17 +245,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     const settings = validateProps(props);
     const reverse = props.reverseReplication;
 
-    this.stateTable = new dynamodb.Table(this, 'StateTable', {
-      partitionKey: { name: 'migrationId', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: props.encryptionKey
-        ? dynamodb.TableEncryption.CUSTOMER_MANAGED
-        : dynamodb.TableEncryption.AWS_MANAGED,
-      encryptionKey: props.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-
+    this.stateTable = this.createStateTable(props);
     const securityGroups = props.securityGroups ?? [
       new ec2.SecurityGroup(this, 'SecurityGroup', {
         vpc: props.vpc,
@@ -265,8 +255,6 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     ];
     this.connections = new ec2.Connections({ securityGroups });
 
-    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const stack = Stack.of(this);
     // The source CA reaches the functions as a file in a layer: as text it would not fit Lambda's 4 KB environment.
     const sourceCa = settings.sourceCaCertificatePem
       ? sourceCaDelivery(this, 'SourceCaCertificate', settings.sourceCaCertificatePem, {
@@ -274,58 +262,59 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           pem: CUTOVER_ENVIRONMENT.sourceDbSslCaPem,
         })
       : undefined;
-    // Values of the handler's variables (contract/environment.ts, read in lambda/handlers/environment.ts); each function gets only those
-    // of the dependencies its steps use (environmentOf).
-    const environmentValues: Partial<Record<CutoverEnvironmentVariable, string>> = {
-      [CUTOVER_ENVIRONMENT.sourceSecretArn]: props.sourceSecret.secretArn,
-      [CUTOVER_ENVIRONMENT.targetSecretArn]: props.targetSecret.secretArn,
-      [CUTOVER_ENVIRONMENT.stateTableName]: this.stateTable.tableName,
-      [CUTOVER_ENVIRONMENT.topicArn]: props.alarmTopic.topicArn,
-      [CUTOVER_ENVIRONMENT.tables]: JSON.stringify(props.tables),
-      [CUTOVER_ENVIRONMENT.replicationTaskArn]: props.replicationTaskArn,
-      [CUTOVER_ENVIRONMENT.replicationInstanceId]: props.replicationInstanceIdentifier,
-      [CUTOVER_ENVIRONMENT.replicationTaskId]: props.replicationTaskIdentifier,
-      [CUTOVER_ENVIRONMENT.lagAlarmNames]: stack.toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
-      ...(reverse
-        ? {
-            [CUTOVER_ENVIRONMENT.reverseTaskArn]: reverse.taskArn,
-            [CUTOVER_ENVIRONMENT.reverseInstanceId]: reverse.instanceIdentifier,
-            [CUTOVER_ENVIRONMENT.reverseTaskId]: reverse.taskIdentifier,
-            [CUTOVER_ENVIRONMENT.reverseSlotName]: reverse.slotName,
-            [CUTOVER_ENVIRONMENT.reverseSlotPlugin]: reverse.slotPlugin,
-            [CUTOVER_ENVIRONMENT.reverseLagAlarmNames]: stack.toJsonString(
-              (reverse.lagAlarms ?? []).map((a) => a.alarmName),
-            ),
-          }
-        : {}),
-      [CUTOVER_ENVIRONMENT.defaults]: stack.toJsonString({
-        applicationRoles: props.applicationRoles ?? [],
-        acknowledgedWriters: props.acknowledgedWriters ?? [],
-        lagThresholdSeconds: settings.lagThresholdSeconds,
-        consecutiveChecks: settings.consecutiveChecks,
-        syncTimeoutSeconds: settings.syncTimeoutSeconds,
-        finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
-        requireApproval: props.requireApproval ?? CUTOVER_INPUT_DEFAULTS.requireApproval,
-        readTrafficSwitch: Boolean(props.readTrafficSwitch),
-        ...(props.fallbackEndpoint ? { fallbackTrafficTo: props.fallbackEndpoint } : {}),
-        ...(props.readTrafficSwitch && props.readEndpoint ? { switchReadsTo: props.readEndpoint } : {}),
-        executionTimeoutSeconds: settings.timeout.toSeconds(),
-        pollIntervalSeconds: settings.pollInterval.toSeconds(),
-      } satisfies CutoverDefaults),
-      // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
-      // against the RDS CA (NODE_EXTRA_CA_CERTS below).
-      [CUTOVER_ENVIRONMENT.sourceDbSslMode]: settings.sourceSslMode,
-      ...sourceCa?.environment,
-      [CUTOVER_ENVIRONMENT.targetDbSslMode]: 'verify-full',
-      // A path without a switch: its step runs (and records the phase as skipped) without one.
-      ...(props.trafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
-      ...(props.readTrafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.readTrafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
-    };
-
-    const hasTrafficFunction = Boolean(props.trafficSwitch || props.readTrafficSwitch);
     // With the way back, every function also serves its steps in the fallback machine (the sides swapped): its
     // environment and grants cover both directions (contract/steps.ts: dependenciesOf, accessOf).
     const directions: readonly CutoverDirection[] = reverse ? ['forward', 'fallback'] : ['forward'];
+    const { functions, stepsByRole } = this.createFunctions({
+      props,
+      securityGroups,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      environmentValues: environmentValuesOf(this, props, settings, this.stateTable, sourceCa?.environment),
+      directions,
+      sourceCaLayer: sourceCa?.layer,
+    });
+    this.functions = functions;
+    for (const [role, fn] of Object.entries(functions) as Array<[CutoverFunctionRole, lambda.Function]>) {
+      this.grantStepAccess(fn, stepsByRole[role]!, directions, props);
+    }
+
+    const machines = this.createStateMachines(props, settings, functions, stepsByRole);
+    this.stateMachine = machines.cutover;
+    this.fallbackStateMachine = machines.fallback;
+    this.logGroup = machines.logGroup;
+    this.watchdogRule = this.createWatchdogRules(functions.watchdog!);
+    this.executionFailedAlarm = this.createExecutionAlarms(props.alarmTopic);
+    this.addNagAcknowledgements(Object.values(functions));
+  }
+
+  /** Where each execution keeps its phases, its freeze record and its tracking (one item per migration). */
+  private createStateTable(props: CutoverWorkflowProps): dynamodb.Table {
+    return new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: 'migrationId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: props.encryptionKey
+        ? dynamodb.TableEncryption.CUSTOMER_MANAGED
+        : dynamodb.TableEncryption.AWS_MANAGED,
+      encryptionKey: props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** One function per set of permissions (contract/steps.ts), each with the environment of the steps it serves. */
+  private createFunctions(args: {
+    readonly props: CutoverWorkflowProps;
+    readonly securityGroups: ec2.ISecurityGroup[];
+    readonly logRetention: logs.RetentionDays;
+    readonly environmentValues: Partial<Record<CutoverEnvironmentVariable, string>>;
+    readonly directions: readonly CutoverDirection[];
+    readonly sourceCaLayer?: lambda.ILayerVersion;
+  }): {
+    functions: Partial<Record<CutoverFunctionRole, lambda.Function>>;
+    stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>>;
+  } {
+    const { props, securityGroups, logRetention, environmentValues, directions, sourceCaLayer } = args;
+    const hasTrafficFunction = Boolean(props.trafficSwitch || props.readTrafficSwitch);
     const roles: CutoverFunctionRole[] = hasTrafficFunction
       ? ['database', 'replication', 'traffic', 'watchdog']
       : ['database', 'replication', 'watchdog'];
@@ -356,8 +345,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         tracing: lambda.Tracing.ACTIVE,
         logGroup: fnLogGroup,
         environmentEncryption: props.encryptionKey,
-        layers:
-          sourceCa?.layer && CUTOVER_ENVIRONMENT.sourceDbSslCaFile in stepEnvironment ? [sourceCa.layer] : undefined,
+        layers: sourceCaLayer && CUTOVER_ENVIRONMENT.sourceDbSslCaFile in stepEnvironment ? [sourceCaLayer] : undefined,
         environment: {
           ...stepEnvironment,
           NODE_OPTIONS: '--enable-source-maps',
@@ -369,96 +357,119 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       });
       functions[role] = fn;
     }
-    this.functions = functions;
+    return { functions, stepsByRole };
+  }
 
-    // Permissions follow the steps each function serves (the `access` of each STEP_SPECS entry, contract/steps.ts).
+  /** Grants `fn` what its steps do in AWS, in each direction it runs them (each STEP_SPECS entry's `access`). */
+  private grantStepAccess(
+    fn: lambda.Function,
+    steps: readonly StepName[],
+    directions: readonly CutoverDirection[],
+    props: CutoverWorkflowProps,
+  ): void {
+    const reverse = props.reverseReplication;
     const taskArn = props.replicationTaskArn;
     const alarmArns = (props.lagAlarms ?? []).map((a) => a.alarmArn);
-    for (const role of roles) {
-      const fn = functions[role]!;
-      const steps = stepsByRole[role]!;
-      // every step keeps its phase in the state table and notifies the topic
-      this.stateTable.grantReadWriteData(fn);
-      props.alarmTopic.grantPublish(fn);
-      if (needsAccess(steps, 'databaseSecrets', directions)) {
-        props.sourceSecret.grantRead(fn);
-        props.targetSecret.grantRead(fn);
-      }
-      if (needsAccess(steps, 'replicationStatus', directions)) {
-        // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
-        // Reference) and cloudwatch:GetMetricData supports no resource-level permissions: both take "*"; the
-        // adapter filters by this task's ARN and asks for its metric dimensions only.
+    // every step keeps its phase in the state table and notifies the topic
+    this.stateTable.grantReadWriteData(fn);
+    props.alarmTopic.grantPublish(fn);
+    if (needsAccess(steps, 'databaseSecrets', directions)) {
+      props.sourceSecret.grantRead(fn);
+      props.targetSecret.grantRead(fn);
+    }
+    if (needsAccess(steps, 'replicationStatus', directions)) {
+      // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
+      // Reference) and cloudwatch:GetMetricData supports no resource-level permissions: both take "*"; the
+      // adapter filters by this task's ARN and asks for its metric dimensions only.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
+          resources: ['*'],
+        }),
+      );
+    }
+    if (needsAccess(steps, 'stopReplication', directions)) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
+    }
+    if (needsAccess(steps, 'disableAlarmActions', directions) && alarmArns.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: alarmArns }),
+      );
+    }
+    if (reverse) this.grantReverseAccess(fn, steps, directions, reverse);
+    if (needsAccess(steps, 'trafficSwitch', directions) && props.trafficSwitch) {
+      const binding = props.trafficSwitch._bind(fn, 'writes');
+      for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
+    }
+    if (needsAccess(steps, 'readTrafficSwitch', directions) && props.readTrafficSwitch) {
+      const binding = props.readTrafficSwitch._bind(fn, 'reads');
+      for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
+    }
+  }
+
+  /** The reverse task's grants: start and stop it (StartReverse, CloseWayBack), and the fallback's status and stop. */
+  private grantReverseAccess(
+    fn: lambda.Function,
+    steps: readonly StepName[],
+    directions: readonly CutoverDirection[],
+    reverse: ReverseReplicationBinding,
+  ): void {
+    if (needsAccess(steps, 'reverseReplication', directions)) {
+      // Describe is account-level and GetMetricData has no resource types (granted above for the status); start
+      // and stop name the reverse task, the alarm actions its alarms.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
+          resources: ['*'],
+        }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
+          resources: [reverse.taskArn],
+        }),
+      );
+      const reverseAlarmArns = (reverse.lagAlarms ?? []).map((a) => a.alarmArn);
+      if (reverseAlarmArns.length > 0) {
         fn.addToRolePolicy(
           new iam.PolicyStatement({
-            actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
-            resources: ['*'],
+            actions: ['cloudwatch:EnableAlarmActions', 'cloudwatch:DisableAlarmActions'],
+            resources: reverseAlarmArns,
           }),
         );
-      }
-      if (needsAccess(steps, 'stopReplication', directions)) {
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
-      }
-      if (needsAccess(steps, 'disableAlarmActions', directions) && alarmArns.length > 0) {
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: alarmArns }),
-        );
-      }
-      if (needsAccess(steps, 'reverseReplication', directions) && reverse) {
-        // Describe is account-level and GetMetricData has no resource types (granted above for the status); start
-        // and stop name the reverse task, the alarm actions its alarms.
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({
-            actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
-            resources: ['*'],
-          }),
-        );
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({
-            actions: ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
-            resources: [reverse.taskArn],
-          }),
-        );
-        const reverseAlarmArns = (reverse.lagAlarms ?? []).map((a) => a.alarmArn);
-        if (reverseAlarmArns.length > 0) {
-          fn.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['cloudwatch:EnableAlarmActions', 'cloudwatch:DisableAlarmActions'],
-              resources: reverseAlarmArns,
-            }),
-          );
-        }
-      }
-      // The fallback's status, stop and alarm steps act on the reverse task where the cutover's act on the forward one.
-      if (needsAccess(steps, 'reverseStatus', directions) && reverse) {
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({
-            actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
-            resources: ['*'],
-          }),
-        );
-      }
-      if (needsAccess(steps, 'stopReverse', directions) && reverse) {
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [reverse.taskArn] }),
-        );
-      }
-      const reverseAlarms = (reverse?.lagAlarms ?? []).map((a) => a.alarmArn);
-      if (needsAccess(steps, 'disableReverseAlarmActions', directions) && reverseAlarms.length > 0) {
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: reverseAlarms }),
-        );
-      }
-      if (needsAccess(steps, 'trafficSwitch', directions) && props.trafficSwitch) {
-        const binding = props.trafficSwitch._bind(fn, 'writes');
-        for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
-      }
-      if (needsAccess(steps, 'readTrafficSwitch', directions) && props.readTrafficSwitch) {
-        const binding = props.readTrafficSwitch._bind(fn, 'reads');
-        for (const [key, value] of Object.entries(binding.environment)) fn.addEnvironment(key, value);
       }
     }
+    // The fallback's status, stop and alarm steps act on the reverse task where the cutover's act on the forward one.
+    if (needsAccess(steps, 'reverseStatus', directions)) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
+          resources: ['*'],
+        }),
+      );
+    }
+    if (needsAccess(steps, 'stopReverse', directions)) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [reverse.taskArn] }),
+      );
+    }
+    const reverseAlarms = (reverse?.lagAlarms ?? []).map((a) => a.alarmArn);
+    if (needsAccess(steps, 'disableReverseAlarmActions', directions) && reverseAlarms.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['cloudwatch:DisableAlarmActions'], resources: reverseAlarms }),
+      );
+    }
+  }
 
-    // ---- state machine -----------------------------------------------------------------------------------
+  /** The cutover machine and, with a way back, the fallback machine: the same functions, the sides swapped. */
+  private createStateMachines(
+    props: CutoverWorkflowProps,
+    settings: Settings,
+    functions: Partial<Record<CutoverFunctionRole, lambda.Function>>,
+    stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>>,
+  ): { cutover: sfn.StateMachine; fallback?: sfn.StateMachine; logGroup: logs.LogGroup } {
+    const reverse = props.reverseReplication;
+    const roles = Object.keys(stepsByRole) as CutoverFunctionRole[];
     const definitionScope = new Construct(this, 'Definition');
     const fnForStep = (step: StepName): lambda.IFunction => {
       for (const role of roles) {
@@ -475,46 +486,52 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     };
     const definition = buildCutoverDefinition(definitionScope, definitionProps);
 
-    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      retention: logRetention,
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       encryptionKey: props.encryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    const cutover = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition.startState),
       comment: 'zero-downtime-migration cutover: start with {"migrationId": "...", "mode": "dry-run" | "execute"}',
       timeout: settings.timeout,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       encryptionConfiguration: props.encryptionKey
         ? new sfn.CustomerManagedEncryptionConfiguration(props.encryptionKey)
         : undefined,
     });
 
+    let fallback: sfn.StateMachine | undefined;
     if (reverse) {
       // One engine, two directions: the same functions run the fallback with the databases' roles swapped.
       const fallbackDefinition = buildCutoverDefinition(new Construct(this, 'FallbackDefinition'), {
         ...definitionProps,
         direction: 'fallback',
       });
-      this.fallbackStateMachine = new sfn.StateMachine(this, 'FallbackStateMachine', {
+      fallback = new sfn.StateMachine(this, 'FallbackStateMachine', {
         stateMachineType: sfn.StateMachineType.STANDARD,
         definitionBody: sfn.DefinitionBody.fromChainable(fallbackDefinition.startState),
         comment:
           'zero-downtime-migration fallback (Aurora → source): start with {"migrationId": "<the cutover\'s>", "mode": "dry-run" | "execute"}',
         timeout: settings.timeout,
         tracingEnabled: true,
-        logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+        logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
         encryptionConfiguration: props.encryptionKey
           ? new sfn.CustomerManagedEncryptionConfiguration(props.encryptionKey)
           : undefined,
       });
     }
+    return { cutover, fallback, logGroup };
+  }
 
-    // The dead man's switch: however an execution ends (a Catch that failed, a timeout, an abort from the console),
-    // the watchdog restores the source's saved role settings unless the switch happened, and drops the tracking slots.
-    this.watchdogRule = new events.Rule(this, 'WatchdogRule', {
+  /**
+   * The dead man's switch: however an execution ends (a Catch that failed, a timeout, an abort from the console),
+   * the watchdog restores the source's saved role settings unless the switch happened, and drops the tracking slots.
+   */
+  private createWatchdogRules(watchdog: lambda.IFunction): events.Rule {
+    const rule = new events.Rule(this, 'WatchdogRule', {
       description: 'Restores the source when a cutover execution ends TIMED_OUT, ABORTED or FAILED before the switch.',
       eventPattern: {
         source: ['aws.states'],
@@ -522,8 +539,8 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['TIMED_OUT', 'ABORTED', 'FAILED'] },
       },
     });
-    this.watchdogRule.addTarget(
-      new eventsTargets.LambdaFunction(functions.watchdog!, {
+    rule.addTarget(
+      new eventsTargets.LambdaFunction(watchdog, {
         event: events.RuleTargetInput.fromObject({ step: 'watchdog', detail: events.EventField.fromPath('$.detail') }),
         retryAttempts: 8,
       }),
@@ -541,7 +558,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
           },
         },
       }).addTarget(
-        new eventsTargets.LambdaFunction(functions.watchdog!, {
+        new eventsTargets.LambdaFunction(watchdog, {
           event: events.RuleTargetInput.fromObject({
             step: 'watchdog',
             direction: 'fallback',
@@ -551,6 +568,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         }),
       );
     }
+    return rule;
+  }
+
+  /** Alarms on executions that time out, are aborted or fail (of both machines), to the topic. */
+  private createExecutionAlarms(alarmTopic: sns.ITopic): cloudwatch.Alarm {
     for (const [id, metric, what] of [
       ['ExecutionTimedOutAlarm', this.stateMachine.metricTimedOut(), 'timed out'],
       ['ExecutionAbortedAlarm', this.stateMachine.metricAborted(), 'was aborted'],
@@ -563,10 +585,10 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      alarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+      alarm.addAlarmAction(new cwActions.SnsAction(alarmTopic));
     }
 
-    this.executionFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionFailedAlarm', {
+    const failed = new cloudwatch.Alarm(this, 'ExecutionFailedAlarm', {
       alarmDescription: 'The zero-downtime-migration cutover execution failed (see RolledBack / FailedAfterSwitch).',
       metric: this.metricExecutionsFailed(),
       threshold: 1,
@@ -574,7 +596,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.executionFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+    failed.addAlarmAction(new cwActions.SnsAction(alarmTopic));
     if (this.fallbackStateMachine) {
       new cloudwatch.Alarm(this, 'FallbackExecutionFailedAlarm', {
         alarmDescription: 'A zero-downtime-migration fallback execution failed (see RolledBack / FailedAfterSwitch).',
@@ -586,10 +608,9 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+      }).addAlarmAction(new cwActions.SnsAction(alarmTopic));
     }
-
-    this.addNagAcknowledgements(Object.values(functions));
+    return failed;
   }
 
   /**
@@ -661,6 +682,66 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   private machines(): sfn.StateMachine[] {
     return this.fallbackStateMachine ? [this.stateMachine, this.fallbackStateMachine] : [this.stateMachine];
   }
+}
+
+/**
+ * Values of the handler's variables (contract/environment.ts, read in lambda/handlers/environment.ts); each function
+ * gets only those of the dependencies its steps use (environmentOf).
+ */
+function environmentValuesOf(
+  scope: Construct,
+  props: CutoverWorkflowProps,
+  settings: Settings,
+  stateTable: dynamodb.ITable,
+  sourceCaEnvironment: Record<string, string> | undefined,
+): Partial<Record<CutoverEnvironmentVariable, string>> {
+  const stack = Stack.of(scope);
+  const reverse = props.reverseReplication;
+  return {
+    [CUTOVER_ENVIRONMENT.sourceSecretArn]: props.sourceSecret.secretArn,
+    [CUTOVER_ENVIRONMENT.targetSecretArn]: props.targetSecret.secretArn,
+    [CUTOVER_ENVIRONMENT.stateTableName]: stateTable.tableName,
+    [CUTOVER_ENVIRONMENT.topicArn]: props.alarmTopic.topicArn,
+    [CUTOVER_ENVIRONMENT.tables]: JSON.stringify(props.tables),
+    [CUTOVER_ENVIRONMENT.replicationTaskArn]: props.replicationTaskArn,
+    [CUTOVER_ENVIRONMENT.replicationInstanceId]: props.replicationInstanceIdentifier,
+    [CUTOVER_ENVIRONMENT.replicationTaskId]: props.replicationTaskIdentifier,
+    [CUTOVER_ENVIRONMENT.lagAlarmNames]: stack.toJsonString((props.lagAlarms ?? []).map((a) => a.alarmName)),
+    ...(reverse
+      ? {
+          [CUTOVER_ENVIRONMENT.reverseTaskArn]: reverse.taskArn,
+          [CUTOVER_ENVIRONMENT.reverseInstanceId]: reverse.instanceIdentifier,
+          [CUTOVER_ENVIRONMENT.reverseTaskId]: reverse.taskIdentifier,
+          [CUTOVER_ENVIRONMENT.reverseSlotName]: reverse.slotName,
+          [CUTOVER_ENVIRONMENT.reverseSlotPlugin]: reverse.slotPlugin,
+          [CUTOVER_ENVIRONMENT.reverseLagAlarmNames]: stack.toJsonString(
+            (reverse.lagAlarms ?? []).map((a) => a.alarmName),
+          ),
+        }
+      : {}),
+    [CUTOVER_ENVIRONMENT.defaults]: stack.toJsonString({
+      applicationRoles: props.applicationRoles ?? [],
+      acknowledgedWriters: props.acknowledgedWriters ?? [],
+      lagThresholdSeconds: settings.lagThresholdSeconds,
+      consecutiveChecks: settings.consecutiveChecks,
+      syncTimeoutSeconds: settings.syncTimeoutSeconds,
+      finalSyncTimeoutSeconds: settings.finalSyncTimeoutSeconds,
+      requireApproval: props.requireApproval ?? CUTOVER_INPUT_DEFAULTS.requireApproval,
+      readTrafficSwitch: Boolean(props.readTrafficSwitch),
+      ...(props.fallbackEndpoint ? { fallbackTrafficTo: props.fallbackEndpoint } : {}),
+      ...(props.readTrafficSwitch && props.readEndpoint ? { switchReadsTo: props.readEndpoint } : {}),
+      executionTimeoutSeconds: settings.timeout.toSeconds(),
+      pollIntervalSeconds: settings.pollInterval.toSeconds(),
+    } satisfies CutoverDefaults),
+    // TLS per side (lambda/engine/aws/database-secret.ts): the source as DMS connects to it, the target verified
+    // against the RDS CA (NODE_EXTRA_CA_CERTS below).
+    [CUTOVER_ENVIRONMENT.sourceDbSslMode]: settings.sourceSslMode,
+    ...sourceCaEnvironment,
+    [CUTOVER_ENVIRONMENT.targetDbSslMode]: 'verify-full',
+    // A path without a switch: its step runs (and records the phase as skipped) without one.
+    ...(props.trafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.trafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
+    ...(props.readTrafficSwitch ? {} : { [CUTOVER_ENVIRONMENT.readTrafficSwitchKind]: TRAFFIC_SWITCH_KIND.none }),
+  };
 }
 
 interface Settings {
