@@ -10,6 +10,9 @@ export default async function globalSetup(): Promise<void> {
   // an initial copy needs a temporary slot and a sync worker of its own: room for all of them, so a fixture's copy
   // never waits for another file's teardown.
   const shared = {
+    // Every test file's fixtures keep pools open until their afterAll, and two files run at once: room for all of
+    // them, so a loaded run never fails on "sorry, too many clients already".
+    max_connections: 400,
     max_replication_slots: 64,
     max_wal_senders: 64,
     max_worker_processes: 64,
