@@ -8,9 +8,9 @@
  * The loop runs in the load's worker thread beside the writes (its connections are its own, its pace is its own;
  * a read never waits for a write). `ReadTally` is the bounded summary the rehearsal keeps of the samples.
  */
-import { sleep } from '../../lambda/engine';
-import { connectToEndpoint, type EndpointConnection } from '../servers/pg-clients';
-import { errorCode, isRetryable, nowMs, WRITE_TABLE, type AckedWrite, type EndpointSource } from './write-load';
+import { errorCode, nowMs, type EndpointSource } from './load-errors';
+import { PacedWorkers, type PacedWork } from './paced-workers';
+import { WRITE_TABLE, type AckedWrite } from './write-load';
 
 /** Connections of the application's read loop (each reads in sequence). */
 export const READ_CONNECTIONS = 2;
@@ -82,29 +82,32 @@ export function freshnessQuery(ack: AckedWrite): {
 /** The read loop (runs where the writes run, on its own connections). */
 export class ReadLoad {
   private pending: ReadSample[] = [];
-  private readonly retriedByCode: Record<string, number> = {};
-  private retries = 0;
-  private blocked = 0;
-  private stopping = false;
-  private workers: Promise<void>[] = [];
-  private nextSlot = 0;
-  private readonly intervalMs: number;
-  private readonly backoff: readonly [number, number];
+  private readonly workers: PacedWorkers;
 
   constructor(private readonly options: ReadLoadOptions) {
-    this.intervalMs = options.rate > 0 ? 1000 / options.rate : Infinity;
-    this.backoff = options.backoffMs ?? [10, 20];
+    this.workers = new PacedWorkers(
+      {
+        rate: options.rate,
+        workers: options.connections,
+        // No backlog after a stall: a read that could not run is not made up for later.
+        catchUpMs: 0,
+        role: options.role,
+        ...(options.password !== undefined ? { password: options.password } : {}),
+        applicationName: options.applicationName ?? 'rehearsal-reads',
+        endpoints: options.endpoints,
+        label: options.label,
+        ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+      },
+      () => (this.options.latest() ? this.read() : undefined),
+    );
   }
 
   start(): void {
-    if (this.workers.length > 0 || this.options.rate <= 0) return;
-    this.nextSlot = nowMs();
-    for (let i = 0; i < this.options.connections; i++) this.workers.push(this.worker());
+    this.workers.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(this.workers);
+    await this.workers.stop();
   }
 
   /** The samples since the last call (the worker sends them on; nothing accumulates here). */
@@ -115,95 +118,37 @@ export class ReadLoad {
   }
 
   stats(): ReadLoadStats {
-    return { retries: this.retries, retriedByCode: { ...this.retriedByCode }, blocked: this.blocked };
+    return this.workers.stats();
   }
 
-  private async ticket(): Promise<void> {
-    const now = nowMs();
-    // No backlog after a stall: a read that could not run is not made up for later.
-    const slot = Math.max(this.nextSlot, now);
-    this.nextSlot = slot + this.intervalMs;
-    if (slot > now) await sleep(slot - now);
-  }
-
-  private async worker(): Promise<void> {
-    let conn: EndpointConnection | undefined;
-    const drop = (): void => {
-      if (!conn) return;
-      const c = conn.client;
-      conn = undefined;
-      c.end().catch(() => undefined);
+  /** One read of the latest acknowledged write (looked up again at each attempt: a retry reads the newest). */
+  private read(): PacedWork {
+    return {
+      attempt: async (conn, server, first, retries) => {
+        const query = freshnessQuery(this.options.latest()!);
+        const { rows } = await conn.client.query<Record<string, unknown>>(query.text, query.values);
+        const at = nowMs();
+        this.pending.push({
+          at,
+          server,
+          outcome: query.fresh(rows) ? 'fresh' : 'stale',
+          latencyMs: at - first,
+          retries,
+        });
+      },
+      failed: (error, server, first, retries) => {
+        const at = nowMs();
+        this.pending.push({
+          at,
+          server,
+          outcome: 'failed',
+          code: errorCode(error),
+          message: (error as Error).message,
+          latencyMs: at - first,
+          retries,
+        });
+      },
     };
-    try {
-      while (!this.stopping) {
-        await this.ticket();
-        if (this.stopping) break;
-        if (!this.options.latest()) continue;
-        const first = nowMs();
-        let retried = 0;
-        let wasBlocked = false;
-        while (!this.stopping) {
-          let server = '?';
-          try {
-            const endpoint = await this.options.endpoints.current();
-            if (!endpoint) throw Object.assign(new Error('no read endpoint configured'), { code: '08001' });
-            server = this.options.label(endpoint);
-            if (conn && (conn.broken || conn.endpoint !== endpoint)) drop();
-            if (!conn) conn = await this.connect(endpoint);
-            const ack = this.options.latest()!;
-            const query = freshnessQuery(ack);
-            const { rows } = await conn.client.query<Record<string, unknown>>(query.text, query.values);
-            const at = nowMs();
-            this.pending.push({
-              at,
-              server,
-              outcome: query.fresh(rows) ? 'fresh' : 'stale',
-              latencyMs: at - first,
-              retries: retried,
-            });
-            break;
-          } catch (error) {
-            if (conn) conn.broken = true;
-            drop();
-            if (isRetryable(error)) {
-              this.retries++;
-              retried++;
-              const code = errorCode(error);
-              this.retriedByCode[code] = (this.retriedByCode[code] ?? 0) + 1;
-              if (!wasBlocked) {
-                wasBlocked = true;
-                this.blocked++;
-              }
-              const [lo, hi] = this.backoff;
-              await sleep(lo + Math.random() * (hi - lo));
-              continue;
-            }
-            const at = nowMs();
-            this.pending.push({
-              at,
-              server,
-              outcome: 'failed',
-              code: errorCode(error),
-              message: (error as Error).message,
-              latencyMs: at - first,
-              retries: retried,
-            });
-            break;
-          }
-        }
-        if (wasBlocked) this.blocked--;
-      }
-    } finally {
-      drop();
-    }
-  }
-
-  private connect(endpoint: string): Promise<EndpointConnection> {
-    return connectToEndpoint(endpoint, {
-      role: this.options.role,
-      ...(this.options.password !== undefined ? { password: this.options.password } : {}),
-      applicationName: this.options.applicationName ?? 'rehearsal-reads',
-    });
   }
 }
 

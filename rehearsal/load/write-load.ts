@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
-import { sleep } from '../../lambda/engine';
-import { connectToEndpoint, type EndpointConnection } from '../servers/pg-clients';
+import { errorCode, isRetryable, nowMs, type EndpointSource } from './load-errors';
+import { PacedWorkers } from './paced-workers';
 
-/** Where the application reads its database endpoint from (the same TrafficSwitch the workflow updates). */
-export interface EndpointSource {
-  current(): Promise<string | undefined>;
-}
+export { errorCode, isRetryable, nowMs, type EndpointSource };
 
 export type WriteKind = 'event' | 'order' | 'customer' | 'update' | 'probe';
 
@@ -77,52 +73,6 @@ export interface WriteLoadStats {
   readonly blocked: number;
 }
 
-/** `performance`-based epoch milliseconds with sub-millisecond precision (monotonic within the process). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-const RETRYABLE_CODES = new Set([
-  '57P01', // admin_shutdown: our backend was terminated (the freeze ends sessions)
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '28000', // invalid_authorization_specification: role is not permitted to log in (NOLOGIN)
-  '53300', // too_many_connections (CONNECTION LIMIT 0)
-  '25006', // read_only_sql_transaction (default_transaction_read_only freeze)
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-]);
-
-/** Errors an application retries: its connection was refused, ended, or its role may not log in right now. */
-export function isRetryable(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown };
-  if (typeof e?.code === 'string' && RETRYABLE_CODES.has(e.code)) return true;
-  const message = typeof e?.message === 'string' ? e.message : String(error);
-  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed|ECONNREFUSED|ECONNRESET/i.test(
-    message,
-  );
-}
-
-/** A short code for an error: its SQLSTATE / errno, or `terminated` / `timeout` / `other`. */
-export function errorCode(error: unknown): string {
-  const e = error as { code?: unknown; message?: unknown };
-  if (typeof e?.code === 'string') return e.code;
-  const message = typeof e?.message === 'string' ? e.message : String(error);
-  if (/Connection terminated/i.test(message)) return 'terminated';
-  if (/timeout/i.test(message)) return 'timeout';
-  return 'other';
-}
-
 /** Server clock in epoch milliseconds, returned by every write (its commit follows at once: autocommit). */
 const SERVER_TIME = `(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
 
@@ -135,28 +85,48 @@ const SERVER_TIME = `(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
 export class WriteLoad {
   readonly acks: AckedWrite[] = [];
   readonly failures: WriteFailure[] = [];
-  private readonly retriedByCode: Record<string, number> = {};
-  private retries = 0;
-  private blocked = 0;
-  private stopping = false;
-  private workers: Promise<void>[] = [];
-  private nextSlot = 0;
-  private readonly intervalMs: number;
-  private readonly backoff: readonly [number, number];
+  private readonly workers: PacedWorkers;
 
   constructor(private readonly options: WriteLoadOptions) {
-    this.intervalMs = 1000 / options.rate;
-    this.backoff = options.backoffMs ?? [10, 20];
+    this.workers = new PacedWorkers(
+      {
+        rate: options.rate,
+        workers: options.concurrency,
+        // After a stall, at most 250 ms worth of writes are made up.
+        catchUpMs: 250,
+        role: options.role,
+        ...(options.password !== undefined ? { password: options.password } : {}),
+        applicationName: `rehearsal-${options.workload}`,
+        endpoints: options.endpoints,
+        label: options.label,
+        ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+      },
+      () => {
+        const kind = this.options.workload === 'probe' ? 'probe' : pickKind();
+        return {
+          attempt: async (conn, server, first) => {
+            const ack = await this.write(conn.client, kind, server, first);
+            if (ack) this.acks.push(ack);
+          },
+          failed: (error, server) =>
+            this.failures.push({
+              kind,
+              at: nowMs(),
+              server,
+              code: (error as { code?: string }).code,
+              message: (error as Error).message,
+            }),
+        };
+      },
+    );
   }
 
   start(): void {
-    if (this.workers.length > 0) return;
-    this.nextSlot = nowMs();
-    for (let i = 0; i < this.options.concurrency; i++) this.workers.push(this.worker());
+    this.workers.start();
   }
 
   get running(): boolean {
-    return this.workers.length > 0 && !this.stopping;
+    return this.workers.running;
   }
 
   /** The most recently acknowledged write (what the application's reads look up). */
@@ -166,92 +136,11 @@ export class WriteLoad {
 
   /** Stops issuing writes, waits for those in flight, closes the connections. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(this.workers);
+    await this.workers.stop();
   }
 
   stats(): WriteLoadStats {
-    return {
-      acknowledged: this.acks.length,
-      retries: this.retries,
-      failed: this.failures.length,
-      retriedByCode: { ...this.retriedByCode },
-      blocked: this.blocked,
-    };
-  }
-
-  /** Waits for this worker's next slot; the backlog after a stall is capped at 250 ms worth of writes. */
-  private async ticket(): Promise<void> {
-    const now = nowMs();
-    const slot = Math.max(this.nextSlot, now - 250);
-    this.nextSlot = slot + this.intervalMs;
-    if (slot > now) await sleep(slot - now);
-  }
-
-  private async worker(): Promise<void> {
-    let conn: EndpointConnection | undefined;
-    const drop = (): void => {
-      if (!conn) return;
-      const c = conn.client;
-      conn = undefined;
-      c.end().catch(() => undefined);
-    };
-    try {
-      while (!this.stopping) {
-        await this.ticket();
-        if (this.stopping) break;
-        const kind = this.options.workload === 'probe' ? 'probe' : pickKind();
-        const firstAttempt = nowMs();
-        let wasBlocked = false;
-        while (!this.stopping) {
-          let server = '?';
-          try {
-            const endpoint = await this.options.endpoints.current();
-            if (!endpoint) throw Object.assign(new Error('no endpoint configured'), { code: '08001' });
-            server = this.options.label(endpoint);
-            if (conn && (conn.broken || conn.endpoint !== endpoint)) drop();
-            if (!conn) conn = await this.connect(endpoint);
-            const ack = await this.write(conn.client, kind, server, firstAttempt);
-            if (ack) this.acks.push(ack);
-            break;
-          } catch (error) {
-            if (conn) conn.broken = true;
-            drop();
-            if (isRetryable(error)) {
-              this.retries++;
-              const code = errorCode(error);
-              this.retriedByCode[code] = (this.retriedByCode[code] ?? 0) + 1;
-              if (!wasBlocked) {
-                wasBlocked = true;
-                this.blocked++;
-              }
-              const [lo, hi] = this.backoff;
-              await sleep(lo + Math.random() * (hi - lo));
-              continue;
-            }
-            this.failures.push({
-              kind,
-              at: nowMs(),
-              server,
-              code: (error as { code?: string }).code,
-              message: (error as Error).message,
-            });
-            break;
-          }
-        }
-        if (wasBlocked) this.blocked--;
-      }
-    } finally {
-      drop();
-    }
-  }
-
-  private connect(endpoint: string): Promise<EndpointConnection> {
-    return connectToEndpoint(endpoint, {
-      role: this.options.role,
-      ...(this.options.password !== undefined ? { password: this.options.password } : {}),
-      applicationName: `rehearsal-${this.options.workload}`,
-    });
+    return { acknowledged: this.acks.length, failed: this.failures.length, ...this.workers.stats() };
   }
 
   private async write(
