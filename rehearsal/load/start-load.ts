@@ -14,7 +14,7 @@ import type { RehearsalContext } from '../run-context';
 import type { Servers } from '../servers/setup-servers';
 import { ThreadedWriteLoad } from './threaded-load';
 import { READ_CONNECTIONS, type ReadTally } from './read-load';
-import { nowMs, type WriteLoadStats } from './write-load';
+import { nowMs, type AckedWrite, type WriteLoadStats } from './write-load';
 
 export interface Loads {
   readonly writer: ThreadedWriteLoad;
@@ -88,14 +88,25 @@ export async function startLoads(
   return { writer, ...(command ? { command } : {}), stopTicker };
 }
 
+/**
+ * Writes per second by the acknowledgements' own clocks, over the second that ended `settleMs` ago (time for the
+ * worker thread's messages to arrive). Counting what arrived since the last tick instead shows the arrival's bursts
+ * (the messages wait while this thread is busy, e.g. synthesizing), not the rate the server saw; a freeze shows as
+ * 0/s. Scans back from the end only.
+ */
+export function writeRate(acks: readonly AckedWrite[], now = nowMs(), windowMs = 1000, settleMs = 250): number {
+  const end = now - settleMs;
+  let n = 0;
+  for (let i = acks.length - 1; i >= 0 && acks[i].at > end - windowMs; i--) if (acks[i].at <= end) n++;
+  return (n * 1000) / windowMs;
+}
+
 function startLoadTicker(
   ctx: RehearsalContext,
-  load: { stats(): WriteLoadStats; readonly reads: ReadTally },
+  load: { stats(): WriteLoadStats; readonly reads: ReadTally; readonly acks: readonly AckedWrite[] },
   traffic: MemoryTrafficSwitch,
   sourceEndpoint: string,
 ): () => void {
-  let lastCount = 0;
-  let lastTime = nowMs();
   let lastRetries = 0;
   let lastAnswered: Record<string, number> = {};
   let lastStale = 0;
@@ -122,11 +133,8 @@ function startLoadTicker(
   return ctx.progress.ticker(1000, () => {
     void traffic.current().then((e) => (where = e === sourceEndpoint ? 'source' : 'target'));
     const stats = load.stats();
-    const t = nowMs();
-    const rate = ((stats.acknowledged - lastCount) * 1000) / (t - lastTime);
+    const rate = writeRate(load.acks);
     const retries = stats.retries - lastRetries;
-    lastCount = stats.acknowledged;
-    lastTime = t;
     lastRetries = stats.retries;
     return `  writes: ${rate.toFixed(0)}/s on ${where}, ${stats.acknowledged} acknowledged${
       retries ? `, ${retries} retried` : ''

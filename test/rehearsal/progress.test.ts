@@ -1,6 +1,8 @@
 /** No silence longer than the progress interval: a phase that runs long is named while it runs. */
 import { Progress } from '../../rehearsal/progress';
 import { stateEventLogger } from '../../rehearsal/run-cutover';
+import { writeRate } from '../../rehearsal/load/start-load';
+import type { AckedWrite } from '../../rehearsal/load/write-load';
 
 test('a long phase says it is still running, named, with how long so far; a finished one says nothing more', async () => {
   const lines: string[] = [];
@@ -49,4 +51,14 @@ test('a state that fails is printed once, as failed; an execution that FAILED is
     (r) => r.status !== 'SUCCEEDED',
   );
   expect(lines[lines.length - 1]).toMatch(/✘ cutover \(\d+ ms\) — execution FAILED$/);
+});
+
+test('the write rate is the server-side pace by the acknowledgements’ own clocks, not their arrival in bursts', () => {
+  const t0 = 1_000_000;
+  // 300 writes/s for 3 s, all arriving at once (the thread that counts them was busy).
+  const acks = Array.from({ length: 900 }, (_, i) => ({ at: t0 + (i * 1000) / 300 }) as AckedWrite);
+  expect(writeRate(acks, t0 + 3000)).toBe(300);
+  // Nothing acknowledged since: a freeze reads as 0/s, not as the last second that had writes.
+  expect(writeRate(acks, t0 + 5000)).toBe(0);
+  expect(writeRate([], t0)).toBe(0);
 });
