@@ -108,6 +108,7 @@ function startLoadTicker(
   sourceEndpoint: string,
 ): () => void {
   let lastRetries = 0;
+  let lastTick = nowMs();
   let lastAnswered: Record<string, number> = {};
   let lastStale = 0;
   let lastReadTime = nowMs();
@@ -133,7 +134,13 @@ function startLoadTicker(
   return ctx.progress.ticker(1000, () => {
     void traffic.current().then((e) => (where = e === sourceEndpoint ? 'source' : 'target'));
     const stats = load.stats();
-    const rate = writeRate(load.acks);
+    const t = nowMs();
+    // A tick that comes late (this thread was busy) may run before the acknowledgements queued meanwhile arrive:
+    // the rate is then the last second that did arrive, never a 0/s the server did not see.
+    const newest = load.acks[load.acks.length - 1]?.at;
+    const late = t - lastTick > 1500 && newest !== undefined;
+    lastTick = t;
+    const rate = writeRate(load.acks, late ? Math.min(t, newest + 250) : t);
     const retries = stats.retries - lastRetries;
     lastRetries = stats.retries;
     return `  writes: ${rate.toFixed(0)}/s on ${where}, ${stats.acknowledged} acknowledged${
