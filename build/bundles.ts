@@ -39,7 +39,7 @@ export function handlerBuildOptions(name: HandlerName, outDir: string): BuildOpt
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    // Runs on nodejs24.x (lib/cutover/cutover-workflow.ts); node22 syntax is what the bundle was always built for.
+    // Runs on the newest Node.js runtime the consumer's aws-cdk-lib knows, 22 or later (lib/private/runtime.ts).
     target: 'node22',
     minify: true,
     // With NODE_OPTIONS=--enable-source-maps (set by the construct) stack traces name the TypeScript lines.

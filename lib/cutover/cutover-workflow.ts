@@ -34,6 +34,7 @@ import {
 } from '../../contract';
 import { defaultPrivateSubnets } from '../private/subnets';
 import { sourceCaDelivery } from '../private/ca-file';
+import { newestNodeRuntime } from '../private/runtime';
 import { SslMode } from '../replication/dms-replication';
 import { assertNonEmpty, assertNumberInRange, assertPositive } from '../private/validation';
 import { buildCutoverDefinition } from './private/definition';
@@ -335,7 +336,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         description: `zero-downtime-migration cutover, ${role} steps: ${allowed.join(', ')}`.slice(0, 256),
         code,
         handler: CUTOVER_STEP_HANDLER,
-        runtime: lambda.Runtime.NODEJS_24_X,
+        runtime: newestNodeRuntime(),
         architecture: lambda.Architecture.ARM_64,
         memorySize: role === 'database' ? 1024 : 256,
         timeout: role === 'traffic' || role === 'watchdog' ? Duration.minutes(2) : Duration.minutes(15),
