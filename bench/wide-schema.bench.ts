@@ -5,7 +5,7 @@
  * sequences step inside it and their ratio to a narrow schema (one table) run interleaved with it.
  * Target (issue "Every row proven, or no switch"): the wide schema's freeze ≤ 500 ms.
  * Slow to set up: the local native replication copies each of the 301 tables with a tablesync worker of its own
- * (a slot each), 1–2 minutes on a quiet 2-core machine and far longer on a busy one.
+ * (a slot each): a whole wide run took 24 s here once, and over 15 minutes while other test suites loaded the machine.
  *
  *   RUNS=3 TABLES=300 npm run bench:wide
  */
