@@ -322,6 +322,39 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       return;
     }
 
+    const { readers, retention, performanceInsights } = this.validateNewClusterProps(props);
+    const version = props.engineVersion ?? rds.AuroraPostgresEngineVersion.VER_16_9;
+    const engine = rds.DatabaseClusterEngine.auroraPostgres({ version });
+    this.parameterGroup = this.createParameterGroup(engine, props);
+    this.databaseName = props.databaseName ?? 'postgres';
+    const cluster = this.createCluster(props, {
+      engine,
+      parameterGroup: this.parameterGroup,
+      readers,
+      retention,
+      performanceInsights,
+    });
+    this.cluster = cluster;
+    this.secret = cluster.secret!;
+    // A design decision, not an oversight: DMS's target endpoint, the reverse task and the cutover functions all
+    // read this password; rotating it during a migration breaks them mid-flight. Rotate after the fallback window
+    // (cluster.addRotationSingleUser()), when nothing of the migration runs any more.
+    Validations.of(cluster.node.findChild('Secret')).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The migration (DMS endpoints, the reverse task, the cutover functions) reads this secret; rotation during the ' +
+        'migration would break them. Enable rotation once the fallback window is closed.',
+    });
+    this.connections = cluster.connections;
+    this.createdCluster = true;
+  }
+
+  /** Checks the options of a new cluster (throws naming the bad value; warns about risky choices). */
+  private validateNewClusterProps(props: AuroraTargetProps): {
+    readers: number;
+    retention: Duration;
+    performanceInsights: boolean;
+  } {
     assertWalSenderTimeout(props.parameters?.wal_sender_timeout);
     const readers = props.readers ?? 1;
     assertNumberInRange('AuroraTarget readers', readers, 0, 15);
@@ -354,10 +387,12 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
     if (props.deletionProtection === false) {
       warn(this, 'deletionProtectionOff', 'AuroraTarget: deletion protection of the target cluster is off.');
     }
+    return { readers, retention, performanceInsights };
+  }
 
-    const version = props.engineVersion ?? rds.AuroraPostgresEngineVersion.VER_16_9;
-    const engine = rds.DatabaseClusterEngine.auroraPostgres({ version });
-    const parameterGroup = new rds.ParameterGroup(this, 'ParameterGroup', {
+  /** The DMS-target parameter group: TLS forced, logical decoding on (change tracking, the way back). */
+  private createParameterGroup(engine: rds.IClusterEngine, props: AuroraTargetProps): rds.ParameterGroup {
+    return new rds.ParameterGroup(this, 'ParameterGroup', {
       engine,
       description: 'Aurora PostgreSQL cluster parameters for a DMS full-load + CDC target',
       parameters: {
@@ -379,11 +414,22 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
         ...(props.parameters ?? {}),
       },
     });
-    this.parameterGroup = parameterGroup;
+  }
 
+  /** The cluster: writer and readers of the chosen capacity, generated credentials, backups, insights. */
+  private createCluster(
+    props: AuroraTargetProps,
+    parts: {
+      engine: rds.IClusterEngine;
+      parameterGroup: rds.IParameterGroup;
+      readers: number;
+      retention: Duration;
+      performanceInsights: boolean;
+    },
+  ): rds.DatabaseCluster {
+    const { engine, parameterGroup, readers, retention, performanceInsights } = parts;
     const capacity = props.capacity ?? AuroraCapacity.serverlessV2();
     const databaseName = props.databaseName ?? 'postgres';
-    this.databaseName = databaseName;
 
     // Performance Insights on the cluster and on each instance, with the same settings (aws-rds checks they agree).
     const insights: rds.ClusterInstanceOptions = {
@@ -391,7 +437,7 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       performanceInsightRetention: performanceInsights ? props.performanceInsightRetention : undefined,
       performanceInsightEncryptionKey: performanceInsights ? props.performanceInsightEncryptionKey : undefined,
     };
-    const cluster = new rds.DatabaseCluster(this, 'Cluster', {
+    return new rds.DatabaseCluster(this, 'Cluster', {
       engine,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, true),
@@ -422,19 +468,6 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       cloudwatchLogsExports: ['postgresql'],
       copyTagsToSnapshot: true,
     });
-    this.cluster = cluster;
-    this.secret = cluster.secret!;
-    // A design decision, not an oversight: DMS's target endpoint, the reverse task and the cutover functions all
-    // read this password; rotating it during a migration breaks them mid-flight. Rotate after the fallback window
-    // (cluster.addRotationSingleUser()), when nothing of the migration runs any more.
-    Validations.of(cluster.node.findChild('Secret')).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'The migration (DMS endpoints, the reverse task, the cutover functions) reads this secret; rotation during the ' +
-        'migration would break them. Enable rotation once the fallback window is closed.',
-    });
-    this.connections = cluster.connections;
-    this.createdCluster = true;
   }
 
   /** Allows `other` to connect to the cluster on its port (e.g. DMS, the cutover Lambda functions). */
