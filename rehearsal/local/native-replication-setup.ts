@@ -12,7 +12,8 @@
 import type { Client, ClientConfig } from 'pg';
 import { ensureMarkerTable } from '../../lambda/engine/cutover/marker';
 import { connect, type ConnectionSpec } from '../../lambda/engine/pg/connection';
-import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import { quoteIdent, quoteLiteral } from '../../lambda/engine/pg/identifiers';
+import { publicationMembers } from '../../lambda/engine/pg/publication';
 import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableName, type TableSelection } from '../../contract';
 import { readSubscription } from '../../lambda/engine/replication/native-logical-replication';
 
@@ -94,12 +95,10 @@ export async function setupNativeReplication(options: NativeReplicationSetupOpti
       (t) => !selected.some((x) => x.schema === t.schema && x.table === t.table),
     );
     const list = [...selected, ...extra, { schema: ZDM_SCHEMA, table: MARKER_TABLE }];
-    const tableList = list.map(qualify).join(', ');
+    const { list: tableList, withClause } = await publicationMembers(c, list, { viaPartitionRoot: true });
     const exists = await c.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name]);
     if (exists.rows.length === 0) {
-      await c.query(
-        `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tableList} WITH (publish_via_partition_root = true)`,
-      );
+      await c.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tableList}${withClause}`);
     } else {
       await c.query(`ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${tableList}`);
     }
