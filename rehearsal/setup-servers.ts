@@ -129,6 +129,7 @@ async function startEmbedded(ctx: RehearsalContext): Promise<Servers> {
         name: `rehearsal-${name}`,
         settings: { ...LOGICAL_REPLICATION_SETTINGS },
         password,
+        major: name === 'source' ? ctx.options.sourceVersion : ctx.options.targetVersion,
         ...(name === 'target' ? { onLog: (line: string) => targetLog.push(line) } : {}),
       });
       ctx.ledger.push({

@@ -141,9 +141,12 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     await pg.start();
   } catch (error) {
     await stop().catch(() => undefined);
-    throw new Error(`could not start local PostgreSQL ${major} "${options.name}" on port ${port}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `could not start local PostgreSQL ${major} "${options.name}" on port ${port}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return {
     name: options.name,

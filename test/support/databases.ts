@@ -26,9 +26,10 @@ async function dropDatabase(c: Client, name: string): Promise<void> {
     return;
   }
   await c.query(`ALTER DATABASE ${quoteIdent(name)} ALLOW_CONNECTIONS false`).catch(() => undefined);
-  await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [
-    name,
-  ]);
+  await c.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+    [name],
+  );
   await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
 }
 

@@ -33,12 +33,13 @@ export async function publicationMembers(
     };
   }
   if (tables.length === 0) return { list: '', withClause: '' };
+  // pg_partition_tree returns no rows for a table that is neither partitioned nor a partition (PostgreSQL 12).
   const leaves = await db.query<{ schema: string; table: string }>(
     `SELECT n.nspname AS schema, c.relname AS table
        FROM unnest($1::text[]) WITH ORDINALITY AS s(name, i)
-       CROSS JOIN LATERAL pg_partition_tree(s.name::regclass) pt
-       JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE pt.isleaf
+       LEFT JOIN LATERAL pg_partition_tree(s.name::regclass) pt ON true
+       JOIN pg_class c ON c.oid = coalesce(pt.relid, s.name::regclass) JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE coalesce(pt.isleaf, true)
       ORDER BY s.i, pt.level, c.relname`,
     [tables.map(qualify)],
   );
