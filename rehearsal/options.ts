@@ -113,8 +113,9 @@ export const DEFAULTS = {
 
 export const USAGE = `Usage: npm run rehearse -- [options]
 
-Runs a complete zero-downtime cutover on this machine: two PostgreSQL 16 servers, a demo schema,
-native logical replication, an application write load, and the real cutover state machine.
+Runs a complete zero-downtime cutover on this machine: two PostgreSQL servers (16, or --source-version and
+--target-version), a demo schema, native logical replication, an application write load, and the real cutover
+state machine.
 Proves that no acknowledged write is lost and measures the write freeze.
 
 With --source/--target it rehearses YOUR database instead: the tables you select, with the data that is

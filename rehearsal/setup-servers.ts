@@ -38,6 +38,8 @@ export interface Servers {
   readonly clockOffsetMs: { readonly source: number; readonly target: number };
   /** The embedded target's log (the initial copy's errors are there). */
   readonly targetLog?: LogTail;
+  /** The embedded servers' PostgreSQL majors. */
+  readonly majors?: { readonly source: number; readonly target: number };
 }
 
 interface ServerFacts {
@@ -156,6 +158,7 @@ async function startEmbedded(ctx: RehearsalContext): Promise<Servers> {
     sameServer: false,
     clockOffsetMs: { source: 0, target: 0 },
     targetLog,
+    majors: { source: source.major, target: target.major },
   };
 }
 

@@ -106,7 +106,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   const { default: EmbeddedPostgres } = await importEsm(embeddedPackage(major)).catch((error: unknown) => {
     throw new Error(
-      `PostgreSQL ${major} binaries are not installed (package ${embeddedPackage(major)}): run npm install`,
+      `PostgreSQL ${major} binaries are not installed (package ${embeddedPackage(major)}): run npm install (${String(error)})`,
       { cause: error },
     );
   });
