@@ -4,6 +4,7 @@
  * A role the rehearsal creates carries REHEARSAL_ROLE_COMMENT and is dropped at the end; a role it did not create
  * is never altered except by the freeze (LOGIN and CONNECTION LIMIT, saved and restored) — never its password.
  */
+import { forgetFreezeRecord } from '../lambda/engine/cutover/freeze-record';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import type { TableName } from '../contract';
@@ -150,4 +151,6 @@ export async function restoreLoginSettings(
       role.connectionLimit,
     )}`,
   );
+  // Given back: the freeze's record on the server (zdm_cutover.frozen_roles) goes with it.
+  await forgetFreezeRecord(client, [role.role]);
 }

@@ -1,10 +1,9 @@
 import type { ClientBase } from 'pg';
-import { quoteIdent } from '../pg/identifiers';
 import { describeRoleRefusals, reservedRoleReason } from '../preflight/checks/application-roles';
 import { listBounded } from '../preflight/context';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase, sleep, withClient, type StepContext } from './common';
-import { restoreRoleSql } from './restore-roles';
+import { forgetFreezeRecord, freezeRolesRecorded, restoreRoleSql } from './freeze-record';
 import { warmSequenceReads } from './sync-sequences';
 import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
 import { CutoverError, ERRORS } from '../../../contract';
@@ -151,14 +150,22 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
             `resume with the same applicationRoles`,
         );
       }
-      for (const role of roles) {
-        await client.query(`ALTER ROLE ${quoteIdent(role)} WITH NOLOGIN CONNECTION LIMIT 0`);
-      }
+      // The saved settings go to the server too (zdm_cutover.frozen_roles), in the ALTER ROLEs' own transaction: a
+      // process killed from here on leaves them where the next run and an operator find them.
+      await freezeRolesRecorded(
+        client,
+        ctx.input.migrationId,
+        saved.roles.filter((s) => roles.includes(s.role)),
+      );
       // The watchdog may have run while this step was still going (an abort does not stop a running function): then
       // undo at once what this step just did, and fail.
       const after = await getRecord(ctx);
       if (after.status !== 'running' || after.freeze?.restoredAt) {
         for (const role of saved.roles) await client.query(restoreRoleSql(role));
+        await forgetFreezeRecord(
+          client,
+          saved.roles.map((r) => r.role),
+        );
         throw new Error(
           `migration ${ctx.input.migrationId} ended while freezing; the saved role settings were restored`,
         );

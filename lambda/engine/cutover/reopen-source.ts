@@ -1,5 +1,5 @@
 import { runPhase, type StepContext } from './common';
-import { restoreRoleSql } from './restore-roles';
+import { forgetFreezeRecord, restoreRoleSql } from './freeze-record';
 import type { CutoverDeps } from './deps';
 import { sharedPool } from './connections';
 
@@ -23,6 +23,7 @@ export async function reopenSource(ctx: StepContext, forward: CutoverDeps): Prom
     }
     const pool = await sharedPool(forward, 'source');
     for (const role of freeze.roles) await pool.query(restoreRoleSql(role));
+    await forgetFreezeRecord(pool, roles);
     await ctx.deps.state.markFreezeRestored(ctx.input.migrationId, ctx.iso());
     return {
       result: { reopened: roles },
