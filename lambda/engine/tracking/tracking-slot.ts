@@ -173,9 +173,9 @@ export async function logRestartPoint(pool: Pool): Promise<boolean> {
  * Flushes everything committed so far in one statement: its implicit transaction writes WAL (a non-transactional
  * logical message, which pgoutput ignores: messages are not asked for) and commits an xid with synchronous_commit on
  * (set locally, still in force at its commit), which flushes the WAL up to its commit record and so every commit
- * before it.
+ * before it. (`txid_current()`: `pg_current_xact_id()` is PostgreSQL 13+.)
  */
-export const FLUSH_SQL = `SELECT set_config('synchronous_commit', 'on', true), pg_current_xact_id(),
+export const FLUSH_SQL = `SELECT set_config('synchronous_commit', 'on', true), txid_current(),
          pg_logical_emit_message(false, 'zdm-flush', '')`;
 
 /** Pools whose role may not emit logical messages (not superuser nor REPLICATION): flushed by the WAL writer. */
