@@ -170,7 +170,8 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
           `migration ${ctx.input.migrationId} ended while freezing; the saved role settings were restored`,
         );
       }
-      let terminated = 0;
+      // Distinct sessions: one still exiting (slow on a loaded server) is signalled again, but ended once.
+      const ended = new Set<number>();
       const deadline = Date.now() + TERMINATE_TIMEOUT_MS;
       for (;;) {
         const remaining = await roleSessions(client, roles);
@@ -181,11 +182,11 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
               `${TERMINATE_TIMEOUT_MS / 1000}s (first pid ${remaining[0].pid}); the source is frozen for new logins`,
           );
         }
-        const { rows } = await client.query<{ ok: boolean }>(
-          `SELECT pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid`,
+        const { rows } = await client.query<{ pid: number; ok: boolean }>(
+          `SELECT pid, pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid`,
           [remaining.map((s) => s.pid)],
         );
-        terminated += rows.filter((r) => r.ok).length;
+        for (const r of rows) if (r.ok) ended.add(r.pid);
         // Ended backends exit within milliseconds; the application cannot write while we wait, so look again soon.
         await sleep(TERMINATE_POLL_MS);
       }
@@ -201,6 +202,7 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
               .join('; ')}; let them finish or end them, or name their roles in applicationRoles (rolling back)`,
         );
       }
+      const terminated = ended.size;
       return {
         result: {
           roles: saved.roles,
