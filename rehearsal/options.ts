@@ -90,6 +90,9 @@ export interface RehearsalOptions {
   readonly keepReplication: boolean;
   /** Leave the source frozen at the end, as a real cutover does (external servers only). */
   readonly keepFrozen: boolean;
+  /** PostgreSQL major of the embedded source / target (12 to 18). @default - `ZDM_PG_MAJOR`, else 16 */
+  readonly sourceVersion?: number;
+  readonly targetVersion?: number;
   readonly quiet: boolean;
 }
 
@@ -117,8 +120,9 @@ export const DEFAULTS = {
 
 export const USAGE = `Usage: npm run rehearse -- [options]
 
-Runs a complete zero-downtime cutover on this machine: two PostgreSQL 16 servers, a demo schema,
-native logical replication, an application write load, and the real cutover state machine.
+Runs a complete zero-downtime cutover on this machine: two PostgreSQL servers (16, or --source-version and
+--target-version), a demo schema, native logical replication, an application write load, and the real cutover
+state machine.
 Proves that no acknowledged write is lost and measures the write freeze.
 
 With --source/--target it rehearses YOUR database instead: the tables you select, with the data that is
@@ -175,6 +179,8 @@ Options:
   --keep-replication     leave publication, subscription, slot, replication role and the copied target data
                          in place (--source/--target only)
   --keep-frozen          leave the source frozen at the end, as a real cutover does (--source/--target only)
+  --source-version <n>   PostgreSQL major of the embedded source: 12 to 18 (default ZDM_PG_MAJOR, else 16)
+  --target-version <n>   ... and of the embedded target: 13 to 17 are Aurora's (default ZDM_PG_MAJOR, else 16)
   --quiet                only the summary
   -h, --help             this text
 
@@ -215,6 +221,8 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
       'poll-ms': { type: 'string' },
       'keep-replication': { type: 'boolean' },
       'keep-frozen': { type: 'boolean' },
+      'source-version': { type: 'string' },
+      'target-version': { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -260,6 +268,8 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
         pollMs: v['poll-ms'],
         keepReplication: v['keep-replication'],
         keepFrozen: v['keep-frozen'],
+        sourceVersion: v['source-version'],
+        targetVersion: v['target-version'],
         quiet: v.quiet,
       },
       now,
@@ -496,6 +506,14 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   const external = sourceUrl !== undefined;
   const flags = resolveExternalFlags(input, external);
   const command = input.load === undefined ? undefined : str('--load', input.load, '');
+  const major = (flag: string, value: number | string | undefined): { [k: string]: number } => {
+    if (value === undefined) return {};
+    if (external) {
+      throw new UsageError(`${flag} picks the embedded server's PostgreSQL; --source/--target run their own`);
+    }
+    const n = num(flag, value, 0, { min: 12, max: 18, integer: true });
+    return { [flag === '--source-version' ? 'sourceVersion' : 'targetVersion']: n };
+  };
 
   return {
     scenario,
@@ -525,6 +543,8 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
     pollMs: timing.pollMs,
     keepReplication: flags.keepReplication,
     keepFrozen: flags.keepFrozen,
+    ...major('--source-version', input.sourceVersion),
+    ...major('--target-version', input.targetVersion),
     quiet: bool('--quiet', input.quiet),
   };
 }

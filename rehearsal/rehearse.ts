@@ -125,7 +125,8 @@ async function prepare(ctx: RehearsalContext, facts: Facts): Promise<void> {
     options.sourceUrl ? 'check servers' : 'start servers',
     () => setupServers(ctx),
     (s) =>
-      `source ${ctx.secrets.redact(s.sourceUrl)}, target ${ctx.secrets.redact(s.targetUrl)}${s.sameServer ? ' (one server)' : ''}`,
+      `source ${ctx.secrets.redact(s.sourceUrl)}, target ${ctx.secrets.redact(s.targetUrl)}${s.sameServer ? ' (one server)' : ''}` +
+      (s.majors ? `; PostgreSQL ${s.majors.source} → ${s.majors.target}` : ''),
   ));
   facts.mark = ctx.ledger.size;
   const checked = await ctx.phase(

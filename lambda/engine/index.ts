@@ -7,6 +7,7 @@
 // Connections and SQL text.
 export { connect, createPool, redactSecrets, redactUrl, type ConnectionSpec } from './pg/connection';
 export { qualify, quoteIdent, quoteLiteral } from './pg/identifiers';
+export { publicationMembers } from './pg/publication';
 export { sleep } from './helpers';
 
 // Checks and validation (zdm preflight / validate / sequences / schema).
@@ -30,6 +31,7 @@ export { closeSharedPools } from './cutover/connections';
 export { readSwitchKey, stateKey } from './cutover/state-keys';
 export { trackingNames } from './cutover/change-tracking';
 export { ensureMarkerTable, MARKER_TABLE_SQL } from './cutover/marker';
+export { forgetFreezeRecord, restoreFromFreezeRecord } from './cutover/freeze-record';
 export { restoreAfterAbort, type WatchdogReport } from './cutover/watchdog';
 export type {
   AlarmControl,

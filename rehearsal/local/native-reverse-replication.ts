@@ -3,12 +3,12 @@
  * reverse DMS task. The publication is created on the target before the engine creates the slot (pgoutput reads the
  * publication as of each change, so it must exist before the slot's start); `start` creates the subscription on the
  * source on that slot, without a copy (`copy_data = false`) and without what the target itself received by
- * replication (`origin = none`: no echo of forward changes).
+ * replication (`origin = none` on PostgreSQL 16+: no echo of forward changes; older sources go without, see `start`).
  */
 import {
   type ConnectionSpec,
   NativeLogicalReplication,
-  qualify,
+  publicationMembers,
   quoteIdent,
   quoteLiteral,
   type ReplicationStatus,
@@ -16,6 +16,9 @@ import {
 } from '../../lambda/engine';
 import { MARKER_TABLE, ZDM_SCHEMA, selectTables, type TableName, type TableSelection } from '../../contract';
 import { listTables, toConnInfo, withClient } from './native-replication-setup';
+
+/** The first major whose subscriptions take `origin = none`. */
+export const ORIGIN_FILTER_MAJOR = 16;
 
 export interface NativeReverseReplicationOptions {
   /** The old source: where the subscription lives and the target's changes are applied. */
@@ -58,10 +61,12 @@ export class NativeReverseReplication implements ReverseReplicationPort {
       const extra = (this.options.extraTables ?? []).filter(
         (t) => !tables.some((x) => x.schema === t.schema && x.table === t.table),
       );
-      const list = [...tables, ...extra, { schema: ZDM_SCHEMA, table: MARKER_TABLE }].map(qualify).join(', ');
-      await c.query(
-        `CREATE PUBLICATION ${quoteIdent(this.options.name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`,
+      const { list, withClause } = await publicationMembers(
+        c,
+        [...tables, ...extra, { schema: ZDM_SCHEMA, table: MARKER_TABLE }],
+        { viaPartitionRoot: true },
       );
+      await c.query(`CREATE PUBLICATION ${quoteIdent(this.options.name)} FOR TABLE ${list}${withClause}`);
     });
   }
 
@@ -70,10 +75,14 @@ export class NativeReverseReplication implements ReverseReplicationPort {
       const { rows } = await c.query(`SELECT subenabled FROM pg_subscription WHERE subname = $1`, [this.options.name]);
       if (rows.length > 0) return;
       const name = quoteIdent(this.options.name);
+      // `origin` is PostgreSQL 16+. Older subscribers go without: the engine starts the way back only once forward
+      // replication has stopped, from a position past its last write, so nothing it applied can flow back.
+      const [{ v }] = (await c.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`)).rows;
+      const origin = v >= ORIGIN_FILTER_MAJOR * 10_000 ? ', origin = none' : '';
       await c.query(
         `CREATE SUBSCRIPTION ${name} CONNECTION ${quoteLiteral(this.options.targetConnInfo ?? toConnInfo(this.options.target))}
            PUBLICATION ${name}
-           WITH (create_slot = false, slot_name = ${quoteLiteral(this.options.name)}, copy_data = false, origin = none, enabled = true)`,
+           WITH (create_slot = false, slot_name = ${quoteLiteral(this.options.name)}, copy_data = false${origin}, enabled = true)`,
       );
     });
   }

@@ -9,6 +9,7 @@
  */
 import { MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../../contract';
 import { UsageError } from '../../cli/command-line';
+import { restoreFromFreezeRecord } from '../../lambda/engine';
 import { WAY_BACK_SCENARIOS } from '../options';
 import { PROBE_TABLE, rehearsalRoleNames } from '../names';
 import { withAdmin } from '../servers/pg-clients';
@@ -50,7 +51,10 @@ export interface RehearsalRoles {
   readonly writer: LoginRole;
 }
 
-/** Decides the roles and refuses an existing application role without --freeze-existing-role. Changes nothing. */
+/**
+ * Decides the roles and refuses an existing application role without --freeze-existing-role. Changes nothing, but for
+ * a role that a killed run left frozen: it gets back exactly the settings that run recorded on the server.
+ */
 export async function planRoles(ctx: RehearsalContext, servers: Servers): Promise<RolePlan> {
   const { options } = ctx;
   const names = rehearsalRoleNames(servers.sourceUrl);
@@ -58,7 +62,20 @@ export async function planRoles(ctx: RehearsalContext, servers: Servers): Promis
   const appName = options.appRole ?? (needsApp ? names.app : undefined);
   let app: RolePlan['app'];
   if (appName) {
-    const existing = await withAdmin(servers.sourceUrl, (c) => readRole(c, appName));
+    let existing = await withAdmin(servers.sourceUrl, (c) => readRole(c, appName));
+    if (existing && !isRehearsalRole(existing) && options.freezeExistingRole) {
+      // A run killed inside a freeze (SIGKILL: nothing could restore it) left the originals in zdm_cutover.frozen_roles.
+      for (const { side, url } of sides(servers)) {
+        const restored = await withAdmin(url, (c) => restoreFromFreezeRecord(c, [appName]));
+        for (const r of restored) {
+          ctx.progress.log(
+            `  ${r.role} was left frozen on the ${side} by ${r.migrationId} (frozen at ${r.frozenAt}): restored as it ` +
+              `recorded it (${r.canLogin ? 'LOGIN' : 'NOLOGIN'}, CONNECTION LIMIT ${r.connectionLimit})`,
+          );
+        }
+      }
+      existing = await withAdmin(servers.sourceUrl, (c) => readRole(c, appName));
+    }
     if (existing && !isRehearsalRole(existing)) {
       if (!options.freezeExistingRole) {
         throw new UsageError(
@@ -74,7 +91,8 @@ export async function planRoles(ctx: RehearsalContext, servers: Servers): Promis
         throw new UsageError(
           `--app-role ${appName} cannot log in on the source now (${existing.canLogin ? 'LOGIN' : 'NOLOGIN'}, ` +
             `CONNECTION LIMIT ${existing.connectionLimit}): is it frozen (a cutover, or a rehearsal that was killed)? ` +
-            `Give it its usual settings first (ALTER ROLE ${appName} LOGIN CONNECTION LIMIT -1); nothing was changed`,
+            `No run recorded its settings (zdm_cutover.frozen_roles has no row for it): give it its usual settings ` +
+            `first (ALTER ROLE ${appName} LOGIN CONNECTION LIMIT <its limit, -1 for none>); nothing was changed`,
         );
       }
       if (options.demo && !servers.sameServer) {

@@ -7,7 +7,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import type { TableName } from '../../contract';
-import { qualify, quoteIdent, quoteLiteral } from '../../lambda/engine';
+import { forgetFreezeRecord, qualify, quoteIdent, quoteLiteral } from '../../lambda/engine';
 import { REHEARSAL_ROLE_COMMENT } from '../names';
 import { withAdmin } from '../servers/pg-clients';
 
@@ -150,4 +150,6 @@ export async function restoreLoginSettings(
       role.connectionLimit,
     )}`,
   );
+  // Given back: the freeze's record on the server (zdm_cutover.frozen_roles) goes with it.
+  await forgetFreezeRecord(client, [role.role]);
 }

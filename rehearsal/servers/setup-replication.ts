@@ -89,18 +89,23 @@ export async function startReplication(
 }
 
 interface CopyHealth {
-  readonly errors: number;
+  /** Errors the subscription counts; undefined on PostgreSQL < 15, which has no such counters. */
+  readonly errors: number | undefined;
   readonly notReady: string[];
 }
 
 async function copyHealth(client: Client, name: string): Promise<CopyHealth> {
-  const errors = await client
-    .query<{ n: number }>(
-      `SELECT (sync_error_count + apply_error_count)::int AS n FROM pg_stat_subscription_stats WHERE subname = $1`,
-      [name],
-    )
-    .then((r) => r.rows[0]?.n ?? 0)
-    .catch(() => 0); // PostgreSQL < 15: no error counters
+  // pg_stat_subscription_stats is PostgreSQL 15+: older targets fail the copy by the timeouts, with the server log.
+  const [{ v }] = (await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`)).rows;
+  const errors =
+    v < 150000
+      ? undefined
+      : await client
+          .query<{ n: number }>(
+            `SELECT (sync_error_count + apply_error_count)::int AS n FROM pg_stat_subscription_stats WHERE subname = $1`,
+            [name],
+          )
+          .then((r) => r.rows[0]?.n ?? 0);
   const { rows } = await client.query<{ rel: string }>(
     `SELECT r.srrelid::regclass::text AS rel FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
       WHERE s.subname = $1 AND r.srsubstate <> 'r' ORDER BY 1`,
@@ -156,7 +161,9 @@ async function explainFailure(client: Client, name: string, health: CopyHealth, 
         ? ''
         : "the reason is in the target server's log (it cannot be read from here: no superuser access or no logging_collector)",
     rows.length ? `on the target, ${rows.join(', ')} (rows the copy collides with?)` : '',
-    `pg_stat_subscription_stats counts ${health.errors} error(s) for subscription ${name}`,
+    health.errors === undefined
+      ? `no error count for subscription ${name} (pg_stat_subscription_stats is PostgreSQL 15+)`
+      : `pg_stat_subscription_stats counts ${health.errors} error(s) for subscription ${name}`,
   ]
     .filter(Boolean)
     .join('; ');
@@ -189,7 +196,7 @@ export async function waitForInitialCopy(
         lastCheck = Date.now();
         const health = await copyHealth(client, name);
         const elapsed = Date.now() - started;
-        if (health.errors - baseline >= maxErrors) {
+        if (health.errors !== undefined && health.errors - (baseline ?? 0) >= maxErrors) {
           throw new Error(`the initial copy is failing: ${await explainFailure(client, name, health, options.log)}`);
         }
         const sub = await readSubscription(client, name);

@@ -38,6 +38,8 @@ export interface Servers {
   readonly clockOffsetMs: { readonly source: number; readonly target: number };
   /** The embedded target's log (the initial copy's errors are there). */
   readonly targetLog?: LogTail;
+  /** The embedded servers' PostgreSQL majors. */
+  readonly majors?: { readonly source: number; readonly target: number };
 }
 
 interface ServerFacts {
@@ -129,6 +131,7 @@ async function startEmbedded(ctx: RehearsalContext): Promise<Servers> {
         name: `rehearsal-${name}`,
         settings: { ...LOGICAL_REPLICATION_SETTINGS },
         password,
+        major: name === 'source' ? ctx.options.sourceVersion : ctx.options.targetVersion,
         ...(name === 'target' ? { onLog: (line: string) => targetLog.push(line) } : {}),
       });
       ctx.ledger.push({
@@ -155,6 +158,7 @@ async function startEmbedded(ctx: RehearsalContext): Promise<Servers> {
     sameServer: false,
     clockOffsetMs: { source: 0, target: 0 },
     targetLog,
+    majors: { source: source.major, target: target.major },
   };
 }
 

@@ -206,6 +206,78 @@ process.stderr.write = (chunk, ...rest) => {
     }
   });
 
+  test("SIGKILL inside the freeze, then a re-run: the user's own role gets back exactly LOGIN, CONNECTION LIMIT 50", async () => {
+    const pair = await freshPair('rh_kill', t.su);
+    pairs.push(pair);
+    await createUserSchema(pair);
+    const role = `shop_kill_${process.pid}`;
+    await sql(serverUrl('source'), `DROP ROLE IF EXISTS ${role}`);
+    await sql(serverUrl('source'), `CREATE ROLE ${role} LOGIN CONNECTION LIMIT 50 PASSWORD 'Kill-${process.pid}'`);
+    // Preloaded into the rehearsal's process: once the freeze is on, the process is killed (no handler runs).
+    const preload = join(dir, 'kill-in-freeze.js');
+    writeFileSync(
+      preload,
+      `const write = process.stderr.write.bind(process.stderr);
+process.stderr.write = (chunk, ...rest) => {
+  const r = write(chunk, ...rest);
+  if (String(chunk).includes('✔ FreezeWrites')) process.kill(process.pid, 'SIGKILL');
+  return r;
+};
+`,
+    );
+    const rehearse = (report: string, env: Record<string, string>): Promise<Exit> =>
+      new Promise<Exit>((done, fail) => {
+        const child = spawn(
+          process.execPath,
+          [
+            join(ROOT, 'node_modules/ts-node/dist/bin.js'),
+            '--transpile-only',
+            'bin/rehearse.ts',
+            ...common(pair, report),
+            '--app-role',
+            role,
+            '--freeze-existing-role',
+          ],
+          { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+        child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+        child.on('error', fail);
+        child.on('exit', (code, signal) => done({ code, signal, stdout, stderr }));
+      });
+    const settings = async (): Promise<unknown> =>
+      (
+        await sql<{ rolcanlogin: boolean; rolconnlimit: number }>(
+          serverUrl('source'),
+          `SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1`,
+          [role],
+        )
+      )[0];
+    try {
+      const killed = await rehearse(join(dir, 'killed.json'), { NODE_OPTIONS: `--require ${preload}` });
+      expect({ signal: killed.signal, tail: killed.stderr.slice(-2000) }).toMatchObject({ signal: 'SIGKILL' });
+      // What the killed process could not restore: the role frozen, its originals recorded on the source.
+      expect(await settings()).toEqual({ rolcanlogin: false, rolconnlimit: 0 });
+      expect(
+        await sql(pair.source, `SELECT role, can_login, connection_limit FROM zdm_cutover.frozen_roles`),
+      ).toContainEqual({ role, can_login: true, connection_limit: 50 });
+
+      const again = await rehearse(join(dir, 'again.json'), {});
+      expect({ code: again.code, tail: again.stderr.slice(-3000) }).toMatchObject({ code: 0 });
+      expect(again.stderr).toMatch(
+        new RegExp(
+          `${role} was left frozen on the source by .*: restored as it recorded it \\(LOGIN, CONNECTION LIMIT 50\\)`,
+        ),
+      );
+      expect(await settings()).toEqual({ rolcanlogin: true, rolconnlimit: 50 });
+      expect(await rehearsalObjects(pair)).toEqual([]);
+    } finally {
+      await sql(serverUrl('source'), `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    }
+  });
+
   test('SIGTERM while it sets up: it stops there, removes what it made, exit 143', async () => {
     const pair = await freshPair('rh_sigterm', t.su);
     pairs.push(pair);

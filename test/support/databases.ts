@@ -13,6 +13,26 @@ export function serverUrl(side: 'source' | 'target', database = 'postgres'): str
   return `postgres://${LOCAL_SUPERUSER}:${LOCAL_SUPERUSER_PASSWORD}@127.0.0.1:${serverPort(side)}/${encodeURIComponent(database)}`;
 }
 
+/** The major versions the global setup started (16 unless `ZDM_TEST_SOURCE_MAJOR` / `ZDM_TEST_TARGET_MAJOR` said otherwise). */
+export function serverMajor(side: 'source' | 'target'): number {
+  return Number((side === 'source' ? process.env.ZDM_TEST_SOURCE_MAJOR : process.env.ZDM_TEST_TARGET_MAJOR) || 16);
+}
+
+/** Drops a database, ending its sessions first (`WITH (FORCE)` is PostgreSQL 13+). */
+async function dropDatabase(c: Client, name: string): Promise<void> {
+  const [{ v }] = (await c.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`)).rows;
+  if (v >= 130000) {
+    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    return;
+  }
+  await c.query(`ALTER DATABASE ${quoteIdent(name)} ALLOW_CONNECTIONS false`).catch(() => undefined);
+  await c.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+    [name],
+  );
+  await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+}
+
 let counter = 0;
 
 /** A fresh database with the same name on both servers; returns their URLs. Drop it with `dropPair`. */
@@ -22,7 +42,7 @@ export async function createDatabasePair(prefix: string): Promise<{ name: string
     const c = new Client(serverUrl(side));
     await c.connect();
     try {
-      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await dropDatabase(c, name);
       await c.query(`CREATE DATABASE ${quoteIdent(name)}`);
     } finally {
       await c.end();
@@ -40,7 +60,7 @@ export async function dropPair(name: string): Promise<void> {
         // Subscriptions must let go of their slots before the database can go.
         await c.query(`SELECT 1`);
       }
-      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await dropDatabase(c, name);
     } finally {
       await c.end();
     }

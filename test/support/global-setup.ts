@@ -1,8 +1,10 @@
-import { startLocalPostgres, type LocalPostgres } from '../../rehearsal/local/embedded-postgres';
+import { localPostgresMajor, startLocalPostgres, type LocalPostgres } from '../../rehearsal/local/embedded-postgres';
 
 /**
- * Starts two real PostgreSQL 16 servers (source and target, wal_level=logical) for the whole run.
- * Test files create their own databases on them (see `test/support/databases.ts`), so they never share data.
+ * Starts two real PostgreSQL servers (source and target, wal_level=logical) for the whole run: 16 unless
+ * `ZDM_TEST_SOURCE_MAJOR` / `ZDM_TEST_TARGET_MAJOR` (or `ZDM_PG_MAJOR` for both) name other majors (`npm run
+ * test:versions` runs the engine's tests that way). Test files create their own databases on them (see
+ * `test/support/databases.ts`), so they never share data.
  */
 export default async function globalSetup(): Promise<void> {
   const fast = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
@@ -18,11 +20,15 @@ export default async function globalSetup(): Promise<void> {
     max_worker_processes: 64,
     max_logical_replication_workers: 48,
   };
+  const sourceMajor = localPostgresMajor(process.env.ZDM_TEST_SOURCE_MAJOR || undefined);
+  const targetMajor = localPostgresMajor(process.env.ZDM_TEST_TARGET_MAJOR || undefined);
   const [source, target] = await Promise.all([
-    startLocalPostgres({ name: 'test-source', settings: { ...fast, ...shared } }),
-    startLocalPostgres({ name: 'test-target', settings: { ...fast, ...shared } }),
+    startLocalPostgres({ name: 'test-source', major: sourceMajor, settings: { ...fast, ...shared } }),
+    startLocalPostgres({ name: 'test-target', major: targetMajor, settings: { ...fast, ...shared } }),
   ]);
   (globalThis as { __ZDM_SERVERS__?: LocalPostgres[] }).__ZDM_SERVERS__ = [source, target];
   process.env.ZDM_TEST_SOURCE_PORT = String(source.port);
   process.env.ZDM_TEST_TARGET_PORT = String(target.port);
+  process.env.ZDM_TEST_SOURCE_MAJOR = String(source.major);
+  process.env.ZDM_TEST_TARGET_MAJOR = String(target.major);
 }

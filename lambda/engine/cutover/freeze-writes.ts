@@ -1,12 +1,11 @@
 import type { ClientBase } from 'pg';
-import { quoteIdent } from '../pg/identifiers';
 import { describeRoleRefusals, reservedRoleReason } from '../preflight/checks/application-roles';
 import { listBounded, sleep } from '../helpers';
 import type { SavedRoleSettings } from '../ports';
 import { beginPhase, endPhase, getRecord, notifyPhase, runPhase } from './phase-records';
 import { withClient } from './pools';
 import type { StepContext } from './step-context';
-import { restoreRoleSql } from './restore-roles';
+import { forgetFreezeRecord, freezeRolesRecorded, restoreRoleSql } from './freeze-record';
 import { warmSequenceReads } from './sync-sequences';
 import { describeWriter, waitForWritersInFlight, writersInFlight } from './writers-in-flight';
 import { applicationRolesProblem, CutoverError, describeApplicationRolesProblem, ERRORS } from '../../../contract';
@@ -166,19 +165,28 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
             `resume with the same applicationRoles`,
         );
       }
-      for (const role of roles) {
-        await client.query(`ALTER ROLE ${quoteIdent(role)} WITH NOLOGIN CONNECTION LIMIT 0`);
-      }
+      // The saved settings go to the server too (zdm_cutover.frozen_roles), in the ALTER ROLEs' own transaction: a
+      // process killed from here on leaves them where the next run and an operator find them.
+      await freezeRolesRecorded(
+        client,
+        ctx.input.migrationId,
+        saved.roles.filter((s) => roles.includes(s.role)),
+      );
       // The watchdog may have run while this step was still going (an abort does not stop a running function): then
       // undo at once what this step just did, and fail.
       const after = await getRecord(ctx);
       if (after.status !== 'running' || after.freeze?.restoredAt) {
         for (const role of saved.roles) await client.query(restoreRoleSql(role));
+        await forgetFreezeRecord(
+          client,
+          saved.roles.map((r) => r.role),
+        );
         throw new Error(
           `migration ${ctx.input.migrationId} ended while freezing; the saved role settings were restored`,
         );
       }
-      let terminated = 0;
+      // Distinct sessions: one still exiting (slow on a loaded server) is signalled again, but ended once.
+      const ended = new Set<number>();
       const deadline = Date.now() + TERMINATE_TIMEOUT_MS;
       for (;;) {
         const remaining = await roleSessions(client, roles);
@@ -189,11 +197,11 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
               `${TERMINATE_TIMEOUT_MS / 1000}s (first pid ${remaining[0].pid}); the source is frozen for new logins`,
           );
         }
-        const { rows } = await client.query<{ ok: boolean }>(
-          `SELECT pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid`,
+        const { rows } = await client.query<{ pid: number; ok: boolean }>(
+          `SELECT pid, pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid`,
           [remaining.map((s) => s.pid)],
         );
-        terminated += rows.filter((r) => r.ok).length;
+        for (const r of rows) if (r.ok) ended.add(r.pid);
         // Ended backends exit within milliseconds; the application cannot write while we wait, so look again soon.
         await sleep(TERMINATE_POLL_MS);
       }
@@ -209,6 +217,7 @@ export async function freezeWrites(ctx: StepContext): Promise<Record<string, unk
               .join('; ')}; let them finish or end them, or name their roles in applicationRoles (rolling back)`,
         );
       }
+      const terminated = ended.size;
       return {
         result: {
           roles: saved.roles,

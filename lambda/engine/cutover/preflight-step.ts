@@ -9,6 +9,7 @@ import type { PreflightFinding } from '../validation/types';
 import { CutoverError, ERRORS } from '../../../contract';
 import { inspectRoles, roleSessions } from './freeze-writes';
 import { ensureMarkerTable, markerArrived, markerTableExists, writeMarker } from './marker';
+import { ensureFreezeRecordTable } from './freeze-record';
 import { preflight as sourcePreflight } from './validation-adapter';
 
 /** Longest the preflight waits for its probe marker row to replicate. */
@@ -70,6 +71,8 @@ export async function preflightStep(ctx: StepContext): Promise<Record<string, un
           if (execute) {
             await ensureMarkerTable(sourceClient);
             await ensureMarkerTable(targetClient);
+            // Where the freeze records what it saved (on the server it freezes: the source; the fallback's, the target).
+            await ensureFreezeRecordTable(sourceClient);
           }
           let probe: Record<string, unknown> = {
             skipped: true,

@@ -1,6 +1,6 @@
 import { runPhase } from './phase-records';
 import type { StepContext } from './step-context';
-import { restoreRoleSql } from './restore-roles';
+import { forgetFreezeRecord, restoreRoleSql } from './freeze-record';
 import type { CutoverDeps } from './deps';
 import { sharedPool } from './connections';
 
@@ -24,6 +24,7 @@ export async function reopenSource(ctx: StepContext, forward: CutoverDeps): Prom
     }
     const pool = await sharedPool(forward, 'source');
     for (const role of freeze.roles) await pool.query(restoreRoleSql(role));
+    await forgetFreezeRecord(pool, roles);
     await ctx.deps.state.markFreezeRestored(ctx.input.migrationId, ctx.iso());
     return {
       result: { reopened: roles },

@@ -1,12 +1,8 @@
-import { quoteIdent } from '../pg/identifiers';
-import type { SavedRoleSettings } from '../ports';
 import { withClient } from './pools';
 import type { StepContext } from './step-context';
+import { forgetFreezeRecord, restoreRoleSql } from './freeze-record';
 
-/** The statement that gives a frozen role its saved login settings back. */
-export function restoreRoleSql(role: SavedRoleSettings): string {
-  return `ALTER ROLE ${quoteIdent(role.role)} WITH ${role.canLogin ? 'LOGIN' : 'NOLOGIN'} CONNECTION LIMIT ${Math.trunc(role.connectionLimit)}`;
-}
+export { restoreRoleSql };
 
 /**
  * Restores every role of the saved freeze exactly as saved (login, connection limit) and marks the freeze restored.
@@ -21,6 +17,8 @@ export async function restoreSavedRoles(ctx: StepContext): Promise<string[]> {
       await client.query(restoreRoleSql(role));
       restored.push(role.role);
     }
+    // Given back: the server-side record of the freeze goes (after the restore: a crash in between restores again).
+    await forgetFreezeRecord(client, restored);
   });
   await ctx.deps.state.markFreezeRestored(ctx.key, ctx.iso());
   return restored;

@@ -5,6 +5,7 @@
 import type { Pool } from 'pg';
 import { qualify, quoteIdent } from '../pg/identifiers';
 import type { StartTrackingSpec, TrackingSpec, TrackingStart, TrackingStop } from './types';
+import { publicationMembers } from '../pg/publication';
 
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 
@@ -68,20 +69,21 @@ export async function startTracking(pool: Pool, spec: StartTrackingSpec): Promis
 /** No slot exists yet, so no reader depends on the publication: make its table list exactly the selection. */
 async function ensurePublication(pool: Pool, spec: StartTrackingSpec): Promise<void> {
   const pub = quoteIdent(spec.publication);
-  const tables = spec.tables.map(qualify).join(', ');
   // Partitions publish as themselves: with publish_via_partition_root a TRUNCATE of one partition is not published
   // at all. The reader maps each partition to its partitioned table.
-  const options = `(publish_via_partition_root = false)`;
+  const { list: tables, withClause: options } = await publicationMembers(pool, spec.tables, {
+    viaPartitionRoot: false,
+  });
   const exists = await pool.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [spec.publication]);
   if (exists.rowCount === 0) {
     try {
-      await pool.query(`CREATE PUBLICATION ${pub}${tables ? ` FOR TABLE ${tables}` : ''} WITH ${options}`);
+      await pool.query(`CREATE PUBLICATION ${pub}${tables ? ` FOR TABLE ${tables}` : ''}${options}`);
       return;
     } catch (error) {
       if (code(error) !== '42710') throw error;
     }
   }
-  await pool.query(`ALTER PUBLICATION ${pub} SET ${options}`);
+  if (options) await pool.query(`ALTER PUBLICATION ${pub} SET${options.replace(' WITH', '')}`);
   if (tables) {
     await pool.query(`ALTER PUBLICATION ${pub} SET TABLE ${tables}`);
     return;
@@ -171,9 +173,9 @@ export async function logRestartPoint(pool: Pool): Promise<boolean> {
  * Flushes everything committed so far in one statement: its implicit transaction writes WAL (a non-transactional
  * logical message, which pgoutput ignores: messages are not asked for) and commits an xid with synchronous_commit on
  * (set locally, still in force at its commit), which flushes the WAL up to its commit record and so every commit
- * before it.
+ * before it. (`txid_current()`: `pg_current_xact_id()` is PostgreSQL 13+.)
  */
-export const FLUSH_SQL = `SELECT set_config('synchronous_commit', 'on', true), pg_current_xact_id(),
+export const FLUSH_SQL = `SELECT set_config('synchronous_commit', 'on', true), txid_current(),
          pg_logical_emit_message(false, 'zdm-flush', '')`;
 
 /** Pools whose role may not emit logical messages (not superuser nor REPLICATION): flushed by the WAL writer. */

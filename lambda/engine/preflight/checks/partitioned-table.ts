@@ -12,14 +12,19 @@ export const partitionedTable: PreflightCheck = {
   fix: 'Create the same partitioned table and every partition on the target before the full load.',
   async run(ctx) {
     const catalog = await ctx.catalog();
-    return catalog.tables
-      .filter((t) => t.kind === 'p')
-      .map((t) =>
-        finding(
-          partitionedTable,
-          t.display,
-          `partitioned table: its partitions are selected, validated and tracked with it (${PARTITION_SELECTION_RULE}); DMS replicates each partition as a table of its own`,
-        ),
-      );
+    const partitioned = catalog.tables.filter((t) => t.kind === 'p');
+    // PostgreSQL 12 publications take no partitioned table: change tracking publishes its partitions as they are.
+    const v12 =
+      partitioned.length > 0 && (await ctx.settings()).versionNum < 130000
+        ? `; PostgreSQL ${(await ctx.settings()).version} publishes no partitioned table (13+): change tracking ` +
+          'covers the partitions that exist when it starts, so attach no partition until the cutover is done'
+        : '';
+    return partitioned.map((t) =>
+      finding(
+        partitionedTable,
+        t.display,
+        `partitioned table: its partitions are selected, validated and tracked with it (${PARTITION_SELECTION_RULE}); DMS replicates each partition as a table of its own${v12}`,
+      ),
+    );
   },
 };
