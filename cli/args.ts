@@ -1,14 +1,17 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
-import { databaseUrl, parseCommandLine, redactUrlsInText, sameDatabase, showValue, UsageError } from './command-line';
+import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './command-line';
 import { redactUrl } from '../lambda/engine/pg/connection';
+import { resolveConnection, sameResolvedDatabase, type ConninfoContext, type ResolvedConnection } from './conninfo';
+import { didYouMean } from './suggest';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];
 
 export interface CliOptions {
   readonly command: Command;
-  readonly source: string;
-  readonly target?: string;
+  /** The source, resolved the libpq way (from --source, a service, the PG* environment, the password file). */
+  readonly source: ResolvedConnection;
+  readonly target?: ResolvedConnection;
   readonly selection: TableSelection;
   readonly json: boolean;
   readonly mode: 'quick' | 'full';
@@ -29,7 +32,7 @@ export interface CliOptions {
 
 export { UsageError };
 
-export const USAGE = `Usage: zdm <command> --source <postgres-url> [--target <postgres-url>] [options]
+export const USAGE = `Usage: zdm <command> [--source <connection>] [--target <connection>] [options]
 
 Commands:
   preflight    check the source is ready for DMS (and the target, when --target is given)
@@ -37,9 +40,22 @@ Commands:
   sequences    compare sequence values; --sync moves target sequences past the source (idempotent)
   schema       tables, columns, keys, constraints, indexes and triggers missing or different on the target
 
+Connections (libpq's conventions, as psql and pg_dump):
+  --source <connection>     the source: a URL (postgres://user:password@host:port/db?sslmode=verify-full) or a
+                            keyword/value conninfo ('host=db.example.com port=5432 dbname=app user=zdm
+                            sslmode=verify-full sslrootcert=/path/ca.pem', or 'service=old-primary').
+                            Left out: the PG* environment alone (PGHOST, PGPORT, PGDATABASE, PGUSER, ...)
+  --target <connection>     the target, the same forms (required except for preflight)
+  Every keyword a side leaves out comes from its service (service=, else PGSERVICE; PGSERVICEFILE, else
+  ~/.pg_service.conf), then PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
+  PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT, PGOPTIONS; then localhost:5432, database = user = your login.
+  A missing password is looked up in passfile= / PGPASSFILE / ~/.pgpass (mode 0600). Set PG* variables apply to
+  both sides where a side leaves the keyword out: give each side its host and dbname, or a service each.
+  sslmode: disable, allow, prefer (default), require, verify-ca, verify-full (libpq's meanings).
+  sslrootcert: a PEM file, system (the platform's roots; verify-full), or rds: the Amazon RDS/Aurora CA bundle
+  shipped with zdm, used by default with verify-ca/verify-full for *.rds.amazonaws.com hosts.
+
 Options:
-  --source <url>            source database (required)
-  --target <url>            target database (required except for preflight)
   --include <schema[.table]>  tables to check, repeatable; % is a wildcard (default: every schema);
                             select a partitioned table, not its partitions: they follow it
   --exclude <schema[.table]>  tables to leave out, repeatable
@@ -57,7 +73,8 @@ Options:
   --full-lob-mode           preflight: the DMS task runs in full LOB mode (no LOB size to check)
   --json                    print one JSON document on stdout
   --quiet, -q               no progress on stderr (a bar on a terminal, else a line every few seconds)
-  --help                    this text
+  --help, -h                this text
+  --version, -V             the version of zdm
 
 Exit codes: 0 everything matches / ready, 1 differences or preflight errors found, 2 usage or connection error.
 `;
@@ -89,10 +106,19 @@ function rejectNegativeNumbers(argv: readonly string[]): void {
  * positional argument) and every password in them, even when the URL cannot be parsed, then any other postgres URL's
  * password. Everything `zdm` prints about a failure passes through it.
  */
-export function commandLineRedactor(argv: readonly string[]): (text: string) => string {
+export function commandLineRedactor(
+  argv: readonly string[],
+  extraSecrets: readonly (string | undefined)[] = [],
+): (text: string) => string {
   const urls: string[] = [];
   const secrets = new Set<string>();
+  for (const s of extraSecrets) if (s) secrets.add(s);
   for (const arg of argv) {
+    // A keyword/value conninfo's password (quoted or not), wherever the argument is.
+    for (const m of arg.matchAll(/\bpassword\s*=\s*('((?:[^'\\]|\\.)*)'?|(\S+))/gi)) {
+      const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+      if (value) secrets.add(value).add(m[1]);
+    }
     const at = arg.search(/postgres(?:ql)?:\/\//i);
     if (at === -1) continue;
     const url = arg.slice(at);
@@ -124,8 +150,14 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return Number(value);
 }
 
-/** Parses argv (without node and script); returns 'help' for --help. Throws UsageError naming the problem. */
-export function parseCli(argv: readonly string[]): CliOptions | 'help' {
+/**
+ * Parses argv (without node and script); returns 'help' for --help and 'version' for --version. Throws UsageError
+ * naming the problem. Connections are resolved with `ctx` (the environment, the home directory).
+ */
+export function parseCli(
+  argv: readonly string[],
+  ctx: ConninfoContext = { env: process.env },
+): CliOptions | 'help' | 'version' {
   rejectNegativeNumbers(argv);
   const parsed = parseCommandLine(
     argv,
@@ -146,6 +178,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
     },
     true,
   );
@@ -166,16 +199,22 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     json?: boolean;
     quiet?: boolean;
     help?: boolean;
+    version?: boolean;
   };
   if (v.help) return 'help';
+  if (v.version) return 'version';
   const [command, ...rest] = parsed.positionals;
   if (!command) throw new UsageError(`missing command: one of ${COMMANDS.join(', ')}`);
   if (!COMMANDS.includes(command as Command)) {
-    throw new UsageError(`unknown command ${showValue(command)}: expected one of ${COMMANDS.join(', ')}`);
+    const hint = didYouMean(command, COMMANDS);
+    throw new UsageError(
+      `unknown command ${showValue(command)}${hint ? ` (did you mean ${hint}?)` : ''}: expected one of ${COMMANDS.join(', ')}`,
+    );
   }
   if (rest.length) throw new UsageError(`unexpected argument ${showValue(rest[0])}`);
-  if (!v.source) throw new UsageError('--source <postgres-url> is required');
-  if (command !== 'preflight' && !v.target) throw new UsageError(`--target <postgres-url> is required for ${command}`);
+  if (command !== 'preflight' && v.target === undefined) {
+    throw new UsageError(`--target <connection> is required for ${command} (a postgres:// URL or a libpq conninfo)`);
+  }
   const mode = v.mode ?? 'full';
   if (mode !== 'quick' && mode !== 'full') throw new UsageError(`--mode must be quick or full, got ${showValue(mode)}`);
   if (v.mode !== undefined && command !== 'validate') throw new UsageError('--mode applies to validate only');
@@ -224,21 +263,18 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  for (const [name, url] of [
-    ['source', v.source],
-    ['target', v.target],
-  ] as const) {
-    if (url !== undefined) databaseUrl(`--${name}`, url);
-  }
-  if (v.source && v.target && sameDatabase(v.source, v.target)) {
+  const source = resolveConnection(v.source === undefined ? 'the source (PG* environment)' : '--source', v.source, ctx);
+  const target = v.target === undefined ? undefined : resolveConnection('--target', v.target, ctx);
+  if (target && sameResolvedDatabase(source, target)) {
     throw new UsageError(
-      `--source and --target name the same database (${showValue(v.source)}): compare two databases`,
+      `--source and --target reach the same database (${source.description}): compare two databases` +
+        (v.source === undefined ? ' (the source comes from the PG* environment: give --source)' : ''),
     );
   }
   return {
     command: command as Command,
-    source: v.source,
-    target: v.target,
+    source,
+    ...(target ? { target } : {}),
     selection,
     json: Boolean(v.json),
     mode,

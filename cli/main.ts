@@ -1,5 +1,7 @@
 import type { Pool } from 'pg';
 import { createPool } from '../lambda/engine/pg/connection';
+import { version } from '../package.json';
+import { shouldFallBack, type ResolvedConnection } from './conninfo';
 import { PARTITION_SELECTION_RULE, partitionSelectedMessage, selectedPartitions } from '../lambda/engine/preflight';
 import {
   compareSequences,
@@ -21,6 +23,26 @@ export interface CliIo {
   readonly stderrIsTTY?: boolean;
   /** Clock of the progress rate and ETA (tests). @default Date.now */
   readonly now?: () => number;
+  /** The environment the PG* variables come from (tests). @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The home directory of ~/.pgpass, ~/.pg_service.conf and ~/.postgresql/root.crt (tests). @default os.homedir() */
+  readonly home?: string;
+}
+
+/** Opens a pool the way libpq connects: the first config, then the one sslmode allow/prefer falls back to. */
+async function openConnection(c: ResolvedConnection, max: number): Promise<Pool> {
+  let lastError: unknown;
+  for (const [i, config] of c.attempts.entries()) {
+    try {
+      return await createPool(config, { max, applicationName: c.applicationName });
+    } catch (error) {
+      lastError = error;
+      if (i === c.attempts.length - 1 || !shouldFallBack(c.sslmode, error)) break;
+    }
+  }
+  const message = lastError instanceof Error ? lastError.message : String(lastError);
+  // Name the side the way it was resolved (host, port, database, user, sslmode), never the password.
+  throw new Error(`${message.replace(/^cannot connect to \S+:/, `cannot connect to ${c.description}:`)}`);
 }
 
 export const processIo: CliIo = {
@@ -46,10 +68,12 @@ function describeSelection(opts: CliOptions): string {
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Every URL and password given on the command line, whatever its position, is removed from what is printed.
-  const redact = commandLineRedactor(argv);
-  let options: CliOptions | 'help';
+  const env = io.env ?? process.env;
+  let redact = commandLineRedactor(argv, [env.PGPASSWORD]);
+  let options: CliOptions | 'help' | 'version';
+  const warnings: string[] = [];
   try {
-    options = parseCli(argv);
+    options = parseCli(argv, { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) });
   } catch (error) {
     if (error instanceof UsageError) {
       const message = redact(error.message);
@@ -64,7 +88,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.stdout(USAGE);
     return 0;
   }
+  if (options === 'version') {
+    io.stdout(`zdm ${version}\n`);
+    return 0;
+  }
   const opts = options;
+  // Passwords found in the environment, a service or a password file are removed from messages too.
+  redact = commandLineRedactor(argv, [env.PGPASSWORD, opts.source.password, opts.target?.password]);
+  for (const w of warnings) io.stderr(`zdm: warning: ${redact(w)}\n`);
   const pools: Pool[] = [];
   // Progress goes to stderr whatever the output format: stdout carries only the result.
   const bar = opts.quiet
@@ -72,10 +103,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     : createProgressReporter({ write: io.stderr, tty: Boolean(io.stderrIsTTY), ...(io.now ? { now: io.now } : {}) });
   try {
     // Both connections at once (one round trip less before any work); on failure the source's error is reported first.
-    const connecting = [opts.source, opts.target].map((url) =>
-      url === undefined
-        ? Promise.resolve(undefined)
-        : createPool(url, { max: opts.concurrency, applicationName: 'zdm-cli' }),
+    const connecting = [opts.source, opts.target].map((c) =>
+      c === undefined ? Promise.resolve(undefined) : openConnection(c, opts.concurrency),
     );
     const connected = await Promise.allSettled(connecting);
     for (const c of connected) if (c.status === 'fulfilled' && c.value) pools.push(c.value);
