@@ -267,7 +267,7 @@ export function parseCli(
   const target = v.target === undefined ? undefined : resolveConnection('--target', v.target, ctx);
   if (target && sameResolvedDatabase(source, target)) {
     throw new UsageError(
-      `--source and --target reach the same database (${source.description}): compare two databases` +
+      `--source and --target name the same database (${source.description}): compare two databases` +
         (v.source === undefined ? ' (the source comes from the PG* environment: give --source)' : ''),
     );
   }
