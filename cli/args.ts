@@ -3,6 +3,7 @@ import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './com
 import { redactUrl } from '../lambda/engine/pg/connection';
 import { resolveConnection, sameResolvedDatabase, type ConninfoContext, type ResolvedConnection } from './conninfo';
 import { didYouMean } from './suggest';
+import type { ColumnRef } from '../lambda/engine/validation/types';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];
@@ -28,6 +29,30 @@ export interface CliOptions {
   readonly fullLobMode: boolean;
   /** No progress on stderr. */
   readonly quiet: boolean;
+  /** validate: columns left out of the comparison. */
+  readonly excludeColumns: ColumnRef[];
+  /** validate: print the differing values of changed rows (off by default: rows may hold personal data). */
+  readonly showValues: boolean;
+  /** validate: changed rows per table whose differing columns are read. */
+  readonly detailRows: number;
+}
+
+/** The longest --exclude-column value. */
+export const MAX_COLUMN_REF_LENGTH = 400;
+
+const IDENT = String.raw`("(?:[^"]|"")+"|[^."\s]+)`;
+const COLUMN_REF = new RegExp(String.raw`^${IDENT}\.${IDENT}\.${IDENT}$`);
+
+/** `schema.table.column`; a part in double quotes keeps its dots and case ("My.Schema"."T"."c"). */
+export function parseColumnRef(text: string): ColumnRef {
+  const m = text.length <= MAX_COLUMN_REF_LENGTH ? COLUMN_REF.exec(text) : null;
+  if (!m) {
+    throw new UsageError(
+      `--exclude-column takes schema.table.column (double-quote a part that holds a dot), got ${showValue(text)}`,
+    );
+  }
+  const unquote = (part: string): string => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part);
+  return { schema: unquote(m[1]), table: unquote(m[2]), column: unquote(m[3]) };
 }
 
 export { UsageError };
@@ -62,6 +87,11 @@ Options:
   --mode quick|full         validate: counts only, or checksums of every row (default full)
   --recheck <seconds>       validate: re-read differing rows after this delay, 0 to 3600 (in-flight rows converge)
   --max-differences <n>     validate: rows listed per table (default 1000)
+  --exclude-column <schema.table.column>  validate: leave a column out of the comparison (e.g. updated_at),
+                            repeatable; not a key column
+  --show-values             validate: print the differing values of changed rows (off by default: rows may hold
+                            personal data); without it only the names of the differing columns
+  --detail-rows <n>         validate: changed rows per table whose differing columns are read (default 100)
   --by-keys                 validate: skip the block pass (a sequential read of each table, compared by its
                             totals) and read every table by key ranges; for tables under heavy writes, whose
                             block totals differ anyway
@@ -175,6 +205,9 @@ export function parseCli(
       'allow-replica-identity-full': { type: 'boolean' },
       'lob-max-size': { type: 'string' },
       'full-lob-mode': { type: 'boolean' },
+      'exclude-column': { type: 'string', multiple: true },
+      'show-values': { type: 'boolean' },
+      'detail-rows': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -196,6 +229,9 @@ export function parseCli(
     'allow-replica-identity-full'?: boolean;
     'lob-max-size'?: string;
     'full-lob-mode'?: boolean;
+    'exclude-column'?: string[];
+    'show-values'?: boolean;
+    'detail-rows'?: string;
     json?: boolean;
     quiet?: boolean;
     help?: boolean;
@@ -222,6 +258,12 @@ export function parseCli(
   if (v['by-keys'] && (command !== 'validate' || mode !== 'full')) {
     throw new UsageError('--by-keys applies to validate --mode full only');
   }
+  const excludeColumns = (v['exclude-column'] ?? []).map(parseColumnRef);
+  if (command !== 'validate' && (excludeColumns.length || v['show-values'] || v['detail-rows'] !== undefined)) {
+    throw new UsageError('--exclude-column, --show-values and --detail-rows apply to validate only');
+  }
+  if (excludeColumns.length && mode !== 'full')
+    throw new UsageError('--exclude-column applies to validate --mode full');
   let lobMaxSizeKiB: number | undefined;
   if (v['lob-max-size'] !== undefined) {
     const kib = v['lob-max-size'];
@@ -287,5 +329,8 @@ export function parseCli(
     ...(lobMaxSizeKiB !== undefined ? { lobMaxSizeKiB } : {}),
     fullLobMode: Boolean(v['full-lob-mode']),
     quiet: Boolean(v.quiet),
+    excludeColumns,
+    showValues: Boolean(v['show-values']),
+    detailRows: positiveInt('detail-rows', v['detail-rows'], 100),
   };
 }

@@ -13,7 +13,9 @@ import {
   type Progress,
 } from '../lambda/engine/validation';
 import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
-import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
+import { formatPreflight, formatSchema, formatSequences, formatValidation, sequenceCounts } from './output';
+import { detailDifferences } from './row-columns';
+import { formatTableName } from '../contract';
 import { createProgressReporter } from './progress';
 
 export interface CliIo {
@@ -63,6 +65,37 @@ function describeSelection(opts: CliOptions): string {
   const rule = (r: { schema: string; table?: string }): string => `${r.schema}.${r.table ?? '%'}`;
   const exclude = opts.selection.exclude ?? [];
   return `include ${opts.selection.include.map(rule).join(', ')}${exclude.length ? `; exclude ${exclude.map(rule).join(', ')}` : ''}`;
+}
+
+/** Every --exclude-column must name a column of a selected table on the source: a typo would compare it anyway. */
+async function checkExcludedColumns(source: Pool, opts: CliOptions): Promise<void> {
+  if (!opts.excludeColumns.length) return;
+  const { rows } = await source.query<{ i: number; key: boolean | null }>(
+    `SELECT x.i, (SELECT bool_or(a.attnum = ANY (ix.indkey)) FROM pg_index ix
+                   WHERE ix.indrelid = r.oid AND ix.indisprimary) AS key
+       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(s, t, c, i)
+       LEFT JOIN pg_namespace n ON n.nspname = x.s
+       LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = x.t
+       LEFT JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = x.c AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.attnum IS NULL OR (SELECT bool_or(a.attnum = ANY (ix.indkey)) FROM pg_index ix
+                                  WHERE ix.indrelid = r.oid AND ix.indisprimary)
+      ORDER BY x.i`,
+    [
+      opts.excludeColumns.map((c) => c.schema),
+      opts.excludeColumns.map((c) => c.table),
+      opts.excludeColumns.map((c) => c.column),
+    ],
+  );
+  if (rows.length) {
+    const c = opts.excludeColumns[Number(rows[0].i) - 1];
+    throw new UsageError(
+      `--exclude-column ${formatTableName(c)}.${c.column}: ` +
+        (rows[0].key
+          ? 'a primary-key column identifies the rows: it cannot be left out'
+          : 'no such column on the source') +
+        ' (nothing was compared)',
+    );
+  }
 }
 
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
@@ -137,7 +170,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         break;
       }
       case 'validate': {
+        await checkExcludedColumns(source, opts);
         let r = await validate(source, target!, opts.selection, {
+          excludeColumns: opts.excludeColumns,
           mode: opts.mode,
           concurrency: opts.concurrency,
           maxDifferences: opts.maxDifferences,
@@ -147,16 +182,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         if (opts.recheckSeconds !== undefined && r.tables.some((t) => t.differences.length)) {
           r = await recheck(source, target!, r, {
             delayMs: opts.recheckSeconds * 1000,
+            excludeColumns: opts.excludeColumns,
             concurrency: opts.concurrency,
             onProgress,
           });
         }
-        [ok, json, human] = [r.ok, { command: 'validate', ...r }, formatValidation(r)];
+        const detailed = await detailDifferences(source, target!, r, {
+          showValues: opts.showValues,
+          excludeColumns: new Set(opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`)),
+          maxRowsPerTable: opts.detailRows,
+        });
+        const excluded = opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`);
+        [ok, json, human] = [
+          r.ok,
+          { command: 'validate', ...detailed, ...(excluded.length ? { excludedColumns: excluded } : {}) },
+          formatValidation(detailed, excluded),
+        ];
         break;
       }
       case 'sequences': {
         const r = await (opts.sync ? syncSequences : compareSequences)(source, target!, opts.selection);
-        [ok, json, human] = [r.ok, { command: 'sequences', ...r }, formatSequences(r)];
+        [ok, json, human] = [r.ok, { command: 'sequences', ...r, counts: sequenceCounts(r) }, formatSequences(r)];
         break;
       }
       case 'schema': {

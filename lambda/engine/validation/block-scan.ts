@@ -14,7 +14,7 @@ import type { Pool } from 'pg';
 import { fromTable, type Catalog, type TableInfo } from '../catalog';
 import { mapLimit } from './concurrency';
 import { contextFromCatalogs, type Checksum, type TableContext } from './table-checksum';
-import type { HashMethod } from './types';
+import type { ColumnRef, HashMethod } from './types';
 import type { Side } from './key-ranges';
 
 /** The first server version with TID Range Scans. */
@@ -70,10 +70,21 @@ export async function blockScanTables(
   enabled: boolean,
   exactNumeric: boolean,
   hashMethod: HashMethod,
+  excludeColumns?: readonly ColumnRef[],
 ): Promise<BlockScanTable[]> {
   if (!enabled || !blockScanPossible(catalogs.source, catalogs.target)) return [];
   const contexts = catalogs.source.tables
-    .map((t) => contextFromCatalogs(t.name, catalogs.source, catalogs.target, undefined, exactNumeric, hashMethod))
+    .map((t) =>
+      contextFromCatalogs(
+        t.name,
+        catalogs.source,
+        catalogs.target,
+        undefined,
+        exactNumeric,
+        hashMethod,
+        excludeColumns,
+      ),
+    )
     .filter((c): c is TableContext => !('error' in c));
   const [sourceBlocks, targetBlocks] = await Promise.all([
     readTableBlocks(

@@ -29,6 +29,7 @@ export async function recheck(
         Object.keys(t.differences[0].key),
         options.exactNumeric ?? true,
         options.hashMethod ?? report.hashMethod,
+        options.excludeColumns,
       );
       if ('error' in ctx) return { ...t, status: 'error' as const, error: ctx.error };
       return await recheckTable(source, target, ctx, t);

@@ -4,7 +4,7 @@ import { formatTableName, type TableName } from '../../../contract';
 import { fromTable, readTable, type Catalog } from '../catalog';
 import { planColumnHashes, rowHashSql } from './column-hash';
 import { hashMethodFor, rangeWhere, tableProblem, type Side } from './key-ranges';
-import type { HashMethod } from './types';
+import type { ColumnRef, HashMethod } from './types';
 
 const INTEGER_TYPES = new Set(['int2', 'int4', 'int8', 'oid']);
 
@@ -35,9 +35,10 @@ export async function tableContext(
   keyColumns: readonly string[] | undefined,
   exactNumeric: boolean,
   hashMethod?: HashMethod,
+  excludeColumns?: readonly ColumnRef[],
 ): Promise<TableContext | { error: string }> {
   const [s, t] = await Promise.all([readTable(source, name), readTable(target, name)]);
-  return contextFromCatalogs(name, s.catalog, t.catalog, keyColumns, exactNumeric, hashMethod);
+  return contextFromCatalogs(name, s.catalog, t.catalog, keyColumns, exactNumeric, hashMethod, excludeColumns);
 }
 
 /** The context of a table from catalogs already read, or why the table cannot be compared. */
@@ -48,6 +49,7 @@ export function contextFromCatalogs(
   keyColumns: readonly string[] | undefined,
   exactNumeric: boolean,
   hashMethod?: HashMethod,
+  excludeColumns?: readonly ColumnRef[],
 ): TableContext | { error: string } {
   const s = source.byName(name);
   const t = target.byName(name);
@@ -57,7 +59,17 @@ export function contextFromCatalogs(
   if (problem || !t) return { error: problem! };
   const keys = keyColumns && keyColumns.length ? [...keyColumns] : s.keyColumns;
   const method = hashMethodFor(source, target, hashMethod);
-  const plan = planColumnHashes(s.columns, t.columns, exactNumeric);
+  // Columns the caller left out are hashed on neither side (a key column identifies rows: it cannot be left out).
+  const drop = new Set(
+    (excludeColumns ?? []).filter((e) => e.schema === name.schema && e.table === name.table).map((e) => e.column),
+  );
+  const keyDropped = keys.find((k) => drop.has(k));
+  if (keyDropped) return { error: `column ${keyDropped} is part of the key of ${s.display}: it cannot be excluded` };
+  const plan = planColumnHashes(
+    s.columns.filter((c) => !drop.has(c.name)),
+    t.columns.filter((c) => !drop.has(c.name)),
+    exactNumeric,
+  );
   return {
     name,
     display: s.display,
