@@ -99,7 +99,7 @@ describe('zdm CLI', () => {
       });
       expect(report.tables[0].differences).toEqual(
         expect.arrayContaining([
-          { key: { id: 7 }, kind: 'changed', recheck: 'confirmed' },
+          { key: { id: 7 }, kind: 'changed', recheck: 'confirmed', columns: [{ column: 'balance' }] },
           { key: { id: 9 }, kind: 'missing', recheck: 'confirmed' },
         ]),
       );
