@@ -3,7 +3,7 @@ import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './com
 import { redactUrl } from '../lambda/engine/pg/connection';
 import { resolveConnection, sameResolvedDatabase, type ConninfoContext, type ResolvedConnection } from './conninfo';
 import { didYouMean } from './suggest';
-import type { ColumnRef } from '../lambda/engine/validation/types';
+import type { ColumnRef, RowFilter } from '../lambda/engine/validation/types';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];
@@ -35,12 +35,39 @@ export interface CliOptions {
   readonly showValues: boolean;
   /** validate: changed rows per table whose differing columns are read. */
   readonly detailRows: number;
+  /** validate: per table, the rows to compare (--where 'schema.table:predicate'). */
+  readonly rowFilters: RowFilter[];
+}
+
+/** One identifier: "double quoted" (dots, colons and case kept) or plain. */
+const IDENT_SOURCE = String.raw`("(?:[^"]|"")+"|[^.":\s]+)`;
+
+/** The longest --where predicate. */
+export const MAX_PREDICATE_LENGTH = 2000;
+const TABLE_PREFIX = new RegExp(String.raw`^${IDENT_SOURCE}\.${IDENT_SOURCE}:`);
+
+/** `schema.table:predicate` (the first ":" after the table name splits; the predicate may hold "::" casts). */
+export function parseRowFilter(text: string): RowFilter {
+  const m = TABLE_PREFIX.exec(text);
+  const predicate = m ? text.slice(m[0].length).trim() : '';
+  if (!m || !predicate) {
+    throw new UsageError(
+      `--where takes 'schema.table:SQL condition' (e.g. 'public.orders:id > 1000'), got ${showValue(text)}`,
+    );
+  }
+  if (predicate.length > MAX_PREDICATE_LENGTH || predicate.includes('\0')) {
+    throw new UsageError(
+      `--where ${m[0].slice(0, -1)}: the condition must be at most ${MAX_PREDICATE_LENGTH} characters without NUL, got ${predicate.length}`,
+    );
+  }
+  const unquote = (part: string): string => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part);
+  return { schema: unquote(m[1]), table: unquote(m[2]), predicate };
 }
 
 /** The longest --exclude-column value. */
 export const MAX_COLUMN_REF_LENGTH = 400;
 
-const IDENT = String.raw`("(?:[^"]|"")+"|[^."\s]+)`;
+const IDENT = IDENT_SOURCE;
 const COLUMN_REF = new RegExp(String.raw`^${IDENT}\.${IDENT}\.${IDENT}$`);
 
 /** `schema.table.column`; a part in double quotes keeps its dots and case ("My.Schema"."T"."c"). */
@@ -89,6 +116,10 @@ Options:
   --max-differences <n>     validate: rows listed per table (default 1000)
   --exclude-column <schema.table.column>  validate: leave a column out of the comparison (e.g. updated_at),
                             repeatable; not a key column
+  --where <schema.table:condition>  validate: compare only the rows of that table the SQL condition selects
+                            (e.g. 'public.orders:created_at >= now() - interval ''7 days'''), on both sides;
+                            repeatable, one per table. It is your SQL, run as written in read-only sessions;
+                            it is checked (EXPLAIN on both sides) before anything is compared
   --show-values             validate: print the differing values of changed rows (off by default: rows may hold
                             personal data); without it only the names of the differing columns
   --detail-rows <n>         validate: changed rows per table whose differing columns are read (default 100)
@@ -208,6 +239,7 @@ export function parseCli(
       'exclude-column': { type: 'string', multiple: true },
       'show-values': { type: 'boolean' },
       'detail-rows': { type: 'string' },
+      where: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -232,6 +264,7 @@ export function parseCli(
     'exclude-column'?: string[];
     'show-values'?: boolean;
     'detail-rows'?: string;
+    where?: string[];
     json?: boolean;
     quiet?: boolean;
     help?: boolean;
@@ -264,6 +297,17 @@ export function parseCli(
   }
   if (excludeColumns.length && mode !== 'full')
     throw new UsageError('--exclude-column applies to validate --mode full');
+  const rowFilters = (v.where ?? []).map(parseRowFilter);
+  if (rowFilters.length && (command !== 'validate' || mode !== 'full')) {
+    throw new UsageError('--where applies to validate --mode full only');
+  }
+  const seen = new Set<string>();
+  for (const f of rowFilters) {
+    const key = JSON.stringify([f.schema, f.table]);
+    if (seen.has(key))
+      throw new UsageError(`--where: one condition per table; ${f.schema}.${f.table} has two (AND them)`);
+    seen.add(key);
+  }
   let lobMaxSizeKiB: number | undefined;
   if (v['lob-max-size'] !== undefined) {
     const kib = v['lob-max-size'];
@@ -332,5 +376,6 @@ export function parseCli(
     excludeColumns,
     showValues: Boolean(v['show-values']),
     detailRows: positiveInt('detail-rows', v['detail-rows'], 100),
+    rowFilters,
   };
 }

@@ -1,4 +1,6 @@
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
+import { readCatalog } from '../lambda/engine/catalog';
+import { qualify } from '../lambda/engine/pg/identifiers';
 import { createPool } from '../lambda/engine/pg/connection';
 import { version } from '../package.json';
 import { shouldFallBack, type ResolvedConnection } from './conninfo';
@@ -32,9 +34,13 @@ export interface CliIo {
 }
 
 /** Opens a pool the way libpq connects: the first config, then the one sslmode allow/prefer falls back to. */
-async function openConnection(c: ResolvedConnection, max: number): Promise<Pool> {
+async function openConnection(c: ResolvedConnection, max: number, readOnly: boolean): Promise<Pool> {
   let lastError: unknown;
-  for (const [i, config] of c.attempts.entries()) {
+  for (const [i, attempt] of c.attempts.entries()) {
+    // validate only reads: its sessions cannot write, whatever a --where condition calls.
+    const config = readOnly
+      ? { ...attempt, options: [attempt.options, '-c default_transaction_read_only=on'].filter(Boolean).join(' ') }
+      : attempt;
     try {
       return await createPool(config, { max, applicationName: c.applicationName });
     } catch (error) {
@@ -98,6 +104,39 @@ async function checkExcludedColumns(source: Pool, opts: CliOptions): Promise<voi
   }
 }
 
+/**
+ * Every --where must name a selected table and be a valid condition on both sides: EXPLAIN (plans, runs nothing)
+ * with the extended protocol (one statement only), wrapped as the checksums wrap it. The sessions are read-only.
+ */
+async function checkRowFilters(source: Pool, target: Pool, opts: CliOptions): Promise<void> {
+  if (!opts.rowFilters.length) return;
+  const catalog = await readCatalog(source, opts.selection);
+  for (const f of opts.rowFilters) {
+    const name = { schema: f.schema, table: f.table };
+    const shown = formatTableName(name);
+    if (!catalog.byName(name)) {
+      throw new UsageError(
+        `--where ${shown}: not among the selected tables on the source (${describeSelection(opts)})`,
+      );
+    }
+    for (const [side, pool] of [
+      ['source', source],
+      ['target', target],
+    ] as const) {
+      try {
+        await pool.query({
+          text: `EXPLAIN SELECT 1 FROM ${qualify(name)} t WHERE (\n${f.predicate}\n)`,
+          queryMode: 'extended',
+        } as QueryConfig);
+      } catch (error) {
+        throw new UsageError(
+          `--where ${shown}: the condition does not run on the ${side}: ${(error as Error).message.slice(0, 300)} (nothing was compared)`,
+        );
+      }
+    }
+  }
+}
+
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Every URL and password given on the command line, whatever its position, is removed from what is printed.
@@ -137,7 +176,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   try {
     // Both connections at once (one round trip less before any work); on failure the source's error is reported first.
     const connecting = [opts.source, opts.target].map((c) =>
-      c === undefined ? Promise.resolve(undefined) : openConnection(c, opts.concurrency),
+      c === undefined ? Promise.resolve(undefined) : openConnection(c, opts.concurrency, opts.command === 'validate'),
     );
     const connected = await Promise.allSettled(connecting);
     for (const c of connected) if (c.status === 'fulfilled' && c.value) pools.push(c.value);
@@ -171,8 +210,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
       case 'validate': {
         await checkExcludedColumns(source, opts);
+        await checkRowFilters(source, target!, opts);
         let r = await validate(source, target!, opts.selection, {
           excludeColumns: opts.excludeColumns,
+          rowFilters: opts.rowFilters,
           mode: opts.mode,
           concurrency: opts.concurrency,
           maxDifferences: opts.maxDifferences,
@@ -183,6 +224,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           r = await recheck(source, target!, r, {
             delayMs: opts.recheckSeconds * 1000,
             excludeColumns: opts.excludeColumns,
+            rowFilters: opts.rowFilters,
             concurrency: opts.concurrency,
             onProgress,
           });

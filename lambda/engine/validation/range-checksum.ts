@@ -32,6 +32,7 @@ export async function validateRanges(
         exactNumeric,
         options.hashMethod,
         options.excludeColumns,
+        options.rowFilters,
       );
       contexts.set(key, c);
     }

@@ -55,6 +55,7 @@ export async function validate(
     exactNumeric,
     hashMethod,
     options.excludeColumns,
+    options.rowFilters,
   );
   options.onProgress?.({ phase: 'plan', done: 1, total: 1 });
 
