@@ -91,6 +91,7 @@ Commands:
   validate     compare source and target: --mode quick (row counts) or full (every row, default)
   sequences    compare sequence values; --sync moves target sequences past the source (idempotent)
   schema       tables, columns, keys, constraints, indexes and triggers missing or different on the target
+  cutover      start, status, watch, approve, reject executions of the deployed cutover (zdm cutover --help)
 
 Connections (libpq's conventions, as psql and pg_dump):
   --source <connection>     the source: a URL (postgres://user:password@host:port/db?sslmode=verify-full) or a
@@ -275,7 +276,7 @@ export function parseCli(
   const [command, ...rest] = parsed.positionals;
   if (!command) throw new UsageError(`missing command: one of ${COMMANDS.join(', ')}`);
   if (!COMMANDS.includes(command as Command)) {
-    const hint = didYouMean(command, COMMANDS);
+    const hint = didYouMean(command, [...COMMANDS, 'cutover']);
     throw new UsageError(
       `unknown command ${showValue(command)}${hint ? ` (did you mean ${hint}?)` : ''}: expected one of ${COMMANDS.join(', ')}`,
     );

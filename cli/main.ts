@@ -27,6 +27,8 @@ export interface CliIo {
   readonly stderrIsTTY?: boolean;
   /** Clock of the progress rate and ETA (tests). @default Date.now */
   readonly now?: () => number;
+  /** Waits between `zdm cutover watch` polls (tests). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** The environment the PG* variables come from (tests). @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** The home directory of ~/.pgpass, ~/.pg_service.conf and ~/.postgresql/root.crt (tests). @default os.homedir() */
@@ -140,6 +142,12 @@ async function checkRowFilters(source: Pool, target: Pool, opts: CliOptions): Pr
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Every URL and password given on the command line, whatever its position, is removed from what is printed.
+  if (argv[0] === 'cutover') {
+    // Loaded on demand: the AWS SDK clients are not initialised for the database commands (start-up time).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { cutoverMain } = require('./cutover') as typeof import('./cutover');
+    return cutoverMain(argv.slice(1), io);
+  }
   const env = io.env ?? process.env;
   let redact = commandLineRedactor(argv, [env.PGPASSWORD]);
   let options: CliOptions | 'help' | 'version';
