@@ -1,7 +1,14 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
 import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './command-line';
 import { redactUrl } from '../lambda/engine/pg/connection';
-import { resolveConnection, sameResolvedDatabase, type ConninfoContext, type ResolvedConnection } from './conninfo';
+import {
+  resolveConnection,
+  sameResolvedDatabase,
+  type Conninfo,
+  type ConninfoContext,
+  type ResolvedConnection,
+} from './conninfo';
+import { SECRET_ID } from './secrets';
 import { didYouMean } from './suggest';
 import type { ColumnRef, RowFilter } from '../lambda/engine/validation/types';
 
@@ -13,6 +20,9 @@ export interface CliOptions {
   /** The source, resolved the libpq way (from --source, a service, the PG* environment, the password file). */
   readonly source: ResolvedConnection;
   readonly target?: ResolvedConnection;
+  /** The Secrets Manager secrets the sides were read from (--source-secret, --target-secret). */
+  readonly sourceSecret?: string;
+  readonly targetSecret?: string;
   readonly selection: TableSelection;
   readonly json: boolean;
   readonly mode: 'quick' | 'full';
@@ -99,6 +109,9 @@ Connections (libpq's conventions, as psql and pg_dump):
                             sslmode=verify-full sslrootcert=/path/ca.pem', or 'service=old-primary').
                             Left out: the PG* environment alone (PGHOST, PGPORT, PGDATABASE, PGUSER, ...)
   --target <connection>     the target, the same forms (required except for preflight)
+  --source-secret <arn|name>, --target-secret <arn|name>  read host, port, username, password and dbname from an
+                            AWS Secrets Manager secret (RDS's JSON); --source/--target keywords go on top
+                            (e.g. --target-secret <arn> --target 'sslmode=verify-full')
   Every keyword a side leaves out comes from its service (service=, else PGSERVICE; PGSERVICEFILE, else
   ~/.pg_service.conf), then PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
   PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT, PGOPTIONS; then localhost:5432, database = user = your login.
@@ -219,6 +232,8 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 export function parseCli(
   argv: readonly string[],
   ctx: ConninfoContext = { env: process.env },
+  /** The secrets' keywords, once read (before that, placeholders let everything else be checked first). */
+  secrets: { source?: Conninfo; target?: Conninfo } = {},
 ): CliOptions | 'help' | 'version' {
   rejectNegativeNumbers(argv);
   const parsed = parseCommandLine(
@@ -226,6 +241,8 @@ export function parseCli(
     {
       source: { type: 'string' },
       target: { type: 'string' },
+      'source-secret': { type: 'string' },
+      'target-secret': { type: 'string' },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
       mode: { type: 'string' },
@@ -251,6 +268,8 @@ export function parseCli(
   const v = parsed.values as {
     source?: string;
     target?: string;
+    'source-secret'?: string;
+    'target-secret'?: string;
     include?: string[];
     exclude?: string[];
     mode?: string;
@@ -282,7 +301,13 @@ export function parseCli(
     );
   }
   if (rest.length) throw new UsageError(`unexpected argument ${showValue(rest[0])}`);
-  if (command !== 'preflight' && v.target === undefined) {
+  for (const side of ['source', 'target'] as const) {
+    const id = v[`${side}-secret`];
+    if (id !== undefined && !SECRET_ID.test(id)) {
+      throw new UsageError(`--${side}-secret must be a Secrets Manager secret ARN or name, got ${showValue(id)}`);
+    }
+  }
+  if (command !== 'preflight' && v.target === undefined && v['target-secret'] === undefined) {
     throw new UsageError(`--target <connection> is required for ${command} (a postgres:// URL or a libpq conninfo)`);
   }
   const mode = v.mode ?? 'full';
@@ -350,18 +375,32 @@ export function parseCli(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const source = resolveConnection(v.source === undefined ? 'the source (PG* environment)' : '--source', v.source, ctx);
-  const target = v.target === undefined ? undefined : resolveConnection('--target', v.target, ctx);
+  // Until a secret is read, a placeholder of its own per side (so the rest of the command line is checked first).
+  const fromSecret = (side: 'source' | 'target'): Conninfo =>
+    v[`${side}-secret`] === undefined
+      ? {}
+      : (secrets[side] ?? { host: `${side}-secret.invalid`, dbname: side, user: side, password: 'placeholder' });
+  const sourceFlag =
+    v.source !== undefined ? '--source' : v['source-secret'] ? '--source-secret' : 'the source (PG* environment)';
+  const source = resolveConnection(sourceFlag, v.source, ctx, fromSecret('source'));
+  const target =
+    v.target === undefined && v['target-secret'] === undefined
+      ? undefined
+      : resolveConnection(v.target !== undefined ? '--target' : '--target-secret', v.target, ctx, fromSecret('target'));
   if (target && sameResolvedDatabase(source, target)) {
     throw new UsageError(
       `--source and --target name the same database (${source.description}): compare two databases` +
-        (v.source === undefined ? ' (the source comes from the PG* environment: give --source)' : ''),
+        (v.source === undefined && !v['source-secret']
+          ? ' (the source comes from the PG* environment: give --source)'
+          : ''),
     );
   }
   return {
     command: command as Command,
     source,
     ...(target ? { target } : {}),
+    ...(v['source-secret'] ? { sourceSecret: v['source-secret'] } : {}),
+    ...(v['target-secret'] ? { targetSecret: v['target-secret'] } : {}),
     selection,
     json: Boolean(v.json),
     mode,

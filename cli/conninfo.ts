@@ -86,7 +86,7 @@ export interface ResolvedConnection {
   /** The password, when one was found (for redaction; never printed). */
   readonly password?: string;
   /** Where the password came from, for messages. */
-  readonly passwordSource?: 'conninfo' | 'PGPASSWORD' | 'password file' | 'service file';
+  readonly passwordSource?: 'conninfo' | 'PGPASSWORD' | 'password file' | 'service file' | 'secret';
   /** First config, then the fallback libpq's sslmode allows (prefer: without TLS; allow: with TLS). */
   readonly attempts: readonly ClientConfig[];
 }
@@ -331,9 +331,15 @@ function readPem(flag: string, what: string, file: string): string {
  * Resolves one side's connection the way libpq would: `text` (a URL or conninfo; undefined = the environment
  * alone), then the service entry, then the `PG*` environment, then defaults; the password; the TLS settings.
  */
-export function resolveConnection(flag: string, text: string | undefined, ctx: ConninfoContext): ResolvedConnection {
+export function resolveConnection(
+  flag: string,
+  text: string | undefined,
+  ctx: ConninfoContext,
+  /** Keywords read from a Secrets Manager secret (--source-secret): below the conninfo, above service and PG*. */
+  fromSecret: Conninfo = {},
+): ResolvedConnection {
   const home = ctx.home ?? homedir();
-  const given = text === undefined ? {} : parseConninfo(flag, text);
+  const given = { ...fromSecret, ...(text === undefined ? {} : parseConninfo(flag, text)) };
   const fromEnv: Conninfo = {};
   for (const [variable, keyword] of Object.entries(ENVIRONMENT_KEYWORDS)) {
     const value = ctx.env[variable];
@@ -379,7 +385,9 @@ export function resolveConnection(flag: string, text: string | undefined, ctx: C
   let password = c.password;
   let passwordSource: ResolvedConnection['passwordSource'] =
     given.password !== undefined
-      ? 'conninfo'
+      ? fromSecret.password !== undefined && given.password === fromSecret.password
+        ? 'secret'
+        : 'conninfo'
       : fromService.password !== undefined
         ? 'service file'
         : fromEnv.password !== undefined

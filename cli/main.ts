@@ -172,6 +172,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.stdout(`zdm ${version}\n`);
     return 0;
   }
+  if (options.sourceSecret || options.targetSecret) {
+    // Everything else on the command line is valid: now read the secrets, then resolve the sides with them.
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { readDatabaseSecret } = require('./secrets') as typeof import('./secrets');
+      const [source, target] = await Promise.all(
+        [options.sourceSecret, options.targetSecret].map((id) => (id ? readDatabaseSecret(id) : undefined)),
+      );
+      redact = commandLineRedactor(argv, [env.PGPASSWORD, source?.password, target?.password]);
+      options = parseCli(
+        argv,
+        { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) },
+        { ...(source ? { source } : {}), ...(target ? { target } : {}) },
+      ) as CliOptions;
+    } catch (error) {
+      const message = redact(error instanceof Error ? error.message : String(error));
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: message })}\n`);
+      io.stderr(`zdm: ${message}\n`);
+      return 2;
+    }
+  }
   const opts = options;
   // Passwords found in the environment, a service or a password file are removed from messages too.
   redact = commandLineRedactor(argv, [env.PGPASSWORD, opts.source.password, opts.target?.password]);
