@@ -9,6 +9,7 @@ import {
   type ResolvedConnection,
 } from './conninfo';
 import { SECRET_ID } from './secrets';
+import { withIamAuthentication } from './iam';
 import { didYouMean } from './suggest';
 import type { ColumnRef, RowFilter } from '../lambda/engine/validation/types';
 
@@ -112,6 +113,8 @@ Connections (libpq's conventions, as psql and pg_dump):
   --source-secret <arn|name>, --target-secret <arn|name>  read host, port, username, password and dbname from an
                             AWS Secrets Manager secret (RDS's JSON); --source/--target keywords go on top
                             (e.g. --target-secret <arn> --target 'sslmode=verify-full')
+  --source-iam, --target-iam  IAM database authentication (RDS / Aurora): the password is a token the AWS SDK's
+                            RDS signer makes from your AWS credentials; needs sslmode require or stronger
   Every keyword a side leaves out comes from its service (service=, else PGSERVICE; PGSERVICEFILE, else
   ~/.pg_service.conf), then PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
   PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT, PGOPTIONS; then localhost:5432, database = user = your login.
@@ -243,6 +246,8 @@ export function parseCli(
       target: { type: 'string' },
       'source-secret': { type: 'string' },
       'target-secret': { type: 'string' },
+      'source-iam': { type: 'boolean' },
+      'target-iam': { type: 'boolean' },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
       mode: { type: 'string' },
@@ -270,6 +275,8 @@ export function parseCli(
     target?: string;
     'source-secret'?: string;
     'target-secret'?: string;
+    'source-iam'?: boolean;
+    'target-iam'?: boolean;
     include?: string[];
     exclude?: string[];
     mode?: string;
@@ -379,14 +386,30 @@ export function parseCli(
   const fromSecret = (side: 'source' | 'target'): Conninfo =>
     v[`${side}-secret`] === undefined
       ? {}
-      : (secrets[side] ?? { host: `${side}-secret.invalid`, dbname: side, user: side, password: 'placeholder' });
+      : (secrets[side] ?? { host: `${side}-secret.invalid`, dbname: side, user: side });
   const sourceFlag =
     v.source !== undefined ? '--source' : v['source-secret'] ? '--source-secret' : 'the source (PG* environment)';
-  const source = resolveConnection(sourceFlag, v.source, ctx, fromSecret('source'));
+  const iam = (flag: string, c: ResolvedConnection, on: boolean | undefined): ResolvedConnection =>
+    on ? withIamAuthentication(flag, c, ctx.env) : c;
+  const source = iam(
+    '--source-iam',
+    resolveConnection(sourceFlag, v.source, ctx, fromSecret('source')),
+    v['source-iam'],
+  );
   const target =
     v.target === undefined && v['target-secret'] === undefined
       ? undefined
-      : resolveConnection(v.target !== undefined ? '--target' : '--target-secret', v.target, ctx, fromSecret('target'));
+      : iam(
+          '--target-iam',
+          resolveConnection(
+            v.target !== undefined ? '--target' : '--target-secret',
+            v.target,
+            ctx,
+            fromSecret('target'),
+          ),
+          v['target-iam'],
+        );
+  if (v['target-iam'] && !target) throw new UsageError('--target-iam needs --target or --target-secret');
   if (target && sameResolvedDatabase(source, target)) {
     throw new UsageError(
       `--source and --target name the same database (${source.description}): compare two databases` +

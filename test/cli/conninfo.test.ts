@@ -7,6 +7,7 @@ import { redactUrlsInText } from '../../cli/command-line';
 import { parseConninfo, rdsCaBundle, resolveConnection, type ConninfoContext } from '../../cli/conninfo';
 import { main } from '../../cli/main';
 import { didYouMean } from '../../cli/suggest';
+import { withIamAuthentication } from '../../cli/iam';
 
 let home: string;
 beforeAll(() => {
@@ -294,5 +295,54 @@ describe('didYouMean', () => {
     expect(didYouMean('tagret', ['source', 'target'])).toBe('target');
     expect(didYouMean('sslroot', ['sslmode', 'sslrootcert'])).toBe('sslrootcert');
     expect(didYouMean('banana', ['source', 'target'])).toBeUndefined();
+  });
+});
+
+describe('IAM authentication (--source-iam / --target-iam)', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('makes a fresh RDS signer token the password of every attempt, over TLS only', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
+    process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+    const c = withIamAuthentication(
+      '--target-iam',
+      resolveConnection(
+        '--target',
+        'host=app.cluster-abc.eu-west-1.rds.amazonaws.com user=zdm dbname=app sslmode=verify-full',
+        ctx(),
+      ),
+      {},
+    );
+    expect(c.description).toContain('IAM authentication in eu-west-1');
+    const password = c.attempts[0].password as () => Promise<string>;
+    const token = await password();
+    expect(token).toMatch(/^app\.cluster-abc\.eu-west-1\.rds\.amazonaws\.com:5432\/\?Action=connect&DBUser=zdm&/);
+    expect(token).toContain('X-Amz-Signature=');
+    expect(c.password).toBeUndefined();
+  });
+
+  it.each([
+    ['host=a.cluster-x.eu-west-1.rds.amazonaws.com sslmode=prefer', 'IAM authentication needs TLS'],
+    [
+      'host=a.cluster-x.eu-west-1.rds.amazonaws.com sslmode=require password=x',
+      'give a password or IAM authentication, not both',
+    ],
+    ['host=db.internal sslmode=require', 'IAM authentication needs the region'],
+  ])('refuses %j', (conninfo, message) => {
+    expect(() => withIamAuthentication('--target-iam', resolveConnection('--target', conninfo, ctx()), {})).toThrow(
+      message,
+    );
+  });
+
+  it('takes the region from AWS_REGION for a host that is not an RDS name', () => {
+    const c = withIamAuthentication(
+      '--target-iam',
+      resolveConnection('--target', 'host=db.internal sslmode=require', ctx()),
+      { AWS_REGION: 'us-east-2' },
+    );
+    expect(c.description).toContain('IAM authentication in us-east-2');
   });
 });
