@@ -1,4 +1,6 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './command-line';
 import { redactUrl } from '../lambda/engine/pg/connection';
 import {
@@ -48,6 +50,8 @@ export interface CliOptions {
   readonly detailRows: number;
   /** validate: per table, the rows to compare (--where 'schema.table:predicate'). */
   readonly rowFilters: RowFilter[];
+  /** validate: write SQL that would make the target's listed rows equal to the source's here. */
+  readonly patchFile?: string;
 }
 
 /** One identifier: "double quoted" (dots, colons and case kept) or plain. */
@@ -139,6 +143,9 @@ Options:
                             it is checked (EXPLAIN on both sides) before anything is compared
   --show-values             validate: print the differing values of changed rows (off by default: rows may hold
                             personal data); without it only the names of the differing columns
+  --patch-file <path>       validate: write SQL (BEGIN ... COMMIT, mode 0600) that would make the listed differing
+                            rows of the target equal to the source as read now: INSERT, UPDATE of the differing
+                            columns, DELETE. It holds row values; review it before running it on the target
   --detail-rows <n>         validate: changed rows per table whose differing columns are read (default 100)
   --by-keys                 validate: skip the block pass (a sequential read of each table, compared by its
                             totals) and read every table by key ranges; for tables under heavy writes, whose
@@ -263,6 +270,7 @@ export function parseCli(
       'show-values': { type: 'boolean' },
       'detail-rows': { type: 'string' },
       where: { type: 'string', multiple: true },
+      'patch-file': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -292,6 +300,7 @@ export function parseCli(
     'show-values'?: boolean;
     'detail-rows'?: string;
     where?: string[];
+    'patch-file'?: string;
     json?: boolean;
     quiet?: boolean;
     help?: boolean;
@@ -330,6 +339,18 @@ export function parseCli(
   }
   if (excludeColumns.length && mode !== 'full')
     throw new UsageError('--exclude-column applies to validate --mode full');
+  const patchFile = v['patch-file'];
+  if (patchFile !== undefined) {
+    if (command !== 'validate' || mode !== 'full') throw new UsageError('--patch-file applies to validate --mode full');
+    if (!patchFile || patchFile.length > 4096) {
+      throw new UsageError(`--patch-file must be a file path, got ${showValue(patchFile)}`);
+    }
+    try {
+      accessSync(dirname(resolvePath(patchFile)), fsConstants.W_OK);
+    } catch {
+      throw new UsageError(`--patch-file ${showValue(patchFile)}: its directory does not exist or is not writable`);
+    }
+  }
   const rowFilters = (v.where ?? []).map(parseRowFilter);
   if (rowFilters.length && (command !== 'validate' || mode !== 'full')) {
     throw new UsageError('--where applies to validate --mode full only');
@@ -440,5 +461,6 @@ export function parseCli(
     showValues: Boolean(v['show-values']),
     detailRows: positiveInt('detail-rows', v['detail-rows'], 100),
     rowFilters,
+    ...(patchFile !== undefined ? { patchFile } : {}),
   };
 }

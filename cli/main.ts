@@ -17,6 +17,7 @@ import {
 import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
 import { formatPreflight, formatSchema, formatSequences, formatValidation, sequenceCounts } from './output';
 import { detailDifferences } from './row-columns';
+import { writePatch } from './patch';
 import { formatTableName } from '../contract';
 import { createProgressReporter } from './progress';
 
@@ -264,10 +265,22 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           maxRowsPerTable: opts.detailRows,
         });
         const excluded = opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`);
+        const patch = opts.patchFile
+          ? await writePatch(source, target!, detailed, opts.patchFile, new Set(excluded))
+          : undefined;
         [ok, json, human] = [
           r.ok,
-          { command: 'validate', ...detailed, ...(excluded.length ? { excludedColumns: excluded } : {}) },
-          formatValidation(detailed, excluded),
+          {
+            command: 'validate',
+            ...detailed,
+            ...(excluded.length ? { excludedColumns: excluded } : {}),
+            ...(patch ? { patch } : {}),
+          },
+          formatValidation(detailed, excluded) +
+            (patch
+              ? `Patch: ${patch.file}: ${patch.inserts} insert(s), ${patch.updates} update(s), ${patch.deletes} delete(s)` +
+                `${patch.skipped ? `, ${patch.skipped} row(s) left out` : ''}${patch.partial ? ' (PARTIAL: more differences than listed)' : ''}; review it, then run it on the target\n`
+              : ''),
         ];
         break;
       }
