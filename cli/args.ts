@@ -1,14 +1,30 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
-import { databaseUrl, parseCommandLine, redactUrlsInText, sameDatabase, showValue, UsageError } from './command-line';
-import { redactUrl } from '../lambda/engine';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './command-line';
+import { redactUrl, type ColumnRef, type RowFilter } from '../lambda/engine';
+import {
+  resolveConnection,
+  sameResolvedDatabase,
+  type Conninfo,
+  type ConninfoContext,
+  type ResolvedConnection,
+} from './conninfo';
+import { SECRET_ID } from './secrets';
+import { withIamAuthentication } from './iam';
+import { didYouMean } from './suggest';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];
 
 export interface CliOptions {
   readonly command: Command;
-  readonly source: string;
-  readonly target?: string;
+  /** The source, resolved the libpq way (from --source, a service, the PG* environment, the password file). */
+  readonly source: ResolvedConnection;
+  readonly target?: ResolvedConnection;
+  /** The Secrets Manager secrets the sides were read from (--source-secret, --target-secret). */
+  readonly sourceSecret?: string;
+  readonly targetSecret?: string;
   readonly selection: TableSelection;
   readonly json: boolean;
   readonly mode: 'quick' | 'full';
@@ -25,27 +41,111 @@ export interface CliOptions {
   readonly fullLobMode: boolean;
   /** No progress on stderr. */
   readonly quiet: boolean;
+  /** validate: columns left out of the comparison. */
+  readonly excludeColumns: ColumnRef[];
+  /** validate: print the differing values of changed rows (off by default: rows may hold personal data). */
+  readonly showValues: boolean;
+  /** validate: changed rows per table whose differing columns are read. */
+  readonly detailRows: number;
+  /** validate: per table, the rows to compare (--where 'schema.table:predicate'). */
+  readonly rowFilters: RowFilter[];
+  /** validate: write SQL that would make the target's listed rows equal to the source's here. */
+  readonly patchFile?: string;
+}
+
+/** One identifier: "double quoted" (dots, colons and case kept) or plain. */
+const IDENT_SOURCE = String.raw`("(?:[^"]|"")+"|[^.":\s]+)`;
+
+/** The longest --where predicate. */
+export const MAX_PREDICATE_LENGTH = 2000;
+const TABLE_PREFIX = new RegExp(String.raw`^${IDENT_SOURCE}\.${IDENT_SOURCE}:`);
+
+/** `schema.table:predicate` (the first ":" after the table name splits; the predicate may hold "::" casts). */
+export function parseRowFilter(text: string): RowFilter {
+  const m = TABLE_PREFIX.exec(text);
+  const predicate = m ? text.slice(m[0].length).trim() : '';
+  if (!m || !predicate) {
+    throw new UsageError(
+      `--where takes 'schema.table:SQL condition' (e.g. 'public.orders:id > 1000'), got ${showValue(text)}`,
+    );
+  }
+  if (predicate.length > MAX_PREDICATE_LENGTH || predicate.includes('\0')) {
+    throw new UsageError(
+      `--where ${m[0].slice(0, -1)}: the condition must be at most ${MAX_PREDICATE_LENGTH} characters without NUL, got ${predicate.length}`,
+    );
+  }
+  const unquote = (part: string): string => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part);
+  return { schema: unquote(m[1]), table: unquote(m[2]), predicate };
+}
+
+/** The longest --exclude-column value. */
+export const MAX_COLUMN_REF_LENGTH = 400;
+
+const IDENT = IDENT_SOURCE;
+const COLUMN_REF = new RegExp(String.raw`^${IDENT}\.${IDENT}\.${IDENT}$`);
+
+/** `schema.table.column`; a part in double quotes keeps its dots and case ("My.Schema"."T"."c"). */
+export function parseColumnRef(text: string): ColumnRef {
+  const m = text.length <= MAX_COLUMN_REF_LENGTH ? COLUMN_REF.exec(text) : null;
+  if (!m) {
+    throw new UsageError(
+      `--exclude-column takes schema.table.column (double-quote a part that holds a dot), got ${showValue(text)}`,
+    );
+  }
+  const unquote = (part: string): string => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part);
+  return { schema: unquote(m[1]), table: unquote(m[2]), column: unquote(m[3]) };
 }
 
 export { UsageError };
 
-export const USAGE = `Usage: zdm <command> --source <postgres-url> [--target <postgres-url>] [options]
+export const USAGE = `Usage: zdm <command> [--source <connection>] [--target <connection>] [options]
 
 Commands:
   preflight    check the source is ready for DMS (and the target, when --target is given)
   validate     compare source and target: --mode quick (row counts) or full (every row, default)
   sequences    compare sequence values; --sync moves target sequences past the source (idempotent)
   schema       tables, columns, keys, constraints, indexes and triggers missing or different on the target
+  cutover      start, status, watch, approve, reject executions of the deployed cutover (zdm cutover --help)
+
+Connections (libpq's conventions, as psql and pg_dump):
+  --source <connection>     the source: a URL (postgres://user:password@host:port/db?sslmode=verify-full) or a
+                            keyword/value conninfo ('host=db.example.com port=5432 dbname=app user=zdm
+                            sslmode=verify-full sslrootcert=/path/ca.pem', or 'service=old-primary').
+                            Left out: the PG* environment alone (PGHOST, PGPORT, PGDATABASE, PGUSER, ...)
+  --target <connection>     the target, the same forms (required except for preflight)
+  --source-secret <arn|name>, --target-secret <arn|name>  read host, port, username, password and dbname from an
+                            AWS Secrets Manager secret (RDS's JSON); --source/--target keywords go on top
+                            (e.g. --target-secret <arn> --target 'sslmode=verify-full')
+  --source-iam, --target-iam  IAM database authentication (RDS / Aurora): the password is a token the AWS SDK's
+                            RDS signer makes from your AWS credentials; needs sslmode require or stronger
+  Every keyword a side leaves out comes from its service (service=, else PGSERVICE; PGSERVICEFILE, else
+  ~/.pg_service.conf), then PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
+  PGSSLCERT, PGSSLKEY, PGAPPNAME, PGCONNECT_TIMEOUT, PGOPTIONS; then localhost:5432, database = user = your login.
+  A missing password is looked up in passfile= / PGPASSFILE / ~/.pgpass (mode 0600). Set PG* variables apply to
+  both sides where a side leaves the keyword out: give each side its host and dbname, or a service each.
+  sslmode: disable, allow, prefer (default), require, verify-ca, verify-full (libpq's meanings).
+  sslrootcert: a PEM file, system (the platform's roots; verify-full), or rds: the Amazon RDS/Aurora CA bundle
+  shipped with zdm, used by default with verify-ca/verify-full for *.rds.amazonaws.com hosts.
 
 Options:
-  --source <url>            source database (required)
-  --target <url>            target database (required except for preflight)
   --include <schema[.table]>  tables to check, repeatable; % is a wildcard (default: every schema);
                             select a partitioned table, not its partitions: they follow it
   --exclude <schema[.table]>  tables to leave out, repeatable
   --mode quick|full         validate: counts only, or checksums of every row (default full)
   --recheck <seconds>       validate: re-read differing rows after this delay, 0 to 3600 (in-flight rows converge)
   --max-differences <n>     validate: rows listed per table (default 1000)
+  --exclude-column <schema.table.column>  validate: leave a column out of the comparison (e.g. updated_at),
+                            repeatable; not a key column
+  --where <schema.table:condition>  validate: compare only the rows of that table the SQL condition selects
+                            (e.g. 'public.orders:created_at >= now() - interval ''7 days'''), on both sides;
+                            repeatable, one per table. It is your SQL, run as written in read-only sessions;
+                            it is checked (EXPLAIN on both sides) before anything is compared
+  --show-values             validate: print the differing values of changed rows (off by default: rows may hold
+                            personal data); without it only the names of the differing columns
+  --patch-file <path>       validate: write SQL (BEGIN ... COMMIT, mode 0600) that would make the listed differing
+                            rows of the target equal to the source as read now: INSERT, UPDATE of the differing
+                            columns, DELETE. It holds row values; review it before running it on the target
+  --detail-rows <n>         validate: changed rows per table whose differing columns are read (default 100)
   --by-keys                 validate: skip the block pass (a sequential read of each table, compared by its
                             totals) and read every table by key ranges; for tables under heavy writes, whose
                             block totals differ anyway
@@ -57,7 +157,8 @@ Options:
   --full-lob-mode           preflight: the DMS task runs in full LOB mode (no LOB size to check)
   --json                    print one JSON document on stdout
   --quiet, -q               no progress on stderr (a bar on a terminal, else a line every few seconds)
-  --help                    this text
+  --help, -h                this text
+  --version, -V             the version of zdm
 
 Exit codes: 0 everything matches / ready, 1 differences or preflight errors found, 2 usage or connection error.
 `;
@@ -89,10 +190,19 @@ function rejectNegativeNumbers(argv: readonly string[]): void {
  * positional argument) and every password in them, even when the URL cannot be parsed, then any other postgres URL's
  * password. Everything `zdm` prints about a failure passes through it.
  */
-export function commandLineRedactor(argv: readonly string[]): (text: string) => string {
+export function commandLineRedactor(
+  argv: readonly string[],
+  extraSecrets: readonly (string | undefined)[] = [],
+): (text: string) => string {
   const urls: string[] = [];
   const secrets = new Set<string>();
+  for (const s of extraSecrets) if (s) secrets.add(s);
   for (const arg of argv) {
+    // A keyword/value conninfo's password (quoted or not), wherever the argument is.
+    for (const m of arg.matchAll(/\bpassword\s*=\s*('((?:[^'\\]|\\.)*)'?|(\S+))/gi)) {
+      const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+      if (value) secrets.add(value).add(m[1]);
+    }
     const at = arg.search(/postgres(?:ql)?:\/\//i);
     if (at === -1) continue;
     const url = arg.slice(at);
@@ -124,14 +234,26 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return Number(value);
 }
 
-/** Parses argv (without node and script); returns 'help' for --help. Throws UsageError naming the problem. */
-export function parseCli(argv: readonly string[]): CliOptions | 'help' {
+/**
+ * Parses argv (without node and script); returns 'help' for --help and 'version' for --version. Throws UsageError
+ * naming the problem. Connections are resolved with `ctx` (the environment, the home directory).
+ */
+export function parseCli(
+  argv: readonly string[],
+  ctx: ConninfoContext = { env: process.env },
+  /** The secrets' keywords, once read (before that, placeholders let everything else be checked first). */
+  secrets: { source?: Conninfo; target?: Conninfo } = {},
+): CliOptions | 'help' | 'version' {
   rejectNegativeNumbers(argv);
   const parsed = parseCommandLine(
     argv,
     {
       source: { type: 'string' },
       target: { type: 'string' },
+      'source-secret': { type: 'string' },
+      'target-secret': { type: 'string' },
+      'source-iam': { type: 'boolean' },
+      'target-iam': { type: 'boolean' },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
       mode: { type: 'string' },
@@ -143,15 +265,25 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       'allow-replica-identity-full': { type: 'boolean' },
       'lob-max-size': { type: 'string' },
       'full-lob-mode': { type: 'boolean' },
+      'exclude-column': { type: 'string', multiple: true },
+      'show-values': { type: 'boolean' },
+      'detail-rows': { type: 'string' },
+      where: { type: 'string', multiple: true },
+      'patch-file': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
     },
     true,
   );
   const v = parsed.values as {
     source?: string;
     target?: string;
+    'source-secret'?: string;
+    'target-secret'?: string;
+    'source-iam'?: boolean;
+    'target-iam'?: boolean;
     include?: string[];
     exclude?: string[];
     mode?: string;
@@ -163,25 +295,71 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     'allow-replica-identity-full'?: boolean;
     'lob-max-size'?: string;
     'full-lob-mode'?: boolean;
+    'exclude-column'?: string[];
+    'show-values'?: boolean;
+    'detail-rows'?: string;
+    where?: string[];
+    'patch-file'?: string;
     json?: boolean;
     quiet?: boolean;
     help?: boolean;
+    version?: boolean;
   };
   if (v.help) return 'help';
+  if (v.version) return 'version';
   const [command, ...rest] = parsed.positionals;
   if (!command) throw new UsageError(`missing command: one of ${COMMANDS.join(', ')}`);
   if (!COMMANDS.includes(command as Command)) {
-    throw new UsageError(`unknown command ${showValue(command)}: expected one of ${COMMANDS.join(', ')}`);
+    const hint = didYouMean(command, [...COMMANDS, 'cutover']);
+    throw new UsageError(
+      `unknown command ${showValue(command)}${hint ? ` (did you mean ${hint}?)` : ''}: expected one of ${COMMANDS.join(', ')}`,
+    );
   }
   if (rest.length) throw new UsageError(`unexpected argument ${showValue(rest[0])}`);
-  if (!v.source) throw new UsageError('--source <postgres-url> is required');
-  if (command !== 'preflight' && !v.target) throw new UsageError(`--target <postgres-url> is required for ${command}`);
+  for (const side of ['source', 'target'] as const) {
+    const id = v[`${side}-secret`];
+    if (id !== undefined && !SECRET_ID.test(id)) {
+      throw new UsageError(`--${side}-secret must be a Secrets Manager secret ARN or name, got ${showValue(id)}`);
+    }
+  }
+  if (command !== 'preflight' && v.target === undefined && v['target-secret'] === undefined) {
+    throw new UsageError(`--target <connection> is required for ${command} (a postgres:// URL or a libpq conninfo)`);
+  }
   const mode = v.mode ?? 'full';
   if (mode !== 'quick' && mode !== 'full') throw new UsageError(`--mode must be quick or full, got ${showValue(mode)}`);
   if (v.mode !== undefined && command !== 'validate') throw new UsageError('--mode applies to validate only');
   if (v.sync && command !== 'sequences') throw new UsageError('--sync applies to sequences only');
   if (v['by-keys'] && (command !== 'validate' || mode !== 'full')) {
     throw new UsageError('--by-keys applies to validate --mode full only');
+  }
+  const excludeColumns = (v['exclude-column'] ?? []).map(parseColumnRef);
+  if (command !== 'validate' && (excludeColumns.length || v['show-values'] || v['detail-rows'] !== undefined)) {
+    throw new UsageError('--exclude-column, --show-values and --detail-rows apply to validate only');
+  }
+  if (excludeColumns.length && mode !== 'full')
+    throw new UsageError('--exclude-column applies to validate --mode full');
+  const patchFile = v['patch-file'];
+  if (patchFile !== undefined) {
+    if (command !== 'validate' || mode !== 'full') throw new UsageError('--patch-file applies to validate --mode full');
+    if (!patchFile || patchFile.length > 4096) {
+      throw new UsageError(`--patch-file must be a file path, got ${showValue(patchFile)}`);
+    }
+    try {
+      accessSync(dirname(resolvePath(patchFile)), fsConstants.W_OK);
+    } catch {
+      throw new UsageError(`--patch-file ${showValue(patchFile)}: its directory does not exist or is not writable`);
+    }
+  }
+  const rowFilters = (v.where ?? []).map(parseRowFilter);
+  if (rowFilters.length && (command !== 'validate' || mode !== 'full')) {
+    throw new UsageError('--where applies to validate --mode full only');
+  }
+  const seen = new Set<string>();
+  for (const f of rowFilters) {
+    const key = JSON.stringify([f.schema, f.table]);
+    if (seen.has(key))
+      throw new UsageError(`--where: one condition per table; ${f.schema}.${f.table} has two (AND them)`);
+    seen.add(key);
   }
   let lobMaxSizeKiB: number | undefined;
   if (v['lob-max-size'] !== undefined) {
@@ -224,21 +402,48 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  for (const [name, url] of [
-    ['source', v.source],
-    ['target', v.target],
-  ] as const) {
-    if (url !== undefined) databaseUrl(`--${name}`, url);
-  }
-  if (v.source && v.target && sameDatabase(v.source, v.target)) {
+  // Until a secret is read, a placeholder of its own per side (so the rest of the command line is checked first).
+  const fromSecret = (side: 'source' | 'target'): Conninfo =>
+    v[`${side}-secret`] === undefined
+      ? {}
+      : (secrets[side] ?? { host: `${side}-secret.invalid`, dbname: side, user: side });
+  const sourceFlag =
+    v.source !== undefined ? '--source' : v['source-secret'] ? '--source-secret' : 'the source (PG* environment)';
+  const iam = (flag: string, c: ResolvedConnection, on: boolean | undefined): ResolvedConnection =>
+    on ? withIamAuthentication(flag, c, ctx.env) : c;
+  const source = iam(
+    '--source-iam',
+    resolveConnection(sourceFlag, v.source, ctx, fromSecret('source')),
+    v['source-iam'],
+  );
+  const target =
+    v.target === undefined && v['target-secret'] === undefined
+      ? undefined
+      : iam(
+          '--target-iam',
+          resolveConnection(
+            v.target !== undefined ? '--target' : '--target-secret',
+            v.target,
+            ctx,
+            fromSecret('target'),
+          ),
+          v['target-iam'],
+        );
+  if (v['target-iam'] && !target) throw new UsageError('--target-iam needs --target or --target-secret');
+  if (target && sameResolvedDatabase(source, target)) {
     throw new UsageError(
-      `--source and --target name the same database (${showValue(v.source)}): compare two databases`,
+      `--source and --target name the same database (${source.description}): compare two databases` +
+        (v.source === undefined && !v['source-secret']
+          ? ' (the source comes from the PG* environment: give --source)'
+          : ''),
     );
   }
   return {
     command: command as Command,
-    source: v.source,
-    target: v.target,
+    source,
+    ...(target ? { target } : {}),
+    ...(v['source-secret'] ? { sourceSecret: v['source-secret'] } : {}),
+    ...(v['target-secret'] ? { targetSecret: v['target-secret'] } : {}),
     selection,
     json: Boolean(v.json),
     mode,
@@ -251,5 +456,10 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     ...(lobMaxSizeKiB !== undefined ? { lobMaxSizeKiB } : {}),
     fullLobMode: Boolean(v['full-lob-mode']),
     quiet: Boolean(v.quiet),
+    excludeColumns,
+    showValues: Boolean(v['show-values']),
+    detailRows: positiveInt('detail-rows', v['detail-rows'], 100),
+    rowFilters,
+    ...(patchFile !== undefined ? { patchFile } : {}),
   };
 }

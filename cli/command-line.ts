@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { redactUrl } from '../lambda/engine';
+import { didYouMean } from './suggest';
 
 /** A bad command line: the program prints the message and exits 2. Nothing was changed. */
 export class UsageError extends Error {
@@ -17,9 +18,17 @@ export class UsageError extends Error {
 /** The longest value an error message quotes. */
 export const MAX_SHOWN_VALUE = 120;
 
-/** Every postgres URL in `text` with its password (and secret-looking parameters) replaced by `***`. */
+/**
+ * Every postgres URL in `text` with its password (and secret-looking parameters) replaced by `***`, and every
+ * `password=…` of a keyword/value conninfo (quoted or not).
+ */
 export function redactUrlsInText(text: string): string {
-  return text.replace(/postgres(?:ql)?:\/\/[^\s'"`]+/gi, (m) => redactUrl(m));
+  return text
+    .replace(/postgres(?:ql)?:\/\/[^\s'"`]+/gi, (m) => redactUrl(m))
+    .replace(
+      /\b(password|sslpassword)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s'"`&]+)/gi,
+      (_m, k: string, eq: string) => `${k}${eq}***`,
+    );
 }
 
 /** A value as an error message quotes it: JSON, redacted, at most MAX_SHOWN_VALUE characters. */
@@ -53,7 +62,12 @@ export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options'
   } catch (error) {
     const message = (error as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown) throw new UsageError(`unknown option ${unknown[1].slice(0, MAX_SHOWN_VALUE)}`);
+    if (unknown) {
+      const name = unknown[1].slice(0, MAX_SHOWN_VALUE);
+      const long = Object.keys(options);
+      const hint = /^--/.test(name) ? didYouMean(name.slice(2).split('=')[0], long) : undefined;
+      throw new UsageError(`unknown option ${name}${hint ? ` (did you mean --${hint}?)` : ''}`);
+    }
     const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
     if (missing) throw new UsageError(`option ${missing[1]} needs a value`);
     const ambiguous = /Option '(?:-\w, )?(--[\w-]+)[^']*' argument is ambiguous/.exec(message);

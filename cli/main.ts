@@ -1,4 +1,6 @@
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
+import { version } from '../package.json';
+import { shouldFallBack, type ResolvedConnection } from './conninfo';
 import {
   compareSequences,
   createPool,
@@ -6,6 +8,8 @@ import {
   PARTITION_SELECTION_RULE,
   partitionSelectedMessage,
   preflight,
+  qualify,
+  readCatalog,
   type Progress,
   recheck,
   selectedPartitions,
@@ -13,7 +17,10 @@ import {
   validate,
 } from '../lambda/engine';
 import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
-import { formatPreflight, formatSchema, formatSequences, formatValidation } from './output';
+import { formatPreflight, formatSchema, formatSequences, formatValidation, sequenceCounts } from './output';
+import { detailDifferences } from './row-columns';
+import { writePatch } from './patch';
+import { formatTableName } from '../contract';
 import { createProgressReporter } from './progress';
 
 export interface CliIo {
@@ -23,6 +30,32 @@ export interface CliIo {
   readonly stderrIsTTY?: boolean;
   /** Clock of the progress rate and ETA (tests). @default Date.now */
   readonly now?: () => number;
+  /** Waits between `zdm cutover watch` polls (tests). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** The environment the PG* variables come from (tests). @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The home directory of ~/.pgpass, ~/.pg_service.conf and ~/.postgresql/root.crt (tests). @default os.homedir() */
+  readonly home?: string;
+}
+
+/** Opens a pool the way libpq connects: the first config, then the one sslmode allow/prefer falls back to. */
+async function openConnection(c: ResolvedConnection, max: number, readOnly: boolean): Promise<Pool> {
+  let lastError: unknown;
+  for (const [i, attempt] of c.attempts.entries()) {
+    // validate only reads: its sessions cannot write, whatever a --where condition calls.
+    const config = readOnly
+      ? { ...attempt, options: [attempt.options, '-c default_transaction_read_only=on'].filter(Boolean).join(' ') }
+      : attempt;
+    try {
+      return await createPool(config, { max, applicationName: c.applicationName });
+    } catch (error) {
+      lastError = error;
+      if (i === c.attempts.length - 1 || !shouldFallBack(c.sslmode, error)) break;
+    }
+  }
+  const message = lastError instanceof Error ? lastError.message : String(lastError);
+  // Name the side the way it was resolved (host, port, database, user, sslmode), never the password.
+  throw new Error(`${message.replace(/^cannot connect to \S+:/, `cannot connect to ${c.description}:`)}`);
 }
 
 export const processIo: CliIo = {
@@ -45,13 +78,85 @@ function describeSelection(opts: CliOptions): string {
   return `include ${opts.selection.include.map(rule).join(', ')}${exclude.length ? `; exclude ${exclude.map(rule).join(', ')}` : ''}`;
 }
 
+/** Every --exclude-column must name a column of a selected table on the source: a typo would compare it anyway. */
+async function checkExcludedColumns(source: Pool, opts: CliOptions): Promise<void> {
+  if (!opts.excludeColumns.length) return;
+  const { rows } = await source.query<{ i: number; key: boolean | null }>(
+    `SELECT x.i, (SELECT bool_or(a.attnum = ANY (ix.indkey)) FROM pg_index ix
+                   WHERE ix.indrelid = r.oid AND ix.indisprimary) AS key
+       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(s, t, c, i)
+       LEFT JOIN pg_namespace n ON n.nspname = x.s
+       LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = x.t
+       LEFT JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = x.c AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.attnum IS NULL OR (SELECT bool_or(a.attnum = ANY (ix.indkey)) FROM pg_index ix
+                                  WHERE ix.indrelid = r.oid AND ix.indisprimary)
+      ORDER BY x.i`,
+    [
+      opts.excludeColumns.map((c) => c.schema),
+      opts.excludeColumns.map((c) => c.table),
+      opts.excludeColumns.map((c) => c.column),
+    ],
+  );
+  if (rows.length) {
+    const c = opts.excludeColumns[Number(rows[0].i) - 1];
+    throw new UsageError(
+      `--exclude-column ${formatTableName(c)}.${c.column}: ` +
+        (rows[0].key
+          ? 'a primary-key column identifies the rows: it cannot be left out'
+          : 'no such column on the source') +
+        ' (nothing was compared)',
+    );
+  }
+}
+
+/**
+ * Every --where must name a selected table and be a valid condition on both sides: EXPLAIN (plans, runs nothing)
+ * with the extended protocol (one statement only), wrapped as the checksums wrap it. The sessions are read-only.
+ */
+async function checkRowFilters(source: Pool, target: Pool, opts: CliOptions): Promise<void> {
+  if (!opts.rowFilters.length) return;
+  const catalog = await readCatalog(source, opts.selection);
+  for (const f of opts.rowFilters) {
+    const name = { schema: f.schema, table: f.table };
+    const shown = formatTableName(name);
+    if (!catalog.byName(name)) {
+      throw new UsageError(
+        `--where ${shown}: not among the selected tables on the source (${describeSelection(opts)})`,
+      );
+    }
+    for (const [side, pool] of [
+      ['source', source],
+      ['target', target],
+    ] as const) {
+      try {
+        await pool.query({
+          text: `EXPLAIN SELECT 1 FROM ${qualify(name)} t WHERE (\n${f.predicate}\n)`,
+          queryMode: 'extended',
+        } as QueryConfig);
+      } catch (error) {
+        throw new UsageError(
+          `--where ${shown}: the condition does not run on the ${side}: ${(error as Error).message.slice(0, 300)} (nothing was compared)`,
+        );
+      }
+    }
+  }
+}
+
 /** Runs `zdm` with the given arguments; returns the exit code (0 ok, 1 differences, 2 usage/connection error). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Every URL and password given on the command line, whatever its position, is removed from what is printed.
-  const redact = commandLineRedactor(argv);
-  let options: CliOptions | 'help';
+  if (argv[0] === 'cutover') {
+    // Loaded on demand: the AWS SDK clients are not initialised for the database commands (start-up time).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { cutoverMain } = require('./cutover') as typeof import('./cutover');
+    return cutoverMain(argv.slice(1), io);
+  }
+  const env = io.env ?? process.env;
+  let redact = commandLineRedactor(argv, [env.PGPASSWORD]);
+  let options: CliOptions | 'help' | 'version';
+  const warnings: string[] = [];
   try {
-    options = parseCli(argv);
+    options = parseCli(argv, { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) });
   } catch (error) {
     if (error instanceof UsageError) {
       const message = redact(error.message);
@@ -66,7 +171,35 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.stdout(USAGE);
     return 0;
   }
+  if (options === 'version') {
+    io.stdout(`zdm ${version}\n`);
+    return 0;
+  }
+  if (options.sourceSecret || options.targetSecret) {
+    // Everything else on the command line is valid: now read the secrets, then resolve the sides with them.
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { readDatabaseSecret } = require('./secrets') as typeof import('./secrets');
+      const [source, target] = await Promise.all(
+        [options.sourceSecret, options.targetSecret].map((id) => (id ? readDatabaseSecret(id) : undefined)),
+      );
+      redact = commandLineRedactor(argv, [env.PGPASSWORD, source?.password, target?.password]);
+      options = parseCli(
+        argv,
+        { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) },
+        { ...(source ? { source } : {}), ...(target ? { target } : {}) },
+      ) as CliOptions;
+    } catch (error) {
+      const message = redact(error instanceof Error ? error.message : String(error));
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: message })}\n`);
+      io.stderr(`zdm: ${message}\n`);
+      return 2;
+    }
+  }
   const opts = options;
+  // Passwords found in the environment, a service or a password file are removed from messages too.
+  redact = commandLineRedactor(argv, [env.PGPASSWORD, opts.source.password, opts.target?.password]);
+  for (const w of warnings) io.stderr(`zdm: warning: ${redact(w)}\n`);
   const pools: Pool[] = [];
   // Progress goes to stderr whatever the output format: stdout carries only the result.
   const bar = opts.quiet
@@ -74,10 +207,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     : createProgressReporter({ write: io.stderr, tty: Boolean(io.stderrIsTTY), ...(io.now ? { now: io.now } : {}) });
   try {
     // Both connections at once (one round trip less before any work); on failure the source's error is reported first.
-    const connecting = [opts.source, opts.target].map((url) =>
-      url === undefined
-        ? Promise.resolve(undefined)
-        : createPool(url, { max: opts.concurrency, applicationName: 'zdm-cli' }),
+    const connecting = [opts.source, opts.target].map((c) =>
+      c === undefined ? Promise.resolve(undefined) : openConnection(c, opts.concurrency, opts.command === 'validate'),
     );
     const connected = await Promise.allSettled(connecting);
     for (const c of connected) if (c.status === 'fulfilled' && c.value) pools.push(c.value);
@@ -110,7 +241,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         break;
       }
       case 'validate': {
+        await checkExcludedColumns(source, opts);
+        await checkRowFilters(source, target!, opts);
         let r = await validate(source, target!, opts.selection, {
+          excludeColumns: opts.excludeColumns,
+          rowFilters: opts.rowFilters,
           mode: opts.mode,
           concurrency: opts.concurrency,
           maxDifferences: opts.maxDifferences,
@@ -120,16 +255,40 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         if (opts.recheckSeconds !== undefined && r.tables.some((t) => t.differences.length)) {
           r = await recheck(source, target!, r, {
             delayMs: opts.recheckSeconds * 1000,
+            excludeColumns: opts.excludeColumns,
+            rowFilters: opts.rowFilters,
             concurrency: opts.concurrency,
             onProgress,
           });
         }
-        [ok, json, human] = [r.ok, { command: 'validate', ...r }, formatValidation(r)];
+        const detailed = await detailDifferences(source, target!, r, {
+          showValues: opts.showValues,
+          excludeColumns: new Set(opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`)),
+          maxRowsPerTable: opts.detailRows,
+        });
+        const excluded = opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`);
+        const patch = opts.patchFile
+          ? await writePatch(source, target!, detailed, opts.patchFile, new Set(excluded))
+          : undefined;
+        [ok, json, human] = [
+          r.ok,
+          {
+            command: 'validate',
+            ...detailed,
+            ...(excluded.length ? { excludedColumns: excluded } : {}),
+            ...(patch ? { patch } : {}),
+          },
+          formatValidation(detailed, excluded) +
+            (patch
+              ? `Patch: ${patch.file}: ${patch.inserts} insert(s), ${patch.updates} update(s), ${patch.deletes} delete(s)` +
+                `${patch.skipped ? `, ${patch.skipped} row(s) left out` : ''}${patch.partial ? ' (PARTIAL: more differences than listed)' : ''}; review it, then run it on the target\n`
+              : ''),
+        ];
         break;
       }
       case 'sequences': {
         const r = await (opts.sync ? syncSequences : compareSequences)(source, target!, opts.selection);
-        [ok, json, human] = [r.ok, { command: 'sequences', ...r }, formatSequences(r)];
+        [ok, json, human] = [r.ok, { command: 'sequences', ...r, counts: sequenceCounts(r) }, formatSequences(r)];
         break;
       }
       case 'schema': {

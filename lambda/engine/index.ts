@@ -13,9 +13,13 @@ export { sleep } from './helpers';
 // Checks and validation (zdm preflight / validate / sequences / schema).
 export { PARTITION_SELECTION_RULE, partitionSelectedMessage, preflight, selectedPartitions } from './preflight';
 export { recheck, validate } from './validation';
+export { readCatalog } from './catalog';
 export type {
+  ColumnRef,
   PreflightReport,
   Progress,
+  RowFilter,
+  TableValidation,
   SchemaDifference,
   SchemaReport,
   SequenceReport,

@@ -58,8 +58,8 @@ describe('zdm CLI: adversarial input', () => {
       const r = await run('validate', '--source', p.sourceUrl, '--target', p.targetUrl, '--json');
       expect(r.code).toBe(1);
       expect(JSON.parse(r.out).tables[0].differences).toEqual([
-        { key: { id: 1 }, kind: 'changed' },
-        { key: { id: 2 }, kind: 'changed' },
+        { key: { id: 1 }, kind: 'changed', columns: [{ column: 'v' }] },
+        { key: { id: 2 }, kind: 'changed', columns: [{ column: 'v' }] },
       ]);
       const wrong = `postgres://postgres:Wr0ng-pass@127.0.0.1:${serverPort('source')}/${p.name}`;
       const bad = await run('validate', '--source', wrong, '--target', p.targetUrl, '--json');

@@ -14,8 +14,8 @@ import type { Pool } from 'pg';
 import { fromTable, type Catalog, type TableInfo } from '../catalog';
 import { mapLimit } from '../helpers';
 import { contextFromCatalogs, type Checksum, type TableContext } from './table-checksum';
-import type { HashMethod } from './types';
-import type { Side } from './key-ranges';
+import type { ColumnRef, HashMethod, RowFilter } from './types';
+import { filterCondition, type Side } from './key-ranges';
 
 /** The first server version with TID Range Scans. */
 export const TID_RANGE_SCAN_VERSION = 140000;
@@ -70,10 +70,23 @@ export async function blockScanTables(
   enabled: boolean,
   exactNumeric: boolean,
   hashMethod: HashMethod,
+  excludeColumns?: readonly ColumnRef[],
+  rowFilters?: readonly RowFilter[],
 ): Promise<BlockScanTable[]> {
   if (!enabled || !blockScanPossible(catalogs.source, catalogs.target)) return [];
   const contexts = catalogs.source.tables
-    .map((t) => contextFromCatalogs(t.name, catalogs.source, catalogs.target, undefined, exactNumeric, hashMethod))
+    .map((t) =>
+      contextFromCatalogs(
+        t.name,
+        catalogs.source,
+        catalogs.target,
+        undefined,
+        exactNumeric,
+        hashMethod,
+        excludeColumns,
+        rowFilters,
+      ),
+    )
     .filter((c): c is TableContext => !('error' in c));
   const [sourceBlocks, targetBlocks] = await Promise.all([
     readTableBlocks(
@@ -125,6 +138,8 @@ export async function blockChecksum(pool: Pool, side: Side, hash: string, range:
   const params: string[] = [];
   if (range.lower !== undefined) conds.push(`t.ctid >= $${params.push(`(${range.lower},0)`)}::tid`);
   if (range.upper !== undefined) conds.push(`t.ctid < $${params.push(`(${range.upper},0)`)}::tid`);
+  const filter = filterCondition(side);
+  if (filter) conds.push(filter);
   const r = await pool.query<{ n: string; s: string }>(
     `SELECT count(*) AS n, coalesce(sum(${hash}), 0)::text AS s FROM ${fromTable(side.table)} t` +
       (conds.length ? ` WHERE ${conds.join(' AND ')}` : ''),

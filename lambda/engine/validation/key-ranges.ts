@@ -14,6 +14,13 @@ import type { ChecksumOptions, HashMethod, RangeTask, TablePlan, ValidationPlan 
 export interface Side {
   readonly catalog: Catalog;
   readonly table: TableInfo;
+  /** A row filter (SQL over the alias `t`) the caller gave for this table: only these rows are compared. */
+  readonly filter?: string;
+}
+
+/** The row filter as a condition: parenthesized, on lines of its own (a trailing `--` comment ends there). */
+export function filterCondition(side: Side): string | undefined {
+  return side.filter === undefined ? undefined : `(\n${side.filter}\n)`;
 }
 
 const BYTE_ORDER = new Set(['C', 'POSIX', 'ucs_basic']);
@@ -54,6 +61,8 @@ export function rangeWhere(
   const conds: string[] = [];
   if (lower) conds.push(`${lhs} > ${tuple(lower)}`);
   if (upper) conds.push(`${lhs} <= ${tuple(upper)}`);
+  const filter = filterCondition(side);
+  if (filter) conds.push(filter);
   return { sql: conds.length ? conds.join(' AND ') : 'true', params };
 }
 

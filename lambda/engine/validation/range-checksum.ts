@@ -24,7 +24,16 @@ export async function validateRanges(
     const key = JSON.stringify([task.table.schema, task.table.table, task.keyColumns]);
     let c = contexts.get(key);
     if (!c) {
-      c = tableContext(source, target, task.table, task.keyColumns, exactNumeric, options.hashMethod);
+      c = tableContext(
+        source,
+        target,
+        task.table,
+        task.keyColumns,
+        exactNumeric,
+        options.hashMethod,
+        options.excludeColumns,
+        options.rowFilters,
+      );
       contexts.set(key, c);
     }
     return c;

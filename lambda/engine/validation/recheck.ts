@@ -5,7 +5,7 @@
 import type { Pool } from 'pg';
 import { fromTable } from '../catalog';
 import { quoteIdent } from '../pg/identifiers';
-import { keyExprs, type Side } from './key-ranges';
+import { filterCondition, keyExprs, type Side } from './key-ranges';
 import { tableContext, type TableContext } from './table-checksum';
 import { mapLimit, sleep } from '../helpers';
 import { summarize } from './validate';
@@ -29,6 +29,8 @@ export async function recheck(
         Object.keys(t.differences[0].key),
         options.exactNumeric ?? true,
         options.hashMethod ?? report.hashMethod,
+        options.excludeColumns,
+        options.rowFilters,
       );
       if ('error' in ctx) return { ...t, status: 'error' as const, error: ctx.error };
       return await recheckTable(source, target, ctx, t);
@@ -104,7 +106,7 @@ export async function rowsByKey(
     text: `SELECT ${texts.join(', ')}, (${hash})::text FROM ${fromTable(side.table)} t
             WHERE (${keyExprs(side, keyColumns).join(', ')}) IN (
               SELECT ${casts.map((c, i) => `u.c${i}::${c}`).join(', ')}
-                FROM unnest(${params.map((_p, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${params.map((_p, i) => `c${i}`).join(', ')}))`,
+                FROM unnest(${params.map((_p, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${params.map((_p, i) => `c${i}`).join(', ')}))${filterCondition(side) ? ` AND ${filterCondition(side)}` : ''}`,
     values: params,
     rowMode: 'array',
   });

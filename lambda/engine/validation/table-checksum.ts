@@ -4,7 +4,7 @@ import { formatTableName, type TableName } from '../../../contract';
 import { fromTable, readTable, type Catalog } from '../catalog';
 import { planColumnHashes, rowHashSql } from './column-hash';
 import { hashMethodFor, rangeWhere, tableProblem, type Side } from './key-ranges';
-import type { HashMethod } from './types';
+import type { ColumnRef, HashMethod, RowFilter } from './types';
 
 const INTEGER_TYPES = new Set(['int2', 'int4', 'int8', 'oid']);
 
@@ -35,9 +35,20 @@ export async function tableContext(
   keyColumns: readonly string[] | undefined,
   exactNumeric: boolean,
   hashMethod?: HashMethod,
+  excludeColumns?: readonly ColumnRef[],
+  rowFilters?: readonly RowFilter[],
 ): Promise<TableContext | { error: string }> {
   const [s, t] = await Promise.all([readTable(source, name), readTable(target, name)]);
-  return contextFromCatalogs(name, s.catalog, t.catalog, keyColumns, exactNumeric, hashMethod);
+  return contextFromCatalogs(
+    name,
+    s.catalog,
+    t.catalog,
+    keyColumns,
+    exactNumeric,
+    hashMethod,
+    excludeColumns,
+    rowFilters,
+  );
 }
 
 /** The context of a table from catalogs already read, or why the table cannot be compared. */
@@ -48,6 +59,8 @@ export function contextFromCatalogs(
   keyColumns: readonly string[] | undefined,
   exactNumeric: boolean,
   hashMethod?: HashMethod,
+  excludeColumns?: readonly ColumnRef[],
+  rowFilters?: readonly RowFilter[],
 ): TableContext | { error: string } {
   const s = source.byName(name);
   const t = target.byName(name);
@@ -57,13 +70,25 @@ export function contextFromCatalogs(
   if (problem || !t) return { error: problem! };
   const keys = keyColumns && keyColumns.length ? [...keyColumns] : s.keyColumns;
   const method = hashMethodFor(source, target, hashMethod);
-  const plan = planColumnHashes(s.columns, t.columns, exactNumeric);
+  // Columns the caller left out are hashed on neither side (a key column identifies rows: it cannot be left out).
+  const drop = new Set(
+    (excludeColumns ?? []).filter((e) => e.schema === name.schema && e.table === name.table).map((e) => e.column),
+  );
+  const keyDropped = keys.find((k) => drop.has(k));
+  if (keyDropped) return { error: `column ${keyDropped} is part of the key of ${s.display}: it cannot be excluded` };
+  const predicate = rowFilters?.find((f) => f.schema === name.schema && f.table === name.table)?.predicate;
+  const filter = predicate === undefined ? {} : { filter: predicate };
+  const plan = planColumnHashes(
+    s.columns.filter((c) => !drop.has(c.name)),
+    t.columns.filter((c) => !drop.has(c.name)),
+    exactNumeric,
+  );
   return {
     name,
     display: s.display,
     keyColumns: keys,
-    source: { catalog: source, table: s },
-    target: { catalog: target, table: t },
+    source: { catalog: source, table: s, ...filter },
+    target: { catalog: target, table: t, ...filter },
     sourceHash: rowHashSql(plan, s.columns, method),
     targetHash: rowHashSql(plan, t.columns, method),
     method,

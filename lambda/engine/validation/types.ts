@@ -96,7 +96,29 @@ export interface RowDifference {
   readonly recheck?: 'confirmed' | 'converged';
 }
 
+/** A column of a table, e.g. one left out of the comparison (`zdm validate --exclude-column`). */
+export interface ColumnRef {
+  readonly schema: string;
+  readonly table: string;
+  readonly column: string;
+}
+
+/** The rows of one table to compare: a SQL condition (`zdm validate --where`). */
+export interface RowFilter {
+  readonly schema: string;
+  readonly table: string;
+  readonly predicate: string;
+}
+
 export interface ChecksumOptions extends EngineOptions {
+  /** Columns left out of the row hashes (never a key column). @default - none */
+  readonly excludeColumns?: readonly ColumnRef[];
+  /**
+   * Per table, a SQL condition over its columns (alias `t`): only the rows it selects are compared, on both sides.
+   * It is run as given: the caller checks it (`zdm validate --where` is the operator's SQL on their own databases).
+   * @default - every row
+   */
+  readonly rowFilters?: readonly RowFilter[];
   /** Rows per planned range. @default 200_000 */
   readonly rangeRows?: number;
   /** A differing range with at most this many rows (on either side) is compared row by row. @default 2_000 */
@@ -214,6 +236,9 @@ export interface ValidateOptions extends ChecksumOptions {
 }
 
 export interface RecheckOptions extends EngineOptions {
+  /** Must match the options the report was made with. */
+  readonly excludeColumns?: readonly ColumnRef[];
+  readonly rowFilters?: readonly RowFilter[];
   /** Wait this long before re-reading the rows. @default 0 */
   readonly delayMs?: number;
   /** Must match the options the report was made with. */

@@ -47,7 +47,16 @@ export async function validate(
   const catalogs = { source: sc, target: tc };
   const exactNumeric = options.exactNumeric ?? true;
   const hashMethod = hashMethodFor(sc, tc, options.hashMethod);
-  const byBlocks = await blockScanTables(source, target, catalogs, options.blockScan ?? true, exactNumeric, hashMethod);
+  const byBlocks = await blockScanTables(
+    source,
+    target,
+    catalogs,
+    options.blockScan ?? true,
+    exactNumeric,
+    hashMethod,
+    options.excludeColumns,
+    options.rowFilters,
+  );
   options.onProgress?.({ phase: 'plan', done: 1, total: 1 });
 
   const rowsTotal = byBlocks.reduce((n, t) => n + Math.max(0, t.estimatedRows), 0);
