@@ -7,8 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Pool } from 'pg';
 import { formatTableName } from '../contract';
-import { qualify, quoteIdent, quoteLiteral } from '../lambda/engine/pg/identifiers';
-import type { TableValidation, ValidationReport } from '../lambda/engine/validation/types';
+import { qualify, quoteIdent, quoteLiteral, type TableValidation, type ValidationReport } from '../lambda/engine';
 import type { DetailedDifference } from './row-columns';
 
 export interface PatchSummary {

@@ -4,8 +4,7 @@
  * `--show-values` (rows may hold personal data). Per table, how many rows differ in each column.
  */
 import type { Pool } from 'pg';
-import { qualify, quoteIdent } from '../lambda/engine/pg/identifiers';
-import type { RowDifference, TableValidation, ValidationReport } from '../lambda/engine/validation/types';
+import { qualify, quoteIdent, type RowDifference, type TableValidation, type ValidationReport } from '../lambda/engine';
 
 /** The longest value shown with --show-values. */
 export const MAX_SHOWN_CELL = 200;

@@ -18,6 +18,7 @@ export type {
   ColumnRef,
   PreflightReport,
   Progress,
+  RowDifference,
   RowFilter,
   TableValidation,
   SchemaDifference,
