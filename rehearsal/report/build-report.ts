@@ -383,7 +383,14 @@ export function buildReport(input: ReportInput): RehearsalReport {
   const { ms: freezeMs, unknownReason } = freezes[0];
   const freeze = windowOnly(freezes[0]);
   const expected = plan.expected(options.mode);
-  const mismatches = input.failure || input.interrupted ? [] : compareOutcome(expected, input.actual);
+  // An unexpected error says what it was: the failed state and the cause of the last execution.
+  const last = input.runs[input.runs.length - 1];
+  const failedState = last?.events.find((e) => e.type === 'StateFailed' && e.index === undefined && e.step)?.state;
+  const mismatches = (input.failure || input.interrupted ? [] : compareOutcome(expected, input.actual)).map((m) =>
+    m.startsWith('error:') && last?.cause
+      ? `${m} (${failedState ? `in ${failedState}: ` : ''}${last.cause.slice(0, 300)})`
+      : m,
+  );
   const verified = input.verification.length > 0;
   const lostWrites = verified ? Math.max(...input.verification.map((v) => v.lost)) : null;
   const lostUnknown = verified

@@ -220,3 +220,20 @@ test('approval rejected: rolls back before the freeze', async () => {
   expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: -1 });
   void CutoverError;
 });
+
+test('a database error in one lag look is tried once more (step errors never are: definition.test)', async () => {
+  const f = await fixture({ rows: 10 });
+  const real = createStepHandler(f.deps);
+  let failures = 0;
+  const handler = async (event: StepEvent): Promise<unknown> => {
+    if (event.step === 'checkLag' && failures === 0) {
+      failures++;
+      // as pg names its errors (DatabaseError.name)
+      throw Object.assign(new Error('cache lookup failed for relation 12345'), { name: 'error' });
+    }
+    return real(event);
+  };
+  const result = await run(f, { migrationId: 'lag-retried', mode: 'dry-run' }, handler);
+  expect({ status: result.status, cause: result.cause }).toEqual({ status: 'SUCCEEDED', cause: undefined });
+  expect(failures).toBe(1);
+});

@@ -22,6 +22,9 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
 ];
 
+/** Errors of a database look that a polling step may try once more: pg's (named "error") and a lost connection. */
+export const TRANSIENT_STEP_ERRORS = ['error', 'ConnectionLostError'];
+
 export interface CutoverDefinitionProps {
   /** The function that runs each step. */
   readonly functionFor: (step: StepName) => lambda.IFunction;
@@ -378,14 +381,22 @@ class DefinitionBuilder {
       },
     });
     this.states[STATES.startWaitForSync] = start;
-    const checkLag = guard(
-      this.task('CheckLag', {
-        previous: {
-          consecutive: sfn.JsonPath.numberAt(`$.results.${checkLagKey}.consecutive`),
-          iterations: sfn.JsonPath.numberAt(`$.results.${checkLagKey}.iterations`),
-        },
-      }),
-    );
+    const lagTask = this.task('CheckLag', {
+      previous: {
+        consecutive: sfn.JsonPath.numberAt(`$.results.${checkLagKey}.consecutive`),
+        iterations: sfn.JsonPath.numberAt(`$.results.${checkLagKey}.iterations`),
+      },
+    });
+    // A look is repeated anyway (it stores what it read before it advances the tracking slots): a database error in
+    // one look (pg's errors are named "error"; a dropped connection ConnectionLostError) gets one more try before
+    // the wait is given up. Step errors (Zdm*) are never retried.
+    lagTask.addRetry({
+      errors: TRANSIENT_STEP_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 2,
+      backoffRate: 2,
+    });
+    const checkLag = guard(lagTask);
     const wait = new sfn.Wait(this.scope, STATES.waitForSync, {
       stateName: STATES.waitForSync,
       time: sfn.WaitTime.duration(this.props.pollInterval),

@@ -391,13 +391,17 @@ test('IsFullValidationRequested: fullValidationAfterSwitch → post-validation, 
   expect(json('Complete')).toMatchObject({ Next: 'CutoverSucceeded' });
 });
 
-test('retries Lambda service errors only, never Zdm* errors', () => {
+test('retries Lambda service errors, CheckLag a database error once more, never Zdm* errors', () => {
   for (const name of Object.keys(STATE_STEP).filter((n) => n !== 'Rollback')) {
     const retry = (wayBack.states[name] ? wayBackJson(name) : fallbackJson(name)).Retry as Array<{
       ErrorEquals: string[];
+      MaxAttempts?: number;
     }>;
-    expect(retry).toHaveLength(1);
+    expect(retry).toHaveLength(name === 'CheckLag' ? 2 : 1);
     for (const e of retry[0].ErrorEquals) expect(e).toMatch(/^Lambda\./);
+    if (name === 'CheckLag')
+      expect(retry[1]).toMatchObject({ ErrorEquals: ['error', 'ConnectionLostError'], MaxAttempts: 2 });
+    for (const r of retry) for (const e of r.ErrorEquals) expect(e).not.toMatch(/^Zdm|States\.ALL/);
   }
 });
 
