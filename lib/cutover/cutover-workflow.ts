@@ -379,15 +379,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       props.targetSecret.grantRead(fn);
     }
     if (needsAccess(steps, 'replicationStatus', directions)) {
-      // dms:DescribeReplicationTasks is account-level (no resource types in the Service Authorization
-      // Reference) and cloudwatch:GetMetricData supports no resource-level permissions: both take "*"; the
-      // adapter filters by this task's ARN and asks for its metric dimensions only.
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
-          resources: ['*'],
-        }),
-      );
+      fn.addToRolePolicy(taskStatusStatement());
     }
     if (needsAccess(steps, 'stopReplication', directions)) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
@@ -418,12 +410,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     if (needsAccess(steps, 'reverseReplication', directions)) {
       // Describe is account-level and GetMetricData has no resource types (granted above for the status); start
       // and stop name the reverse task, the alarm actions its alarms.
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
-          resources: ['*'],
-        }),
-      );
+      fn.addToRolePolicy(taskStatusStatement());
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
@@ -442,12 +429,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     }
     // The fallback's status, stop and alarm steps act on the reverse task where the cutover's act on the forward one.
     if (needsAccess(steps, 'reverseStatus', directions)) {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'],
-          resources: ['*'],
-        }),
-      );
+      fn.addToRolePolicy(taskStatusStatement());
     }
     if (needsAccess(steps, 'stopReverse', directions)) {
       fn.addToRolePolicy(
@@ -684,6 +666,14 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     return this.fallbackStateMachine ? [this.stateMachine, this.fallbackStateMachine] : [this.stateMachine];
   }
 }
+
+/**
+ * Reading a DMS task's status: dms:DescribeReplicationTasks is account-level (no resource types in the Service
+ * Authorization Reference) and cloudwatch:GetMetricData supports no resource-level permissions: both take "*"; the
+ * adapter filters by the task's ARN and asks for its metric dimensions only.
+ */
+const taskStatusStatement = (): iam.PolicyStatement =>
+  new iam.PolicyStatement({ actions: ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'], resources: ['*'] });
 
 /**
  * Values of the handler's variables (contract/environment.ts, read in lambda/handlers/environment.ts); each function

@@ -22,6 +22,25 @@ export interface PacedWorkersOptions {
   readonly backoffMs?: readonly [number, number];
 }
 
+/** What a load's options and the loop share: pace, login, where to connect. */
+type LoadBasics = Pick<PacedWorkersOptions, 'rate' | 'role' | 'password' | 'endpoints' | 'label' | 'backoffMs'>;
+
+/** The loop's options from a load's own (`password` and `backoffMs` only when given). */
+export function pacedOptions(
+  load: LoadBasics,
+  own: Pick<PacedWorkersOptions, 'workers' | 'catchUpMs' | 'applicationName'>,
+): PacedWorkersOptions {
+  return {
+    rate: load.rate,
+    role: load.role,
+    ...(load.password !== undefined ? { password: load.password } : {}),
+    endpoints: load.endpoints,
+    label: load.label,
+    ...(load.backoffMs ? { backoffMs: load.backoffMs } : {}),
+    ...own,
+  };
+}
+
 /** One unit of work: `attempt` runs it (again after a retryable error); `failed` records one that is not. */
 export interface PacedWork {
   /** Runs on `conn` against `server`; `first` is when the first attempt began, `retried` how many were retried. */

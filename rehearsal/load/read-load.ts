@@ -9,7 +9,7 @@
  * a read never waits for a write). `ReadTally` is the bounded summary the rehearsal keeps of the samples.
  */
 import { errorCode, nowMs, type EndpointSource } from './load-errors';
-import { PacedWorkers, type PacedWork } from './paced-workers';
+import { pacedOptions, PacedWorkers, type PacedWork } from './paced-workers';
 import { WRITE_TABLE, type AckedWrite } from './write-load';
 
 /** Connections of the application's read loop (each reads in sequence). */
@@ -86,18 +86,12 @@ export class ReadLoad {
 
   constructor(private readonly options: ReadLoadOptions) {
     this.workers = new PacedWorkers(
-      {
-        rate: options.rate,
+      // No backlog after a stall: a read that could not run is not made up for later.
+      pacedOptions(options, {
         workers: options.connections,
-        // No backlog after a stall: a read that could not run is not made up for later.
         catchUpMs: 0,
-        role: options.role,
-        ...(options.password !== undefined ? { password: options.password } : {}),
         applicationName: options.applicationName ?? 'rehearsal-reads',
-        endpoints: options.endpoints,
-        label: options.label,
-        ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
-      },
+      }),
       () => (this.options.latest() ? this.read() : undefined),
     );
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
 import { errorCode, isRetryable, nowMs, type EndpointSource } from './load-errors';
-import { PacedWorkers } from './paced-workers';
+import { pacedOptions, PacedWorkers } from './paced-workers';
 
 export { errorCode, isRetryable, nowMs, type EndpointSource };
 
@@ -89,18 +89,12 @@ export class WriteLoad {
 
   constructor(private readonly options: WriteLoadOptions) {
     this.workers = new PacedWorkers(
-      {
-        rate: options.rate,
+      // After a stall, at most 250 ms worth of writes are made up.
+      pacedOptions(options, {
         workers: options.concurrency,
-        // After a stall, at most 250 ms worth of writes are made up.
         catchUpMs: 250,
-        role: options.role,
-        ...(options.password !== undefined ? { password: options.password } : {}),
         applicationName: `rehearsal-${options.workload}`,
-        endpoints: options.endpoints,
-        label: options.label,
-        ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
-      },
+      }),
       () => {
         const kind = this.options.workload === 'probe' ? 'probe' : pickKind();
         return {
