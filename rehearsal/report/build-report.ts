@@ -387,7 +387,7 @@ export function buildReport(input: ReportInput): RehearsalReport {
   const last = input.runs[input.runs.length - 1];
   const failedState = last?.events.find((e) => e.type === 'StateFailed' && e.index === undefined && e.step)?.state;
   const mismatches = (input.failure || input.interrupted ? [] : compareOutcome(expected, input.actual)).map((m) =>
-    m.startsWith('error:') && last?.cause
+    (m.startsWith('error:') || m.startsWith('executionStatus:')) && last?.cause
       ? `${m} (${failedState ? `in ${failedState}: ` : ''}${last.cause.slice(0, 300)})`
       : m,
   );
