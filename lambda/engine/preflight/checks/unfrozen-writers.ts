@@ -65,14 +65,15 @@ export const unfrozenWriters: PreflightCheck = {
               (SELECT count(*) FROM selected t
                 WHERE c.rolsuper OR pg_has_role(c.oid, t.relowner, 'MEMBER')
                    OR has_table_privilege(c.oid, t.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))::int AS tables,
-              (SELECT count(*) FROM pg_stat_activity a
-                WHERE a.usesysid = c.oid AND a.datname = current_database() AND a.backend_type = 'client backend'
-                  AND a.pid <> pg_backend_pid())::int AS sessions,
-              (SELECT left(a.query, 400) FROM pg_stat_activity a
-                WHERE a.usesysid = c.oid AND a.datname = current_database() AND a.backend_type = 'client backend'
-                  AND a.pid <> pg_backend_pid()
-                ORDER BY a.state_change DESC NULLS LAST LIMIT 1) AS last_query
+              s.sessions, s.last_query
          FROM candidates c
+         CROSS JOIN LATERAL (
+           SELECT count(*)::int AS sessions,
+                  (array_agg(left(a.query, 400) ORDER BY a.state_change DESC NULLS LAST))[1] AS last_query
+             FROM pg_stat_activity a
+            WHERE a.usesysid = c.oid AND a.datname = current_database() AND a.backend_type = 'client backend'
+              AND a.pid <> pg_backend_pid()
+         ) s
         ORDER BY c.rolname`,
       [
         catalog.tables.map((t) => t.name.schema),
