@@ -914,14 +914,18 @@ function freezeHeldLine(
 function heldLines(report: RehearsalReport, label: (t: string) => string, paint: ReturnType<typeof painter>): string[] {
   const known = report.freezes.filter((f) => f.commitsAfterFreeze !== undefined);
   if (known.length === 0) return [];
-  const ok = known.every((f) => f.commitsAfterFreeze === 0);
+  // As for one freeze: the cutover's own late-write check counts writes of every role, the commits only the load's.
+  const late = report.freezes.filter((f) => f.lateWrites?.status === 'found');
+  const ok = known.every((f) => f.commitsAfterFreeze === 0) && late.length === 0;
   return [
     `${label('freezes held')}${ok ? paint('ok', 'yes') : paint('bad', 'NO')} — ${known
       .map(
         (f, i) =>
           `${f.frozenServer}: ${f.commitsAfterFreeze} commits after the ${f.execution}'s freeze step${i === 0 ? ' ended' : ''}`,
       )
-      .join('; ')} (server clock)`,
+      .join(
+        '; ',
+      )} (server clock)${late.map((f) => `; ${f.execution}'s CheckLateWrites: ${f.lateWrites!.detail}`).join('')}`,
   ];
 }
 

@@ -273,6 +273,29 @@ describe('reports', () => {
     );
   });
 
+  test('two freezes (the way back): a late write found by either execution says the freezes did not hold', () => {
+    const base = sampleReport();
+    const cutover = { ...base.freezes[0], execution: 'cutover' as const, commitsAfterFreeze: 0 };
+    const fallback = {
+      ...base.freezes[0],
+      execution: 'fallback' as const,
+      frozenServer: 'target' as const,
+      commitsAfterFreeze: 0,
+    };
+    const held = { ...base, freezes: [cutover, fallback] };
+    expect(summaryLines(held, OPTIONS).join('\n')).toMatch(/freezes held +yes/);
+    const late = {
+      ...held,
+      freezes: [
+        cutover,
+        { ...fallback, lateWrites: { status: 'found' as const, detail: '2 change(s) reached the source' } },
+      ],
+    };
+    expect(summaryLines(late, OPTIONS).join('\n')).toMatch(
+      /freezes held +NO — .*; fallback's CheckLateWrites: 2 change\(s\) reached the source/,
+    );
+  });
+
   test('lost writes are unknown (null, with the reason) when the writes were not looked up', () => {
     const report = sampleReport({
       verification: [],
