@@ -183,11 +183,15 @@ test('a write after the marker by a role that was not frozen ends the execution 
   expect((await trackingSlots(f)).length).toBeGreaterThan(0);
   await sql(
     f.source,
-    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'zdm_trk_%' AND NOT active`,
+    // Only this fixture's database: the servers are shared with other test files, whose slots are theirs.
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+      WHERE slot_name LIKE 'zdm\\_trk\\_%' AND NOT active AND database = current_database()`,
   );
   await sql(
     f.target,
-    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'zdm_trk_%' AND NOT active`,
+    // Only this fixture's database: the servers are shared with other test files, whose slots are theirs.
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+      WHERE slot_name LIKE 'zdm\\_trk\\_%' AND NOT active AND database = current_database()`,
   );
 });
 
