@@ -90,6 +90,12 @@ export interface RehearsalOptions {
   readonly keepReplication: boolean;
   /** Leave the source frozen at the end, as a real cutover does (external servers only). */
   readonly keepFrozen: boolean;
+  /**
+   * The cutover arms the way back (reverse replication target → source, started after the switch), as the
+   * construct does by default (`reverseReplication`). Always in the fallback scenarios; the other execute-mode
+   * scenarios but read-first arm it unless `--no-way-back`. A dry run arms nothing.
+   */
+  readonly wayBack: boolean;
   /** PostgreSQL major of the embedded source / target (12 to 18). @default - `ZDM_PG_MAJOR`, else 16 */
   readonly sourceVersion?: number;
   readonly targetVersion?: number;
@@ -179,6 +185,8 @@ Options:
   --keep-replication     leave publication, subscription, slot, replication role and the copied target data
                          in place (--source/--target only)
   --keep-frozen          leave the source frozen at the end, as a real cutover does (--source/--target only)
+  --no-way-back          the cutover does not arm the way back (the construct's reverseReplication: false);
+                         by default it does, as the construct does (not with read-first or --mode dry-run)
   --source-version <n>   PostgreSQL major of the embedded source: 12 to 18 (default ZDM_PG_MAJOR, else 16)
   --target-version <n>   ... and of the embedded target: 13 to 17 are Aurora's (default ZDM_PG_MAJOR, else 16)
   --quiet                only the summary
@@ -221,6 +229,7 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
       'poll-ms': { type: 'string' },
       'keep-replication': { type: 'boolean' },
       'keep-frozen': { type: 'boolean' },
+      'no-way-back': { type: 'boolean' },
       'source-version': { type: 'string' },
       'target-version': { type: 'string' },
       quiet: { type: 'boolean' },
@@ -234,6 +243,7 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
     demo?: boolean;
     'keep-replication'?: boolean;
     'keep-frozen'?: boolean;
+    'no-way-back'?: boolean;
     quiet?: boolean;
     help?: boolean;
   };
@@ -268,6 +278,7 @@ export function parseRehearsalArgs(argv: readonly string[], now: Date = new Date
         pollMs: v['poll-ms'],
         keepReplication: v['keep-replication'],
         keepFrozen: v['keep-frozen'],
+        ...(v['no-way-back'] ? { wayBack: false } : {}),
         sourceVersion: v['source-version'],
         targetVersion: v['target-version'],
         quiet: v.quiet,
@@ -289,7 +300,7 @@ export type RehearsalOptionsInput = {
 type Resolved<K extends keyof RehearsalOptions> = Pick<RehearsalOptions, K>;
 
 /** `--scenario` and `--mode`, and the scenarios that need an executed cutover. */
-function resolveScenario(input: RehearsalOptionsInput): Resolved<'scenario' | 'mode'> {
+function resolveScenario(input: RehearsalOptionsInput): Resolved<'scenario' | 'mode' | 'wayBack'> {
   const scenario = oneOf('--scenario', input.scenario, SCENARIOS, DEFAULTS.scenario);
   const mode = oneOf('--mode', input.mode, MODES, DEFAULTS.mode);
   if (scenario === 'resume' && mode === 'dry-run') {
@@ -302,7 +313,12 @@ function resolveScenario(input: RehearsalOptionsInput): Resolved<'scenario' | 'm
       `--scenario ${scenario} needs --mode execute (a dry-run cutover switches nothing and arms no way back, so there is nothing to fall back from), got --mode dry-run`,
     );
   }
-  return { scenario, mode };
+  const wanted = bool('--no-way-back', input.wayBack === undefined ? true : input.wayBack);
+  if (WAY_BACK_SCENARIOS.includes(scenario)) {
+    if (!wanted) throw new UsageError(`--scenario ${scenario} rehearses the way back: --no-way-back contradicts it`);
+    return { scenario, mode, wayBack: true };
+  }
+  return { scenario, mode, wayBack: wanted && mode === 'execute' && scenario !== 'read-first' };
 }
 
 /** The demo data and the application's load: its size, writes, reads, and how long each period lasts. */
@@ -496,7 +512,7 @@ function resolveExternalFlags(
 
 /** Validates and defaults options; throws `UsageError` naming the bad value (the first, in the order below). */
 export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date = new Date()): RehearsalOptions {
-  const { scenario, mode } = resolveScenario(input);
+  const { scenario, mode, wayBack } = resolveScenario(input);
   const load = resolveLoad(input, scenario);
   const timing = resolveTiming(input, scenario);
   const reportPath = resolveReportPath(input);
@@ -518,6 +534,7 @@ export function resolveRehearsalOptions(input: RehearsalOptionsInput, now: Date 
   return {
     scenario,
     mode,
+    wayBack,
     demo: flags.demo,
     rows: load.rows,
     ...(flags.demo ? {} : { selection: tableSelection(input.include ?? [], input.exclude ?? []) }),

@@ -221,7 +221,7 @@ async function cutover(
   const { options } = ctx;
   const plan = SCENARIO_PLANS[options.scenario];
   const loaded = await ctx.phase(
-    plan.wayBack ? 'synthesize the cutover and fallback state machines' : 'synthesize cutover state machine',
+    options.wayBack ? 'synthesize the cutover and fallback state machines' : 'synthesize cutover state machine',
     () => runner,
   );
   const session = (facts.session = createCutoverSession(
@@ -324,7 +324,7 @@ async function verify(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints)
 /** Parts 1-7, in order. */
 async function rehearse(ctx: RehearsalContext, facts: Facts): Promise<void> {
   // The CDK synth of the state machine takes a few seconds: start it now, in parallel with the setup.
-  const runner = loadCutoverRunner(SCENARIO_PLANS[ctx.options.scenario].wayBack);
+  const runner = loadCutoverRunner(ctx.options.wayBack);
   runner.catch(() => undefined);
   await prepare(ctx, facts);
   const endpoints = createEndpoints(ctx, facts);

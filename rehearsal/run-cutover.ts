@@ -141,7 +141,7 @@ export function createCutoverSession(
   readTraffic?: MemoryTrafficSwitch,
 ): CutoverSession {
   const plan = SCENARIO_PLANS[ctx.options.scenario];
-  const reverse = plan.wayBack ? createReverseReplication(ctx, servers, tables, roles) : undefined;
+  const reverse = ctx.options.wayBack ? createReverseReplication(ctx, servers, tables, roles) : undefined;
   const { deps } = createCutoverDeps({
     sourceUrl: servers.sourceUrl,
     targetUrl: servers.targetUrl,
@@ -207,6 +207,7 @@ function createReverseReplication(
     tables: tables.selection,
     name,
     targetConnInfo: subscriptionConnInfo(servers.targetUrl, roles.replication),
+    targetLogin: loginUrl(servers.targetUrl, roles.replication),
     extraTables: [PROBE_TABLE],
   });
   ctx.ledger.push({
@@ -217,6 +218,14 @@ function createReverseReplication(
     },
   });
   return reverse;
+}
+
+/** `url` as `role` logs in to it. */
+function loginUrl(url: string, role: { name: string; password?: string }): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(role.name);
+  u.password = role.password === undefined ? '' : encodeURIComponent(role.password);
+  return u.toString();
 }
 
 /** The engine's mode of an execution: switch-reads and revert-reads check (and track) as a dry run does. */
@@ -254,7 +263,7 @@ export async function runExecutions(
   for (let i = 0; i < plan.executions; i++) {
     const mode = plan.executionMode(i, options.mode);
     const machine = plan.machine(i);
-    const label = plan.wayBack
+    const label = options.wayBack
       ? machine === 'fallback'
         ? 'fallback'
         : 'cutover (with the way back)'

@@ -32,6 +32,12 @@ export interface NativeReverseReplicationOptions {
   readonly targetConnInfo?: string;
   /** Tables published besides the selection and the marker table (e.g. the rehearsal's probe table). */
   readonly extraTables?: readonly TableName[];
+  /**
+   * The target as the subscription logs in to it (its role and password). `prepare` — before anything is frozen —
+   * logs in with it, so a login the way back would fail on is found while the cutover can still stop.
+   * @default - not checked
+   */
+  readonly targetLogin?: ConnectionSpec;
 }
 
 export class NativeReverseReplication implements ReverseReplicationPort {
@@ -52,6 +58,14 @@ export class NativeReverseReplication implements ReverseReplicationPort {
   }
 
   async prepare(): Promise<void> {
+    const login = this.options.targetLogin;
+    if (login) {
+      await withClient(login, (c) => c.query('SELECT 1')).catch((error: Error) => {
+        throw new Error(
+          `the way back could not start: its subscription cannot log in to the target (${error.message.slice(0, 200)})`,
+        );
+      });
+    }
     await withClient(this.options.target, async (c) => {
       const exists = await c.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [this.options.name]);
       if (exists.rows.length > 0) return;

@@ -41,7 +41,7 @@ import {
 } from './report-json';
 import type { FreezeEnding, StopReason } from '../run-context';
 import type { ExecutionRun } from '../run-cutover';
-import { compareOutcome, type Actual, type ScenarioPlan } from '../scenarios/scenarios';
+import { compareOutcome, expectationFor, type Actual, type ScenarioPlan } from '../scenarios/scenarios';
 import type { ServerState } from '../servers/server-state';
 import type { Servers } from '../servers/setup-servers';
 import { periodOfWrite, WRITE_PERIODS, type VerificationResult } from '../scenarios/verify';
@@ -382,7 +382,7 @@ export function buildReport(input: ReportInput): RehearsalReport {
   const { phases: cutoverPhases, freezes } = executionsOf(input, acks);
   const { ms: freezeMs, unknownReason } = freezes[0];
   const freeze = windowOnly(freezes[0]);
-  const expected = plan.expected(options.mode);
+  const expected = expectationFor(plan, options);
   // An unexpected error says what it was: the failed state and the cause of the last execution.
   const last = input.runs[input.runs.length - 1];
   const failedState = last?.events.find((e) => e.type === 'StateFailed' && e.index === undefined && e.step)?.state;
@@ -586,7 +586,7 @@ export function describeExpectation(e: RehearsalReport['expected']): string {
     ...(e.reverseRunning === true
       ? ['reverse replication running']
       : e.reverseRunning === false
-        ? ['reverse replication stopped']
+        ? ['reverse replication not running']
         : []),
     ...(e.lastState ? [`ended in ${e.lastState}`] : []),
   ].join(', ');

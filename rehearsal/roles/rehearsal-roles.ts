@@ -10,7 +10,6 @@
 import { MARKER_TABLE, ZDM_SCHEMA, type TableName } from '../../contract';
 import { UsageError } from '../../cli/command-line';
 import { restoreFromFreezeRecord } from '../../lambda/engine';
-import { WAY_BACK_SCENARIOS } from '../options';
 import { PROBE_TABLE, rehearsalRoleNames } from '../names';
 import { withAdmin } from '../servers/pg-clients';
 import {
@@ -174,7 +173,7 @@ export async function createRoles(
   const { options } = ctx;
   const keepIfFrozen = (): string | undefined => (keptFrozen() ? '--keep-frozen: the source stays frozen' : undefined);
   // The way back: the reverse subscription (on the source) logs in to the target as the same replication role.
-  const wayBack = WAY_BACK_SCENARIOS.includes(options.scenario);
+  const wayBack = options.wayBack;
   const replication = await createRole(ctx, servers, plan.replication, wayBack ? ['source', 'target'] : ['source'], {
     replication: true,
     // --keep-replication keeps the forward replication (its login is on the source); the way back is removed.

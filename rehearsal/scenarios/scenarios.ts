@@ -9,7 +9,7 @@ import {
 } from '../../contract';
 import type { MigrationRecord, ReplicationPort, ReplicationStatus, StepHandler } from '../../lambda/engine';
 
-import type { RehearsalMode, Scenario } from '../options';
+import type { RehearsalMode, RehearsalOptions, Scenario } from '../options';
 
 /** What the rehearsal expects at the end of a scenario (only the fields set are compared). */
 export interface Expectation {
@@ -333,4 +333,15 @@ export function compareOutcome(expected: Expectation, actual: Actual): string[] 
     }
   }
   return mismatches;
+}
+
+/**
+ * What the rehearsal expects of a run with these options: the scenario's expectation and, when the cutover armed the
+ * way back (the construct's default) in a scenario without a fallback, the reverse replication running at the end
+ * exactly when the traffic was switched.
+ */
+export function expectationFor(plan: ScenarioPlan, options: Pick<RehearsalOptions, 'mode' | 'wayBack'>): Expectation {
+  const base = plan.expected(options.mode);
+  if (plan.wayBack || !options.wayBack) return base;
+  return { ...base, reverseRunning: base.trafficSwitched };
 }

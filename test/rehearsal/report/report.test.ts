@@ -22,7 +22,7 @@ import { painter, stdoutWantsColor } from '../../../rehearsal/progress';
 import { freshnessQuery, ReadTally, type ReadSample } from '../../../rehearsal/load/read-load';
 import { esc, renderHtmlReport, timeAxisOrigin, writeHtmlReport } from '../../../rehearsal/report/report-html';
 import { writeJsonReport, writeRateBuckets, type RehearsalReport } from '../../../rehearsal/report/report-json';
-import { SCENARIO_PLANS } from '../../../rehearsal/scenarios/scenarios';
+import { expectationFor, SCENARIO_PLANS } from '../../../rehearsal/scenarios/scenarios';
 import type { AckedWrite } from '../../../rehearsal/load/write-load';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -167,11 +167,13 @@ describe('write freeze', () => {
   });
 });
 
+// The sample run's outcome has no reverse replication: a cutover without the way back (--no-way-back).
 const OPTIONS = resolveRehearsalOptions({
   rows: 2000,
   rate: 200,
   reportPath: '/tmp/r.json',
   migrationId: 'rehearsal-1',
+  wayBack: false,
 });
 
 function input(extra: Partial<ReportInput> = {}): ReportInput {
@@ -662,6 +664,24 @@ describe('reads', () => {
       expect(SCENARIO_PLANS[other]).toMatchObject({ wayBack: false });
       expect(SCENARIO_PLANS[other].machine(1)).toBe('cutover');
     }
+  });
+
+  test('the way back, armed by default as the construct does: expected running after a switch, not after a rollback', () => {
+    const armed = resolveRehearsalOptions({ reportPath: '/tmp/r.json' });
+    expect(armed.wayBack).toBe(true);
+    expect(expectationFor(SCENARIO_PLANS.happy, armed)).toMatchObject({ trafficSwitched: true, reverseRunning: true });
+    expect(expectationFor(SCENARIO_PLANS['lag-timeout'], armed)).toMatchObject({ reverseRunning: false });
+    expect(expectationFor(SCENARIO_PLANS.happy, OPTIONS).reverseRunning).toBeUndefined();
+    // Not armed: --no-way-back, a dry run (it arms nothing), read-first.
+    expect(resolveRehearsalOptions({ mode: 'dry-run' }).wayBack).toBe(false);
+    expect(resolveRehearsalOptions({ scenario: 'read-first' }).wayBack).toBe(false);
+    expect(() => resolveRehearsalOptions({ scenario: 'fallback', wayBack: false })).toThrow(
+      '--scenario fallback rehearses the way back: --no-way-back contradicts it',
+    );
+    // A switched run whose reverse replication is not running is not as expected.
+    const report = buildReport({ ...input(), options: armed, actual: { ...input().actual, reverseRunning: false } });
+    expect(report.ok).toBe(false);
+    expect(report.failedBecause).toContain('not as expected: reverseRunning: expected true, got false');
   });
 
   test('the fallback plans: the cutover machine, then the fallback machine, both executed; nothing after a failed cutover', () => {
