@@ -34,6 +34,7 @@ describe('rehearsal options', () => {
       migrationId: 'rehearsal-20260102T030405',
       syncTimeoutSeconds: 120,
       keepReplication: false,
+      wayBack: true,
     });
     expect(o.sourceUrl).toBeUndefined();
     expect(htmlReportPath(o.reportPath)).toBe(resolve('rehearsal-report.html'));
@@ -151,6 +152,15 @@ describe('rehearsal options', () => {
     expect(USAGE).toMatch(/password is never changed/);
     expect(USAGE).toMatch(/--load/);
     expect(USAGE).toMatch(/left as they were/);
+  });
+
+  test('--no-way-back: a cutover without the way back; refused where the scenario is the way back', () => {
+    expect(options(['--no-way-back']).wayBack).toBe(false);
+    expect(options(['--scenario', 'resume']).wayBack).toBe(true);
+    expect(failure(['--scenario', 'fallback-rollback', '--no-way-back']).message).toBe(
+      '--scenario fallback-rollback rehearses the way back: --no-way-back contradicts it',
+    );
+    expect(USAGE).toContain('--no-way-back');
   });
 
   test('lag-timeout gets a short sync timeout by default', () => {
