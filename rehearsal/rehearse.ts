@@ -242,6 +242,7 @@ async function cutover(
       ? `load after the fallback, on the ${(await endpoints.traffic.current()) === endpointOf(facts.servers!.sourceUrl) ? 'source' : 'target'}`
       : 'load after cutover';
   await ctx.phase(`${after} (${options.afterSeconds}s)`, () => sleep(options.afterSeconds * 1000));
+  await session.endWayBackWatch();
   const loads = facts.loads!;
   await ctx.phase(
     'stop write load',
@@ -414,6 +415,7 @@ function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: E
           },
         }
       : {}),
+    ...(facts.session?.wayBackWatch?.broken ? { wayBackBroken: facts.session.wayBackWatch.broken } : {}),
     switches: facts.switches,
     ...(facts.readSwitch ? { readSwitch: facts.readSwitch } : {}),
     actual: facts.actual,

@@ -29,6 +29,7 @@ import { SCENARIO_PLANS } from './scenarios/scenarios';
 import { subscriptionConnInfo, type ReplicationHandle } from './servers/setup-replication';
 import type { Servers } from './servers/setup-servers';
 import { endpointOf } from './load/start-load';
+import { WayBackWatch } from './way-back-watch';
 
 export type ExecutionRun = CutoverRunResult & {
   readonly startedAt: number;
@@ -52,6 +53,8 @@ export class CutoverSession {
   input?: CutoverInput;
   /** When the fallback execution started (epoch ms; fallback scenarios). */
   fallbackStartedAt?: number;
+  /** The open way back, watched from the cutover's success to the fallback (or the end of the run). */
+  wayBackWatch?: WayBackWatch;
   private readonly inFlight = new Set<Promise<unknown>>();
   private current?: Promise<unknown>;
 
@@ -98,6 +101,18 @@ export class CutoverSession {
     };
   }
 
+  /** Starts watching the way back the cutover opened (once). */
+  watchWayBack(): void {
+    if (!this.deps.reverse || this.wayBackWatch) return;
+    this.wayBackWatch = new WayBackWatch(this.deps.reverse, this.ctx.progress);
+    this.wayBackWatch.start();
+  }
+
+  /** Ends the watch of the way back (before the fallback closes it, and at the end of the run). */
+  async endWayBackWatch(): Promise<void> {
+    await this.wayBackWatch?.stop();
+  }
+
   /** Runs one execution; it is recorded in `runs` when it ends, even after the rehearsal stopped waiting for it. */
   execute(
     run: () => Promise<CutoverRunResult>,
@@ -120,6 +135,7 @@ export class CutoverSession {
    * cancel a running step, and the runner's watchdog runs after it.
    */
   async settle(timeoutMs = 30_000): Promise<boolean> {
+    await this.endWayBackWatch();
     const deadline = Date.now() + timeoutMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     const timeout = (): Promise<void> => new Promise((r) => setTimeout(r, left()).unref());
@@ -273,6 +289,7 @@ export async function runExecutions(
     const executionInput =
       machine === 'fallback' ? await fallbackInput(ctx, servers, roles, input) : { ...input, mode };
     const definition = machine === 'fallback' ? runner.fallbackDefinition : runner.definition;
+    if (machine === 'fallback') await session.endWayBackWatch();
     if (!definition) throw new Error(`internal: no ${machine} state machine was synthesized`);
     const run = await ctx.phase(
       label,
@@ -300,6 +317,7 @@ export async function runExecutions(
       ctx.progress.log(`  execution failed: ${run.error}: ${(run.cause ?? '').slice(0, 300)}`);
     }
     if (plan.wayBack) logPhases(ctx, await session.record(), `${machine} `);
+    if (machine === 'cutover' && mode === 'execute' && run.status === 'SUCCEEDED') session.watchWayBack();
     if (run.status !== 'SUCCEEDED' && !plan.continueAfterFailure) break;
     if (i === plan.observeReadsAfter && i < plan.executions - 1 && options.readObservationSeconds > 0) {
       await ctx.phase(`reads on the target, writes on the source (${options.readObservationSeconds}s)`, () =>

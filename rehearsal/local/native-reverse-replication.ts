@@ -10,6 +10,8 @@ import {
   NativeLogicalReplication,
   publicationMembers,
   quoteIdent,
+  readApplyErrors,
+  readSubscription,
   quoteLiteral,
   type ReplicationStatus,
   type ReverseReplicationPort,
@@ -101,10 +103,21 @@ export class NativeReverseReplication implements ReverseReplicationPort {
     });
   }
 
-  /** No initial copy: ready as soon as the subscription exists. */
+  /**
+   * No initial copy: ready as soon as the subscription exists. No apply worker after an apply error is the way back
+   * broken (typically a write on the old source that conflicts with one on the target), not a start: `failed`.
+   */
   async status(): Promise<ReplicationStatus> {
     const status = await this.port.status();
-    return status.state === 'unknown' ? status : { ...status, fullLoadComplete: true };
+    if (status.state === 'unknown') return status;
+    const ready: ReplicationStatus = { ...status, fullLoadComplete: true };
+    if (status.state !== 'starting') return ready;
+    const errors = await withClient(this.options.source, async (c) => {
+      const sub = await readSubscription(c, this.options.name);
+      return sub ? readApplyErrors(c, sub.oid) : undefined;
+    });
+    if (!errors || errors.apply === 0) return ready;
+    return { ...ready, state: 'failed', detail: `the way back is broken: its apply worker stopped (${status.detail})` };
   }
 
   stop(): Promise<void> {

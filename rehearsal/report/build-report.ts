@@ -41,6 +41,7 @@ import {
 } from './report-json';
 import type { FreezeEnding, StopReason } from '../run-context';
 import type { ExecutionRun } from '../run-cutover';
+import type { WayBackBreak } from '../way-back-watch';
 import { compareOutcome, expectationFor, type Actual, type ScenarioPlan } from '../scenarios/scenarios';
 import type { ServerState } from '../servers/server-state';
 import type { Servers } from '../servers/setup-servers';
@@ -87,6 +88,8 @@ export interface ReportInput {
     readonly fallbackRecord?: MigrationRecord;
     readonly fallbackStartedAt?: number;
   };
+  /** The way back broke while it was open (the rehearsal's watch saw the reverse replication fail). */
+  readonly wayBackBroken?: WayBackBreak;
   readonly actual: Actual;
   readonly verification: VerificationResult[];
   readonly validation?: RehearsalReport['validation'];
@@ -132,6 +135,10 @@ function reasons(args: {
   const out: string[] = [];
   if (input.interrupted) out.push(`interrupted (${input.interrupted.message}) before it finished`);
   if (input.failure) out.push(input.failure.message);
+  if (input.wayBackBroken) {
+    const at = ((input.wayBackBroken.at - input.startedAt) / 1000).toFixed(1);
+    out.push(`the way back broke at +${at}s: ${input.wayBackBroken.detail.slice(0, 300)}`);
+  }
   if (!input.failure && !input.interrupted && mismatches.length) out.push(`not as expected: ${mismatches.join('; ')}`);
   if (lostWrites === null) out.push(`acknowledged writes not verified: ${args.lostUnknown}`);
   else if (lostWrites > 0) out.push(`${lostWrites} acknowledged write(s) LOST`);

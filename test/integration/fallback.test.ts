@@ -337,3 +337,26 @@ test('rows changed on the old source behind the way back: the fallback refuses b
   expect(await w.traffic.current()).toBe(TARGET);
   expect(await auroraCanLogin(w)).toBe(true);
 });
+
+test('a write on the old source that breaks the way back: the reverse replication says failed, the fallback refuses naming it', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-broken');
+  await untilReverseStreams(w);
+  // Someone writes on the old source while the application runs on Aurora; then the application writes the same key.
+  await sql(f.source, `INSERT INTO public.orders (id, note) VALUES (900001, 'written on the old source')`);
+  await sql(f.target, `INSERT INTO public.orders (id, note) VALUES (900001, 'written on Aurora')`);
+  const reverse = f.deps.reverse!;
+  if (serverMajor('source') >= 15) {
+    // PostgreSQL 15+ counts the apply errors: the stopped apply worker is the way back broken, not a start.
+    await waitFor('the reverse replication to say failed', async () => (await reverse.status()).state === 'failed', 60_000);
+    expect((await reverse.status()).detail).toMatch(/the way back is broken: .*[1-9]\d* apply error\(s\)/);
+  }
+  const result = await fallBack(w, 'way-back-broken').catch((error: Error) => error);
+  if (result instanceof Error) throw result;
+  expect(outcome(result)).toMatchObject({ status: 'FAILED', error: ERRORS.preflightFailed });
+  expect(stepsRun(result)).not.toContain('FreezeWrites');
+  if (serverMajor('source') >= 15) expect(result.cause).toMatch(/is failed \(the way back is broken/);
+  expect(await w.traffic.current()).toBe(TARGET);
+  expect(await auroraCanLogin(w)).toBe(true);
+});

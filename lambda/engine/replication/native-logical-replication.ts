@@ -54,6 +54,37 @@ export async function readSubscription(
   return rows[0];
 }
 
+/** Errors the subscription's workers hit since its statistics were reset (PostgreSQL 15+; undefined before). */
+export interface ApplyErrors {
+  readonly apply: number;
+  readonly sync: number;
+}
+
+/** The first major with `pg_stat_subscription_stats` (its apply and sync error counters). */
+const SUBSCRIPTION_STATS_MAJOR = 15;
+
+export async function readApplyErrors(
+  client: Pick<ClientBase, 'query'>,
+  subscriptionOid: number,
+): Promise<ApplyErrors | undefined> {
+  const { rows } = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+  if ((rows[0]?.v ?? 0) < SUBSCRIPTION_STATS_MAJOR * 10_000) return undefined;
+  const stats = await client.query<{ apply: number; sync: number }>(
+    `SELECT apply_error_count::int AS apply, sync_error_count::int AS sync
+       FROM pg_stat_subscription_stats WHERE subid = $1`,
+    [subscriptionOid],
+  );
+  return stats.rows[0] ?? { apply: 0, sync: 0 };
+}
+
+/** What the counters say, with where the error itself is (PostgreSQL logs it, no view keeps its text). */
+export function describeApplyErrors(errors: ApplyErrors): string {
+  return (
+    `${errors.apply} apply error(s) and ${errors.sync} initial-copy error(s) so far (the subscriber's server log ` +
+    `names each, e.g. a duplicate key or a missing column)`
+  );
+}
+
 /**
  * Native PostgreSQL logical replication (publication on the source, subscription on the target) behind the
  * replication port. Used by the rehearsal and the tests; DMS is the production adapter.
@@ -120,6 +151,7 @@ export class NativeLogicalReplication implements ReplicationPort {
         detail: 'no such subscription on the target',
       };
     }
+    const errors = await this.withClient('target', (c) => readApplyErrors(c, sub.oid));
     const state: ReplicationState = sub.enabled
       ? sub.apply_workers > 0
         ? 'running'
@@ -130,6 +162,9 @@ export class NativeLogicalReplication implements ReplicationPort {
     const fullLoadComplete = sub.rels > 0 && sub.not_ready === 0;
     let lagSeconds: number | null = null;
     let detail = `${sub.rels - sub.not_ready}/${sub.rels} tables ready`;
+    if (errors && errors.apply + errors.sync > 0) {
+      detail += `; ${describeApplyErrors(errors)}${state === 'starting' ? ', no apply worker running now' : ''}`;
+    }
     if (sub.slot_name) {
       const slot = await this.withClient('source', async (c) => {
         const { rows } = await c.query<SlotRow>(
