@@ -17,6 +17,7 @@ import {
   assertDmsInstanceClass,
   assertNonEmpty,
   assertNumberInRange,
+  shown,
   toDmsIdentifier,
   warn,
 } from '../private/validation';
@@ -272,7 +273,6 @@ function replicationSubnets(scope: Construct, props: DmsReplicationProps): ec2.S
   const azsKnown = selection.subnets.every((s) => !Token.isUnresolved(s.availabilityZone));
   if (selection.subnets.length < 2 || (azsKnown && azs.size < 2)) {
     // Subnet IDs and AZs of an imported or environment-agnostic VPC are tokens: name them as such, never `${Token[...]}`.
-    const shown = (value: string) => (Token.isUnresolved(value) ? 'a token' : value);
     const listed =
       selection.subnets.map((s) => `${shown(s.subnetId)} (${shown(s.availabilityZone)})`).join(', ') || 'none';
     const got = azsKnown
