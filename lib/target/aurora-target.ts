@@ -114,7 +114,7 @@ export interface AuroraTargetOptions {
    */
   readonly readers?: rds.IClusterInstance[];
   /**
-   * Number of readers of `capacity` next to the writer, 0 to 15: the simple form of `readers` (Serverless v2 readers
+   * Number of readers of `capacity` next to the writer, 0 to 15 (known at synth time): the simple form of `readers` (Serverless v2 readers
    * scale with the writer, in promotion tier 1; provisioned readers are in tier 2). With 0 (a cheap staging target)
    * there is no failover target: a writer failure makes the target unavailable until Aurora replaces the instance,
    * so a warning is raised. Excludes `readers`.
@@ -432,6 +432,11 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       throw new Error(
         'AuroraTarget: "writer" and "readers" define every instance, so a provisioned "capacity" would size none; ' +
           'give the instance types in the definitions (a Serverless v2 "capacity" sets their ACU range)',
+      );
+    }
+    if (props.readerCount !== undefined && Token.isUnresolved(props.readerCount)) {
+      throw new Error(
+        'AuroraTarget readerCount must be known at synth time (it is the number of instances created), got a token',
       );
     }
     const readers = props.readers?.length ?? props.readerCount ?? 1;
