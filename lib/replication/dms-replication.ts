@@ -79,29 +79,34 @@ export class TargetTablePrepMode {
  */
 export interface SourceDatabaseProps {
   /**
-   * Not used: DMS and the cutover functions read the source's host from `secret` (its `host` field). A value here is
-   * ignored with a warning.
+   * Not used: the source's host is the `host` of `secret`.
+   *
+   * DMS and the cutover functions read the host from `secret`; a value here is ignored with a warning.
    *
    * @deprecated put the host in `secret` (`host`) and leave this out; it will be removed.
    * @default - the `host` of `secret`
    */
   readonly host?: string;
   /**
-   * Not used: DMS and the cutover functions read the source's port from `secret` (its `port` field, 5432 when it has
-   * none). A value here is ignored with a warning.
+   * Not used: the source's port is the `port` of `secret`.
+   *
+   * DMS and the cutover functions read the port from `secret` (5432 when it has none); a value here is ignored with a
+   * warning.
    *
    * @deprecated put the port in `secret` (`port`) and leave this out; it will be removed.
    * @default - the `port` of `secret`
    */
   readonly port?: number;
   /**
-   * Name of the source database DMS replicates. The cutover functions connect to the `dbname` of `secret`
-   * (`postgres` when it has none): keep the two the same.
+   * Name of the source database DMS replicates.
+   *
+   * The cutover functions connect to the `dbname` of `secret` (`postgres` when it has none): keep the two the same.
    */
   readonly databaseName: string;
   /**
-   * Secret with the source's address and credentials, in the RDS secret JSON format: `host`, `port` (5432 when
-   * absent), `username`, `password`, `dbname`. The one place the source's host and port are given: DMS reads them from it
+   * Secret with the source's address and credentials, in the RDS secret JSON format.
+   *
+   * Fields: `host`, `port` (5432 when absent), `username`, `password`, `dbname`. The one place the source's host and port are given: DMS reads them from it
    * (a DMS endpoint takes either a secret or clear-text connection values, not both), and so do the cutover
    * functions. The user needs the replication privilege (and, with pglogical, the extension's grants).
    */

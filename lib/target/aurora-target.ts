@@ -85,39 +85,45 @@ export interface AuroraTargetOptions {
   /** Aurora PostgreSQL engine version (16.x recommended). @default AuroraPostgresEngineVersion.VER_16_9 */
   readonly engineVersion?: rds.AuroraPostgresEngineVersion;
   /**
-   * Sizes the instances this construct defines (the writer unless `writer` is given, the readers unless `readers` is
-   * given). A Serverless v2 capacity also sets the cluster's ACU range, which Serverless v2 instances given in
-   * `writer` / `readers` scale within too. A provisioned capacity with both `writer` and `readers` given sizes nothing
-   * and is refused.
+   * Size of the instances this construct defines: the writer unless `writer` is given, the readers unless `readers`
+   * is given.
+   *
+   * A Serverless v2 capacity also sets the cluster's ACU range, which Serverless v2 instances given in `writer` /
+   * `readers` scale within too. A provisioned capacity with both `writer` and `readers` given would size nothing and
+   * is refused.
    *
    * @default AuroraCapacity.serverlessV2() (0.5 to 8 ACU)
    */
   readonly capacity?: AuroraCapacity;
   /**
-   * The writer instance, defined as `aws-rds`'s `DatabaseCluster` takes it, e.g.
-   * `rds.ClusterInstance.provisioned('Writer', { instanceType })` or `rds.ClusterInstance.serverlessV2('Writer')`.
-   * Its Performance Insights options should agree with the target's: with the default `enablePerformanceInsights`
-   * (true), give it `enablePerformanceInsights: true` too, or `aws-rds` warns that the cluster's setting overrides it;
-   * `aws-rds` refuses a `performanceInsightRetention` or `performanceInsightEncryptionKey` other than the target's.
+   * The writer instance, defined as `aws-rds`'s `DatabaseCluster` takes it.
+   *
+   * For example `rds.ClusterInstance.provisioned('Writer', { instanceType })` or
+   * `rds.ClusterInstance.serverlessV2('Writer')`. Its Performance Insights options should agree with the target's:
+   * with the default `enablePerformanceInsights` (true), give it `enablePerformanceInsights: true` too, or `aws-rds`
+   * warns that the cluster's setting overrides it; `aws-rds` refuses a `performanceInsightRetention` or
+   * `performanceInsightEncryptionKey` other than the target's.
    *
    * @default - a writer of `capacity`
    */
   readonly writer?: rds.IClusterInstance;
   /**
-   * The reader instances, 0 to 15, defined as `aws-rds`'s `DatabaseCluster` takes them, e.g.
-   * `[rds.ClusterInstance.serverlessV2('Reader1', { scaleWithWriter: true })]` (a Serverless v2 reader in promotion
-   * tier 0 or 1 scales with the writer, so it can take over on failover) or
-   * `[rds.ClusterInstance.provisioned('Reader1', { instanceType, promotionTier: 1 })]`. Excludes `readerCount`. An
-   * empty list is a writer-only target (see `readerCount`: 0). Performance Insights options as for `writer`.
+   * The reader instances (0 to 15), defined as `aws-rds`'s `DatabaseCluster` takes them.
+   *
+   * For example `[rds.ClusterInstance.serverlessV2('Reader1', { scaleWithWriter: true })]` (a Serverless v2 reader
+   * in promotion tier 0 or 1 scales with the writer, so it can take over on failover) or
+   * `[rds.ClusterInstance.provisioned('Reader1', { instanceType, promotionTier: 1 })]`. An empty list is a
+   * writer-only target (see `readerCount`). Performance Insights options as for `writer`. Excludes `readerCount`.
    *
    * @default - `readerCount` readers of `capacity`
    */
   readonly readers?: rds.IClusterInstance[];
   /**
-   * Number of readers of `capacity` next to the writer, 0 to 15 (known at synth time): the simple form of `readers` (Serverless v2 readers
-   * scale with the writer, in promotion tier 1; provisioned readers are in tier 2). With 0 (a cheap staging target)
-   * there is no failover target: a writer failure makes the target unavailable until Aurora replaces the instance,
-   * so a warning is raised. Excludes `readers`.
+   * Number of readers of `capacity` next to the writer (0 to 15): the simple form of `readers`.
+   *
+   * Serverless v2 readers scale with the writer (promotion tier 1); provisioned readers are in tier 2. The number must
+   * be known at synth time. With 0 (a cheap staging target) there is no failover instance: a writer failure makes
+   * the target unavailable until Aurora replaces the writer, so a warning is raised. Excludes `readers`.
    *
    * @default 1
    */
