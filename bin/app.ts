@@ -41,7 +41,6 @@ export class ZeroDowntimeMigrationExampleStack extends Stack {
     this.migration = new ZeroDowntimeMigration(this, 'Migration', {
       vpc,
       source: {
-        host: 'orders-db.internal.example.com',
         port: 5432,
         databaseName: 'orders',
         secret: sourceSecret,

@@ -60,7 +60,7 @@ export interface ZeroDowntimeMigrationProps {
 export interface MigrationCutoverInputs {
   /** VPC the cutover Lambda functions run in. */
   readonly vpc: ec2.IVpc;
-  /** The source database (host, port, database, secret). */
+  /** The source database (name, secret with its address and credentials, TLS settings). */
   readonly source: SourceDatabaseProps;
   /** Secret of the source credentials. */
   readonly sourceSecret: secretsmanager.ISecret;

@@ -12,6 +12,12 @@ function isToken(value: unknown): boolean {
   return (typeof value === 'string' || typeof value === 'number') && Token.isUnresolved(value);
 }
 
+/** A value for an error message: `a token` for one resolved only at deploy time, never `${Token[...]}`. */
+export function shown(value: unknown): string {
+  if (isToken(value)) return 'a token';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 /** Throws when `value` is a resolved number outside [min, max] or not an integer (when `integer`). */
 export function assertNumberInRange(
   what: string,

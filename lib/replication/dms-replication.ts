@@ -17,6 +17,7 @@ import {
   assertDmsInstanceClass,
   assertNonEmpty,
   assertNumberInRange,
+  shown,
   toDmsIdentifier,
   warn,
 } from '../private/validation';
@@ -70,19 +71,44 @@ export class TargetTablePrepMode {
   ) {}
 }
 
-/** The self-managed PostgreSQL database to migrate from. */
+/**
+ * The self-managed PostgreSQL database to migrate from. Where it is, and who connects, is said once: in `secret`
+ * (RDS secret JSON: `host`, `port`, `username`, `password`). The DMS endpoints (forward and reverse) name only the
+ * secret, and the cutover functions read the secret when they connect, so changing the host or port means changing
+ * the secret.
+ */
 export interface SourceDatabaseProps {
-  /** Host name or IP address of the source, as reachable from the VPC. */
-  readonly host: string;
-  /** Port of the source. @default 5432 */
+  /**
+   * Not used: the source's host is the `host` of `secret`.
+   *
+   * DMS and the cutover functions read the host from `secret`; a value here is ignored with a warning.
+   *
+   * @deprecated put the host in `secret` (`host`) and leave this out; it will be removed.
+   * @default - the `host` of `secret`
+   */
+  readonly host?: string;
+  /**
+   * Not used: the source's port is the `port` of `secret`.
+   *
+   * DMS and the cutover functions read the port from `secret` (5432 when it has none); a value here is ignored with a
+   * warning.
+   *
+   * @deprecated put the port in `secret` (`port`) and leave this out; it will be removed.
+   * @default - the `port` of `secret`
+   */
   readonly port?: number;
-  /** Name of the source database. */
+  /**
+   * Name of the source database DMS replicates.
+   *
+   * The cutover functions connect to the `dbname` of `secret` (`postgres` when it has none): keep the two the same.
+   */
   readonly databaseName: string;
   /**
-   * Secret with the source credentials, in the RDS secret JSON format. DMS reads `username`, `password`,
-   * `host` and `port` from it (DMS accepts either a secret or clear-text connection values on an endpoint,
-   * not both), so `host` and `port` in the secret must match `host` and `port` here. The user needs the
-   * replication privilege (and, with pglogical, the extension's grants).
+   * Secret with the source's address and credentials, in the RDS secret JSON format.
+   *
+   * Fields: `host`, `port` (5432 when absent), `username`, `password`, `dbname`. The one place the source's host and port are given: DMS reads them from it
+   * (a DMS endpoint takes either a secret or clear-text connection values, not both), and so do the cutover
+   * functions. The user needs the replication privilege (and, with pglogical, the extension's grants).
    */
   readonly secret: secretsmanager.ISecret;
   /** SSL mode of the DMS source endpoint. @default SslMode.REQUIRE */
@@ -216,8 +242,16 @@ function validateReplicationProps(scope: Construct, props: DmsReplicationProps):
   assertDmsInstanceClass(instanceClass);
   const allocatedStorage = props.allocatedStorageGiB ?? 100;
   assertNumberInRange('allocatedStorageGiB', allocatedStorage, 5, 6144);
-  assertNumberInRange('source port', props.source.port, 1, 65535);
-  assertNonEmpty('source host', props.source.host);
+  const given = (['host', 'port'] as const).filter((k) => props.source[k] !== undefined);
+  if (given.length > 0) {
+    warn(
+      scope,
+      'sourceAddressInSecret',
+      `source ${given.join(' and ')} ${given.length > 1 ? 'are' : 'is'} ignored: DMS and the cutover functions read ` +
+        'the source\'s host and port from its secret (the "host" and "port" fields). Leave them out of the props ' +
+        'and keep them in the secret.',
+    );
+  }
   assertNonEmpty('source databaseName', props.source.databaseName);
   assertNonEmpty('target databaseName', props.target.databaseName);
   assertDmsIdentifier('replicationInstanceIdentifier', props.replicationInstanceIdentifier);
@@ -272,7 +306,6 @@ function replicationSubnets(scope: Construct, props: DmsReplicationProps): ec2.S
   const azsKnown = selection.subnets.every((s) => !Token.isUnresolved(s.availabilityZone));
   if (selection.subnets.length < 2 || (azsKnown && azs.size < 2)) {
     // Subnet IDs and AZs of an imported or environment-agnostic VPC are tokens: name them as such, never `${Token[...]}`.
-    const shown = (value: string) => (Token.isUnresolved(value) ? 'a token' : value);
     const listed =
       selection.subnets.map((s) => `${shown(s.subnetId)} (${shown(s.availabilityZone)})`).join(', ') || 'none';
     const got = azsKnown

@@ -6,7 +6,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { defaultPrivateSubnets } from '../private/subnets';
-import { assertNonEmpty, assertNumberInRange, warn } from '../private/validation';
+import { assertNonEmpty, assertNumberInRange, shown, warn } from '../private/validation';
 
 /** Options for Aurora Serverless v2 instances. */
 export interface ServerlessV2CapacityOptions {
@@ -69,7 +69,8 @@ export class AuroraCapacity {
 export interface AuroraTargetOptions {
   /**
    * An existing Aurora PostgreSQL cluster to migrate into. Requires `secret`; excludes every option that
-   * configures a new cluster (`engineVersion`, `capacity`, `readers`, `storageEncryptionKey`, ...).
+   * configures a new cluster (`engineVersion`, `capacity`, `writer`, `readers`, `readerCount`, `storageEncryptionKey`,
+   * ...).
    *
    * @default - a new cluster is created
    */
@@ -83,15 +84,50 @@ export interface AuroraTargetOptions {
   readonly secret?: secretsmanager.ISecret;
   /** Aurora PostgreSQL engine version (16.x recommended). @default AuroraPostgresEngineVersion.VER_16_9 */
   readonly engineVersion?: rds.AuroraPostgresEngineVersion;
-  /** Writer and reader sizing. @default AuroraCapacity.serverlessV2() (0.5 to 8 ACU) */
+  /**
+   * Size of the instances this construct defines: the writer unless `writer` is given, the readers unless `readers`
+   * is given.
+   *
+   * A Serverless v2 capacity also sets the cluster's ACU range, which Serverless v2 instances given in `writer` /
+   * `readers` scale within too. A provisioned capacity with both `writer` and `readers` given would size nothing and
+   * is refused.
+   *
+   * @default AuroraCapacity.serverlessV2() (0.5 to 8 ACU)
+   */
   readonly capacity?: AuroraCapacity;
   /**
-   * Number of readers next to the writer, 0 to 15. With 0 (a cheap staging target) there is no failover target: a
-   * writer failure makes the target unavailable until Aurora replaces the instance, so a warning is raised.
+   * The writer instance, defined as `aws-rds`'s `DatabaseCluster` takes it.
+   *
+   * For example `rds.ClusterInstance.provisioned('Writer', { instanceType })` or
+   * `rds.ClusterInstance.serverlessV2('Writer')`. Its Performance Insights options should agree with the target's:
+   * with the default `enablePerformanceInsights` (true), give it `enablePerformanceInsights: true` too, or `aws-rds`
+   * warns that the cluster's setting overrides it; `aws-rds` refuses a `performanceInsightRetention` or
+   * `performanceInsightEncryptionKey` other than the target's.
+   *
+   * @default - a writer of `capacity`
+   */
+  readonly writer?: rds.IClusterInstance;
+  /**
+   * The reader instances (0 to 15), defined as `aws-rds`'s `DatabaseCluster` takes them.
+   *
+   * For example `[rds.ClusterInstance.serverlessV2('Reader1', { scaleWithWriter: true })]` (a Serverless v2 reader
+   * in promotion tier 0 or 1 scales with the writer, so it can take over on failover) or
+   * `[rds.ClusterInstance.provisioned('Reader1', { instanceType, promotionTier: 1 })]`. An empty list is a
+   * writer-only target (see `readerCount`). Performance Insights options as for `writer`. Excludes `readerCount`.
+   *
+   * @default - `readerCount` readers of `capacity`
+   */
+  readonly readers?: rds.IClusterInstance[];
+  /**
+   * Number of readers of `capacity` next to the writer (0 to 15): the simple form of `readers`.
+   *
+   * Serverless v2 readers scale with the writer (promotion tier 1); provisioned readers are in tier 2. The number must
+   * be known at synth time. With 0 (a cheap staging target) there is no failover instance: a writer failure makes
+   * the target unavailable until Aurora replaces the writer, so a warning is raised. Excludes `readers`.
    *
    * @default 1
    */
-  readonly readers?: number;
+  readonly readerCount?: number;
   /**
    * Identifier of the new cluster (1 to 63 letters, digits or hyphens, starting with a letter; no two hyphens in a
    * row, no hyphen at the end). A physical name: replacing the cluster then needs a new identifier.
@@ -245,7 +281,9 @@ export interface AuroraTargetProps extends AuroraTargetOptions {
 const CLUSTER_OPTIONS: (keyof AuroraTargetOptions)[] = [
   'engineVersion',
   'capacity',
+  'writer',
   'readers',
+  'readerCount',
   'clusterIdentifier',
   'securityGroups',
   'storageType',
@@ -356,16 +394,7 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
     performanceInsights: boolean;
   } {
     assertWalSenderTimeout(props.parameters?.wal_sender_timeout);
-    const readers = props.readers ?? 1;
-    assertNumberInRange('AuroraTarget readers', readers, 0, 15);
-    if (readers === 0) {
-      warn(
-        this,
-        'noReaders',
-        'AuroraTarget: readers is 0, so the target has no failover instance: a writer failure makes it unavailable ' +
-          'until Aurora replaces the writer. Fine for staging; use at least 1 reader for production.',
-      );
-    }
+    const readers = this.validateInstances(props);
     assertClusterIdentifier(props.clusterIdentifier);
     assertMonitoringInterval(props.monitoringInterval);
     if (props.monitoringRole && !props.monitoringInterval) {
@@ -388,6 +417,49 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       warn(this, 'deletionProtectionOff', 'AuroraTarget: deletion protection of the target cluster is off.');
     }
     return { readers, retention, performanceInsights };
+  }
+
+  /** Checks `writer`, `readers`, `readerCount` and `capacity` together; returns the number of readers. */
+  private validateInstances(props: AuroraTargetProps): number {
+    // JavaScript callers of the 0.1 API passed a count in `readers`.
+    if (props.readers !== undefined && !Array.isArray(props.readers)) {
+      throw new Error(
+        'AuroraTarget readers takes reader instance definitions, e.g. ' +
+          "[rds.ClusterInstance.serverlessV2('Reader1', { scaleWithWriter: true })]; for a number of readers of " +
+          `"capacity" use readerCount, got readers: ${shown(props.readers)}`,
+      );
+    }
+    if (props.readers && props.readerCount !== undefined) {
+      throw new Error(
+        'AuroraTarget: give "readers" (instance definitions) or "readerCount" (a number of readers of "capacity"), not both',
+      );
+    }
+    if (props.writer && props.readers && props.capacity?.kind === 'provisioned') {
+      throw new Error(
+        'AuroraTarget: "writer" and "readers" define every instance, so a provisioned "capacity" would size none; ' +
+          'give the instance types in the definitions (a Serverless v2 "capacity" sets their ACU range)',
+      );
+    }
+    if (props.readerCount !== undefined && Token.isUnresolved(props.readerCount)) {
+      throw new Error(
+        'AuroraTarget readerCount must be known at synth time (it is the number of instances created), got a token',
+      );
+    }
+    const readers = props.readers?.length ?? props.readerCount ?? 1;
+    if (props.readers) {
+      if (readers > 15) throw new Error(`AuroraTarget readers must hold 0 to 15 instances, got ${readers}`);
+    } else {
+      assertNumberInRange('AuroraTarget readerCount', readers, 0, 15);
+    }
+    if (readers === 0) {
+      warn(
+        this,
+        'noReaders',
+        'AuroraTarget: the target has no reader, so no failover instance: a writer failure makes it unavailable ' +
+          'until Aurora replaces the writer. Fine for staging; use at least 1 reader for production.',
+      );
+    }
+    return readers;
   }
 
   /** The DMS-target parameter group: TLS forced, logical decoding on (change tracking, the way back). */
@@ -441,8 +513,10 @@ export class AuroraTarget extends Construct implements ec2.IConnectable {
       engine,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, true),
-      writer: capacity._instance('Writer', true, insights),
-      readers: Array.from({ length: readers }, (_, i) => capacity._instance(`Reader${i + 1}`, false, insights)),
+      writer: props.writer ?? capacity._instance('Writer', true, insights),
+      readers:
+        props.readers ??
+        Array.from({ length: readers }, (_, i) => capacity._instance(`Reader${i + 1}`, false, insights)),
       serverlessV2MinCapacity: capacity.kind === 'serverless-v2' ? capacity.minCapacity : undefined,
       serverlessV2MaxCapacity: capacity.kind === 'serverless-v2' ? capacity.maxCapacity : undefined,
       credentials: rds.Credentials.fromGeneratedSecret(props.masterUsername ?? 'zdm_admin', {

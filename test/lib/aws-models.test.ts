@@ -65,7 +65,6 @@ function worstCaseStack(): { stack: Stack; template: Json } {
   new ZeroDowntimeMigration(stack, 'OrdersDatabaseMigration', {
     vpc,
     source: {
-      host: 'orders-primary-db.eu-central.internal.orders.example.com',
       databaseName: 'orders_production',
       secret: sourceSecret,
       sslMode: SslMode.VERIFY_FULL,

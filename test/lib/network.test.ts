@@ -17,7 +17,6 @@ function isolatedApp(endpoints: (vpc: ec2.Vpc) => void = () => undefined): Stack
   new ZeroDowntimeMigration(stack, 'Migration', {
     vpc,
     source: {
-      host: 'db.example.com',
       databaseName: 'orders',
       secret: secretsmanager.Secret.fromSecretNameV2(stack, 'SourceSecret', 'zdm/source'),
     },

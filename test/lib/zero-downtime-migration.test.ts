@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type CfnElement, Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,7 +24,7 @@ describe('ZeroDowntimeMigration', () => {
     env = testEnv();
     migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
       vpc: env.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      source: { databaseName: 'orders', secret: env.sourceSecret },
       tables: TABLES,
       monitoring: { cdcLatencyThreshold: Duration.seconds(10) },
     });
@@ -122,7 +122,6 @@ test('the cutover connects to the source with its sslMode and CA, to the target 
   const migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
     vpc: env.vpc,
     source: {
-      host: 'db.example.com',
       databaseName: 'orders',
       secret: env.sourceSecret,
       sslMode: SslMode.VERIFY_CA,
@@ -150,7 +149,7 @@ describe('ZeroDowntimeMigration reverse replication', () => {
     env = testEnv();
     migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
       vpc: env.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      source: { databaseName: 'orders', secret: env.sourceSecret },
       tables: TABLES,
       monitoring: { cdcLatencyThreshold: Duration.seconds(10) },
     });
@@ -236,7 +235,7 @@ describe('ZeroDowntimeMigration reverse replication', () => {
     const other = testEnv();
     const oneWay = new ZeroDowntimeMigration(other.stack, 'Migration', {
       vpc: other.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: other.sourceSecret },
+      source: { databaseName: 'orders', secret: other.sourceSecret },
       tables: TABLES,
       replication: { reverseReplication: false },
     });
@@ -266,23 +265,35 @@ describe('ZeroDowntimeMigration validation', () => {
       () =>
         new ZeroDowntimeMigration(env.stack, 'M', {
           vpc: env.vpc,
-          source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+          source: { databaseName: 'd', secret: env.sourceSecret },
           tables: TABLES,
           target: { cluster, secret, storageEncryptionKey: undefined, deletionProtection: true },
         }),
     ).toThrow(/cannot be combined with options for a new cluster: deletionProtection/);
   });
 
-  test('fails when the source port is out of range', () => {
+  test('the source address is in its secret only: a host or port in the props is ignored, with a warning', () => {
     const env = testEnv();
-    expect(
-      () =>
-        new ZeroDowntimeMigration(env.stack, 'M', {
-          vpc: env.vpc,
-          source: { host: 'h', port: 99999, databaseName: 'd', secret: env.sourceSecret },
-          tables: TABLES,
-        }),
-    ).toThrow(/source port .*got 99999/);
+    new ZeroDowntimeMigration(env.stack, 'M', {
+      vpc: env.vpc,
+      source: { host: 'db.example.com', port: 6543, databaseName: 'd', secret: env.sourceSecret },
+      tables: TABLES,
+    });
+    Annotations.fromStack(env.stack).hasWarning(
+      '/TestStack/M/Replication',
+      Match.stringLikeRegexp(
+        'source host and port are ignored: DMS and the cutover functions read .* from its secret.*sourceAddressInSecret',
+      ),
+    );
+    // DMS reads the address from the secret: the endpoint names neither
+    const endpoint = Template.fromStack(env.stack).findResources('AWS::DMS::Endpoint', {
+      Properties: { EndpointType: 'source' },
+    });
+    for (const { Properties } of Object.values(endpoint)) {
+      expect(Properties).not.toHaveProperty('ServerName');
+      expect(Properties).not.toHaveProperty('Port');
+      expect(Properties.PostgreSqlSettings.SecretsManagerSecretId).toBeDefined();
+    }
   });
 });
 
@@ -296,7 +307,7 @@ describe('ZeroDowntimeMigration L2 verbs and outputs', () => {
     env = testEnv();
     migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
       vpc: env.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      source: { databaseName: 'orders', secret: env.sourceSecret },
       tables: TABLES,
     });
     sourceSg = new ec2.SecurityGroup(env.stack, 'SourceSg', { vpc: env.vpc });
@@ -349,7 +360,7 @@ describe('ZeroDowntimeMigration L2 verbs and outputs', () => {
     const other = testEnv();
     const oneWay = new ZeroDowntimeMigration(other.stack, 'Migration', {
       vpc: other.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: other.sourceSecret },
+      source: { databaseName: 'orders', secret: other.sourceSecret },
       tables: TABLES,
       replication: { reverseReplication: false },
     });
@@ -405,7 +416,7 @@ describe('ZeroDowntimeMigration L2 verbs and outputs', () => {
     const other = testEnv();
     new ZeroDowntimeMigration(other.stack, 'Migration', {
       vpc: other.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: other.sourceSecret },
+      source: { databaseName: 'orders', secret: other.sourceSecret },
       tables: TABLES,
       outputs: false,
     });

@@ -99,7 +99,6 @@ const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
 const migration = new ZeroDowntimeMigration(stack, 'Migration', {
   vpc,
   source: {
-    host: 'orders-db.internal.example.com',
     databaseName: 'orders',
     secret: secretsmanager.Secret.fromSecretNameV2(stack, 'SourceSecret', 'zdm/source-postgres'),
   },
@@ -453,7 +452,7 @@ describe(`the ${PKG.name} tarball through the jsii kernel (as Python uses it)`, 
         'Migration',
         struct(`${PKG.name}.ZeroDowntimeMigrationProps`, {
           vpc,
-          source: { host: 'orders-db.internal.example.com', databaseName: 'orders', secret },
+          source: { databaseName: 'orders', secret },
           tables: { include: [{ schema: 'public' }] },
           cutover: { applicationRoles: ['orders_app'], trafficSwitch },
         }),
@@ -505,11 +504,11 @@ describe(`the ${PKG.name} tarball through the jsii kernel (as Python uses it)`, 
         'Bad',
         struct(`${PKG.name}.ZeroDowntimeMigrationProps`, {
           vpc,
-          source: { host: 'db', databaseName: 'orders', secret },
+          source: { databaseName: 'orders', secret },
           tables: { include: [{ schema: 'public' }] },
-          target: { readers: 99 },
+          target: { readerCount: 99 },
         }),
       ]),
-    ).rejects.toThrow(/readers.*99/);
+    ).rejects.toThrow(/readerCount.*99/);
   });
 });

@@ -121,7 +121,7 @@ describe('read traffic switch', () => {
     const env = testEnv();
     const migration = new ZeroDowntimeMigration(env.stack, 'Migration', {
       vpc: env.vpc,
-      source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret },
+      source: { databaseName: 'orders', secret: env.sourceSecret },
       tables: TABLES,
       cutover: {
         applicationRoles: ['app'],

@@ -19,7 +19,7 @@ function build(overrides: Partial<DmsReplicationProps> = {}, source: Partial<Dms
   const target = new AuroraTarget(env.stack, 'Target', { vpc: env.vpc, databaseName: 'orders' });
   const replication = new DmsReplication(env.stack, 'Replication', {
     vpc: env.vpc,
-    source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret, ...source },
+    source: { databaseName: 'orders', secret: env.sourceSecret, ...source },
     target,
     tables: TABLES,
     ...overrides,
@@ -301,7 +301,7 @@ describe('DmsReplication options', () => {
     const target = new AuroraTarget(env.stack, 'Target', { vpc: env.vpc });
     new DmsReplication(env.stack, 'R', {
       vpc: env.vpc,
-      source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+      source: { databaseName: 'd', secret: env.sourceSecret },
       target,
       tables: TABLES,
       kmsKey: key,
@@ -338,9 +338,17 @@ describe('DmsReplication validation', () => {
     expect(() => build({ allocatedStorageGiB: 7000 })).toThrow(/got 7000/);
   });
 
-  test('fails when the source port is out of range', () => {
-    expect(() => build({}, { port: 0 })).toThrow(/source port must be an integer between 1 and 65535, got 0/);
-    expect(() => build({}, { port: 65536 })).toThrow(/got 65536/);
+  test('a source port in the props (deprecated) is ignored with a warning: the secret has the address', () => {
+    const { stack } = build({}, { port: 6543 });
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Replication',
+      Match.stringLikeRegexp('source port is ignored: .*"host" and "port" fields.*sourceAddressInSecret'),
+    );
+  });
+
+  test('without host or port in the props, no address warning', () => {
+    const { stack } = build();
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('sourceAddressInSecret'));
   });
 
   test('fails when the subnets span one AZ only', () => {
@@ -354,7 +362,7 @@ describe('DmsReplication validation', () => {
             subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
             availabilityZones: [env.vpc.availabilityZones[0]],
           },
-          source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+          source: { databaseName: 'd', secret: env.sourceSecret },
           target,
           tables: TABLES,
         }),
@@ -377,7 +385,7 @@ describe('DmsReplication validation', () => {
       new DmsReplication(env.stack, 'R', {
         vpc: env.vpc,
         vpcSubnets: { subnets: [subnet] },
-        source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+        source: { databaseName: 'd', secret: env.sourceSecret },
         target,
         tables: TABLES,
       });

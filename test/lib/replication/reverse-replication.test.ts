@@ -17,7 +17,7 @@ function build(overrides: Partial<DmsReplicationProps> = {}, source: Partial<Sou
   const target = new AuroraTarget(env.stack, 'Target', { vpc: env.vpc, databaseName: 'orders_aurora' });
   const replication = new DmsReplication(env.stack, 'Replication', {
     vpc: env.vpc,
-    source: { host: 'db.example.com', databaseName: 'orders', secret: env.sourceSecret, ...source },
+    source: { databaseName: 'orders', secret: env.sourceSecret, ...source },
     target,
     tables: TABLES,
     ...overrides,
@@ -159,7 +159,7 @@ describe('ReverseReplication (created by DmsReplication by default)', () => {
     const target = new AuroraTarget(env.stack, 'Target', { vpc: env.vpc });
     const other = new DmsReplication(env.stack, 'Replication', {
       vpc: env.vpc,
-      source: { host: 'h', databaseName: 'd', secret: env.sourceSecret },
+      source: { databaseName: 'd', secret: env.sourceSecret },
       target,
       tables: TABLES,
     });

@@ -83,7 +83,7 @@ describe('AuroraTarget options', () => {
     const target = new AuroraTarget(stack, 'Target', {
       vpc,
       capacity: AuroraCapacity.provisioned(ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE)),
-      readers: 2,
+      readerCount: 2,
       storageEncryptionKey: key,
       parameters: { max_connections: '500' },
     });
@@ -169,8 +169,8 @@ describe('AuroraTarget validation', () => {
   test('fails when an existing cluster comes with options for a new cluster', () => {
     const { stack, vpc, cluster, secret } = existing();
     expect(
-      () => new AuroraTarget(stack, 'T', { vpc, cluster, secret, readers: 2, backupRetention: undefined }),
-    ).toThrow(/cannot be combined with options for a new cluster: readers/);
+      () => new AuroraTarget(stack, 'T', { vpc, cluster, secret, readerCount: 2, backupRetention: undefined }),
+    ).toThrow(/cannot be combined with options for a new cluster: readerCount/);
   });
 
   test('fails when an existing cluster comes without its secret', () => {
@@ -289,7 +289,7 @@ describe('AuroraTarget L2 options', () => {
 
   test('zero readers: a writer only (cheap staging), with a warning', () => {
     const { stack, vpc } = testEnv();
-    new AuroraTarget(stack, 'Target', { vpc, readers: 0 });
+    new AuroraTarget(stack, 'Target', { vpc, readerCount: 0 });
     Template.fromStack(stack).resourceCountIs('AWS::RDS::DBInstance', 1);
     Annotations.fromStack(stack).hasWarning(
       '/TestStack/Target',
@@ -298,8 +298,8 @@ describe('AuroraTarget L2 options', () => {
   });
 
   test.each([
-    [{ readers: 16 }, /readers must be an integer between 0 and 15, got 16/],
-    [{ readers: -1 }, /readers must be an integer between 0 and 15, got -1/],
+    [{ readerCount: 16 }, /readerCount must be an integer between 0 and 15, got 16/],
+    [{ readerCount: -1 }, /readerCount must be an integer between 0 and 15, got -1/],
     [
       { monitoringInterval: Duration.seconds(2) },
       /monitoringInterval must be one of 1, 5, 10, 15, 30, 60 seconds, got 2 seconds/,
