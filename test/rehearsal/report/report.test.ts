@@ -684,6 +684,17 @@ describe('reads', () => {
     expect(report.failedBecause).toContain('not as expected: reverseRunning: expected true, got false');
   });
 
+  test('a way back that broke while open fails the verdict, saying when and why', () => {
+    const report = buildReport({
+      ...input(),
+      wayBackBroken: { at: T0 + 1500, detail: 'the way back is broken: its apply worker stopped (1 apply error(s))' },
+    });
+    expect(report.ok).toBe(false);
+    expect(report.failedBecause).toContainEqual(
+      expect.stringMatching(/^the way back broke at \+6\.5s: the way back is broken: its apply worker stopped/),
+    );
+  });
+
   test('the fallback plans: the cutover machine, then the fallback machine, both executed; nothing after a failed cutover', () => {
     for (const name of ['fallback', 'fallback-rollback'] as const) {
       const plan = SCENARIO_PLANS[name];
