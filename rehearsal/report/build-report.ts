@@ -142,6 +142,12 @@ function reasons(args: {
   if (!input.failure && !input.interrupted && mismatches.length) out.push(`not as expected: ${mismatches.join('; ')}`);
   if (lostWrites === null) out.push(`acknowledged writes not verified: ${args.lostUnknown}`);
   else if (lostWrites > 0) out.push(`${lostWrites} acknowledged write(s) LOST`);
+  for (const v of input.verification.filter((r) => r.home === false && r.lost > 0)) {
+    out.push(
+      `${v.lost} acknowledged write(s) not on the ${v.database}${v.scope ? ` (${v.scope})` : ''}, the side the ` +
+        `application did not end on: safe where it is, but that copy is behind`,
+    );
+  }
   if (args.acks === 0 && !input.failure && !input.interrupted) out.push('no write was acknowledged');
   if (!validation.ok && validation.by !== 'not run') {
     out.push(`validation MISMATCH (${validation.by})${validation.error ? `: ${validation.error}` : ''}`);
@@ -399,7 +405,9 @@ export function buildReport(input: ReportInput): RehearsalReport {
       : m,
   );
   const verified = input.verification.length > 0;
-  const lostWrites = verified ? Math.max(...input.verification.map((v) => v.lost)) : null;
+  // Lost: missing on the side the application ended on. Missing on the other side is that copy behind (named apart).
+  const home = input.verification.filter((v) => v.home !== false);
+  const lostWrites = verified ? Math.max(0, ...home.map((v) => v.lost)) : null;
   const lostUnknown = verified
     ? undefined
     : input.interrupted
@@ -713,11 +721,12 @@ function serverLines(
       `${label('left behind')}${paint('ok', 'nothing')} — both databases are as they were before the rehearsal`,
     );
   } else {
-    lines.push(`${label('left behind')}${state.leftBehind.length} object(s):`);
+    const readable = state.unreadable ? ' on the servers that could be read' : '';
+    lines.push(`${label('left behind')}${state.leftBehind.length} object(s)${readable}:`);
     for (const l of state.leftBehind) {
       lines.push(`${pad}- ${l.server}: ${l.kind} ${l.name}${l.detail ? ` (${l.detail})` : ''}`);
     }
-    if (state.unreadable) lines.push(`${pad}${paint('bad', 'could not read the servers back')}: ${state.unreadable}`);
+    if (state.unreadable) lines.push(`${pad}${paint('bad', 'could not read back')}: ${state.unreadable}`);
   }
   return lines;
 }

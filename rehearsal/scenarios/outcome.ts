@@ -130,14 +130,18 @@ async function lookUp(
   acks: readonly AckedWrite[],
   database: string,
   workload: Workload,
-  options: { waitMs?: number; scope?: string; periodOf?: (a: AckedWrite) => string } = {},
+  options: { waitMs?: number; scope?: string; periodOf?: (a: AckedWrite) => string; home?: false } = {},
 ): Promise<VerificationResult> {
   return withAdmin(url, async (c) => {
     const deadline = Date.now() + (options.waitMs ?? 0);
     for (;;) {
       const result = await verifyAcknowledgedWrites(c, acks, database, workload, options.periodOf);
       if (result.lost === 0 || Date.now() >= deadline) {
-        return options.scope ? { ...result, scope: options.scope } : result;
+        return {
+          ...result,
+          ...(options.scope ? { scope: options.scope } : {}),
+          ...(options.home === false ? { home: false } : {}),
+        };
       }
       await sleep(200);
     }
@@ -172,7 +176,7 @@ export async function verifyWrites(args: {
           acks.filter((a) => periodOf(a) !== WRITE_PERIODS.after),
           'target',
           workload,
-          { periodOf, scope: "up to the fallback's switch" },
+          { periodOf, scope: "up to the fallback's switch", home: false },
         ),
       ];
     }
@@ -183,6 +187,7 @@ export async function verifyWrites(args: {
         periodOf,
         waitMs: 20_000,
         scope: 'after the reverse replication caught up',
+        home: false,
       }),
     ];
   }
@@ -192,7 +197,15 @@ export async function verifyWrites(args: {
     results.push(await lookUp(args.sourceUrl, acks, 'source', workload));
   }
   // ... and on the target (replication still running: give it a moment to apply the last writes).
-  results.push(await lookUp(args.targetUrl, acks, 'target', workload, { waitMs: args.switched ? 0 : 20_000 }));
+  results.push(
+    await lookUp(
+      args.targetUrl,
+      acks,
+      'target',
+      workload,
+      args.switched ? {} : { waitMs: 20_000, scope: 'by replication', home: false },
+    ),
+  );
   return results;
 }
 

@@ -81,6 +81,11 @@ export interface VerificationResult {
   readonly database: string;
   /** Which acknowledged writes were looked up there, when not all of them (`up to the fallback's switch`). */
   readonly scope?: string;
+  /**
+   * false: not the side the application ended on (a copy kept by replication): a write missing there is that copy
+   * behind, not a lost write. @default true
+   */
+  readonly home?: boolean;
   /** Per period of the run, in order (fallback scenarios). */
   readonly byPeriod?: PeriodVerification[];
   readonly checked: number;

@@ -40,7 +40,7 @@ export interface ServerState {
   readonly embedded: boolean;
   readonly roles: RoleState[];
   readonly leftBehind: LeftBehind[];
-  /** The state could not be read (a server unreachable): what failed. */
+  /** The servers that could not be read back (unreachable), each with what failed; the others were read. */
   readonly unreadable?: string;
 }
 
@@ -128,11 +128,13 @@ export async function readServerState(args: {
   if (servers.kind === 'embedded') return { embedded: true, roles: [], leftBehind: [] };
   const leftBehind: LeftBehind[] = [];
   const roles: RoleState[] = [];
-  try {
-    for (const [side, url] of [
-      ['source', servers.sourceUrl],
-      ['target', servers.targetUrl],
-    ] as const) {
+  // Every server that can be reached is read; one that cannot is named, and the other is still read.
+  const unreadable: string[] = [];
+  for (const [side, url] of [
+    ['source', servers.sourceUrl],
+    ['target', servers.targetUrl],
+  ] as const) {
+    try {
       await withAdmin(url, async (c) => {
         leftBehind.push(...(await leftInDatabase(c, side, args.migrationId, args.tables, args.demo)));
         if (side === 'target' && servers.sameServer) return;
@@ -173,9 +175,9 @@ export async function readServerState(args: {
           });
         }
       });
+    } catch (error) {
+      unreadable.push(`the ${side} (${(error as Error).message.slice(0, 200)})`);
     }
-  } catch (error) {
-    return { embedded: false, roles, leftBehind, unreadable: (error as Error).message };
   }
-  return { embedded: false, roles, leftBehind };
+  return { embedded: false, roles, leftBehind, ...(unreadable.length ? { unreadable: unreadable.join('; ') } : {}) };
 }

@@ -684,6 +684,30 @@ describe('reads', () => {
     expect(report.failedBecause).toContain('not as expected: reverseRunning: expected true, got false');
   });
 
+  test('a write missing only on the side the application did not end on is named as that copy behind, not LOST', () => {
+    const report = buildReport({
+      ...input(),
+      verification: [
+        { database: 'source', checked: 50, found: 50, lost: 0, samples: [], durationMs: 1 },
+        {
+          database: 'target',
+          scope: 'by replication',
+          home: false,
+          checked: 50,
+          found: 47,
+          lost: 3,
+          samples: [],
+          durationMs: 1,
+        },
+      ],
+    });
+    expect(report.lostWrites).toBe(0);
+    expect(report.failedBecause).toContain(
+      '3 acknowledged write(s) not on the target (by replication), the side the application did not end on: safe where it is, but that copy is behind',
+    );
+    expect(report.failedBecause.join()).not.toMatch(/LOST/);
+  });
+
   test('a way back that broke while open fails the verdict, saying when and why', () => {
     const report = buildReport({
       ...input(),
