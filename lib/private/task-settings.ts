@@ -4,7 +4,22 @@ export interface TaskSettingsInput {
   readonly lobMaxSizeKiB: number;
   readonly enableValidation: boolean;
   readonly maxFullLoadSubTasks: number;
+  /**
+   * Stop the task on an apply conflict (a duplicate key on INSERT, no row for an UPDATE or a DELETE) instead of
+   * logging it and going on: the way back, where a conflict means someone wrote on the old source while the
+   * application was on Aurora, and going on would silently keep the old source's row (or drop Aurora's change).
+   * The stopped task raises the task event (SNS) and the fallback's preflight names it. @default false (DMS's
+   * defaults: log and go on; the forward direction's own proof finds any row that differs)
+   */
+  readonly stopOnApplyConflict?: boolean;
 }
+
+/** DMS's error handling, stopping the task on an apply conflict (DMS User Guide, "Error handling task settings"). */
+const STOP_ON_APPLY_CONFLICT = {
+  ApplyErrorDeletePolicy: 'STOP_TASK',
+  ApplyErrorInsertPolicy: 'STOP_TASK',
+  ApplyErrorUpdatePolicy: 'STOP_TASK',
+};
 
 const LOG_COMPONENTS = [
   'SOURCE_UNLOAD',
@@ -50,6 +65,7 @@ export function replicationTaskSettings(input: TaskSettingsInput): Record<string
       HandleCollationDiff: false,
       RecordFailureDelayLimitInMinutes: 0,
     },
+    ...(input.stopOnApplyConflict ? { ErrorBehavior: STOP_ON_APPLY_CONFLICT } : {}),
     ChangeProcessingDdlHandlingPolicy: {
       HandleSourceTableDropped: true,
       HandleSourceTableTruncated: true,

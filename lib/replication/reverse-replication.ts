@@ -177,6 +177,8 @@ export class ReverseReplication extends Construct {
           // The fallback runs the cutover's own checks in that direction; DMS validation would only add load.
           enableValidation: false,
           maxFullLoadSubTasks: 8,
+          // A conflict is a write on the old source behind the way back: stop, loudly, rather than keep either row.
+          stopOnApplyConflict: true,
         }),
       ),
     });

@@ -20,6 +20,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { SslMode, TrafficSwitchTarget, ZeroDowntimeMigration } from '../../lib';
 import { buildExampleApp } from '../../bin/app';
 import {
+  DOCUMENTED_APPLY_ERROR_POLICIES,
   DOCUMENTED_LOG_COMPONENTS,
   DOCUMENTED_LOG_SEVERITIES,
   DOCUMENTED_TARGET_TABLE_PREP_MODES,
@@ -241,6 +242,11 @@ describe('the template against the AWS API models', () => {
       }
       if (!DOCUMENTED_VALIDATION_MODES.includes(settings.ValidationSettings.ValidationMode)) {
         problems.push(`${id}: ValidationMode ${settings.ValidationSettings.ValidationMode}`);
+      }
+      for (const [key, value] of Object.entries<Json>(settings.ErrorBehavior ?? {})) {
+        if (/^ApplyError.*Policy$/.test(key) && !DOCUMENTED_APPLY_ERROR_POLICIES.includes(value)) {
+          problems.push(`${id}: ErrorBehavior.${key} ${value}`);
+        }
       }
     }
     expect(problems).toEqual([]);

@@ -12,6 +12,7 @@
  * - https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings.Logging.html
  * - https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings.DataValidation.html
  * - https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings.DDLHandling.html
+ * - https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings.ErrorHandling.html
  */
 
 /** Documented keys of each task settings section this library writes. */
@@ -60,6 +61,31 @@ export const DOCUMENTED_TASK_SETTINGS_KEYS: Readonly<Record<string, readonly str
     'SkipLobColumns',
     'ValidationPartialLobSize',
     'ValidationQueryCdcDelaySeconds',
+  ],
+  ErrorBehavior: [
+    'DataErrorPolicy',
+    'DataTruncationErrorPolicy',
+    'DataMaskingErrorPolicy',
+    'DataErrorEscalationPolicy',
+    'DataErrorEscalationCount',
+    'EventErrorPolicy',
+    'TableErrorPolicy',
+    'TableErrorEscalationPolicy',
+    'TableErrorEscalationCount',
+    'RecoverableErrorCount',
+    'RecoverableErrorInterval',
+    'RecoverableErrorThrottling',
+    'RecoverableErrorThrottlingMax',
+    'RecoverableErrorStopRetryAfterThrottlingMax',
+    'ApplyErrorDeletePolicy',
+    'ApplyErrorInsertPolicy',
+    'ApplyErrorUpdatePolicy',
+    'ApplyErrorEscalationPolicy',
+    'ApplyErrorEscalationCount',
+    'ApplyErrorFailOnTruncationDdl',
+    'FailOnNoTablesCaptured',
+    'FailOnTransactionConsistencyBreached',
+    'FullLoadIgnoreConflicts',
   ],
   ChangeProcessingDdlHandlingPolicy: [
     'HandleSourceTableDropped',
@@ -110,3 +136,13 @@ export const DOCUMENTED_TARGET_TABLE_PREP_MODES: readonly string[] = [
 
 /** Data validation task settings: "Currently, the default and only valid value is ROW_LEVEL." */
 export const DOCUMENTED_VALIDATION_MODES: readonly string[] = ['ROW_LEVEL'];
+
+/** Error handling: the apply-conflict policies' documented values (INSERT_RECORD / UPDATE_RECORD: the Insert/Update ones). */
+export const DOCUMENTED_APPLY_ERROR_POLICIES: readonly string[] = [
+  'IGNORE_RECORD',
+  'LOG_ERROR',
+  'SUSPEND_TABLE',
+  'STOP_TASK',
+  'INSERT_RECORD',
+  'UPDATE_RECORD',
+];

@@ -82,6 +82,12 @@ describe('ReverseReplication (created by DmsReplication by default)', () => {
     );
     expect(settings.FullLoadSettings.TargetTablePrepMode).toBe('DO_NOTHING');
     expect(settings.ValidationSettings.EnableValidation).toBe(false);
+    // A conflict is a write on the old source behind the way back: the task stops (its event reaches SNS).
+    expect(settings.ErrorBehavior).toEqual({
+      ApplyErrorDeletePolicy: 'STOP_TASK',
+      ApplyErrorInsertPolicy: 'STOP_TASK',
+      ApplyErrorUpdatePolicy: 'STOP_TASK',
+    });
   });
 
   test('its source endpoint is Aurora, reading the named slot with test-decoding, credentials from the target secret', () => {
