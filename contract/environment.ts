@@ -40,6 +40,9 @@ export const CUTOVER_ENVIRONMENT = {
   sourceDbSslCaPem: 'SOURCE_DB_SSL_CA_PEM',
   sourceDbSslCaFile: 'SOURCE_DB_SSL_CA_FILE',
   targetDbSslMode: 'TARGET_DB_SSL_MODE',
+  // The database to connect to on each side, overriding the secret's `dbname` (a generated Aurora secret has none).
+  sourceDbName: 'SOURCE_DB_NAME',
+  targetDbName: 'TARGET_DB_NAME',
   targetDbSslCaPem: 'TARGET_DB_SSL_CA_PEM',
   targetDbSslCaFile: 'TARGET_DB_SSL_CA_FILE',
   dbSsl: 'DB_SSL',
@@ -74,6 +77,7 @@ export const ROUTE53_TARGET_SEPARATOR = '/';
 export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly CutoverEnvironmentVariable[]>> = {
   source: [
     CUTOVER_ENVIRONMENT.sourceSecretArn,
+    CUTOVER_ENVIRONMENT.sourceDbName,
     CUTOVER_ENVIRONMENT.sourceDbSslMode,
     CUTOVER_ENVIRONMENT.sourceDbSslCaPem,
     CUTOVER_ENVIRONMENT.sourceDbSslCaFile,
@@ -82,6 +86,7 @@ export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly
   ],
   target: [
     CUTOVER_ENVIRONMENT.targetSecretArn,
+    CUTOVER_ENVIRONMENT.targetDbName,
     CUTOVER_ENVIRONMENT.targetDbSslMode,
     CUTOVER_ENVIRONMENT.targetDbSslCaPem,
     CUTOVER_ENVIRONMENT.targetDbSslCaFile,

@@ -207,7 +207,9 @@ export class ZeroDowntimeMigration extends Construct implements ec2.IConnectable
       alarmTopic: this.alarmTopic,
       lagAlarms: this.monitoring.lagAlarms,
       reverseReplication: this.reverseReplicationBinding,
-      // the step functions connect to the source the way DMS does
+      // the step functions connect to the databases DMS replicates, the way DMS does
+      sourceDatabaseName: props.source.databaseName,
+      targetDatabaseName: this.target.databaseName,
       sourceSslMode: props.source.sslMode,
       sourceCaCertificatePem: props.source.caCertificatePem,
     });

@@ -27,6 +27,7 @@
  * | `DEFAULTS_JSON` | no | defaults for execution input fields (`CutoverDefaults`, contract/cutover.ts): `{"applicationRoles":["app"],"acknowledgedWriters":[],"lagThresholdSeconds":5,"consecutiveChecks":3,"syncTimeoutSeconds":7200,"finalSyncTimeoutSeconds":300,"requireApproval":false,"switchTrafficTo":"","switchReadsTo":"","readTrafficSwitch":false,"fallbackTrafficTo":""}` |
  * | `ROWS_PER_RANGE` | no | rows per validation range (Map item). Default: the validation engine's |
  * | `ALLOWED_STEPS` | no | comma-separated (or JSON list of) step names this function serves. Default: all |
+ * | `SOURCE_DB_NAME`, `TARGET_DB_NAME` | no | the database to connect to on each side, over the secret's `dbname` (the construct sets both: the databases DMS replicates; a generated Aurora secret has no `dbname`) |
  * | `SOURCE_DB_SSL_MODE`, `TARGET_DB_SSL_MODE` | no | TLS per database: `disable`, `require` (encrypt, accept any certificate, like DMS `require`), `verify-ca` (chain, not host name) or `verify-full` (chain and host name). Default `verify-full`; the construct sets the source's from `source.sslMode` and the target's to `verify-full` |
  * | `SOURCE_DB_SSL_CA_PEM`, `TARGET_DB_SSL_CA_PEM` | no | PEM text of a CA trusted for that side in addition to the default store (which holds `NODE_EXTRA_CA_CERTS`, the RDS CA bundle) |
  * | `SOURCE_DB_SSL_CA_FILE`, `TARGET_DB_SSL_CA_FILE` | no | the same CA as a file path (the construct ships the source CA in a layer under `/opt`); not with `*_DB_SSL_CA_PEM` |

@@ -170,6 +170,16 @@ export interface CutoverWorkflowProps extends CutoverWorkflowOptions {
   readonly sourceSecret: secretsmanager.ISecret;
   /** Secret of the target (Aurora) database. */
   readonly targetSecret: secretsmanager.ISecret;
+  /**
+   * The source database the functions connect to (`SOURCE_DB_NAME`), the one DMS replicates.
+   * @default - the source secret's `dbname`, else `postgres`
+   */
+  readonly sourceDatabaseName?: string;
+  /**
+   * The target database the functions connect to (`TARGET_DB_NAME`): a secret Aurora generates has no `dbname`.
+   * @default - the target secret's `dbname`, else `postgres`
+   */
+  readonly targetDatabaseName?: string;
   /** The one table selection (the same one the DMS task mappings come from). */
   readonly tables: TableSelection;
   /** ARN of the DMS replication task (only this task may be described and stopped). */
@@ -691,6 +701,8 @@ function environmentValuesOf(
   return {
     [CUTOVER_ENVIRONMENT.sourceSecretArn]: props.sourceSecret.secretArn,
     [CUTOVER_ENVIRONMENT.targetSecretArn]: props.targetSecret.secretArn,
+    ...(props.sourceDatabaseName ? { [CUTOVER_ENVIRONMENT.sourceDbName]: props.sourceDatabaseName } : {}),
+    ...(props.targetDatabaseName ? { [CUTOVER_ENVIRONMENT.targetDbName]: props.targetDatabaseName } : {}),
     [CUTOVER_ENVIRONMENT.stateTableName]: stateTable.tableName,
     [CUTOVER_ENVIRONMENT.topicArn]: props.alarmTopic.topicArn,
     [CUTOVER_ENVIRONMENT.tables]: JSON.stringify(props.tables),

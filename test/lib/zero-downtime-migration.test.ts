@@ -138,6 +138,9 @@ test('the cutover connects to the source with its sslMode and CA, to the target 
     SOURCE_DB_SSL_CA_FILE: '/opt/zdm/source-ca.pem',
     TARGET_DB_SSL_MODE: 'verify-full',
     NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+    // The databases DMS replicates: the target's generated secret has no dbname (the functions would use postgres).
+    SOURCE_DB_NAME: 'orders',
+    TARGET_DB_NAME: 'orders',
   });
 });
 

@@ -174,7 +174,10 @@ async function load(
     port,
     user: secret.username as string,
     password: secret.password as string,
-    database: typeof secret.dbname === 'string' && secret.dbname ? secret.dbname : 'postgres',
+    // The construct names each side's database (`*_DB_NAME`): DMS replicates that one, whatever the secret says.
+    database:
+      env[`${side.toUpperCase()}_DB_NAME`] ||
+      (typeof secret.dbname === 'string' && secret.dbname ? secret.dbname : 'postgres'),
     ssl,
   };
 }

@@ -170,6 +170,30 @@ describe('databaseConfigFromSecret per side', () => {
     expect(target.ssl).toEqual({ rejectUnauthorized: true });
   });
 
+  it("connects to each side's named database (*_DB_NAME) over the secret's dbname; without either, postgres", async () => {
+    sm.on(GetSecretValueCommand, { SecretId: 'arn:aurora' }).resolves({
+      // A secret Aurora generates: no dbname.
+      SecretString: JSON.stringify({ host: 'aurora', username: 'u', password: 'p' }),
+    });
+    sm.on(GetSecretValueCommand, { SecretId: 'arn:source' }).resolves({
+      SecretString: JSON.stringify({ host: 'db', username: 'u', password: 'p', dbname: 'other' }),
+    });
+    const env = { SOURCE_DB_NAME: 'orders', TARGET_DB_NAME: 'orders_aurora' };
+    await expect(databaseConfigFromSecret('arn:aurora', { side: 'target', client, env })).resolves.toMatchObject({
+      database: 'orders_aurora',
+    });
+    await expect(databaseConfigFromSecret('arn:source', { side: 'source', client, env })).resolves.toMatchObject({
+      database: 'orders',
+    });
+    clearDatabaseSecretCache();
+    await expect(databaseConfigFromSecret('arn:aurora', { side: 'target', client, env: {} })).resolves.toMatchObject({
+      database: 'postgres',
+    });
+    await expect(databaseConfigFromSecret('arn:source', { side: 'source', client, env: {} })).resolves.toMatchObject({
+      database: 'other',
+    });
+  });
+
   it('fails when the mode is invalid, and does not cache the failure', async () => {
     await expect(
       databaseConfigFromSecret('arn:s', { side: 'source', client, env: { SOURCE_DB_SSL_MODE: 'maybe' } }),
