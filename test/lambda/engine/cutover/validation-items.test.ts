@@ -95,7 +95,7 @@ describe('bounded validation payloads (Step Functions caps state input/output at
       rangesChecked: 1,
       durationMs: 1234,
     }));
-    console.log(
+    figures(
       `old plan result ${bytes(oldPlanResult)} B (${plan.tasks.length} tasks), old Map output ${bytes(oldMapOutput)} B`,
     );
     expect(bytes(oldPlanResult)).toBeGreaterThan(LIMIT);
@@ -129,7 +129,7 @@ describe('bounded validation payloads (Step Functions caps state input/output at
     // The state while the Map runs / after it: the plan result and the Map's output side by side.
     const stateAfterMap = { input: {}, results: { planPostValidation: planResult, postValidation: mapOutput } };
     const stateAfterAggregation = { ...stateAfterMap, results: { ...stateAfterMap.results, aggregate } };
-    console.log(
+    figures(
       `plan result ${bytes(planResult)} B (${items.length} items), largest item ${largestItem} B, ` +
         `worst item result ${bytes(worst)} B, worst Map output ${bytes(mapOutput)} B, ` +
         `worst state after aggregation ${bytes(stateAfterAggregation)} B`,
@@ -230,3 +230,8 @@ describe('bounded validation payloads (Step Functions caps state input/output at
     expect(r.errors[0].error).toMatch(/2 planned table\(s\) no longer exist/);
   });
 });
+
+/** The sizes measured, printed only when asked (`ZDM_TEST_FIGURES=1`): `npm test` prints results, not figures. */
+function figures(line: string): void {
+  if (process.env.ZDM_TEST_FIGURES) process.stdout.write(`${line}\n`);
+}
