@@ -189,6 +189,7 @@ async function replicate(ctx: RehearsalContext, facts: Facts, endpoints: Endpoin
         signal: ctx.stop.signal,
         timeoutMs: options.copyTimeoutSeconds * 1000,
         ...(servers.targetLog ? { log: servers.targetLog } : {}),
+        source: servers.sourceUrl,
       }),
     (s) => s,
   );

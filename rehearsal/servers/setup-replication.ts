@@ -10,7 +10,7 @@ import { formatTableName } from '../../contract';
 import { NativeLogicalReplication, qualify, readSubscription, type ReplicationPort, sleep } from '../../lambda/engine';
 import { setupNativeReplication, teardownNativeReplication } from '../local/native-replication-setup';
 import { PROBE_TABLE, replicationName } from '../names';
-import { withAdmin } from './pg-clients';
+import { openClient, withAdmin } from './pg-clients';
 import type { RehearsalRoles } from '../roles/rehearsal-roles';
 import { restoreSequences, type RehearsedTables } from '../tables/rehearsed-tables';
 import type { RehearsalContext } from '../run-context';
@@ -178,14 +178,73 @@ export async function waitForInitialCopy(
   port: ReplicationPort,
   target: string,
   name: string,
-  options: { signal?: AbortSignal; timeoutMs: number; log?: LogTail; startTimeoutMs?: number; maxErrors?: number },
+  options: {
+    signal?: AbortSignal;
+    timeoutMs: number;
+    log?: LogTail;
+    startTimeoutMs?: number;
+    maxErrors?: number;
+    /** The source (superuser): nudged while tables are copied, see `SnapshotNudge`. */
+    source?: string;
+  },
 ): Promise<string> {
   const started = Date.now();
   const maxErrors = options.maxErrors ?? 2;
+  const nudge = options.source ? await SnapshotNudge.open(options.source) : undefined;
+  try {
+    return await watchCopy(port, target, name, options, started, maxErrors, nudge);
+  } finally {
+    await nudge?.close();
+  }
+}
+
+/**
+ * Each table's copy creates a logical slot on the source, and a slot is ready only after the source has logged its
+ * running transactions a few times — every 15 s on a busy server (`LOG_SNAPSHOT_INTERVAL_MS`), so under write load a
+ * schema of 300 tables took over an hour to copy. PostgreSQL 16+ logs them on request
+ * (`pg_log_standby_snapshot()`, a WAL record, nothing else): asked every 200 ms while tables are still copying.
+ * Older majors (or a user without the right to call it) go without.
+ */
+class SnapshotNudge {
+  private last = 0;
+  private constructor(private readonly client: Client) {}
+
+  static async open(source: string): Promise<SnapshotNudge | undefined> {
+    const client = await openClient(source).catch(() => undefined);
+    if (!client) return undefined;
+    const { rows } = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    if ((rows[0]?.v ?? 0) < 160_000) {
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
+    return new SnapshotNudge(client);
+  }
+
+  async maybe(): Promise<void> {
+    if (Date.now() - this.last < 200) return;
+    this.last = Date.now();
+    await this.client.query('SELECT pg_log_standby_snapshot()').catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+async function watchCopy(
+  port: ReplicationPort,
+  target: string,
+  name: string,
+  options: { signal?: AbortSignal; timeoutMs: number; log?: LogTail; startTimeoutMs?: number },
+  started: number,
+  maxErrors: number,
+  nudge: SnapshotNudge | undefined,
+): Promise<string> {
   return withAdmin(target, async (client) => {
     const baseline = (await copyHealth(client, name)).errors;
     let lastCheck = 0;
     for (;;) {
+      await nudge?.maybe();
       if (options.signal?.aborted) throw new Error('rehearsal interrupted');
       const status = await port.status();
       if (status.state === 'failed') throw new Error(`replication failed: ${status.detail ?? ''}`);
