@@ -302,6 +302,25 @@ export class ReadTally {
     return this.first[server];
   }
 
+  /**
+   * Reads answered per second by each server, by the reads' own clocks, over the window of `windowMs` that ended at
+   * `end` (epoch ms): what the servers answered then, not when the samples arrived (they wait while the main thread
+   * is busy, and arrive in bursts). Stale reads count as answered.
+   */
+  answeredRate(end: number, windowMs = 1000): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.start === undefined) return out;
+    const from = Math.max(0, Math.floor((end - windowMs - this.start) / this.bucketMs));
+    const to = Math.floor((end - this.start) / this.bucketMs); // exclusive: the bucket still filling
+    for (const server of ['source', 'target'] as const) {
+      let n = 0;
+      for (let i = from; i < to && i < this.perBucket[server].length; i++) n += this.perBucket[server][i];
+      const seconds = (Math.max(0, to - from) * this.bucketMs) / 1000;
+      if (n > 0 && seconds > 0) out[server] = n / seconds;
+    }
+    return out;
+  }
+
   /** Reads answered so far, by server (for the progress line). */
   answered(): Record<string, number> {
     const out: Record<string, number> = {};

@@ -109,27 +109,21 @@ function startLoadTicker(
 ): () => void {
   let lastRetries = 0;
   let lastTick = nowMs();
-  let lastAnswered: Record<string, number> = {};
   let lastStale = 0;
-  let lastReadTime = nowMs();
   let where = 'source';
-  // Where the reads went in the last second: the servers that answered them (from the reads themselves).
-  const reads = (): string => {
+  // Where the reads went in the second that ended 250 ms ago, and how many, by the reads' own clocks (as writes).
+  const reads = (end: number): string => {
     if (ctx.options.readRate <= 0) return '';
-    const answered = load.reads.answered();
+    const answered = Object.entries(load.reads.answeredRate(end - 250));
     const stale = load.reads.stale();
-    const t = nowMs();
-    const delta = Object.entries(answered)
-      .map(([server, n]) => [server, n - (lastAnswered[server] ?? 0)] as const)
-      .filter(([, n]) => n > 0);
-    const total = delta.reduce((sum, [, n]) => sum + n, 0);
+    const total = answered.reduce((sum, [, n]) => sum + n, 0);
     const s = stale - lastStale;
-    const on = delta.length === 1 ? `on ${delta[0][0]}` : delta.map(([server, n]) => `${server} ${n}`).join(', ');
-    lastAnswered = answered;
     lastStale = stale;
-    const rate = (total * 1000) / (t - lastReadTime);
-    lastReadTime = t;
-    return `; reads: ${rate.toFixed(0)}/s${on ? ` ${delta.length === 1 ? on : `(${on})`}` : ''}${s ? `, ${s} stale` : ''}`;
+    const on =
+      answered.length === 1
+        ? `on ${answered[0][0]}`
+        : answered.map(([server, n]) => `${server} ${n.toFixed(0)}/s`).join(', ');
+    return `; reads: ${total.toFixed(0)}/s${on ? ` ${answered.length === 1 ? on : `(${on})`}` : ''}${s ? `, ${s} stale` : ''}`;
   };
   return ctx.progress.ticker(1000, () => {
     void traffic.current().then((e) => (where = e === sourceEndpoint ? 'source' : 'target'));
@@ -140,11 +134,12 @@ function startLoadTicker(
     const newest = load.acks[load.acks.length - 1]?.at;
     const late = t - lastTick > 1500 && newest !== undefined;
     lastTick = t;
-    const rate = writeRate(load.acks, late ? Math.min(t, newest + 250) : t);
+    const end = late ? Math.min(t, newest + 250) : t;
+    const rate = writeRate(load.acks, end);
     const retries = stats.retries - lastRetries;
     lastRetries = stats.retries;
     return `  writes: ${rate.toFixed(0)}/s on ${where}, ${stats.acknowledged} acknowledged${
       retries ? `, ${retries} retried` : ''
-    }${stats.blocked ? `, ${stats.blocked} connection(s) waiting` : ''}${stats.failed ? `, ${stats.failed} failed` : ''}${reads()}`;
+    }${stats.blocked ? `, ${stats.blocked} connection(s) waiting` : ''}${stats.failed ? `, ${stats.failed} failed` : ''}${reads(end)}`;
   });
 }

@@ -3,6 +3,7 @@ import { Progress } from '../../rehearsal/progress';
 import { stateEventLogger } from '../../rehearsal/run-cutover';
 import { writeRate } from '../../rehearsal/load/start-load';
 import type { AckedWrite } from '../../rehearsal/load/write-load';
+import { ReadTally } from '../../rehearsal/load/read-load';
 
 test('a long phase says it is still running, named, with how long so far; a finished one says nothing more', async () => {
   const lines: string[] = [];
@@ -61,4 +62,22 @@ test('the write rate is the server-side pace by the acknowledgements’ own cloc
   // Nothing acknowledged since: a freeze reads as 0/s, not as the last second that had writes.
   expect(writeRate(acks, t0 + 5000)).toBe(0);
   expect(writeRate([], t0)).toBe(0);
+});
+
+test('the reads ticker counts by the reads’ own clocks: a burst that arrives late is the rate the servers answered', () => {
+  const tally = new ReadTally();
+  // 50 reads/s on the source for 2 s, then 50/s on the target for 1 s — all delivered at once afterwards.
+  const t0 = 1_000_000;
+  for (let i = 0; i < 100; i++) {
+    tally.add({ at: t0 + i * 20, server: 'source', outcome: 'fresh', latencyMs: 1, retries: 0 });
+  }
+  for (let i = 0; i < 50; i++) {
+    tally.add({ at: t0 + 2000 + i * 20, server: 'target', outcome: 'fresh', latencyMs: 1, retries: 0 });
+  }
+  expect(tally.answeredRate(t0 + 2000)).toEqual({ source: 50 });
+  expect(tally.answeredRate(t0 + 3000)).toEqual({ target: 50 });
+  const mixed = tally.answeredRate(t0 + 2500);
+  expect(mixed.source).toBeCloseTo(25, 5);
+  expect(mixed.target).toBeCloseTo(25, 5);
+  expect(new ReadTally().answeredRate(t0)).toEqual({});
 });
