@@ -275,7 +275,8 @@ export class FakeReplicationTasks {
 
   describe(input: DescribeReplicationTasksCommandInput): { ReplicationTasks: ReplicationTask[] } {
     const arns = input.Filters?.find((f) => f.Name === 'replication-task-arn')?.Values;
-    if (!arns || input.Filters!.length !== 1) throw new Error('fake DMS: only a replication-task-arn filter is supported');
+    if (!arns || input.Filters!.length !== 1)
+      throw new Error('fake DMS: only a replication-task-arn filter is supported');
     return { ReplicationTasks: arns.map((arn) => this.task(arn)) };
   }
 

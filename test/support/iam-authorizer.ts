@@ -61,8 +61,7 @@ function policiesOfRole(resources: Record<string, Json>, roleId: string): Array<
   }));
   const attached = Object.entries(resources)
     .filter(
-      ([, r]) =>
-        r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles ?? []).some((role: Json) => role?.Ref === roleId),
+      ([, r]) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles ?? []).some((role: Json) => role?.Ref === roleId),
     )
     .map(([id, r]) => ({ name: id, document: r.Properties.PolicyDocument }));
   return [...inline, ...attached];
@@ -97,7 +96,38 @@ async function evaluate(simulation: Simulation): Promise<EvaluationResult> {
   if (result.resultType !== 'error') return result.overallResult;
   if (result.errors.message === 'no.resource.types') return runUnsafeSimulation(simulation, {});
   const { action, resource } = simulation.request;
-  throw new Error(`IAM simulation of ${action} on ${resource.resource} could not run: ${JSON.stringify(result.errors)}`);
+  throw new Error(
+    `IAM simulation of ${action} on ${resource.resource} could not run: ${JSON.stringify(result.errors)}`,
+  );
+}
+
+/** The logical id of the role the function `functionLogicalId` runs as. */
+function roleOf(resources: Record<string, Json>, functionLogicalId: string): string {
+  const fn = resources[functionLogicalId];
+  if (fn?.Type !== 'AWS::Lambda::Function') throw new Error(`${functionLogicalId} is not a Lambda function`);
+  return fn.Properties.Role['Fn::GetAtt'][0];
+}
+
+/**
+ * A copy of `template` whose policies attached to the role of the function `functionLogicalId` lack the statements
+ * `drop` picks (returned as `removed`): to show a call fails without its grant.
+ */
+export function withoutStatements(
+  template: Json,
+  functionLogicalId: string,
+  drop: (statement: { Action: string | string[]; Resource: unknown }) => boolean,
+): { template: Json; removed: unknown[] } {
+  const copy = JSON.parse(JSON.stringify(template)) as Json;
+  const roleId = roleOf(copy.Resources, functionLogicalId);
+  const removed: unknown[] = [];
+  for (const resource of Object.values<Json>(copy.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    if (!resource.Properties.Roles.some((role: Json) => role?.Ref === roleId)) continue;
+    const statements: Json[] = resource.Properties.PolicyDocument.Statement;
+    removed.push(...statements.filter(drop));
+    resource.Properties.PolicyDocument.Statement = statements.filter((statement) => !drop(statement));
+  }
+  return { template: copy, removed };
 }
 
 /** The authorizer of the function `functionLogicalId` of `template` (the stack `stackName`, deployed to `env`). */
@@ -108,10 +138,8 @@ export function iamAuthorizer(
   env: DeployedEnvironment = TEST_ENVIRONMENT,
 ): IamAuthorizer {
   const resources: Record<string, Json> = template.Resources;
-  const fn = resources[functionLogicalId];
-  if (fn?.Type !== 'AWS::Lambda::Function') throw new Error(`${functionLogicalId} is not a Lambda function`);
+  const roleId = roleOf(resources, functionLogicalId);
   const values = intrinsicValuesOf(templateResolver(template, stackName, env), env);
-  const roleId: string = fn.Properties.Role['Fn::GetAtt'][0];
   const roleArn = values.getAtt(roleId, 'Arn');
   const session = `arn:aws:sts::${env.account}:assumed-role/${values.ref!(roleId)}/${values.ref!(functionLogicalId)}`;
   const identityPolicies = policiesOfRole(resources, roleId).map(({ name, document }) => ({

@@ -46,11 +46,7 @@ const arn = (env: RequestEnvironment, service: string, resource: string): string
   `arn:aws:${service}:${env.region}:${env.account}:${resource}`;
 
 /** A request on `resource`, plus `keyActions` on its key when a customer managed key encrypts it. */
-const withKey = (
-  env: RequestEnvironment,
-  request: IamRequest,
-  keyActions: readonly string[],
-): IamRequest[] => {
+const withKey = (env: RequestEnvironment, request: IamRequest, keyActions: readonly string[]): IamRequest[] => {
   const key = env.keyOf(request.resource);
   return [request, ...(key ? keyActions.map((action) => ({ action, resource: key })) : [])];
 };
@@ -74,11 +70,9 @@ const MAPPINGS = new Map<CommandClass, Mapping>([
   [
     GetSecretValueCommand,
     (input: { SecretId: string }, env) =>
-      withKey(
-        env,
-        { action: 'secretsmanager:GetSecretValue', resource: secretArn(env, input.SecretId) },
-        ['kms:Decrypt'],
-      ),
+      withKey(env, { action: 'secretsmanager:GetSecretValue', resource: secretArn(env, input.SecretId) }, [
+        'kms:Decrypt',
+      ]),
   ],
   [
     PutSecretValueCommand,
