@@ -28,7 +28,6 @@ import {
 } from '../../../contract';
 import { depsFor } from '../../../lambda/engine/cutover/directions';
 import type { CutoverWorkflowProps } from '../../../lib/cutover/cutover-workflow';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { CutoverDeps } from '../../../lambda/engine/cutover/deps';
 import { DmsTaskReplication } from '../../../lambda/engine/replication/dms-task-replication';
 import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
@@ -44,15 +43,13 @@ import { mockAwsBehindIam } from '../../support/aws-behind-iam';
 import { iamAuthorizer, TEST_ENVIRONMENT, withoutStatements, type IamAuthorizer } from '../../support/iam-authorizer';
 import type { IamRequest } from '../../support/iam-requests';
 import { intrinsicValuesOf, templateResolver, type TemplateResolver } from '../../support/resolve-template';
-import { TASK_ARN, workflowStack } from './support';
+import { REVERSE_TASK_ARN, reverseReplicationBinding, TASK_ARN, workflowStack } from './support';
 
 const { account: ACCOUNT, region: REGION } = TEST_ENVIRONMENT;
 const STACK_NAME = 'Test';
 const SOURCE_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:source-AbCdEf`;
 const TARGET_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:target-AbCdEf`;
 const LAG_ALARM_ARN = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-lag-source`;
-const REVERSE_TASK = `arn:aws:dms:${REGION}:${ACCOUNT}:task:REVERSEREVERSE01`;
-const REVERSE_ALARM = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-reverse-lag`;
 
 // ---- what each step uses (read from lambda/engine/cutover/) ------------------------------------------------------
 
@@ -189,7 +186,7 @@ const aws = mockAwsBehindIam({
   // the traffic switch's secret holds the application's connection, the database secrets theirs
   secrets: (secretId) =>
     secretId.includes('AppSecret') ? JSON.stringify({ host: 'source.example.com' }) : databaseSecret(secretId),
-  tasks: [TASK_ARN, REVERSE_TASK],
+  tasks: [TASK_ARN, REVERSE_TASK_ARN],
   parameters: { '/app/db-host': 'source.example.com' },
   cname: 'source.example.com',
 });
@@ -302,7 +299,7 @@ async function makeCallsOfSteps(
       ];
       for (const [what, call] of calls) {
         // each access starts from running tasks (a stop is a real StopReplicationTask)
-        for (const task of [TASK_ARN, REVERSE_TASK]) aws.tasks.set(task, 'running');
+        for (const task of [TASK_ARN, REVERSE_TASK_ARN]) aws.tasks.set(task, 'running');
         try {
           await aws.asFunction(authorizer, call);
         } catch (error) {
@@ -523,14 +520,7 @@ describe('the contract check itself', () => {
 
 describe('with the way back: each function serves its steps in the cutover and in the fallback machine', () => {
   const synthesized = synthesize(CASES[1], (stack) => ({
-    reverseReplication: {
-      taskArn: REVERSE_TASK,
-      taskIdentifier: 'REVERSEREVERSE01',
-      instanceIdentifier: 'zdm-instance',
-      slotName: 'zdm_reverse_0123456789abcdef',
-      slotPlugin: 'test_decoding',
-      lagAlarms: [cloudwatch.Alarm.fromAlarmArn(stack, 'ReverseLag', REVERSE_ALARM)],
-    },
+    reverseReplication: reverseReplicationBinding(stack),
     fallbackEndpoint: 'db.internal',
   }));
   const roles = Object.keys(synthesized.env) as CutoverFunctionRole[];
@@ -559,7 +549,7 @@ describe('with the way back: each function serves its steps in the cutover and i
     const stopping = roles.filter((role) => allowedSteps(synthesized.env[role]!).includes('stopReplication'));
     expect(stopping).toEqual(['replication']);
     const fallbackReplication = depsFor(depsOf(synthesized.env.replication!), 'fallback').replication;
-    expect(fallbackReplication.description).toContain(REVERSE_TASK);
+    expect(fallbackReplication.description).toContain(REVERSE_TASK_ARN);
   });
 
   test('each function makes the AWS calls of its steps in either direction, and its own policies allow every one', async () => {
@@ -570,7 +560,7 @@ describe('with the way back: each function serves its steps in the cutover and i
       if (role === 'replication') {
         expect(authorizer.decisions).toContainEqual({
           action: 'dms:StopReplicationTask',
-          resource: REVERSE_TASK,
+          resource: REVERSE_TASK_ARN,
           result: 'Allowed',
         });
       }
@@ -583,7 +573,7 @@ describe('with the way back: each function serves its steps in the cutover and i
         accessOf(step, 'fallback').some((a) => a === 'reverseReplication' || a === 'stopReverse'),
       );
       const stop = authorizerOf(synthesized, role).authorize(
-        new StopReplicationTaskCommand({ ReplicationTaskArn: REVERSE_TASK }),
+        new StopReplicationTaskCommand({ ReplicationTaskArn: REVERSE_TASK_ARN }),
       );
       if (stops) await expect(stop).resolves.toBeUndefined();
       else await expect(stop).rejects.toMatchObject({ name: 'AccessDeniedException' });
@@ -608,9 +598,9 @@ describe('with the way back: each function serves its steps in the cutover and i
 
     test('stops the reverse task with the template as synthesized', async () => {
       await expect(run(synthesized.template)).resolves.toMatchObject({ stopped: true, state: 'stopped' });
-      expect(aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK] }] })).toMatchObject(
-        { ReplicationTasks: [{ Status: 'stopped' }] },
-      );
+      expect(
+        aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK_ARN] }] }),
+      ).toMatchObject({ ReplicationTasks: [{ Status: 'stopped' }] });
     });
 
     test('fails with AccessDeniedException when the template loses its dms:StopReplicationTask on the reverse task', async () => {
@@ -618,19 +608,20 @@ describe('with the way back: each function serves its steps in the cutover and i
         synthesized.template,
         synthesized.functionIds.replication!,
         (s) =>
-          actionsOf([s]).has('dms:StopReplicationTask') && JSON.stringify(s.Resource) === JSON.stringify(REVERSE_TASK),
+          actionsOf([s]).has('dms:StopReplicationTask') &&
+          JSON.stringify(s.Resource) === JSON.stringify(REVERSE_TASK_ARN),
       );
-      expect(removed).toEqual([{ Effect: 'Allow', Action: 'dms:StopReplicationTask', Resource: REVERSE_TASK }]);
+      expect(removed).toEqual([{ Effect: 'Allow', Action: 'dms:StopReplicationTask', Resource: REVERSE_TASK_ARN }]);
       await expect(run(template)).rejects.toMatchObject({
         name: 'AccessDeniedException',
         message: expect.stringContaining(
-          `is not authorized to perform: dms:StopReplicationTask on resource: ${REVERSE_TASK}`,
+          `is not authorized to perform: dms:StopReplicationTask on resource: ${REVERSE_TASK_ARN}`,
         ),
       });
       // the task is still running: the stop never reached DMS
-      expect(aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK] }] })).toMatchObject(
-        { ReplicationTasks: [{ Status: 'running' }] },
-      );
+      expect(
+        aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK_ARN] }] }),
+      ).toMatchObject({ ReplicationTasks: [{ Status: 'running' }] });
     });
   });
 
