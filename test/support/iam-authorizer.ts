@@ -5,8 +5,10 @@
  * with test/support/resolve-template.ts's physical names). A call they do not allow fails as AWS fails it, with an
  * AccessDeniedException, so the step that made it fails as it would in AWS.
  *
- * Only the template's own policies count: the AWS managed policies of the function's role (Lambda logs, VPC network
- * interfaces) grant none of the calls the steps make.
+ * The template's resource policies count too, as AWS applies them: a KMS key's key policy (a key is used only if it
+ * lets the account's policies grant it), a topic policy (its deny of requests without TLS: the SDK always uses TLS),
+ * a secret's resource policy. The AWS managed policies of the function's role (Lambda logs, VPC network interfaces)
+ * are not evaluated: they grant none of the calls the steps make.
  */
 import {
   runSimulation,
@@ -85,6 +87,21 @@ function keysOfResources(resources: Record<string, Json>, values: IntrinsicValue
   return keys;
 }
 
+/** Resource ARN → its resource policy, for the template's KMS keys, topics and secrets that have one. */
+function resourcePoliciesOf(resources: Record<string, Json>, values: IntrinsicValues): Map<string, Json> {
+  const policies = new Map<string, Json>();
+  const arnOf = (value: Json): string => String(resolveIntrinsics(value, values));
+  for (const [id, r] of Object.entries(resources)) {
+    const p = r.Properties ?? {};
+    if (r.Type === 'AWS::KMS::Key' && p.KeyPolicy) policies.set(values.getAtt(id, 'Arn'), p.KeyPolicy);
+    if (r.Type === 'AWS::SNS::TopicPolicy') {
+      for (const topic of p.Topics) policies.set(arnOf(topic), p.PolicyDocument);
+    }
+    if (r.Type === 'AWS::SecretsManager::ResourcePolicy') policies.set(arnOf(p.SecretId), p.ResourcePolicy);
+  }
+  return new Map([...policies].map(([arn, policy]) => [arn, resolveDeep(policy, values)]));
+}
+
 /**
  * The simulator's verdict. Its resource-type lookup reads the `*` of a type pattern such as DMS's
  * `arn:${Partition}:dms:${Region}:${Account}:task:*` as a literal character, so it cannot type a concrete task ARN
@@ -147,6 +164,7 @@ export function iamAuthorizer(
     policy: resolveDeep(document, values),
   }));
   const keys = keysOfResources(resources, values, env);
+  const resourcePolicies = resourcePoliciesOf(resources, values);
   const requestEnv: RequestEnvironment = { ...env, keyOf: (arn) => keys.get(arn) };
   const decisions: IamDecision[] = [];
   return {
@@ -154,14 +172,17 @@ export function iamAuthorizer(
     decisions,
     async authorize(command) {
       for (const request of iamRequestsOf(command, requestEnv)) {
+        const resourcePolicy = resourcePolicies.get(request.resource);
         const result = await evaluate({
           request: {
             principal: roleArn,
             action: request.action,
             resource: { resource: request.resource, accountId: env.account },
-            contextVariables: {},
+            // the SDK sends every request over TLS
+            contextVariables: { 'aws:SecureTransport': 'true' },
           },
           identityPolicies,
+          ...(resourcePolicy ? { resourcePolicy } : {}),
           serviceControlPolicies: [],
           resourceControlPolicies: [],
         });
@@ -169,7 +190,7 @@ export function iamAuthorizer(
         if (result !== 'Allowed') {
           const why =
             result === 'ExplicitlyDenied'
-              ? 'with an explicit deny in an identity-based policy'
+              ? 'with an explicit deny'
               : `because no identity-based policy allows the ${request.action} action`;
           throw new AccessDeniedException(
             `User: ${session} is not authorized to perform: ${request.action} on resource: ${request.resource} ${why}`,

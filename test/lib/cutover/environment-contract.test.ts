@@ -13,6 +13,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -491,6 +492,40 @@ describe.each(CASES)('environment contract with $name', (c) => {
       expect(toggles.flatMap((s) => [...actionsOf([s])]).sort()).toEqual(expectedActions);
       for (const s of toggles) expect(s.Resource).toBe(LAG_ALARM_ARN);
     }
+  });
+});
+
+describe('with a customer managed key on the state table', () => {
+  const synthesized = synthesize(CASES[0], (stack) => ({ encryptionKey: new kms.Key(stack, 'Key') }));
+  const keyArn = synthesized.resolver.getAtt(
+    Object.keys((synthesized.template as { Resources: Record<string, { Type: string }> }).Resources).find(
+      (id) =>
+        (synthesized.template as { Resources: Record<string, { Type: string }> }).Resources[id].Type ===
+        'AWS::KMS::Key',
+    )!,
+    'Arn',
+  );
+
+  test('each function may also use the key for its state record (kms:Decrypt, IAM simulated)', async () => {
+    for (const role of Object.keys(synthesized.env) as CutoverFunctionRole[]) {
+      const { failures, authorizer } = await makeCallsOfSteps(synthesized, role, ['forward']);
+      expect({ role, failures }).toEqual({ role, failures: [] });
+      expect(authorizer.decisions).toContainEqual({ action: 'kms:Decrypt', resource: keyArn, result: 'Allowed' });
+    }
+  });
+
+  test('a function whose policies lose the key cannot read its state record', async () => {
+    const { template, removed } = withoutStatements(synthesized.template, synthesized.functionIds.watchdog!, (s) =>
+      actionsOf([s]).has('kms:Decrypt'),
+    );
+    expect(removed).toHaveLength(1);
+    const deps = depsOf(synthesized.env.watchdog!);
+    await expect(
+      aws.asFunction(authorizerOf(synthesized, 'watchdog', template), () => deps.state.get('orders')),
+    ).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(`is not authorized to perform: kms:Decrypt on resource: ${keyArn}`),
+    });
   });
 });
 
