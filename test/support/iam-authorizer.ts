@@ -55,7 +55,10 @@ function resolveDeep(value: Json, values: IntrinsicValues): Json {
   return Object.fromEntries(keys.map((k) => [k, resolveDeep(value[k], values)]));
 }
 
-/** The policy documents of `roleId`: its inline policies and every AWS::IAM::Policy attached to it. */
+/** Policies the template attaches to roles: CDK's default policies, and the managed ones it overflows into. */
+const ATTACHED_POLICY_TYPES = ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'];
+
+/** The policy documents of `roleId`: its inline policies and every policy of the template attached to it. */
 function policiesOfRole(resources: Record<string, Json>, roleId: string): Array<{ name: string; document: Json }> {
   const inline = (resources[roleId].Properties?.Policies ?? []).map((p: Json) => ({
     name: `${roleId}/${p.PolicyName}`,
@@ -63,7 +66,8 @@ function policiesOfRole(resources: Record<string, Json>, roleId: string): Array<
   }));
   const attached = Object.entries(resources)
     .filter(
-      ([, r]) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles ?? []).some((role: Json) => role?.Ref === roleId),
+      ([, r]) =>
+        ATTACHED_POLICY_TYPES.includes(r.Type) && (r.Properties.Roles ?? []).some((role: Json) => role?.Ref === roleId),
     )
     .map(([id, r]) => ({ name: id, document: r.Properties.PolicyDocument }));
   return [...inline, ...attached];
@@ -138,8 +142,8 @@ export function withoutStatements(
   const roleId = roleOf(copy.Resources, functionLogicalId);
   const removed: unknown[] = [];
   for (const resource of Object.values<Json>(copy.Resources)) {
-    if (resource.Type !== 'AWS::IAM::Policy') continue;
-    if (!resource.Properties.Roles.some((role: Json) => role?.Ref === roleId)) continue;
+    if (!ATTACHED_POLICY_TYPES.includes(resource.Type)) continue;
+    if (!(resource.Properties.Roles ?? []).some((role: Json) => role?.Ref === roleId)) continue;
     const statements: Json[] = resource.Properties.PolicyDocument.Statement;
     removed.push(...statements.filter(drop));
     resource.Properties.PolicyDocument.Statement = statements.filter((statement) => !drop(statement));

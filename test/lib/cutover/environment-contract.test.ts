@@ -9,6 +9,7 @@
  * it is shown by test/integration/production-path.test.ts, which runs them with each function's own environment.
  */
 import { StopReplicationTaskCommand } from '@aws-sdk/client-database-migration-service';
+import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -530,7 +531,8 @@ describe('with a customer managed key on the state table', () => {
 });
 
 describe('the contract check itself', () => {
-  const { env } = synthesize(CASES[0]);
+  const synthesized = synthesize(CASES[0]);
+  const { env } = synthesized;
 
   test('fails when a function lacks a variable its steps need', async () => {
     const { REPLICATION_TASK_ARN: _arn, ...replicationEnv } = env.replication!;
@@ -545,6 +547,12 @@ describe('the contract check itself', () => {
 
   test('fails when the replication function is asked for the database secrets', async () => {
     await expect(touch(depsOf(env.replication!), 'source')).rejects.toThrow(/SOURCE_SECRET_ARN is not set/);
+  });
+
+  test('fails on an AWS call whose IAM action it does not know (a new call cannot go unchecked)', async () => {
+    await expect(authorizerOf(synthesized, 'database').authorize(new ListSecretsCommand({}))).rejects.toThrow(
+      /no IAM action is mapped for ListSecretsCommand/,
+    );
   });
 
   test('fails when the watchdog function is asked for the replication task (it never stops it)', async () => {
