@@ -6,7 +6,9 @@
  * builds its dependencies from that environment, as in Lambda: DynamoDB state store, DMS adapter, CloudWatch
  * alarm control, SNS notifier, SSM traffic switch, Secrets Manager database secrets.
  *
- * AWS is mocked only at the SDK client boundary (aws-sdk-client-mock), by fakes with the services' semantics:
+ * AWS is mocked only at the SDK client boundary (aws-sdk-client-mock), by fakes with the services' semantics, and
+ * every call is first authorized by IAM: evaluated against the policies the template gives the calling function
+ * (test/support/iam-authorizer.ts); a call they do not allow fails with AccessDeniedException, as in AWS:
  * - Secrets Manager: the local source/target databases as `{host, port, username, password, dbname}`;
  * - DynamoDB: an in-memory table evaluating the store's condition/update expressions (test/support/fake-aws.ts);
  * - DMS: the task is native logical replication between the two real PostgreSQL servers — DescribeReplicationTasks
@@ -29,6 +31,7 @@ import {
   AccessDeniedFault,
   DatabaseMigrationServiceClient,
   DescribeReplicationTasksCommand,
+  type DescribeReplicationTasksCommandInput,
   StartReplicationTaskCommand,
   InvalidResourceStateFault,
   ResourceNotFoundFault,
@@ -85,6 +88,9 @@ import {
   trackingSlots,
 } from '../support/databases';
 import { FakeDynamoDbTable, FakeParameterStore, lambdaFunctionError } from '../support/fake-aws';
+import { behindIam, iamAuthorizer, type IamAuthorizer } from '../support/iam-authorizer';
+import { intrinsicValuesOf, templateResolver } from '../support/resolve-template';
+import { resolveIntrinsics } from '../../rehearsal/local/resolve-intrinsics';
 
 jest.setTimeout(60_000);
 
@@ -104,51 +110,20 @@ const REVERSE_TASK_ID = 'ZDMREVERSEPATH';
 const REVERSE_TASK_ARN = `arn:aws:dms:${REGION}:${ACCOUNT}:task:${REVERSE_TASK_ID}`;
 const REVERSE_SLOT = 'zdm_reverse_productionpath';
 const REVERSE_ALARM = 'zdm-production-path-reverse-lag';
+const DEPLOYED = { account: ACCOUNT, region: REGION };
 
 // ---- the synthesized template ------------------------------------------------------------------------------
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
-/** Evaluates the intrinsics of a template value to dummy strings: Ref of a topic is an ARN, other Refs a name. */
-function resolver(resources: Resources): (value: unknown) => string {
-  const resolve = (value: unknown): string | string[] => {
-    if (typeof value === 'string') return value;
-    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-    if (Array.isArray(value)) return value.map(one);
-    const entries = value && typeof value === 'object' ? Object.entries(value) : [];
-    if (entries.length === 1) {
-      const [fn, arg] = entries[0];
-      if (fn === 'Ref') {
-        const pseudo: Record<string, string> = {
-          'AWS::Partition': 'aws',
-          'AWS::Region': REGION,
-          'AWS::AccountId': ACCOUNT,
-          'AWS::URLSuffix': 'amazonaws.com',
-        };
-        const id = String(arg);
-        if (pseudo[id]) return pseudo[id];
-        if (!resources[id]) throw new Error(`Ref to unknown resource ${id}`);
-        return resources[id].Type === 'AWS::SNS::Topic' ? `arn:aws:sns:${REGION}:${ACCOUNT}:${id}` : `name-${id}`;
-      }
-      if (fn === 'Fn::GetAtt') {
-        const [id, attribute] = arg as [string, string];
-        return `arn:aws:getatt:${REGION}:${ACCOUNT}:${id}/${attribute}`;
-      }
-      if (fn === 'Fn::Join') {
-        const [separator, list] = arg as [string, unknown];
-        const items = resolve(list);
-        if (!Array.isArray(items)) throw new Error(`Fn::Join of a non-list ${JSON.stringify(list)}`);
-        return items.join(separator);
-      }
-    }
-    throw new Error(`cannot resolve ${JSON.stringify(value)}`);
-  };
-  const one = (value: unknown): string => {
-    const out = resolve(value);
+/** Evaluates the intrinsics of a template value as CloudFormation would, to realistic physical names and ARNs. */
+function resolver(template: { Resources: Resources }, stackName: string): (value: unknown) => string {
+  const values = intrinsicValuesOf(templateResolver(template, stackName, DEPLOYED), DEPLOYED);
+  return (value) => {
+    const out = resolveIntrinsics(value, values);
     if (Array.isArray(out)) throw new Error(`expected a string, got ${JSON.stringify(out)}`);
     return out;
   };
-  return one;
 }
 
 interface Synthesized {
@@ -156,6 +131,8 @@ interface Synthesized {
   readonly definition: string;
   /** Environment.Variables of each cutover function (logical id → resolved variables). */
   readonly functionEnv: Readonly<Record<string, Record<string, string>>>;
+  /** IAM for each cutover function (logical id → its policies in the template). */
+  readonly iam: Readonly<Record<string, IamAuthorizer>>;
   /**
    * The function each Task state's step is invoked on, read from the definition's ARNs; the `watchdog` step's is the
    * target of the EventBridge rule.
@@ -230,7 +207,7 @@ function synthesize(): Synthesized {
   });
   const template = Template.fromStack(stack).toJSON() as { Resources: Resources };
   const resources = template.Resources;
-  const resolve = resolver(resources);
+  const resolve = resolver(template, stack.stackName);
   const ofType = (type: string): Array<[string, Record<string, unknown>]> =>
     Object.entries(resources)
       .filter(([, r]) => r.Type === type)
@@ -242,6 +219,9 @@ function synthesize(): Synthesized {
     if (!variables.ALLOWED_STEPS) continue; // not a cutover function
     functionEnv[id] = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolve(v)]));
   }
+  const iam = Object.fromEntries(
+    Object.keys(functionEnv).map((id) => [id, iamAuthorizer(template, stack.stackName, id, DEPLOYED)]),
+  );
 
   // the cutover machine (the fallback machine, with the way back, runs the same functions the other way)
   const [[, machine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) => !id.includes('Fallback'));
@@ -303,6 +283,7 @@ function synthesize(): Synthesized {
   return {
     definition,
     functionEnv,
+    iam,
     functionOfStep,
     watchdogInputTemplate: target.InputTransformer.InputTemplate,
     stoppableTaskArns,
@@ -362,6 +343,7 @@ class DeployedFunctions {
     if (this.inFlight++ === 0) {
       this.outerEnv = process.env;
       process.env = this.environment(functionId);
+      calling = this.synthesized.iam[functionId];
     }
     try {
       const result = await handler(JSON.parse(JSON.stringify(event)) as StepEvent);
@@ -369,12 +351,19 @@ class DeployedFunctions {
     } catch (error) {
       throw lambdaFunctionError(error);
     } finally {
-      if (--this.inFlight === 0) process.env = this.outerEnv!;
+      if (--this.inFlight === 0) {
+        process.env = this.outerEnv!;
+        calling = undefined;
+      }
     }
   };
 }
 
 // ---- AWS at the SDK client boundary -----------------------------------------------------------------------
+
+/** The function whose invocation is running: each AWS call is authorized for it (behindIam). */
+let calling: IamAuthorizer | undefined;
+const caller = (): IamAuthorizer | undefined => calling;
 
 const secretsMock = mockClient(SecretsManagerClient);
 const dynamoMock = mockClient(DynamoDBDocumentClient);
@@ -455,23 +444,24 @@ function installAws(f: Fixture, s: Synthesized): Aws {
     [SOURCE_SECRET_ARN]: secretOf(f.source),
     [TARGET_SECRET_ARN]: secretOf(f.target),
   };
-  secretsMock.on(GetSecretValueCommand).callsFake((input: { SecretId?: string }) => {
-    const value = secrets[input.SecretId ?? ''];
-    if (!value) {
-      throw new ResourceNotFoundException({ message: `Secrets Manager can't find ${input.SecretId}`, $metadata: {} });
-    }
-    return { ARN: input.SecretId, SecretString: value };
-  });
+  secretsMock.on(GetSecretValueCommand).callsFake(
+    behindIam(caller, GetSecretValueCommand, (input) => {
+      const value = secrets[input.SecretId ?? ''];
+      if (!value) {
+        throw new ResourceNotFoundException({ message: `Secrets Manager can't find ${input.SecretId}`, $metadata: {} });
+      }
+      return { ARN: input.SecretId, SecretString: value };
+    }),
+  );
 
-  dynamoMock.on(GetCommand).callsFake((input) => aws.table.get(input));
-  dynamoMock.on(PutCommand).callsFake((input) => aws.table.put(input));
-  dynamoMock.on(UpdateCommand).callsFake((input) => aws.table.update(input));
+  dynamoMock.on(GetCommand).callsFake(behindIam(caller, GetCommand, (input) => aws.table.get(input)));
+  dynamoMock.on(PutCommand).callsFake(behindIam(caller, PutCommand, (input) => aws.table.put(input)));
+  dynamoMock.on(UpdateCommand).callsFake(behindIam(caller, UpdateCommand, (input) => aws.table.update(input)));
 
   const notFound = (): ResourceNotFoundFault =>
     new ResourceNotFoundFault({ message: 'No Tasks found matching provided filters', $metadata: {} });
-  dmsMock
-    .on(DescribeReplicationTasksCommand)
-    .callsFake(async (input: { Filters?: Array<{ Name?: string; Values?: string[] }> }) => {
+  dmsMock.on(DescribeReplicationTasksCommand).callsFake(
+    behindIam(caller, DescribeReplicationTasksCommand, async (input: DescribeReplicationTasksCommandInput) => {
       const arns = input.Filters?.find((x) => x.Name === 'replication-task-arn')?.Values ?? [];
       if (arns.includes(REVERSE_TASK_ARN)) {
         const reverse = { ReplicationTaskArn: REVERSE_TASK_ARN, MigrationType: 'cdc', Status: aws.reverseStatus };
@@ -479,60 +469,75 @@ function installAws(f: Fixture, s: Synthesized): Aws {
       }
       if (!arns.includes(TASK_ARN)) throw notFound();
       return { ReplicationTasks: [await describeTask(f)] };
-    });
-  dmsMock.on(StartReplicationTaskCommand).callsFake(async (input: { ReplicationTaskArn?: string }) => {
-    if (input.ReplicationTaskArn !== REVERSE_TASK_ARN) throw notFound();
-    aws.reverseStatus = 'running';
-    return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'starting' } };
-  });
-  dmsMock.on(StopReplicationTaskCommand).callsFake(async (input: { ReplicationTaskArn?: string }) => {
-    if (input.ReplicationTaskArn === REVERSE_TASK_ARN) {
-      aws.reverseStatus = 'stopped';
-      return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'stopping' } };
-    }
-    if (input.ReplicationTaskArn !== TASK_ARN) throw notFound();
-    const task = await describeTask(f);
-    if (task.Status !== 'running' && task.Status !== 'starting') {
-      throw new InvalidResourceStateFault({ message: `task is ${task.Status}`, $metadata: {} });
-    }
-    await sql(f.target, `ALTER SUBSCRIPTION ${quoteIdent(f.name)} DISABLE`);
-    return { ReplicationTask: { ...task, Status: 'stopping' } };
-  });
+    }),
+  );
+  dmsMock.on(StartReplicationTaskCommand).callsFake(
+    behindIam(caller, StartReplicationTaskCommand, async (input) => {
+      if (input.ReplicationTaskArn !== REVERSE_TASK_ARN) throw notFound();
+      aws.reverseStatus = 'running';
+      return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'starting' } };
+    }),
+  );
+  dmsMock.on(StopReplicationTaskCommand).callsFake(
+    behindIam(caller, StopReplicationTaskCommand, async (input) => {
+      if (input.ReplicationTaskArn === REVERSE_TASK_ARN) {
+        aws.reverseStatus = 'stopped';
+        return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'stopping' } };
+      }
+      if (input.ReplicationTaskArn !== TASK_ARN) throw notFound();
+      const task = await describeTask(f);
+      if (task.Status !== 'running' && task.Status !== 'starting') {
+        throw new InvalidResourceStateFault({ message: `task is ${task.Status}`, $metadata: {} });
+      }
+      await sql(f.target, `ALTER SUBSCRIPTION ${quoteIdent(f.name)} DISABLE`);
+      return { ReplicationTask: { ...task, Status: 'stopping' } };
+    }),
+  );
 
-  cloudwatchMock.on(GetMetricDataCommand).callsFake(async (input: { MetricDataQueries?: MetricDataQuery[] }) => {
-    const status = await f.engine.status();
-    const lag = status.state === 'running' || status.state === 'stopping' ? status.lagSeconds : null;
-    return {
-      MetricDataResults: (input.MetricDataQueries ?? []).map((q) => {
-        const metric = q.MetricStat?.Metric;
-        const dimensions = Object.fromEntries((metric?.Dimensions ?? []).map((d) => [d.Name, d.Value]));
-        const matches =
-          metric?.Namespace === 'AWS/DMS' &&
-          ['CDCLatencySource', 'CDCLatencyTarget'].includes(metric.MetricName ?? '') &&
-          q.MetricStat?.Stat === 'Maximum' &&
-          JSON.stringify(Object.entries(dimensions).sort()) === JSON.stringify(Object.entries(s.lagDimensions).sort());
-        const datapoint = matches && lag !== null;
-        return {
-          Id: q.Id,
-          StatusCode: 'Complete' as const,
-          Timestamps: datapoint ? [new Date()] : [],
-          Values: datapoint ? [lag] : [],
-        };
-      }),
-    };
-  });
-  cloudwatchMock.on(DisableAlarmActionsCommand).resolves({});
-  cloudwatchMock.on(EnableAlarmActionsCommand).resolves({});
+  cloudwatchMock.on(GetMetricDataCommand).callsFake(
+    behindIam(caller, GetMetricDataCommand, async (input: { MetricDataQueries?: MetricDataQuery[] }) => {
+      const status = await f.engine.status();
+      const lag = status.state === 'running' || status.state === 'stopping' ? status.lagSeconds : null;
+      return {
+        MetricDataResults: (input.MetricDataQueries ?? []).map((q) => {
+          const metric = q.MetricStat?.Metric;
+          const dimensions = Object.fromEntries((metric?.Dimensions ?? []).map((d) => [d.Name, d.Value]));
+          const matches =
+            metric?.Namespace === 'AWS/DMS' &&
+            ['CDCLatencySource', 'CDCLatencyTarget'].includes(metric.MetricName ?? '') &&
+            q.MetricStat?.Stat === 'Maximum' &&
+            JSON.stringify(Object.entries(dimensions).sort()) ===
+              JSON.stringify(Object.entries(s.lagDimensions).sort());
+          const datapoint = matches && lag !== null;
+          return {
+            Id: q.Id,
+            StatusCode: 'Complete' as const,
+            Timestamps: datapoint ? [new Date()] : [],
+            Values: datapoint ? [lag] : [],
+          };
+        }),
+      };
+    }),
+  );
+  cloudwatchMock.on(DisableAlarmActionsCommand).callsFake(behindIam(caller, DisableAlarmActionsCommand, () => ({})));
+  cloudwatchMock.on(EnableAlarmActionsCommand).callsFake(behindIam(caller, EnableAlarmActionsCommand, () => ({})));
 
-  snsMock.on(PublishCommand).callsFake(async (input: PublishCommandInput) => {
-    if (input.TopicArn !== s.topicArn) throw new NotFoundException({ message: 'Topic does not exist', $metadata: {} });
-    aws.published.push(input);
-    await aws.onPublish?.(input);
-    return { MessageId: String(aws.published.length) };
-  });
+  snsMock.on(PublishCommand).callsFake(
+    behindIam(caller, PublishCommand, async (input: PublishCommandInput) => {
+      if (input.TopicArn !== s.topicArn)
+        throw new NotFoundException({ message: 'Topic does not exist', $metadata: {} });
+      aws.published.push(input);
+      await aws.onPublish?.(input);
+      return { MessageId: String(aws.published.length) };
+    }),
+  );
 
-  ssmMock.on(GetParameterCommand).callsFake((input) => aws.parameters.get(input));
-  ssmMock.on(PutParameterCommand).callsFake((input) => aws.parameters.put(input));
+  ssmMock
+    .on(GetParameterCommand)
+    .callsFake(behindIam(caller, GetParameterCommand, (input) => aws.parameters.get(input)));
+  ssmMock
+    .on(PutParameterCommand)
+    .callsFake(behindIam(caller, PutParameterCommand, (input) => aws.parameters.put(input)));
   return aws;
 }
 
@@ -921,6 +926,25 @@ test('execute through the production handler: every row on the target, source fr
   expect(ran.indexOf('startReverse')).toBeGreaterThan(ran.lastIndexOf('stopReplication'));
   expect(alarmCalls(EnableAlarmActionsCommand)).toEqual([[REVERSE_ALARM]]);
   expect(aws.reverseStatus).toBe('running');
+  // each of those calls was first allowed by IAM for the function that made it (its policies in the template)
+  const authorized = Object.values(synthesized.iam).flatMap((fn) => fn.decisions.map((d) => `${d.action} ${d.result}`));
+  expect([...new Set(authorized)]).toEqual(
+    expect.arrayContaining(
+      [
+        'secretsmanager:GetSecretValue',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'sns:Publish',
+        'ssm:PutParameter',
+        'dms:DescribeReplicationTasks',
+        'cloudwatch:GetMetricData',
+        'cloudwatch:DisableAlarmActions',
+        'dms:StopReplicationTask',
+        'dms:StartReplicationTask',
+        'cloudwatch:EnableAlarmActions',
+      ].map((action) => `${action} Allowed`),
+    ),
+  );
 });
 
 test('final sync fails after the freeze: Rollback restores the role exactly, execution fails in RolledBack', async () => {

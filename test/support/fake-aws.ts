@@ -1,7 +1,8 @@
 /**
  * Small in-memory stand-ins for AWS services, for tests that mock the SDK only at the client boundary
  * (aws-sdk-client-mock): a DynamoDB table that evaluates the condition and update expressions the state store
- * sends, an SSM parameter store, and an AWS-Lambda-style error for a handler's exception.
+ * sends, an SSM parameter store, DMS replication tasks that start and stop, and an AWS-Lambda-style error for a
+ * handler's exception.
  *
  * Each fake implements only what the production code uses and throws on anything else, so a change in what the
  * code sends fails the test loudly instead of being silently accepted.
@@ -9,6 +10,12 @@
 import { ConditionalCheckFailedException, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { GetCommandInput, PutCommandInput, UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ParameterAlreadyExists, ParameterNotFound, type ParameterType } from '@aws-sdk/client-ssm';
+import {
+  InvalidResourceStateFault,
+  ResourceNotFoundFault,
+  type DescribeReplicationTasksCommandInput,
+  type ReplicationTask,
+} from '@aws-sdk/client-database-migration-service';
 
 type Item = Record<string, unknown>;
 
@@ -246,6 +253,48 @@ export class FakeParameterStore {
     const version = (existing?.version ?? 0) + 1;
     this.parameters.set(input.Name, { value: input.Value, type: existing?.type ?? input.Type!, version });
     return { Version: version };
+  }
+}
+
+/**
+ * DMS replication tasks by ARN: DescribeReplicationTasks (by `replication-task-arn`), StartReplicationTask of a task
+ * that is not running and StopReplicationTask of a running one, each state change taking effect at once.
+ */
+export class FakeReplicationTasks {
+  private readonly statuses = new Map<string, string>();
+
+  set(arn: string, status: string): void {
+    this.statuses.set(arn, status);
+  }
+
+  private task(arn: string | undefined): ReplicationTask {
+    const status = arn === undefined ? undefined : this.statuses.get(arn);
+    if (!status) throw new ResourceNotFoundFault({ message: 'Replication Task not found', $metadata: {} });
+    return { ReplicationTaskArn: arn, Status: status, ReplicationTaskStats: { FullLoadProgressPercent: 100 } };
+  }
+
+  describe(input: DescribeReplicationTasksCommandInput): { ReplicationTasks: ReplicationTask[] } {
+    const arns = input.Filters?.find((f) => f.Name === 'replication-task-arn')?.Values;
+    if (!arns || input.Filters!.length !== 1)
+      throw new Error('fake DMS: only a replication-task-arn filter is supported');
+    return { ReplicationTasks: arns.map((arn) => this.task(arn)) };
+  }
+
+  start(input: { ReplicationTaskArn?: string }): { ReplicationTask: ReplicationTask } {
+    return this.change(input.ReplicationTaskArn, (status) => status !== 'running', 'running');
+  }
+
+  stop(input: { ReplicationTaskArn?: string }): { ReplicationTask: ReplicationTask } {
+    return this.change(input.ReplicationTaskArn, (status) => status === 'running', 'stopped');
+  }
+
+  private change(arn: string | undefined, allowed: (status: string) => boolean, to: string) {
+    const { Status } = this.task(arn);
+    if (!allowed(Status!)) {
+      throw new InvalidResourceStateFault({ message: `Replication task is ${Status}`, $metadata: {} });
+    }
+    this.statuses.set(arn!, to);
+    return { ReplicationTask: this.task(arn) };
   }
 }
 

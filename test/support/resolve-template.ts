@@ -4,6 +4,7 @@
  * (`<stack>-<logical id>-<13 random characters>`). Used to measure what AWS measures after deploy (e.g. the 4 KB of a
  * Lambda function's environment), which a template with `{ "Ref": ... }` in it does not show.
  */
+import type { IntrinsicValues } from '../../rehearsal/local/resolve-intrinsics';
 
 export const REALISTIC = {
   account: '123456789012',
@@ -19,13 +20,28 @@ type Json = any;
 export interface TemplateResolver {
   /** The value of a property after CloudFormation resolves every intrinsic in it. */
   resolve(value: Json): Json;
+  /** The value of `Ref` to a resource of the template (its physical name or ARN). */
+  ref(logicalId: string): string;
+  /** The value of `Fn::GetAtt [logicalId, attribute]`. */
+  getAtt(logicalId: string, attribute: string): string;
+}
+
+/** Where the stack is deployed. @default REALISTIC */
+export interface DeployedEnvironment {
+  readonly account: string;
+  readonly region: string;
 }
 
 const RANDOM = 'ABCDEFGHIJKLM'; // CloudFormation appends 12–13 random characters to generated names
 
-export function templateResolver(template: Json, stackName: string): TemplateResolver {
+export function templateResolver(
+  template: Json,
+  stackName: string,
+  environment: DeployedEnvironment = REALISTIC,
+): TemplateResolver {
   const resources: Record<string, Json> = template.Resources ?? {};
-  const { account, region, partition, urlSuffix } = REALISTIC;
+  const { partition, urlSuffix } = REALISTIC;
+  const { account, region } = environment;
   const arn = (service: string, resource: string): string =>
     `arn:${partition}:${service}:${region}:${account}:${resource}`;
   const generatedName = (logicalId: string, max = 255): string => `${stackName}-${logicalId}-${RANDOM}`.slice(0, max);
@@ -56,6 +72,8 @@ export function templateResolver(template: Json, stackName: string): TemplateRes
         return resolve(resources[logicalId].Properties.SecretId);
       case 'AWS::SSM::Parameter':
         return name('Name', 1011);
+      case 'AWS::Route53::HostedZone':
+        return 'Z0123456789ABCDEFGHIJ';
       case 'AWS::KMS::Key':
         return '12345678-90ab-cdef-1234-567890abcdef';
       case 'AWS::Lambda::Function':
@@ -171,7 +189,7 @@ export function templateResolver(template: Json, stackName: string): TemplateRes
     return Object.fromEntries(keys.map((k) => [k, resolve(value[k])]));
   };
 
-  return { resolve };
+  return { resolve, ref: (logicalId) => physical(logicalId, resources[logicalId]?.Properties), getAtt };
 }
 
 /**
@@ -185,4 +203,9 @@ export function environmentSize(variables: Record<string, string>): { keysAndVal
     keysAndValues: Object.entries(variables).reduce((sum, [k, v]) => sum + bytes(k) + bytes(String(v)), 0),
     json: bytes(JSON.stringify(variables)),
   };
+}
+
+/** The values `resolveIntrinsics` (rehearsal/local/resolve-intrinsics.ts) needs to resolve as `resolver` does. */
+export function intrinsicValuesOf(resolver: TemplateResolver, environment: DeployedEnvironment): IntrinsicValues {
+  return { ref: resolver.ref, getAtt: resolver.getAtt, account: environment.account, region: environment.region };
 }

@@ -1,22 +1,24 @@
 /**
  * The construct/handler environment contract: what CutoverWorkflow writes into each function's environment is
  * what lambda/handlers/environment.ts reads for the steps that function serves, and each function's role lets
- * those steps make their AWS calls.
+ * those steps make their AWS calls: each function, built from its own environment, makes the calls of its steps
+ * through the real adapters, and each call is evaluated by an IAM policy simulator against THAT function's policies
+ * in the template (test/support/iam-authorizer.ts); a call they do not allow fails with AccessDeniedException.
  *
  * What each step uses comes from its declaration in contract/steps.ts (STEP_SPECS); that the steps' code keeps to
  * it is shown by test/integration/production-path.test.ts, which runs them with each function's own environment.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { StopReplicationTaskCommand } from '@aws-sdk/client-database-migration-service';
+import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { resolveIntrinsics } from '../../../rehearsal/local/resolve-intrinsics';
-import { clearDatabaseSecretCache } from '../../../lambda/engine/aws/database-secret';
 import {
   accessOf,
   dependenciesOf,
@@ -28,35 +30,28 @@ import {
 } from '../../../contract';
 import { depsFor } from '../../../lambda/engine/cutover/directions';
 import type { CutoverWorkflowProps } from '../../../lib/cutover/cutover-workflow';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { CutoverDeps } from '../../../lambda/engine/cutover/deps';
 import { DmsTaskReplication } from '../../../lambda/engine/replication/dms-task-replication';
 import { Route53RecordTrafficSwitch } from '../../../lambda/engine/traffic/route53-record-traffic-switch';
 import { SecretTrafficSwitch } from '../../../lambda/engine/traffic/secret-traffic-switch';
 import { SsmParameterTrafficSwitch } from '../../../lambda/engine/traffic/ssm-parameter-traffic-switch';
 import { allowedSteps, createDepsFromEnvironment } from '../../../lambda/handlers/environment';
+import { createStepHandler, parseExecutionInput, stateKey } from '../../../lambda/engine/cutover/steps';
+import { restoreAfterAbort } from '../../../lambda/engine/cutover/watchdog';
 import type { CutoverFunctionRole } from '../../../contract';
 import { TrafficSwitchTarget } from '../../../lib/cutover/traffic-switch';
-import { TASK_ARN, workflowStack } from './support';
+import type { TrackingRecord, TrafficSwitch } from '../../../lambda/engine/ports';
+import { mockAwsBehindIam } from '../../support/aws-behind-iam';
+import { iamAuthorizer, TEST_ENVIRONMENT, withoutStatements, type IamAuthorizer } from '../../support/iam-authorizer';
+import type { IamRequest } from '../../support/iam-requests';
+import { intrinsicValuesOf, templateResolver, type TemplateResolver } from '../../support/resolve-template';
+import { REVERSE_TASK_ARN, reverseReplicationBinding, TASK_ARN, workflowStack } from './support';
 
-const ACCOUNT = '123456789012';
-const REGION = 'eu-west-1';
+const { account: ACCOUNT, region: REGION } = TEST_ENVIRONMENT;
+const STACK_NAME = 'Test';
 const SOURCE_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:source-AbCdEf`;
 const TARGET_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:target-AbCdEf`;
 const LAG_ALARM_ARN = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-lag-source`;
-
-// ---- CloudFormation intrinsics, as the local runner resolves them ---------------------------------------------
-
-const INTRINSICS = {
-  region: REGION,
-  account: ACCOUNT,
-  getAtt: (id: string, attribute: string) => `arn:aws:getatt:${REGION}:${ACCOUNT}:${id}/${attribute}`,
-};
-const resolveString = (value: unknown): string => {
-  const out = resolveIntrinsics(value, INTRINSICS);
-  if (Array.isArray(out)) throw new Error(`expected a string, got the list ${JSON.stringify(out)}`);
-  return out;
-};
 
 // ---- what each step uses (read from lambda/engine/cutover/) ------------------------------------------------------
 
@@ -65,30 +60,48 @@ type Dependency = Exclude<keyof CutoverDeps, 'now'>;
 /** Dependencies each step touches: the contract's declaration (the production-path test runs the steps with them). */
 const STEP_USES = (step: StepName): readonly Dependency[] => STEP_SPECS[step].deps;
 
-const PHASE_CALLS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'sns:Publish'];
-const SECRETS = ['secretsmanager:GetSecretValue'];
-const STATUS = ['dms:DescribeReplicationTasks', 'cloudwatch:GetMetricData'];
+/** The application's endpoint before and after a switch. */
+const SWITCHED_TO = 'target.example.com';
 
-/** The AWS calls each declared access stands for (DmsTaskReplication.status() describes the task, reads its lag). */
-const ACCESS_CALLS: Record<StepAccess, readonly string[]> = {
-  databaseSecrets: SECRETS,
-  replicationStatus: STATUS,
-  stopReplication: ['dms:StopReplicationTask'],
-  disableAlarmActions: ['cloudwatch:DisableAlarmActions'],
-  trafficSwitch: [],
-  readTrafficSwitch: [],
-  // granted only with a reverse replication (its own template test)
-  reverseReplication: [],
-  reverseStatus: STATUS,
-  stopReverse: ['dms:StopReplicationTask'],
-  disableReverseAlarmActions: ['cloudwatch:DisableAlarmActions'],
+async function useSwitch(traffic: TrafficSwitch | undefined): Promise<void> {
+  if (!traffic) return;
+  await traffic.current();
+  await traffic.switchTo(SWITCHED_TO);
+}
+
+/**
+ * The AWS calls each declared access stands for, made through the real adapters: `deps` are the direction's (the
+ * fallback reads the reverse task where the cutover reads the forward one), `forward` the function's own.
+ */
+const ACCESS_CALLS: Record<StepAccess, (deps: CutoverDeps, forward: CutoverDeps) => Promise<unknown>> = {
+  databaseSecrets: async (deps) => [await deps.source(), await deps.target()],
+  replicationStatus: (deps) => deps.replication.status(),
+  stopReplication: (deps) => deps.replication.stop(),
+  disableAlarmActions: async (deps) => deps.alarms?.disable(),
+  trafficSwitch: (deps) => useSwitch(deps.traffic),
+  readTrafficSwitch: (deps) => useSwitch(deps.readTraffic),
+  // describe and read its lag, stop it, start it again (StartReverse, CloseWayBack); its alarms' actions on and off
+  reverseReplication: async (_deps, { reverse, reverseAlarms }) => {
+    if (!reverse) return; // granted only with a reverse replication
+    await reverse.status();
+    await reverse.stop();
+    await reverse.start('0/16B3748');
+    await reverseAlarms?.enable();
+    await reverseAlarms?.disable();
+  },
+  reverseStatus: (deps) => deps.replication.status(),
+  stopReverse: (deps) => deps.replication.stop(),
+  disableReverseAlarmActions: async (deps) => deps.alarms?.disable(),
 };
 
-/** AWS calls a step's code makes: phase bookkeeping when it keeps state, plus its declared access. */
-const STEP_CALLS = (step: StepName): readonly string[] => [
-  ...((STEP_SPECS[step].deps as readonly string[]).includes('state') ? PHASE_CALLS : []),
-  ...STEP_SPECS[step].access.flatMap((a: StepAccess) => ACCESS_CALLS[a]),
-];
+/** Phase bookkeeping, as every step that keeps state does it: the record created or read, updated, notified. */
+async function keepPhase(deps: CutoverDeps, step: StepName): Promise<void> {
+  const now = new Date(0).toISOString();
+  await deps.state.ensure('contract', 'execute', now);
+  await deps.state.setStatus('contract', 'running', now);
+  await deps.state.get('contract');
+  await deps.notifier.notify(`zdm contract: ${step}`, 'a phase notice');
+}
 
 // ---- the four traffic switch configurations -------------------------------------------------------------------
 
@@ -98,13 +111,15 @@ interface Case {
   readonly make: (stack: Stack) => {
     readonly trafficSwitch?: TrafficSwitchTarget;
     readonly adapter?: new (...args: never[]) => unknown;
-    readonly description?: string;
-    readonly calls: readonly string[];
+    /** The adapter's description, given the template's physical names. */
+    readonly description?: (ref: (logicalId: string) => string) => string;
+    /** What IAM authorizes when the switch is read and written (each action once). */
+    readonly switchCalls: (ref: (logicalId: string) => string) => IamRequest[];
   };
 }
 
 const CASES: readonly Case[] = [
-  { name: 'no traffic switch', make: () => ({ calls: PHASE_CALLS }) },
+  { name: 'no traffic switch', make: () => ({ switchCalls: () => [] }) },
   {
     name: 'an SSM parameter',
     make: (stack) => ({
@@ -112,8 +127,12 @@ const CASES: readonly Case[] = [
         ssm.StringParameter.fromStringParameterName(stack, 'HostParameter', '/app/db-host'),
       ),
       adapter: SsmParameterTrafficSwitch,
-      description: 'SSM parameter /app/db-host',
-      calls: [...PHASE_CALLS, 'ssm:GetParameter', 'ssm:PutParameter'],
+      description: () => 'SSM parameter /app/db-host',
+      switchCalls: () =>
+        ['ssm:GetParameter', 'ssm:PutParameter'].map((action) => ({
+          action,
+          resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/app/db-host`,
+        })),
     }),
   },
   {
@@ -125,8 +144,12 @@ const CASES: readonly Case[] = [
         trafficSwitch: TrafficSwitchTarget.secret(secret),
         adapter: SecretTrafficSwitch,
         // a Secret's Ref is its ARN
-        description: `secret ref-${logicalId} (field "host")`,
-        calls: [...PHASE_CALLS, 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        description: (ref) => `secret ${ref(logicalId)} (field "host")`,
+        switchCalls: (ref) =>
+          ['GetSecretValue', 'PutSecretValue'].map((action) => ({
+            action: `secretsmanager:${action}`,
+            resource: ref(logicalId),
+          })),
       };
     },
   },
@@ -138,8 +161,12 @@ const CASES: readonly Case[] = [
       return {
         trafficSwitch: TrafficSwitchTarget.route53Record(zone, 'DB.Example.com.'),
         adapter: Route53RecordTrafficSwitch,
-        description: `CNAME db.example.com in hosted zone ref-${logicalId}`,
-        calls: [...PHASE_CALLS, 'route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'],
+        description: (ref) => `CNAME db.example.com in hosted zone ${ref(logicalId)}`,
+        switchCalls: (ref) =>
+          ['ListResourceRecordSets', 'ChangeResourceRecordSets'].map((action) => ({
+            action: `route53:${action}`,
+            resource: `arn:aws:route53:::hostedzone/${ref(logicalId)}`,
+          })),
       };
     },
   },
@@ -147,21 +174,26 @@ const CASES: readonly Case[] = [
 
 // ---- helpers ----------------------------------------------------------------------------------------------
 
-const secrets = mockClient(SecretsManagerClient);
+/** A database secret of the test stack: the side is in its name. */
+const databaseSecret = (secretId: string): string =>
+  JSON.stringify({
+    host: `${secretId.includes('source') ? 'source' : 'target'}.example.com`,
+    port: 5432,
+    username: 'zdm',
+    password: 'not-a-password',
+    dbname: 'app',
+  });
 
-beforeEach(() => {
-  secrets.reset();
-  clearDatabaseSecretCache();
-  secrets.on(GetSecretValueCommand).callsFake((input: { SecretId: string }) => ({
-    SecretString: JSON.stringify({
-      host: `${input.SecretId.includes('source') ? 'source' : 'target'}.example.com`,
-      port: 5432,
-      username: 'zdm',
-      password: 'not-a-password',
-      dbname: 'app',
-    }),
-  }));
+const aws = mockAwsBehindIam({
+  // the traffic switch's secret holds the application's connection, the database secrets theirs
+  secrets: (secretId) =>
+    secretId.includes('AppSecret') ? JSON.stringify({ host: 'source.example.com' }) : databaseSecret(secretId),
+  tasks: [TASK_ARN, REVERSE_TASK_ARN],
+  parameters: { '/app/db-host': 'source.example.com' },
+  cname: 'source.example.com',
 });
+
+beforeEach(() => aws.reset());
 
 interface Synthesized {
   readonly cutoverFunctionIds: readonly string[];
@@ -169,6 +201,11 @@ interface Synthesized {
   readonly env: Partial<Record<CutoverFunctionRole, Record<string, string>>>;
   readonly policies: Partial<Record<CutoverFunctionRole, Array<{ Action: string | string[]; Resource: unknown }>>>;
   readonly expected: ReturnType<Case['make']>;
+  /** The template's physical names, as the environment and the policies are resolved with. */
+  readonly resolver: TemplateResolver;
+  /** The template JSON and each function's logical id, to build its IAM authorizer. */
+  readonly template: Record<string, unknown>;
+  readonly functionIds: Partial<Record<CutoverFunctionRole, string>>;
 }
 
 function synthesize(c: Case, extra: (stack: Stack) => Partial<CutoverWorkflowProps> = () => ({})): Synthesized {
@@ -177,13 +214,24 @@ function synthesize(c: Case, extra: (stack: Stack) => Partial<CutoverWorkflowPro
     expected = c.make(s);
     return { ...(expected.trafficSwitch ? { trafficSwitch: expected.trafficSwitch } : {}), ...extra(s) };
   });
+  expect(stack.stackName).toBe(STACK_NAME);
   const template = Template.fromStack(stack);
+  const json = template.toJSON();
+  const resolver = templateResolver(json, STACK_NAME, TEST_ENVIRONMENT);
+  const values = intrinsicValuesOf(resolver, TEST_ENVIRONMENT);
+  const resolveString = (value: unknown): string => {
+    const out = resolveIntrinsics(value, values);
+    if (Array.isArray(out)) throw new Error(`expected a string, got the list ${JSON.stringify(out)}`);
+    return out;
+  };
   const functions = template.findResources('AWS::Lambda::Function');
   const policies = template.findResources('AWS::IAM::Policy');
   const env: Synthesized['env'] = {};
   const statements: Synthesized['policies'] = {};
+  const functionIds: Synthesized['functionIds'] = {};
   for (const [role, fn] of Object.entries(workflow.functions) as Array<[CutoverFunctionRole, lambda.IFunction]>) {
     const fnId = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+    functionIds[role] = fnId;
     const variables = (functions[fnId].Properties as { Environment: { Variables: Record<string, unknown> } })
       .Environment.Variables;
     env[role] = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolveString(v)]));
@@ -206,7 +254,63 @@ function synthesize(c: Case, extra: (stack: Stack) => Partial<CutoverWorkflowPro
   const workflowFunctionIds = Object.values(workflow.functions)
     .map((fn) => stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction))
     .sort();
-  return { env, policies: statements, expected: expected!, cutoverFunctionIds, workflowFunctionIds };
+  return {
+    env,
+    policies: statements,
+    expected: expected!,
+    cutoverFunctionIds,
+    workflowFunctionIds,
+    resolver,
+    template: json,
+    functionIds,
+  };
+}
+
+/** IAM for the function `role` of `synthesized` (of `template`: the synthesized one, or a changed copy). */
+function authorizerOf(
+  synthesized: Synthesized,
+  role: CutoverFunctionRole,
+  template = synthesized.template,
+): IamAuthorizer {
+  return iamAuthorizer(template, STACK_NAME, synthesized.functionIds[role]!, TEST_ENVIRONMENT);
+}
+
+/**
+ * Runs, as the function `role`, the AWS calls of each step it serves in each of `directions` (bookkeeping and
+ * declared access); returns the failures, and the IAM decisions made.
+ */
+async function makeCallsOfSteps(
+  synthesized: Synthesized,
+  role: CutoverFunctionRole,
+  directions: readonly CutoverDirection[],
+  authorizer = authorizerOf(synthesized, role),
+): Promise<{ failures: string[]; authorizer: IamAuthorizer }> {
+  const env = synthesized.env[role]!;
+  const forward = depsOf(env);
+  const failures: string[] = [];
+  for (const direction of directions) {
+    const deps = depsFor(forward, direction);
+    for (const step of allowedSteps(env)) {
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ...((dependenciesOf(step, direction) as readonly string[]).includes('state')
+          ? [['bookkeeping', () => keepPhase(deps, step)] as [string, () => Promise<unknown>]]
+          : []),
+        ...accessOf(step, direction).map(
+          (access) => [access, () => ACCESS_CALLS[access](deps, forward)] as [string, () => Promise<unknown>],
+        ),
+      ];
+      for (const [what, call] of calls) {
+        // each access starts from running tasks (a stop is a real StopReplicationTask)
+        for (const task of [TASK_ARN, REVERSE_TASK_ARN]) aws.tasks.set(task, 'running');
+        try {
+          await aws.asFunction(authorizer, call);
+        } catch (error) {
+          failures.push(`${role} ${direction} ${step} ${what}: ${(error as Error).name}: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+  return { failures, authorizer };
 }
 
 /** Touches `dependency` the way the steps do; source/target resolve through the (mocked) Secrets Manager. */
@@ -216,7 +320,7 @@ async function touch(deps: CutoverDeps, dependency: Dependency): Promise<unknown
 }
 
 function depsOf(env: Record<string, string>): CutoverDeps {
-  return createDepsFromEnvironment(env, { secretsManager: new SecretsManagerClient({ region: REGION }) });
+  return createDepsFromEnvironment(env);
 }
 
 function servesSwitchTraffic(env: Record<string, string>): boolean {
@@ -263,11 +367,12 @@ describe.each(CASES)('environment contract with $name', (c) => {
     for (const role of roles) {
       const env = synthesized.env[role]!;
       const deps = depsOf(env);
+      const authorizer = authorizerOf(synthesized, role);
       const failures: string[] = [];
       for (const step of allowedSteps(env)) {
         for (const dependency of STEP_USES(step)) {
           try {
-            await touch(deps, dependency);
+            await aws.asFunction(authorizer, () => touch(deps, dependency));
           } catch (error) {
             failures.push(`${role} ${step} ${dependency}: ${(error as Error).message}`);
           }
@@ -290,10 +395,15 @@ describe.each(CASES)('environment contract with $name', (c) => {
       }
       if (uses.has('tables')) expect(deps.tables).toEqual({ include: [{ schema: 'public' }] });
       if (uses.has('source')) {
-        await expect(deps.source()).resolves.toMatchObject({ host: 'source.example.com' });
-        await expect(deps.target()).resolves.toMatchObject({ host: 'target.example.com' });
-        const asked = secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId);
-        expect(asked).toEqual(expect.arrayContaining([SOURCE_SECRET_ARN, TARGET_SECRET_ARN]));
+        const authorizer = authorizerOf(synthesized, role);
+        await aws.asFunction(authorizer, async () => {
+          await expect(deps.source()).resolves.toMatchObject({ host: 'source.example.com' });
+          await expect(deps.target()).resolves.toMatchObject({ host: 'target.example.com' });
+        });
+        expect(authorizer.decisions).toEqual([
+          { action: 'secretsmanager:GetSecretValue', resource: SOURCE_SECRET_ARN, result: 'Allowed' },
+          { action: 'secretsmanager:GetSecretValue', resource: TARGET_SECRET_ARN, result: 'Allowed' },
+        ]);
       }
       if (uses.has('defaults')) expect(deps.defaults).toMatchObject({ applicationRoles: ['app_rw'] });
       if (uses.has('alarms')) expect(env.LAG_ALARM_NAMES).toBe('["zdm-lag-source"]');
@@ -309,7 +419,7 @@ describe.each(CASES)('environment contract with $name', (c) => {
       expect(deps.traffic).toBeUndefined();
     } else {
       expect(deps.traffic).toBeInstanceOf(synthesized.expected.adapter);
-      expect(deps.traffic!.description).toBe(synthesized.expected.description);
+      expect(deps.traffic!.description).toBe(synthesized.expected.description!(synthesized.resolver.ref));
       expect(synthesized.env[serving[0]]!.TRAFFIC_SWITCH_KIND).toBe(synthesized.expected.trafficSwitch!.kind);
     }
     // no other function knows the switch
@@ -318,16 +428,24 @@ describe.each(CASES)('environment contract with $name', (c) => {
     }
   });
 
-  test('each function may make the AWS calls of its steps', () => {
+  test('each function makes the AWS calls of its steps, and its own policies allow every one (IAM simulated)', async () => {
     for (const role of roles) {
-      const env = synthesized.env[role]!;
-      const granted = actionsOf(synthesized.policies[role]!);
-      const needed = new Set(
-        allowedSteps(env).flatMap((step) => (step === 'switchTraffic' ? synthesized.expected.calls : STEP_CALLS(step))),
-      );
-      const missing = [...needed].filter((action) => !granted.has(action));
-      expect({ role, missing }).toEqual({ role, missing: [] });
+      const { failures, authorizer } = await makeCallsOfSteps(synthesized, role, ['forward']);
+      expect({ role, failures }).toEqual({ role, failures: [] });
+      expect(authorizer.decisions.length).toBeGreaterThan(0);
     }
+  });
+
+  test('the traffic switch is read and written by the function serving switchTraffic, on its one resource', async () => {
+    const serving = roles.find((role) => servesSwitchTraffic(synthesized.env[role]!))!;
+    const { authorizer } = await makeCallsOfSteps(synthesized, serving, ['forward']);
+    const switchCalls = authorizer.decisions
+      .filter((d) => /^(ssm|route53|secretsmanager):/.test(d.action))
+      .filter((d) => ![SOURCE_SECRET_ARN, TARGET_SECRET_ARN].includes(d.resource))
+      .map(({ action, resource }) => JSON.stringify({ action, resource }));
+    expect([...new Set(switchCalls)].map((call) => JSON.parse(call) as IamRequest)).toEqual(
+      synthesized.expected.switchCalls(synthesized.resolver.ref),
+    );
   });
 
   test("TLS per side on the functions that connect to the databases only; the handler turns it into each side's pg ssl", async () => {
@@ -340,9 +458,11 @@ describe.each(CASES)('environment contract with $name', (c) => {
       }
       expect(tls.sort()).toEqual(['SOURCE_DB_SSL_MODE', 'TARGET_DB_SSL_MODE']);
       const deps = depsOf(env);
-      expect(await deps.source()).toHaveProperty('ssl', { rejectUnauthorized: false });
-      // the default trust store (with NODE_EXTRA_CA_CERTS, the RDS CA): no `ca` of its own
-      expect(await deps.target()).toHaveProperty('ssl', { rejectUnauthorized: true });
+      await aws.asFunction(authorizerOf(synthesized, role), async () => {
+        expect(await deps.source()).toHaveProperty('ssl', { rejectUnauthorized: false });
+        // the default trust store (with NODE_EXTRA_CA_CERTS, the RDS CA): no `ca` of its own
+        expect(await deps.target()).toHaveProperty('ssl', { rejectUnauthorized: true });
+      });
     }
   });
 
@@ -376,8 +496,43 @@ describe.each(CASES)('environment contract with $name', (c) => {
   });
 });
 
+describe('with a customer managed key on the state table', () => {
+  const synthesized = synthesize(CASES[0], (stack) => ({ encryptionKey: new kms.Key(stack, 'Key') }));
+  const keyArn = synthesized.resolver.getAtt(
+    Object.keys((synthesized.template as { Resources: Record<string, { Type: string }> }).Resources).find(
+      (id) =>
+        (synthesized.template as { Resources: Record<string, { Type: string }> }).Resources[id].Type ===
+        'AWS::KMS::Key',
+    )!,
+    'Arn',
+  );
+
+  test('each function may also use the key for its state record (kms:Decrypt, IAM simulated)', async () => {
+    for (const role of Object.keys(synthesized.env) as CutoverFunctionRole[]) {
+      const { failures, authorizer } = await makeCallsOfSteps(synthesized, role, ['forward']);
+      expect({ role, failures }).toEqual({ role, failures: [] });
+      expect(authorizer.decisions).toContainEqual({ action: 'kms:Decrypt', resource: keyArn, result: 'Allowed' });
+    }
+  });
+
+  test('a function whose policies lose the key cannot read its state record', async () => {
+    const { template, removed } = withoutStatements(synthesized.template, synthesized.functionIds.watchdog!, (s) =>
+      actionsOf([s]).has('kms:Decrypt'),
+    );
+    expect(removed).toHaveLength(1);
+    const deps = depsOf(synthesized.env.watchdog!);
+    await expect(
+      aws.asFunction(authorizerOf(synthesized, 'watchdog', template), () => deps.state.get('orders')),
+    ).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(`is not authorized to perform: kms:Decrypt on resource: ${keyArn}`),
+    });
+  });
+});
+
 describe('the contract check itself', () => {
-  const { env } = synthesize(CASES[0]);
+  const synthesized = synthesize(CASES[0]);
+  const { env } = synthesized;
 
   test('fails when a function lacks a variable its steps need', async () => {
     const { REPLICATION_TASK_ARN: _arn, ...replicationEnv } = env.replication!;
@@ -394,6 +549,12 @@ describe('the contract check itself', () => {
     await expect(touch(depsOf(env.replication!), 'source')).rejects.toThrow(/SOURCE_SECRET_ARN is not set/);
   });
 
+  test('fails on an AWS call whose IAM action it does not know (a new call cannot go unchecked)', async () => {
+    await expect(authorizerOf(synthesized, 'database').authorize(new ListSecretsCommand({}))).rejects.toThrow(
+      /no IAM action is mapped for ListSecretsCommand/,
+    );
+  });
+
   test('fails when the watchdog function is asked for the replication task (it never stops it)', async () => {
     expect(allowedSteps(env.watchdog!)).toEqual(['watchdog']);
     await expect(touch(depsOf(env.watchdog!), 'replication')).rejects.toThrow(/REPLICATION_TASK_ARN is not set/);
@@ -401,27 +562,12 @@ describe('the contract check itself', () => {
 });
 
 describe('with the way back: each function serves its steps in the cutover and in the fallback machine', () => {
-  const REVERSE_TASK = `arn:aws:dms:${REGION}:${ACCOUNT}:task:REVERSEREVERSE01`;
-  const REVERSE_ALARM = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:zdm-reverse-lag`;
   const synthesized = synthesize(CASES[1], (stack) => ({
-    reverseReplication: {
-      taskArn: REVERSE_TASK,
-      taskIdentifier: 'REVERSEREVERSE01',
-      instanceIdentifier: 'zdm-instance',
-      slotName: 'zdm_reverse_0123456789abcdef',
-      slotPlugin: 'test_decoding',
-      lagAlarms: [cloudwatch.Alarm.fromAlarmArn(stack, 'ReverseLag', REVERSE_ALARM)],
-    },
+    reverseReplication: reverseReplicationBinding(stack),
     fallbackEndpoint: 'db.internal',
   }));
   const roles = Object.keys(synthesized.env) as CutoverFunctionRole[];
   const DIRECTIONS: readonly CutoverDirection[] = ['forward', 'fallback'];
-  /** The reverse task's calls: describe, start, stop, its lag; its alarms' actions on and off. */
-  const REVERSE_CALLS = [...STATUS, 'dms:StartReplicationTask', 'dms:StopReplicationTask'];
-  const callsIn = (step: StepName, direction: CutoverDirection): string[] => [
-    ...((STEP_SPECS[step].deps as readonly string[]).includes('state') ? PHASE_CALLS : []),
-    ...accessOf(step, direction).flatMap((a) => (a === 'reverseReplication' ? REVERSE_CALLS : ACCESS_CALLS[a])),
-  ];
 
   test('each function builds, from its own environment, every dependency its steps read in either direction', async () => {
     const failures: string[] = [];
@@ -429,10 +575,11 @@ describe('with the way back: each function serves its steps in the cutover and i
       const env = synthesized.env[role]!;
       for (const direction of DIRECTIONS) {
         const deps = depsFor(depsOf(env), direction);
+        const authorizer = authorizerOf(synthesized, role);
         for (const step of allowedSteps(env)) {
           for (const dependency of dependenciesOf(step, direction)) {
             try {
-              await touch(deps, dependency as Dependency);
+              await aws.asFunction(authorizer, () => touch(deps, dependency as Dependency));
             } catch (error) {
               failures.push(`${role} ${direction} ${step} ${dependency}: ${(error as Error).message}`);
             }
@@ -445,30 +592,103 @@ describe('with the way back: each function serves its steps in the cutover and i
     const stopping = roles.filter((role) => allowedSteps(synthesized.env[role]!).includes('stopReplication'));
     expect(stopping).toEqual(['replication']);
     const fallbackReplication = depsFor(depsOf(synthesized.env.replication!), 'fallback').replication;
-    expect(fallbackReplication.description).toContain(REVERSE_TASK);
+    expect(fallbackReplication.description).toContain(REVERSE_TASK_ARN);
   });
 
-  test('each function may make the AWS calls of its steps in either direction, on the right task', () => {
+  test('each function makes the AWS calls of its steps in either direction, and its own policies allow every one', async () => {
     for (const role of roles) {
-      const env = synthesized.env[role]!;
-      const statements = synthesized.policies[role]!;
-      const granted = actionsOf(statements);
-      const needed = new Set(
-        allowedSteps(env).flatMap((step) =>
-          DIRECTIONS.flatMap((direction) =>
-            step === 'switchTraffic' ? synthesized.expected.calls : callsIn(step, direction),
-          ),
-        ),
-      );
-      const missing = [...needed].filter((action) => !granted.has(action));
-      expect({ role, missing }).toEqual({ role, missing: [] });
-      const stops = allowedSteps(env).some((step) =>
+      const { failures, authorizer } = await makeCallsOfSteps(synthesized, role, DIRECTIONS);
+      expect({ role, failures }).toEqual({ role, failures: [] });
+      // the fallback's stop is a StopReplicationTask on the reverse task, allowed for the replication function
+      if (role === 'replication') {
+        expect(authorizer.decisions).toContainEqual({
+          action: 'dms:StopReplicationTask',
+          resource: REVERSE_TASK_ARN,
+          result: 'Allowed',
+        });
+      }
+    }
+  });
+
+  test('only the functions that serve the way back may stop the reverse task', async () => {
+    for (const role of roles) {
+      const stops = allowedSteps(synthesized.env[role]!).some((step) =>
         accessOf(step, 'fallback').some((a) => a === 'reverseReplication' || a === 'stopReverse'),
       );
-      const onReverse = statements.some(
-        (s) => actionsOf([s]).has('dms:StopReplicationTask') && JSON.stringify(s.Resource).includes(REVERSE_TASK),
+      const stop = authorizerOf(synthesized, role).authorize(
+        new StopReplicationTaskCommand({ ReplicationTaskArn: REVERSE_TASK_ARN }),
       );
-      expect({ role, stopsTheReverseTask: onReverse }).toEqual({ role, stopsTheReverseTask: stops });
+      if (stops) await expect(stop).resolves.toBeUndefined();
+      else await expect(stop).rejects.toMatchObject({ name: 'AccessDeniedException' });
     }
+    expect(roles.filter((role) => role === 'database' || role === 'replication')).toHaveLength(2);
+  });
+
+  describe("the fallback's StopReplication, run by the replication function", () => {
+    const env = synthesized.env.replication!;
+    const run = async (template: Record<string, unknown>): Promise<unknown> => {
+      const deps = depsOf(env);
+      const input = parseExecutionInput(
+        { migrationId: 'orders', mode: 'execute', applicationRoles: ['app_rw'] },
+        deps,
+        'fallback',
+      );
+      return aws.asFunction(authorizerOf(synthesized, 'replication', template), async () => {
+        await deps.state.ensure(stateKey(input), 'execute', input.startedAt);
+        return createStepHandler(deps)({ step: 'stopReplication', input });
+      });
+    };
+
+    test('stops the reverse task with the template as synthesized', async () => {
+      await expect(run(synthesized.template)).resolves.toMatchObject({ stopped: true, state: 'stopped' });
+      expect(
+        aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK_ARN] }] }),
+      ).toMatchObject({ ReplicationTasks: [{ Status: 'stopped' }] });
+    });
+
+    test('fails with AccessDeniedException when the template loses its dms:StopReplicationTask on the reverse task', async () => {
+      const { template, removed } = withoutStatements(
+        synthesized.template,
+        synthesized.functionIds.replication!,
+        (s) =>
+          actionsOf([s]).has('dms:StopReplicationTask') &&
+          JSON.stringify(s.Resource) === JSON.stringify(REVERSE_TASK_ARN),
+      );
+      expect(removed).toEqual([{ Effect: 'Allow', Action: 'dms:StopReplicationTask', Resource: REVERSE_TASK_ARN }]);
+      await expect(run(template)).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringContaining(
+          `is not authorized to perform: dms:StopReplicationTask on resource: ${REVERSE_TASK_ARN}`,
+        ),
+      });
+      // the task is still running: the stop never reached DMS
+      expect(
+        aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK_ARN] }] }),
+      ).toMatchObject({ ReplicationTasks: [{ Status: 'running' }] });
+    });
+  });
+
+  test('the watchdog, after a fallback ended past the point of no return, reads the record and notifies', async () => {
+    const deps = depsOf(synthesized.env.watchdog!);
+    const authorizer = authorizerOf(synthesized, 'watchdog');
+    const key = stateKey({ migrationId: 'orders', mode: 'execute', startedAt: '', direction: 'fallback' });
+    const at = new Date(0).toISOString();
+    const report = await aws.asFunction(authorizer, async () => {
+      await deps.state.ensure(key, 'execute', at);
+      await deps.state.setPointOfNoReturnIfAbsent(key, { what: 'traffic-switched', at });
+      // only the slot names are read past the point of no return (no database connection)
+      await deps.state.putTracking(key, {
+        source: { slot: 'zdm_trk_source', publication: 'zdm_pub', startLsn: '0/1' },
+        target: { slot: 'zdm_trk_target', publication: 'zdm_pub', startLsn: '0/1' },
+      } as unknown as TrackingRecord);
+      return restoreAfterAbort(deps, 'orders', 'TIMED_OUT', 'execute', { direction: 'fallback' });
+    });
+    expect(report.outcome).toBe('past-point-of-no-return');
+    expect([...new Set(authorizer.decisions.map((d) => `${d.action} ${d.result}`))].sort()).toEqual([
+      'dynamodb:GetItem Allowed',
+      'dynamodb:PutItem Allowed',
+      'dynamodb:UpdateItem Allowed',
+      'sns:Publish Allowed',
+    ]);
   });
 });

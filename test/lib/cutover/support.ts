@@ -5,8 +5,23 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { CutoverWorkflow, type CutoverWorkflowProps } from '../../../lib/cutover/cutover-workflow';
+import type { ReverseReplicationBinding } from '../../../lib/cutover/reverse-replication-binding';
 
 export const TASK_ARN = 'arn:aws:dms:eu-west-1:123456789012:task:ABCDEFGHIJKLMNOP';
+export const REVERSE_TASK_ARN = 'arn:aws:dms:eu-west-1:123456789012:task:REVERSEREVERSE01';
+export const REVERSE_ALARM_ARN = 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-reverse-lag';
+
+/** The way back's reverse replication (the task Aurora → source, its slot and its lag alarm), in `stack`. */
+export function reverseReplicationBinding(stack: Stack): ReverseReplicationBinding {
+  return {
+    taskArn: REVERSE_TASK_ARN,
+    taskIdentifier: 'REVERSEREVERSE01',
+    instanceIdentifier: 'zdm-instance',
+    slotName: 'zdm_reverse_0123456789abcdef',
+    slotPlugin: 'test_decoding',
+    lagAlarms: [cloudwatch.Alarm.fromAlarmArn(stack, 'ReverseLag', REVERSE_ALARM_ARN)],
+  };
+}
 
 /**
  * A stack with a CutoverWorkflow. Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): no esbuild

@@ -1,29 +1,8 @@
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { ReverseReplicationBinding } from '../../../lib/cutover/reverse-replication-binding';
-import { workflowStack } from './support';
-
-const REVERSE_TASK = 'arn:aws:dms:eu-west-1:123456789012:task:REVERSEREVERSE01';
-
-function binding(stack: Stack): ReverseReplicationBinding {
-  return {
-    taskArn: REVERSE_TASK,
-    taskIdentifier: 'REVERSEREVERSE01',
-    instanceIdentifier: 'zdm-instance',
-    slotName: 'zdm_reverse_0123456789abcdef',
-    slotPlugin: 'test_decoding',
-    lagAlarms: [
-      cloudwatch.Alarm.fromAlarmArn(
-        stack,
-        'ReverseLag',
-        'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-reverse-lag',
-      ),
-    ],
-  };
-}
+import { REVERSE_ALARM_ARN, REVERSE_TASK_ARN, reverseReplicationBinding, workflowStack } from './support';
 
 type Statement = { Action: string | string[]; Resource: unknown };
 
@@ -37,7 +16,7 @@ const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Actio
 
 describe('the way back (reverse replication)', () => {
   const { stack, workflow } = workflowStack((s) => ({
-    reverseReplication: binding(s),
+    reverseReplication: reverseReplicationBinding(s),
     fallbackEndpoint: 'db.internal:5432',
   }));
   const template = Template.fromStack(stack);
@@ -67,11 +46,9 @@ describe('the way back (reverse replication)', () => {
     expect(starters.map(([role]) => role).sort()).toEqual(['database']);
     for (const [, fn] of starters) {
       const start = statementsOf(stack, fn).filter((s) => actionsOf(s).includes('dms:StartReplicationTask'));
-      expect(start.map((s) => s.Resource)).toEqual([REVERSE_TASK]);
+      expect(start.map((s) => s.Resource)).toEqual([REVERSE_TASK_ARN]);
       const alarms = statementsOf(stack, fn).filter((s) => actionsOf(s).includes('cloudwatch:EnableAlarmActions'));
-      expect(alarms.map((s) => s.Resource)).toEqual([
-        'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:zdm-reverse-lag',
-      ]);
+      expect(alarms.map((s) => s.Resource)).toEqual([REVERSE_ALARM_ARN]);
     }
   });
 
@@ -80,7 +57,7 @@ describe('the way back (reverse replication)', () => {
     const id = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
     const variables = template.findResources('AWS::Lambda::Function')[id].Properties.Environment.Variables;
     expect(variables).toMatchObject({
-      REVERSE_REPLICATION_TASK_ARN: REVERSE_TASK,
+      REVERSE_REPLICATION_TASK_ARN: REVERSE_TASK_ARN,
       REVERSE_SLOT_NAME: 'zdm_reverse_0123456789abcdef',
       REVERSE_SLOT_PLUGIN: 'test_decoding',
     });
@@ -96,7 +73,7 @@ describe('the way back (reverse replication)', () => {
 
   test('grantStartFallback lets an operator start the fallback machine', () => {
     // a stack of its own: the shared one is synthesized already
-    const own = workflowStack((s) => ({ reverseReplication: binding(s) }));
+    const own = workflowStack((s) => ({ reverseReplication: reverseReplicationBinding(s) }));
     const role = new iam.Role(own.stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
     own.workflow.grantStartFallback(role);
     const fallbackId = own.stack.getLogicalId(own.workflow.fallbackStateMachine!.node.defaultChild as never);
