@@ -14,7 +14,7 @@
 export type CutoverDirection = 'forward' | 'fallback';
 
 /** The cutover functions, one per set of permissions. */
-export type CutoverFunctionRole = 'database' | 'replication' | 'traffic' | 'watchdog';
+export type CutoverFunctionRole = 'database' | 'replication' | 'traffic' | 'watchdog' | 'digest';
 
 /** The dependencies a step may use (fields of the engine's CutoverDeps), each built from its own variables. */
 export const CUTOVER_DEPENDENCIES = [
@@ -31,6 +31,7 @@ export const CUTOVER_DEPENDENCIES = [
   'reverseAlarms',
   'defaults',
   'rowsPerRange',
+  'cutoverMetrics',
 ] as const;
 export type CutoverDependency = (typeof CUTOVER_DEPENDENCIES)[number];
 
@@ -58,7 +59,11 @@ export type StepAccess =
   /** In the fallback, `stopReplication` of the reverse task (dms:StopReplicationTask on it). */
   | 'stopReverse'
   /** In the fallback, `disableAlarmActions` of the reverse task's lag alarms. */
-  | 'disableReverseAlarmActions';
+  | 'disableReverseAlarmActions'
+  /** dms:DescribeTableStatistics on the task (`deps.replication.progress()`: full-load progress per table). */
+  | 'tableStatistics'
+  /** cloudwatch:GetMetricData (`deps.cutoverMetrics`: the metrics the cutover steps emit, e.g. the backlog). */
+  | 'readCutoverMetrics';
 
 export interface StepSpec {
   /** Task state names that run this step (API: operators see them in the console). */
@@ -244,6 +249,14 @@ export const STEP_SPECS = {
     // reverse: the slot a cutover that did not switch prepared or armed is dropped (its name only, no AWS call).
     deps: ['source', 'target', 'readTraffic', 'reverse', ...BOOKKEEPING],
     access: ['databaseSecrets', 'readTrafficSwitch'],
+  },
+  // Not a state: run by the EventBridge schedule (the periodic progress digest) while replication runs. It reads DMS
+  // and CloudWatch and publishes to the topic; it keeps no state and never touches a database.
+  digest: {
+    states: [],
+    function: 'digest',
+    deps: ['replication', 'cutoverMetrics', 'defaults', 'notifier'],
+    access: ['replicationStatus', 'tableStatistics', 'readCutoverMetrics'],
   },
 } as const satisfies Record<string, StepSpec>;
 

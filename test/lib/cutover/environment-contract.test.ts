@@ -82,6 +82,8 @@ const ACCESS_CALLS: Record<StepAccess, readonly string[]> = {
   reverseStatus: STATUS,
   stopReverse: ['dms:StopReplicationTask'],
   disableReverseAlarmActions: ['cloudwatch:DisableAlarmActions'],
+  tableStatistics: ['dms:DescribeTableStatistics'],
+  readCutoverMetrics: ['cloudwatch:GetMetricData'],
 };
 
 /** AWS calls a step's code makes: phase bookkeeping when it keeps state, plus its declared access. */
@@ -243,8 +245,8 @@ describe.each(CASES)('environment contract with $name', (c) => {
     expect(synthesized.cutoverFunctionIds).toEqual(synthesized.workflowFunctionIds);
     expect(roles.sort()).toEqual(
       c.name === 'no traffic switch'
-        ? ['database', 'replication', 'watchdog']
-        : ['database', 'replication', 'traffic', 'watchdog'],
+        ? ['database', 'digest', 'replication', 'watchdog']
+        : ['database', 'digest', 'replication', 'traffic', 'watchdog'],
     );
   });
 
