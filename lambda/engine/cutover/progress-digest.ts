@@ -5,6 +5,7 @@
  * reported on (its stop and failure have their own notices).
  */
 import { CUTOVER_INPUT_DEFAULTS } from '../../../contract';
+import type { ReplicationStatus } from '../ports';
 import type { CutoverDeps } from './deps';
 import { digestNotice, type DigestFacts } from './digest-text';
 
@@ -20,9 +21,8 @@ export interface DigestResult {
   readonly inSync?: boolean;
 }
 
-/** Reads what the digest says; a part that cannot be read is "unknown", never a failed digest. */
-export async function readDigestFacts(deps: CutoverDeps): Promise<DigestFacts> {
-  const status = await deps.replication.status();
+/** Reads what the digest says besides `status`; a part that cannot be read is "unknown", never a failed digest. */
+export async function readDigestFacts(deps: CutoverDeps, status: ReplicationStatus): Promise<DigestFacts> {
   const unknown = <T>(read: (() => Promise<T>) | undefined): Promise<T | undefined> =>
     read ? read().catch(() => undefined) : Promise.resolve(undefined);
   const [progress, backlog] = await Promise.all([
@@ -43,9 +43,10 @@ export async function readDigestFacts(deps: CutoverDeps): Promise<DigestFacts> {
 
 /** The `digest` step: reads, and publishes while the replication runs. */
 export async function progressDigest(deps: CutoverDeps): Promise<DigestResult> {
-  const facts = await readDigestFacts(deps);
-  const running = facts.state === 'running' || facts.state === 'starting';
+  const status = await deps.replication.status();
+  const running = status.state === 'running' || status.state === 'starting';
   if (!running) return { published: false, running };
+  const facts = await readDigestFacts(deps, status);
   const { subject, message, eta } = digestNotice(facts);
   await deps.notifier.notify(subject, message, { event: 'progress-digest' });
   const backlogKeys = facts.backlog?.reduce((sum, b) => sum + b.keys, 0);
