@@ -246,7 +246,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly functions: { readonly [role: string]: lambda.IFunction };
   /** The EventBridge rule that runs the watchdog (dead man's switch) when an execution ends badly. */
   public readonly watchdogRule: events.Rule;
-  /** The EventBridge schedule of the progress digest (`digestInterval`); undefined with `digest: false`. */
+  /** The EventBridge schedule of the progress digest (`digestInterval`), unless `digest` is false. */
   public readonly digestRule?: events.Rule;
   /**
    * The fallback: the cutover's steps the other way (Aurora → source, over the reverse replication), with
