@@ -266,7 +266,8 @@ function synthesize(): Synthesized {
   // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
   const stateMachineRules = ofType('AWS::Events::Rule').filter(
     ([id, r]) =>
-      JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]' && !id.includes('Fallback'),
+      JSON.stringify((r.EventPattern as { source?: string[] } | undefined)?.source) === '["aws.states"]' &&
+      !id.includes('Fallback'),
   );
   if (stateMachineRules.length !== 1) throw new Error(`expected one rule on Step Functions events`);
   const [target] = stateMachineRules[0][1].Targets as Array<{
