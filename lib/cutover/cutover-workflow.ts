@@ -369,7 +369,8 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         timeout: ['traffic', 'watchdog', 'digest'].includes(role) ? Duration.minutes(2) : Duration.minutes(15),
         vpc: props.vpc,
         vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false),
-        securityGroups,
+        // The digest calls AWS APIs only: its own group, which the databases do not let in.
+        securityGroups: role === 'digest' ? [this.digestSecurityGroup(props.vpc)] : securityGroups,
         tracing: lambda.Tracing.ACTIVE,
         logGroup: fnLogGroup,
         environmentEncryption: props.encryptionKey,
@@ -588,6 +589,15 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       );
     }
     return rule;
+  }
+
+  /** The digest function's security group: outbound to the AWS APIs, no way into the databases. */
+  private digestSecurityGroup(vpc: ec2.IVpc): ec2.ISecurityGroup {
+    return new ec2.SecurityGroup(this, 'DigestSecurityGroup', {
+      vpc,
+      description: 'Cutover progress digest (AWS APIs only: DMS, CloudWatch, SNS)',
+      allowAllOutbound: true,
+    });
   }
 
   /** The progress digest, every `interval`: `{ "step": "digest" }` to the digest function. */

@@ -79,6 +79,16 @@ test('least privilege: DMS status and table statistics of the task, metrics, the
   expect(variables!.ALLOWED_STEPS).toBe('digest');
 });
 
+test("the digest function is not in the step functions' security group: the databases do not let it in", () => {
+  const { workflow } = digestFunction();
+  const groupsOf = (fn: lambda.IFunction) => fn.connections.securityGroups.map((g) => g.node.path);
+  expect(groupsOf(workflow.functions.digest!)).toEqual(['Test/Cutover/DigestSecurityGroup']);
+  for (const group of workflow.connections.securityGroups) {
+    expect(groupsOf(workflow.functions.digest!)).not.toContain(group.node.path);
+  }
+  expect(groupsOf(workflow.functions.database!)).toEqual(workflow.connections.securityGroups.map((g) => g.node.path));
+});
+
 test('digestInterval sets the rate; digest: false leaves out the schedule and the function', () => {
   digestFunction({ digestInterval: Duration.minutes(15) }).template.hasResourceProperties('AWS::Events::Rule', {
     ScheduleExpression: 'rate(15 minutes)',
