@@ -105,7 +105,8 @@ Commands:
   validate     compare source and target: --mode quick (row counts) or full (every row, default)
   sequences    compare sequence values; --sync moves target sequences past the source (idempotent)
   schema       tables, columns, keys, constraints, indexes and triggers missing or different on the target
-  cutover      start, status, watch, approve, reject executions of the deployed cutover (zdm cutover --help)
+  cutover      start, status, watch, approve, reject, fallback, end-fallback-window: the deployed cutover's
+               executions (zdm cutover --help)
 
 Connections (libpq's conventions, as psql and pg_dump):
   --source <connection>     the source: a URL (postgres://user:password@host:port/db?sslmode=verify-full) or a

@@ -21,8 +21,23 @@ import { didYouMean } from './suggest';
 /** The state that waits for the operator's answer (a task token). */
 const APPROVAL_STATE: TaskStateName = 'RequestApproval';
 
-export const CUTOVER_ACTIONS = ['start', 'status', 'watch', 'approve', 'reject'] as const;
+export const CUTOVER_ACTIONS = [
+  'start',
+  'status',
+  'watch',
+  'approve',
+  'reject',
+  'fallback',
+  'end-fallback-window',
+] as const;
 export type CutoverAction = (typeof CUTOVER_ACTIONS)[number];
+
+/** The actions that start an execution. */
+const STARTING_ACTIONS: readonly CutoverAction[] = ['start', 'fallback', 'end-fallback-window'];
+/** The actions that act on an execution already started. */
+const EXECUTION_ACTIONS: readonly CutoverAction[] = ['status', 'watch', 'approve', 'reject'];
+/** The modes the fallback machine takes (its ValidateInput refuses the others). */
+const FALLBACK_MODES = ['dry-run', 'execute'] as const;
 
 /** Exit codes of `zdm cutover`, by outcome. */
 export const CUTOVER_EXIT = {
@@ -33,7 +48,7 @@ export const CUTOVER_EXIT = {
   waitingForApproval: 4,
 } as const;
 
-export const CUTOVER_USAGE = `Usage: zdm cutover <start|status|watch|approve|reject> [options]
+export const CUTOVER_USAGE = `Usage: zdm cutover <start|status|watch|approve|reject|fallback|end-fallback-window> [options]
 
   start     start an execution: --migration-id <id> [--mode dry-run|execute|switch-reads|revert-reads|
             end-fallback-window] [--require-approval] [--input '<json object>'] [--fallback] [--wait]
@@ -41,23 +56,29 @@ export const CUTOVER_USAGE = `Usage: zdm cutover <start|status|watch|approve|rej
   watch     print each state as the execution enters it (and the lag the sync checks report) until it ends
   approve   answer the approval gate: the freeze goes ahead (SendTaskSuccess with the pending task token)
   reject    answer the approval gate: nothing is changed, the execution rolls back [--reason <text>]
+  fallback  start the way back (Aurora to the source) on the fallback state machine: --migration-id <the
+            cutover's id> [--mode dry-run|execute] [--require-approval] [--input '<json object>'] [--wait]
+  end-fallback-window
+            close the way back on the cutover state machine (mode end-fallback-window: stops the reverse
+            replication, drops its slot): --migration-id <id> [--wait]
 
-Which state machine (start, and status/watch/approve/reject with --migration-id):
+Which state machine (start, fallback, end-fallback-window, and status/watch/approve/reject with --migration-id):
   --state-machine <arn>     the state machine's ARN, or
-  --stack <name>            the CloudFormation stack: its CutoverStateMachineArn output (--fallback:
-                            FallbackStateMachineArn)
+  --stack <name>            the CloudFormation stack: its CutoverStateMachineArn output (fallback, and
+                            --fallback: FallbackStateMachineArn)
   --region <region>         AWS region (default: the AWS SDK's: AWS_REGION, the profile)
 Which execution (status, watch, approve, reject):
   --execution <arn>         the execution's ARN, or
   --migration-id <id>       the latest execution of that migration on the state machine (started by zdm: its name
-                            starts with the migration id)
+                            starts with the migration id); --fallback: on the fallback state machine
 Other options:
-  --wait                    start: then watch until the execution ends (exit code by its outcome)
-  --interval <seconds>      watch: seconds between polls, 1 to 300 (default 10)
-  --json                    one JSON document (watch: one JSON object per line, the last one the outcome)
+  --wait                    start, fallback, end-fallback-window: then watch until the execution ends (exit code
+                            by its outcome)
+  --interval <seconds>      watch, --wait: seconds between polls, 1 to 300 (default 10)
+  --json                    one JSON document (watch, --wait: one JSON object per line, the last one the outcome)
 
-Exit codes: 0 succeeded (start: started; approve/reject: answered), 1 failed, timed out or aborted,
-2 usage or AWS error, 3 still running (status), 4 waiting for approval (status).
+Exit codes: 0 succeeded (start, fallback, end-fallback-window without --wait: started; approve/reject: answered),
+1 failed, timed out or aborted, 2 usage or AWS error, 3 still running (status), 4 waiting for approval (status).
 `;
 
 export interface CutoverIo {
@@ -146,11 +167,13 @@ function parseCutover(argv: readonly string[]): CutoverOptions | 'help' {
       `--migration-id must be letters, digits, ".", "_" or "-" (at most 128, starting with a letter or digit), got ${showValue(migrationId)}`,
     );
   }
-  const mode = str('mode') ?? 'dry-run';
-  if (!(EXECUTION_MODES as readonly string[]).includes(mode)) {
-    const hint = didYouMean(mode, EXECUTION_MODES);
+  // The fallback machine takes dry-run and execute only; end-fallback-window is its own mode.
+  const modes: readonly string[] = action === 'fallback' ? FALLBACK_MODES : EXECUTION_MODES;
+  const mode = action === 'end-fallback-window' ? 'end-fallback-window' : (str('mode') ?? 'dry-run');
+  if (!modes.includes(mode)) {
+    const hint = didYouMean(mode, modes);
     throw new UsageError(
-      `--mode must be one of ${EXECUTION_MODES.join(', ')}, got ${showValue(mode)}${hint ? ` (did you mean ${hint}?)` : ''}`,
+      `--mode must be one of ${modes.join(', ')}${action === 'fallback' ? ' on the fallback state machine' : ''}, got ${showValue(mode)}${hint ? ` (did you mean ${hint}?)` : ''}`,
     );
   }
   let input: Record<string, unknown> = {};
@@ -174,16 +197,18 @@ function parseCutover(argv: readonly string[]): CutoverOptions | 'help' {
       throw new UsageError(`${flag} applies to zdm cutover ${allowed.join(' / ')} only`);
     }
   };
-  only('--mode', ['start'], str('mode') !== undefined);
-  only('--require-approval', ['start'], Boolean(v['require-approval']));
-  only('--input', ['start'], inputText !== undefined);
-  only('--wait', ['start'], Boolean(v.wait));
-  only('--execution', ['status', 'watch', 'approve', 'reject'], execution !== undefined);
+  only('--mode', ['start', 'fallback'], str('mode') !== undefined);
+  only('--require-approval', ['start', 'fallback'], Boolean(v['require-approval']));
+  only('--input', ['start', 'fallback'], inputText !== undefined);
+  only('--wait', STARTING_ACTIONS, Boolean(v.wait));
+  only('--execution', EXECUTION_ACTIONS, execution !== undefined);
   only('--reason', ['reject'], str('reason') !== undefined);
-  if (action === 'start') {
-    if (!migrationId) throw new UsageError('zdm cutover start needs --migration-id <id>');
+  // `fallback` is the fallback machine, `end-fallback-window` the cutover machine: the flag would contradict them.
+  only('--fallback', ['start', ...EXECUTION_ACTIONS], Boolean(v.fallback));
+  if (STARTING_ACTIONS.includes(action as CutoverAction)) {
+    if (!migrationId) throw new UsageError(`zdm cutover ${action} needs --migration-id <id>`);
     if (!stateMachine && !stack)
-      throw new UsageError('zdm cutover start needs --state-machine <arn> or --stack <name>');
+      throw new UsageError(`zdm cutover ${action} needs --state-machine <arn> or --stack <name>`);
   } else if (!execution) {
     if (!migrationId) throw new UsageError(`zdm cutover ${action} needs --execution <arn> or --migration-id <id>`);
     if (!stateMachine && !stack) {
@@ -204,7 +229,7 @@ function parseCutover(argv: readonly string[]): CutoverOptions | 'help' {
     mode,
     requireApproval: Boolean(v['require-approval']),
     input,
-    fallback: Boolean(v.fallback),
+    fallback: action === 'fallback' || Boolean(v.fallback),
     wait: Boolean(v.wait),
     intervalMs: Number(interval) * 1000,
     ...(reason !== undefined ? { reason } : {}),
@@ -388,6 +413,28 @@ async function watch(sfn: SFNClient, arn: string, opts: CutoverOptions, io: Cuto
   }
 }
 
+/** Starts an execution (start, fallback, end-fallback-window); with --wait, watches it to its end. */
+async function start(sfn: SFNClient, opts: CutoverOptions, io: CutoverIo): Promise<number> {
+  const machine = await stateMachineArn(opts);
+  const input = {
+    ...opts.input,
+    migrationId: opts.migrationId,
+    mode: opts.mode,
+    ...(opts.requireApproval ? { requireApproval: true } : {}),
+  };
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const name = `${opts.migrationId}-${opts.fallback ? 'fallback-' : ''}${opts.mode}-${stamp}`.slice(0, 80);
+  const r = await sfn.send(new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(input) }));
+  const started = { ok: true, executionArn: r.executionArn, stateMachineArn: machine, name, input };
+  if (!opts.wait) {
+    io.stdout(opts.json ? `${JSON.stringify(started, null, 2)}\n` : `started ${r.executionArn}\n`);
+    return CUTOVER_EXIT.succeeded;
+  }
+  if (!opts.json) io.stdout(`started ${r.executionArn}\n`);
+  else io.stdout(`${JSON.stringify({ event: 'started', ...started })}\n`);
+  return watch(sfn, r.executionArn!, opts, io);
+}
+
 /** Runs `zdm cutover ...` (argv after "cutover"). */
 export async function cutoverMain(argv: readonly string[], io: CutoverIo): Promise<number> {
   let opts: CutoverOptions | 'help';
@@ -406,28 +453,10 @@ export async function cutoverMain(argv: readonly string[], io: CutoverIo): Promi
   const sfn = new SFNClient(opts.region ? { region: opts.region } : {});
   try {
     switch (opts.action) {
-      case 'start': {
-        const machine = await stateMachineArn(opts);
-        const input = {
-          ...opts.input,
-          migrationId: opts.migrationId,
-          mode: opts.mode,
-          ...(opts.requireApproval ? { requireApproval: true } : {}),
-        };
-        const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-        const name = `${opts.migrationId}-${opts.mode}-${stamp}`.slice(0, 80);
-        const r = await sfn.send(
-          new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(input) }),
-        );
-        const started = { ok: true, executionArn: r.executionArn, stateMachineArn: machine, name, input };
-        if (!opts.wait) {
-          io.stdout(opts.json ? `${JSON.stringify(started, null, 2)}\n` : `started ${r.executionArn}\n`);
-          return CUTOVER_EXIT.succeeded;
-        }
-        if (!opts.json) io.stdout(`started ${r.executionArn}\n`);
-        else io.stdout(`${JSON.stringify({ event: 'started', ...started })}\n`);
-        return await watch(sfn, r.executionArn!, opts, io);
-      }
+      case 'start':
+      case 'fallback':
+      case 'end-fallback-window':
+        return await start(sfn, opts, io);
       case 'status': {
         const { status } = await describe(sfn, await executionArn(sfn, opts));
         io.stdout(opts.json ? `${JSON.stringify(status, null, 2)}\n` : describeText(status));

@@ -122,4 +122,6 @@ export const DEPENDENCY_ENVIRONMENT: Readonly<Record<CutoverDependency, readonly
   reverseAlarms: [CUTOVER_ENVIRONMENT.reverseLagAlarmNames],
   defaults: [CUTOVER_ENVIRONMENT.defaults],
   rowsPerRange: [CUTOVER_ENVIRONMENT.rowsPerRange],
+  // The namespace and dimensions are the contract's (contract/metrics.ts): nothing to configure.
+  cutoverMetrics: [],
 };

@@ -14,7 +14,7 @@
 export type CutoverDirection = 'forward' | 'fallback';
 
 /** The cutover functions, one per set of permissions. */
-export type CutoverFunctionRole = 'database' | 'replication' | 'traffic' | 'watchdog';
+export type CutoverFunctionRole = 'database' | 'replication' | 'traffic' | 'watchdog' | 'digest';
 
 /** The dependencies a step may use (fields of the engine's CutoverDeps), each built from its own variables. */
 export const CUTOVER_DEPENDENCIES = [
@@ -31,6 +31,7 @@ export const CUTOVER_DEPENDENCIES = [
   'reverseAlarms',
   'defaults',
   'rowsPerRange',
+  'cutoverMetrics',
 ] as const;
 export type CutoverDependency = (typeof CUTOVER_DEPENDENCIES)[number];
 
@@ -58,7 +59,11 @@ export type StepAccess =
   /** In the fallback, `stopReplication` of the reverse task (dms:StopReplicationTask on it). */
   | 'stopReverse'
   /** In the fallback, `disableAlarmActions` of the reverse task's lag alarms. */
-  | 'disableReverseAlarmActions';
+  | 'disableReverseAlarmActions'
+  /** dms:DescribeTableStatistics on the task (`deps.replication.progress()`: full-load progress per table). */
+  | 'tableStatistics'
+  /** cloudwatch:GetMetricData (`deps.cutoverMetrics`: the metrics the cutover steps emit, e.g. the backlog). */
+  | 'readCutoverMetrics';
 
 export interface StepSpec {
   /** Task state names that run this step (API: operators see them in the console). */
@@ -68,6 +73,8 @@ export interface StepSpec {
   /** Dependencies its code uses (phase bookkeeping is `state` + `notifier`). */
   readonly deps: readonly CutoverDependency[];
   readonly access: readonly StepAccess[];
+  /** The directions it runs in. @default both: the cutover's and the fallback's */
+  readonly directions?: readonly CutoverDirection[];
 }
 
 const BOOKKEEPING = ['state', 'notifier'] as const;
@@ -245,6 +252,15 @@ export const STEP_SPECS = {
     deps: ['source', 'target', 'readTraffic', 'reverse', ...BOOKKEEPING],
     access: ['databaseSecrets', 'readTrafficSwitch'],
   },
+  // Not a state: run by the EventBridge schedule (the periodic progress digest) while replication runs. It reads DMS
+  // and CloudWatch and publishes to the topic; it keeps no state and never touches a database.
+  digest: {
+    states: [],
+    function: 'digest',
+    deps: ['replication', 'cutoverMetrics', 'defaults', 'notifier'],
+    access: ['replicationStatus', 'tableStatistics', 'readCutoverMetrics'],
+    directions: ['forward'],
+  },
 } as const satisfies Record<string, StepSpec>;
 
 export type StepName = keyof typeof STEP_SPECS;
@@ -285,8 +301,15 @@ const FALLBACK_ACCESS: Readonly<Partial<Record<StepAccess, StepAccess>>> = {
   disableAlarmActions: 'disableReverseAlarmActions',
 };
 
-/** The dependencies `step` reads when it runs in `direction`. */
+/** Whether `step` runs in `direction` (the digest runs only while the forward replication does). */
+export function runsIn(step: StepName, direction: CutoverDirection): boolean {
+  const spec: StepSpec = STEP_SPECS[step];
+  return !spec.directions || spec.directions.includes(direction);
+}
+
+/** The dependencies `step` reads when it runs in `direction` (none in a direction it does not run in). */
 export function dependenciesOf(step: StepName, direction: CutoverDirection = 'forward'): readonly CutoverDependency[] {
+  if (!runsIn(step, direction)) return [];
   const declared = STEP_SPECS[step].deps as readonly CutoverDependency[];
   if (direction === 'forward') return declared;
   const mapped = declared.map((dep) => {
@@ -296,8 +319,9 @@ export function dependenciesOf(step: StepName, direction: CutoverDirection = 'fo
   return [...new Set(mapped.filter((dep): dep is CutoverDependency => dep !== null))];
 }
 
-/** The AWS access `step` needs when it runs in `direction`. */
+/** The AWS access `step` needs when it runs in `direction` (none in a direction it does not run in). */
 export function accessOf(step: StepName, direction: CutoverDirection = 'forward'): readonly StepAccess[] {
+  if (!runsIn(step, direction)) return [];
   const declared = STEP_SPECS[step].access as readonly StepAccess[];
   if (direction === 'forward') return declared;
   return [...new Set(declared.map((access) => FALLBACK_ACCESS[access] ?? access))];

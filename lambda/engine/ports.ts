@@ -37,6 +37,39 @@ export interface ReplicationPort {
   lobSettings?(): Promise<LobSettings | undefined>;
   /** Asks the engine to stop applying changes. Idempotent: a stopped engine is left as it is. */
   stop(): Promise<void>;
+  /**
+   * The initial copy's progress, overall and per table (DMS: the task's statistics and DescribeTableStatistics), for
+   * the progress digest. @default - not known (the digest says "unknown")
+   */
+  progress?(): Promise<ReplicationProgress>;
+}
+
+/** One table's initial copy, as the engine reports it. */
+export interface TableLoadProgress {
+  readonly schema: string;
+  readonly table: string;
+  /** The engine's own words: DMS `Table completed`, `Full load`, `Before load`, `Table error`... */
+  readonly state: string;
+  /** Rows copied so far. */
+  readonly rows: number;
+  /** Rows the engine failed to copy (DMS FullLoadErrorRows). */
+  readonly errorRows: number;
+}
+
+/** The initial copy's progress. */
+export interface ReplicationProgress {
+  /** 0-100. */
+  readonly fullLoadPercent: number;
+  readonly fullLoadComplete: boolean;
+  /** When the initial copy started. @default - not known */
+  readonly fullLoadStartedAt?: Date;
+  readonly tables: readonly TableLoadProgress[];
+}
+
+/** The cutover steps' own metrics (contract/metrics.ts), read back (CloudWatch in production). */
+export interface CutoverMetricsReader {
+  /** The latest verification backlog (changed keys awaiting re-verification) of each migration reporting one lately. */
+  verificationBacklog(): Promise<ReadonlyArray<{ readonly migrationId: string; readonly keys: number }>>;
 }
 
 /**

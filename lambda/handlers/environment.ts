@@ -42,6 +42,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchAlarmControl } from '../engine/aws/cloudwatch-alarm-control';
+import { CloudWatchCutoverMetrics } from '../engine/aws/cloudwatch-cutover-metrics';
 import { databaseConfigFromSecret } from '../engine/aws/database-secret';
 import { SnsNotifier } from '../engine/aws/sns-notifier';
 import { DmsReverseReplication } from '../engine/replication/dms-reverse-replication';
@@ -243,6 +244,9 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
       throw new Error(`environment variable ${E.rowsPerRange} must be a positive whole number, got ${raw}`);
     return n;
   });
+  const cutoverMetrics = lazy(
+    () => new CloudWatchCutoverMetrics(clients.cloudwatch ? { cloudwatch: clients.cloudwatch } : {}),
+  );
   const secretOptions = { env, ...(clients.secretsManager ? { client: clients.secretsManager } : {}) };
   return {
     source: () => databaseConfigFromSecret(requireEnv(env, E.sourceSecretArn), { ...secretOptions, side: 'source' }),
@@ -279,6 +283,9 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
     },
     get rowsPerRange() {
       return rowsPerRange();
+    },
+    get cutoverMetrics() {
+      return cutoverMetrics();
     },
   };
 }

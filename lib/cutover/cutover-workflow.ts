@@ -23,6 +23,8 @@ import {
   CUTOVER_WORKFLOW_DEFAULTS,
   describeApplicationRolesProblem,
   type CutoverDefaults,
+  type CutoverDependency,
+  dependenciesOf,
   needsAccess,
   stepsOf,
   TRAFFIC_SWITCH_KIND,
@@ -155,6 +157,18 @@ export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * A periodic progress digest to the alarm topic (and the digest function's log) while the replication runs: the
+   * full load per table, the CDC lag, the cutover's verification backlog and an ETA to "in sync". An EventBridge
+   * schedule runs a function that reads DMS and CloudWatch only (no database access).
+   * @default true
+   */
+  readonly digest?: boolean;
+  /**
+   * How often the progress digest is sent: whole minutes, from 1 minute to 1 day.
+   * @default Duration.hours(1)
+   */
+  readonly digestInterval?: Duration;
+  /**
    * Customer managed key for the state table, the execution history, the logs and the functions'
    * environment. Its key policy must let CloudWatch Logs use it when the key is imported.
    * @default - AWS owned / managed keys
@@ -235,10 +249,15 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   public readonly stateMachine: sfn.StateMachine;
   /** DynamoDB table of migration records (partition key `migrationId`). RETAINed on delete. */
   public readonly stateTable: dynamodb.Table;
-  /** The step functions by role: `database`, `replication`, `watchdog` and, with a (read) traffic switch, `traffic`. */
+  /**
+   * The step functions by role: `database`, `replication`, `watchdog`, `digest` (unless `digest: false`) and, with a
+   * (read) traffic switch, `traffic`.
+   */
   public readonly functions: { readonly [role: string]: lambda.IFunction };
   /** The EventBridge rule that runs the watchdog (dead man's switch) when an execution ends badly. */
   public readonly watchdogRule: events.Rule;
+  /** The EventBridge schedule of the progress digest (`digestInterval`), unless `digest` is false. */
+  public readonly digestRule?: events.Rule;
   /**
    * The fallback: the cutover's steps the other way (Aurora → source, over the reverse replication), with
    * `{ "migrationId": <the cutover's>, "mode": "dry-run" | "execute" }`. Only with `reverseReplication`.
@@ -282,11 +301,12 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       environmentValues: environmentValuesOf(this, props, settings, this.stateTable, sourceCa?.environment),
       directions,
+      digest: settings.digest,
       sourceCaLayer: sourceCa?.layer,
     });
     this.functions = functions;
     for (const [role, fn] of Object.entries(functions) as Array<[CutoverFunctionRole, lambda.Function]>) {
-      this.grantStepAccess(fn, stepsByRole[role]!, directions, props);
+      this.grantStepAccess(fn, stepsByRole[role]!, directionsOf(role, directions), props);
     }
 
     const machines = this.createStateMachines(props, settings, functions, stepsByRole);
@@ -294,6 +314,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     this.fallbackStateMachine = machines.fallback;
     this.logGroup = machines.logGroup;
     this.watchdogRule = this.createWatchdogRules(functions.watchdog!);
+    if (functions.digest) this.digestRule = this.createDigestSchedule(functions.digest, settings.digestInterval);
     this.executionFailedAlarm = this.createExecutionAlarms(props.alarmTopic);
     this.addNagAcknowledgements(Object.values(functions));
   }
@@ -319,22 +340,28 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     readonly logRetention: logs.RetentionDays;
     readonly environmentValues: Partial<Record<CutoverEnvironmentVariable, string>>;
     readonly directions: readonly CutoverDirection[];
+    readonly digest: boolean;
     readonly sourceCaLayer?: lambda.ILayerVersion;
   }): {
     functions: Partial<Record<CutoverFunctionRole, lambda.Function>>;
     stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>>;
   } {
-    const { props, securityGroups, logRetention, environmentValues, directions, sourceCaLayer } = args;
+    const { props, securityGroups, logRetention, environmentValues, sourceCaLayer } = args;
     const hasTrafficFunction = Boolean(props.trafficSwitch || props.readTrafficSwitch);
-    const roles: CutoverFunctionRole[] = hasTrafficFunction
-      ? ['database', 'replication', 'traffic', 'watchdog']
-      : ['database', 'replication', 'watchdog'];
+    const roles: CutoverFunctionRole[] = [
+      'database',
+      'replication',
+      ...(hasTrafficFunction ? (['traffic'] as const) : []),
+      'watchdog',
+      ...(args.digest ? (['digest'] as const) : []),
+    ];
     const functions: Partial<Record<CutoverFunctionRole, lambda.Function>> = {};
     // One asset for every function (pre-built in a package, bundled at synth from source: ./private/handler-code.ts).
     const code = cutoverStepCode();
     const stepsByRole: Partial<Record<CutoverFunctionRole, readonly StepName[]>> = {};
     for (const role of roles) {
       const allowed = stepsOf(role, hasTrafficFunction);
+      const directions = directionsOf(role, args.directions);
       stepsByRole[role] = allowed;
       const fnLogGroup = new logs.LogGroup(this, `${pascal(role)}FunctionLogs`, {
         retention: logRetention,
@@ -349,10 +376,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
         runtime: newestNodeRuntime(),
         architecture: lambda.Architecture.ARM_64,
         memorySize: role === 'database' ? 1024 : 256,
-        timeout: role === 'traffic' || role === 'watchdog' ? Duration.minutes(2) : Duration.minutes(15),
+        timeout: ['traffic', 'watchdog', 'digest'].includes(role) ? Duration.minutes(2) : Duration.minutes(15),
         vpc: props.vpc,
         vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, false),
-        securityGroups,
+        // The digest calls AWS APIs only: its own group, which the databases do not let in.
+        securityGroups: role === 'digest' ? [this.digestSecurityGroup(props.vpc)] : securityGroups,
         tracing: lambda.Tracing.ACTIVE,
         logGroup: fnLogGroup,
         environmentEncryption: props.encryptionKey,
@@ -381,9 +409,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     const reverse = props.reverseReplication;
     const taskArn = props.replicationTaskArn;
     const alarmArns = (props.lagAlarms ?? []).map((a) => a.alarmArn);
-    // every step keeps its phase in the state table and notifies the topic
-    this.stateTable.grantReadWriteData(fn);
-    props.alarmTopic.grantPublish(fn);
+    // the steps that keep their phase in the state table (all but the digest), and those that notify (all)
+    const uses = (dependency: CutoverDependency): boolean =>
+      steps.some((step) => directions.some((direction) => dependenciesOf(step, direction).includes(dependency)));
+    if (uses('state')) this.stateTable.grantReadWriteData(fn);
+    if (uses('notifier')) props.alarmTopic.grantPublish(fn);
     if (needsAccess(steps, 'databaseSecrets', directions)) {
       props.sourceSecret.grantRead(fn);
       props.targetSecret.grantRead(fn);
@@ -393,6 +423,13 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     }
     if (needsAccess(steps, 'stopReplication', directions)) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:StopReplicationTask'], resources: [taskArn] }));
+    }
+    if (needsAccess(steps, 'tableStatistics', directions)) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dms:DescribeTableStatistics'], resources: [taskArn] }));
+    }
+    // GetMetricData has no resource types; the reader asks for the cutover's own namespace only.
+    if (needsAccess(steps, 'readCutoverMetrics', directions) && !needsAccess(steps, 'replicationStatus', directions)) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
     }
     if (needsAccess(steps, 'disableAlarmActions', directions) && alarmArns.length > 0) {
       fn.addToRolePolicy(
@@ -562,6 +599,29 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
       );
     }
     return rule;
+  }
+
+  /** The digest function's security group: outbound to the AWS APIs, no way into the databases. */
+  private digestSecurityGroup(vpc: ec2.IVpc): ec2.ISecurityGroup {
+    return new ec2.SecurityGroup(this, 'DigestSecurityGroup', {
+      vpc,
+      description: 'Cutover progress digest (AWS APIs only: DMS, CloudWatch, SNS)',
+      allowAllOutbound: true,
+    });
+  }
+
+  /** The progress digest, every `interval`: `{ "step": "digest" }` to the digest function. */
+  private createDigestSchedule(digest: lambda.IFunction, interval: Duration): events.Rule {
+    return new events.Rule(this, 'DigestSchedule', {
+      description: `zero-downtime-migration progress digest to the alarm topic, every ${interval.toHumanString()} while replication runs`,
+      schedule: events.Schedule.rate(interval),
+      targets: [
+        new eventsTargets.LambdaFunction(digest, {
+          event: events.RuleTargetInput.fromObject({ step: 'digest' }),
+          retryAttempts: 2,
+        }),
+      ],
+    });
   }
 
   /** Alarms on executions that time out, are aborted or fail (of both machines), to the topic. */
@@ -758,6 +818,8 @@ interface Settings {
   readonly validationMaxConcurrency: number;
   readonly approvalTimeout: Duration;
   readonly timeout: Duration;
+  readonly digest: boolean;
+  readonly digestInterval: Duration;
 }
 
 function seconds(what: string, value: Duration, integral = true): number {
@@ -895,8 +957,23 @@ function validateProps(props: CutoverWorkflowProps): Settings {
       `timeout (${timeout.toHumanString()}) must be longer than syncTimeout plus finalSyncTimeout (${syncTimeoutSeconds + finalSyncTimeoutSeconds} seconds)`,
     );
   }
+  const digestInterval = props.digestInterval ?? Duration.hours(1);
+  const digestMinutes = digestInterval.toSeconds({ integral: false }) / 60;
+  if (
+    !Token.isUnresolved(digestMinutes) &&
+    !(Number.isInteger(digestMinutes) && digestMinutes >= 1 && digestMinutes <= 1440)
+  ) {
+    throw new Error(
+      `digestInterval must be whole minutes from 1 minute to 1 day, got ${digestInterval.toHumanString()}`,
+    );
+  }
+  if (props.digest === false && props.digestInterval !== undefined) {
+    throw new Error('digestInterval is set but digest is false: there is no digest to schedule');
+  }
   return {
     ...sourceTls,
+    digest: props.digest ?? true,
+    digestInterval,
     lagThresholdSeconds,
     consecutiveChecks,
     syncTimeoutSeconds,
@@ -915,6 +992,11 @@ function grantStart(machine: sfn.StateMachine, grantee: iam.IGrantable): iam.Gra
   machine.grantExecution(grantee, 'states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution');
   machine.grantTaskResponse(grantee);
   return grant;
+}
+
+/** The directions a function serves its steps in: the digest reports the forward replication only. */
+function directionsOf(role: CutoverFunctionRole, directions: readonly CutoverDirection[]): readonly CutoverDirection[] {
+  return role === 'digest' ? ['forward'] : directions;
 }
 
 function pascal(text: string): string {

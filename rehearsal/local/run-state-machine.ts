@@ -54,15 +54,25 @@ export interface ApprovalRequest {
   readonly taskToken: string;
   /** The event the RequestApproval step received (its handler has already run and sent the notice). */
   readonly event: StepEvent;
+  /** The Task state's Parameters as evaluated (`{ FunctionName, Payload }`): what Step Functions schedules. */
+  readonly parameters: unknown;
 }
 
-export type ApprovalDecision = 'approve' | 'reject';
+/**
+ * 'approve' = SendTaskSuccess, 'reject' = SendTaskFailure with `ZdmApprovalRejected`; `{ error, cause }` =
+ * SendTaskFailure with that error and cause (as an operator or a CLI sends it).
+ */
+export type ApprovalDecision = 'approve' | 'reject' | { readonly error: string; readonly cause?: string };
 
 /** A state-level event, reported live through `onStateEvent` and collected in `CutoverRunResult.events`. */
 export interface CutoverStateEvent {
   readonly type: 'ExecutionStarted' | 'StateEntered' | 'StateExited' | 'StateFailed' | 'StateRetried' | 'StateCaught';
   /** State name (empty for ExecutionStarted). */
   readonly state: string;
+  /** The state's type (`Task`, `Choice`, `Pass`, `Wait`, `Map`, `Succeed`, `Fail`). */
+  readonly stateType?: string;
+  /** StateExited: the state's output. */
+  readonly output?: unknown;
   /** The Lambda step a Task state runs. */
   readonly step?: StepName;
   /** Map iteration index, for states inside the validation Maps. */
@@ -171,8 +181,13 @@ function taskHandlers(
       }
       if (!waitsForToken) return result ?? null;
       const decision = options.approve
-        ? await options.approve({ taskToken: event.taskToken ?? taskToken, event })
+        ? await options.approve({ taskToken: event.taskToken ?? taskToken, event, parameters })
         : 'approve';
+      if (typeof decision === 'object') {
+        const failure = new Error(decision.cause ?? '');
+        failure.name = decision.error;
+        throw failure;
+      }
       if (decision !== 'approve') {
         throw new CutoverError(
           ERRORS.rejected,
@@ -244,7 +259,9 @@ async function collectEvents(execution: LocalExecution, options: RunCutoverOptio
         event = {
           type: log.type,
           state: log.state.name,
+          stateType: log.state.type,
           ...(step ? { step } : {}),
+          ...(log.type === 'StateExited' && log.state.output !== undefined ? { output: log.state.output } : {}),
           ...(log.index !== undefined ? { index: log.index } : {}),
           timestamp: log.timestamp,
           ...(log.type === 'StateFailed' ? { error: log.Error, cause: stringifyCause(log.Cause) } : {}),

@@ -119,6 +119,47 @@ describe('zdm cutover', () => {
     expect(sfn.commandCalls(StartExecutionCommand)[1].args[0].input.stateMachineArn).toBe(FALLBACK);
   });
 
+  it('fallback starts the fallback machine; end-fallback-window the cutover machine in that mode', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+    const back = await run(
+      'fallback',
+      '--stack',
+      'Migration',
+      '--migration-id',
+      'orders',
+      '--mode',
+      'execute',
+      '--json',
+    );
+    expect(back.err).toBe('');
+    expect(back.code).toBe(0);
+    const fallback = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
+    expect(fallback.stateMachineArn).toBe(FALLBACK);
+    expect(fallback.name).toMatch(/^orders-fallback-execute-\d{8}T\d{6}$/);
+    expect(JSON.parse(fallback.input!)).toEqual({ migrationId: 'orders', mode: 'execute' });
+    expect(JSON.parse(back.out)).toMatchObject({ ok: true, stateMachineArn: FALLBACK });
+
+    const close = await run('end-fallback-window', '--stack', 'Migration', '--migration-id', 'orders');
+    expect(close.code).toBe(0);
+    expect(close.out).toBe(`started ${EXECUTION}\n`);
+    const ending = sfn.commandCalls(StartExecutionCommand)[1].args[0].input;
+    expect(ending.stateMachineArn).toBe(MACHINE);
+    expect(JSON.parse(ending.input!)).toEqual({ migrationId: 'orders', mode: 'end-fallback-window' });
+  });
+
+  it('fallback --wait and end-fallback-window --wait exit by the execution outcome', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'EndFallbackWindow')] });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+    const ok = await run('end-fallback-window', '--state-machine', MACHINE, '--migration-id', 'o', '--wait');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('EndFallbackWindow');
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'ZdmPreflightFailed' } as never);
+    const failed = await run('fallback', '--stack', 'Migration', '--migration-id', 'o', '--wait', '--json');
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.out.trim().split('\n').at(-1)!)).toMatchObject({ event: 'end', status: 'FAILED' });
+  });
+
   it('reports status with an exit code by outcome: 4 waiting for approval, 3 running, 0 succeeded, 1 failed', async () => {
     sfn.on(GetExecutionHistoryCommand).resolves({ events: WAITING });
     sfn
@@ -263,7 +304,30 @@ describe('zdm cutover', () => {
     [['status'], 'needs --execution <arn> or --migration-id <id>'],
     [['aprove', '--execution', EXECUTION], 'unknown cutover action "aprove" (did you mean approve?)'],
     [['watch', '--execution', EXECUTION, '--interval', '0'], '--interval must be a number of seconds from 1 to 300'],
-    [['status', '--execution', EXECUTION, '--wait'], '--wait applies to zdm cutover start only'],
+    [
+      ['status', '--execution', EXECUTION, '--wait'],
+      '--wait applies to zdm cutover start / fallback / end-fallback-window only',
+    ],
+    [['falback', '--stack', 'Migration'], 'unknown cutover action "falback" (did you mean fallback?)'],
+    [['end-fallback', '--stack', 'Migration'], '(did you mean end-fallback-window?)'],
+    [['fallback', '--stack', 'Migration'], 'zdm cutover fallback needs --migration-id'],
+    [
+      ['fallback', '--stack', 'Migration', '--migration-id', 'orders', '--mode', 'switch-reads'],
+      '--mode must be one of dry-run, execute on the fallback state machine, got "switch-reads"',
+    ],
+    [['end-fallback-window', '--migration-id', 'orders'], 'needs --state-machine <arn> or --stack <name>'],
+    [
+      ['end-fallback-window', '--stack', 'Migration', '--migration-id', 'orders', '--mode', 'execute'],
+      '--mode applies to zdm cutover start / fallback only',
+    ],
+    [
+      ['end-fallback-window', '--stack', 'Migration', '--migration-id', 'orders', '--fallback'],
+      '--fallback applies to zdm cutover start / status / watch / approve / reject only',
+    ],
+    [
+      ['fallback', '--execution', EXECUTION],
+      '--execution applies to zdm cutover status / watch / approve / reject only',
+    ],
   ])('refuses %j (exit 2) without calling AWS', async (argv, message) => {
     const r = await run(...argv);
     expect(r.code).toBe(2);

@@ -246,7 +246,8 @@ function synthesize(): Synthesized {
   // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
   const stateMachineRules = ofType('AWS::Events::Rule').filter(
     ([id, r]) =>
-      JSON.stringify((r.EventPattern as { source?: string[] }).source) === '["aws.states"]' && !id.includes('Fallback'),
+      JSON.stringify((r.EventPattern as { source?: string[] } | undefined)?.source) === '["aws.states"]' &&
+      !id.includes('Fallback'),
   );
   if (stateMachineRules.length !== 1) throw new Error(`expected one rule on Step Functions events`);
   const [target] = stateMachineRules[0][1].Targets as Array<{
@@ -260,6 +261,18 @@ function synthesize(): Synthesized {
     throw new Error(`the watchdog rule targets ${JSON.stringify(target.Arn)}, not a cutover function`);
   }
   functionOfStep.set('watchdog', watchdogFunction);
+
+  // The progress digest runs on its schedule: its target is the digest function.
+  const schedules = ofType('AWS::Events::Rule').filter(([, r]) => r.ScheduleExpression);
+  if (schedules.length !== 1) throw new Error(`expected one scheduled rule (the progress digest)`);
+  const [digestTarget] = schedules[0][1].Targets as Array<{ Arn: unknown; Input: string }>;
+  const digestFunction = Object.keys(functionEnv).find(
+    (id) => resolve({ 'Fn::GetAtt': [id, 'Arn'] }) === resolve(digestTarget.Arn),
+  );
+  if (!digestFunction || JSON.parse(digestTarget.Input).step !== 'digest') {
+    throw new Error(`the digest schedule targets ${JSON.stringify(digestTarget)}, not the digest function`);
+  }
+  functionOfStep.set('digest', digestFunction);
 
   const stoppableTaskArns = ofType('AWS::IAM::Policy').flatMap(([, props]) =>
     (props.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement.filter(
@@ -696,9 +709,10 @@ const alarmCalls = (command: typeof DisableAlarmActionsCommand | typeof EnableAl
 
 // ---- tests ------------------------------------------------------------------------------------------------------
 
-test('the synthesized template wires four functions, the watchdog rule, a lag alarm pair and the task the cutover may stop', () => {
+test('the synthesized template wires five functions, the watchdog rule, a lag alarm pair and the task the cutover may stop', () => {
   const functionIds = Object.keys(synthesized.functionEnv);
-  expect(functionIds).toHaveLength(4); // database, replication, traffic, watchdog
+  expect(functionIds).toHaveLength(5); // database, replication, traffic, watchdog, digest
+  expect(synthesized.functionEnv[synthesized.functionOfStep.get('digest')!].ALLOWED_STEPS).toBe('digest');
   expect(new Set(synthesized.functionOfStep.values())).toEqual(new Set(functionIds));
   // the rule's target serves exactly the watchdog step, with the event shape the local runner sends
   const watchdog = synthesized.functionOfStep.get('watchdog')!;

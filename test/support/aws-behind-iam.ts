@@ -13,6 +13,7 @@ import {
 import {
   DatabaseMigrationServiceClient,
   DescribeReplicationTasksCommand,
+  DescribeTableStatisticsCommand,
   StartReplicationTaskCommand,
   StopReplicationTaskCommand,
 } from '@aws-sdk/client-database-migration-service';
@@ -99,6 +100,9 @@ export function mockAwsBehindIam(options: AwsBehindIamOptions): AwsBehindIam {
     dms
       .on(DescribeReplicationTasksCommand)
       .callsFake(behindIam(iam, DescribeReplicationTasksCommand, (input) => state.tasks.describe(input)));
+    dms
+      .on(DescribeTableStatisticsCommand)
+      .callsFake(behindIam(iam, DescribeTableStatisticsCommand, () => ({ TableStatistics: [] })));
     dms
       .on(StartReplicationTaskCommand)
       .callsFake(behindIam(iam, StartReplicationTaskCommand, (input) => state.tasks.start(input)));

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeReplicationTasksCommand,
+  DescribeTableStatisticsCommand,
   StartReplicationTaskCommand,
   StopReplicationTaskCommand,
 } from '@aws-sdk/client-database-migration-service';
@@ -83,6 +84,12 @@ const MAPPINGS = new Map<CommandClass, Mapping>([
       ]),
   ],
   [DescribeReplicationTasksCommand, () => [{ action: 'dms:DescribeReplicationTasks', resource: '*' }]],
+  [
+    DescribeTableStatisticsCommand,
+    (input: { ReplicationTaskArn: string }) => [
+      { action: 'dms:DescribeTableStatistics', resource: input.ReplicationTaskArn },
+    ],
+  ],
   [
     StopReplicationTaskCommand,
     (input: { ReplicationTaskArn: string }) => [

@@ -2,6 +2,7 @@ import type { CutoverDefaults, CutoverDependency } from '../../../contract';
 import type { ConnectionSpec } from '../pg/connection';
 import type {
   AlarmControl,
+  CutoverMetricsReader,
   Notifier,
   ReplicationPort,
   ReverseReplicationPort,
@@ -36,6 +37,8 @@ export interface CutoverDeps {
   readonly readTraffic?: TrafficSwitch;
   /** Defaults for execution input fields the operator leaves out, and the state machine's limits (from the construct). */
   readonly defaults?: CutoverDefaults;
+  /** The cutover steps' metrics, read back (the progress digest's verification backlog). @default - not known */
+  readonly cutoverMetrics?: CutoverMetricsReader;
   /** @default () => new Date() */
   readonly now?: () => Date;
   /** Target rows per validation range. @default engine default */

@@ -29,6 +29,7 @@ import { stopReplication } from './stop-replication';
 import { switchTraffic } from './switch-traffic';
 import { finishReadSwitch, revertReads, switchReads } from './switch-reads';
 import { depsFor } from './directions';
+import { progressDigest } from './progress-digest';
 import { reopenSource } from './reopen-source';
 import { armReverse, endFallbackWindow, prepareReverse, startReverse } from './way-back';
 import { syncSequences } from './sync-sequences';
@@ -75,7 +76,7 @@ type StepContext = ReturnType<typeof createContext>;
 type StepRun = (ctx: StepContext, event: StepEventWithPlan, deps: CutoverDeps) => Promise<unknown>;
 
 /** How each step is run from its event; the compiler keeps this in step with STEP_SPECS (contract/steps.ts). */
-const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog'>]: StepRun } = {
+const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog' | 'digest'>]: StepRun } = {
   preflight: (ctx) => preflightStep(ctx),
   planValidation: (ctx, event) => planValidation(ctx, event.phase),
   validateRange: (ctx, event) => validateRange(ctx, event.range),
@@ -111,6 +112,7 @@ async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<un
   const direction = event.direction === 'fallback' ? 'fallback' : 'forward';
   if (event.step === 'validateInput') return validateInput(depsFor(deps, direction), event.input, direction);
   if (event.step === 'watchdog') return watchdogForExecutionEvent(deps, event as never);
+  if (event.step === 'digest') return progressDigest(deps);
   const input = event.input as CutoverInput;
   if (!input || typeof input !== 'object' || typeof input.migrationId !== 'string' || !input.startedAt) {
     throw new Error(`step ${event.step} needs "input": the result of the validateInput step`);

@@ -2,10 +2,12 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import {
   DatabaseMigrationServiceClient,
   DescribeReplicationTasksCommand,
+  DescribeTableStatisticsCommand,
   StopReplicationTaskCommand,
+  type TableStatistics,
   type ReplicationTask,
 } from '@aws-sdk/client-database-migration-service';
-import type { LobSettings, ReplicationPort, ReplicationState, ReplicationStatus } from '../ports';
+import type { LobSettings, ReplicationPort, ReplicationProgress, ReplicationState, ReplicationStatus } from '../ports';
 
 export interface DmsReplicationOptions {
   readonly replicationTaskArn: string;
@@ -53,6 +55,7 @@ const STATE_OF_STATUS: Record<string, ReplicationState> = {
  *   CDCLatencySource reads 0 when nothing in scope changes, CDCLatencyTarget covers what is captured but not yet
  *   applied.
  * - stop: `StopReplicationTask`, a no-op when the task is already stopped or stopping.
+ * - progress: the task's full-load statistics and each table's (`DescribeTableStatistics`, every page).
  */
 export class DmsTaskReplication implements ReplicationPort {
   readonly description: string;
@@ -114,9 +117,6 @@ export class DmsTaskReplication implements ReplicationPort {
     const state = STATE_OF_STATUS[status] ?? 'unknown';
     const stats = task.ReplicationTaskStats ?? {};
     const errored = stats.TablesErrored ?? 0;
-    const loaded =
-      stats.FullLoadFinishDate !== undefined ||
-      (stats.FullLoadProgressPercent === 100 && !stats.TablesLoading && !stats.TablesQueued);
     const details = [`status ${status}`];
     if (task.StopReason) details.push(`stop reason: ${task.StopReason}`);
     if (task.LastFailureMessage) details.push(`last failure: ${task.LastFailureMessage}`);
@@ -124,7 +124,38 @@ export class DmsTaskReplication implements ReplicationPort {
       `full load ${stats.FullLoadProgressPercent ?? 0}% (${stats.TablesLoaded ?? 0} loaded, ${stats.TablesLoading ?? 0} loading, ${stats.TablesQueued ?? 0} queued, ${errored} errored)`,
     );
     const lagSeconds = state === 'running' || state === 'stopping' ? await this.lag() : null;
-    return { state, fullLoadComplete: loaded && errored === 0, lagSeconds, detail: details.join('; ') };
+    return { state, fullLoadComplete: fullLoadComplete(task), lagSeconds, detail: details.join('; ') };
+  }
+
+  async progress(): Promise<ReplicationProgress> {
+    const task = await this.task();
+    if (!task) throw new Error(`${this.description} not found`);
+    const stats = task.ReplicationTaskStats ?? {};
+    const tables: TableStatistics[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new DescribeTableStatisticsCommand({
+          ReplicationTaskArn: this.options.replicationTaskArn,
+          MaxRecords: 500,
+          ...(marker ? { Marker: marker } : {}),
+        }),
+      );
+      tables.push(...(page.TableStatistics ?? []));
+      marker = page.Marker;
+    } while (marker);
+    return {
+      fullLoadPercent: stats.FullLoadProgressPercent ?? 0,
+      fullLoadComplete: fullLoadComplete(task),
+      ...(stats.FullLoadStartDate ? { fullLoadStartedAt: new Date(stats.FullLoadStartDate) } : {}),
+      tables: tables.map((t) => ({
+        schema: t.SchemaName ?? '',
+        table: t.TableName ?? '',
+        state: t.TableState ?? 'unknown',
+        rows: t.FullLoadRows ?? 0,
+        errorRows: t.FullLoadErrorRows ?? 0,
+      })),
+    };
   }
 
   /** Latest CDC latency (seconds): the larger of source and target latency, or null without fresh datapoints of both. */
@@ -177,4 +208,13 @@ export class DmsTaskReplication implements ReplicationPort {
       if (!['stopped', 'stopping', 'ready', 'failed'].includes(now?.Status ?? '')) throw error;
     }
   }
+}
+
+/** The full load finished (`FullLoadFinishDate`, or 100 % with no table loading or queued) and no table errored. */
+function fullLoadComplete(task: ReplicationTask): boolean {
+  const stats = task.ReplicationTaskStats ?? {};
+  const loaded =
+    stats.FullLoadFinishDate !== undefined ||
+    (stats.FullLoadProgressPercent === 100 && !stats.TablesLoading && !stats.TablesQueued);
+  return loaded && (stats.TablesErrored ?? 0) === 0;
 }

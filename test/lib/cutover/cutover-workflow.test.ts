@@ -81,6 +81,7 @@ describe('CutoverWorkflow resources', () => {
           .Variables.ALLOWED_STEPS,
     );
     expect(allowed.sort()).toEqual([
+      'digest',
       'stopReplication,reportFailureAfterSwitch',
       'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,finishReadSwitch,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,prepareReverse,armReverse,reopenSource,startReverse,endFallbackWindow,checkLateWrites,dropTracking,complete,rollback,switchReads,revertReads,switchTraffic',
       'watchdog',
@@ -94,7 +95,7 @@ describe('CutoverWorkflow resources', () => {
         },
       });
     }
-    expect(Object.keys(workflow.functions).sort()).toEqual(['database', 'replication', 'watchdog']);
+    expect(Object.keys(workflow.functions).sort()).toEqual(['database', 'digest', 'replication', 'watchdog']);
   });
 
   test('least privilege: no Resource "*" except GetMetricData, DescribeReplicationTasks, X-Ray and log delivery', () => {
@@ -117,10 +118,10 @@ describe('CutoverWorkflow resources', () => {
     expect(stop[0].policy).toBe(policyOf(workflow.functions.replication!));
     // DescribeReplicationTasks and GetMetricData support no resource-level permissions; both functions that read
     // the task status (database: preflight, checkLag, rollback; replication: stopReplication,
-    // reportFailureAfterSwitch) get them, the watchdog does not.
+    // reportFailureAfterSwitch; digest: the progress digest) get them, the watchdog does not.
     const status = sts.filter((s) => actions(s).includes('dms:DescribeReplicationTasks'));
     expect(status.map((s) => [s.policy, actions(s).sort(), s.Resource]).sort()).toEqual(
-      [workflow.functions.database!, workflow.functions.replication!]
+      [workflow.functions.database!, workflow.functions.replication!, workflow.functions.digest!]
         .map((fn) => [policyOf(fn), ['cloudwatch:GetMetricData', 'dms:DescribeReplicationTasks'], '*'])
         .sort(),
     );
@@ -211,7 +212,8 @@ describe("the watchdog (dead man's switch)", () => {
   const stateMachineArn = stack.resolve(workflow.stateMachine.stateMachineArn);
 
   test("the rule matches this state machine's executions that ended TIMED_OUT, ABORTED or FAILED", () => {
-    const rules = template.findResources('AWS::Events::Rule');
+    // the other rule is the progress digest's schedule (its own test: progress-digest.test.ts)
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: Match.anyValue() } });
     expect(Object.keys(rules)).toEqual([stack.getLogicalId(workflow.watchdogRule.node.defaultChild as events.CfnRule)]);
     const rule = Object.values(rules)[0] as { Properties: { EventPattern: unknown; State: string } };
     expect(rule.Properties.State).toBe('ENABLED');
