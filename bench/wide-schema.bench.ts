@@ -23,17 +23,6 @@ interface Report {
 }
 
 const RUNS = Number(process.env.RUNS ?? 3);
-/**
- * The setup's initial copy of 301 tables, not what is measured: more table-sync workers at once (PostgreSQL's
- * default is 2 per subscription), with the slots and processes they need.
- */
-const COPY_SETTINGS = {
-  max_sync_workers_per_subscription: '8',
-  max_logical_replication_workers: '16',
-  max_worker_processes: '24',
-  max_replication_slots: '32',
-  max_wal_senders: '32',
-};
 const TABLES = Number(process.env.TABLES ?? 300);
 
 async function createSchema(
@@ -93,8 +82,8 @@ const sequencesMs = (r: Report): number => r.freeze?.breakdown?.find((b) => b.na
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'zdm-bench-wide-'));
   const [source, target] = await Promise.all([
-    startLocalPostgres({ name: 'bench-wide-source', settings: { fsync: 'off', ...COPY_SETTINGS } }),
-    startLocalPostgres({ name: 'bench-wide-target', settings: { fsync: 'off', ...COPY_SETTINGS } }),
+    startLocalPostgres({ name: 'bench-wide-source', settings: { fsync: 'off' } }),
+    startLocalPostgres({ name: 'bench-wide-target', settings: { fsync: 'off' } }),
   ]);
   try {
     const wide = { source: await createSchema(source, 'wide', TABLES, true, true), target: '' };
