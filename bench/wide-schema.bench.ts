@@ -4,12 +4,14 @@
  * on them RUNS times (default 3) with `--source/--target`, and prints the median freeze, the median time of the
  * sequences step inside it and their ratio to a narrow schema (one table) run interleaved with it.
  * Target (issue "Every row proven, or no switch"): the wide schema's freeze ≤ 500 ms.
- * Slow to set up: the local native replication copies each of the 301 tables with a tablesync worker of its own
- * (a slot each): a whole wide run took 24 s here once, and over 15 minutes while other test suites loaded the machine.
+ * The set-up copies each of the 301 tables with a tablesync worker of its own (a slot each). Earlier runs took 15+
+ * minutes or never finished: this process ran each rehearsal with a blocking spawnSync while it owned the embedded
+ * servers, so nothing read their log pipes and PostgreSQL stalled writing its log (the walsenders blocked in a write
+ * to the full pipe). Rehearsals now run asynchronously.
  *
  *   RUNS=3 TABLES=300 npm run bench:wide
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,16 +62,24 @@ async function createSchema(
   return pg.url(database);
 }
 
-function rehearse(source: string, target: string, dir: string, label: string): Report {
+/**
+ * Runs one rehearsal in a child process, asynchronously: this process owns the embedded servers and must keep
+ * reading their log pipes (a blocking `spawnSync` left them unread, and PostgreSQL stalled writing its log once
+ * the pipe was full: the initial copy stopped for good after ~55 tables).
+ */
+async function rehearse(source: string, target: string, dir: string, label: string): Promise<Report> {
   const report = join(dir, `${label}.json`);
   const script = join(__dirname, '..', 'bin', 'rehearse.ts');
   const args = ['--transpile-only', script, '--source', source, '--target', target, '--quiet', '--report', report];
-  const child = spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (child.status !== 0)
-    throw new Error(`${label} exited ${child.status}: ${(child.stderr || child.stdout).slice(-2000)}`);
+  const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), ...args], { stdio: 'pipe' });
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (status !== 0) throw new Error(`${label} exited ${status}: ${output.slice(-2000)}`);
   const parsed = JSON.parse(readFileSync(report, 'utf8')) as Report;
   const sequences = parsed.freeze?.breakdown?.find((b) => b.name === 'sequences')?.ms;
   console.log(`  ${label}: freeze ${parsed.writeFreezeMs} ms (sequences ${sequences ?? '?'} ms), ok ${parsed.ok}`);
@@ -96,8 +106,8 @@ async function main(): Promise<void> {
     const w: Report[] = [];
     const n: Report[] = [];
     for (let run = 1; run <= RUNS; run++) {
-      w.push(rehearse(wide.source, wide.target, dir, `wide-${run}`));
-      n.push(rehearse(narrow.source, narrow.target, dir, `narrow-${run}`));
+      w.push(await rehearse(wide.source, wide.target, dir, `wide-${run}`));
+      n.push(await rehearse(narrow.source, narrow.target, dir, `narrow-${run}`));
     }
     const freeze = (rs: Report[]): number => median(rs.map((r) => r.writeFreezeMs ?? Number.NaN));
     console.log('');
