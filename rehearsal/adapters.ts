@@ -18,11 +18,12 @@ import {
 } from './local/local-cutover-deps';
 import {
   runCutover,
-  synthesizeCutoverDefinition,
+  synthesizeCutoverMachine,
   synthesizeWayBackDefinitions,
   type CutoverRunResult,
   type RunCutoverOptions,
 } from './local/run-state-machine';
+import type { TemplateFunctions } from './local/template-functions';
 
 /** Where the application connects (its writes; its reads too, unless they have a read switch of their own). */
 export function createTrafficSwitch(
@@ -105,6 +106,8 @@ export interface CutoverRunner {
 interface Definitions {
   readonly definition: string;
   readonly fallbackDefinition?: string;
+  /** The template's functions: each step runs only as its function could run it in AWS. */
+  readonly functions: TemplateFunctions;
 }
 
 const definitions: { plain?: Promise<Definitions>; wayBack?: Promise<Definitions> } = {};
@@ -119,12 +122,22 @@ export async function loadCutoverRunner(wayBack = false): Promise<CutoverRunner>
   let pending = definitions[kind];
   if (!pending) {
     pending = wayBack
-      ? synthesizeWayBackDefinitions().then((d) => ({ definition: d.forward, fallbackDefinition: d.fallback }))
-      : synthesizeCutoverDefinition().then((definition) => ({ definition }));
+      ? synthesizeWayBackDefinitions().then((d) => ({
+          definition: d.forward,
+          fallbackDefinition: d.fallback,
+          functions: d.functions,
+        }))
+      : synthesizeCutoverMachine().then((d) => ({ definition: d.forward, functions: d.functions }));
     definitions[kind] = pending;
     pending.catch(() => {
       if (definitions[kind] === pending) delete definitions[kind];
     });
   }
-  return { ...(await pending), runCutover };
+  const loaded = await pending;
+  return {
+    definition: loaded.definition,
+    ...(loaded.fallbackDefinition ? { fallbackDefinition: loaded.fallbackDefinition } : {}),
+    // Each step first checked the way its function would run it in AWS (its own ALLOWED_STEPS and environment).
+    runCutover: (options) => runCutover({ functions: loaded.functions, ...options }),
+  };
 }

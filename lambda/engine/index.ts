@@ -33,6 +33,7 @@ export { diffSchema } from './schema';
 export { createStepHandler, type StepHandler } from './cutover/steps';
 export type { CutoverDeps } from './cutover/deps';
 export { closeSharedPools } from './cutover/connections';
+export { depsFor } from './cutover/directions';
 export { readSwitchKey, stateKey } from './cutover/state-keys';
 export { trackingNames } from './cutover/change-tracking';
 export { ensureMarkerTable, MARKER_TABLE_SQL } from './cutover/marker';

@@ -5,6 +5,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CutoverWorkflow, type CutoverWorkflowDefinitionOptions } from '../../lib';
 import { LOCAL_ACCOUNT, LOCAL_REGION, resolveIntrinsics } from './resolve-intrinsics';
+import { templateFunctions, type TemplateFunctions } from './template-functions';
 
 export { LOCAL_ACCOUNT, LOCAL_REGION };
 
@@ -33,11 +34,26 @@ export function synthesizeDefinitionForLocalRun(
 export function synthesizeWayBackDefinitionsForLocalRun(options: CutoverWorkflowDefinitionOptions = {}): {
   readonly forward: string;
   readonly fallback: string;
+  /** The template's functions, as their Task states invoke them. */
+  readonly functions: TemplateFunctions;
 } {
   const { stack, workflow } = buildLocalWorkflow(options, true);
   return {
     forward: definitionOf(stack, workflow.stateMachine),
     fallback: definitionOf(stack, workflow.fallbackStateMachine!),
+    functions: templateFunctions(stack, placeholderFunctionArn),
+  };
+}
+
+/** The cutover machine and the template's functions (one synth), for a local run that checks each step's function. */
+export function synthesizeMachineForLocalRun(options: CutoverWorkflowDefinitionOptions = {}): {
+  readonly forward: string;
+  readonly functions: TemplateFunctions;
+} {
+  const { stack, workflow } = buildLocalWorkflow(options, false);
+  return {
+    forward: definitionOf(stack, workflow.stateMachine),
+    functions: templateFunctions(stack, placeholderFunctionArn),
   };
 }
 

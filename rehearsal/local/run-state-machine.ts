@@ -8,6 +8,7 @@
  */
 import './polyfills';
 import { randomUUID } from 'node:crypto';
+import { checkServedBy, functionOfStates, type TemplateFunctions } from './template-functions';
 import type * as LocalSfn from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import {
   CutoverError,
@@ -20,7 +21,11 @@ import {
   type TaskStateName,
 } from '../../contract';
 import type { CutoverWorkflowDefinitionOptions } from '../../lib';
-import { synthesizeDefinitionForLocalRun, synthesizeWayBackDefinitionsForLocalRun } from './local-definition';
+import {
+  synthesizeDefinitionForLocalRun,
+  synthesizeMachineForLocalRun,
+  synthesizeWayBackDefinitionsForLocalRun,
+} from './local-definition';
 
 /** Options for `synthesizeCutoverDefinition`: the definition-shaping props of `CutoverWorkflow`. */
 export interface SynthesizeCutoverOptions extends CutoverWorkflowDefinitionOptions {
@@ -44,8 +49,15 @@ export async function synthesizeCutoverDefinition(props: SynthesizeCutoverOption
 /** Both machines of the way back (one synth): the cutover machine with PrepareReverse / ArmReverse / StartReverse, and the fallback's. */
 export async function synthesizeWayBackDefinitions(
   props: CutoverWorkflowDefinitionOptions = {},
-): Promise<{ readonly forward: string; readonly fallback: string }> {
+): Promise<{ readonly forward: string; readonly fallback: string; readonly functions: TemplateFunctions }> {
   return synthesizeWayBackDefinitionsForLocalRun(props);
+}
+
+/** The cutover machine and the template's functions (for `RunCutoverOptions.functions`), from one synth. */
+export async function synthesizeCutoverMachine(
+  props: CutoverWorkflowDefinitionOptions = {},
+): Promise<{ readonly forward: string; readonly functions: TemplateFunctions }> {
+  return synthesizeMachineForLocalRun(props);
 }
 
 /** What the runner asks the approver. */
@@ -133,6 +145,11 @@ export interface RunCutoverOptions {
    * watchdog looks at the fallback's record and Aurora's roles). @default - the cutover machine's (none)
    */
   readonly watchdogDirection?: 'fallback';
+  /**
+   * The template's functions (by the ARN the Task states invoke): each step is first checked the way its function
+   * would run it in AWS (`checkServedBy`). @default - not checked
+   */
+  readonly functions?: TemplateFunctions;
 }
 
 interface LambdaInvokeParameters {
@@ -155,6 +172,7 @@ function taskHandlers(
   options: RunCutoverOptions,
   taskToken: string,
   inFlight: Set<Promise<unknown>>,
+  functionOf?: ReadonlyMap<string, string>,
 ): Record<string, (input: unknown) => Promise<unknown>> {
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const name of taskStates) {
@@ -170,6 +188,12 @@ function taskHandlers(
       }
       if (event.step !== step) {
         throw new Error(`runCutover: state ${name} sent step ${JSON.stringify(event.step)}, expected ${step}`);
+      }
+      if (options.functions) {
+        const arn = functionOf?.get(name);
+        const fn = arn === undefined ? undefined : options.functions.get(arn);
+        if (!fn) throw new Error(`runCutover: state ${name} invokes ${arn ?? 'no function'}, not in the template`);
+        checkServedBy(fn, event);
       }
       const running = options.stepHandler(event);
       inFlight.add(running);
@@ -209,7 +233,8 @@ function startExecution(
 ) {
   const { StateMachine } = loadLocalStepFunctions();
   const taskStates = collectStates(definition, 'Task');
-  const handlers = taskHandlers(taskStates, options, taskToken, inFlight);
+  const functionOf = options.functions ? functionOfStates(JSON.stringify(definition)) : undefined;
+  const handlers = taskHandlers(taskStates, options, taskToken, inFlight, functionOf);
   const waitTimeOverrides: Record<string, number> = {};
   for (const name of collectStates(definition, 'Wait')) waitTimeOverrides[name] = options.waitTimeOverrideMs ?? 0;
   const retryIntervalOverrides: Record<string, number> = {};
