@@ -85,6 +85,13 @@ describe('integration test app (offline)', () => {
     expect(cluster.Properties).toMatchObject({ Engine: 'aurora-postgresql', DeletionProtection: false });
   });
 
+  test('nothing outlives the test stack (no Retain or Snapshot policy)', () => {
+    const kept = Object.entries(stack.template.Resources as Record<string, { DeletionPolicy?: string }>)
+      .filter(([, r]) => r.DeletionPolicy !== undefined && r.DeletionPolicy !== 'Delete')
+      .map(([logicalId, r]) => `${logicalId}: ${r.DeletionPolicy}`);
+    expect(kept).toEqual([]);
+  });
+
   test('the assertions run in order: seed, start DMS, waits, load, cutover, fallback, compare', () => {
     const calls = apiCalls();
     expect(calls.map((c) => c.call)).toEqual([

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { ExpectedResult, IntegTest, InvocationType, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicies, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -155,6 +155,10 @@ export class ZeroDowntimeMigrationIntegStack extends Stack {
     applicationSecret.grantRead(this.sqlRunner);
     this.source.connections.allowDefaultPortFrom(this.sqlRunner, 'integration test SQL runner');
     this.migration.target.allowDefaultPortFrom(this.sqlRunner, 'integration test SQL runner');
+
+    // A test leaves nothing behind: what the construct retains in production (the state table, log groups, the
+    // topic's key) goes with the stack here. KMS keys are scheduled for deletion (7 days at the least).
+    RemovalPolicies.of(this).destroy();
   }
 }
 
