@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { ExpectedResult, IntegTest, InvocationType, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Duration, RemovalPolicies, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, App, Duration, RemovalPolicies, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -115,6 +115,14 @@ export class ZeroDowntimeMigrationIntegStack extends Stack {
       },
     });
     this.source.connections.allowDefaultPortFrom(this.migration, 'DMS and the cutover functions');
+    // What the construct warns about is what this test chose, to be cheap and disposable.
+    for (const [warning, why] of [
+      ['noReaders', 'a test target needs no failover instance'],
+      ['deletionProtectionOff', 'the test deletes its target'],
+      ['singleAz', 'a test replicates for an hour at most'],
+    ]) {
+      Annotations.of(this.migration).acknowledgeWarning(`zero-downtime-migration:${warning}`, why);
+    }
 
     // The SQL runner: seeds both sides, plays the application's write load, compares the rows (test/integ/
     // sql-runner.ts). Bundled by local esbuild (a devDependency): NodejsFunction falls back to Docker only when
