@@ -165,7 +165,7 @@ export class ZeroDowntimeMigrationIntegStack extends Stack {
     this.migration.target.allowDefaultPortFrom(this.sqlRunner, 'integration test SQL runner');
 
     // A test leaves nothing behind: what the construct retains in production (the state table, log groups, the
-    // topic's key) goes with the stack here. KMS keys are scheduled for deletion (7 days at the least).
+    // topic's key) goes with the stack here; KMS keys are scheduled for deletion.
     RemovalPolicies.of(this).destroy();
   }
 }
