@@ -73,7 +73,11 @@ describe('integration test app (offline)', () => {
     }).toMatchSnapshot();
   });
 
-  test('the source is PostgreSQL 16 with logical replication on', () => {
+  test('the source is PostgreSQL 16 with logical replication on, its secret names the database', () => {
+    const templates = Object.values(resources(stack, 'AWS::SecretsManager::Secret')).map(
+      (r) => (r.Properties?.GenerateSecretString as { SecretStringTemplate?: string }).SecretStringTemplate,
+    );
+    expect(templates).toContain(JSON.stringify({ username: 'zdm_admin', dbname: 'orders' }));
     const [instance] = Object.values(resources(stack, 'AWS::RDS::DBInstance'));
     expect(instance.Properties).toMatchObject({ Engine: 'postgres', EngineVersion: '16' });
     const [group] = Object.values(resources(stack, 'AWS::RDS::DBParameterGroup'));
@@ -153,11 +157,12 @@ describe('integration test app (offline)', () => {
     }
   });
 
-  test('the SQL runner is bundled locally and reads the three secrets', () => {
+  test('the SQL runner is bundled locally and reads the three secrets and the database name', () => {
     const runner = (stack.template.Resources as Resources)[names.runner];
     const env = (runner.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(Object.keys(env).sort()).toEqual([
       'APPLICATION_SECRET_ARN',
+      'DATABASE_NAME',
       'NODE_EXTRA_CA_CERTS',
       'SOURCE_SECRET_ARN',
       'TARGET_SECRET_ARN',

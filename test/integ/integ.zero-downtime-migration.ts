@@ -58,14 +58,18 @@ export class ZeroDowntimeMigrationIntegStack extends Stack {
     });
 
     // The "self-managed" source: the smallest RDS for PostgreSQL 16 with logical decoding on (DMS CDC and the
-    // cutover's change tracking need it). Its generated secret carries host, port, username, password and dbname:
-    // exactly what `source.secret` asks for.
+    // cutover's change tracking need it). Its generated secret carries username, password and dbname, and the
+    // instance attaches host and port: exactly what `source.secret` asks for.
+    const generatedSourceSecret = new rds.DatabaseSecret(this, 'SourceSecret', {
+      username: 'zdm_admin',
+      dbname: DATABASE_NAME,
+    });
     this.source = new rds.DatabaseInstance(this, 'Source', {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
       instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      credentials: rds.Credentials.fromGeneratedSecret('zdm_admin'),
+      credentials: rds.Credentials.fromSecret(generatedSourceSecret),
       databaseName: DATABASE_NAME,
       parameters: { 'rds.logical_replication': '1' },
       allocatedStorage: 20,
@@ -76,7 +80,9 @@ export class ZeroDowntimeMigrationIntegStack extends Stack {
       deletionProtection: false,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const sourceSecret = this.source.secret as secretsmanager.ISecret; // fromGeneratedSecret: always set
+    // The secret as attached to the instance: whoever reads it (DMS, the cutover, the SQL runner) is created after
+    // host and port are in it.
+    const sourceSecret: secretsmanager.ISecret = this.source.secret ?? generatedSourceSecret;
 
     // The application's credentials (the role `integ_app` the seed creates on both sides).
     const applicationSecret = new secretsmanager.Secret(this, 'ApplicationSecret', {
@@ -152,6 +158,7 @@ export class ZeroDowntimeMigrationIntegStack extends Stack {
       }),
       environment: {
         [SQL_RUNNER_ENV.sourceSecretArn]: sourceSecret.secretArn,
+        [SQL_RUNNER_ENV.databaseName]: DATABASE_NAME,
         [SQL_RUNNER_ENV.targetSecretArn]: this.migration.target.secret.secretArn,
         [SQL_RUNNER_ENV.applicationSecretArn]: applicationSecret.secretArn,
         // TLS with verification: the runtime's CA bundle holds the RDS certificate authorities.

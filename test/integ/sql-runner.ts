@@ -26,6 +26,8 @@ export const SQL_RUNNER_ENV = {
   sourceSecretArn: 'SOURCE_SECRET_ARN',
   targetSecretArn: 'TARGET_SECRET_ARN',
   applicationSecretArn: 'APPLICATION_SECRET_ARN',
+  /** The database on both sides (when a secret has no `dbname`: an Aurora cluster's attachment adds none). */
+  databaseName: 'DATABASE_NAME',
 } as const;
 
 export type SqlRunnerEvent = { action: 'seed' } | { action: 'load'; seconds: number } | { action: 'compare' };
@@ -58,7 +60,7 @@ async function connect(server: DatabaseSecret, as?: { username: string; password
   const client = new Client({
     host: server.host,
     port: Number(server.port ?? 5432),
-    database: server.dbname,
+    database: server.dbname ?? process.env[SQL_RUNNER_ENV.databaseName],
     user: as?.username ?? server.username,
     password: as?.password ?? server.password,
     ssl: { rejectUnauthorized: true },
