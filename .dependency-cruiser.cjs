@@ -78,7 +78,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|cdk.out|coverage)/' },
+    // integ-runner's output next to the integration test (bundled assets, cloud assemblies)
+    exclude: { path: '^(node_modules|dist|cdk.out|coverage)/|^test/integ/(.*\\.snapshot|cdk-integ\\.out\\.[^/]*)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     moduleSystems: ['cjs', 'es6'],

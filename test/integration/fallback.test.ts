@@ -349,7 +349,11 @@ test('a write on the old source that breaks the way back: the reverse replicatio
   const reverse = f.deps.reverse!;
   if (serverMajor('source') >= 15) {
     // PostgreSQL 15+ counts the apply errors: the stopped apply worker is the way back broken, not a start.
-    await waitFor('the reverse replication to say failed', async () => (await reverse.status()).state === 'failed', 60_000);
+    await waitFor(
+      'the reverse replication to say failed',
+      async () => (await reverse.status()).state === 'failed',
+      60_000,
+    );
     expect((await reverse.status()).detail).toMatch(/the way back is broken: .*[1-9]\d* apply error\(s\)/);
   }
   const result = await fallBack(w, 'way-back-broken').catch((error: Error) => error);
