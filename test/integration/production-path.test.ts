@@ -1155,3 +1155,50 @@ test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the wa
   expect(item.phases.stopReplication?.status).toBe('failed');
   expect(item.freeze?.restoredAt).toBeUndefined();
 });
+
+test('every other mode through the production handler: dry-run, switch-reads, revert-reads change no write path; end-fallback-window closes the way back', async () => {
+  const f = await fixture(60);
+  const aws = installAws(f, synthesized);
+  const functions = new DeployedFunctions(synthesized);
+  const sourceEndpoint = aws.parameters.value(HOST_PARAMETER);
+  const base = {
+    migrationId: 'orders-modes',
+    applicationRoles: [f.role],
+    consecutiveChecks: 1,
+    syncTimeoutSeconds: 60,
+    finalSyncTimeoutSeconds: 15,
+  };
+  const outcome = (r: CutoverRunResult) => ({ status: r.status, error: r.error, cause: r.cause });
+
+  // dry-run: every check, nothing frozen, nothing switched, DMS left running
+  expect(outcome(await run({ ...base, mode: 'dry-run' }, functions))).toEqual({ status: 'SUCCEEDED' });
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
+  expect(dmsMock.commandCalls(StopReplicationTaskCommand)).toEqual([]);
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(sourceEndpoint);
+
+  // switch-reads, then revert-reads: only the read path moves, and back
+  expect(outcome(await run({ ...base, mode: 'switch-reads' }, functions))).toEqual({ status: 'SUCCEEDED' });
+  expect(aws.parameters.value(READ_HOST_PARAMETER)).toBe(READER_ENDPOINT);
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(sourceEndpoint);
+  expect(outcome(await run({ ...base, mode: 'revert-reads' }, functions))).toEqual({ status: 'SUCCEEDED' });
+  expect(aws.parameters.value(READ_HOST_PARAMETER)).toBe(sourceEndpoint);
+  expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
+
+  // execute opens the way back (the reverse task started); end-fallback-window stops it and drops its slot
+  const targetEndpoint = `127.0.0.1:${serverPort('target')}`;
+  const cutover = await run({ ...base, mode: 'execute', switchTrafficTo: targetEndpoint }, functions);
+  expect(outcome(cutover)).toEqual({ status: 'SUCCEEDED' });
+  expect(aws.reverseStatus).toBe('running');
+  expect(outcome(await run({ ...base, mode: 'end-fallback-window' }, functions))).toEqual({ status: 'SUCCEEDED' });
+  expect(aws.reverseStatus).toBe('stopped');
+  expect(dmsMock.commandCalls(StopReplicationTaskCommand).map((c) => c.args[0].input.ReplicationTaskArn)).toEqual([
+    TASK_ARN,
+    REVERSE_TASK_ARN,
+  ]);
+  expect(await sql(f.target, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [REVERSE_SLOT])).toEqual([]);
+
+  // each step ran on the function the definition names, allowed by its ALLOWED_STEPS, its AWS calls by its policy
+  for (const { functionId, step } of functions.invocations) {
+    expect(synthesized.functionEnv[functionId].ALLOWED_STEPS.split(',')).toContain(step);
+  }
+});

@@ -150,17 +150,21 @@ describe('catalog reuse, one-round-trip reads, restart point', () => {
       )[0].r;
     await sql(p.sourceUrl, `UPDATE public.accounts SET v = 'w' WHERE id = 4`);
     const [{ lsn }] = await sql<{ lsn: string }>(p.sourceUrl, `SELECT pg_current_wal_insert_lsn()::text AS lsn`);
-    // Two rounds: a transaction in progress at the first restart point (another database's) holds it back a round.
-    for (const expected of [[['4']], undefined]) {
+    const isPast = async (): Promise<boolean> =>
+      (
+        await sql<{ past: boolean }>(p.sourceUrl, `SELECT $1::pg_lsn >= $2::pg_lsn AS past`, [await restartLsn(), lsn])
+      )[0].past;
+    // Rounds until the restart point passes the change: a transaction in progress at a restart point (another test
+    // file's, on the shared server) holds it back a round, as often as such transactions keep running.
+    let past = false;
+    for (let round = 0; round < 50 && !past; round++) {
       expect(await logRestartPoint(p.source)).toBe(true);
       const c = await readChanges(p.source, spec);
-      expect(c.keysByTable['public.accounts']?.keys).toEqual(expected);
+      // The change is read once, in the first round; later rounds read nothing of this table.
+      expect(c.keysByTable['public.accounts']?.keys).toEqual(round === 0 ? [['4']] : undefined);
       await advance(p.source, spec.slot, c.lastLsn!);
+      past = await isPast();
     }
-    const [{ past }] = await sql<{ past: boolean }>(p.sourceUrl, `SELECT $1::pg_lsn >= $2::pg_lsn AS past`, [
-      await restartLsn(),
-      lsn,
-    ]);
     expect(past).toBe(true);
   });
 });
