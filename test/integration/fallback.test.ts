@@ -9,6 +9,7 @@ import { MemoryTrafficSwitch } from '../../lambda/engine/traffic/memory-traffic-
 import { runCutover, synthesizeCutoverDefinition } from '../../rehearsal/local/run-state-machine';
 import { dropFixtures, fixture, roleState, stepsRun, subscriptionOn, type Fixture } from '../support/cutover-fixture';
 import { serverMajor, sql } from '../support/databases';
+import { figures } from '../support/figures';
 
 jest.setTimeout(90_000);
 
@@ -186,7 +187,7 @@ test('cutover arms the way back; writes on the target flow back once; the fallba
     Date.parse(state[key].phases.switchTraffic!.endedAt!) - Date.parse(state[key].freeze!.frozenAt);
   const phaseMs = (key: string, phase: 'prepareReverse' | 'armReverse' | 'reopenSource'): number =>
     Date.parse(state[key].phases[phase]!.endedAt!) - Date.parse(state[key].phases[phase]!.startedAt);
-  console.log(
+  figures(
     `write freeze: cutover ${freezeOf('way-back')} ms (armReverse ${phaseMs('way-back', 'armReverse')} ms; ` +
       `prepareReverse before it ${phaseMs('way-back', 'prepareReverse')} ms), ` +
       `fallback ${freezeOf('way-back#fallback')} ms (reopenSource ${phaseMs('way-back#fallback', 'reopenSource')} ms)`,

@@ -23,6 +23,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { JsiiHost, jsiiClosure, type ObjRef, packFromCache, struct } from '../support/jsii-host';
+import { figures } from '../support/figures';
 
 const ROOT = join(__dirname, '..', '..');
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -223,7 +224,7 @@ describe(`the ${PKG.name} package in a consumer's CDK app`, () => {
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
-    console.log(
+    figures(
       `consumer check: ${Object.entries(timings)
         .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)
         .join(', ')}`,
@@ -464,7 +465,7 @@ describe(`the ${PKG.name} tarball through the jsii kernel (as Python uses it)`, 
   afterAll(async () => {
     await host?.close();
     if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
-    console.log(
+    figures(
       `jsii kernel check: ${Object.entries(timings)
         .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)
         .join(', ')}`,

@@ -10,6 +10,7 @@ import {
 } from '../../../../lambda/engine/cutover/validation-items';
 import type { AggregateValidationResult } from '../../../../lambda/engine/cutover/validation-steps';
 import { formatTableName, type TableName } from '../../../../contract';
+import { figures } from '../../../support/figures';
 
 const LIMIT = 256 * 1024;
 const bytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v), 'utf8');
@@ -230,8 +231,3 @@ describe('bounded validation payloads (Step Functions caps state input/output at
     expect(r.errors[0].error).toMatch(/2 planned table\(s\) no longer exist/);
   });
 });
-
-/** The sizes measured, printed only when asked (`ZDM_TEST_FIGURES=1`): `npm test` prints results, not figures. */
-function figures(line: string): void {
-  if (process.env.ZDM_TEST_FIGURES) process.stdout.write(`${line}\n`);
-}
