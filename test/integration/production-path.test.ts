@@ -58,7 +58,7 @@ import { Client } from 'pg';
 import { clearDatabaseSecretCache } from '../../lambda/engine/aws/database-secret';
 import { ERRORS, type StepEvent, type StepName, STATES, stepOfState, type TableSelection } from '../../contract';
 import { quoteIdent } from '../../lambda/engine/pg/identifiers';
-import { PHASES, type MigrationRecord } from '../../lambda/engine/ports';
+import { PHASES, type MigrationRecord, type ReplicationStatus } from '../../lambda/engine/ports';
 import { NativeLogicalReplication } from '../../lambda/engine/replication/native-logical-replication';
 import { DynamoDbStateStore } from '../../lambda/engine/state/dynamodb-state-store';
 import { handler, resetHandlerCache } from '../../lambda/handlers/cutover-step';
@@ -68,6 +68,7 @@ import {
   waitForNativeSync,
 } from '../../rehearsal/local/native-replication-setup';
 import { runCutover, type CutoverRunResult } from '../../rehearsal/local/run-state-machine';
+import { NativeReverseReplication } from '../../rehearsal/local/native-reverse-replication';
 import { CutoverWorkflow } from '../../lib/cutover/cutover-workflow';
 import {
   LOCAL_ACCOUNT,
@@ -129,6 +130,8 @@ function resolver(template: { Resources: Resources }, stackName: string): (value
 interface Synthesized {
   /** ASL text, Lambda ARNs as `placeholderFunctionArn(<logical id>)`. */
   readonly definition: string;
+  /** The fallback machine's (the way back), on the same functions. */
+  readonly fallbackDefinition: string;
   /** Environment.Variables of each cutover function (logical id → resolved variables). */
   readonly functionEnv: Readonly<Record<string, Record<string, string>>>;
   /** IAM for each cutover function (logical id → its policies in the template). */
@@ -242,6 +245,10 @@ function synthesize(): Synthesized {
     }
   };
   walk((JSON.parse(definition) as { States: Record<string, StateJson> }).States);
+  // The fallback machine runs the same steps on the same functions (walk refuses a step invoked on two functions).
+  const [[, fallbackMachine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) => id.includes('Fallback'));
+  const fallbackDefinition = resolveDefinitionString(fallbackMachine.DefinitionString);
+  walk((JSON.parse(fallbackDefinition) as { States: Record<string, StateJson> }).States);
 
   // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
   const stateMachineRules = ofType('AWS::Events::Rule').filter(
@@ -295,6 +302,7 @@ function synthesize(): Synthesized {
   const anyEnv = Object.values(functionEnv).find((env) => env.TABLES_JSON)!;
   return {
     definition,
+    fallbackDefinition,
     functionEnv,
     iam,
     functionOfStep,
@@ -402,6 +410,11 @@ interface Aws {
   onPublish?: (input: PublishCommandInput) => Promise<void>;
   /** The reverse task's status (a deploy creates it `ready`, never started). */
   reverseStatus: string;
+  /**
+   * With `nativeReverse`: what the reverse task's start started — native replication target → source standing in for
+   * it (its own pgoutput slot: a subscription cannot read the task's test_decoding one).
+   */
+  reverse?: NativeReverseReplication;
 }
 
 const DMS_STATUS: Record<string, string> = {
@@ -433,7 +446,7 @@ async function describeTask(f: Fixture): Promise<ReplicationTask> {
   };
 }
 
-function installAws(f: Fixture, s: Synthesized): Aws {
+function installAws(f: Fixture, s: Synthesized, options: { nativeReverse?: boolean } = {}): Aws {
   const aws: Aws = {
     table: new FakeDynamoDbTable(s.stateTable.name, s.stateTable.partitionKey),
     parameters: new FakeParameterStore(),
@@ -477,7 +490,10 @@ function installAws(f: Fixture, s: Synthesized): Aws {
     behindIam(caller, DescribeReplicationTasksCommand, async (input: DescribeReplicationTasksCommandInput) => {
       const arns = input.Filters?.find((x) => x.Name === 'replication-task-arn')?.Values ?? [];
       if (arns.includes(REVERSE_TASK_ARN)) {
-        const reverse = { ReplicationTaskArn: REVERSE_TASK_ARN, MigrationType: 'cdc', Status: aws.reverseStatus };
+        const status = aws.reverse
+          ? (DMS_STATUS[(await aws.reverse.status()).state] ?? 'modifying')
+          : aws.reverseStatus;
+        const reverse = { ReplicationTaskArn: REVERSE_TASK_ARN, MigrationType: 'cdc', Status: status };
         return { ReplicationTasks: [reverse] };
       }
       if (!arns.includes(TASK_ARN)) throw notFound();
@@ -487,6 +503,19 @@ function installAws(f: Fixture, s: Synthesized): Aws {
   dmsMock.on(StartReplicationTaskCommand).callsFake(
     behindIam(caller, StartReplicationTaskCommand, async (input) => {
       if (input.ReplicationTaskArn !== REVERSE_TASK_ARN) throw notFound();
+      if (options.nativeReverse) {
+        // Nothing is written on the target between the switch and here in the tests that ask for it.
+        const reverse = new NativeReverseReplication({
+          source: f.source,
+          target: f.target,
+          tables: s.tables,
+          name: `${f.name}_rev`,
+        });
+        await reverse.prepare();
+        await sql(f.target, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${f.name}_rev`]);
+        await reverse.start();
+        aws.reverse = reverse;
+      }
       aws.reverseStatus = 'running';
       return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'starting' } };
     }),
@@ -494,6 +523,7 @@ function installAws(f: Fixture, s: Synthesized): Aws {
   dmsMock.on(StopReplicationTaskCommand).callsFake(
     behindIam(caller, StopReplicationTaskCommand, async (input) => {
       if (input.ReplicationTaskArn === REVERSE_TASK_ARN) {
+        await aws.reverse?.stop();
         aws.reverseStatus = 'stopped';
         return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'stopping' } };
       }
@@ -509,24 +539,36 @@ function installAws(f: Fixture, s: Synthesized): Aws {
 
   cloudwatchMock.on(GetMetricDataCommand).callsFake(
     behindIam(caller, GetMetricDataCommand, async (input: { MetricDataQueries?: MetricDataQuery[] }) => {
-      const status = await f.engine.status();
-      const lag = status.state === 'running' || status.state === 'stopping' ? status.lagSeconds : null;
+      const lagOf = async (engine: { status(): Promise<ReplicationStatus> } | undefined): Promise<number | null> => {
+        const status = await engine?.status();
+        return status && (status.state === 'running' || status.state === 'stopping') ? status.lagSeconds : null;
+      };
+      const lag = await lagOf(f.engine);
+      const reverseLag = await lagOf(aws.reverse);
+      const reverseDimensions = { ...s.lagDimensions, ReplicationTaskIdentifier: REVERSE_TASK_ID };
+      const same = (a: Record<string, unknown>, b: Record<string, unknown>): boolean =>
+        JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
       return {
         MetricDataResults: (input.MetricDataQueries ?? []).map((q) => {
           const metric = q.MetricStat?.Metric;
           const dimensions = Object.fromEntries((metric?.Dimensions ?? []).map((d) => [d.Name, d.Value]));
-          const matches =
+          const latency =
             metric?.Namespace === 'AWS/DMS' &&
             ['CDCLatencySource', 'CDCLatencyTarget'].includes(metric.MetricName ?? '') &&
-            q.MetricStat?.Stat === 'Maximum' &&
-            JSON.stringify(Object.entries(dimensions).sort()) ===
-              JSON.stringify(Object.entries(s.lagDimensions).sort());
-          const datapoint = matches && lag !== null;
+            q.MetricStat?.Stat === 'Maximum';
+          const value = !latency
+            ? null
+            : same(dimensions, s.lagDimensions)
+              ? lag
+              : aws.reverse && same(dimensions, reverseDimensions)
+                ? reverseLag
+                : null;
+          const datapoint = value !== null;
           return {
             Id: q.Id,
             StatusCode: 'Complete' as const,
             Timestamps: datapoint ? [new Date()] : [],
-            Values: datapoint ? [lag] : [],
+            Values: datapoint ? [value] : [],
           };
         }),
       };
@@ -686,14 +728,15 @@ async function orders(url: string): Promise<string[]> {
 function run(
   input: Record<string, unknown>,
   functions: DeployedFunctions,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; definition?: string } = {},
 ): Promise<CutoverRunResult> {
+  const { definition, ...rest } = options;
   return runCutover({
-    definition: synthesized.definition,
+    definition: definition ?? synthesized.definition,
     stepHandler: functions.invoke,
     input,
     waitTimeOverrideMs: 50,
-    ...options,
+    ...rest,
   });
 }
 
@@ -1200,5 +1243,74 @@ test('every other mode through the production handler: dry-run, switch-reads, re
   // each step ran on the function the definition names, allowed by its ALLOWED_STEPS, its AWS calls by its policy
   for (const { functionId, step } of functions.invocations) {
     expect(synthesized.functionEnv[functionId].ALLOWED_STEPS.split(',')).toContain(step);
+  }
+});
+
+test('the fallback through the production handler: on the same functions, IAM enforced, every write made on Aurora returns', async () => {
+  const f = await fixture(60);
+  // The application's role on Aurora too (the fallback freezes it there), as a deploy would have it.
+  const targetServer = serverUrl('target');
+  await sql(targetServer, `DROP ROLE IF EXISTS ${quoteIdent(f.role)}`);
+  await sql(targetServer, `CREATE ROLE ${quoteIdent(f.role)} LOGIN CONNECTION LIMIT 7 PASSWORD 'app'`);
+  await sql(f.target, `GRANT ALL ON public.orders, public.orders_id_seq TO ${quoteIdent(f.role)}`);
+  const aws = installAws(f, synthesized, { nativeReverse: true });
+  const functions = new DeployedFunctions(synthesized);
+  const sourceEndpoint = aws.parameters.value(HOST_PARAMETER);
+  const targetEndpoint = `127.0.0.1:${serverPort('target')}`;
+  const base = {
+    migrationId: 'orders-fallback',
+    applicationRoles: [f.role],
+    consecutiveChecks: 1,
+    syncTimeoutSeconds: 60,
+    finalSyncTimeoutSeconds: 15,
+  };
+  const outcome = (r: CutoverRunResult) => ({ status: r.status, error: r.error, cause: r.cause });
+  try {
+    const cutover = await run({ ...base, mode: 'execute', switchTrafficTo: targetEndpoint }, functions);
+    expect(outcome(cutover)).toEqual({ status: 'SUCCEEDED' });
+    expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+
+    // The application writes on Aurora; the way back carries it to the old source.
+    await sql(
+      f.target,
+      `INSERT INTO public.orders (note, amount) SELECT 'on aurora ' || g, g FROM generate_series(1, 25) g`,
+    );
+    const deadline = Date.now() + 60_000;
+    while ((await orders(f.source)).join() !== (await orders(f.target)).join()) {
+      if (Date.now() > deadline) throw new Error('the way back did not carry the writes made on Aurora in 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const back = await run({ ...base, mode: 'execute' }, functions, { definition: synthesized.fallbackDefinition });
+    expect(outcome(back)).toEqual({ status: 'SUCCEEDED' });
+    expect(back.lastState).toBe(STATES.fellBack);
+    // The application points at the old source again, which has every row and its role exactly as before.
+    expect(aws.parameters.value(HOST_PARAMETER)).toBe(sourceEndpoint);
+    expect(await orders(f.source)).toEqual(await orders(f.target));
+    expect((await orders(f.source)).filter((r) => r.includes('on aurora'))).toHaveLength(25);
+    expect(await roleState(f)).toEqual({ canLogin: true, connectionLimit: 7 });
+    const [aurora] = await sql<{ rolcanlogin: boolean }>(
+      targetServer,
+      `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+      [f.role],
+    );
+    expect(aurora.rolcanlogin).toBe(false);
+    // The reverse task stopped by the fallback, on the function and with the grant the template gives it.
+    expect(dmsMock.commandCalls(StopReplicationTaskCommand).map((c) => c.args[0].input.ReplicationTaskArn)).toContain(
+      REVERSE_TASK_ARN,
+    );
+    expect(aws.reverseStatus).toBe('stopped');
+    for (const { functionId, step } of functions.invocations) {
+      expect(synthesized.functionEnv[functionId].ALLOWED_STEPS.split(',')).toContain(step);
+    }
+  } finally {
+    await aws.reverse?.teardown().catch(() => undefined);
+    await sql(
+      f.target,
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
+      [`${f.name}_rev`],
+    ).catch(() => undefined);
+    await sql(f.target, `DROP OWNED BY ${quoteIdent(f.role)}`).catch(() => undefined);
+    await sql(targetServer, `DROP ROLE IF EXISTS ${quoteIdent(f.role)}`).catch(() => undefined);
   }
 });
