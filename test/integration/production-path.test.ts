@@ -826,6 +826,11 @@ test('the DynamoDB fake enforces the conditions the real state store relies on',
     pointOfNoReturn: point,
     tracking: { ...tracking, keysVerified: 3, changesRead: 5, droppedAt: 'dropped-at' },
   });
+  // restart replaces a rolled-back run's record only (the OR condition): not a running or succeeded one
+  expect(await store.restart('m1', 'execute', 'again')).toMatchObject({ status: 'running', updatedAt: 'now2' });
+  await store.ensure('m3', 'execute', 'first');
+  await store.setStatus('m3', 'rolled-back', 'rolled');
+  expect(await store.restart('m3', 'execute', 'again')).toMatchObject({ status: 'running', createdAt: 'again' });
   // a request DynamoDB would reject is rejected (unused attribute name)
   expect(() =>
     table.update({
@@ -1281,7 +1286,39 @@ test('the fallback through the production handler: on the same functions, IAM en
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 
-    const back = await run({ ...base, mode: 'execute' }, functions, { definition: synthesized.fallbackDefinition });
+    const fallback = { definition: synthesized.fallbackDefinition };
+    const auroraLogin = async (): Promise<boolean> =>
+      (
+        await sql<{ ok: boolean }>(targetServer, `SELECT rolcanlogin AS ok FROM pg_roles WHERE rolname = $1`, [f.role])
+      )[0].ok;
+
+    // A dry-run fallback checks everything and moves nothing.
+    expect(outcome(await run({ ...base, mode: 'dry-run' }, functions, fallback))).toEqual({ status: 'SUCCEEDED' });
+    expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+    expect(await auroraLogin()).toBe(true);
+
+    // A fallback whose final sync fails (the way back breaks right after it froze Aurora) rolls back: Aurora's role
+    // gets back exactly what it had, the application stays there.
+    aws.onPublish = async (input) => {
+      const a = input.MessageAttributes;
+      if (a?.phase?.StringValue === 'freezeWrites' && a.outcome?.StringValue === 'done') {
+        await sql(f.source, `ALTER SUBSCRIPTION ${quoteIdent(`${f.name}_rev`)} DISABLE`);
+      }
+    };
+    const failed = await run({ ...base, mode: 'execute', finalSyncTimeoutSeconds: 1 }, functions, fallback);
+    expect(failed).toMatchObject({ status: 'FAILED', error: ERRORS.finalSyncTimeout, lastState: STATES.rolledBack });
+    expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+    const [restored] = await sql<{ rolcanlogin: boolean; rolconnlimit: number }>(
+      targetServer,
+      `SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1`,
+      [f.role],
+    );
+    expect(restored).toEqual({ rolcanlogin: true, rolconnlimit: 7 });
+    aws.onPublish = undefined;
+    await sql(f.source, `ALTER SUBSCRIPTION ${quoteIdent(`${f.name}_rev`)} ENABLE`);
+
+    // Then the fallback, again.
+    const back = await run({ ...base, mode: 'execute' }, functions, fallback);
     expect(outcome(back)).toEqual({ status: 'SUCCEEDED' });
     expect(back.lastState).toBe(STATES.fellBack);
     // The application points at the old source again, which has every row and its role exactly as before.

@@ -107,15 +107,31 @@ function lookup(item: Item | undefined, path: readonly string[]): unknown {
   return current;
 }
 
-/** `attribute_exists(p)` / `attribute_not_exists(p)` joined by AND: the only conditions the state store uses. */
+/**
+ * `attribute_exists(p)`, `attribute_not_exists(p)` and `p = :v`, joined by AND or by OR (not both in one
+ * expression): the conditions the state store uses (a new record, or one replacing a rolled-back run's). Every
+ * operand is read, as DynamoDB does (unused names and values are errors).
+ */
 function evaluateCondition(expression: string | undefined, item: Item | undefined, ctx: ExpressionContext): boolean {
   if (expression === undefined) return true;
-  return expression.split(/\s+AND\s+/).every((clause) => {
-    const m = /^\s*(attribute_exists|attribute_not_exists)\(\s*([^)]+?)\s*\)\s*$/.exec(clause);
-    if (!m) throw new Error(`fake DynamoDB: unsupported condition ${JSON.stringify(clause)}`);
-    const exists = lookup(item, ctx.path(m[2])) !== undefined;
-    return m[1] === 'attribute_exists' ? exists : !exists;
+  const or = /\s+OR\s+/.test(expression);
+  if (or && /\s+AND\s+/.test(expression)) {
+    throw new Error(`fake DynamoDB: unsupported condition (AND with OR) ${JSON.stringify(expression)}`);
+  }
+  const results = expression.split(or ? /\s+OR\s+/ : /\s+AND\s+/).map((clause) => {
+    const fn = /^\s*(attribute_exists|attribute_not_exists)\(\s*([^)]+?)\s*\)\s*$/.exec(clause);
+    if (fn) {
+      const exists = lookup(item, ctx.path(fn[2])) !== undefined;
+      return fn[1] === 'attribute_exists' ? exists : !exists;
+    }
+    const eq = /^\s*([^\s=]+)\s*=\s*(:[A-Za-z0-9_]+)\s*$/.exec(clause);
+    if (eq) {
+      const actual = lookup(item, ctx.path(eq[1]));
+      return actual !== undefined && JSON.stringify(actual) === JSON.stringify(ctx.value(eq[2]));
+    }
+    throw new Error(`fake DynamoDB: unsupported condition ${JSON.stringify(clause)}`);
   });
+  return or ? results.some(Boolean) : results.every(Boolean);
 }
 
 /**
