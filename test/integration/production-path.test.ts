@@ -728,7 +728,7 @@ async function orders(url: string): Promise<string[]> {
 function run(
   input: Record<string, unknown>,
   functions: DeployedFunctions,
-  options: { signal?: AbortSignal; definition?: string } = {},
+  options: { signal?: AbortSignal; definition?: string; watchdogDirection?: 'fallback' } = {},
 ): Promise<CutoverRunResult> {
   const { definition, ...rest } = options;
   return runCutover({
@@ -1316,6 +1316,27 @@ test('the fallback through the production handler: on the same functions, IAM en
     expect(restored).toEqual({ rolcanlogin: true, rolconnlimit: 7 });
     aws.onPublish = undefined;
     await sql(f.source, `ALTER SUBSCRIPTION ${quoteIdent(`${f.name}_rev`)} ENABLE`);
+
+    // A fallback stopped from the console inside its freeze (no Catch runs): the watchdog function, on the fallback
+    // machine's rule, gives Aurora's role back; the application stays on Aurora.
+    const abort = new AbortController();
+    aws.onPublish = async (input) => {
+      if (isNotice(input, 'freezeWrites', 'done')) abort.abort();
+    };
+    const aborted = await run({ ...base, mode: 'execute' }, functions, {
+      ...fallback,
+      signal: abort.signal,
+      watchdogDirection: 'fallback',
+    });
+    expect(aborted.status).toBe('ABORTED');
+    expect(functions.invocations.at(-1)).toEqual({
+      functionId: synthesized.functionOfStep.get('watchdog'),
+      step: 'watchdog',
+    });
+    expect(aborted.watchdog).toMatchObject({ outcome: 'restored', restoredRoles: [f.role] });
+    expect(await auroraLogin()).toBe(true);
+    expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
+    aws.onPublish = undefined;
 
     // Then the fallback, again.
     const back = await run({ ...base, mode: 'execute' }, functions, fallback);
