@@ -26,6 +26,11 @@ export interface TableName {
 /** The schema the cutover workflow owns on the source; its marker table is always replicated. */
 export const ZDM_SCHEMA = 'zdm_cutover';
 export const MARKER_TABLE = 'cutover_marker';
+/**
+ * Where the freeze records what it saved, on the frozen server itself. It belongs to that server: never selected,
+ * so a `%` schema rule does not copy the source's record to the target (nor the reverse task the target's back).
+ */
+export const FREEZE_RECORD_TABLE = 'frozen_roles';
 
 /**
  * Tables DMS itself creates in a PostgreSQL endpoint's database, never user data, so never selected (DMS table
@@ -82,6 +87,7 @@ function ruleMatches(rule: TableRule, name: TableName): boolean {
 export function isSelected(selection: TableSelection, name: TableName): boolean {
   if (SYSTEM_SCHEMAS.includes(name.schema) || name.schema.startsWith('pg_temp')) return false;
   if (DMS_ARTIFACT_TABLES.includes(name.table)) return false;
+  if (name.schema === ZDM_SCHEMA && name.table === FREEZE_RECORD_TABLE) return false;
   if (!selection.include.some((rule) => ruleMatches(rule, name))) return false;
   return !(selection.exclude ?? []).some((rule) => ruleMatches(rule, name));
 }
@@ -125,6 +131,7 @@ export function toDmsTableMappings(selection: TableSelection): { rules: Record<s
   full.include.forEach((r) => add(r, 'include'));
   (full.exclude ?? []).forEach((r) => add(r, 'exclude'));
   DMS_ARTIFACT_TABLES.forEach((table) => add({ schema: '%', table }, 'exclude'));
+  add({ schema: ZDM_SCHEMA, table: FREEZE_RECORD_TABLE }, 'exclude');
   return { rules };
 }
 

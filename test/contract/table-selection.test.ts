@@ -74,7 +74,18 @@ describe('table selection', () => {
     expect(excluded).toEqual([
       { 'schema-name': '%', 'table-name': 'awsdms_heartbeat' },
       { 'schema-name': '%', 'table-name': 'awsdms_ddl_audit' },
+      { 'schema-name': ZDM_SCHEMA, 'table-name': 'frozen_roles' },
     ]);
+  });
+
+  it("never selects the freeze record: it belongs to the server it froze (a '%' schema would copy it across)", () => {
+    const all = { include: [{ schema: '%' }] };
+    expect(isSelected(all, { schema: ZDM_SCHEMA, table: 'frozen_roles' })).toBe(false);
+    expect(isSelected({ include: [{ schema: ZDM_SCHEMA }] }, { schema: ZDM_SCHEMA, table: 'frozen_roles' })).toBe(
+      false,
+    );
+    expect(isSelected(all, { schema: ZDM_SCHEMA, table: MARKER_TABLE })).toBe(true);
+    expect(isSelected(all, { schema: 'public', table: 'frozen_roles' })).toBe(true);
   });
 
   it('fails when include is empty', () => {

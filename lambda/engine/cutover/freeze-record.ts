@@ -12,11 +12,10 @@
 import type { ClientBase, Pool } from 'pg';
 import { qualify, quoteIdent } from '../pg/identifiers';
 import type { SavedRoleSettings } from '../ports';
-import { ZDM_SCHEMA } from '../../../contract';
+import { FREEZE_RECORD_TABLE, ZDM_SCHEMA } from '../../../contract';
 
 type Queryable = Pick<Pool | ClientBase, 'query'>;
 
-export const FREEZE_RECORD_TABLE = 'frozen_roles';
 /** `"zdm_cutover"."frozen_roles"` */
 export const FREEZE_RECORD_SQL = qualify({ schema: ZDM_SCHEMA, table: FREEZE_RECORD_TABLE });
 
