@@ -48,9 +48,10 @@ describe('table selection', () => {
       'include',
       'include',
       'include',
-      'exclude',
-      'exclude',
-      'exclude',
+      'exclude', // the selection's own
+      'exclude', // DMS's heartbeat
+      'exclude', // DMS's DDL audit table
+      'exclude', // the freeze record
     ]);
     expect(rules[1]).toEqual({
       'rule-type': 'selection',
