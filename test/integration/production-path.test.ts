@@ -410,6 +410,8 @@ interface Aws {
   onPublish?: (input: PublishCommandInput) => Promise<void>;
   /** The reverse task's status (a deploy creates it `ready`, never started). */
   reverseStatus: string;
+  /** Set: StopReplicationTask on the forward task fails with it (after IAM allowed the call). */
+  stopFails?: Error;
   /**
    * With `nativeReverse`: what the reverse task's start started — native replication target → source standing in for
    * it (its own pgoutput slot: a subscription cannot read the task's test_decoding one).
@@ -528,6 +530,7 @@ function installAws(f: Fixture, s: Synthesized, options: { nativeReverse?: boole
         return { ReplicationTask: { ReplicationTaskArn: REVERSE_TASK_ARN, Status: 'stopping' } };
       }
       if (input.ReplicationTaskArn !== TASK_ARN) throw notFound();
+      if (aws.stopFails) throw aws.stopFails;
       const task = await describeTask(f);
       if (task.Status !== 'running' && task.Status !== 'starting') {
         throw new InvalidResourceStateFault({ message: `task is ${task.Status}`, $metadata: {} });
@@ -1151,22 +1154,18 @@ test('aborted during the freeze: the watchdog function restores the role exactly
 test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the watchdog leaves the source frozen', async () => {
   const f = await fixture(30);
   const aws = installAws(f, synthesized);
-  dmsMock.on(StopReplicationTaskCommand).callsFake(() => {
-    throw new AccessDeniedFault({ message: 'not authorized to stop this task', $metadata: {} });
-  });
+  aws.stopFails = new AccessDeniedFault({ message: 'not authorized to stop this task', $metadata: {} });
   const functions = new DeployedFunctions(synthesized);
   const targetEndpoint = `127.0.0.1:${serverPort('target')}`;
+  const input = {
+    migrationId: 'orders-stop-fails',
+    mode: 'execute',
+    applicationRoles: [f.role],
+    consecutiveChecks: 1,
+    switchTrafficTo: targetEndpoint,
+  };
 
-  const result = await run(
-    {
-      migrationId: 'orders-stop-fails',
-      mode: 'execute',
-      applicationRoles: [f.role],
-      consecutiveChecks: 1,
-      switchTrafficTo: targetEndpoint,
-    },
-    functions,
-  );
+  const result = await run(input, functions);
 
   expect(result).toMatchObject({ status: 'FAILED', error: 'AccessDeniedFault', lastState: STATES.failedAfterSwitch });
   const ran = functions.invocations.map((i) => i.step);
@@ -1202,6 +1201,21 @@ test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the wa
   expect(item.pointOfNoReturn).toMatchObject({ what: 'traffic-switched' });
   expect(item.phases.stopReplication?.status).toBe('failed');
   expect(item.freeze?.restoredAt).toBeUndefined();
+
+  // Resumed once the stop is allowed: the same input again finishes what is left, nothing before it runs again.
+  aws.stopFails = undefined;
+  const resumed = await run(input, functions);
+  expect({ status: resumed.status, error: resumed.error, cause: resumed.cause }).toEqual({ status: 'SUCCEEDED' });
+  const after = aws.table.item('orders-stop-fails') as unknown as MigrationRecord;
+  expect(after.status).toBe('succeeded');
+  for (const phase of ['freezeWrites', 'finalSync', 'changeProof', 'sequences', 'switchTraffic'] as const) {
+    expect(after.phases[phase]?.startedAt).toBe(item.phases[phase]?.startedAt);
+  }
+  expect(after.phases.stopReplication?.status).toBe('succeeded');
+  expect(await subscriptionOn(f)).toBe(false);
+  expect(await trackingSlots(f)).toEqual([]);
+  expect(await roleState(f)).toEqual({ canLogin: false, connectionLimit: 0 });
+  expect(aws.parameters.value(HOST_PARAMETER)).toBe(targetEndpoint);
 });
 
 test('every other mode through the production handler: dry-run, switch-reads, revert-reads change no write path; end-fallback-window closes the way back', async () => {
