@@ -743,6 +743,9 @@ function run(
   });
 }
 
+/** How an execution ended, as the console shows it. */
+const outcome = (r: CutoverRunResult) => ({ status: r.status, error: r.error, cause: r.cause });
+
 /** Whether `aws` published the notice of `phase` with `outcome`. */
 const isNotice = (input: PublishCommandInput, phase: string, outcome: string): boolean =>
   input.MessageAttributes?.phase?.StringValue === phase && input.MessageAttributes?.outcome?.StringValue === outcome;
@@ -868,7 +871,7 @@ test('execute through the production handler: every row on the target, source fr
   );
   const acknowledged = await application.stop();
 
-  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
+  expect(outcome(result)).toEqual({ status: 'SUCCEEDED' });
   expect(result.lastState).toBe(STATES.succeeded);
 
   // each step ran on the function the definition names, and that function's ALLOWED_STEPS let it
@@ -1205,7 +1208,7 @@ test('the stop fails after the switch: FailedAfterSwitch, nothing undone, the wa
   // Resumed once the stop is allowed: the same input again finishes what is left, nothing before it runs again.
   aws.stopFails = undefined;
   const resumed = await run(input, functions);
-  expect({ status: resumed.status, error: resumed.error, cause: resumed.cause }).toEqual({ status: 'SUCCEEDED' });
+  expect(outcome(resumed)).toEqual({ status: 'SUCCEEDED' });
   const after = aws.table.item('orders-stop-fails') as unknown as MigrationRecord;
   expect(after.status).toBe('succeeded');
   for (const phase of ['freezeWrites', 'finalSync', 'changeProof', 'sequences', 'switchTraffic'] as const) {
@@ -1230,7 +1233,6 @@ test('every other mode through the production handler: dry-run, switch-reads, re
     syncTimeoutSeconds: 60,
     finalSyncTimeoutSeconds: 15,
   };
-  const outcome = (r: CutoverRunResult) => ({ status: r.status, error: r.error, cause: r.cause });
 
   // dry-run: every check, nothing frozen, nothing switched, DMS left running
   expect(outcome(await run({ ...base, mode: 'dry-run' }, functions))).toEqual({ status: 'SUCCEEDED' });
@@ -1283,7 +1285,6 @@ test('the fallback through the production handler: on the same functions, IAM en
     syncTimeoutSeconds: 60,
     finalSyncTimeoutSeconds: 15,
   };
-  const outcome = (r: CutoverRunResult) => ({ status: r.status, error: r.error, cause: r.cause });
   try {
     const cutover = await run({ ...base, mode: 'execute', switchTrafficTo: targetEndpoint }, functions);
     expect(outcome(cutover)).toEqual({ status: 'SUCCEEDED' });
