@@ -53,9 +53,4 @@ export type {
 // Local adapters: in-memory state and traffic switch, native logical replication.
 export { MemoryStateStore } from './state/memory-state-store';
 export { MemoryTrafficSwitch } from './traffic/memory-traffic-switch';
-export {
-  NativeLogicalReplication,
-  readApplyErrors,
-  readSubscription,
-  type ApplyErrors,
-} from './replication/native-logical-replication';
+export { NativeLogicalReplication, readSubscription } from './replication/native-logical-replication';

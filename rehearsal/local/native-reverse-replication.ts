@@ -10,8 +10,6 @@ import {
   NativeLogicalReplication,
   publicationMembers,
   quoteIdent,
-  readApplyErrors,
-  readSubscription,
   quoteLiteral,
   type ReplicationStatus,
   type ReverseReplicationPort,
@@ -116,15 +114,11 @@ export class NativeReverseReplication implements ReverseReplicationPort {
    * source that conflicts with one on the target), not a start or a stop: `failed`.
    */
   async status(): Promise<ReplicationStatus> {
-    const status = await this.port.status();
+    const { status, errors } = await this.port.statusWithErrors();
     if (status.state === 'unknown') return status;
     const ready: ReplicationStatus = { ...status, fullLoadComplete: true };
     const stoppedByError = status.state === 'stopped' && !this.stopRequested;
     if (status.state !== 'starting' && !stoppedByError) return ready;
-    const errors = await withClient(this.options.source, async (c) => {
-      const sub = await readSubscription(c, this.options.name);
-      return sub ? readApplyErrors(c, sub.oid) : undefined;
-    });
     if (!errors || errors.apply === 0) return ready;
     return { ...ready, state: 'failed', detail: `the way back is broken: its apply worker stopped (${status.detail})` };
   }

@@ -63,7 +63,7 @@ export interface ApplyErrors {
 /** The first major with `pg_stat_subscription_stats` (its apply and sync error counters). */
 const SUBSCRIPTION_STATS_MAJOR = 15;
 
-export async function readApplyErrors(
+async function readApplyErrors(
   client: Pick<ClientBase, 'query'>,
   subscriptionOid: number,
 ): Promise<ApplyErrors | undefined> {
@@ -142,13 +142,20 @@ export class NativeLogicalReplication implements ReplicationPort {
   }
 
   async status(): Promise<ReplicationStatus> {
+    return (await this.statusWithErrors()).status;
+  }
+
+  /** `status`, and the subscription's error counters it read (undefined: no subscription, or PostgreSQL < 15). */
+  async statusWithErrors(): Promise<{ readonly status: ReplicationStatus; readonly errors?: ApplyErrors }> {
     const sub = await this.withClient('target', (c) => readSubscription(c, this.options.subscription));
     if (!sub) {
       return {
-        state: 'unknown',
-        fullLoadComplete: false,
-        lagSeconds: null,
-        detail: 'no such subscription on the target',
+        status: {
+          state: 'unknown',
+          fullLoadComplete: false,
+          lagSeconds: null,
+          detail: 'no such subscription on the target',
+        },
       };
     }
     const errors = await this.withClient('target', (c) => readApplyErrors(c, sub.oid));
@@ -187,7 +194,7 @@ export class NativeLogicalReplication implements ReplicationPort {
         else if (slot.active && slot.since_reply !== null) lagSeconds = Math.max(0, slot.since_reply);
       }
     }
-    return { state, fullLoadComplete, lagSeconds, detail };
+    return { status: { state, fullLoadComplete, lagSeconds, detail }, ...(errors ? { errors } : {}) };
   }
 
   async stop(): Promise<void> {
