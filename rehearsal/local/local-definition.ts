@@ -4,7 +4,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CutoverWorkflow, type CutoverWorkflowDefinitionOptions } from '../../lib';
-import { LOCAL_ACCOUNT, LOCAL_REGION, resolveIntrinsics } from './resolve-intrinsics';
+import { LOCAL_ACCOUNT, LOCAL_REGION, resolveIntrinsics, type IntrinsicValues } from './resolve-intrinsics';
 import { templateFunctions, type TemplateFunctions } from './template-functions';
 
 export { LOCAL_ACCOUNT, LOCAL_REGION };
@@ -41,7 +41,7 @@ export function synthesizeWayBackDefinitionsForLocalRun(options: CutoverWorkflow
   return {
     forward: definitionOf(stack, workflow.stateMachine),
     fallback: definitionOf(stack, workflow.fallbackStateMachine!),
-    functions: templateFunctions(stack, placeholderFunctionArn),
+    functions: templateFunctions(stack, LOCAL_INTRINSICS),
   };
 }
 
@@ -53,7 +53,7 @@ export function synthesizeMachineForLocalRun(options: CutoverWorkflowDefinitionO
   const { stack, workflow } = buildLocalWorkflow(options, false);
   return {
     forward: definitionOf(stack, workflow.stateMachine),
-    functions: templateFunctions(stack, placeholderFunctionArn),
+    functions: templateFunctions(stack, LOCAL_INTRINSICS),
   };
 }
 
@@ -104,13 +104,16 @@ function buildLocalWorkflow(
   return { stack, workflow };
 }
 
+/** How a locally run template's intrinsics resolve: a function's Arn is its placeholder ARN, a Ref its logical id. */
+const LOCAL_INTRINSICS: IntrinsicValues = {
+  getAtt: (logicalId, attribute) =>
+    attribute === 'Arn' ? placeholderFunctionArn(logicalId) : `${logicalId}.${attribute}`,
+  ref: (logicalId) => logicalId,
+};
+
 /** Turns a resolved `DefinitionString` (plain string or Fn::Join of strings, GetAtt and Ref) into ASL text. */
 export function resolveDefinitionString(value: unknown): string {
-  const text = resolveIntrinsics(value, {
-    getAtt: (logicalId, attribute) =>
-      attribute === 'Arn' ? placeholderFunctionArn(logicalId) : `${logicalId}.${attribute}`,
-    ref: (logicalId) => logicalId,
-  });
+  const text = resolveIntrinsics(value, LOCAL_INTRINSICS);
   if (Array.isArray(text)) throw new Error('a state machine definition resolved to a list');
   JSON.parse(text); // must be JSON
   return text;

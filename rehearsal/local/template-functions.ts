@@ -9,9 +9,9 @@
 import type { Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { runsIn, STEP_SPECS, type CutoverDirection, type StepEvent } from '../../contract';
-import { depsFor } from '../../lambda/engine';
+import { depsFor, type CutoverDeps } from '../../lambda/engine';
 import { allowedSteps, createDepsFromEnvironment } from '../../lambda/handlers/environment';
-import { resolveIntrinsics } from './resolve-intrinsics';
+import { resolveIntrinsics, type IntrinsicValues } from './resolve-intrinsics';
 
 /** A function of the template: its logical id and environment, by the ARN its Task states invoke. */
 export interface TemplateFunction {
@@ -21,8 +21,11 @@ export interface TemplateFunction {
 
 export type TemplateFunctions = ReadonlyMap<string, TemplateFunction>;
 
-/** Every Lambda function of `stack` with an environment, by `arnOf(logicalId)`. */
-export function templateFunctions(stack: Stack, arnOf: (logicalId: string) => string): TemplateFunctions {
+/**
+ * Every Lambda function of `stack`, by its ARN as `intrinsics` resolve it (the ARN its Task states invoke), with its
+ * environment resolved by the same `intrinsics`.
+ */
+export function templateFunctions(stack: Stack, intrinsics: IntrinsicValues): TemplateFunctions {
   const out = new Map<string, TemplateFunction>();
   for (const child of stack.node.findAll()) {
     const cfn = child as lambda.CfnFunction;
@@ -30,14 +33,11 @@ export function templateFunctions(stack: Stack, arnOf: (logicalId: string) => st
     const resolved = stack.resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
     const environment: Record<string, string> = {};
     for (const [name, value] of Object.entries(resolved?.variables ?? {})) {
-      const text = resolveIntrinsics(value, {
-        getAtt: (id, attribute) => (attribute === 'Arn' ? arnOf(id) : `${id}.${attribute}`),
-        ref: (id) => id,
-      });
+      const text = resolveIntrinsics(value, intrinsics);
       environment[name] = Array.isArray(text) ? text.join(',') : text;
     }
     const logicalId = stack.getLogicalId(cfn);
-    out.set(arnOf(logicalId), { logicalId, environment });
+    out.set(intrinsics.getAtt(logicalId, 'Arn'), { logicalId, environment });
   }
   return out;
 }
@@ -69,6 +69,18 @@ export function functionOfStates(definition: string): ReadonlyMap<string, string
   return out;
 }
 
+/** Each function's dependencies, built once from its environment (as a warm Lambda container keeps them). */
+const builtDeps = new WeakMap<TemplateFunction, CutoverDeps>();
+
+function depsOf(fn: TemplateFunction): CutoverDeps {
+  let deps = builtDeps.get(fn);
+  if (!deps) {
+    deps = createDepsFromEnvironment(fn.environment);
+    builtDeps.set(fn, deps);
+  }
+  return deps;
+}
+
 /**
  * Throws what `fn` would throw for `event` in AWS before the step does anything: a step it does not serve, or a
  * dependency its environment cannot build (no AWS call is made: the adapters are only constructed).
@@ -83,7 +95,7 @@ export function checkServedBy(fn: TemplateFunction, event: StepEvent): void {
   const direction: CutoverDirection =
     (event as { direction?: CutoverDirection }).direction ?? event.input?.direction ?? 'forward';
   // The names the step's code reads (in the fallback, through the direction's view: `replication` is the reverse task).
-  const deps = depsFor(createDepsFromEnvironment(fn.environment), direction);
+  const deps = depsFor(depsOf(fn), direction);
   const reads = runsIn(event.step, direction) ? (STEP_SPECS[event.step].deps as readonly string[]) : [];
   for (const dependency of reads) {
     try {
