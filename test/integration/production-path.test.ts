@@ -69,6 +69,7 @@ import {
 } from '../../rehearsal/local/native-replication-setup';
 import { runCutover, type CutoverRunResult } from '../../rehearsal/local/run-state-machine';
 import { NativeReverseReplication } from '../../rehearsal/local/native-reverse-replication';
+import { functionOfStates } from '../../rehearsal/local/template-functions';
 import { CutoverWorkflow } from '../../lib/cutover/cutover-workflow';
 import {
   LOCAL_ACCOUNT,
@@ -154,13 +155,6 @@ interface Synthesized {
   readonly tables: TableSelection;
 }
 
-interface StateJson {
-  Type?: string;
-  Resource?: string;
-  Parameters?: { FunctionName?: string };
-  ItemProcessor?: { States: Record<string, StateJson> };
-}
-
 function synthesize(): Synthesized {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'ProductionPath', { env: { account: ACCOUNT, region: REGION } });
@@ -230,11 +224,11 @@ function synthesize(): Synthesized {
   const [[, machine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) => !id.includes('Fallback'));
   const definition = resolveDefinitionString(machine.DefinitionString);
   const functionOfStep = new Map<StepName, string>();
-  const walk = (states: Record<string, StateJson>): void => {
-    for (const [name, state] of Object.entries(states)) {
-      if (state.ItemProcessor) walk(state.ItemProcessor.States);
-      if (state.Type !== 'Task') continue;
-      const arn = state.Parameters?.FunctionName ?? state.Resource ?? '';
+  // The fallback machine runs the same steps on the same functions: a step invoked on two functions is refused.
+  const [[, fallbackMachine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) => id.includes('Fallback'));
+  const fallbackDefinition = resolveDefinitionString(fallbackMachine.DefinitionString);
+  for (const machineDefinition of [definition, fallbackDefinition]) {
+    for (const [name, arn] of functionOfStates(machineDefinition)) {
       const id = Object.keys(functionEnv).find((fn) => placeholderFunctionArn(fn) === arn);
       const step = stepOfState(name);
       if (!id || !step) throw new Error(`Task state ${name} invokes ${arn}, not a cutover function`);
@@ -243,12 +237,7 @@ function synthesize(): Synthesized {
       }
       functionOfStep.set(step, id);
     }
-  };
-  walk((JSON.parse(definition) as { States: Record<string, StateJson> }).States);
-  // The fallback machine runs the same steps on the same functions (walk refuses a step invoked on two functions).
-  const [[, fallbackMachine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) => id.includes('Fallback'));
-  const fallbackDefinition = resolveDefinitionString(fallbackMachine.DefinitionString);
-  walk((JSON.parse(fallbackDefinition) as { States: Record<string, StateJson> }).States);
+  }
 
   // The watchdog runs when the EventBridge rule matches an execution that ended badly: its target is the function.
   const stateMachineRules = ofType('AWS::Events::Rule').filter(
