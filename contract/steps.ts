@@ -205,7 +205,7 @@ export const STEP_SPECS = {
   startReverse: {
     states: ['StartReverse'],
     function: 'database',
-    deps: ['target', 'reverse', 'reverseAlarms', ...BOOKKEEPING],
+    deps: ['source', 'target', 'tables', 'reverse', 'reverseAlarms', ...BOOKKEEPING],
     access: ['databaseSecrets', 'reverseReplication'],
   },
   // Closes the way back: stops the reverse replication, drops its slot (`mode: "end-fallback-window"`, and the

@@ -31,6 +31,13 @@ export const MARKER_TABLE = 'cutover_marker';
  * so a `%` schema rule does not copy the source's record to the target (nor the reverse task the target's back).
  */
 export const FREEZE_RECORD_TABLE = 'frozen_roles';
+/**
+ * Where the way back's guard records writes made on the old source outside the reverse replication while the way back
+ * is open. It belongs to that server too: never selected.
+ */
+export const WAY_BACK_WRITES_TABLE = 'way_back_writes';
+/** The workflow's tables that belong to the server they are on: never selected, never replicated. */
+export const SERVER_LOCAL_TABLES: readonly string[] = [FREEZE_RECORD_TABLE, WAY_BACK_WRITES_TABLE];
 
 /**
  * Tables DMS itself creates in a PostgreSQL endpoint's database, never user data, so never selected (DMS table
@@ -87,7 +94,7 @@ function ruleMatches(rule: TableRule, name: TableName): boolean {
 export function isSelected(selection: TableSelection, name: TableName): boolean {
   if (SYSTEM_SCHEMAS.includes(name.schema) || name.schema.startsWith('pg_temp')) return false;
   if (DMS_ARTIFACT_TABLES.includes(name.table)) return false;
-  if (name.schema === ZDM_SCHEMA && name.table === FREEZE_RECORD_TABLE) return false;
+  if (name.schema === ZDM_SCHEMA && SERVER_LOCAL_TABLES.includes(name.table)) return false;
   if (!selection.include.some((rule) => ruleMatches(rule, name))) return false;
   return !(selection.exclude ?? []).some((rule) => ruleMatches(rule, name));
 }
@@ -131,7 +138,7 @@ export function toDmsTableMappings(selection: TableSelection): { rules: Record<s
   full.include.forEach((r) => add(r, 'include'));
   (full.exclude ?? []).forEach((r) => add(r, 'exclude'));
   DMS_ARTIFACT_TABLES.forEach((table) => add({ schema: '%', table }, 'exclude'));
-  add({ schema: ZDM_SCHEMA, table: FREEZE_RECORD_TABLE }, 'exclude');
+  SERVER_LOCAL_TABLES.forEach((table) => add({ schema: ZDM_SCHEMA, table }, 'exclude'));
   return { rules };
 }
 

@@ -11,6 +11,7 @@ import {
   sleep,
   trackingNames,
   type WatchdogReport,
+  wayBackBreak,
 } from '../lambda/engine';
 import { dropSlotAndPublication, teardownReverseReplication } from './servers/check-leftovers';
 import { NativeReverseReplication } from './local/native-reverse-replication';
@@ -104,7 +105,8 @@ export class CutoverSession {
   /** Starts watching the way back the cutover opened (once). */
   watchWayBack(): void {
     if (!this.deps.reverse || this.wayBackWatch) return;
-    this.wayBackWatch = new WayBackWatch(this.deps.reverse, this.ctx.progress);
+    const deps = this.deps;
+    this.wayBackWatch = new WayBackWatch(() => wayBackBreak(deps), this.ctx.progress);
     this.wayBackWatch.start();
   }
 

@@ -1,9 +1,9 @@
 /**
  * The way back, watched while it is open: from the cutover's success to the fallback's start (or the end of the run)
- * the reverse replication's status is read every `intervalMs`. The first time it says `failed` (an apply error: a
- * write on the old source that conflicts with the target's, typically) is printed at once and kept for the report.
+ * the engine's `wayBackBreak` looks every `intervalMs`: the reverse replication failed (an apply error: a write on
+ * the old source that conflicts with the target's, typically), or the old source's guard recorded a write outside the
+ * way back (with its table, key and writer). The first break is printed at once and kept for the report.
  */
-import type { ReplicationPort } from '../lambda/engine';
 import type { Progress } from './progress';
 
 export interface WayBackBreak {
@@ -15,6 +15,9 @@ export interface WayBackBreak {
 /** How often the open way back is looked at (the state machine's Wait states are shortened likewise). */
 export const WAY_BACK_WATCH_MS = 500;
 
+/** One look: what breaks the way back, or undefined while nothing does. */
+export type WayBackLook = () => Promise<string | undefined>;
+
 export class WayBackWatch {
   /** The first break seen, if any. */
   broken?: WayBackBreak;
@@ -23,7 +26,7 @@ export class WayBackWatch {
   private loop?: Promise<void>;
 
   constructor(
-    private readonly reverse: Pick<ReplicationPort, 'status'>,
+    private readonly look: WayBackLook,
     private readonly progress: Pick<Progress, 'log'>,
     private readonly intervalMs = WAY_BACK_WATCH_MS,
   ) {}
@@ -41,10 +44,11 @@ export class WayBackWatch {
 
   private async run(): Promise<void> {
     while (!this.stopped && !this.broken) {
-      const status = await this.reverse.status().catch(() => undefined);
-      if (status?.state === 'failed' && !this.stopped) {
-        this.broken = { at: Date.now(), detail: status.detail ?? 'the reverse replication failed' };
-        this.progress.log(`  ✘ the way back is broken: ${this.broken.detail.slice(0, 400)}`);
+      const detail = await this.look().catch(() => undefined);
+      if (detail && !this.stopped) {
+        this.broken = { at: Date.now(), detail };
+        const said = detail.startsWith('the way back is broken') ? detail : `the way back is broken: ${detail}`;
+        this.progress.log(`  ✘ ${said.slice(0, 600)}`);
         return;
       }
       await new Promise<void>((resolve) => {

@@ -39,6 +39,7 @@ export { trackingNames } from './cutover/change-tracking';
 export { ensureMarkerTable, MARKER_TABLE_SQL } from './cutover/marker';
 export { forgetFreezeRecord, restoreFromFreezeRecord } from './cutover/freeze-record';
 export { restoreAfterAbort, type WatchdogReport } from './cutover/watchdog';
+export { wayBackBreak } from './cutover/way-back';
 export type {
   AlarmControl,
   MigrationRecord,

@@ -5,6 +5,7 @@
  */
 import { CutoverError, ERRORS, type StepEvent } from '../../contract';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
+import { wayBackBreak } from '../../lambda/engine/cutover/way-back';
 import { MemoryTrafficSwitch } from '../../lambda/engine/traffic/memory-traffic-switch';
 import { runCutover, synthesizeCutoverDefinition } from '../../rehearsal/local/run-state-machine';
 import { dropFixtures, fixture, roleState, stepsRun, subscriptionOn, type Fixture } from '../support/cutover-fixture';
@@ -345,8 +346,12 @@ test('a write on the old source that breaks the way back: the reverse replicatio
   await cutOver(w, 'way-back-broken');
   await untilReverseStreams(w);
   expect((await f.deps.reverse!.status()).state).toBe('running');
-  // Someone writes on the old source while the application runs on Aurora; then the application writes the same key.
+  // Someone writes on the old source while the application runs on Aurora: the guard names it at once (any major)…
   await sql(f.source, `INSERT INTO public.orders (id, note) VALUES (900001, 'written on the old source')`);
+  expect(await wayBackBreak(f.deps)).toMatch(
+    /^the way back is broken here: 1 write\(s\) .*public\.orders INSERT \{"id": 900001\} by /,
+  );
+  // …then the application writes the same key.
   await sql(f.target, `INSERT INTO public.orders (id, note) VALUES (900001, 'written on Aurora')`);
   const reverse = f.deps.reverse!;
   if (serverMajor('source') >= 15) {
@@ -372,4 +377,80 @@ test('a write on the old source that breaks the way back: the reverse replicatio
   expect(result.cause).toMatch(/is failed \(the way back is broken/);
   expect(await w.traffic.current()).toBe(TARGET);
   expect(await auroraCanLogin(w)).toBe(true);
+});
+
+test('a write on the old source that conflicts with nothing is reported at once, with table, key and writer; the fallback refuses it; closing the window removes the guard', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-guarded');
+  await untilReverseStreams(w);
+  const guardTriggers = async (): Promise<number> =>
+    Number(
+      (
+        await sql<{ n: string }>(
+          f.source,
+          `SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = 'public.orders'::regclass AND tgname LIKE 'zdm_way_back_guard%'`,
+        )
+      )[0].n,
+    );
+  expect(await guardTriggers()).toBe(2);
+  // What the way back itself writes there is never reported: inserts, an update and a delete made on Aurora.
+  await sql(f.target, `INSERT INTO public.orders (note) SELECT 'on aurora ' || g FROM generate_series(1, 5) g`);
+  await sql(f.target, `UPDATE public.orders SET note = 'changed on aurora' WHERE id = 7`);
+  await sql(f.target, `DELETE FROM public.orders WHERE id = 8`);
+  await waitFor('the reverse replication', async () => (await rows(f.source)).join() === (await rows(f.target)).join());
+  expect(await wayBackBreak(f.deps)).toBeUndefined();
+  // A new key written on the old source by another session: nothing conflicts, the reverse replication keeps running.
+  await sql(
+    f.source,
+    `SET application_name = 'nightly-fix'; INSERT INTO public.orders (id, note) VALUES (900002, 'only on the old source'); UPDATE public.orders SET note = 'fixed' WHERE id = 9`,
+  );
+  const seen = await wayBackBreak(f.deps);
+  expect(seen).toMatch(/^the way back is broken here: 2 write\(s\) on the old source outside the way back/);
+  expect(seen).toContain('public.orders INSERT {"id": 900002} by postgres, application "nightly-fix"');
+  expect(seen).toContain('public.orders UPDATE {"id": 9} by postgres, application "nightly-fix"');
+  expect((await f.deps.reverse!.status()).state).toBe('running');
+
+  const refused = await fallBack(w, 'way-back-guarded');
+  expect(outcome(refused)).toMatchObject({ status: 'FAILED', error: ERRORS.preflightFailed });
+  expect(stepsRun(refused)).not.toContain('FreezeWrites');
+  expect(refused.cause).toContain('writes-outside-way-back');
+  expect(refused.cause).toContain('public.orders INSERT {"id": 900002}');
+  expect(await w.traffic.current()).toBe(TARGET);
+
+  const end = await runCutover({
+    definition: forward,
+    stepHandler: createStepHandler(f.deps),
+    input: { migrationId: 'way-back-guarded', mode: 'end-fallback-window' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(end)).toEqual({ status: 'SUCCEEDED' });
+  const state = f.deps.state.snapshot();
+  const ended = state[state['way-back-guarded'].reverse!.endedBy!].phases.endFallbackWindow!.summary;
+  expect(ended).toMatchObject({ guardRemoved: true, writesOutsideWayBack: 2 });
+  expect(await guardTriggers()).toBe(0);
+  expect(await sql(f.source, `SELECT to_regclass('zdm_cutover.way_back_writes') AS t`)).toEqual([{ t: null }]);
+  // The old source is the user's again: its writes are theirs, nothing records them.
+  await sql(f.source, `INSERT INTO public.orders (id, note) VALUES (900003, 'after the window')`);
+  expect(await wayBackBreak(f.deps)).toBeUndefined();
+});
+
+test("a write on the old source after the fallback's proof, before it reopens there: the fallback rolls back, the guard stays", async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-late');
+  const real = createStepHandler(f.deps);
+  const writing = async (event: StepEvent): Promise<unknown> => {
+    if (event.step === 'reopenSource') {
+      await sql(f.source, `INSERT INTO public.orders (id, note) VALUES (900004, 'written during the fallback freeze')`);
+    }
+    return real(event);
+  };
+  const result = await fallBack(w, 'way-back-late', writing);
+  expect(outcome(result)).toMatchObject({ status: 'FAILED', error: ERRORS.lateWrites });
+  expect(result.lastState).toBe('RolledBack');
+  expect(result.cause).toContain('public.orders INSERT {"id": 900004}');
+  expect(await w.traffic.current()).toBe(TARGET);
+  expect(await auroraCanLogin(w)).toBe(true);
+  expect(await wayBackBreak(f.deps)).toContain('{"id": 900004}');
 });

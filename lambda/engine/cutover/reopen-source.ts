@@ -3,9 +3,12 @@ import type { StepContext } from './step-context';
 import { forgetFreezeRecord, restoreRoleSql } from './freeze-record';
 import type { CutoverDeps } from './deps';
 import { sharedPool } from './connections';
+import { describeGuardedWrites, readGuardedWrites, removeWayBackGuard } from './way-back-guard';
+import { CutoverError, ERRORS } from '../../../contract';
 
 /**
- * Inside the fallback's freeze, before its switch: the old source's application roles get back exactly what the
+ * Inside the fallback's freeze, before its switch: the way back's guard is checked one last time and removed, then
+ * the old source's application roles get back exactly what the
  * cutover saved before freezing them (from the cutover's record), so the application can write there again.
  * Runs with the forward dependencies (the old source is their `source`).
  */
@@ -23,6 +26,13 @@ export async function reopenSource(ctx: StepContext, forward: CutoverDeps): Prom
       return { result: { dryRun: true, wouldReopen: roles }, line: `would restore ${roles.join(', ')} on the source.` };
     }
     const pool = await sharedPool(forward, 'source');
+    // The last look at the way back's guard before the application writes there again (its writes would be recorded
+    // as outside the way back): a write since the fallback's preflight fails the fallback here, before its switch.
+    const writes = await readGuardedWrites(pool);
+    if (writes?.count) {
+      throw new CutoverError(ERRORS.lateWrites, `the way back is broken here: ${describeGuardedWrites(writes)}`);
+    }
+    await removeWayBackGuard(pool);
     for (const role of freeze.roles) await pool.query(restoreRoleSql(role));
     await forgetFreezeRecord(pool, roles);
     await ctx.deps.state.markFreezeRestored(ctx.input.migrationId, ctx.iso());

@@ -12,7 +12,8 @@ import { CutoverError, ERRORS } from '../../../contract';
 import type { ReverseRecord, ReverseReplicationPort } from '../ports';
 import type { CutoverDeps } from './deps';
 import { getRecord, runPhase, type PhaseOutcome } from './phase-records';
-import { sleep } from '../helpers';
+import { errorMessage, sleep } from '../helpers';
+import { describeGuardedWrites, installWayBackGuard, readGuardedWrites, removeWayBackGuard } from './way-back-guard';
 import type { StepContext } from './step-context';
 import { sharedPool } from './connections';
 
@@ -130,6 +131,31 @@ export async function armReverse(ctx: StepContext): Promise<Record<string, unkno
 }
 
 /**
+ * Guards the old source (see way-back-guard.ts). The guard only reports: a source where it cannot be installed (no
+ * TRIGGER privilege, a lock held past the timeout) keeps its way back, and the line (the phase's notice) says it is
+ * unguarded and why.
+ */
+async function guardOldSource(
+  ctx: StepContext,
+): Promise<{ guarded: boolean; tables?: number; reason?: string; line: string }> {
+  try {
+    const tables = await installWayBackGuard(await sharedPool(ctx.deps, 'source'), ctx.deps.tables);
+    return {
+      guarded: true,
+      tables: tables.length,
+      line: `Writes on the source outside it are reported (guard on ${tables.length} table(s)).`,
+    };
+  } catch (error) {
+    const reason = errorMessage(error).slice(0, 300);
+    return {
+      guarded: false,
+      reason,
+      line: `Writes on the source outside it are NOT reported until a fallback's proof (the guard could not be installed: ${reason}).`,
+    };
+  }
+}
+
+/**
  * After the forward stop: advances the slot to the armed position (past the forward replication's last writes, which
  * must not flow back), starts the reverse replication there and unmutes its alarms.
  */
@@ -156,14 +182,16 @@ export async function startReverse(ctx: StepContext): Promise<Record<string, unk
          FROM pg_replication_slots WHERE slot_name = $1 AND NOT active AND confirmed_flush_lsn < $2::pg_lsn`,
       [armed.slot, armed.lsn],
     );
+    // Before the reverse replication writes there: the old source's own writes are made known from here on.
+    const guard = await guardOldSource(ctx);
     await reverse.start(armed.lsn);
     await ctx.deps.reverseAlarms?.enable();
     await ctx.deps.state.putReverse(ctx.key, { ...armed, startedAt: armed.startedAt ?? ctx.iso() });
     return {
-      result: { started: true, slot: armed.slot, fromLsn: armed.lsn, slotAdvanced: advanced.rows.length > 0 },
+      result: { started: true, slot: armed.slot, fromLsn: armed.lsn, slotAdvanced: advanced.rows.length > 0, guard },
       line:
         `${reverse.description} started from ${armed.lsn}: every write on the target flows back to the source. ` +
-        `Fall back with the fallback state machine; close the way back with {"mode": "end-fallback-window"}.`,
+        `${guard.line} Fall back with the fallback state machine; close the way back with {"mode": "end-fallback-window"}.`,
     };
   });
 }
@@ -241,10 +269,38 @@ export async function endFallbackWindow(
     if (slot?.active) throw new Error(`the reverse slot ${armed.slot} is still in use on the target; run it again`);
     if (slot) await pool.query(`SELECT pg_drop_replication_slot($1)`, [armed.slot]);
     await forward.reverseAlarms?.disable();
+    const guard = await endGuard(forward);
     await ctx.deps.state.putReverse(ctx.input.migrationId, { ...armed, endedAt: ctx.iso(), endedBy: ctx.key });
     return {
-      result: { ended: true, slot: armed.slot, dropped: Boolean(slot) },
-      line: `${reverse.description} stopped and the reverse slot ${armed.slot} dropped: the way back is closed.`,
+      result: { ended: true, slot: armed.slot, dropped: Boolean(slot), ...guard.result },
+      line: `${reverse.description} stopped and the reverse slot ${armed.slot} dropped: the way back is closed.${guard.line}`,
     };
   });
+}
+
+/** Removes the old source's guard as the way back closes, naming what it recorded (those writes are only there). */
+async function endGuard(forward: CutoverDeps): Promise<{ result: Record<string, unknown>; line: string }> {
+  const pool = await sharedPool(forward, 'source');
+  const writes = await readGuardedWrites(pool);
+  const removed = await removeWayBackGuard(pool);
+  if (!writes?.count) return { result: { guardRemoved: removed }, line: '' };
+  return {
+    result: { guardRemoved: removed, writesOutsideWayBack: writes.count },
+    line: ` The guard was removed; ${describeGuardedWrites(writes)}.`,
+  };
+}
+
+/**
+ * What breaks the open way back, if anything: the reverse replication failed (an apply error: DMS stopped at a
+ * conflict, the subscription disabled itself), or a write reached the old source outside it (the guard's record).
+ * Undefined while neither is seen (a status or guard that cannot be read is not a break). `forward`: the cutover's
+ * dependencies (the old source is their `source`).
+ */
+export async function wayBackBreak(forward: CutoverDeps): Promise<string | undefined> {
+  const status = await forward.reverse?.status().catch(() => undefined);
+  if (status?.state === 'failed') return status.detail ?? `${forward.reverse!.description} failed`;
+  const writes = await sharedPool(forward, 'source')
+    .then(readGuardedWrites)
+    .catch(() => undefined);
+  return writes?.count ? `the way back is broken here: ${describeGuardedWrites(writes)}` : undefined;
 }

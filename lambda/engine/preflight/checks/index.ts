@@ -23,6 +23,7 @@ import { unsupportedType } from './unsupported-type';
 import { walLevel } from './wal-level';
 import { walSenderTimeout } from './wal-sender-timeout';
 import { walSenders } from './wal-senders';
+import { writesOutsideWayBack } from './writes-outside-way-back';
 
 /** Checks of the source, in report order. */
 export const SOURCE_CHECKS: readonly PreflightCheck[] = [
@@ -50,7 +51,11 @@ export const SOURCE_CHECKS: readonly PreflightCheck[] = [
 ];
 
 /** Checks of the target (run when `target` is given). */
-export const TARGET_CHECKS: readonly PreflightCheck[] = [targetLogicalDecoding, targetReplicationSlots];
+export const TARGET_CHECKS: readonly PreflightCheck[] = [
+  targetLogicalDecoding,
+  targetReplicationSlots,
+  writesOutsideWayBack,
+];
 
 export const ALL_CHECKS: readonly PreflightCheck[] = [...SOURCE_CHECKS, ...TARGET_CHECKS];
 
@@ -77,4 +82,5 @@ export {
   walLevel,
   walSenderTimeout,
   walSenders,
+  writesOutsideWayBack,
 };

@@ -1,0 +1,196 @@
+/**
+ * The way back's guard: while the application is on Aurora, the old source must receive writes from the reverse
+ * replication only. Any other write to a selected table there (a superuser's fix, a cron job, a forgotten writer) is
+ * not on Aurora and would be lost by a fallback, or make the reverse replication stop at a conflict. The guard makes
+ * each one known at once, with its table, key and writer.
+ *
+ * How: StartReverse puts an `AFTER INSERT OR UPDATE OR DELETE` row trigger (and an `AFTER TRUNCATE` one) on each
+ * selected table of the old source, calling `zdm_cutover.way_back_write()`, which records the write in
+ * `zdm_cutover.way_back_writes` in the writer's own transaction. Replication never fires it: an ordinary trigger fires
+ * only in sessions with `session_replication_role = origin`, and both appliers run as `replica` — PostgreSQL's apply
+ * workers always, the reverse DMS task through its target endpoint's `AfterConnectScript`
+ * (`SET session_replication_role = 'replica'`, as the DMS PostgreSQL target documentation gives it). The function is
+ * `SECURITY DEFINER` (its owner records the write; the writer needs no rights on `zdm_cutover`) with a fixed
+ * `search_path`. Removed (one `DROP FUNCTION … CASCADE`, which drops its triggers) before the fallback reopens the old
+ * source, and when the fallback window ends.
+ *
+ * By hand: `SELECT * FROM zdm_cutover.way_back_writes ORDER BY id;` to read it, and
+ * `DROP FUNCTION zdm_cutover.way_back_write() CASCADE; DROP TABLE zdm_cutover.way_back_writes;` to remove it.
+ */
+import type { ClientBase, Pool } from 'pg';
+import { WAY_BACK_WRITES_TABLE, ZDM_SCHEMA } from '../../../contract';
+import { readCatalog } from '../catalog';
+import { qualify, quoteIdent, quoteLiteral } from '../pg/identifiers';
+import type { TableSelection } from '../../../contract';
+
+type Queryable = Pick<Pool | ClientBase, 'query'>;
+
+/** `"zdm_cutover"."way_back_writes"` */
+export const WAY_BACK_WRITES_SQL = qualify({ schema: ZDM_SCHEMA, table: WAY_BACK_WRITES_TABLE });
+const FUNCTION_SQL = `${quoteIdent(ZDM_SCHEMA)}.way_back_write()`;
+const ROW_TRIGGER = 'zdm_way_back_guard';
+const TRUNCATE_TRIGGER = 'zdm_way_back_guard_truncate';
+/** How long installing or removing the guard waits for a table's lock before it gives up (and says so). */
+const LOCK_TIMEOUT = '10s';
+/** Writes listed by name in a description; the count covers the rest. */
+export const LISTED_WRITES = 5;
+
+/** One write recorded by the guard. */
+export interface GuardedWrite {
+  readonly table: string;
+  readonly operation: string;
+  /** The row's key (`{"id": 5}`); absent for TRUNCATE. */
+  readonly key?: string;
+  /** The session's user, and its `application_name` and client address when it had them. */
+  readonly writer: string;
+  readonly at: string;
+}
+
+/** What the guard recorded: every write's count, the first ones by name. */
+export interface GuardedWrites {
+  readonly count: number;
+  readonly first: readonly GuardedWrite[];
+}
+
+const TABLE_DDL = `CREATE TABLE IF NOT EXISTS ${WAY_BACK_WRITES_SQL} (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  table_name text NOT NULL,
+  operation text NOT NULL,
+  key jsonb,
+  writer text NOT NULL DEFAULT session_user,
+  application text DEFAULT current_setting('application_name'),
+  client text DEFAULT inet_client_addr()::text
+)`;
+
+// TG_ARGV[0] is the selected table's name (a partition's write is named by its table), the rest its key columns.
+const FUNCTION_DDL = `CREATE OR REPLACE FUNCTION ${FUNCTION_SQL} RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $zdm$
+DECLARE
+  row_data jsonb;
+  row_key jsonb;
+BEGIN
+  IF TG_OP <> 'TRUNCATE' THEN
+    IF TG_OP = 'DELETE' THEN row_data := to_jsonb(OLD); ELSE row_data := to_jsonb(NEW); END IF;
+    row_key := '{}'::jsonb;
+    FOR i IN 1 .. TG_NARGS - 1 LOOP
+      row_key := row_key || jsonb_build_object(TG_ARGV[i], row_data -> TG_ARGV[i]);
+    END LOOP;
+  END IF;
+  INSERT INTO ${WAY_BACK_WRITES_SQL} (table_name, operation, key) VALUES (TG_ARGV[0], TG_OP, row_key);
+  RETURN NULL;
+END
+$zdm$`;
+
+/** Whether the guard is in place (its record table exists). */
+async function guardExists(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ exists: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS exists`, [
+    WAY_BACK_WRITES_SQL,
+  ]);
+  return rows[0].exists;
+}
+
+/**
+ * Puts the guard on every selected table of the old source (idempotent: a table guarded already is left as it is),
+ * in one transaction. Returns the tables guarded.
+ */
+export async function installWayBackGuard(pool: Pool, tables: TableSelection): Promise<string[]> {
+  const catalog = await readCatalog(pool, tables);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ZDM_SCHEMA)}`);
+    await client.query(TABLE_DDL);
+    await client.query(FUNCTION_DDL);
+    const { rows } = await client.query<{ oid: number }>(
+      `SELECT DISTINCT tgrelid::int AS oid FROM pg_trigger WHERE tgname = $1 AND tgrelid = ANY($2::oid[])`,
+      [ROW_TRIGGER, catalog.tables.map((t) => t.oid)],
+    );
+    const guarded = new Set(rows.map((r) => r.oid));
+    for (const t of catalog.tables) {
+      if (guarded.has(t.oid)) continue;
+      const table = qualify(t.name);
+      const args = [t.display, ...t.keyColumns].map(quoteLiteral).join(', ');
+      await client.query(
+        `CREATE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${FUNCTION_SQL.replace('()', `(${args})`)}`,
+      );
+      await client.query(
+        `CREATE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${FUNCTION_SQL.replace('()', `(${quoteLiteral(t.display)})`)}`,
+      );
+    }
+    await client.query('COMMIT');
+    return catalog.tables.map((t) => t.display);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** What the guard recorded so far; undefined when there is no guard. */
+export async function readGuardedWrites(db: Queryable): Promise<GuardedWrites | undefined> {
+  if (!(await guardExists(db))) return undefined;
+  const { rows } = await db.query<{
+    count: string;
+    table_name: string | null;
+    operation: string | null;
+    key: string | null;
+    writer: string | null;
+    application: string | null;
+    client: string | null;
+    at: string | null;
+  }>(
+    `SELECT (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL})::text AS count, w.table_name, w.operation, w.key::text AS key,
+            w.writer, w.application, w.client, to_char(w.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+       FROM (SELECT 1) one LEFT JOIN (SELECT * FROM ${WAY_BACK_WRITES_SQL} ORDER BY id LIMIT ${LISTED_WRITES}) w ON true`,
+  );
+  const first = rows
+    .filter((r) => r.table_name !== null)
+    .map((r) => ({
+      table: r.table_name!,
+      operation: r.operation!,
+      ...(r.key && r.key !== 'null' ? { key: r.key } : {}),
+      writer: [
+        r.writer!,
+        r.application ? `application ${JSON.stringify(r.application)}` : '',
+        r.client ? `from ${r.client}` : '',
+      ]
+        .filter(Boolean)
+        .join(', '),
+      at: r.at!,
+    }));
+  return { count: Number(rows[0].count), first };
+}
+
+/** `2 write(s) on the old source outside the way back: public.items INSERT {"id": 5} by … at …; …` */
+export function describeGuardedWrites(writes: GuardedWrites): string {
+  const listed = writes.first.map(
+    (w) => `${w.table} ${w.operation}${w.key ? ` ${w.key.slice(0, 200)}` : ''} by ${w.writer} at ${w.at}`,
+  );
+  const more = writes.count > listed.length ? `; and ${writes.count - listed.length} more` : '';
+  return (
+    `${writes.count} write(s) on the old source outside the way back, not on Aurora (a fallback would lose them, ` +
+    `or the reverse replication stops at them): ${listed.join('; ')}${more}`
+  );
+}
+
+/** Removes the guard: its function with its triggers, and its record. Idempotent. */
+export async function removeWayBackGuard(pool: Pool): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    const existed = await guardExists(client);
+    await client.query(`DROP FUNCTION IF EXISTS ${FUNCTION_SQL} CASCADE`);
+    await client.query(`DROP TABLE IF EXISTS ${WAY_BACK_WRITES_SQL}`);
+    await client.query('COMMIT');
+    return existed;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
