@@ -52,6 +52,7 @@ describe('table selection', () => {
       'exclude', // DMS's heartbeat
       'exclude', // DMS's DDL audit table
       'exclude', // the freeze record
+      'exclude', // the way back's guard record
     ]);
     expect(rules[1]).toEqual({
       'rule-type': 'selection',
@@ -76,12 +77,14 @@ describe('table selection', () => {
       { 'schema-name': '%', 'table-name': 'awsdms_heartbeat' },
       { 'schema-name': '%', 'table-name': 'awsdms_ddl_audit' },
       { 'schema-name': ZDM_SCHEMA, 'table-name': 'frozen_roles' },
+      { 'schema-name': ZDM_SCHEMA, 'table-name': 'way_back_writes' },
     ]);
   });
 
-  it("never selects the freeze record: it belongs to the server it froze (a '%' schema would copy it across)", () => {
+  it("never selects the freeze record nor the guard's: each belongs to its server (a '%' schema would copy it across)", () => {
     const all = { include: [{ schema: '%' }] };
     expect(isSelected(all, { schema: ZDM_SCHEMA, table: 'frozen_roles' })).toBe(false);
+    expect(isSelected(all, { schema: ZDM_SCHEMA, table: 'way_back_writes' })).toBe(false);
     expect(isSelected({ include: [{ schema: ZDM_SCHEMA }] }, { schema: ZDM_SCHEMA, table: 'frozen_roles' })).toBe(
       false,
     );
