@@ -21,6 +21,7 @@ import { targetReplicationSlots } from './target-replication-slots';
 import { unfrozenWriters } from './unfrozen-writers';
 import { unsupportedType } from './unsupported-type';
 import { walLevel } from './wal-level';
+import { wayBackUnguarded } from './way-back-unguarded';
 import { walSenderTimeout } from './wal-sender-timeout';
 import { walSenders } from './wal-senders';
 import { writesOutsideWayBack } from './writes-outside-way-back';
@@ -47,6 +48,7 @@ export const SOURCE_CHECKS: readonly PreflightCheck[] = [
   arrayWithoutKey,
   sequenceColumnUnindexed,
   reverseTargetPrivileges,
+  wayBackUnguarded,
   lobOverMaxSize,
 ];
 
@@ -82,5 +84,6 @@ export {
   walLevel,
   walSenderTimeout,
   walSenders,
+  wayBackUnguarded,
   writesOutsideWayBack,
 };

@@ -16,6 +16,7 @@ import {
   reverseTargetPrivileges,
   sequenceColumnUnindexed,
   unsupportedType,
+  wayBackUnguarded,
 } from '../../../../lambda/engine/preflight/checks';
 import type { TableSelection } from '../../../../contract';
 import { createPool } from '../../../../lambda/engine/pg/connection';
@@ -159,6 +160,40 @@ describe('reverse-target-privileges', () => {
           message: expect.stringContaining('lacks INSERT, DELETE'),
         }),
       ]);
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe('way-back-unguarded', () => {
+  const owner = `zdm_pf_guard_${process.pid}`;
+  afterAll(async () => {
+    await sql(p.sourceUrl, `DROP OWNED BY ${owner}; DROP ROLE IF EXISTS ${owner}`).catch(() => undefined);
+  });
+
+  it("warns, naming the tables, when the source's user may not put the guard's trigger on them; silent otherwise", async () => {
+    expect(await run(wayBackUnguarded, only('clean', 'orders'), { reverseReplication: true })).toEqual([]);
+    await sql(p.sourceUrl, `DROP ROLE IF EXISTS ${owner}; CREATE ROLE ${owner} LOGIN PASSWORD 'g'`);
+    await sql(
+      p.sourceUrl,
+      `GRANT ALL ON public.clean TO ${owner}; GRANT SELECT, INSERT, UPDATE, DELETE ON public.gen TO ${owner}`,
+    );
+    const url = new URL(p.sourceUrl);
+    [url.username, url.password] = [owner, 'g'];
+    const pool = await createPool(url.toString(), { max: 1 });
+    try {
+      const ctx = createPreflightContext('source', pool, only('clean', 'gen'), { reverseReplication: true });
+      expect(await wayBackUnguarded.run(ctx)).toEqual([
+        expect.objectContaining({
+          code: 'way-back-unguarded',
+          severity: 'warning',
+          object: 'public.gen',
+          message: expect.stringContaining('lacks TRIGGER on public.gen'),
+        }),
+      ]);
+      // without a way back there is no guard to install
+      expect(await wayBackUnguarded.run(createPreflightContext('source', pool, only('clean', 'gen'), {}))).toEqual([]);
     } finally {
       await pool.end();
     }
