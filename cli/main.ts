@@ -1,6 +1,6 @@
 import type { Pool, QueryConfig } from 'pg';
 import { version } from '../package.json';
-import { shouldFallBack, type ResolvedConnection } from './conninfo';
+import { shouldFallBack, type ConninfoContext, type ResolvedConnection } from './conninfo';
 import {
   compareSequences,
   createPool,
@@ -16,7 +16,7 @@ import {
   syncSequences,
   validate,
 } from '../lambda/engine';
-import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions } from './args';
+import { commandLineRedactor, parseCli, UsageError, USAGE, type CliOptions, type Command } from './args';
 import { formatPreflight, formatSchema, formatSequences, formatValidation, sequenceCounts } from './output';
 import { detailDifferences } from './row-columns';
 import { writePatch } from './patch';
@@ -152,11 +152,31 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return cutoverMain(argv.slice(1), io);
   }
   const env = io.env ?? process.env;
-  let redact = commandLineRedactor(argv, [env.PGPASSWORD]);
+  const parsed = await parseOptions(argv, io, env);
+  if (typeof parsed === 'number') return parsed;
+  const opts = parsed.options;
+  // Passwords found in the environment, a service or a password file are removed from messages too.
+  const redact = commandLineRedactor(argv, [env.PGPASSWORD, opts.source.password, opts.target?.password]);
+  for (const w of parsed.warnings) io.stderr(`zdm: warning: ${redact(w)}\n`);
+  return runCommand(opts, io, redact);
+}
+
+/**
+ * The command line, checked; with --source-secret / --target-secret, the secrets are read once everything else is
+ * valid and the sides resolved again with them. A number is the exit code when there is nothing to run (--help,
+ * --version, a usage error, an unreadable secret).
+ */
+async function parseOptions(
+  argv: readonly string[],
+  io: CliIo,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<{ options: CliOptions; warnings: string[] } | number> {
+  const redact = commandLineRedactor(argv, [env.PGPASSWORD]);
   let options: CliOptions | 'help' | 'version';
   const warnings: string[] = [];
+  const ctx: ConninfoContext = { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) };
   try {
-    options = parseCli(argv, { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) });
+    options = parseCli(argv, ctx);
   } catch (error) {
     if (error instanceof UsageError) {
       const message = redact(error.message);
@@ -176,127 +196,59 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return 0;
   }
   if (options.sourceSecret || options.targetSecret) {
-    // Everything else on the command line is valid: now read the secrets, then resolve the sides with them.
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { readDatabaseSecret } = require('./secrets') as typeof import('./secrets');
-      const [source, target] = await Promise.all(
-        [options.sourceSecret, options.targetSecret].map((id) => (id ? readDatabaseSecret(id) : undefined)),
-      );
-      redact = commandLineRedactor(argv, [env.PGPASSWORD, source?.password, target?.password]);
-      options = parseCli(
-        argv,
-        { env, ...(io.home ? { home: io.home } : {}), warn: (m) => warnings.push(m) },
-        { ...(source ? { source } : {}), ...(target ? { target } : {}) },
-      ) as CliOptions;
-    } catch (error) {
-      const message = redact(error instanceof Error ? error.message : String(error));
-      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: message })}\n`);
-      io.stderr(`zdm: ${message}\n`);
-      return 2;
-    }
+    const withSecrets = await parseWithSecrets(argv, options, ctx, io, redact);
+    if (typeof withSecrets === 'number') return withSecrets;
+    options = withSecrets;
   }
-  const opts = options;
-  // Passwords found in the environment, a service or a password file are removed from messages too.
-  redact = commandLineRedactor(argv, [env.PGPASSWORD, opts.source.password, opts.target?.password]);
-  for (const w of warnings) io.stderr(`zdm: warning: ${redact(w)}\n`);
+  return { options, warnings };
+}
+
+/** Reads the secrets the command line names, then parses it again with their keywords (exit code 2 on failure). */
+async function parseWithSecrets(
+  argv: readonly string[],
+  options: CliOptions,
+  ctx: ConninfoContext,
+  io: CliIo,
+  redactCommandLine: (text: string) => string,
+): Promise<CliOptions | number> {
+  let redact = redactCommandLine;
+  // Everything else on the command line is valid: now read the secrets, then resolve the sides with them.
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { readDatabaseSecret } = require('./secrets') as typeof import('./secrets');
+    const [source, target] = await Promise.all(
+      [options.sourceSecret, options.targetSecret].map((id) => (id ? readDatabaseSecret(id) : undefined)),
+    );
+    redact = commandLineRedactor(argv, [ctx.env.PGPASSWORD, source?.password, target?.password]);
+    return parseCli(argv, ctx, { ...(source ? { source } : {}), ...(target ? { target } : {}) }) as CliOptions;
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: message })}\n`);
+    io.stderr(`zdm: ${message}\n`);
+    return 2;
+  }
+}
+
+/** What a command found: whether everything matches, the JSON document and the human-readable report. */
+interface Outcome {
+  readonly ok: boolean;
+  readonly json: unknown;
+  readonly human: string;
+}
+
+/** Connects both sides, runs the command and prints its outcome; every pool is closed whatever happens. */
+async function runCommand(opts: CliOptions, io: CliIo, redact: (text: string) => string): Promise<number> {
   const pools: Pool[] = [];
   // Progress goes to stderr whatever the output format: stdout carries only the result.
   const bar = opts.quiet
     ? undefined
     : createProgressReporter({ write: io.stderr, tty: Boolean(io.stderrIsTTY), ...(io.now ? { now: io.now } : {}) });
   try {
-    // Both connections at once (one round trip less before any work); on failure the source's error is reported first.
-    const connecting = [opts.source, opts.target].map((c) =>
-      c === undefined ? Promise.resolve(undefined) : openConnection(c, opts.concurrency, opts.command === 'validate'),
-    );
-    const connected = await Promise.allSettled(connecting);
-    for (const c of connected) if (c.status === 'fulfilled' && c.value) pools.push(c.value);
-    const failed = connected.find((c): c is PromiseRejectedResult => c.status === 'rejected');
-    if (failed) throw failed.reason;
-    const source = (connected[0] as PromiseFulfilledResult<Pool>).value;
-    const target = (connected[1] as PromiseFulfilledResult<Pool | undefined>).value;
+    const { source, target } = await connectSides(opts, pools);
     // One way to select partitions, the same words as preflight's partition-selected finding (preflight reports it).
-    if (opts.command !== 'preflight') {
-      const [first, ...others] = await selectedPartitions(source, opts.selection);
-      if (first) {
-        throw new UsageError(
-          `${partitionSelectedMessage(first)}${others.length ? ` (and ${others.length} more partitioned table(s))` : ''}`,
-        );
-      }
-    }
+    if (opts.command !== 'preflight') await rejectSelectedPartitions(source, opts);
     const onProgress = bar ? (p: Progress) => bar.update(p) : undefined;
-    let ok: boolean;
-    let json: unknown;
-    let human: string;
-    switch (opts.command) {
-      case 'preflight': {
-        const r = await preflight(source, opts.selection, {
-          allowReplicaIdentityFull: opts.allowReplicaIdentityFull,
-          lobMaxSizeKiB: opts.lobMaxSizeKiB,
-          fullLobMode: opts.fullLobMode,
-          ...(target ? { target } : {}),
-        });
-        [ok, json, human] = [r.ok, { command: 'preflight', ...r }, formatPreflight(r)];
-        break;
-      }
-      case 'validate': {
-        await checkExcludedColumns(source, opts);
-        await checkRowFilters(source, target!, opts);
-        let r = await validate(source, target!, opts.selection, {
-          excludeColumns: opts.excludeColumns,
-          rowFilters: opts.rowFilters,
-          mode: opts.mode,
-          concurrency: opts.concurrency,
-          maxDifferences: opts.maxDifferences,
-          blockScan: !opts.byKeys,
-          onProgress,
-        });
-        if (opts.recheckSeconds !== undefined && r.tables.some((t) => t.differences.length)) {
-          r = await recheck(source, target!, r, {
-            delayMs: opts.recheckSeconds * 1000,
-            excludeColumns: opts.excludeColumns,
-            rowFilters: opts.rowFilters,
-            concurrency: opts.concurrency,
-            onProgress,
-          });
-        }
-        const detailed = await detailDifferences(source, target!, r, {
-          showValues: opts.showValues,
-          excludeColumns: new Set(opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`)),
-          maxRowsPerTable: opts.detailRows,
-        });
-        const excluded = opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`);
-        const patch = opts.patchFile
-          ? await writePatch(source, target!, detailed, opts.patchFile, new Set(excluded))
-          : undefined;
-        [ok, json, human] = [
-          r.ok,
-          {
-            command: 'validate',
-            ...detailed,
-            ...(excluded.length ? { excludedColumns: excluded } : {}),
-            ...(patch ? { patch } : {}),
-          },
-          formatValidation(detailed, excluded) +
-            (patch
-              ? `Patch: ${patch.file}: ${patch.inserts} insert(s), ${patch.updates} update(s), ${patch.deletes} delete(s)` +
-                `${patch.skipped ? `, ${patch.skipped} row(s) left out` : ''}${patch.partial ? ' (PARTIAL: more differences than listed)' : ''}; review it, then run it on the target\n`
-              : ''),
-        ];
-        break;
-      }
-      case 'sequences': {
-        const r = await (opts.sync ? syncSequences : compareSequences)(source, target!, opts.selection);
-        [ok, json, human] = [r.ok, { command: 'sequences', ...r, counts: sequenceCounts(r) }, formatSequences(r)];
-        break;
-      }
-      case 'schema': {
-        const r = await diffSchema(source, target!, opts.selection);
-        [ok, json, human] = [r.ok, { command: 'schema', ...r }, formatSchema(r)];
-        break;
-      }
-    }
+    const { ok, json, human } = await COMMAND_RUNNERS[opts.command](source, target, opts, onProgress);
     bar?.done();
     if (selectedNothing(json)) {
       throw new UsageError(
@@ -314,4 +266,116 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   } finally {
     await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
   }
+}
+
+/**
+ * Both connections at once (one round trip less before any work); on failure the source's error is reported first.
+ * Every pool opened is added to `pools` (for the caller to close), even when the other side failed.
+ */
+async function connectSides(opts: CliOptions, pools: Pool[]): Promise<{ source: Pool; target: Pool | undefined }> {
+  const connecting = [opts.source, opts.target].map((c) =>
+    c === undefined ? Promise.resolve(undefined) : openConnection(c, opts.concurrency, opts.command === 'validate'),
+  );
+  const connected = await Promise.allSettled(connecting);
+  for (const c of connected) if (c.status === 'fulfilled' && c.value) pools.push(c.value);
+  const failed = connected.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+  if (failed) throw failed.reason;
+  const source = (connected[0] as PromiseFulfilledResult<Pool>).value;
+  const target = (connected[1] as PromiseFulfilledResult<Pool | undefined>).value;
+  return { source, target };
+}
+
+/** A selected partition (rather than its partitioned table) is a usage error, named as preflight names it. */
+async function rejectSelectedPartitions(source: Pool, opts: CliOptions): Promise<void> {
+  const [first, ...others] = await selectedPartitions(source, opts.selection);
+  if (first) {
+    throw new UsageError(
+      `${partitionSelectedMessage(first)}${others.length ? ` (and ${others.length} more partitioned table(s))` : ''}`,
+    );
+  }
+}
+
+/** One runner per command: the target is there for every command but preflight (the command line requires it). */
+type CommandRunner = (
+  source: Pool,
+  target: Pool | undefined,
+  opts: CliOptions,
+  onProgress: ((p: Progress) => void) | undefined,
+) => Promise<Outcome>;
+
+const COMMAND_RUNNERS: Readonly<Record<Command, CommandRunner>> = {
+  preflight: async (source, target, opts) => {
+    const r = await preflight(source, opts.selection, {
+      allowReplicaIdentityFull: opts.allowReplicaIdentityFull,
+      lobMaxSizeKiB: opts.lobMaxSizeKiB,
+      fullLobMode: opts.fullLobMode,
+      ...(target ? { target } : {}),
+    });
+    return { ok: r.ok, json: { command: 'preflight', ...r }, human: formatPreflight(r) };
+  },
+  validate: (source, target, opts, onProgress) => runValidate(source, target!, opts, onProgress),
+  sequences: async (source, target, opts) => {
+    const r = await (opts.sync ? syncSequences : compareSequences)(source, target!, opts.selection);
+    return { ok: r.ok, json: { command: 'sequences', ...r, counts: sequenceCounts(r) }, human: formatSequences(r) };
+  },
+  schema: async (source, target, opts) => {
+    const r = await diffSchema(source, target!, opts.selection);
+    return { ok: r.ok, json: { command: 'schema', ...r }, human: formatSchema(r) };
+  },
+};
+
+/**
+ * validate: the --exclude-column and --where checks, the comparison, the recheck of differing rows (--recheck),
+ * their differing columns, and the patch file (--patch-file).
+ */
+async function runValidate(
+  source: Pool,
+  target: Pool,
+  opts: CliOptions,
+  onProgress: ((p: Progress) => void) | undefined,
+): Promise<Outcome> {
+  await checkExcludedColumns(source, opts);
+  await checkRowFilters(source, target, opts);
+  let r = await validate(source, target, opts.selection, {
+    excludeColumns: opts.excludeColumns,
+    rowFilters: opts.rowFilters,
+    mode: opts.mode,
+    concurrency: opts.concurrency,
+    maxDifferences: opts.maxDifferences,
+    blockScan: !opts.byKeys,
+    onProgress,
+  });
+  if (opts.recheckSeconds !== undefined && r.tables.some((t) => t.differences.length)) {
+    r = await recheck(source, target, r, {
+      delayMs: opts.recheckSeconds * 1000,
+      excludeColumns: opts.excludeColumns,
+      rowFilters: opts.rowFilters,
+      concurrency: opts.concurrency,
+      onProgress,
+    });
+  }
+  const detailed = await detailDifferences(source, target, r, {
+    showValues: opts.showValues,
+    excludeColumns: new Set(opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`)),
+    maxRowsPerTable: opts.detailRows,
+  });
+  const excluded = opts.excludeColumns.map((c) => `${formatTableName(c)}.${c.column}`);
+  const patch = opts.patchFile
+    ? await writePatch(source, target, detailed, opts.patchFile, new Set(excluded))
+    : undefined;
+  return {
+    ok: r.ok,
+    json: {
+      command: 'validate',
+      ...detailed,
+      ...(excluded.length ? { excludedColumns: excluded } : {}),
+      ...(patch ? { patch } : {}),
+    },
+    human:
+      formatValidation(detailed, excluded) +
+      (patch
+        ? `Patch: ${patch.file}: ${patch.inserts} insert(s), ${patch.updates} update(s), ${patch.deletes} delete(s)` +
+          `${patch.skipped ? `, ${patch.skipped} row(s) left out` : ''}${patch.partial ? ' (PARTIAL: more differences than listed)' : ''}; review it, then run it on the target\n`
+        : ''),
+  };
 }
