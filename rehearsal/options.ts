@@ -18,9 +18,10 @@ export const SCENARIOS = [
   'read-first',
   'fallback',
   'fallback-rollback',
+  'way-back-broken',
 ] as const;
 /** The scenarios with the way back: a cutover, the application on the target, then the fallback execution. */
-export const WAY_BACK_SCENARIOS: readonly Scenario[] = ['fallback', 'fallback-rollback'];
+export const WAY_BACK_SCENARIOS: readonly Scenario[] = ['fallback', 'fallback-rollback', 'way-back-broken'];
 export type Scenario = (typeof SCENARIOS)[number];
 export const MODES = ['dry-run', 'execute'] as const;
 export type RehearsalMode = (typeof MODES)[number];
@@ -140,7 +141,7 @@ created (roles, replication, probe, markers, the copy on the target) is removed,
 
 Options:
   --scenario <name>      happy | lag-timeout | fail-during-freeze | resume | read-first | fallback |
-                         fallback-rollback                                          (default happy)
+                         fallback-rollback | way-back-broken                        (default happy)
                          read-first: an execution with mode switch-reads moves the application's reads to the
                          target while the writes stay on the source; after --observe-reads seconds the cutover
                          (--mode) moves the writes
@@ -150,7 +151,10 @@ Options:
                          write must be on the source at the end
                          fallback-rollback: as fallback, but a failure inside the fallback's freeze: it rolls
                          back, the application stays on the target, the reverse replication keeps running
-                         (both need --mode execute)
+                         way-back-broken: as fallback, but another session writes a row on the old source
+                         while the application is on the target: the watch names it at once (table, key,
+                         writer), the fallback refuses in its preflight and nothing moves
+                         (the three need --mode execute)
   --mode <mode>          dry-run | execute                                          (default execute)
   --rows <n>             rows in the demo schema                                   (default 200000)
   --rate <n>             writes per second of the demo load / the probe            (default 300)
@@ -357,7 +361,7 @@ function resolveLoad(
   });
   if (!WAY_BACK_SCENARIOS.includes(scenario) && input.targetSeconds !== undefined) {
     throw new UsageError(
-      `--on-target applies to --scenario fallback and fallback-rollback (writes on the target before the fallback), got --scenario ${scenario}`,
+      `--on-target applies to --scenario ${WAY_BACK_SCENARIOS.join(', ')} (writes on the target before the fallback), got --scenario ${scenario}`,
     );
   }
   const targetSeconds = num('--on-target', input.targetSeconds, DEFAULTS.targetSeconds, { min: 0, max: 3600 });

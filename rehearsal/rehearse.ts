@@ -51,6 +51,7 @@ import {
 } from '../lambda/engine';
 import type { VerificationResult } from './scenarios/verify';
 import { nowMs } from './load/write-load';
+import { namesWrite } from './scenarios/old-source-write';
 
 export { replicationName } from './names';
 export { endpointOf };
@@ -290,6 +291,15 @@ async function verify(ctx: RehearsalContext, facts: Facts, endpoints: Endpoints)
       ...(session.deps.reverse ? { wayBack: { targetUrl: servers.targetUrl, reverse: session.deps.reverse } } : {}),
     }),
   );
+  if (SCENARIO_PLANS[ctx.options.scenario].writeOnOldSource) {
+    // way-back-broken: the watch named the very row written on the old source (its table and key).
+    const write = session.oldSourceWrite;
+    const said = session.wayBackWatch?.broken?.detail ?? '';
+    facts.actual = {
+      ...facts.actual,
+      wayBackBreakReported: Boolean(write && namesWrite(said, write)),
+    };
+  }
   const switched = facts.actual.trafficSwitched === true;
   const fellBackAt = session.fallbackStartedAt;
   facts.verification = await ctx.phase(
@@ -417,6 +427,7 @@ function reportOf(ctx: RehearsalContext, facts: Facts, end: EndOfRun, failure: E
         }
       : {}),
     ...(facts.session?.wayBackWatch?.broken ? { wayBackBroken: facts.session.wayBackWatch.broken } : {}),
+    ...(facts.session?.oldSourceWrite ? { oldSourceWrite: facts.session.oldSourceWrite } : {}),
     switches: facts.switches,
     ...(facts.readSwitch ? { readSwitch: facts.readSwitch } : {}),
     actual: facts.actual,

@@ -3,11 +3,12 @@
  * one or two executions (the scenario's) — with every step invocation tracked: after Ctrl-C no new step starts,
  * and the clean-up waits for the one in flight, so nothing freezes the source after the freeze was ended.
  */
-import type { CutoverInput, ExecutionMode, StepEvent } from '../contract';
+import type { CutoverInput, ExecutionMode, StepEvent, TableName } from '../contract';
 import {
   closeSharedPools,
   type MemoryTrafficSwitch,
   type MigrationRecord,
+  removeWayBackGuard,
   sleep,
   trackingNames,
   type WatchdogReport,
@@ -30,7 +31,11 @@ import { SCENARIO_PLANS } from './scenarios/scenarios';
 import { subscriptionConnInfo, type ReplicationHandle } from './servers/setup-replication';
 import type { Servers } from './servers/setup-servers';
 import { endpointOf } from './load/start-load';
-import { WayBackWatch } from './way-back-watch';
+import { WAY_BACK_WATCH_MS, WayBackWatch } from './way-back-watch';
+import { undoOldSourceWrite, writeOnOldSource, type OldSourceWrite } from './scenarios/old-source-write';
+
+/** Longest the rehearsal waits for its watch to name the write on the old source (many looks, on a loaded machine). */
+const WAY_BACK_NAMED_WITHIN_MS = 20 * WAY_BACK_WATCH_MS;
 
 export type ExecutionRun = CutoverRunResult & {
   readonly startedAt: number;
@@ -59,9 +64,16 @@ export class CutoverSession {
   private readonly inFlight = new Set<Promise<unknown>>();
   private current?: Promise<unknown>;
 
+  /** way-back-broken: the row another session wrote on the old source while the application was on the target. */
+  oldSourceWrite?: OldSourceWrite;
+
   constructor(
     private readonly ctx: RehearsalContext,
     readonly deps: LocalCutoverDeps,
+    /** Which writes the rehearsal makes: the demo shop's, or its probe's (beside the user's tables). */
+    readonly workload: 'demo' | 'probe' = 'demo',
+    /** Your tables (`--source/--target`); none with the demo schema. */
+    readonly tables: readonly TableName[] = [],
   ) {}
 
   /** The state record of the last execution (dry runs keep one per execution, keyed with its start time). */
@@ -203,7 +215,7 @@ export function createCutoverSession(
     }
   }
   ctx.ledger.push({ name: 'close the cutover connections', run: () => closeSharedPools(deps) });
-  return new CutoverSession(ctx, deps);
+  return new CutoverSession(ctx, deps, tables.kind === 'demo' ? 'demo' : 'probe', tables.tables);
 }
 
 /**
@@ -234,6 +246,10 @@ function createReverseReplication(
       await reverse.close();
       await teardownReverseReplication(servers, name);
     },
+  });
+  ctx.ledger.push({
+    name: "remove the way back's guard on the source (its triggers, function and record in zdm_cutover)",
+    run: async () => void (await withAdmin(servers.sourceUrl, (c) => removeWayBackGuard(c))),
   });
   return reverse;
 }
@@ -320,6 +336,12 @@ export async function runExecutions(
     }
     if (plan.wayBack) logPhases(ctx, await session.record(), `${machine} `);
     if (machine === 'cutover' && mode === 'execute' && run.status === 'SUCCEEDED') session.watchWayBack();
+    const write = session.oldSourceWrite;
+    if (machine === 'fallback' && write) {
+      await ctx.phase('the operator undoes the write on the old source and clears the guard', () =>
+        undoOldSourceWrite(servers.sourceUrl, write),
+      );
+    }
     if (run.status !== 'SUCCEEDED' && !plan.continueAfterFailure) break;
     if (i === plan.observeReadsAfter && i < plan.executions - 1 && options.readObservationSeconds > 0) {
       await ctx.phase(`reads on the target, writes on the source (${options.readObservationSeconds}s)`, () =>
@@ -328,13 +350,36 @@ export async function runExecutions(
     }
     if (plan.wayBack && machine === 'cutover' && i < plan.executions - 1) {
       await ctx.phase(`application on the target, writes flowing back (${options.targetSeconds}s)`, () =>
-        sleep(options.targetSeconds * 1000),
+        plan.writeOnOldSource && run.status === 'SUCCEEDED'
+          ? onTargetWithOldSourceWrite(ctx, session, servers)
+          : sleep(options.targetSeconds * 1000),
       );
     }
   }
   const record = await session.record();
   if (!plan.wayBack) logPhases(ctx, record, '');
   return record;
+}
+
+/**
+ * way-back-broken: half-way through the application's time on the target, another session writes a row on the old
+ * source; the rest of the time passes, and at least until the watch of the way back has named it (bounded: a watch
+ * that never does is the rehearsal's finding, `wayBackBreakReported: false`).
+ */
+async function onTargetWithOldSourceWrite(
+  ctx: RehearsalContext,
+  session: CutoverSession,
+  servers: Servers,
+): Promise<void> {
+  const total = ctx.options.targetSeconds * 1000;
+  await sleep(total / 2);
+  const write = (session.oldSourceWrite = await writeOnOldSource(servers.sourceUrl, session.workload, session.tables));
+  ctx.progress.log(
+    `  another session wrote on the old source: ${write.table} ${write.operation}${write.key ? ` ${write.key}` : ''}`,
+  );
+  const until = write.at + Math.max(total / 2, WAY_BACK_NAMED_WITHIN_MS);
+  while (!session.wayBackWatch?.broken && Date.now() < until) await sleep(50);
+  await sleep(Math.max(0, write.at + total / 2 - Date.now()));
 }
 
 /** The phases of the execution that just ended, as its record has them. */

@@ -40,6 +40,7 @@ export { ensureMarkerTable, MARKER_TABLE_SQL } from './cutover/marker';
 export { forgetFreezeRecord, restoreFromFreezeRecord } from './cutover/freeze-record';
 export { restoreAfterAbort, type WatchdogReport } from './cutover/watchdog';
 export { wayBackBreak } from './cutover/way-back';
+export { readGuardedWrites, removeWayBackGuard, WAY_BACK_WRITES_SQL } from './cutover/way-back-guard';
 export type {
   AlarmControl,
   MigrationRecord,

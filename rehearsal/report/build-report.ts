@@ -42,6 +42,7 @@ import {
 import type { FreezeEnding, StopReason } from '../run-context';
 import type { ExecutionRun } from '../run-cutover';
 import type { WayBackBreak } from '../way-back-watch';
+import type { OldSourceWrite } from '../scenarios/old-source-write';
 import { compareOutcome, expectationFor, type Actual, type ScenarioPlan } from '../scenarios/scenarios';
 import type { ServerState } from '../servers/server-state';
 import type { Servers } from '../servers/setup-servers';
@@ -88,8 +89,13 @@ export interface ReportInput {
     readonly fallbackRecord?: MigrationRecord;
     readonly fallbackStartedAt?: number;
   };
-  /** The way back broke while it was open (the rehearsal's watch saw the reverse replication fail). */
+  /**
+   * The way back broke while it was open (the rehearsal's watch saw the reverse replication fail, or the old source's
+   * guard record a write outside it).
+   */
   readonly wayBackBroken?: WayBackBreak;
+  /** way-back-broken: the row another session wrote on the old source (the break the scenario makes). */
+  readonly oldSourceWrite?: OldSourceWrite;
   readonly actual: Actual;
   readonly verification: VerificationResult[];
   readonly validation?: RehearsalReport['validation'];
@@ -135,7 +141,8 @@ function reasons(args: {
   const out: string[] = [];
   if (input.interrupted) out.push(`interrupted (${input.interrupted.message}) before it finished`);
   if (input.failure) out.push(input.failure.message);
-  if (input.wayBackBroken) {
+  // A break the scenario made itself (way-back-broken) is its expectation (`wayBackBreakReported`), not a failure.
+  if (input.wayBackBroken && !input.plan.writeOnOldSource) {
     const at = ((input.wayBackBroken.at - input.startedAt) / 1000).toFixed(1);
     out.push(`the way back broke at +${at}s: ${input.wayBackBroken.detail.slice(0, 300)}`);
   }
@@ -517,6 +524,7 @@ export function buildReport(input: ReportInput): RehearsalReport {
       ...(input.ending?.restoredByRehearsal.length ? { restoredByRehearsal: input.ending.restoredByRehearsal } : {}),
       ...(input.ending?.keptFrozen ? { keptFrozen: input.ending.keptFrozen } : {}),
     },
+    ...wayBackBreakOf(input),
     expected,
     actual: input.actual,
     mismatches,
@@ -525,6 +533,29 @@ export function buildReport(input: ReportInput): RehearsalReport {
     notices: input.notices,
     cleanupFailures: input.cleanupFailures,
     ...(input.failure ? { error: input.failure.message } : {}),
+  };
+}
+
+/** The break of the open way back the watch saw, with how long after the scenario's own write it named it. */
+function wayBackBreakOf(input: ReportInput): Pick<RehearsalReport, 'wayBackBreak'> {
+  const seen = input.wayBackBroken;
+  const write = input.oldSourceWrite;
+  if (!seen && !write) return {};
+  return {
+    wayBackBreak: {
+      ...(seen ? { at: new Date(seen.at).toISOString(), detail: seen.detail.slice(0, 1000) } : {}),
+      ...(write
+        ? {
+            oldSourceWrite: {
+              at: new Date(write.at).toISOString(),
+              table: write.table,
+              operation: write.operation,
+              ...(write.key ? { key: write.key } : {}),
+            },
+            ...(seen ? { namedAfterMs: Math.max(0, seen.at - write.at) } : {}),
+          }
+        : {}),
+    },
   };
 }
 
@@ -604,6 +635,7 @@ export function describeExpectation(e: RehearsalReport['expected']): string {
         ? ['reverse replication not running']
         : []),
     ...(e.lastState ? [`ended in ${e.lastState}`] : []),
+    ...(e.wayBackBreakReported ? ['the write on the old source named by the watch'] : []),
   ].join(', ');
 }
 
@@ -840,6 +872,7 @@ export function summaryLines(
         )
         .join(', ') || 'none'
     }`,
+    ...wayBackLines(report, label, paint),
     `${label('expected vs actual')}${expected}`,
     `${label('tables')}${report.tables.kind === 'demo' ? 'demo schema, ' : ''}${tableCount} table(s), ${
       report.tables.rowsAreEstimates ? '≈' : ''
@@ -851,6 +884,25 @@ export function summaryLines(
   ];
   // The breakdown tables stay one row a line (their notes would break at ", " otherwise).
   return lines.flatMap((line) => (tabular.has(line) ? [line] : wrap(line, pad)));
+}
+
+/** way-back-broken (or any break seen): what broke the open way back, and how soon the watch named it. */
+function wayBackLines(
+  report: RehearsalReport,
+  label: (t: string) => string,
+  paint: ReturnType<typeof painter>,
+): string[] {
+  const b = report.wayBackBreak;
+  if (!b) return [];
+  const write = b.oldSourceWrite;
+  const written = write
+    ? `${write.table} ${write.operation}${write.key ? ` ${write.key}` : ''} on the old source at ${sinceStart(report, write.at)}; `
+    : '';
+  const named =
+    b.at === undefined
+      ? paint('bad', 'never named by the watch')
+      : `named ${write && b.namedAfterMs !== undefined ? `${b.namedAfterMs} ms later` : `at ${sinceStart(report, b.at)}`} — ${b.detail}`;
+  return [`${label('way back broken')}${written}${named}`];
 }
 
 /** The fallback scenarios: each period's writes, and where each database has them. */

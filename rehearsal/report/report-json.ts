@@ -180,6 +180,21 @@ export interface RehearsalReport {
   /** Every write freeze in order: the cutover's, and in the fallback scenarios the fallback's. */
   readonly freezes: FreezeReport[];
   readonly phases: ReportPhase[];
+  /**
+   * The open way back broke (the watch's first sight: the reverse replication failed, or the old source's guard
+   * recorded a write outside it). way-back-broken: the row the scenario wrote there, and how soon it was named.
+   */
+  readonly wayBackBreak?: {
+    readonly at?: string;
+    readonly detail?: string;
+    readonly oldSourceWrite?: {
+      readonly at: string;
+      readonly table: string;
+      readonly operation: string;
+      readonly key?: string;
+    };
+    readonly namedAfterMs?: number;
+  };
   readonly cutover: {
     readonly executions: ExecutionSummary[];
     readonly migrationStatus: string | null;

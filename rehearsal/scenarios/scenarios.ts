@@ -45,6 +45,11 @@ export interface Expectation {
   readonly targetWritable?: boolean;
   /** fallback scenarios: whether the reverse replication (target → source) is running at the end. */
   readonly reverseRunning?: boolean;
+  /**
+   * way-back-broken: the watch of the open way back named the row written on the old source (its table and key)
+   * before the fallback started.
+   */
+  readonly wayBackBreakReported?: boolean;
 }
 
 export type Actual = { [K in keyof Expectation]?: Expectation[K] };
@@ -71,6 +76,11 @@ export interface ScenarioPlan {
    * fallback machine's. After the cutover the application writes on the target for `--on-target` seconds.
    */
   readonly wayBack: boolean;
+  /**
+   * way-back-broken: while the application is on the target, another session writes a row on the old source (a
+   * forgotten writer); the way back's break is then expected, not a failure of the rehearsal.
+   */
+  readonly writeOnOldSource?: boolean;
   /** Which state machine runs execution `index`: the cutover's, or the fallback's (the way back). */
   machine(index: number): 'cutover' | 'fallback';
   /** Replication as the workflow sees it (lag-timeout: lag never converges). */
@@ -319,6 +329,29 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
       replicationStopped: true,
       reverseRunning: true,
       readsSwitched: false,
+    }),
+  },
+  'way-back-broken': {
+    name: 'way-back-broken',
+    ...WAY_BACK,
+    writeOnOldSource: true,
+    description:
+      'the way back broken: while the application is on the target, another session writes a row on the old source; the watch names it at once (table, key, writer), the fallback refuses in its preflight and nothing moves; then the operator undoes the write and the copies match',
+    wrapStepHandler: same,
+    expected: () => ({
+      executionStatus: 'FAILED',
+      error: 'ZdmPreflightFailed',
+      migrationStatus: 'rolled-back',
+      lastState: STATES.rolledBack,
+      // the fallback's record: it refused before freezing anything
+      froze: false,
+      sourceWritable: false,
+      targetWritable: true,
+      trafficSwitched: true,
+      replicationStopped: true,
+      reverseRunning: true,
+      readsSwitched: false,
+      wayBackBreakReported: true,
     }),
   },
 };

@@ -6,7 +6,7 @@
  */
 import type { Client } from 'pg';
 import { formatTableName, ZDM_SCHEMA } from '../../contract';
-import { MARKER_TABLE_SQL, qualify } from '../../lambda/engine';
+import { MARKER_TABLE_SQL, qualify, readGuardedWrites } from '../../lambda/engine';
 import { DEMO_SCHEMAS } from '../tables/demo-schema';
 import { PROBE_TABLE, REHEARSAL_SCHEMA_COMMENT, rehearsalRoleNames, ZDM_PREFIX } from '../names';
 import { withAdmin } from './pg-clients';
@@ -89,6 +89,14 @@ async function leftInDatabase(
   if (schema.rows[0]?.comment === REHEARSAL_SCHEMA_COMMENT) add('schema', ZDM_SCHEMA, "the rehearsal's");
   const probe = await client.query<{ e: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualify(PROBE_TABLE)]);
   if (probe.rows[0].e) add('table', `${PROBE_TABLE.schema}.${PROBE_TABLE.table}`);
+  const guard = await readGuardedWrites(client);
+  if (guard) {
+    add(
+      "the way back's guard",
+      `${ZDM_SCHEMA}.way_back_write() and its triggers, ${ZDM_SCHEMA}.way_back_writes`,
+      `${guard.count} write(s) recorded`,
+    );
+  }
   const marker = await client.query<{ e: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS e`, [MARKER_TABLE_SQL]);
   if (marker.rows[0].e) {
     const { rows } = await client.query<{ n: number }>(

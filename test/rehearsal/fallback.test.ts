@@ -244,6 +244,37 @@ test('fallback-rollback (your tables, your --load): the fallback fails in its fr
   await expectLeftAsTheyWere(r);
 });
 
+test('way-back-broken (your tables): a write on the old source is named at once; the fallback refuses; nothing moves', async () => {
+  const r = await rehearse('way-back-broken', {}, (pair) => createUserSchema(pair));
+  const { report } = r;
+  expect(report.failedBecause).toEqual([]);
+  expect(report.mismatches).toEqual([]);
+  expect(report.ok).toBe(true);
+  expect(report.cutover.executions).toEqual([
+    expect.objectContaining({ machine: 'cutover', status: 'SUCCEEDED' }),
+    expect.objectContaining({ machine: 'fallback', status: 'FAILED', error: 'ZdmPreflightFailed' }),
+  ]);
+  expect(report.cutover.executions[1].cause).toContain('writes-outside-way-back');
+  // The watch named the write (table, operation, writer) within a few of its looks, before the fallback started.
+  const broken = report.wayBackBreak!;
+  expect(broken.oldSourceWrite).toMatchObject({ table: expect.stringMatching(/^shop\./), operation: 'UPDATE' });
+  expect(broken.detail).toContain(`${broken.oldSourceWrite!.table} UPDATE {`);
+  expect(broken.detail).toContain('application "rehearsal: a forgotten writer"');
+  expect(broken.namedAfterMs).toBeLessThan(10_000);
+  expect(report.actual).toMatchObject({
+    wayBackBreakReported: true,
+    trafficSwitched: true,
+    targetWritable: true,
+    reverseRunning: true,
+  });
+  expect(r.output).toMatch(/way back broken +shop\.\w+ UPDATE on the old source at \+[\d.]+s; named \d+ ms later/);
+  // Nothing was lost, and once the operator cleared the guard's record the copies match.
+  expect(report.lostWrites).toBe(0);
+  expect(report.validation).toMatchObject({ ok: true });
+  // The guard (its triggers on your tables, its function and record) is gone with the rest.
+  await expectLeftAsTheyWere(r);
+});
+
 test('the loss check looks on the source: a write on the target that never flowed back is lost, in its period', async () => {
   const pair = await freshPair('rh_fb_verify', t.su);
   t.pairs.push(pair);

@@ -187,7 +187,8 @@ export async function rehearsalObjects(pair: Pair): Promise<string[]> {
        UNION ALL SELECT 'subscription ' || subname FROM pg_subscription
                  WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname IN ('zdm_cutover', 'app', 'sales')
-       UNION ALL SELECT 'role ' || rolname FROM pg_roles WHERE rolname LIKE 'zdm\\_rh\\_%' AND rolname LIKE '%' || $1`,
+       UNION ALL SELECT 'role ' || rolname FROM pg_roles WHERE rolname LIKE 'zdm\\_rh\\_%' AND rolname LIKE '%' || $1
+       UNION ALL SELECT 'trigger ' || tgname || ' on ' || tgrelid::regclass FROM pg_trigger WHERE tgname LIKE 'zdm%'`,
       [pair.name],
     );
     out.push(...rows.map((r) => `${side}: ${r.what}`));

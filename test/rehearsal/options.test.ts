@@ -288,7 +288,7 @@ describe('rehearsal options', () => {
     }
     expect(options(['--scenario', 'fallback', '--on-target', '0.5']).targetSeconds).toBe(0.5);
     expect(failure(['--on-target', '2']).message).toMatch(
-      /--on-target applies to --scenario fallback and fallback-rollback .*got --scenario happy/,
+      /--on-target applies to --scenario fallback, fallback-rollback, way-back-broken .*got --scenario happy/,
     );
     expect(failure(['--scenario', 'fallback', '--on-target', 'x']).message).toMatch(
       /--on-target must be a number from 0 to 3600, got "x"/,

@@ -176,21 +176,14 @@ export function describeGuardedWrites(writes: GuardedWrites): string {
   );
 }
 
-/** Removes the guard: its function with its triggers, and its record. Idempotent. */
-export async function removeWayBackGuard(pool: Pool): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-    const existed = await guardExists(client);
-    await client.query(`DROP FUNCTION IF EXISTS ${FUNCTION_SQL} CASCADE`);
-    await client.query(`DROP TABLE IF EXISTS ${WAY_BACK_WRITES_SQL}`);
-    await client.query('COMMIT');
-    return existed;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+/** Removes the guard: its function with its triggers, and its record, in one transaction. Idempotent. */
+export async function removeWayBackGuard(db: Queryable): Promise<boolean> {
+  const existed = await guardExists(db);
+  // One simple-protocol query: its statements run as one implicit transaction on one connection (from a pool too),
+  // all or nothing, and the lock timeout ends with it.
+  await db.query(
+    `SELECT set_config('lock_timeout', '${LOCK_TIMEOUT}', true); DROP FUNCTION IF EXISTS ${FUNCTION_SQL} CASCADE; ` +
+      `DROP TABLE IF EXISTS ${WAY_BACK_WRITES_SQL}`,
+  );
+  return existed;
 }
