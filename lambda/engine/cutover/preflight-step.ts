@@ -11,12 +11,26 @@ import { inspectRoles, roleSessions } from './freeze-writes';
 import { ensureMarkerTable, markerArrived, markerTableExists, writeMarker } from './marker';
 import { ensureFreezeRecordTable } from './freeze-record';
 import { preflight as sourcePreflight } from './validation-adapter';
+import { sharedPool } from './connections';
+import { describeGuardedWrites, readGuardedWrites } from './way-back-guard';
 
 /** Longest the preflight waits for its probe marker row to replicate. */
 export const PREFLIGHT_PROBE_MAX_SECONDS = 60;
 
 function fail(message: string): CutoverError {
   return new CutoverError(ERRORS.preflightFailed, message);
+}
+
+/**
+ * The fallback's replication (the way back) is not running: what its guard recorded on the old source is the likely
+ * cause, and is named (a broken native subscription below PostgreSQL 15 shows only as restarting). Empty otherwise.
+ */
+async function wayBackGuardSays(ctx: StepContext): Promise<string> {
+  if (ctx.input.direction !== 'fallback') return '';
+  const writes = await sharedPool(ctx.deps, 'target')
+    .then(readGuardedWrites)
+    .catch(() => undefined);
+  return writes?.count ? `; the way back is broken here: ${describeGuardedWrites(writes)}` : '';
 }
 
 /**
@@ -30,7 +44,8 @@ export async function preflightStep(ctx: StepContext): Promise<Record<string, un
     const status = await ctx.deps.replication.status();
     if (status.state !== 'running') {
       throw fail(
-        `replication is not running: ${ctx.deps.replication.description} is ${status.state}${status.detail ? ` (${status.detail})` : ''}`,
+        `replication is not running: ${ctx.deps.replication.description} is ${status.state}${status.detail ? ` (${status.detail})` : ''}` +
+          (await wayBackGuardSays(ctx)),
       );
     }
     // Roles this migration froze already (a resumed run) are NOLOGIN because of the freeze, not by design.
