@@ -30,7 +30,7 @@ export const ENGINE_TESTS = [
   'test/lambda/engine/tracking/pending-keys.test.ts',
   'test/lambda/engine/sequences.test.ts',
   'test/lambda/engine/validation/adversarial.test.ts',
-  'test/lambda/engine/preflight/application-roles.test.ts',
+  'test/lambda/engine/preflight/checks/application-roles.test.ts',
   'test/lambda/engine/preflight/server-checks.test.ts',
   'test/lambda/engine/schema-and-preflight.test.ts',
   'test/integration/fallback.test.ts',

@@ -2,11 +2,11 @@
  * lob-over-max-size against a real database: in limited LOB mode DMS fails the task on a LOB-typed value larger than
  * LobMaxSize; the local replication does not, so preflight has to find those values first.
  */
-import { createPreflightContext, preflight, type PreflightRunOptions } from '../../../../lambda/engine/preflight';
-import { isDmsLob, lobOverMaxSize } from '../../../../lambda/engine/preflight/checks/lob-over-max-size';
-import type { TableSelection } from '../../../../contract';
-import { sql } from '../../../support/databases';
-import { openPair, type Pair } from '../validation/helpers';
+import { createPreflightContext, preflight, type PreflightRunOptions } from '../../../../../lambda/engine/preflight';
+import { isDmsLob, lobOverMaxSize } from '../../../../../lambda/engine/preflight/checks/lob-over-max-size';
+import type { TableSelection } from '../../../../../contract';
+import { sql } from '../../../../support/databases';
+import { openPair, type Pair } from '../../validation/helpers';
 
 let p: Pair;
 

@@ -1,8 +1,8 @@
 /** The functions run on the newest Node.js runtime the consumer's aws-cdk-lib knows (cdk-nag AwsSolutions-L1). */
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { newestNodeRuntime } from '../../lib/private/runtime';
-import { workflowStack } from './cutover/support';
+import { newestNodeRuntime } from '../../../lib/private/runtime';
+import { workflowStack } from '../cutover/support';
 
 const runtimes = (template: Template): string[] => [
   ...new Set(

@@ -3,22 +3,22 @@
  * step (refuses before anything changes) and the freeze's own last line of defense.
  */
 import { Client, type ClientConfig } from 'pg';
-import { createPool } from '../../../../lambda/engine/pg/connection';
-import { createContext } from '../../../../lambda/engine/cutover/step-context';
-import { closeSharedPools } from '../../../../lambda/engine/cutover/connections';
-import type { CutoverDeps } from '../../../../lambda/engine/cutover/deps';
-import { freezeWrites } from '../../../../lambda/engine/cutover/freeze-writes';
-import { preflightStep } from '../../../../lambda/engine/cutover/preflight-step';
-import { MemoryStateStore } from '../../../../lambda/engine/state/memory-state-store';
+import { createPool } from '../../../../../lambda/engine/pg/connection';
+import { createContext } from '../../../../../lambda/engine/cutover/step-context';
+import { closeSharedPools } from '../../../../../lambda/engine/cutover/connections';
+import type { CutoverDeps } from '../../../../../lambda/engine/cutover/deps';
+import { freezeWrites } from '../../../../../lambda/engine/cutover/freeze-writes';
+import { preflightStep } from '../../../../../lambda/engine/cutover/preflight-step';
+import { MemoryStateStore } from '../../../../../lambda/engine/state/memory-state-store';
 import {
   createPreflightContext,
   preflight,
   refusedApplicationRoles,
   type PreflightRunOptions,
-} from '../../../../lambda/engine/preflight';
-import { applicationRoles } from '../../../../lambda/engine/preflight/checks';
-import { CUTOVER_INPUT_DEFAULTS, type CutoverInput } from '../../../../contract';
-import { createDatabasePair, dropPair, roleSettings, serverPort, serverUrl, sql } from '../../../support/databases';
+} from '../../../../../lambda/engine/preflight';
+import { applicationRoles } from '../../../../../lambda/engine/preflight/checks';
+import { CUTOVER_INPUT_DEFAULTS, type CutoverInput } from '../../../../../contract';
+import { createDatabasePair, dropPair, roleSettings, serverPort, serverUrl, sql } from '../../../../support/databases';
 
 const tag = process.pid;
 const APP = `zdm_pfr_app_${tag}`;

@@ -1,8 +1,8 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { STATE_STEP, stepOfState } from '../../../contract';
-import { buildCutoverDefinition } from '../../../lib/cutover/private/definition';
+import { STATE_STEP, stepOfState } from '../../../../contract';
+import { buildCutoverDefinition } from '../../../../lib/cutover/private/definition';
 
 type StateJson = Record<string, unknown> & {
   Type: string;

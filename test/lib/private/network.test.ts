@@ -3,8 +3,8 @@ import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ZeroDowntimeMigration } from '../../lib';
-import { TABLES, testApp } from './helpers';
+import { ZeroDowntimeMigration } from '../../../lib';
+import { TABLES, testApp } from '../helpers';
 
 function isolatedApp(endpoints: (vpc: ec2.Vpc) => void = () => undefined): Stack {
   const stack = new Stack(testApp(), 'IsolatedStack', { env: { account: '111111111111', region: 'eu-west-1' } });

@@ -3,11 +3,11 @@
  * it has sessions open, warned about while it has none, and not named once the operator acknowledged it.
  */
 import { Client } from 'pg';
-import { createPool } from '../../../../lambda/engine/pg/connection';
-import { createPreflightContext, type PreflightRunOptions } from '../../../../lambda/engine/preflight';
-import { unfrozenWriters } from '../../../../lambda/engine/preflight/checks';
-import type { PreflightFinding } from '../../../../lambda/engine/validation/types';
-import { createDatabasePair, dropPair, serverPort, serverUrl, sql } from '../../../support/databases';
+import { createPool } from '../../../../../lambda/engine/pg/connection';
+import { createPreflightContext, type PreflightRunOptions } from '../../../../../lambda/engine/preflight';
+import { unfrozenWriters } from '../../../../../lambda/engine/preflight/checks';
+import type { PreflightFinding } from '../../../../../lambda/engine/validation/types';
+import { createDatabasePair, dropPair, serverPort, serverUrl, sql } from '../../../../support/databases';
 
 const tag = process.pid;
 const APP = `zdm_ufw_app_${tag}`;
