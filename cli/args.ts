@@ -1,3 +1,7 @@
+/**
+ * The `zdm` command line: its commands and options (`USAGE`), parsed into `CliOptions` by `parseCli` (each bad value
+ * named, secrets redacted in any argument position).
+ */
 import { assertValidSelection, parseTableRule, type TableSelection } from '../contract';
 import { parseCommandLine, redactUrlsInText, showValue, UsageError } from './command-line';
 import { redactUrl, type ColumnRef, type RowFilter } from '../lambda/engine';

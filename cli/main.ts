@@ -1,3 +1,7 @@
+/**
+ * `zdm`'s entry: parses the command line, connects to the source and target (libpq conventions), runs the command
+ * (preflight, validate, sequences, schema) and maps its outcome to the exit code; `cutover` is handed to cli/cutover.ts.
+ */
 import type { Pool, QueryConfig } from 'pg';
 import { version } from '../package.json';
 import { shouldFallBack, type ConninfoContext, type ResolvedConnection } from './conninfo';

@@ -1,3 +1,7 @@
+/**
+ * The top-level construct: `ZeroDowntimeMigration` wires the Aurora target, the DMS replication (forward and the way
+ * back), the cutover and fallback state machines and the monitoring from one set of props, and exposes each part.
+ */
 import { CfnOutput } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dms from 'aws-cdk-lib/aws-dms';

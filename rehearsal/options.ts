@@ -1,3 +1,7 @@
+/**
+ * The rehearsal's command line: scenarios, modes, every option with its default and bounds (`USAGE`), parsed and
+ * checked into `RehearsalOptions` (each bad value named, nothing started).
+ */
 import { resolve } from 'node:path';
 import {
   CUTOVER_INPUT_LIMITS,

@@ -1,3 +1,8 @@
+/**
+ * What operators watch: `MigrationMonitoring` — CloudWatch alarms on the DMS task (CDC latency, table errors, task
+ * failure) and on the reverse task once the way back is open, the SNS topic they notify, the dashboard, and the typed
+ * DMS metrics (`DmsMetrics`) behind them.
+ */
 import { Duration, Size, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';

@@ -1,3 +1,8 @@
+/**
+ * The forward replication: `DmsReplication` — the replication instance (Multi-AZ, private, KMS), its subnet group, the
+ * source and target endpoints reading credentials from Secrets Manager, and the full-load-and-CDC task whose table
+ * mappings come from the table selection; the SSL, plugin and table-prep enums it takes.
+ */
 import { Aws, Duration, Fn, Names, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as dms from 'aws-cdk-lib/aws-dms';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';

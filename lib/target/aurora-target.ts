@@ -1,3 +1,8 @@
+/**
+ * The Aurora PostgreSQL cluster the migration moves to: `AuroraTarget` (writer, readers or `readerCount`, Serverless v2
+ * capacity, storage, insights, monitoring, backup and maintenance windows, the generated secret), its props and their
+ * validation. The cutover reads its secret; DMS writes into it.
+ */
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';

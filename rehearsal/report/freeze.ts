@@ -1,3 +1,7 @@
+/**
+ * The write freeze as the rehearsal measures it: from the application's acknowledged commits around the freeze, broken
+ * down into the workflow's phases (from the state record), the gaps between them and the application's reconnect.
+ */
 import { PHASES, stepOfState, resultKey } from '../../contract';
 import type { MigrationRecord } from '../../lambda/engine';
 import type { CutoverRunResult } from '../local/run-state-machine';

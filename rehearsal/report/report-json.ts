@@ -1,3 +1,7 @@
+/**
+ * The rehearsal's JSON report: its shape (`RehearsalReport`, what the console summary and the HTML report are drawn
+ * from) and the helpers that turn timings and acknowledged writes into report fields.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ReadSwitchRecord, WatchdogReport } from '../../lambda/engine';

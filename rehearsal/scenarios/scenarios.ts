@@ -1,3 +1,7 @@
+/**
+ * The rehearsal's scenarios: for each, how many executions of which state machine, the faults it injects and the
+ * outcome it expects (`SCENARIO_PLANS`), and the comparison of that expectation with what happened.
+ */
 import {
   FREEZE_PHASES,
   PHASES,

@@ -1,3 +1,7 @@
+/**
+ * The ValidateInput step: parses and defaults an execution's input (`parseExecutionInput`: modes, actions, roles,
+ * timeouts, endpoints, each bad value named), checks it against the deployed defaults and creates the migration record.
+ */
 import { createContext } from './step-context';
 import { notifyPhase } from './phase-records';
 import { stateKey } from './state-keys';

@@ -1,3 +1,8 @@
+/**
+ * Pre- and post-validation as Map-state steps: PlanValidation splits every selected table into key ranges,
+ * ValidateRange counts and checksums one range on both sides, AggregateValidation re-checks rows in flight and
+ * decides (a difference that outlives the recheck delay fails the cutover).
+ */
 import { beginPhase, endPhase, notifyPhase, succeededPhase } from './phase-records';
 import { withPools } from './pools';
 import type { StepContext } from './step-context';

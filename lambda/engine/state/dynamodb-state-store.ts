@@ -1,3 +1,7 @@
+/**
+ * The state store in production: one DynamoDB item per migration (phases, freeze record, point of no return, the way
+ * back), written with conditions so a resumed or concurrent execution never overwrites what another recorded.
+ */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,

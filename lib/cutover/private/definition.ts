@@ -1,3 +1,8 @@
+/**
+ * The cutover and fallback state machines' definitions (internal): every Task state from the step table, the lag loop,
+ * the validation Map states, approval, Retry/Catch routing to Rollback before the point of no return and to
+ * FailedAfterSwitch after it, and the mode branches (execute, dry-run, switch-reads, end-fallback-window).
+ */
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
