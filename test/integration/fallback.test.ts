@@ -408,8 +408,17 @@ test('a write on the old source that conflicts with nothing is reported at once,
     f.source,
     `SET application_name = 'nightly-fix'; INSERT INTO public.orders (id, note) VALUES (900002, 'only on the old source'); UPDATE public.orders SET note = 'fixed' WHERE id = 9`,
   );
+  // A plain role with nothing but INSERT on the table writes too: the guard records it, and never makes it fail.
+  const plain = `zdm_plain_${process.pid}`;
+  await sql(f.source, `DROP ROLE IF EXISTS ${plain}; CREATE ROLE ${plain} LOGIN PASSWORD 'p'`);
+  roles.push({ server: f.source.replace(/\/[^/]+$/, '/postgres'), role: plain });
+  await sql(f.source, `GRANT USAGE ON SCHEMA public TO ${plain}; GRANT INSERT ON public.orders TO ${plain}`);
+  const asPlain = new URL(f.source);
+  [asPlain.username, asPlain.password] = [plain, 'p'];
+  await sql(asPlain.toString(), `INSERT INTO public.orders (id, note) VALUES (900005, 'by a plain role')`);
   const seen = await wayBackBreak(f.deps);
-  expect(seen).toMatch(/^the way back is broken here: 2 write\(s\) on the old source outside the way back/);
+  expect(seen).toMatch(/^the way back is broken here: 3 write\(s\) on the old source outside the way back/);
+  expect(seen).toContain(`public.orders INSERT {"id": 900005} by ${plain}`);
   expect(seen).toContain('public.orders INSERT {"id": 900002} by postgres, application "nightly-fix"');
   expect(seen).toContain('public.orders UPDATE {"id": 9} by postgres, application "nightly-fix"');
   expect((await f.deps.reverse!.status()).state).toBe('running');
@@ -430,7 +439,7 @@ test('a write on the old source that conflicts with nothing is reported at once,
   expect(outcome(end)).toEqual({ status: 'SUCCEEDED' });
   const state = f.deps.state.snapshot();
   const ended = state[state['way-back-guarded'].reverse!.endedBy!].phases.endFallbackWindow!.summary;
-  expect(ended).toMatchObject({ guardRemoved: true, writesOutsideWayBack: 2 });
+  expect(ended).toMatchObject({ guardRemoved: true, writesOutsideWayBack: 3 });
   expect(await guardTriggers()).toBe(0);
   expect(await sql(f.source, `SELECT to_regclass('zdm_cutover.way_back_writes') AS t`)).toEqual([{ t: null }]);
   // The old source is the user's again: its writes are theirs, nothing records them.
