@@ -54,7 +54,11 @@ export type StepAccess =
    * cloudwatch:GetMetricData (`deps.reverse`), and its lag alarms' actions on and off (`deps.reverseAlarms`).
    */
   | 'reverseReplication'
-  /** In the fallback, `replicationStatus` of the reverse task. */
+  /**
+   * dms:DescribeReplicationTasks + cloudwatch:GetMetricData on the reverse task: in the fallback, `replicationStatus`
+   * of the reverse task (`deps.replication.status()`); in the cutover's direction, `deps.reverse.status()` (the way
+   * back's watch).
+   */
   | 'reverseStatus'
   /** In the fallback, `stopReplication` of the reverse task (dms:StopReplicationTask on it). */
   | 'stopReverse'
@@ -259,6 +263,16 @@ export const STEP_SPECS = {
     function: 'digest',
     deps: ['replication', 'cutoverMetrics', 'defaults', 'notifier'],
     access: ['replicationStatus', 'tableStatistics', 'readCutoverMetrics'],
+    directions: ['forward'],
+  },
+  // Not a state: run by the EventBridge schedule (`wayBackWatchInterval`) while the way back may be open. It reads the
+  // reverse task's status and, only while it runs, the old source's guard; it notifies each write made there outside
+  // the way back once (its memory is on the old source). Forward only: the old source is the cutover's source.
+  watchWayBack: {
+    states: [],
+    function: 'database',
+    deps: ['source', 'reverse', 'notifier'],
+    access: ['databaseSecrets', 'reverseStatus'],
     directions: ['forward'],
   },
 } as const satisfies Record<string, StepSpec>;

@@ -169,6 +169,14 @@ export interface CutoverWorkflowOptions extends CutoverWorkflowDefinitionOptions
    */
   readonly digestInterval?: Duration;
   /**
+   * With the way back (`reverseReplication`): how often its watch runs, whole minutes from 1 minute to 1 day. An
+   * EventBridge schedule runs the database function, which (only while the reverse task runs) reads the guard on the
+   * old source and sends one notice to the alarm topic for the writes made there outside the reverse replication
+   * since the last one, naming table, key and writer.
+   * @default Duration.minutes(1)
+   */
+  readonly wayBackWatchInterval?: Duration;
+  /**
    * Customer managed key for the state table, the execution history, the logs and the functions'
    * environment. Its key policy must let CloudWatch Logs use it when the key is imported.
    * @default - AWS owned / managed keys
@@ -259,6 +267,11 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
   /** The EventBridge schedule of the progress digest (`digestInterval`), unless `digest` is false. */
   public readonly digestRule?: events.Rule;
   /**
+   * The EventBridge schedule of the way back's watch (`wayBackWatchInterval`): a notice at the first write on the old
+   * source outside the reverse replication. Only with `reverseReplication`.
+   */
+  public readonly wayBackWatchRule?: events.Rule;
+  /**
    * The fallback: the cutover's steps the other way (Aurora → source, over the reverse replication), with
    * `{ "migrationId": <the cutover's>, "mode": "dry-run" | "execute" }`. Only with `reverseReplication`.
    */
@@ -315,6 +328,7 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     this.logGroup = machines.logGroup;
     this.watchdogRule = this.createWatchdogRules(functions.watchdog!);
     if (functions.digest) this.digestRule = this.createDigestSchedule(functions.digest, settings.digestInterval);
+    if (reverse) this.wayBackWatchRule = this.createWayBackWatchSchedule(functions.database!, settings);
     this.executionFailedAlarm = this.createExecutionAlarms(props.alarmTopic);
     this.addNagAcknowledgements(Object.values(functions));
   }
@@ -624,6 +638,24 @@ export class CutoverWorkflow extends Construct implements ec2.IConnectable {
     });
   }
 
+  /**
+   * The way back's watch, every `wayBackWatchInterval`: `{ "step": "watchWayBack" }` to the database function (it
+   * needs the source's secret and network). It touches no database unless the reverse task runs.
+   */
+  private createWayBackWatchSchedule(database: lambda.IFunction, settings: Settings): events.Rule {
+    const interval = settings.wayBackWatchInterval;
+    return new events.Rule(this, 'WayBackWatchSchedule', {
+      description: `zero-downtime-migration way back watch: a notice to the alarm topic at a write on the old source outside the reverse replication, checked every ${interval.toHumanString()} while it runs`,
+      schedule: events.Schedule.rate(interval),
+      targets: [
+        new eventsTargets.LambdaFunction(database, {
+          event: events.RuleTargetInput.fromObject({ step: 'watchWayBack' }),
+          retryAttempts: 2,
+        }),
+      ],
+    });
+  }
+
   /** Alarms on executions that time out, are aborted or fail (of both machines), to the topic. */
   private createExecutionAlarms(alarmTopic: sns.ITopic): cloudwatch.Alarm {
     for (const [id, metric, what] of [
@@ -820,6 +852,7 @@ interface Settings {
   readonly timeout: Duration;
   readonly digest: boolean;
   readonly digestInterval: Duration;
+  readonly wayBackWatchInterval: Duration;
 }
 
 function seconds(what: string, value: Duration, integral = true): number {
@@ -957,23 +990,9 @@ function validateProps(props: CutoverWorkflowProps): Settings {
       `timeout (${timeout.toHumanString()}) must be longer than syncTimeout plus finalSyncTimeout (${syncTimeoutSeconds + finalSyncTimeoutSeconds} seconds)`,
     );
   }
-  const digestInterval = props.digestInterval ?? Duration.hours(1);
-  const digestMinutes = digestInterval.toSeconds({ integral: false }) / 60;
-  if (
-    !Token.isUnresolved(digestMinutes) &&
-    !(Number.isInteger(digestMinutes) && digestMinutes >= 1 && digestMinutes <= 1440)
-  ) {
-    throw new Error(
-      `digestInterval must be whole minutes from 1 minute to 1 day, got ${digestInterval.toHumanString()}`,
-    );
-  }
-  if (props.digest === false && props.digestInterval !== undefined) {
-    throw new Error('digestInterval is set but digest is false: there is no digest to schedule');
-  }
   return {
     ...sourceTls,
-    digest: props.digest ?? true,
-    digestInterval,
+    ...validateSchedules(props),
     lagThresholdSeconds,
     consecutiveChecks,
     syncTimeoutSeconds,
@@ -983,6 +1002,31 @@ function validateProps(props: CutoverWorkflowProps): Settings {
     approvalTimeout,
     timeout,
   };
+}
+
+/** A schedule's rate: whole minutes from 1 minute to 1 day (EventBridge's `rate()` takes minutes at the finest). */
+function assertWholeMinutes(what: string, interval: Duration): void {
+  const minutes = interval.toSeconds({ integral: false }) / 60;
+  if (!Token.isUnresolved(minutes) && !(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) {
+    throw new Error(`${what} must be whole minutes from 1 minute to 1 day, got ${interval.toHumanString()}`);
+  }
+}
+
+/** The progress digest's and the way back watch's schedules. */
+function validateSchedules(
+  props: CutoverWorkflowProps,
+): Pick<Settings, 'digest' | 'digestInterval' | 'wayBackWatchInterval'> {
+  const digestInterval = props.digestInterval ?? Duration.hours(1);
+  assertWholeMinutes('digestInterval', digestInterval);
+  if (props.digest === false && props.digestInterval !== undefined) {
+    throw new Error('digestInterval is set but digest is false: there is no digest to schedule');
+  }
+  const wayBackWatchInterval = props.wayBackWatchInterval ?? Duration.minutes(1);
+  assertWholeMinutes('wayBackWatchInterval', wayBackWatchInterval);
+  if (!props.reverseReplication && props.wayBackWatchInterval !== undefined) {
+    throw new Error('wayBackWatchInterval is set but reverseReplication is not: there is no way back to watch');
+  }
+  return { digest: props.digest ?? true, digestInterval, wayBackWatchInterval };
 }
 
 /** StartExecution on `machine`, reading and stopping its executions, and the approval gate's task responses. */

@@ -4,6 +4,7 @@
  * a native subscription on the target, the reverse one a native subscription on the source (`origin = none`).
  */
 import { CutoverError, ERRORS, type StepEvent } from '../../contract';
+import type { CutoverDeps } from '../../lambda/engine/cutover/deps';
 import { createStepHandler } from '../../lambda/engine/cutover/steps';
 import { wayBackBreak } from '../../lambda/engine/cutover/way-back';
 import { MemoryTrafficSwitch } from '../../lambda/engine/traffic/memory-traffic-switch';
@@ -465,4 +466,80 @@ test("a write on the old source after the fallback's proof, before it reopens th
   expect(await w.traffic.current()).toBe(TARGET);
   expect(await auroraCanLogin(w)).toBe(true);
   expect(await wayBackBreak(f.deps)).toContain('{"id": 900004}');
+});
+
+test("the way back's watch (AWS's schedule): one notice per write outside the way back, naming table, key and writer; none while the reverse replication does not run, without a connection", async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-watched');
+  await untilReverseStreams(w);
+  const watch = (deps: CutoverDeps = f.deps) => createStepHandler(deps)({ step: 'watchWayBack' } as StepEvent);
+  const notices = () => f.deps.notifier.notices.filter((n) => n.attributes.event === 'way-back-broken');
+  // The way back's own writes are not reported.
+  await sql(f.target, `INSERT INTO public.orders (id, note) VALUES (900009, 'on aurora')`);
+  await waitFor('the reverse replication', async () => (await rows(f.source)).join() === (await rows(f.target)).join());
+  expect(await watch()).toEqual({
+    open: true,
+    reverseState: 'running',
+    guarded: true,
+    newWrites: 0,
+    writes: 0,
+    notified: false,
+  });
+  expect(notices()).toEqual([]);
+
+  // A write on the old source: one notice at the next watch, naming it.
+  await sql(
+    f.source,
+    `SET application_name = 'forgotten-cron'; INSERT INTO public.orders (id, note) VALUES (900010, 'on the old source')`,
+  );
+  expect(await watch()).toMatchObject({ open: true, newWrites: 1, writes: 1, notified: true });
+  expect(notices()).toHaveLength(1);
+  expect(notices()[0].subject).toBe('zdm: the way back is broken — 1 write(s) on the old source outside it');
+  expect(notices()[0].message).toContain(
+    '- public.orders INSERT key {"id": 900010} by postgres, application "forgotten-cron"',
+  );
+  // Reported once: the next watch says nothing.
+  expect(await watch()).toMatchObject({ open: true, newWrites: 0, writes: 1, notified: false });
+  expect(notices()).toHaveLength(1);
+
+  // A notice that cannot be sent is sent by the next watch (the writes stay unreported until then).
+  await sql(f.source, `UPDATE public.orders SET note = 'fixed by hand' WHERE id = 3`);
+  const down: CutoverDeps = {
+    ...f.deps,
+    notifier: {
+      notify: async () => {
+        throw new Error('SNS is down');
+      },
+    },
+  };
+  await expect(watch(down)).rejects.toThrow('SNS is down');
+  expect(await watch()).toMatchObject({ newWrites: 1, writes: 2, notified: true });
+  expect(notices()).toHaveLength(2);
+  expect(notices()[1].message).toContain('- public.orders UPDATE key {"id": 3} by postgres');
+  expect(notices()[1].message).not.toContain('900010');
+  expect(await watch()).toMatchObject({ newWrites: 0, writes: 2, notified: false });
+  // The fallback's preflight still sees every write: the watch's memory hides none.
+  expect(await wayBackBreak(f.deps)).toMatch(/^the way back is broken here: 2 write\(s\)/);
+  // A guard installed before the watch existed (no `reported_at`): it gets the column, and its writes are reported.
+  await sql(f.source, `ALTER TABLE zdm_cutover.way_back_writes DROP COLUMN reported_at`);
+  expect(await watch()).toMatchObject({ newWrites: 2, writes: 2, notified: true });
+  expect(await watch()).toMatchObject({ newWrites: 0, writes: 2, notified: false });
+
+  // No reverse replication configured, or stopped: the watch reads its status only, never a database.
+  const noDatabase = (deps: CutoverDeps): CutoverDeps => ({
+    ...deps,
+    source: () => Promise.reject(new Error('the watch connected to the old source')),
+    target: () => Promise.reject(new Error('the watch connected to Aurora')),
+  });
+  expect(await watch(noDatabase({ ...f.deps, reverse: undefined }))).toEqual({
+    open: false,
+    reason: 'no reverse replication is configured',
+    notified: false,
+  });
+  await f.deps.reverse!.stop();
+  await waitFor('the reverse replication to stop', async () => (await f.deps.reverse!.status()).state === 'stopped');
+  await sql(f.source, `INSERT INTO public.orders (id, note) VALUES (900011, 'after the stop')`);
+  expect(await watch(noDatabase(f.deps))).toMatchObject({ open: false, reverseState: 'stopped', notified: false });
+  expect(notices()).toHaveLength(3);
 });

@@ -258,17 +258,23 @@ function synthesize(): Synthesized {
   }
   functionOfStep.set('watchdog', watchdogFunction);
 
-  // The progress digest runs on its schedule: its target is the digest function.
+  // The progress digest and the way back's watch run on their schedules: each targets the function of its step.
   const schedules = ofType('AWS::Events::Rule').filter(([, r]) => r.ScheduleExpression);
-  if (schedules.length !== 1) throw new Error(`expected one scheduled rule (the progress digest)`);
-  const [digestTarget] = schedules[0][1].Targets as Array<{ Arn: unknown; Input: string }>;
-  const digestFunction = Object.keys(functionEnv).find(
-    (id) => resolve({ 'Fn::GetAtt': [id, 'Arn'] }) === resolve(digestTarget.Arn),
-  );
-  if (!digestFunction || JSON.parse(digestTarget.Input).step !== 'digest') {
-    throw new Error(`the digest schedule targets ${JSON.stringify(digestTarget)}, not the digest function`);
+  const scheduled = schedules.map(([, r]) => {
+    const [scheduleTarget] = r.Targets as Array<{ Arn: unknown; Input: string }>;
+    const step = JSON.parse(scheduleTarget.Input).step as StepName;
+    const fn = Object.keys(functionEnv).find(
+      (id) => resolve({ 'Fn::GetAtt': [id, 'Arn'] }) === resolve(scheduleTarget.Arn),
+    );
+    if (!fn) throw new Error(`the ${step} schedule targets ${JSON.stringify(scheduleTarget)}, not a cutover function`);
+    functionOfStep.set(step, fn);
+    return step;
+  });
+  if (scheduled.sort().join() !== 'digest,watchWayBack') {
+    throw new Error(
+      `expected two scheduled rules (the progress digest, the way back's watch), got ${scheduled.join()}`,
+    );
   }
-  functionOfStep.set('digest', digestFunction);
 
   const stoppableTaskArns = ofType('AWS::IAM::Policy').flatMap(([, props]) =>
     (props.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement.filter(
@@ -1242,8 +1248,33 @@ test('every other mode through the production handler: dry-run, switch-reads, re
   const cutover = await run({ ...base, mode: 'execute', switchTrafficTo: targetEndpoint }, functions);
   expect(outcome(cutover)).toEqual({ status: 'SUCCEEDED' });
   expect(aws.reverseStatus).toBe('running');
+
+  // The way back's watch, as its schedule invokes it: on its function, IAM enforced. A write on the old source outside
+  // the way back: one notice at the next watch, naming table, key and writer; none at the one after.
+  const watch = (): Promise<unknown> => functions.invoke({ step: 'watchWayBack' } as StepEvent);
+  const wayBackNotices = () =>
+    aws.published.filter((p) => p.MessageAttributes?.event?.StringValue === 'way-back-broken');
+  expect(await watch()).toMatchObject({ open: true, guarded: true, newWrites: 0, notified: false });
+  await sql(
+    f.source,
+    `SET application_name = 'forgotten-cron'; UPDATE public.orders SET note = 'by hand' WHERE id = 5`,
+  );
+  expect(await watch()).toMatchObject({ open: true, newWrites: 1, writes: 1, notified: true });
+  expect(await watch()).toMatchObject({ open: true, newWrites: 0, writes: 1, notified: false });
+  expect(wayBackNotices()).toHaveLength(1);
+  expect(wayBackNotices()[0]).toMatchObject({ TopicArn: synthesized.topicArn });
+  expect(wayBackNotices()[0].Message).toContain('- public.orders UPDATE key {"id": 5} by ');
+  expect(wayBackNotices()[0].Message).toContain('application "forgotten-cron"');
+  expect(functions.invocations.at(-1)).toEqual({
+    functionId: synthesized.functionOfStep.get('watchWayBack'),
+    step: 'watchWayBack',
+  });
+
   expect(outcome(await run({ ...base, mode: 'end-fallback-window' }, functions))).toEqual({ status: 'SUCCEEDED' });
   expect(aws.reverseStatus).toBe('stopped');
+  // The way back closed: the watch reads the reverse task's status only.
+  expect(await watch()).toMatchObject({ open: false, reverseState: 'stopped', notified: false });
+  expect(wayBackNotices()).toHaveLength(1);
   expect(dmsMock.commandCalls(StopReplicationTaskCommand).map((c) => c.args[0].input.ReplicationTaskArn)).toEqual([
     TASK_ARN,
     REVERSE_TASK_ARN,

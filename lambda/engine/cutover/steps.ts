@@ -34,6 +34,7 @@ import { reopenSource } from './reopen-source';
 import { armReverse, endFallbackWindow, prepareReverse, startReverse } from './way-back';
 import { syncSequences } from './sync-sequences';
 import { validateInput } from './validate-input';
+import { watchWayBack } from './watch-way-back';
 import { aggregateValidation, planValidation, validateRange } from './validation-steps';
 
 export { stateKey } from './state-keys';
@@ -75,8 +76,11 @@ export function createStepHandler(deps: CutoverDeps): StepHandler {
 type StepContext = ReturnType<typeof createContext>;
 type StepRun = (ctx: StepContext, event: StepEventWithPlan, deps: CutoverDeps) => Promise<unknown>;
 
+/** Steps run without an execution's input: validateInput makes it, the others run on EventBridge rules. */
+type InputlessStep = 'validateInput' | 'watchdog' | 'digest' | 'watchWayBack';
+
 /** How each step is run from its event; the compiler keeps this in step with STEP_SPECS (contract/steps.ts). */
-const RUN: { readonly [step in Exclude<StepName, 'validateInput' | 'watchdog' | 'digest'>]: StepRun } = {
+const RUN: { readonly [step in Exclude<StepName, InputlessStep>]: StepRun } = {
   preflight: (ctx) => preflightStep(ctx),
   planValidation: (ctx, event) => planValidation(ctx, event.phase),
   validateRange: (ctx, event) => validateRange(ctx, event.range),
@@ -113,6 +117,8 @@ async function dispatch(deps: CutoverDeps, event: StepEventWithPlan): Promise<un
   if (event.step === 'validateInput') return validateInput(depsFor(deps, direction), event.input, direction);
   if (event.step === 'watchdog') return watchdogForExecutionEvent(deps, event as never);
   if (event.step === 'digest') return progressDigest(deps);
+  // Run by the way back's schedule, `{ "step": "watchWayBack" }`: the old source is the cutover's source.
+  if (event.step === 'watchWayBack') return watchWayBack(deps);
   const input = event.input as CutoverInput;
   if (!input || typeof input !== 'object' || typeof input.migrationId !== 'string' || !input.startedAt) {
     throw new Error(`step ${event.step} needs "input": the result of the validateInput step`);

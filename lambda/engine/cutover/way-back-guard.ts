@@ -14,6 +14,9 @@
  * `search_path`. Removed (one `DROP FUNCTION … CASCADE`, which drops its triggers) before the fallback reopens the old
  * source, and when the fallback window ends.
  *
+ * In AWS the way back's watch (./watch-way-back.ts, on a schedule) sends a notice of each write once: it marks what it
+ * reported (`reported_at`) in the same record, which goes when the guard does.
+ *
  * By hand: `SELECT * FROM zdm_cutover.way_back_writes ORDER BY id;` to read it, and
  * `DROP FUNCTION zdm_cutover.way_back_write() CASCADE; DROP TABLE zdm_cutover.way_back_writes;` to remove it.
  */
@@ -60,8 +63,12 @@ const TABLE_DDL = `CREATE TABLE IF NOT EXISTS ${WAY_BACK_WRITES_SQL} (
   key jsonb,
   writer text NOT NULL DEFAULT session_user,
   application text DEFAULT current_setting('application_name'),
-  client text DEFAULT inet_client_addr()::text
+  client text DEFAULT inet_client_addr()::text,
+  reported_at timestamptz
 )`;
+
+/** When the way back's watch reported the write (null: not yet); added to a record made before it existed. */
+const REPORTED_COLUMN_DDL = `ALTER TABLE ${WAY_BACK_WRITES_SQL} ADD COLUMN IF NOT EXISTS reported_at timestamptz`;
 
 // TG_ARGV[0] is the selected table's name (a partition's write is named by its table), the rest its key columns.
 const FUNCTION_DDL = `CREATE OR REPLACE FUNCTION ${FUNCTION_SQL} RETURNS trigger
@@ -102,6 +109,7 @@ export async function installWayBackGuard(pool: Pool, tables: TableSelection): P
     await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ZDM_SCHEMA)}`);
     await client.query(TABLE_DDL);
+    await client.query(REPORTED_COLUMN_DDL);
     await client.query(FUNCTION_DDL);
     const { rows } = await client.query<{ oid: number }>(
       `SELECT DISTINCT tgrelid::int AS oid FROM pg_trigger WHERE tgname = $1 AND tgrelid = ANY($2::oid[])`,
@@ -129,24 +137,24 @@ export async function installWayBackGuard(pool: Pool, tables: TableSelection): P
   }
 }
 
-/** What the guard recorded so far; undefined when there is no guard. */
-export async function readGuardedWrites(db: Queryable): Promise<GuardedWrites | undefined> {
-  if (!(await guardExists(db))) return undefined;
-  const { rows } = await db.query<{
-    count: string;
-    table_name: string | null;
-    operation: string | null;
-    key: string | null;
-    writer: string | null;
-    application: string | null;
-    client: string | null;
-    at: string | null;
-  }>(
-    `SELECT (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL})::text AS count, w.table_name, w.operation, w.key::text AS key,
-            w.writer, w.application, w.client, to_char(w.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
-       FROM (SELECT 1) one LEFT JOIN (SELECT * FROM ${WAY_BACK_WRITES_SQL} ORDER BY id LIMIT ${LISTED_WRITES}) w ON true`,
-  );
-  const first = rows
+interface WriteRow {
+  table_name: string | null;
+  operation: string | null;
+  key: string | null;
+  writer: string | null;
+  application: string | null;
+  client: string | null;
+  at: string | null;
+}
+
+/** The first `LISTED_WRITES` recorded writes matching `where`, in order, as `w.*` columns of a one-row left join. */
+const listedWritesSql = (where: string): string =>
+  `(SELECT * FROM ${WAY_BACK_WRITES_SQL} WHERE ${where} ORDER BY id LIMIT ${LISTED_WRITES}) w`;
+const WRITE_COLUMNS = `w.table_name, w.operation, w.key::text AS key, w.writer, w.application, w.client,
+            to_char(w.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at`;
+
+function guardedWritesOf(rows: readonly WriteRow[]): GuardedWrite[] {
+  return rows
     .filter((r) => r.table_name !== null)
     .map((r) => ({
       table: r.table_name!,
@@ -161,7 +169,84 @@ export async function readGuardedWrites(db: Queryable): Promise<GuardedWrites | 
         .join(', '),
       at: r.at!,
     }));
-  return { count: Number(rows[0].count), first };
+}
+
+/** What the guard recorded so far; undefined when there is no guard. */
+export async function readGuardedWrites(db: Queryable): Promise<GuardedWrites | undefined> {
+  if (!(await guardExists(db))) return undefined;
+  const { rows } = await db.query<WriteRow & { count: string }>(
+    `SELECT (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL})::text AS count, ${WRITE_COLUMNS}
+       FROM (SELECT 1) one LEFT JOIN ${listedWritesSql('true')} ON true`,
+  );
+  return { count: Number(rows[0].count), first: guardedWritesOf(rows) };
+}
+
+/** The writes the watch has not reported yet (`count`, the first by name) and every write recorded (`total`). */
+export interface UnreportedWrites extends GuardedWrites {
+  readonly total: number;
+}
+
+/** What reporting found: no guard, another watch reporting already, or the writes it reported (maybe none). */
+export type ReportOutcome =
+  | { readonly guarded: false }
+  | { readonly guarded: true; readonly busy: true }
+  | { readonly guarded: true; readonly busy?: undefined; readonly reported: number; readonly total: number };
+
+/** One watch at a time reports (a transaction-level advisory lock on this key: the guard's own name). */
+const REPORT_LOCK_SQL = `pg_try_advisory_xact_lock(hashtext('zdm_cutover.way_back_writes'))`;
+
+/**
+ * Reports each recorded write once: in one REPEATABLE READ transaction (one snapshot: exactly the writes it read
+ * are marked, never one committed meanwhile), reads those not reported yet, calls `report` with them when there are
+ * any, and marks them reported only once `report` succeeded (a failed report is repeated by the next watch). A watch
+ * that finds another one reporting (the advisory lock held) leaves it to that one. A guard made before `reported_at`
+ * existed gets the column. Never blocks a writer: the record's rows are only read and updated, never locked as a
+ * table.
+ */
+export async function reportUnreportedWrites(
+  pool: Pool,
+  report: (writes: UnreportedWrites) => Promise<void>,
+): Promise<ReportOutcome> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    const outcome = await reportIn(client, report);
+    await client.query('COMMIT');
+    return outcome;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function reportIn(
+  client: ClientBase,
+  report: (writes: UnreportedWrites) => Promise<void>,
+): Promise<ReportOutcome> {
+  const { rows: found } = await client.query<{ exists: boolean; reported: boolean; locked: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists,
+            EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'reported_at'
+                      AND NOT attisdropped) AS reported,
+            ${REPORT_LOCK_SQL} AS locked`,
+    [WAY_BACK_WRITES_SQL],
+  );
+  if (!found[0].exists) return { guarded: false };
+  if (!found[0].locked) return { guarded: true, busy: true };
+  if (!found[0].reported) await client.query(REPORTED_COLUMN_DDL);
+  const { rows } = await client.query<WriteRow & { count: string; total: string }>(
+    `SELECT (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL} WHERE reported_at IS NULL)::text AS count,
+            (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL})::text AS total, ${WRITE_COLUMNS}
+       FROM (SELECT 1) one LEFT JOIN ${listedWritesSql('reported_at IS NULL')} ON true`,
+  );
+  const writes = { count: Number(rows[0].count), total: Number(rows[0].total), first: guardedWritesOf(rows) };
+  if (writes.count > 0) {
+    await report(writes);
+    await client.query(`UPDATE ${WAY_BACK_WRITES_SQL} SET reported_at = clock_timestamp() WHERE reported_at IS NULL`);
+  }
+  return { guarded: true, reported: writes.count, total: writes.total };
 }
 
 /** `2 write(s) on the old source outside the way back: public.items INSERT {"id": 5} by … at …; …` */

@@ -83,7 +83,7 @@ describe('CutoverWorkflow resources', () => {
     expect(allowed.sort()).toEqual([
       'digest',
       'stopReplication,reportFailureAfterSwitch',
-      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,finishReadSwitch,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,prepareReverse,armReverse,reopenSource,startReverse,endFallbackWindow,checkLateWrites,dropTracking,complete,rollback,switchReads,revertReads,switchTraffic',
+      'validateInput,preflight,startTracking,planValidation,validateRange,aggregateValidation,checkLag,finishReadSwitch,requestApproval,freezeWrites,finalSync,proveChanges,syncSequences,prepareReverse,armReverse,reopenSource,startReverse,endFallbackWindow,checkLateWrites,dropTracking,complete,rollback,watchWayBack,switchReads,revertReads,switchTraffic',
       'watchdog',
     ]);
     for (const f of Object.values(fns)) {

@@ -26,6 +26,7 @@ import {
   STEP_SPECS,
   type CutoverDirection,
   type StepAccess,
+  type StepEvent,
   type StepName,
 } from '../../../contract';
 import { depsFor } from '../../../lambda/engine/cutover/directions';
@@ -89,7 +90,9 @@ const ACCESS_CALLS: Record<StepAccess, (deps: CutoverDeps, forward: CutoverDeps)
     await reverseAlarms?.enable();
     await reverseAlarms?.disable();
   },
-  reverseStatus: (deps) => deps.replication.status(),
+  // the fallback's status steps read the reverse task as their `replication`; the way back's watch (forward) reads it
+  // as `reverse` (the same task either way); granted only with a reverse replication
+  reverseStatus: async (_deps, { reverse }) => reverse?.status(),
   stopReverse: (deps) => deps.replication.stop(),
   disableReverseAlarmActions: async (deps) => deps.alarms?.disable(),
   tableStatistics: async (deps) => deps.replication.progress?.(),
@@ -676,6 +679,22 @@ describe('with the way back: each function serves its steps in the cutover and i
         aws.tasks.describe({ Filters: [{ Name: 'replication-task-arn', Values: [REVERSE_TASK_ARN] }] }),
       ).toMatchObject({ ReplicationTasks: [{ Status: 'running' }] });
     });
+  });
+
+  test("the way back's watch runs on the database function: its schedule's step, the reverse task's status allowed, no secret read while the task is stopped", async () => {
+    const env = synthesized.env.database!;
+    expect(allowedSteps(env)).toContain('watchWayBack');
+    const authorizer = authorizerOf(synthesized, 'database');
+    aws.tasks.set(REVERSE_TASK_ARN, 'stopped');
+    const result = await aws.asFunction(authorizer, () =>
+      createStepHandler(depsOf(env))({ step: 'watchWayBack' } as StepEvent),
+    );
+    expect(result).toMatchObject({ open: false, reverseState: 'stopped', notified: false });
+    const decisions = [...new Set(authorizer.decisions.map((d) => `${d.action} ${d.result}`))];
+    expect(decisions).toContain('dms:DescribeReplicationTasks Allowed');
+    expect(decisions.filter((d) => !d.endsWith('Allowed'))).toEqual([]);
+    // neither database is reached, nor even its secret read: the old source may be gone
+    expect(decisions.filter((d) => d.startsWith('secretsmanager:'))).toEqual([]);
   });
 
   test('the watchdog, after a fallback ended past the point of no return, reads the record and notifies', async () => {

@@ -1,5 +1,5 @@
-import type { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Duration, type Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { REVERSE_ALARM_ARN, REVERSE_TASK_ARN, reverseReplicationBinding, workflowStack } from './support';
@@ -91,5 +91,83 @@ describe('the way back (reverse replication)', () => {
     expect(plain.workflow.fallbackStateMachine).toBeUndefined();
     const role = new iam.Role(plain.stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
     expect(() => plain.workflow.grantStartFallback(role)).toThrow(/has no reverseReplication/);
+  });
+});
+
+describe("the way back's watch: a schedule runs watchWayBack on the database function", () => {
+  const scheduled = (template: Template) =>
+    Object.values(template.findResources('AWS::Events::Rule')).filter((r) =>
+      JSON.stringify(r.Properties.Targets ?? []).includes('watchWayBack'),
+    );
+
+  test('every minute by default, { step: "watchWayBack" } to the database function, which serves that step', () => {
+    const { stack, workflow } = workflowStack((s) => ({ reverseReplication: reverseReplicationBinding(s) }));
+    const template = Template.fromStack(stack);
+    const database = workflow.functions.database!;
+    const fnId = stack.getLogicalId(database.node.defaultChild as lambda.CfnFunction);
+    expect(workflow.wayBackWatchRule).toBeDefined();
+    expect(scheduled(template)).toHaveLength(1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+          Input: JSON.stringify({ step: 'watchWayBack' }),
+          RetryPolicy: { MaximumRetryAttempts: 2 },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [stack.getLogicalId(workflow.wayBackWatchRule!.node.defaultChild as never), 'Arn'] },
+    });
+    const variables = template.findResources('AWS::Lambda::Function')[fnId].Properties.Environment.Variables;
+    expect(String(variables.ALLOWED_STEPS).split(',')).toContain('watchWayBack');
+    // it reads the reverse task's status (account-level Describe) and the source's secret
+    expect(statementsOf(stack, database).flatMap(actionsOf)).toEqual(
+      expect.arrayContaining(['dms:DescribeReplicationTasks', 'secretsmanager:GetSecretValue', 'sns:Publish']),
+    );
+  });
+
+  test('wayBackWatchInterval sets the rate', () => {
+    const { stack } = workflowStack((s) => ({
+      reverseReplication: reverseReplicationBinding(s),
+      wayBackWatchInterval: Duration.minutes(5),
+    }));
+    const [rule] = scheduled(Template.fromStack(stack));
+    expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+  });
+
+  test('without the way back: no watch schedule', () => {
+    const { stack, workflow } = workflowStack();
+    expect(workflow.wayBackWatchRule).toBeUndefined();
+    expect(scheduled(Template.fromStack(stack))).toEqual([]);
+  });
+
+  test.each([
+    [
+      '90 seconds',
+      Duration.seconds(90),
+      'wayBackWatchInterval must be whole minutes from 1 minute to 1 day, got 1 minute 30 seconds',
+    ],
+    [
+      '30 seconds',
+      Duration.seconds(30),
+      'wayBackWatchInterval must be whole minutes from 1 minute to 1 day, got 30 seconds',
+    ],
+    ['2 days', Duration.days(2), 'wayBackWatchInterval must be whole minutes from 1 minute to 1 day, got 2 days'],
+  ])('refuses %s, naming the value', (_name, wayBackWatchInterval, message) => {
+    expect(() =>
+      workflowStack((s) => ({ reverseReplication: reverseReplicationBinding(s), wayBackWatchInterval })),
+    ).toThrow(message);
+  });
+
+  test('refuses an interval without a way back', () => {
+    expect(() => workflowStack({ wayBackWatchInterval: Duration.minutes(5) })).toThrow(
+      'wayBackWatchInterval is set but reverseReplication is not: there is no way back to watch',
+    );
   });
 });
