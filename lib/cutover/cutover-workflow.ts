@@ -1,3 +1,8 @@
+/**
+ * The cutover as deployed: `CutoverWorkflow` — the step functions (one per set of permissions, each with only its
+ * steps' environment and grants, from contract/steps.ts), the state table, the cutover and fallback state machines,
+ * the watchdog rules, the progress digest and the way back's watch schedules, and the validation of their props.
+ */
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';

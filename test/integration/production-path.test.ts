@@ -1351,6 +1351,12 @@ test('the fallback through the production handler: on the same functions, IAM en
     expect(restored).toEqual({ rolcanlogin: true, rolconnlimit: 7 });
     aws.onPublish = undefined;
     await sql(f.source, `ALTER SUBSCRIPTION ${quoteIdent(`${f.name}_rev`)} ENABLE`);
+    // As an operator would: the next fallback's preflight needs the way back running again, not still starting (its
+    // apply worker takes a moment to start, longer on a loaded machine).
+    for (const until = Date.now() + 60_000; (await aws.reverse!.status()).state !== 'running';) {
+      if (Date.now() > until) throw new Error('the reverse subscription did not run again within 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
 
     // A fallback stopped from the console inside its freeze (no Catch runs): the watchdog function, on the fallback
     // machine's rule, gives Aurora's role back; the application stays on Aurora.
