@@ -171,6 +171,16 @@ const WAY_BACK = {
   wrapReplication: same,
 } as const;
 
+/** A fallback that did not move the application: still on the target, writable there, the way back running. */
+const STILL_ON_TARGET = {
+  sourceWritable: false,
+  targetWritable: true,
+  trafficSwitched: true,
+  replicationStopped: true,
+  reverseRunning: true,
+  readsSwitched: false,
+} as const;
+
 export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
   happy: {
     name: 'happy',
@@ -327,12 +337,7 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
       migrationStatus: 'rolled-back',
       lastState: STATES.rolledBack,
       froze: true,
-      sourceWritable: false,
-      targetWritable: true,
-      trafficSwitched: true,
-      replicationStopped: true,
-      reverseRunning: true,
-      readsSwitched: false,
+      ...STILL_ON_TARGET,
     }),
   },
   'way-back-broken': {
@@ -349,12 +354,7 @@ export const SCENARIO_PLANS: Record<Scenario, ScenarioPlan> = {
       lastState: STATES.rolledBack,
       // the fallback's record: it refused before freezing anything
       froze: false,
-      sourceWritable: false,
-      targetWritable: true,
-      trafficSwitched: true,
-      replicationStopped: true,
-      reverseRunning: true,
-      readsSwitched: false,
+      ...STILL_ON_TARGET,
       wayBackBreakReported: true,
     }),
   },
