@@ -196,7 +196,7 @@ describe('rehearsal options', () => {
 
   test('fails when the scenario is unknown, naming it', () => {
     expect(failure(['--scenario', 'sunny']).message).toBe(
-      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, read-first, fallback, fallback-rollback, got "sunny"',
+      '--scenario must be one of happy, lag-timeout, fail-during-freeze, resume, read-first, fallback, fallback-rollback, way-back-broken, got "sunny"',
     );
   });
 

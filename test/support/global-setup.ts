@@ -1,4 +1,5 @@
 import { localPostgresMajor, startLocalPostgres, type LocalPostgres } from '../../rehearsal/local/embedded-postgres';
+import { startSnapshotNudger, type SnapshotNudger } from './snapshot-nudger';
 
 /**
  * Starts two real PostgreSQL servers (source and target, wal_level=logical) for the whole run: 16 unless
@@ -27,6 +28,11 @@ export default async function globalSetup(): Promise<void> {
     startLocalPostgres({ name: 'test-target', major: targetMajor, settings: { ...fast, ...shared } }),
   ]);
   (globalThis as { __ZDM_SERVERS__?: LocalPostgres[] }).__ZDM_SERVERS__ = [source, target];
+  // Slots are created in a fraction of a second however busy the shared servers are (see snapshot-nudger.ts).
+  (globalThis as { __ZDM_NUDGER__?: SnapshotNudger }).__ZDM_NUDGER__ = await startSnapshotNudger([
+    source.url(),
+    target.url(),
+  ]);
   process.env.ZDM_TEST_SOURCE_PORT = String(source.port);
   process.env.ZDM_TEST_TARGET_PORT = String(target.port);
   process.env.ZDM_TEST_SOURCE_MAJOR = String(source.major);
