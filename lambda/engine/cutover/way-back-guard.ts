@@ -67,9 +67,6 @@ const TABLE_DDL = `CREATE TABLE IF NOT EXISTS ${WAY_BACK_WRITES_SQL} (
   reported_at timestamptz
 )`;
 
-/** When the way back's watch reported the write (null: not yet); added to a record made before it existed. */
-const REPORTED_COLUMN_DDL = `ALTER TABLE ${WAY_BACK_WRITES_SQL} ADD COLUMN IF NOT EXISTS reported_at timestamptz`;
-
 // TG_ARGV[0] is the selected table's name (a partition's write is named by its table), the rest its key columns.
 const FUNCTION_DDL = `CREATE OR REPLACE FUNCTION ${FUNCTION_SQL} RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $zdm$
@@ -109,7 +106,6 @@ export async function installWayBackGuard(pool: Pool, tables: TableSelection): P
     await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ZDM_SCHEMA)}`);
     await client.query(TABLE_DDL);
-    await client.query(REPORTED_COLUMN_DDL);
     await client.query(FUNCTION_DDL);
     const { rows } = await client.query<{ oid: number }>(
       `SELECT DISTINCT tgrelid::int AS oid FROM pg_trigger WHERE tgname = $1 AND tgrelid = ANY($2::oid[])`,
@@ -199,9 +195,8 @@ const REPORT_LOCK_SQL = `pg_try_advisory_xact_lock(hashtext('zdm_cutover.way_bac
  * Reports each recorded write once: in one REPEATABLE READ transaction (one snapshot: exactly the writes it read
  * are marked, never one committed meanwhile), reads those not reported yet, calls `report` with them when there are
  * any, and marks them reported only once `report` succeeded (a failed report is repeated by the next watch). A watch
- * that finds another one reporting (the advisory lock held) leaves it to that one. A guard made before `reported_at`
- * existed gets the column. Never blocks a writer: the record's rows are only read and updated, never locked as a
- * table.
+ * that finds another one reporting (the advisory lock held) leaves it to that one. Never blocks a writer: the
+ * record's rows are only read and updated, never locked as a table.
  */
 export async function reportUnreportedWrites(
   pool: Pool,
@@ -226,16 +221,12 @@ async function reportIn(
   client: ClientBase,
   report: (writes: UnreportedWrites) => Promise<void>,
 ): Promise<ReportOutcome> {
-  const { rows: found } = await client.query<{ exists: boolean; reported: boolean; locked: boolean }>(
-    `SELECT to_regclass($1) IS NOT NULL AS exists,
-            EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'reported_at'
-                      AND NOT attisdropped) AS reported,
-            ${REPORT_LOCK_SQL} AS locked`,
+  const { rows: found } = await client.query<{ exists: boolean; locked: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists, ${REPORT_LOCK_SQL} AS locked`,
     [WAY_BACK_WRITES_SQL],
   );
   if (!found[0].exists) return { guarded: false };
   if (!found[0].locked) return { guarded: true, busy: true };
-  if (!found[0].reported) await client.query(REPORTED_COLUMN_DDL);
   const { rows } = await client.query<WriteRow & { count: string; total: string }>(
     `SELECT (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL} WHERE reported_at IS NULL)::text AS count,
             (SELECT count(*) FROM ${WAY_BACK_WRITES_SQL})::text AS total, ${WRITE_COLUMNS}
