@@ -539,3 +539,37 @@ test("the way back's watch (AWS's schedule): one notice per write outside the wa
   expect(await watch(noDatabase(f.deps))).toMatchObject({ open: false, reverseState: 'stopped', notified: false });
   expect(notices()).toHaveLength(2);
 });
+
+test('end-fallback-window with the old source out of reach still closes the way back, and names the guard it left there', async () => {
+  const w = await withWayBack();
+  const { f } = w;
+  await cutOver(w, 'way-back-unreachable');
+  await untilReverseStreams(w);
+  // The reverse replication stops (DMS needs no connection of ours to the old source for that); the guard cannot go.
+  const unreachable: CutoverDeps = {
+    ...f.deps,
+    source: () => Promise.reject(new Error('connect ECONNREFUSED old-source.example:5432')),
+  };
+  const end = await runCutover({
+    definition: forward,
+    stepHandler: createStepHandler(unreachable),
+    input: { migrationId: 'way-back-unreachable', mode: 'end-fallback-window' },
+    waitTimeOverrideMs: 50,
+  });
+  expect(outcome(end)).toEqual({ status: 'SUCCEEDED' });
+  const state = f.deps.state.snapshot();
+  const closed = state['way-back-unreachable'].reverse!;
+  expect(closed.endedAt).toEqual(expect.any(String));
+  expect(state[closed.endedBy!].phases.endFallbackWindow!.summary).toMatchObject({
+    guardRemoved: false,
+    guardLeftBehind: expect.stringContaining('ECONNREFUSED'),
+  });
+  expect(f.deps.notifier.notices.map((n) => n.message).join('\n')).toMatch(
+    /Left behind: the guard on the old source \(connect ECONNREFUSED[^)]*\); remove it there by hand: DROP FUNCTION zdm_cutover\.way_back_write\(\) CASCADE/,
+  );
+  // Still there, as the notice says: removed by hand.
+  expect(await sql(f.source, `SELECT to_regclass('zdm_cutover.way_back_writes') IS NOT NULL AS t`)).toEqual([
+    { t: true },
+  ]);
+  await sql(f.source, 'DROP FUNCTION zdm_cutover.way_back_write() CASCADE; DROP TABLE zdm_cutover.way_back_writes');
+});

@@ -278,16 +278,30 @@ export async function endFallbackWindow(
   });
 }
 
-/** Removes the old source's guard as the way back closes, naming what it recorded (those writes are only there). */
+/**
+ * Removes the old source's guard as the way back closes, naming what it recorded (those writes are only there). An
+ * old source that cannot be reached does not keep the way back open: the guard is named as left behind, with how to
+ * remove it by hand.
+ */
 async function endGuard(forward: CutoverDeps): Promise<{ result: Record<string, unknown>; line: string }> {
-  const pool = await sharedPool(forward, 'source');
-  const writes = await readGuardedWrites(pool);
-  const removed = await removeWayBackGuard(pool);
-  if (!writes?.count) return { result: { guardRemoved: removed }, line: '' };
-  return {
-    result: { guardRemoved: removed, writesOutsideWayBack: writes.count },
-    line: ` The guard was removed; ${describeGuardedWrites(writes)}.`,
-  };
+  try {
+    const pool = await sharedPool(forward, 'source');
+    const writes = await readGuardedWrites(pool);
+    const removed = await removeWayBackGuard(pool);
+    if (!writes?.count) return { result: { guardRemoved: removed }, line: '' };
+    return {
+      result: { guardRemoved: removed, writesOutsideWayBack: writes.count },
+      line: ` The guard was removed; ${describeGuardedWrites(writes)}.`,
+    };
+  } catch (error) {
+    const reason = errorMessage(error).slice(0, 300);
+    return {
+      result: { guardRemoved: false, guardLeftBehind: reason },
+      line:
+        ` Left behind: the guard on the old source (${reason}); remove it there by hand: ` +
+        'DROP FUNCTION zdm_cutover.way_back_write() CASCADE; DROP TABLE zdm_cutover.way_back_writes;',
+    };
+  }
 }
 
 /**
