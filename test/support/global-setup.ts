@@ -23,9 +23,21 @@ export default async function globalSetup(): Promise<void> {
   };
   const sourceMajor = localPostgresMajor(process.env.ZDM_TEST_SOURCE_MAJOR || undefined);
   const targetMajor = localPostgresMajor(process.env.ZDM_TEST_TARGET_MAJOR || undefined);
+  // PostgreSQL 18 counts the replication origins subscriptions use apart from slots (`max_active_replication_origins`,
+  // default 10): every fixture's subscription on a server holds one until its file ends, as many as the slots.
+  const origins = (major: number): Record<string, number> =>
+    major >= 18 ? { max_active_replication_origins: shared.max_replication_slots } : {};
   const [source, target] = await Promise.all([
-    startLocalPostgres({ name: 'test-source', major: sourceMajor, settings: { ...fast, ...shared } }),
-    startLocalPostgres({ name: 'test-target', major: targetMajor, settings: { ...fast, ...shared } }),
+    startLocalPostgres({
+      name: 'test-source',
+      major: sourceMajor,
+      settings: { ...fast, ...shared, ...origins(sourceMajor) },
+    }),
+    startLocalPostgres({
+      name: 'test-target',
+      major: targetMajor,
+      settings: { ...fast, ...shared, ...origins(targetMajor) },
+    }),
   ]);
   (globalThis as { __ZDM_SERVERS__?: LocalPostgres[] }).__ZDM_SERVERS__ = [source, target];
   // Slots are created in a fraction of a second however busy the shared servers are (see snapshot-nudger.ts).
