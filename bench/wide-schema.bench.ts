@@ -3,7 +3,8 @@
  * tester found slow (one 1,000-column table, 300 more tables, 301 identity sequences), rehearses the happy cutover
  * on them RUNS times (default 3) with `--source/--target`, and prints the median freeze, the median time of the
  * sequences step inside it and their ratio to a narrow schema (one table) run interleaved with it.
- * Target (issue "Every row proven, or no switch"): the wide schema's freeze ≤ 500 ms.
+ * Target (issue "Every row proven, or no switch"): the wide schema's freeze ≤ 500 ms. Also printed: StartReverse, after
+ * the switch, which puts the way back's guard (two triggers) on every selected table.
  * The set-up copies each of the 301 tables with a tablesync worker of its own (a slot each). Earlier runs took 15+
  * minutes or never finished: this process ran each rehearsal with a blocking spawnSync while it owned the embedded
  * servers, so nothing read their log pipes and PostgreSQL stalled writing its log (the walsenders blocked in a write
@@ -22,6 +23,7 @@ interface Report {
   readonly ok: boolean;
   readonly writeFreezeMs: number | null;
   readonly freeze?: { readonly breakdown?: { name: string; ms: number }[] };
+  readonly cutover?: { readonly phases?: { name: string; durationMs?: number }[] };
 }
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -88,6 +90,9 @@ async function rehearse(source: string, target: string, dir: string, label: stri
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sequencesMs = (r: Report): number => r.freeze?.breakdown?.find((b) => b.name === 'sequences')?.ms ?? Number.NaN;
+/** StartReverse, after the switch (outside the freeze): it puts the way back's guard on every selected table. */
+const startReverseMs = (r: Report): number =>
+  r.cutover?.phases?.find((p) => p.name === 'startReverse')?.durationMs ?? Number.NaN;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'zdm-bench-wide-'));
@@ -116,6 +121,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `median sequences step inside it   narrow: ${median(n.map(sequencesMs))} ms   wide: ${median(w.map(sequencesMs))} ms`,
+    );
+    console.log(
+      `median StartReverse after the switch (the way back's guard on every table)   narrow: ${median(n.map(startReverseMs))} ms   wide: ${median(w.map(startReverseMs))} ms`,
     );
     console.log(`wide freeze ≤ 500 ms: ${freeze(w) <= 500}`);
   } finally {
