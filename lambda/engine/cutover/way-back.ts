@@ -16,6 +16,7 @@ import { errorMessage, sleep } from '../helpers';
 import { describeGuardedWrites, installWayBackGuard, readGuardedWrites, removeWayBackGuard } from './way-back-guard';
 import type { StepContext } from './step-context';
 import { sharedPool } from './connections';
+import { flushWal } from './change-tracking';
 
 /** How long closing the way back waits for the reverse replication to stop (DMS takes minutes). */
 export const REVERSE_STOP_WAIT_MS = 10 * 60_000;
@@ -177,6 +178,9 @@ export async function startReverse(ctx: StepContext): Promise<Record<string, unk
     }
     // Only while nothing reads the slot yet (a resumed step after the start finds it at or past the position).
     const pool = await sharedPool(ctx.deps, 'target');
+    // A slot is advanced no further than the WAL flushed so far: flushed first, it reaches the armed position even
+    // where commits are asynchronous (synchronous_commit = off), and nothing the forward replication wrote flows back.
+    await flushWal(pool);
     const advanced = await pool.query<{ lsn: string }>(
       `SELECT (pg_replication_slot_advance(slot_name, $2::pg_lsn)).end_lsn::text AS lsn
          FROM pg_replication_slots WHERE slot_name = $1 AND NOT active AND confirmed_flush_lsn < $2::pg_lsn`,
