@@ -12,7 +12,7 @@ import { ensureMarkerTable, markerArrived, markerTableExists, writeMarker } from
 import { ensureFreezeRecordTable } from './freeze-record';
 import { preflight as sourcePreflight } from './validation-adapter';
 import { sharedPool } from './connections';
-import { describeGuardedWrites, readGuardedWrites } from './way-back-guard';
+import { guardedBreak } from './way-back-guard';
 
 /** Longest the preflight waits for its probe marker row to replicate. */
 export const PREFLIGHT_PROBE_MAX_SECONDS = 60;
@@ -27,10 +27,10 @@ function fail(message: string): CutoverError {
  */
 async function wayBackGuardSays(ctx: StepContext): Promise<string> {
   if (ctx.input.direction !== 'fallback') return '';
-  const writes = await sharedPool(ctx.deps, 'target')
-    .then(readGuardedWrites)
+  const broken = await sharedPool(ctx.deps, 'target')
+    .then(guardedBreak)
     .catch(() => undefined);
-  return writes?.count ? `; the way back is broken here: ${describeGuardedWrites(writes)}` : '';
+  return broken ? `; ${broken}` : '';
 }
 
 /**

@@ -3,7 +3,7 @@ import type { StepContext } from './step-context';
 import { forgetFreezeRecord, restoreRoleSql } from './freeze-record';
 import type { CutoverDeps } from './deps';
 import { sharedPool } from './connections';
-import { describeGuardedWrites, readGuardedWrites, removeWayBackGuard } from './way-back-guard';
+import { guardedBreak, removeWayBackGuard } from './way-back-guard';
 import { CutoverError, ERRORS } from '../../../contract';
 
 /**
@@ -28,10 +28,8 @@ export async function reopenSource(ctx: StepContext, forward: CutoverDeps): Prom
     const pool = await sharedPool(forward, 'source');
     // The last look at the way back's guard before the application writes there again (its writes would be recorded
     // as outside the way back): a write since the fallback's preflight fails the fallback here, before its switch.
-    const writes = await readGuardedWrites(pool);
-    if (writes?.count) {
-      throw new CutoverError(ERRORS.lateWrites, `the way back is broken here: ${describeGuardedWrites(writes)}`);
-    }
+    const broken = await guardedBreak(pool);
+    if (broken) throw new CutoverError(ERRORS.lateWrites, broken);
     await removeWayBackGuard(pool);
     for (const role of freeze.roles) await pool.query(restoreRoleSql(role));
     await forgetFreezeRecord(pool, roles);

@@ -30,7 +30,10 @@ type Queryable = Pick<Pool | ClientBase, 'query'>;
 
 /** `"zdm_cutover"."way_back_writes"` */
 export const WAY_BACK_WRITES_SQL = qualify({ schema: ZDM_SCHEMA, table: WAY_BACK_WRITES_TABLE });
-const FUNCTION_SQL = `${quoteIdent(ZDM_SCHEMA)}.way_back_write()`;
+const FUNCTION_NAME = `${quoteIdent(ZDM_SCHEMA)}.way_back_write`;
+const FUNCTION_SQL = `${FUNCTION_NAME}()`;
+/** The guard's function called by a trigger with these (literal) arguments. */
+const guardCall = (args: readonly string[]): string => `${FUNCTION_NAME}(${args.map(quoteLiteral).join(', ')})`;
 const ROW_TRIGGER = 'zdm_way_back_guard';
 const TRUNCATE_TRIGGER = 'zdm_way_back_guard_truncate';
 /** How long installing or removing the guard waits for a table's lock before it gives up (and says so). */
@@ -115,12 +118,11 @@ export async function installWayBackGuard(pool: Pool, tables: TableSelection): P
     for (const t of catalog.tables) {
       if (guarded.has(t.oid)) continue;
       const table = qualify(t.name);
-      const args = [t.display, ...t.keyColumns].map(quoteLiteral).join(', ');
       await client.query(
-        `CREATE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${FUNCTION_SQL.replace('()', `(${args})`)}`,
+        `CREATE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${guardCall([t.display, ...t.keyColumns])}`,
       );
       await client.query(
-        `CREATE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${FUNCTION_SQL.replace('()', `(${quoteLiteral(t.display)})`)}`,
+        `CREATE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${guardCall([t.display])}`,
       );
     }
     await client.query('COMMIT');
@@ -238,6 +240,15 @@ async function reportIn(
     await client.query(`UPDATE ${WAY_BACK_WRITES_SQL} SET reported_at = clock_timestamp() WHERE reported_at IS NULL`);
   }
   return { guarded: true, reported: writes.count, total: writes.total };
+}
+
+/**
+ * `the way back is broken here: <the writes>` when the guard on `db` recorded a write; undefined without a guard or
+ * without a write. What the watch, the fallback's preflight and its ReopenSource say alike.
+ */
+export async function guardedBreak(db: Queryable): Promise<string | undefined> {
+  const writes = await readGuardedWrites(db);
+  return writes?.count ? `the way back is broken here: ${describeGuardedWrites(writes)}` : undefined;
 }
 
 /** `2 write(s) on the old source outside the way back: public.items INSERT {"id": 5} by … at …; …` */

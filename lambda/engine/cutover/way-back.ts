@@ -13,7 +13,13 @@ import type { ReverseRecord, ReverseReplicationPort } from '../ports';
 import type { CutoverDeps } from './deps';
 import { getRecord, runPhase, type PhaseOutcome } from './phase-records';
 import { errorMessage, sleep } from '../helpers';
-import { describeGuardedWrites, installWayBackGuard, readGuardedWrites, removeWayBackGuard } from './way-back-guard';
+import {
+  describeGuardedWrites,
+  guardedBreak,
+  installWayBackGuard,
+  readGuardedWrites,
+  removeWayBackGuard,
+} from './way-back-guard';
 import type { StepContext } from './step-context';
 import { sharedPool } from './connections';
 import { flushWal } from './change-tracking';
@@ -317,8 +323,7 @@ async function endGuard(forward: CutoverDeps): Promise<{ result: Record<string, 
 export async function wayBackBreak(forward: CutoverDeps): Promise<string | undefined> {
   const status = await forward.reverse?.status().catch(() => undefined);
   if (status?.state === 'failed') return status.detail ?? `${forward.reverse!.description} failed`;
-  const writes = await sharedPool(forward, 'source')
-    .then(readGuardedWrites)
+  return sharedPool(forward, 'source')
+    .then(guardedBreak)
     .catch(() => undefined);
-  return writes?.count ? `the way back is broken here: ${describeGuardedWrites(writes)}` : undefined;
 }

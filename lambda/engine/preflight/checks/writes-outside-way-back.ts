@@ -1,4 +1,4 @@
-import { describeGuardedWrites, readGuardedWrites } from '../../cutover/way-back-guard';
+import { guardedBreak } from '../../cutover/way-back-guard';
 import { finding } from '../context';
 import type { PreflightCheck } from '../types';
 
@@ -20,10 +20,7 @@ export const writesOutsideWayBack: PreflightCheck = {
     'Find who wrote (the writer is named) and stop them; carry each write to Aurora by hand (or undo it on the old ' +
     "source), then clear the guard's record: DELETE FROM zdm_cutover.way_back_writes; and run the fallback again.",
   async run(ctx) {
-    const writes = await readGuardedWrites(ctx.db);
-    if (!writes?.count) return [];
-    return [
-      finding(writesOutsideWayBack, 'old source', `the way back is broken here: ${describeGuardedWrites(writes)}`),
-    ];
+    const broken = await guardedBreak(ctx.db);
+    return broken ? [finding(writesOutsideWayBack, 'old source', broken)] : [];
   },
 };
