@@ -73,15 +73,14 @@ export async function watchWayBack(deps: CutoverDeps): Promise<WayBackWatchResul
       notified: false,
     };
   }
-  let notified = false;
+  // `report` runs only with writes to report, and they are marked reported only once it returned.
   const outcome = await reportUnreportedWrites(await sharedPool(deps, 'source'), async (writes) => {
     const { subject, message } = wayBackBrokenNotice(writes, reverse.description);
     await deps.notifier.notify(subject, await redactAll(deps, message), { event: WAY_BACK_BROKEN_EVENT });
-    notified = true;
   });
-  if (!outcome.guarded) return { open: true, reverseState: state, guarded: false, notified };
+  if (!outcome.guarded) return { open: true, reverseState: state, guarded: false, notified: false };
   if (outcome.busy) {
-    return { open: true, reverseState: state, guarded: true, reason: 'another watch is reporting', notified };
+    return { open: true, reverseState: state, guarded: true, reason: 'another watch is reporting', notified: false };
   }
   return {
     open: true,
@@ -89,6 +88,6 @@ export async function watchWayBack(deps: CutoverDeps): Promise<WayBackWatchResul
     guarded: true,
     newWrites: outcome.reported,
     writes: outcome.total,
-    notified,
+    notified: outcome.reported > 0,
   };
 }
